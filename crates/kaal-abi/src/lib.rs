@@ -1,0 +1,8 @@
+//! The contract between KaaL system images and the `kaal` tool.
+//!
+//! Both sides of each protocol live here, in one `no_std` crate with no dependencies,
+//! so the runtime inside an image and the tool on the host can never disagree.
+#![no_std]
+#![forbid(unsafe_code)]
+
+pub mod exit;

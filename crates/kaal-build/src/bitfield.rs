@@ -1,0 +1,210 @@
+//! Layouts from seL4's bitfield specifications (`*.bf`).
+//!
+//! libsel4 declares word-packed types such as `seL4_MessageInfo` and `seL4_CapRights`, and
+//! the fault type tags, in `.bf` files that the kernel's `bitfield_gen.py` turns into C.
+//! KaaL reads the same files (after the C preprocessor has resolved their `#include`s and
+//! `#ifdef`s) and emits the field positions and tags as Rust constants.
+//!
+//! Fields in a block are listed from the most significant bit down.
+
+/// One field of a block: its bit offset from the block's least significant bit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    pub name: String,
+    pub offset: u32,
+    pub width: u32,
+}
+
+/// A `block`: a fixed-size bit layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    pub name: String,
+    pub bits: u32,
+    pub fields: Vec<Field>,
+}
+
+/// A `tagged_union`: tag names and values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaggedUnion {
+    pub name: String,
+    pub tags: Vec<(String, u64)>,
+}
+
+/// Everything read from a set of preprocessed `.bf` files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bitfields {
+    pub blocks: Vec<Block>,
+    pub unions: Vec<TaggedUnion>,
+}
+
+/// A construct the reader does not understand.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bitfield spec, line {line}: {what}")]
+pub struct BitfieldError {
+    pub line: usize,
+    pub what: String,
+}
+
+/// Parses preprocessed `.bf` text (comments starting with `--` are skipped).
+pub fn parse(text: &str) -> Result<Bitfields, BitfieldError> {
+    enum Open {
+        Block(String, Vec<(Option<String>, u32)>),
+        Union(String, Vec<(String, u64)>),
+    }
+    let mut out = Bitfields::default();
+    let mut open: Option<Open> = None;
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.split("--").next().unwrap_or("").trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let err = |what: String| BitfieldError { line: n + 1, what };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match (&mut open, words.as_slice()) {
+            (None, ["base", _]) => {}
+            (None, ["block", name, "{"]) => open = Some(Open::Block(name.to_string(), Vec::new())),
+            (None, ["block", name, "{", "}"]) | (None, ["block", name, "{}"]) => {
+                out.blocks.push(Block {
+                    name: name.to_string(),
+                    bits: 0,
+                    fields: vec![],
+                })
+            }
+            (None, ["tagged_union", name, _tag_field, "{"]) => {
+                open = Some(Open::Union(name.to_string(), Vec::new()))
+            }
+            (Some(Open::Block(_, items)), ["field", name, width]) => items.push((
+                Some(name.to_string()),
+                width
+                    .parse()
+                    .map_err(|_| err(format!("bad width `{width}`")))?,
+            )),
+            (Some(Open::Block(_, items)), ["field_high", name, width]) => items.push((
+                Some(name.to_string()),
+                width
+                    .parse()
+                    .map_err(|_| err(format!("bad width `{width}`")))?,
+            )),
+            (Some(Open::Block(_, items)), ["padding", width]) => items.push((
+                None,
+                width
+                    .parse()
+                    .map_err(|_| err(format!("bad width `{width}`")))?,
+            )),
+            (Some(Open::Union(_, tags)), ["tag", name, value]) => tags.push((
+                name.to_string(),
+                value
+                    .parse()
+                    .map_err(|_| err(format!("bad tag value `{value}`")))?,
+            )),
+            (Some(_), ["}"]) => match open.take().unwrap() {
+                Open::Block(name, items) => {
+                    let bits: u32 = items.iter().map(|(_, w)| w).sum();
+                    let mut top = bits;
+                    let mut fields = Vec::new();
+                    for (field, width) in items {
+                        top -= width;
+                        if let Some(name) = field {
+                            fields.push(Field {
+                                name,
+                                offset: top,
+                                width,
+                            });
+                        }
+                    }
+                    out.blocks.push(Block { name, bits, fields });
+                }
+                Open::Union(name, tags) => out.unions.push(TaggedUnion { name, tags }),
+            },
+            _ => return Err(err(format!("unexpected `{line}`"))),
+        }
+    }
+    if open.is_some() {
+        return Err(BitfieldError {
+            line: text.lines().count(),
+            what: "unterminated block".into(),
+        });
+    }
+    Ok(out)
+}
+
+impl Bitfields {
+    /// Rust constants: `<Block>_<field>_SHIFT` / `_WIDTH` for one-word blocks, and
+    /// `<Union>_<Tag>` for tags.
+    pub fn to_rust(&self) -> String {
+        let mut out = String::new();
+        for b in self.blocks.iter().filter(|b| b.bits <= 64) {
+            out.push_str(&format!("// block {} ({} bits)\n", b.name, b.bits));
+            for f in &b.fields {
+                out.push_str(&format!(
+                    "pub const {0}_{1}_SHIFT: u32 = {2};\npub const {0}_{1}_WIDTH: u32 = {3};\n",
+                    b.name, f.name, f.offset, f.width
+                ));
+            }
+        }
+        for u in &self.unions {
+            for (tag, value) in &u.tags {
+                out.push_str(&format!(
+                    "pub const {}_{}: seL4_Word = {};\n",
+                    u.name, tag, value
+                ));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC: &str = "
+base 64
+-- comment
+block seL4_MessageInfo {
+    padding 32
+    field label 20
+    field capsUnwrapped 3
+    field extraCaps 2
+    field length 7
+}
+tagged_union seL4_Fault seL4_FaultType {
+    tag NullFault 0
+    tag VMFault 5 -- arch specific
+}
+";
+
+    #[test]
+    fn message_info_layout() {
+        let bf = parse(SPEC).unwrap();
+        let b = &bf.blocks[0];
+        assert_eq!(b.bits, 64);
+        let pos: Vec<_> = b
+            .fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.offset, f.width))
+            .collect();
+        assert_eq!(
+            pos,
+            [
+                ("label", 12, 20),
+                ("capsUnwrapped", 9, 3),
+                ("extraCaps", 7, 2),
+                ("length", 0, 7)
+            ]
+        );
+        assert_eq!(
+            bf.unions[0].tags,
+            [("NullFault".to_string(), 0), ("VMFault".to_string(), 5)]
+        );
+        let rust = bf.to_rust();
+        assert!(rust.contains("pub const seL4_MessageInfo_label_SHIFT: u32 = 12;"));
+        assert!(rust.contains("pub const seL4_Fault_VMFault: seL4_Word = 5;"));
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        assert!(parse("block X {\n  feld y 3\n}\n").is_err());
+        assert!(parse("block X {\n  field y 3\n").is_err());
+    }
+}

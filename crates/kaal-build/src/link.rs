@@ -1,0 +1,94 @@
+//! Link setup for KaaL system images (root tasks and components).
+//!
+//! Images are freestanding ELF executables built with the *host* target: no startup
+//! files, no libc, static, non-PIE, laid out by KaaL's linker script. A system crate's
+//! `build.rs` is one line, `kaal_build::link::system_image()`.
+//!
+//! The flags only take effect for the crate's binaries, so host builds of the same
+//! workspace (`cargo test`, `cargo clippy`) are unaffected; `kaal build` adds
+//! `-C relocation-model=static` through per-build RUSTFLAGS.
+
+use std::path::PathBuf;
+
+/// The linker script.
+///
+/// * seL4's ELF loader (`src/arch/x86/64/kernel/elf.c`) copies every program header to
+///   its `p_vaddr`, not only `PT_LOAD`s, so `PHDRS` declares load segments only.
+/// * The image starts 4 KiB-aligned at 4 MiB; the kernel maps the IPC buffer and the
+///   BootInfo frame right after its end.
+/// * `.kaal_*` sections hold tables KaaL builds at link time (embedded component images,
+///   registered drivers); `KEEP` stops `--gc-sections` from dropping them.
+pub const LINKER_SCRIPT: &str = r#"/* KaaL system image layout (kaal-build/src/link.rs). */
+ENTRY(_start)
+PHDRS
+{
+    text   PT_LOAD FLAGS(5);
+    rodata PT_LOAD FLAGS(4);
+    data   PT_LOAD FLAGS(6);
+}
+SECTIONS
+{
+    . = 0x400000;
+    __kaal_image_start = .;
+    .text : ALIGN(4096) {
+        KEEP(*(.text._start))
+        *(.text .text.*)
+    } :text
+    .rodata : ALIGN(4096) {
+        *(.rodata .rodata.*)
+        *(.eh_frame .eh_frame_hdr .gcc_except_table*)
+        . = ALIGN(8);
+        __start_kaal_drivers = .;
+        KEEP(*(.kaal_drivers .kaal_drivers.*))
+        __stop_kaal_drivers = .;
+        . = ALIGN(4096);
+        KEEP(*(.kaal_components .kaal_components.*))
+    } :rodata
+    .data : ALIGN(4096) {
+        *(.data .data.*)
+        *(.got .got.plt)
+    } :data
+    .bss : ALIGN(16) {
+        __kaal_bss_start = .;
+        *(.bss .bss.*)
+        *(COMMON)
+        __kaal_bss_end = .;
+    } :data
+    . = ALIGN(4096);
+    __kaal_image_end = .;
+    /DISCARD/ : {
+        *(.comment) *(.note .note.*) *(.interp) *(.dynamic) *(.dynsym) *(.dynstr)
+    }
+}
+"#;
+
+/// Linker arguments for an image, given the linker script's path.
+pub fn link_args(script: &std::path::Path) -> Vec<String> {
+    [
+        "-nostartfiles",
+        "-nostdlib",
+        "-static",
+        "-no-pie",
+        "-Wl,--build-id=none",
+        "-Wl,-z,norelro",
+        "-Wl,-z,noexecstack",
+        "-Wl,--gc-sections",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([format!("-Wl,-T,{}", script.display())])
+    .collect()
+}
+
+/// Call from a system crate's `build.rs`: links its binaries as KaaL images.
+pub fn system_image() {
+    let out = PathBuf::from(
+        std::env::var_os("OUT_DIR").expect("system_image() runs from a build script"),
+    );
+    let script = out.join("kaal-image.ld");
+    std::fs::write(&script, LINKER_SCRIPT).expect("OUT_DIR is writable");
+    for arg in link_args(&script) {
+        println!("cargo:rustc-link-arg-bins={arg}");
+    }
+    println!("cargo:rerun-if-changed=build.rs");
+}

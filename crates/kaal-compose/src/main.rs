@@ -1,0 +1,192 @@
+//! `kaal`: build, boot and test KaaL systems on the real seL4 kernel.
+//!
+//! Run through the cargo alias: `cargo kaal run`, `cargo kaal test`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use kaal_compose::progress::{Reporter, Verbosity};
+use kaal_compose::qemu::{self, QemuConfig};
+use kaal_compose::{host, Result, ToolError};
+
+/// Build, boot and test KaaL systems on the real seL4 kernel.
+#[derive(Debug, Parser)]
+#[command(name = "kaal", version, about, long_about = None)]
+struct Cli {
+    /// Print more (repeat for the commands run). KAAL_LOG=quiet|info|debug also works.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Print only errors and the system's own output.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Build the kernel (cached) and the system image.
+    Build {
+        /// The system's directory [default: the current directory if it is a system, else the workspace's default system]
+        system: Option<PathBuf>,
+    },
+    /// Build, then boot the system under QEMU; exits with the system's status.
+    Run {
+        /// The system's directory [default: the current directory if it is a system, else the workspace's default system]
+        system: Option<PathBuf>,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+        /// Start QEMU halted, waiting for gdb on localhost:1234.
+        #[arg(long)]
+        gdb: bool,
+        /// Deterministic virtual time (-icount shift=0).
+        #[arg(long)]
+        icount: bool,
+        /// Guest RAM in MiB.
+        #[arg(long, default_value_t = 512)]
+        memory: u32,
+        /// Extra arguments for QEMU, after `--`.
+        #[arg(last = true)]
+        qemu_args: Vec<String>,
+    },
+    /// Run every test: host unit tests, doc tests and QEMU boot tests.
+    Test {
+        /// Arguments for `cargo test`, after `--` (e.g. a test name filter).
+        #[arg(last = true)]
+        cargo_args: Vec<String>,
+    },
+    /// Check (and on Debian as root, install) the host tools KaaL needs.
+    Doctor,
+}
+
+fn reporter(cli: &Cli) -> Reporter {
+    let verbosity = if cli.quiet {
+        Verbosity::Quiet
+    } else if cli.verbose > 0 {
+        Verbosity::Verbose
+    } else {
+        Verbosity::from_env().unwrap_or_default()
+    };
+    Reporter { verbosity }
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    let reporter = reporter(&cli);
+    match cli.command {
+        Cmd::Build { system } => {
+            let built = kaal_compose::build(system.as_deref(), &reporter)?;
+            println!(
+                "built {}: image {} ({} KiB), kernel {} ({})",
+                built.system.display,
+                built.image.path.display(),
+                built.image.size.div_ceil(1024),
+                built.kernel.image.display(),
+                if built.kernel.cache_hit {
+                    "cache hit"
+                } else {
+                    "built now"
+                }
+            );
+            Ok(0)
+        }
+        Cmd::Run {
+            system,
+            timeout,
+            gdb,
+            icount,
+            memory,
+            qemu_args,
+        } => {
+            let built = kaal_compose::build(system.as_deref(), &reporter)?;
+            let cfg = QemuConfig {
+                memory_mib: memory,
+                timeout: Duration::from_secs(timeout),
+                gdb,
+                icount,
+                extra_args: qemu_args,
+                ..Default::default()
+            };
+            reporter.info(format!(
+                "booting {} (timeout {timeout}s)",
+                built.system.display
+            ));
+            let outcome = qemu::boot(&built.kernel.image, &built.image.path, &cfg)?;
+            let code = outcome.exit_code();
+            if code == 0 {
+                reporter.info(format!(
+                    "{} ({:.1}s)",
+                    outcome.summary(),
+                    outcome.wall.as_secs_f64()
+                ));
+            } else {
+                eprintln!("[kaal] {}: {}", built.system.display, outcome.summary());
+            }
+            Ok(code)
+        }
+        Cmd::Test { cargo_args } => {
+            host::ensure(&reporter)?;
+            let cwd = std::env::current_dir().map_err(|e| {
+                ToolError::new(
+                    "finding the current directory",
+                    e.to_string(),
+                    "cd into the project",
+                )
+            })?;
+            let project = kaal_compose::project::Project::discover(&cwd)?;
+            // Build the kernel once, up front, so the boot tests share a warm cache.
+            let kernel = kaal_compose::kernel::prepare(&project, &Default::default(), &reporter)?;
+            reporter.info(format!(
+                "kernel: {} [{}]",
+                if kernel.cache_hit {
+                    "cache hit"
+                } else {
+                    "built"
+                },
+                kernel.hash
+            ));
+            let status = std::process::Command::new(
+                std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
+            )
+            .current_dir(&project.root)
+            .args(["test", "--workspace"])
+            .args(&cargo_args)
+            .status()
+            .map_err(|e| {
+                ToolError::new("running cargo test", e.to_string(), "is cargo on PATH?")
+            })?;
+            Ok(if status.success() {
+                0
+            } else {
+                status.code().unwrap_or(1)
+            })
+        }
+        Cmd::Doctor => {
+            let missing = host::missing();
+            for p in host::PREREQUISITES {
+                let ok = !missing.contains(p);
+                println!(
+                    "{} {} (package {})",
+                    if ok { "ok     " } else { "MISSING" },
+                    p.what,
+                    p.package
+                );
+            }
+            host::ensure(&reporter)?;
+            Ok(0)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(126)
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Progress reporting: spinners on a terminal, plain status lines elsewhere.
+//!
+//! Every long step (fetching the kernel source, building the kernel, building the image,
+//! booting) is a [`Step`]. On a terminal it shows an indicatif spinner with the elapsed
+//! time; in CI logs and tests it prints one line when it starts and one when it ends.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// How much the tool says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Verbosity {
+    /// Errors only.
+    Quiet,
+    /// Step summaries.
+    #[default]
+    Normal,
+    /// Step summaries and the commands run.
+    Verbose,
+}
+
+impl Verbosity {
+    /// From `KAAL_LOG` (`quiet`, `info`, `debug`), like `RUST_LOG`.
+    pub fn from_env() -> Option<Self> {
+        match std::env::var("KAAL_LOG")
+            .ok()?
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "quiet" | "error" | "off" => Some(Verbosity::Quiet),
+            "info" | "normal" => Some(Verbosity::Normal),
+            "debug" | "trace" | "verbose" => Some(Verbosity::Verbose),
+            _ => None,
+        }
+    }
+}
+
+/// Where progress goes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Reporter {
+    pub verbosity: Verbosity,
+}
+
+impl Reporter {
+    /// A reporter that prints nothing but errors.
+    pub const QUIET: Reporter = Reporter {
+        verbosity: Verbosity::Quiet,
+    };
+
+    /// Starts a step.
+    pub fn step(&self, what: impl Into<String>) -> Step {
+        let what = what.into();
+        let bar =
+            (self.verbosity > Verbosity::Quiet && std::io::stderr().is_terminal()).then(|| {
+                let bar = ProgressBar::new_spinner();
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner:.cyan} {msg} [{elapsed}]")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.set_message(what.clone());
+                bar.enable_steady_tick(Duration::from_millis(120));
+                bar
+            });
+        if bar.is_none() && self.verbosity > Verbosity::Quiet {
+            eprintln!("[kaal] {what} ...");
+        }
+        Step {
+            what,
+            bar,
+            started: Instant::now(),
+            reporter: *self,
+        }
+    }
+
+    /// Prints an informational line.
+    pub fn info(&self, line: impl AsRef<str>) {
+        if self.verbosity > Verbosity::Quiet {
+            eprintln!("[kaal] {}", line.as_ref());
+        }
+    }
+
+    /// Prints a line in verbose mode only.
+    pub fn debug(&self, line: impl AsRef<str>) {
+        if self.verbosity >= Verbosity::Verbose {
+            eprintln!("[kaal] {}", line.as_ref());
+        }
+    }
+}
+
+/// A running step.
+#[derive(Debug)]
+pub struct Step {
+    what: String,
+    bar: Option<ProgressBar>,
+    started: Instant,
+    reporter: Reporter,
+}
+
+impl Step {
+    /// Updates the message shown next to the spinner.
+    pub fn set_detail(&self, detail: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("{} ({detail})", self.what));
+        }
+    }
+
+    /// Ends the step with a result summary; returns the time it took.
+    pub fn done(self, summary: impl AsRef<str>) -> Duration {
+        let took = self.started.elapsed();
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        if self.reporter.verbosity > Verbosity::Quiet {
+            eprintln!(
+                "[kaal] {}: {} ({:.1}s)",
+                self.what,
+                summary.as_ref(),
+                took.as_secs_f64()
+            );
+        }
+        took
+    }
+
+    /// Ends the step without a summary (the caller reports the failure).
+    pub fn fail(self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,417 @@
+//! Booting a kernel and image under QEMU and reading the verdict.
+//!
+//! QEMU runs the verified command line (TCG, `Nehalem` CPU model with 1 GiB pages and
+//! without the features the kernel config leaves off). Serial output is streamed line by
+//! line to the terminal and recorded. The run ends when
+//!
+//! * the system writes its exit status to `isa-debug-exit` ([`kaal_abi::exit`]);
+//! * the kernel reports a fault nobody handled ("Caught ... while trying to handle"):
+//!   the system cannot go on, so QEMU is stopped and the fault is reported;
+//! * the timeout fires; or
+//! * QEMU exits for another reason (its own error, or a reboot).
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use kaal_abi::exit::ExitStatus;
+
+use crate::error::{Result, ToolError};
+
+/// QEMU's CPU model: the kernel config needs 1 GiB pages (`+pdpe1gb`) and leaves PCID,
+/// FSGSBASE instructions, XSAVE and VME off. `qemu64` hangs before printing anything.
+pub const CPU: &str = "Nehalem,-vme,+pdpe1gb,-xsave,-xsaveopt,-xsavec,-fsgsbase,-invpcid,enforce";
+
+/// Tool exit code when the run timed out (as `timeout(1)`).
+pub const EXIT_TIMEOUT: i32 = 124;
+/// Tool exit code when QEMU ended without a KaaL verdict.
+pub const EXIT_NO_VERDICT: i32 = 125;
+
+/// How to run QEMU.
+#[derive(Debug, Clone)]
+pub struct QemuConfig {
+    /// Guest RAM in MiB.
+    pub memory_mib: u32,
+    /// Wall-clock limit for the whole run.
+    pub timeout: Duration,
+    /// Wait for a debugger on port 1234 (`-s -S`).
+    pub gdb: bool,
+    /// Deterministic virtual time: one instruction = one virtual ns (`-icount shift=0`),
+    /// so `rdtsc` counts instructions and cycle figures repeat.
+    pub icount: bool,
+    /// Extra QEMU arguments (devices, sockets).
+    pub extra_args: Vec<String>,
+    /// Echo serial output to stdout as it arrives.
+    pub echo: bool,
+    /// Stop at the first fault the kernel reports as unhandled.
+    pub stop_on_unhandled_fault: bool,
+}
+
+impl Default for QemuConfig {
+    fn default() -> Self {
+        Self {
+            memory_mib: 512,
+            timeout: Duration::from_secs(60),
+            gdb: false,
+            icount: false,
+            extra_args: Vec::new(),
+            echo: true,
+            stop_on_unhandled_fault: true,
+        }
+    }
+}
+
+/// Builds the QEMU command line.
+pub fn command(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Command {
+    let mut cmd = Command::new("qemu-system-x86_64");
+    cmd.args(["-machine", "pc", "-accel", "tcg", "-cpu", CPU])
+        .args(["-m", &format!("{}M", cfg.memory_mib)])
+        .args(["-nographic", "-serial", "mon:stdio", "-no-reboot"])
+        .args([
+            "-device",
+            &format!(
+                "isa-debug-exit,iobase={:#x},iosize=0x04",
+                kaal_abi::exit::DEBUG_EXIT_PORT
+            ),
+        ])
+        .arg("-kernel")
+        .arg(kernel)
+        .arg("-initrd")
+        .arg(image);
+    if cfg.icount {
+        cmd.args(["-icount", "shift=0"]);
+    }
+    if cfg.gdb {
+        cmd.args(["-s", "-S"]);
+    }
+    cmd.args(&cfg.extra_args);
+    cmd
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The system reported its exit status.
+    Exited(ExitStatus),
+    /// The kernel reported a fault that no one handled.
+    UnhandledFault { report: String },
+    /// The timeout fired.
+    Timeout { after: Duration },
+    /// QEMU exited without a KaaL verdict.
+    NoVerdict { status: Option<i32>, stderr: String },
+}
+
+/// The result of a boot.
+#[derive(Debug, Clone)]
+pub struct BootOutcome {
+    pub verdict: Verdict,
+    /// Serial output, one entry per line, without `\r`.
+    pub serial: Vec<String>,
+    /// Wall-clock time QEMU ran.
+    pub wall: Duration,
+}
+
+impl BootOutcome {
+    /// The exit code `kaal run` ends with.
+    pub fn exit_code(&self) -> i32 {
+        match &self.verdict {
+            Verdict::Exited(ExitStatus::Success) => 0,
+            Verdict::Exited(ExitStatus::Failure(code)) => *code as i32,
+            Verdict::UnhandledFault { .. } => 3,
+            Verdict::Timeout { .. } => EXIT_TIMEOUT,
+            Verdict::NoVerdict { .. } => EXIT_NO_VERDICT,
+        }
+    }
+
+    /// One line saying how the run ended.
+    pub fn summary(&self) -> String {
+        match &self.verdict {
+            Verdict::Exited(ExitStatus::Success) => "the system exited successfully".into(),
+            Verdict::Exited(status @ ExitStatus::Failure(code)) => {
+                format!("the system failed with code {code} ({})", status.describe())
+            }
+            Verdict::UnhandledFault { report } => {
+                format!("the kernel caught an unhandled fault: {report}")
+            }
+            Verdict::Timeout { after } => format!(
+                "no exit status after {}s; the system hung or runs longer (try --timeout)",
+                after.as_secs()
+            ),
+            Verdict::NoVerdict { status, stderr } => format!(
+                "QEMU exited with {} without a KaaL exit status{}",
+                status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "a signal".into()),
+                if stderr.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", stderr.trim())
+                }
+            ),
+        }
+    }
+
+    /// Does any serial line contain `text`?
+    pub fn has_line(&self, text: &str) -> bool {
+        self.serial.iter().any(|l| l.contains(text))
+    }
+
+    /// The serial output from the kernel's hand-over to user space on (the kernel's
+    /// own boot log is long).
+    pub fn user_output(&self) -> &[String] {
+        let start = self
+            .serial
+            .iter()
+            .position(|l| l.contains("Booting all finished"))
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        &self.serial[start..]
+    }
+}
+
+/// Removes ANSI colour sequences (the kernel colours its diagnostics).
+pub fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Parses the kernel's double-fault report (see `handleDoubleFault`) out of `lines`.
+pub fn unhandled_fault(lines: &[String]) -> Option<String> {
+    let start = lines.iter().rposition(|l| l.starts_with("Caught "))?;
+    let rest = &lines[start..];
+    if !rest.iter().any(|l| l.contains("while trying to handle")) {
+        return None;
+    }
+    let original = rest
+        .iter()
+        .skip_while(|l| !l.contains("while trying to handle"))
+        .nth(1)?;
+    let thread = rest
+        .iter()
+        .find(|l| l.starts_with("in thread "))
+        .map(|l| l.trim().to_string())
+        .unwrap_or_default();
+    Some(format!("{} ({})", original.trim(), thread))
+}
+
+enum Event {
+    Line(String),
+    Eof,
+}
+
+fn kill(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Boots `image` on `kernel` and waits for the verdict.
+pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome> {
+    let step = "booting under QEMU";
+    let mut cmd = command(kernel, image, cfg);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let started = Instant::now();
+    let mut child = cmd.spawn().map_err(|e| {
+        ToolError::new(
+            step,
+            format!("cannot start qemu-system-x86_64: {e}"),
+            "install it: apt-get install qemu-system-x86",
+        )
+    })?;
+    if cfg.gdb {
+        eprintln!(
+            "[kaal] QEMU waits for a debugger on localhost:1234. Attach with:\n\
+             [kaal]   gdb {} -ex 'target remote localhost:1234'",
+            image.display()
+        );
+    }
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let line = String::from_utf8_lossy(&buf).replace('\r', "");
+                    if tx
+                        .send(Event::Line(line.trim_end_matches('\n').to_string()))
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = tx.send(Event::Eof);
+    });
+    let stderr_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+
+    let timeout = if cfg.gdb {
+        Duration::from_secs(24 * 3600)
+    } else {
+        cfg.timeout
+    };
+    let mut serial = Vec::new();
+    let mut fault_seen: Option<Instant> = None;
+    let mut timed_out = false;
+    loop {
+        let now = Instant::now();
+        let mut deadline = started + timeout;
+        if let Some(t) = fault_seen {
+            // Let the kernel finish its report (thread, address, stack) before stopping.
+            deadline = deadline.min(t + Duration::from_millis(300));
+        }
+        let Some(wait) = deadline.checked_duration_since(now) else {
+            if fault_seen.is_none() {
+                timed_out = true;
+            }
+            kill(&mut child);
+            break;
+        };
+        match rx.recv_timeout(wait) {
+            Ok(Event::Line(line)) => {
+                if cfg.echo {
+                    println!("{line}");
+                }
+                let plain = strip_ansi(&line);
+                if cfg.stop_on_unhandled_fault
+                    && fault_seen.is_none()
+                    && plain.contains("while trying to handle")
+                {
+                    fault_seen = Some(Instant::now());
+                }
+                serial.push(plain);
+            }
+            Ok(Event::Eof) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| ToolError::new(step, format!("waiting for QEMU: {e}"), "retry"))?;
+    let _ = reader.join();
+    let stderr = stderr_reader.join().unwrap_or_default();
+    let wall = started.elapsed();
+
+    let verdict = if let Some(report) = fault_seen.and_then(|_| unhandled_fault(&serial)) {
+        Verdict::UnhandledFault { report }
+    } else if timed_out {
+        Verdict::Timeout { after: timeout }
+    } else {
+        match status.code().and_then(ExitStatus::from_qemu_status) {
+            Some(exit) => Verdict::Exited(exit),
+            None => Verdict::NoVerdict {
+                status: status.code(),
+                stderr,
+            },
+        }
+    };
+    Ok(BootOutcome {
+        verdict,
+        serial,
+        wall,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn finds_the_kernels_double_fault_report() {
+        let serial = lines(
+            "Hello\nCaught cap fault in send phase at address 0x0\nwhile trying to handle:\n\
+             vm fault on data at address 0x0 with status 0x4\nin thread 0xffffff801ffb5200 \"hello\" at address 0x4006bc\n\
+             With stack:\n0x44bfd0: 0x0",
+        );
+        let report = unhandled_fault(&serial).unwrap();
+        assert_eq!(
+            report,
+            "vm fault on data at address 0x0 with status 0x4 (in thread 0xffffff801ffb5200 \"hello\" at address 0x4006bc)"
+        );
+        assert_eq!(unhandled_fault(&lines("Caught nothing\nok")), None);
+    }
+
+    #[test]
+    fn strips_colour_codes() {
+        assert_eq!(
+            strip_ansi("\u{1b}[0m\u{1b}[30;1m<<\u{1b}[0m\u{1b}[32mseL4(CPU 0)\u{1b}[0m"),
+            "<<seL4(CPU 0)"
+        );
+    }
+
+    #[test]
+    fn exit_codes() {
+        let outcome = |verdict| BootOutcome {
+            verdict,
+            serial: vec![],
+            wall: Duration::ZERO,
+        };
+        assert_eq!(outcome(Verdict::Exited(ExitStatus::Success)).exit_code(), 0);
+        assert_eq!(outcome(Verdict::Exited(ExitStatus::PANIC)).exit_code(), 2);
+        assert_eq!(
+            outcome(Verdict::Timeout {
+                after: Duration::from_secs(1)
+            })
+            .exit_code(),
+            EXIT_TIMEOUT
+        );
+        assert_eq!(
+            outcome(Verdict::NoVerdict {
+                status: Some(1),
+                stderr: String::new()
+            })
+            .exit_code(),
+            EXIT_NO_VERDICT
+        );
+    }
+
+    #[test]
+    fn command_line_has_the_verified_flags() {
+        let cfg = QemuConfig {
+            icount: true,
+            ..Default::default()
+        };
+        let cmd = command(Path::new("k.elf"), Path::new("i.elf"), &cfg);
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let joined = args.join(" ");
+        assert!(joined.contains("-cpu Nehalem,-vme,+pdpe1gb"), "{joined}");
+        assert!(
+            joined.contains("isa-debug-exit,iobase=0xf4,iosize=0x04"),
+            "{joined}"
+        );
+        assert!(joined.contains("-kernel k.elf -initrd i.elf"), "{joined}");
+        assert!(joined.contains("-icount shift=0"), "{joined}");
+    }
+}

@@ -1,0 +1,249 @@
+//! Owned, typed capability handles.
+//!
+//! One zero-sized marker type per kind of capability ([`cap_type`]) and one generic
+//! handle, [`Cap<T>`], over it, as in rust-sel4. Unlike rust-sel4's, KaaL's handles are
+//! **owned**: they are neither `Copy` nor `Clone`, so a slot cannot be used after its
+//! capability was deleted or moved, and operations that change an object's state consume
+//! the handle and return the new state (see [`crate::vspace::Frame::map`]).
+//!
+//! Only `kaal-core` creates handles: from BootInfo, from `Untyped` retypes, from CNode
+//! copies, or from a component's start-up block. Higher layers receive them and pass
+//! them on; they cannot forge one from a number without `unsafe`.
+
+use core::fmt;
+use core::marker::PhantomData;
+
+use crate::sys;
+
+/// A capability pointer: an address in the owning thread's CSpace.
+pub type CPtr = sys::seL4_CPtr;
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A kind of capability.
+pub trait CapType: sealed::Sealed {
+    /// Human-readable name for diagnostics ("endpoint", "4 KiB frame", ...).
+    const NAME: &'static str;
+}
+
+/// A kernel object of fixed size that an [`crate::untyped::Untyped`] can be retyped into.
+pub trait FixedSizeObject: CapType {
+    /// The `seL4_ObjectType` (generated from libsel4's headers).
+    const OBJECT_TYPE: sys::seL4_Word;
+    /// log2 of the object's size in bytes (generated).
+    const SIZE_BITS: u32;
+}
+
+macro_rules! cap_types {
+    ($($(#[$doc:meta])* $name:ident = $display:literal $(, object $ty:expr, bits $bits:expr)?;)*) => {
+        /// Marker types, one per kind of capability.
+        pub mod cap_type {
+            $(
+                $(#[$doc])*
+                #[derive(Debug)]
+                pub enum $name {}
+                impl super::sealed::Sealed for $name {}
+                impl super::CapType for $name {
+                    const NAME: &'static str = $display;
+                }
+                $(
+                    impl super::FixedSizeObject for $name {
+                        const OBJECT_TYPE: crate::sys::seL4_Word = $ty;
+                        const SIZE_BITS: u32 = $bits as u32;
+                    }
+                )?
+            )*
+        }
+    };
+}
+
+cap_types! {
+    /// Untyped memory, the parent of every other object.
+    Untyped = "untyped";
+    /// A thread control block.
+    Tcb = "TCB", object crate::sys::seL4_TCBObject, bits crate::sys::seL4_TCBBits;
+    /// A synchronous IPC endpoint.
+    Endpoint = "endpoint", object crate::sys::seL4_EndpointObject, bits crate::sys::seL4_EndpointBits;
+    /// An asynchronous notification (a word of signal bits).
+    Notification = "notification", object crate::sys::seL4_NotificationObject, bits crate::sys::seL4_NotificationBits;
+    /// A CNode: a table of capability slots.
+    CNode = "CNode";
+    /// A 4 KiB frame.
+    Page = "4 KiB frame", object crate::sys::seL4_X86_4K, bits crate::sys::seL4_PageBits;
+    /// A 2 MiB frame.
+    LargePage = "2 MiB frame", object crate::sys::seL4_X86_LargePageObject, bits crate::sys::seL4_LargePageBits;
+    /// A page table (maps 2 MiB with 4 KiB pages).
+    PageTable = "page table", object crate::sys::seL4_X86_PageTableObject, bits crate::sys::seL4_PageTableBits;
+    /// A page directory (maps 1 GiB).
+    PageDirectory = "page directory", object crate::sys::seL4_X86_PageDirectoryObject, bits crate::sys::seL4_PageDirBits;
+    /// A page-directory pointer table (maps 512 GiB).
+    Pdpt = "PDPT", object crate::sys::seL4_X86_PDPTObject, bits crate::sys::seL4_PDPTBits;
+    /// A PML4: the root of an x86_64 address space.
+    Pml4 = "PML4", object crate::sys::seL4_X64_PML4Object, bits crate::sys::seL4_PML4Bits;
+    /// The right to create IRQ handlers.
+    IrqControl = "IRQ control";
+    /// The right to receive and acknowledge one interrupt.
+    IrqHandler = "IRQ handler";
+    /// The right to use x86 I/O ports.
+    IoPort = "I/O port";
+    /// The right to create ASID pools.
+    AsidControl = "ASID control";
+    /// A pool of address-space identifiers.
+    AsidPool = "ASID pool";
+}
+
+/// An owned capability of kind `T`.
+///
+/// Dropping a `Cap` leaks its slot (the capability stays in the CNode); return slots with
+/// [`crate::cspace::CSpace::delete`].
+#[must_use = "dropping a capability handle leaks its slot; delete it through the CSpace"]
+pub struct Cap<T: CapType> {
+    cptr: CPtr,
+    _kind: PhantomData<T>,
+}
+
+impl<T: CapType> Cap<T> {
+    /// Wraps the capability in slot `cptr`.
+    ///
+    /// # Safety
+    /// The slot must hold a capability of kind `T`, and nothing else may own it: two
+    /// handles to one slot would let one delete what the other still uses.
+    pub const unsafe fn from_cptr(cptr: CPtr) -> Self {
+        Self {
+            cptr,
+            _kind: PhantomData,
+        }
+    }
+
+    /// The slot address, for the raw layer.
+    #[inline(always)]
+    pub const fn cptr(&self) -> CPtr {
+        self.cptr
+    }
+
+    /// Gives up ownership and returns the slot address.
+    pub fn into_cptr(self) -> CPtr {
+        self.cptr
+    }
+}
+
+impl<T: CapType> fmt::Debug for Cap<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} cap in slot {}", T::NAME, self.cptr)
+    }
+}
+
+/// A thread control block.
+pub type Tcb = Cap<cap_type::Tcb>;
+/// A synchronous IPC endpoint.
+pub type Endpoint = Cap<cap_type::Endpoint>;
+/// An asynchronous notification.
+pub type Notification = Cap<cap_type::Notification>;
+/// A CNode.
+pub type CNode = Cap<cap_type::CNode>;
+/// IRQ control.
+pub type IrqControl = Cap<cap_type::IrqControl>;
+/// An IRQ handler.
+pub type IrqHandler = Cap<cap_type::IrqHandler>;
+/// x86 I/O port access.
+pub type IoPort = Cap<cap_type::IoPort>;
+/// ASID control.
+pub type AsidControl = Cap<cap_type::AsidControl>;
+/// An ASID pool.
+pub type AsidPool = Cap<cap_type::AsidPool>;
+
+/// The badge carried by a minted capability. seL4 5.0 on x86_64 has 28-bit badges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Badge(u64);
+
+impl Badge {
+    /// Number of usable badge bits (generated from the `Badge` block in `types_64.bf`).
+    pub const BITS: u32 = sys::Badge_Badge_WIDTH;
+    /// The largest badge.
+    pub const MAX: u64 = (1 << Self::BITS) - 1;
+
+    /// A badge, if `value` fits in [`Badge::BITS`] bits and is not 0 (0 means "unbadged").
+    pub const fn new(value: u64) -> Option<Self> {
+        if value == 0 || value > Self::MAX {
+            None
+        } else {
+            Some(Self(value))
+        }
+    }
+
+    /// The badge value.
+    pub const fn value(self) -> u64 {
+        self.0
+    }
+
+    /// The `seL4_CapData_t` word for `CNode_Mint`.
+    pub(crate) const fn cap_data(self) -> sys::seL4_Word {
+        (sys::seL4_CapData_Badge << sys::Badge_CapDataType_SHIFT)
+            | (self.0 << sys::Badge_Badge_SHIFT)
+    }
+}
+
+/// Rights on a capability or a mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rights {
+    pub read: bool,
+    pub write: bool,
+    pub grant: bool,
+}
+
+impl Rights {
+    /// Read, write and grant.
+    pub const ALL: Rights = Rights {
+        read: true,
+        write: true,
+        grant: true,
+    };
+    /// Read and write.
+    pub const READ_WRITE: Rights = Rights {
+        read: true,
+        write: true,
+        grant: false,
+    };
+    /// Read only.
+    pub const READ: Rights = Rights {
+        read: true,
+        write: false,
+        grant: false,
+    };
+    /// Write only (e.g. the sending side of an endpoint).
+    pub const WRITE: Rights = Rights {
+        read: false,
+        write: true,
+        grant: false,
+    };
+
+    /// The `seL4_CapRights_t` word (layout generated from `shared_types_64.bf`).
+    pub const fn word(self) -> sys::seL4_Word {
+        ((self.read as u64) << sys::seL4_CapRights_capAllowRead_SHIFT)
+            | ((self.write as u64) << sys::seL4_CapRights_capAllowWrite_SHIFT)
+            | ((self.grant as u64) << sys::seL4_CapRights_capAllowGrant_SHIFT)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn badges_are_28_bits_and_never_zero() {
+        assert_eq!(Badge::BITS, 28);
+        assert!(Badge::new(0).is_none());
+        assert!(Badge::new(Badge::MAX + 1).is_none());
+        assert_eq!(Badge::new(0x42).unwrap().cap_data(), 0x42);
+    }
+
+    #[test]
+    fn rights_words_match_the_bitfield_layout() {
+        assert_eq!(Rights::ALL.word(), 0b111);
+        assert_eq!(Rights::READ_WRITE.word(), 0b011);
+        assert_eq!(Rights::READ.word(), 0b010);
+        assert_eq!(Rights::WRITE.word(), 0b001);
+    }
+}

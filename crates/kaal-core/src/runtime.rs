@@ -1,0 +1,374 @@
+//! The root-task runtime: entry point, start-up checks, exit and panic.
+//!
+//! A system's root task is a `#![no_std] #![no_main]` binary that names its `main` with
+//! [`crate::root_task!`]. The macro emits `_start` (which installs a stack, because the
+//! kernel starts the root task with RSP = 0), the `mem*` functions the compiler expects,
+//! and a panic handler. The runtime then
+//!
+//! 1. checks that the IPC buffer is reachable through GS (the raw layer relies on it),
+//! 2. unmaps the page below the stack, so a stack overflow faults instead of silently
+//!    overwriting `.bss`,
+//! 3. wraps the initial capabilities into owned handles ([`RootTask`]) and calls `main`,
+//! 4. reports `main`'s outcome to the host through QEMU's `isa-debug-exit` device
+//!    ([`kaal_abi::exit`]): success, an error (printed), or a panic (message and
+//!    location printed).
+
+use core::fmt::Display;
+use core::panic::PanicInfo;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+pub use kaal_abi::exit::ExitStatus;
+
+use crate::bootinfo::{BootInfo, MAX_UNTYPEDS};
+use crate::cap::{AsidControl, AsidPool, Cap, IoPort, IrqControl, Rights, Tcb};
+use crate::cspace::CSpace;
+use crate::untyped::Untyped;
+use crate::vspace::VSpace;
+use crate::{println, sys};
+
+/// The root task's initial resources, as owned handles.
+///
+/// Destructure it to take what you need:
+/// `let RootTask { mut cspace, mut untypeds, .. } = rt;`
+#[derive(Debug)]
+pub struct RootTask {
+    /// The BootInfo frame.
+    pub bootinfo: BootInfo,
+    /// The root CNode's free slots.
+    pub cspace: CSpace,
+    /// The root task's own address space.
+    pub vspace: VSpace,
+    /// The root task's TCB.
+    pub tcb: Tcb,
+    /// Every untyped capability, RAM and device, in BootInfo order.
+    pub untypeds: heapless::Vec<Untyped, MAX_UNTYPEDS>,
+    /// The right to create IRQ handlers.
+    pub irq_control: IrqControl,
+    /// The right to create ASID pools.
+    pub asid_control: AsidControl,
+    /// The root task's ASID pool (for new address spaces).
+    pub asid_pool: AsidPool,
+    /// All x86 I/O ports (a copy; the runtime keeps the original to report the exit).
+    pub io_port: IoPort,
+    /// Name of the running system (its crate name).
+    pub name: &'static str,
+}
+
+/// What `main` may return.
+pub trait Termination {
+    /// Turns the outcome into an exit status, printing what went wrong.
+    fn report(self, task: &str) -> ExitStatus;
+}
+
+impl Termination for () {
+    fn report(self, _: &str) -> ExitStatus {
+        ExitStatus::Success
+    }
+}
+
+impl Termination for ExitStatus {
+    fn report(self, _: &str) -> ExitStatus {
+        self
+    }
+}
+
+impl<E: Display> Termination for Result<(), E> {
+    fn report(self, task: &str) -> ExitStatus {
+        match self {
+            Ok(()) => ExitStatus::Success,
+            Err(e) => {
+                println!("[{task}] error: {e}");
+                ExitStatus::ERROR
+            }
+        }
+    }
+}
+
+/// Addresses from the image's linker script, passed in by [`crate::root_task!`].
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct ImageLayout {
+    pub image_start: usize,
+    pub stack_guard: usize,
+    pub stack_top: usize,
+}
+
+const PAGE: usize = 1 << sys::seL4_PageBits;
+
+/// Reports `status` to the host and stops the system.
+///
+/// Under QEMU with `isa-debug-exit` (as `kaal run` starts it) QEMU exits at once. On
+/// other machines the root task prints the status and suspends itself.
+pub fn exit(status: ExitStatus) -> ! {
+    // SAFETY: an I/O port write to the debug-exit port and suspending ourselves touch no
+    // memory.
+    unsafe {
+        sys::seL4_X86_IOPort_Out8(
+            sys::seL4_CapIOPort,
+            kaal_abi::exit::DEBUG_EXIT_PORT as u64,
+            status.to_byte() as u64,
+        );
+    }
+    println!(
+        "[kaal] exit: {} ({:?}); no isa-debug-exit device, suspending",
+        status.describe(),
+        status
+    );
+    loop {
+        // SAFETY: suspending the calling thread; it never runs again.
+        unsafe { sys::seL4_TCB_Suspend(sys::seL4_CapInitThreadTCB) };
+    }
+}
+
+static PANICKING: AtomicBool = AtomicBool::new(false);
+
+/// The panic handler behind [`crate::root_task!`]: prints the message and location
+/// with the task's name, then exits with [`ExitStatus::PANIC`].
+#[doc(hidden)]
+pub fn __panic(task: &str, info: &PanicInfo<'_>) -> ! {
+    if PANICKING.swap(true, Ordering::SeqCst) {
+        // A panic while reporting a panic: report nothing more.
+        exit(ExitStatus::PANIC);
+    }
+    match info.location() {
+        Some(loc) => println!(
+            "[{task}] panicked at {}:{}:{}:\n{}",
+            loc.file(),
+            loc.line(),
+            loc.column(),
+            info.message()
+        ),
+        None => println!("[{task}] panicked: {}", info.message()),
+    }
+    exit(ExitStatus::PANIC)
+}
+
+/// Checks that GS-relative IPC-buffer access reaches the buffer BootInfo names.
+fn check_ipc_buffer(bootinfo: &BootInfo) -> bool {
+    const PROBE: u64 = 0x4b61_614c_5f49_5043; // "KaaL_IPC"
+    let user_data = sys::OFFSETOF_seL4_IPCBuffer_userData / 8;
+    sys::ipc_buffer_write(user_data, PROBE);
+    // SAFETY: BootInfo's ipcBuffer is the root thread's mapped IPC buffer frame.
+    let seen =
+        unsafe { core::ptr::read_volatile((bootinfo.ipc_buffer() as *const u64).add(user_data)) };
+    sys::ipc_buffer_write(user_data, 0);
+    seen == PROBE
+}
+
+/// Unmaps the guard page below the stack (it is part of the image's `.bss`).
+fn unmap_stack_guard(bootinfo: &BootInfo, layout: &ImageLayout) -> bool {
+    let frames = bootinfo.user_image_frames();
+    let index = (layout.stack_guard - layout.image_start) / PAGE;
+    if layout.stack_guard % PAGE != 0 || index as u64 >= frames.end - frames.start {
+        return false;
+    }
+    // SAFETY: the guard page is reserved in the linker-visible `.bss` for this purpose
+    // and nothing references it.
+    let err = unsafe { sys::seL4_X86_Page_Unmap(frames.start + index as u64) };
+    err == sys::seL4_NoError
+}
+
+/// Entry point behind [`crate::root_task!`].
+#[doc(hidden)]
+pub fn __start_root_task<T: Termination>(
+    bootinfo_addr: usize,
+    name: &'static str,
+    layout: ImageLayout,
+    main: fn(RootTask) -> T,
+) -> ! {
+    // SAFETY: the kernel passes the BootInfo frame's address in RDI, which `_start`
+    // forwards untouched; the frame stays mapped for the life of the root task.
+    let bootinfo = unsafe { BootInfo::from_addr(bootinfo_addr) };
+    if !check_ipc_buffer(&bootinfo) {
+        println!("[{name}] runtime error: the IPC buffer is not at the GS base; this kernel does not match kaal-core");
+        exit(ExitStatus::FAULT);
+    }
+    sys::debug_name_thread(sys::seL4_CapInitThreadTCB, name);
+    if !unmap_stack_guard(&bootinfo, &layout) {
+        println!("[{name}] warning: could not unmap the stack guard page; stack overflows will go undetected");
+    }
+    let _ = layout.stack_top;
+
+    let mut cspace = CSpace::new(bootinfo.empty_slots());
+    // SAFETY: slot seL4_CapIOPort holds the I/O port capability; this temporary handle is
+    // only copied from and then forgotten, so the runtime keeps the original for `exit`.
+    let original_io =
+        unsafe { Cap::<crate::cap::cap_type::IoPort>::from_cptr(sys::seL4_CapIOPort) };
+    let io_port = match cspace.copy(&original_io, Rights::ALL) {
+        Ok(io) => io,
+        Err(e) => {
+            println!("[{name}] runtime error: cannot copy the I/O port capability: {e}");
+            exit(ExitStatus::FAULT);
+        }
+    };
+    let _ = original_io.into_cptr();
+
+    let mut untypeds = heapless::Vec::new();
+    for u in bootinfo.untypeds() {
+        // SAFETY: BootInfo lists each untyped once, untouched; each handle is unique.
+        let ut = unsafe { Untyped::from_raw(u.cptr, u.paddr, u.size_bits, u.is_device) };
+        // Capacity is MAX_UNTYPEDS, the size of BootInfo's list, so this cannot fail.
+        let _ = untypeds.push(ut);
+    }
+
+    // SAFETY: the initial capabilities sit in the slots libsel4 names, and this is the
+    // only place that wraps them.
+    let rt = unsafe {
+        RootTask {
+            bootinfo,
+            cspace,
+            vspace: VSpace::root_task(),
+            tcb: Cap::from_cptr(sys::seL4_CapInitThreadTCB),
+            untypeds,
+            irq_control: Cap::from_cptr(sys::seL4_CapIRQControl),
+            asid_control: Cap::from_cptr(sys::seL4_CapASIDControl),
+            asid_pool: Cap::from_cptr(sys::seL4_CapInitThreadASIDPool),
+            io_port,
+            name,
+        }
+    };
+    let status = main(rt).report(name);
+    exit(status)
+}
+
+/// Declares the root task's `main` and emits the runtime support it needs.
+///
+/// ```ignore
+/// #![no_std]
+/// #![no_main]
+/// kaal_core::root_task!(main);
+///
+/// fn main(rt: kaal_core::RootTask) -> Result<(), kaal_core::Error> {
+///     kaal_core::println!("Hello from seL4!");
+///     Ok(())
+/// }
+/// ```
+///
+/// `main` may return `()`, an [`ExitStatus`], or `Result<(), E: Display>`. The stack
+/// defaults to 256 KiB; `root_task!(main, stack_size = 1024 * 1024)` changes it.
+#[macro_export]
+macro_rules! root_task {
+    ($main:path) => {
+        $crate::root_task!($main, stack_size = 256 * 1024);
+    };
+    ($main:path, stack_size = $size:expr) => {
+        const _: () = assert!(($size) % 4096 == 0 && ($size) >= 16384, "stack_size must be a multiple of 4096, at least 16 KiB");
+
+        ::core::arch::global_asm!(
+            ".section .text._start,\"ax\",@progbits",
+            ".globl _start",
+            ".type _start,@function",
+            "_start:",
+            "    lea rsp, [rip + __kaal_stack_top]",
+            "    xor ebp, ebp",
+            "    call {entry}",
+            "    ud2",
+            ".section .bss.kaal_stack,\"aw\",@nobits",
+            ".balign 4096",
+            ".globl __kaal_stack_guard",
+            "__kaal_stack_guard:",
+            "    .space 4096",
+            "__kaal_stack_bottom:",
+            "    .space {size}",
+            ".globl __kaal_stack_top",
+            "__kaal_stack_top:",
+            ".text",
+            entry = sym __kaal_root_entry,
+            size = const $size,
+        );
+
+        extern "C" fn __kaal_root_entry(bootinfo: usize) -> ! {
+            extern "C" {
+                static __kaal_image_start: u8;
+                static __kaal_stack_guard: u8;
+                static __kaal_stack_top: u8;
+            }
+            // SAFETY: only the addresses of linker symbols are taken.
+            let layout = unsafe {
+                $crate::runtime::ImageLayout {
+                    image_start: ::core::ptr::addr_of!(__kaal_image_start) as usize,
+                    stack_guard: ::core::ptr::addr_of!(__kaal_stack_guard) as usize,
+                    stack_top: ::core::ptr::addr_of!(__kaal_stack_top) as usize,
+                }
+            };
+            $crate::runtime::__start_root_task(bootinfo, env!("CARGO_PKG_NAME"), layout, $main)
+        }
+
+        #[panic_handler]
+        fn __kaal_panic(info: &::core::panic::PanicInfo<'_>) -> ! {
+            $crate::runtime::__panic(env!("CARGO_PKG_NAME"), info)
+        }
+
+        $crate::__image_support!();
+    };
+}
+
+/// The symbols every freestanding image needs: `mem*` for compiler-generated calls and
+/// `rust_eh_personality`, which the precompiled `core` references even with
+/// `panic = "abort"` (it is never called).
+///
+/// Written in assembly on purpose: the usual source of these, `compiler_builtins`' `mem`
+/// feature, is not available on stable Rust, and Rust implementations would be compiled
+/// into calls to themselves.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __image_support {
+    () => {
+        ::core::arch::global_asm!(
+            ".text",
+            ".globl rust_eh_personality",
+            ".type rust_eh_personality,@function",
+            "rust_eh_personality:",
+            "    ud2",
+            ".globl memcpy",
+            ".type memcpy,@function",
+            "memcpy:",
+            "    mov rax, rdi",
+            "    mov rcx, rdx",
+            "    rep movsb",
+            "    ret",
+            ".globl memmove",
+            ".type memmove,@function",
+            "memmove:",
+            "    mov rax, rdi",
+            "    mov rcx, rdx",
+            "    cmp rdi, rsi",
+            "    jbe 2f",
+            "    lea rsi, [rsi + rdx - 1]",
+            "    lea rdi, [rdi + rdx - 1]",
+            "    std",
+            "    rep movsb",
+            "    cld",
+            "    ret",
+            "2:  rep movsb",
+            "    ret",
+            ".globl memset",
+            ".type memset,@function",
+            "memset:",
+            "    mov r9, rdi",
+            "    mov eax, esi",
+            "    mov rcx, rdx",
+            "    rep stosb",
+            "    mov rax, r9",
+            "    ret",
+            ".globl memcmp",
+            ".type memcmp,@function",
+            ".globl bcmp",
+            ".type bcmp,@function",
+            "memcmp:",
+            "bcmp:",
+            "    xor eax, eax",
+            "    test rdx, rdx",
+            "    jz 4f",
+            "3:  movzx eax, byte ptr [rdi]",
+            "    movzx ecx, byte ptr [rsi]",
+            "    sub eax, ecx",
+            "    jnz 4f",
+            "    inc rdi",
+            "    inc rsi",
+            "    dec rdx",
+            "    jnz 3b",
+            "4:  ret",
+        );
+    };
+}

@@ -1,0 +1,462 @@
+//! Address spaces and frames: `Untyped -> Frame -> MappedFrame -> Frame`.
+//!
+//! A [`Frame`] is a 4 KiB page of physical memory that is not mapped anywhere.
+//! [`Frame::map`] consumes it and returns a [`MappedFrame`]; [`MappedFrame::unmap`]
+//! consumes that and gives the `Frame` back. A mapped frame has no `map` method, and a
+//! frame that was moved into `map` cannot be used again, so mapping a page twice, or
+//! touching memory after it was unmapped, does not compile:
+//!
+//! ```compile_fail,E0599
+//! # use kaal_core::{vspace::{Frame, VSpace, ObjectAllocator}, Rights};
+//! fn map_twice(frame: Frame, vspace: &mut VSpace, alloc: &mut impl ObjectAllocator) {
+//!     let mapped = frame.map(vspace, 0x1000_0000, Rights::READ_WRITE, alloc).unwrap();
+//!     // error[E0599]: no method named `map` found for struct `MappedFrame`
+//!     mapped.map(vspace, 0x2000_0000, Rights::READ_WRITE, alloc);
+//! }
+//! ```
+//!
+//! ```compile_fail,E0382
+//! # use kaal_core::{vspace::{Frame, VSpace, ObjectAllocator}, Rights};
+//! fn reuse_after_map(frame: Frame, vspace: &mut VSpace, alloc: &mut impl ObjectAllocator) {
+//!     let mapped = frame.map(vspace, 0x1000_0000, Rights::READ_WRITE, alloc).unwrap();
+//!     // error[E0382]: use of moved value: `frame`
+//!     let again = frame.map(vspace, 0x2000_0000, Rights::READ_WRITE, alloc);
+//! }
+//! ```
+//!
+//! The correct sequence compiles:
+//!
+//! ```no_run
+//! # use kaal_core::{vspace::{Frame, VSpace, ObjectAllocator}, Rights};
+//! fn map_unmap_remap(frame: Frame, vspace: &mut VSpace, alloc: &mut impl ObjectAllocator) {
+//!     let mapped = frame.map(vspace, 0x1000_0000, Rights::READ_WRITE, alloc).unwrap();
+//!     let frame = mapped.unmap();
+//!     let _mapped = frame.map(vspace, 0x2000_0000, Rights::READ_WRITE, alloc).unwrap();
+//! }
+//! ```
+//!
+//! x86_64 needs a PDPT, a page directory and a page table above every page. `map`
+//! creates the missing ones on demand from an [`ObjectAllocator`] and installs them,
+//! top-down as the kernel's `seL4_FailedLookup` replies ask for them.
+
+use crate::cap::{cap_type, AsidPool, CPtr, Cap, Rights};
+use crate::cspace::CSpace;
+use crate::error::{Error, KernelError, Rejected, Result};
+use crate::sys;
+use crate::untyped::{private::FromRetyped, Retype, Untyped};
+
+/// Bytes in a (small) page.
+pub const PAGE_SIZE: usize = 1 << sys::seL4_PageBits;
+/// One past the highest user virtual address on x86_64 (canonical lower half).
+pub const USER_TOP: u64 = 0x0000_7fff_ffff_f000;
+
+/// Something that creates kernel objects from RAM on demand (paging structures for
+/// `map`, for instance). `kaal-alloc`'s `UntypedAllocator` is the usual one;
+/// [`UntypedSource`] is the simplest.
+pub trait ObjectAllocator {
+    /// Creates one object of type `T` from RAM untyped memory.
+    fn allocate<T: Retype>(&mut self) -> Result<T>;
+}
+
+/// An [`ObjectAllocator`] that carves objects out of one untyped.
+#[derive(Debug)]
+pub struct UntypedSource<'a> {
+    pub untyped: &'a mut Untyped,
+    pub cspace: &'a mut CSpace,
+}
+
+impl ObjectAllocator for UntypedSource<'_> {
+    fn allocate<T: Retype>(&mut self) -> Result<T> {
+        self.untyped.retype(self.cspace)
+    }
+}
+
+/// Cache policy of a mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CacheAttr {
+    /// Normal memory.
+    #[default]
+    WriteBack,
+    WriteThrough,
+    /// Device registers (MMIO).
+    CacheDisabled,
+    Uncacheable,
+    /// Frame buffers.
+    WriteCombining,
+}
+
+impl CacheAttr {
+    fn word(self) -> sys::seL4_Word {
+        match self {
+            CacheAttr::WriteBack => sys::seL4_X86_WriteBack,
+            CacheAttr::WriteThrough => sys::seL4_X86_WriteThrough,
+            CacheAttr::CacheDisabled => sys::seL4_X86_CacheDisabled,
+            CacheAttr::Uncacheable => sys::seL4_X86_Uncacheable,
+            CacheAttr::WriteCombining => sys::seL4_X86_WriteCombining,
+        }
+    }
+}
+
+/// A virtual address space (an x86_64 PML4 and the paging structures below it).
+pub struct VSpace {
+    root: Cap<cap_type::Pml4>,
+    /// The calling thread runs in this address space.
+    current: bool,
+    /// Paging structures created by `map` (they live until the vspace is torn down).
+    paging_structures: usize,
+}
+
+impl core::fmt::Debug for VSpace {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "VSpace(PML4 in slot {}, {}, {} paging structures)",
+            self.root.cptr(),
+            if self.current { "current" } else { "other" },
+            self.paging_structures
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Pdpt,
+    PageDirectory,
+    PageTable,
+}
+
+impl Level {
+    fn parent(self) -> Option<Level> {
+        match self {
+            Level::PageTable => Some(Level::PageDirectory),
+            Level::PageDirectory => Some(Level::Pdpt),
+            Level::Pdpt => None,
+        }
+    }
+}
+
+impl VSpace {
+    /// The root task's own address space.
+    pub(crate) fn root_task() -> Self {
+        // SAFETY: slot seL4_CapInitThreadVSpace holds the root task's PML4; the runtime
+        // creates this handle once.
+        Self {
+            root: unsafe { Cap::from_cptr(sys::seL4_CapInitThreadVSpace) },
+            current: true,
+            paging_structures: 0,
+        }
+    }
+
+    /// A new, empty address space: assigns `pml4` an ASID from `asid_pool`.
+    pub fn new(
+        pml4: Cap<cap_type::Pml4>,
+        asid_pool: &AsidPool,
+    ) -> Result<Self, Rejected<Cap<cap_type::Pml4>>> {
+        // SAFETY: assigning an ASID to a fresh PML4 affects no existing mapping.
+        let err = unsafe { sys::seL4_X86_ASIDPool_Assign(asid_pool.cptr(), pml4.cptr()) };
+        match Error::check(err, "seL4_X86_ASIDPool_Assign") {
+            Ok(()) => Ok(Self {
+                root: pml4,
+                current: false,
+                paging_structures: 0,
+            }),
+            Err(error) => Err(Rejected { error, value: pml4 }),
+        }
+    }
+
+    /// The PML4's slot, for the raw layer and for configuring threads.
+    pub fn cptr(&self) -> CPtr {
+        self.root.cptr()
+    }
+
+    /// Does the calling thread run in this address space?
+    pub fn is_current(&self) -> bool {
+        self.current
+    }
+
+    /// Paging structures `map` has created so far.
+    pub fn paging_structures(&self) -> usize {
+        self.paging_structures
+    }
+
+    fn map_table(&self, level: Level, table: CPtr, vaddr: u64) -> Result<()> {
+        let attr = sys::seL4_X86_Default_VMAttributes;
+        // SAFETY: installing a new, empty paging structure only makes more addresses
+        // translatable; it never changes an existing translation.
+        let (err, name) = unsafe {
+            match level {
+                Level::Pdpt => (
+                    sys::seL4_X86_PDPT_Map(table, self.root.cptr(), vaddr, attr),
+                    "seL4_X86_PDPT_Map",
+                ),
+                Level::PageDirectory => (
+                    sys::seL4_X86_PageDirectory_Map(table, self.root.cptr(), vaddr, attr),
+                    "seL4_X86_PageDirectory_Map",
+                ),
+                Level::PageTable => (
+                    sys::seL4_X86_PageTable_Map(table, self.root.cptr(), vaddr, attr),
+                    "seL4_X86_PageTable_Map",
+                ),
+            }
+        };
+        Error::check(err, name)
+    }
+
+    /// Creates and installs the paging structure of `level` covering `vaddr`, and any
+    /// missing ones above it.
+    fn install(
+        &mut self,
+        level: Level,
+        vaddr: u64,
+        alloc: &mut impl ObjectAllocator,
+    ) -> Result<()> {
+        let table = match level {
+            Level::Pdpt => alloc.allocate::<Cap<cap_type::Pdpt>>()?.into_cptr(),
+            Level::PageDirectory => alloc
+                .allocate::<Cap<cap_type::PageDirectory>>()?
+                .into_cptr(),
+            Level::PageTable => alloc.allocate::<Cap<cap_type::PageTable>>()?.into_cptr(),
+        };
+        self.paging_structures += 1;
+        match self.map_table(level, table, vaddr) {
+            Err(e) if e.kernel_error() == Some(KernelError::FailedLookup) => {
+                let parent = level.parent().ok_or(e)?;
+                self.install(parent, vaddr, alloc)?;
+                self.map_table(level, table, vaddr)
+            }
+            other => other,
+        }
+    }
+}
+
+fn check_vaddr(vaddr: u64) -> Result<()> {
+    if vaddr % PAGE_SIZE as u64 != 0 {
+        return Err(Error::BadAddress {
+            vaddr,
+            why: "not aligned to 4 KiB",
+        });
+    }
+    if vaddr >= USER_TOP {
+        return Err(Error::BadAddress {
+            vaddr,
+            why: "above the user half of the address space",
+        });
+    }
+    Ok(())
+}
+
+/// A 4 KiB frame that is not mapped.
+#[must_use = "a frame handle is the only way to use its memory"]
+pub struct Frame {
+    cap: Cap<cap_type::Page>,
+    paddr: u64,
+}
+
+impl core::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "Frame {{ slot: {}, paddr: {:#x} }}",
+            self.cap.cptr(),
+            self.paddr
+        )
+    }
+}
+
+impl FromRetyped for Frame {
+    unsafe fn from_retyped(cptr: CPtr, paddr: u64) -> Self {
+        // SAFETY: forwarded from the caller.
+        Frame {
+            cap: unsafe { Cap::from_cptr(cptr) },
+            paddr,
+        }
+    }
+}
+
+impl Retype for Frame {
+    const OBJECT_TYPE: sys::seL4_Word = sys::seL4_X86_4K;
+    const SIZE_BITS: u32 = sys::seL4_PageBits as u32;
+    const NAME: &'static str = "4 KiB frame";
+}
+
+impl Frame {
+    /// Wraps an unmapped frame capability, asking the kernel for its physical address.
+    ///
+    /// # Safety
+    /// `cap` must be the only handle to this frame capability, and the frame must not be
+    /// mapped through it.
+    pub unsafe fn from_cap(cap: Cap<cap_type::Page>) -> Result<Self> {
+        // SAFETY: GetAddress only reads the capability.
+        let r = unsafe { sys::seL4_X86_Page_GetAddress(cap.cptr()) };
+        Error::check(r.error, "seL4_X86_Page_GetAddress")?;
+        Ok(Frame {
+            cap,
+            paddr: r.paddr,
+        })
+    }
+
+    /// Physical address of the frame.
+    pub fn paddr(&self) -> u64 {
+        self.paddr
+    }
+
+    /// The slot address.
+    pub fn cptr(&self) -> CPtr {
+        self.cap.cptr()
+    }
+
+    /// Gives up the typed wrapper, e.g. to delete the capability.
+    pub fn into_cap(self) -> Cap<cap_type::Page> {
+        self.cap
+    }
+
+    /// Maps the frame at `vaddr` in `vspace` as normal (write-back) memory, creating
+    /// paging structures from `alloc` as needed.
+    ///
+    /// If anything fails, the frame comes back in the [`Rejected`] error.
+    pub fn map(
+        self,
+        vspace: &mut VSpace,
+        vaddr: u64,
+        rights: Rights,
+        alloc: &mut impl ObjectAllocator,
+    ) -> Result<MappedFrame, Rejected<Frame>> {
+        self.map_with(vspace, vaddr, rights, CacheAttr::WriteBack, alloc)
+    }
+
+    /// [`Frame::map`] with a cache policy (use [`CacheAttr::CacheDisabled`] for MMIO).
+    pub fn map_with(
+        self,
+        vspace: &mut VSpace,
+        vaddr: u64,
+        rights: Rights,
+        cache: CacheAttr,
+        alloc: &mut impl ObjectAllocator,
+    ) -> Result<MappedFrame, Rejected<Frame>> {
+        if let Err(error) = check_vaddr(vaddr) {
+            return Err(Rejected { error, value: self });
+        }
+        // A page-table miss costs one retry per missing level (at most three).
+        for _ in 0..4 {
+            // SAFETY: the kernel refuses to map over an existing translation
+            // (seL4_DeleteFirst), so this cannot change memory Rust already references.
+            let err = unsafe {
+                sys::seL4_X86_Page_Map(
+                    self.cap.cptr(),
+                    vspace.root.cptr(),
+                    vaddr,
+                    rights.word(),
+                    cache.word(),
+                )
+            };
+            let error = match Error::check(err, "seL4_X86_Page_Map") {
+                Ok(()) => {
+                    return Ok(MappedFrame {
+                        cap: self.cap,
+                        paddr: self.paddr,
+                        vaddr,
+                        local: vspace.current,
+                    })
+                }
+                Err(e) => e,
+            };
+            match error.kernel_error() {
+                Some(KernelError::FailedLookup) => {
+                    if let Err(error) = vspace.install(Level::PageTable, vaddr, alloc) {
+                        return Err(Rejected { error, value: self });
+                    }
+                }
+                Some(KernelError::DeleteFirst) => {
+                    return Err(Rejected {
+                        error: Error::AddressInUse { vaddr },
+                        value: self,
+                    })
+                }
+                _ => return Err(Rejected { error, value: self }),
+            }
+        }
+        Err(Rejected {
+            error: Error::BadAddress {
+                vaddr,
+                why: "paging structures could not be installed",
+            },
+            value: self,
+        })
+    }
+}
+
+/// A frame mapped at a virtual address.
+#[must_use = "dropping a mapped frame leaks the mapping; unmap it"]
+pub struct MappedFrame {
+    cap: Cap<cap_type::Page>,
+    paddr: u64,
+    vaddr: u64,
+    local: bool,
+}
+
+impl core::fmt::Debug for MappedFrame {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "MappedFrame {{ slot: {}, paddr: {:#x}, vaddr: {:#x} }}",
+            self.cap.cptr(),
+            self.paddr,
+            self.vaddr
+        )
+    }
+}
+
+impl MappedFrame {
+    /// Virtual address of the mapping.
+    pub fn vaddr(&self) -> u64 {
+        self.vaddr
+    }
+
+    /// Physical address of the frame.
+    pub fn paddr(&self) -> u64 {
+        self.paddr
+    }
+
+    /// The slot address.
+    pub fn cptr(&self) -> CPtr {
+        self.cap.cptr()
+    }
+
+    /// Is the frame mapped in the calling thread's address space?
+    pub fn is_local(&self) -> bool {
+        self.local
+    }
+
+    /// The frame's bytes, if it is mapped in this address space.
+    pub fn as_bytes(&self) -> Result<&[u8; PAGE_SIZE]> {
+        if !self.local {
+            return Err(Error::NotMappedHere { vaddr: self.vaddr });
+        }
+        // SAFETY: the frame is mapped at `vaddr` in our address space for as long as this
+        // handle lives (unmapping consumes it), and no other handle maps it here.
+        Ok(unsafe { &*(self.vaddr as *const [u8; PAGE_SIZE]) })
+    }
+
+    /// The frame's bytes, writable, if it is mapped in this address space.
+    pub fn as_bytes_mut(&mut self) -> Result<&mut [u8; PAGE_SIZE]> {
+        if !self.local {
+            return Err(Error::NotMappedHere { vaddr: self.vaddr });
+        }
+        // SAFETY: as for `as_bytes`; `&mut self` makes the borrow exclusive.
+        Ok(unsafe { &mut *(self.vaddr as *mut [u8; PAGE_SIZE]) })
+    }
+
+    /// Unmaps the frame and hands back the unmapped [`Frame`].
+    pub fn unmap(self) -> Frame {
+        // SAFETY: this handle owns the mapping and is consumed, so no borrow of the
+        // frame's memory can outlive it.
+        let err = unsafe { sys::seL4_X86_Page_Unmap(self.cap.cptr()) };
+        // Unmap of a valid frame capability cannot fail (the kernel only checks the cap
+        // type, which the handle's type guarantees).
+        debug_assert_eq!(err, sys::seL4_NoError, "seL4_X86_Page_Unmap");
+        Frame {
+            cap: self.cap,
+            paddr: self.paddr,
+        }
+    }
+}
