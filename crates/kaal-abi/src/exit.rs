@@ -91,21 +91,14 @@ mod tests {
         for code in 1..=MAX_FAILURE_CODE {
             let status = ((ExitStatus::Failure(code).to_byte() as i32) << 1) | 1;
             assert!(status <= 255);
-            assert_eq!(
-                ExitStatus::from_qemu_status(status),
-                Some(ExitStatus::Failure(code))
-            );
+            assert_eq!(ExitStatus::from_qemu_status(status), Some(ExitStatus::Failure(code)));
         }
     }
 
     #[test]
     fn other_statuses_are_not_verdicts() {
         for status in [0, 1, 2, 3, 32, 34, 127, 129, -1, 256] {
-            assert_eq!(
-                ExitStatus::from_qemu_status(status),
-                None,
-                "status {status}"
-            );
+            assert_eq!(ExitStatus::from_qemu_status(status), None, "status {status}");
         }
     }
 

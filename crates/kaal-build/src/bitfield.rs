@@ -64,39 +64,21 @@ pub fn parse(text: &str) -> Result<Bitfields, BitfieldError> {
             (None, ["base", _]) => {}
             (None, ["block", name, "{"]) => open = Some(Open::Block(name.to_string(), Vec::new())),
             (None, ["block", name, "{", "}"]) | (None, ["block", name, "{}"]) => {
-                out.blocks.push(Block {
-                    name: name.to_string(),
-                    bits: 0,
-                    fields: vec![],
-                })
+                out.blocks.push(Block { name: name.to_string(), bits: 0, fields: vec![] })
             }
-            (None, ["tagged_union", name, _tag_field, "{"]) => {
-                open = Some(Open::Union(name.to_string(), Vec::new()))
+            (None, ["tagged_union", name, _tag_field, "{"]) => open = Some(Open::Union(name.to_string(), Vec::new())),
+            (Some(Open::Block(_, items)), ["field", name, width]) => {
+                items.push((Some(name.to_string()), width.parse().map_err(|_| err(format!("bad width `{width}`")))?))
             }
-            (Some(Open::Block(_, items)), ["field", name, width]) => items.push((
-                Some(name.to_string()),
-                width
-                    .parse()
-                    .map_err(|_| err(format!("bad width `{width}`")))?,
-            )),
-            (Some(Open::Block(_, items)), ["field_high", name, width]) => items.push((
-                Some(name.to_string()),
-                width
-                    .parse()
-                    .map_err(|_| err(format!("bad width `{width}`")))?,
-            )),
-            (Some(Open::Block(_, items)), ["padding", width]) => items.push((
-                None,
-                width
-                    .parse()
-                    .map_err(|_| err(format!("bad width `{width}`")))?,
-            )),
-            (Some(Open::Union(_, tags)), ["tag", name, value]) => tags.push((
-                name.to_string(),
-                value
-                    .parse()
-                    .map_err(|_| err(format!("bad tag value `{value}`")))?,
-            )),
+            (Some(Open::Block(_, items)), ["field_high", name, width]) => {
+                items.push((Some(name.to_string()), width.parse().map_err(|_| err(format!("bad width `{width}`")))?))
+            }
+            (Some(Open::Block(_, items)), ["padding", width]) => {
+                items.push((None, width.parse().map_err(|_| err(format!("bad width `{width}`")))?))
+            }
+            (Some(Open::Union(_, tags)), ["tag", name, value]) => {
+                tags.push((name.to_string(), value.parse().map_err(|_| err(format!("bad tag value `{value}`")))?))
+            }
             (Some(_), ["}"]) => match open.take().unwrap() {
                 Open::Block(name, items) => {
                     let bits: u32 = items.iter().map(|(_, w)| w).sum();
@@ -105,11 +87,7 @@ pub fn parse(text: &str) -> Result<Bitfields, BitfieldError> {
                     for (field, width) in items {
                         top -= width;
                         if let Some(name) = field {
-                            fields.push(Field {
-                                name,
-                                offset: top,
-                                width,
-                            });
+                            fields.push(Field { name, offset: top, width });
                         }
                     }
                     out.blocks.push(Block { name, bits, fields });
@@ -120,10 +98,7 @@ pub fn parse(text: &str) -> Result<Bitfields, BitfieldError> {
         }
     }
     if open.is_some() {
-        return Err(BitfieldError {
-            line: text.lines().count(),
-            what: "unterminated block".into(),
-        });
+        return Err(BitfieldError { line: text.lines().count(), what: "unterminated block".into() });
     }
     Ok(out)
 }
@@ -144,10 +119,7 @@ impl Bitfields {
         }
         for u in &self.unions {
             for (tag, value) in &u.tags {
-                out.push_str(&format!(
-                    "pub const {}_{}: seL4_Word = {};\n",
-                    u.name, tag, value
-                ));
+                out.push_str(&format!("pub const {}_{}: seL4_Word = {};\n", u.name, tag, value));
             }
         }
         out
@@ -179,24 +151,9 @@ tagged_union seL4_Fault seL4_FaultType {
         let bf = parse(SPEC).unwrap();
         let b = &bf.blocks[0];
         assert_eq!(b.bits, 64);
-        let pos: Vec<_> = b
-            .fields
-            .iter()
-            .map(|f| (f.name.as_str(), f.offset, f.width))
-            .collect();
-        assert_eq!(
-            pos,
-            [
-                ("label", 12, 20),
-                ("capsUnwrapped", 9, 3),
-                ("extraCaps", 7, 2),
-                ("length", 0, 7)
-            ]
-        );
-        assert_eq!(
-            bf.unions[0].tags,
-            [("NullFault".to_string(), 0), ("VMFault".to_string(), 5)]
-        );
+        let pos: Vec<_> = b.fields.iter().map(|f| (f.name.as_str(), f.offset, f.width)).collect();
+        assert_eq!(pos, [("label", 12, 20), ("capsUnwrapped", 9, 3), ("extraCaps", 7, 2), ("length", 0, 7)]);
+        assert_eq!(bf.unions[0].tags, [("NullFault".to_string(), 0), ("VMFault".to_string(), 5)]);
         let rust = bf.to_rust();
         assert!(rust.contains("pub const seL4_MessageInfo_label_SHIFT: u32 = 12;"));
         assert!(rust.contains("pub const seL4_Fault_VMFault: seL4_Word = 5;"));

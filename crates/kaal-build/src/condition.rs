@@ -28,31 +28,24 @@ enum Token {
 }
 
 fn tokenize(expr: &str) -> Result<Vec<Token>, String> {
-    const OPS: [&str; 13] = [
-        "&&", "||", "==", "!=", "<=", ">=", "<", ">", "!", "(", ")", "+", "-",
-    ];
+    const OPS: [&str; 13] = ["&&", "||", "==", "!=", "<=", ">=", "<", ">", "!", "(", ")", "+", "-"];
     let mut tokens = Vec::new();
     let mut rest = expr.trim_start();
     while !rest.is_empty() {
         let c = rest.chars().next().unwrap();
         if c.is_ascii_alphabetic() || c == '_' {
-            let end = rest
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(rest.len());
+            let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
             tokens.push(Token::Ident(rest[..end].to_string()));
             rest = &rest[end..];
         } else if c.is_ascii_digit() {
-            let end = rest
-                .find(|c: char| !c.is_ascii_alphanumeric())
-                .unwrap_or(rest.len());
+            let end = rest.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(rest.len());
             let lit = rest[..end].trim_end_matches(['u', 'U', 'l', 'L']);
-            let value =
-                if let Some(hex) = lit.strip_prefix("0x").or_else(|| lit.strip_prefix("0X")) {
-                    i64::from_str_radix(hex, 16)
-                } else {
-                    lit.parse()
-                }
-                .map_err(|_| format!("bad number `{}`", &rest[..end]))?;
+            let value = if let Some(hex) = lit.strip_prefix("0x").or_else(|| lit.strip_prefix("0X")) {
+                i64::from_str_radix(hex, 16)
+            } else {
+                lit.parse()
+            }
+            .map_err(|_| format!("bad number `{}`", &rest[..end]))?;
             tokens.push(Token::Number(value));
             rest = &rest[end..];
         } else if let Some(op) = OPS.iter().find(|op| rest.starts_with(**op)) {
@@ -170,10 +163,7 @@ impl Parser<'_> {
                 self.pos += 1;
                 match self.defines.get(&name) {
                     None => Ok(0),
-                    Some(v) => v
-                        .trim()
-                        .parse()
-                        .map_err(|_| format!("`{name}` is `{v}`, not a number")),
+                    Some(v) => v.trim().parse().map_err(|_| format!("`{name}` is `{v}`, not a number")),
                 }
             }
             other => Err(format!("unexpected {other:?}")),
@@ -183,25 +173,15 @@ impl Parser<'_> {
 
 /// Evaluates `expr` against `defines`; an empty condition is true.
 pub fn evaluate(expr: &str, defines: &HashMap<String, String>) -> Result<bool, ConditionError> {
-    let fail = |why: String| ConditionError {
-        expr: expr.to_string(),
-        why,
-    };
+    let fail = |why: String| ConditionError { expr: expr.to_string(), why };
     if expr.trim().is_empty() {
         return Ok(true);
     }
     let tokens = tokenize(expr).map_err(fail)?;
-    let mut parser = Parser {
-        tokens,
-        pos: 0,
-        defines,
-    };
+    let mut parser = Parser { tokens, pos: 0, defines };
     let value = parser.or().map_err(fail)?;
     if parser.pos != parser.tokens.len() {
-        return Err(fail(format!(
-            "trailing tokens after position {}",
-            parser.pos
-        )));
+        return Err(fail(format!("trailing tokens after position {}", parser.pos)));
     }
     Ok(value != 0)
 }
@@ -211,14 +191,10 @@ mod tests {
     use super::*;
 
     fn defs() -> HashMap<String, String> {
-        [
-            ("CONFIG_DEBUG_BUILD", "1"),
-            ("CONFIG_MAX_NUM_NODES", "1"),
-            ("CONFIG_WORD_SIZE", "64"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+        [("CONFIG_DEBUG_BUILD", "1"), ("CONFIG_MAX_NUM_NODES", "1"), ("CONFIG_WORD_SIZE", "64")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]

@@ -115,11 +115,7 @@ impl KernelConfig {
     /// Checks the settings against what seL4 5.0.0 and KaaL's runtime accept.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let err = |key, value: &dyn ToString, why: &str| {
-            Err(ConfigError {
-                key,
-                value: value.to_string(),
-                why: why.to_string(),
-            })
+            Err(ConfigError { key, value: value.to_string(), why: why.to_string() })
         };
         if !(8..=20).contains(&self.root_cnode_size_bits) {
             return err(
@@ -136,11 +132,7 @@ impl KernelConfig {
             );
         }
         if self.num_priorities == 0 || self.num_priorities > 256 {
-            return err(
-                "num-priorities",
-                &self.num_priorities,
-                "use 1..=256 (priorities are 8-bit)",
-            );
+            return err("num-priorities", &self.num_priorities, "use 1..=256 (priorities are 8-bit)");
         }
         if self.num_domains == 0 || self.num_domains > 256 {
             return err("num-domains", &self.num_domains, "use 1..=256");
@@ -153,47 +145,28 @@ impl KernelConfig {
             );
         }
         if self.timer_tick_ms == 0 || self.time_slice == 0 {
-            return err(
-                "timer-tick-ms",
-                &self.timer_tick_ms,
-                "timer tick and time slice must be positive",
-            );
+            return err("timer-tick-ms", &self.timer_tick_ms, "timer tick and time slice must be positive");
         }
         if !(12..=16).contains(&self.kernel_stack_bits) {
-            return err(
-                "kernel-stack-bits",
-                &self.kernel_stack_bits,
-                "use 12..=16 (default 12)",
-            );
+            return err("kernel-stack-bits", &self.kernel_stack_bits, "use 12..=16 (default 12)");
         }
         Ok(())
     }
 
     /// All `CONFIG_*` definitions in force, platform ones first.
     pub fn defines(&self) -> Vec<(String, String)> {
-        let mut defs: Vec<(String, String)> = PLATFORM_DEFINES
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let mut defs: Vec<(String, String)> =
+            PLATFORM_DEFINES.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let mut num = |k: &str, v: u32| defs.push((k.to_string(), v.to_string()));
         num("CONFIG_ROOT_CNODE_SIZE_BITS", self.root_cnode_size_bits);
         num("CONFIG_TIMER_TICK_MS", self.timer_tick_ms);
         num("CONFIG_TIME_SLICE", self.time_slice);
         num("CONFIG_RETYPE_FAN_OUT_LIMIT", self.retype_fan_out_limit);
-        num(
-            "CONFIG_MAX_NUM_WORK_UNITS_PER_PREEMPTION",
-            self.max_num_work_units_per_preemption,
-        );
-        num(
-            "CONFIG_MAX_NUM_BOOTINFO_UNTYPED_CAPS",
-            self.max_num_bootinfo_untyped_caps,
-        );
+        num("CONFIG_MAX_NUM_WORK_UNITS_PER_PREEMPTION", self.max_num_work_units_per_preemption);
+        num("CONFIG_MAX_NUM_BOOTINFO_UNTYPED_CAPS", self.max_num_bootinfo_untyped_caps);
         num("CONFIG_NUM_PRIORITIES", self.num_priorities);
         num("CONFIG_NUM_DOMAINS", self.num_domains);
-        num(
-            "CONFIG_FPU_MAX_RESTORES_SINCE_SWITCH",
-            self.fpu_max_restores_since_switch,
-        );
+        num("CONFIG_FPU_MAX_RESTORES_SINCE_SWITCH", self.fpu_max_restores_since_switch);
         num("CONFIG_KERNEL_STACK_BITS", self.kernel_stack_bits);
         let mut flag = |k: &str, on: bool| {
             if on {
@@ -246,18 +219,8 @@ mod tests {
         assert_eq!(get("CONFIG_DEBUG_BUILD"), Some("1"));
         assert_eq!(get("CONFIG_PRINTING"), Some("1"));
         assert_eq!(get("CONFIG_HUGE_PAGE"), Some("1"));
-        for off in [
-            "CONFIG_SUPPORT_PCID",
-            "CONFIG_FSGSBASE_INST",
-            "CONFIG_IOMMU",
-            "CONFIG_VTX",
-            "CONFIG_X2APIC",
-        ] {
-            assert_eq!(
-                get(off),
-                None,
-                "{off} must stay off for the Nehalem CPU model"
-            );
+        for off in ["CONFIG_SUPPORT_PCID", "CONFIG_FSGSBASE_INST", "CONFIG_IOMMU", "CONFIG_VTX", "CONFIG_X2APIC"] {
+            assert_eq!(get(off), None, "{off} must stay off for the Nehalem CPU model");
         }
     }
 
@@ -273,28 +236,17 @@ mod tests {
 
     #[test]
     fn toml_round_trip_and_unknown_keys() {
-        let cfg = KernelConfig {
-            num_priorities: 128,
-            ..Default::default()
-        };
+        let cfg = KernelConfig { num_priorities: 128, ..Default::default() };
         assert_eq!(KernelConfig::from_toml(&cfg.to_toml()).unwrap(), cfg);
-        let err = KernelConfig::from_toml("num-prioritys = 3")
-            .unwrap_err()
-            .to_string();
+        let err = KernelConfig::from_toml("num-prioritys = 3").unwrap_err().to_string();
         assert!(err.contains("num-prioritys"), "{err}");
     }
 
     #[test]
     fn validation_names_the_key_and_the_fix() {
-        let bad = KernelConfig {
-            debug_build: false,
-            ..Default::default()
-        };
+        let bad = KernelConfig { debug_build: false, ..Default::default() };
         let err = bad.validate().unwrap_err().to_string();
-        assert!(
-            err.contains("debug-build") && err.contains("keep it true"),
-            "{err}"
-        );
+        assert!(err.contains("debug-build") && err.contains("keep it true"), "{err}");
         assert!(KernelConfig::default().validate().is_ok());
     }
 }

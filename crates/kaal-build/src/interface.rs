@@ -95,10 +95,7 @@ pub struct KernelInterface {
 }
 
 fn read(path: &Path) -> Result<String, InterfaceError> {
-    std::fs::read_to_string(path).map_err(|source| InterfaceError::Read {
-        path: path.to_path_buf(),
-        source,
-    })
+    std::fs::read_to_string(path).map_err(|source| InterfaceError::Read { path: path.to_path_buf(), source })
 }
 
 fn squash(text: &str) -> String {
@@ -106,46 +103,29 @@ fn squash(text: &str) -> String {
 }
 
 /// Parses `syscall.xml`, keeping only syscalls whose condition holds.
-pub fn parse_syscalls(
-    path: &Path,
-    defines: &HashMap<String, String>,
-) -> Result<Vec<Syscall>, InterfaceError> {
+pub fn parse_syscalls(path: &Path, defines: &HashMap<String, String>) -> Result<Vec<Syscall>, InterfaceError> {
     let text = read(path)?;
-    let doc = roxmltree::Document::parse(&text).map_err(|source| InterfaceError::Xml {
-        path: path.into(),
-        source,
-    })?;
+    let doc = roxmltree::Document::parse(&text).map_err(|source| InterfaceError::Xml { path: path.into(), source })?;
     let mut number = -1;
     let mut out = Vec::new();
     for section in ["api", "debug"] {
         let Some(node) = doc.descendants().find(|n| n.has_tag_name(section)) else {
             if section == "api" {
-                return Err(InterfaceError::Malformed {
-                    path: path.into(),
-                    what: "no <api> element".into(),
-                });
+                return Err(InterfaceError::Malformed { path: path.into(), what: "no <api> element".into() });
             }
             continue;
         };
         for config in node.children().filter(|n| n.has_tag_name("config")) {
             let cond = config.attribute("condition").unwrap_or("");
-            let enabled =
-                condition::evaluate(cond, defines).map_err(|source| InterfaceError::Condition {
-                    path: path.into(),
-                    source,
-                })?;
+            let enabled = condition::evaluate(cond, defines)
+                .map_err(|source| InterfaceError::Condition { path: path.into(), source })?;
             for syscall in config.children().filter(|n| n.has_tag_name("syscall")) {
-                let name = syscall
-                    .attribute("name")
-                    .ok_or_else(|| InterfaceError::Malformed {
-                        path: path.into(),
-                        what: "<syscall> without a name".into(),
-                    })?;
+                let name = syscall.attribute("name").ok_or_else(|| InterfaceError::Malformed {
+                    path: path.into(),
+                    what: "<syscall> without a name".into(),
+                })?;
                 if enabled {
-                    out.push(Syscall {
-                        name: name.to_string(),
-                        number,
-                    });
+                    out.push(Syscall { name: name.to_string(), number });
                 }
                 number -= 1;
             }
@@ -164,10 +144,8 @@ pub fn parse_methods(
     let mut structs = Vec::new();
     for path in paths {
         let text = read(path)?;
-        let doc = roxmltree::Document::parse(&text).map_err(|source| InterfaceError::Xml {
-            path: path.clone(),
-            source,
-        })?;
+        let doc =
+            roxmltree::Document::parse(&text).map_err(|source| InterfaceError::Xml { path: path.clone(), source })?;
         for node in doc.descendants().filter(|n| n.has_tag_name("struct")) {
             let name = node.attribute("name").unwrap_or_default().to_string();
             let members = node
@@ -181,33 +159,22 @@ pub fn parse_methods(
             let interface = iface.attribute("name").unwrap_or_default().to_string();
             for method in iface.children().filter(|n| n.has_tag_name("method")) {
                 let cond = method.attribute("condition").unwrap_or("");
-                let enabled = condition::evaluate(cond, defines).map_err(|source| {
-                    InterfaceError::Condition {
-                        path: path.clone(),
-                        source,
-                    }
-                })?;
+                let enabled = condition::evaluate(cond, defines)
+                    .map_err(|source| InterfaceError::Condition { path: path.clone(), source })?;
                 if !enabled {
                     continue;
                 }
                 let attr = |name: &str| {
-                    method.attribute(name).map(str::to_string).ok_or_else(|| {
-                        InterfaceError::Malformed {
-                            path: path.clone(),
-                            what: format!("a method of {interface} has no `{name}`"),
-                        }
+                    method.attribute(name).map(str::to_string).ok_or_else(|| InterfaceError::Malformed {
+                        path: path.clone(),
+                        what: format!("a method of {interface} has no `{name}`"),
                     })
                 };
                 let brief = method
                     .children()
                     .find(|n| n.has_tag_name("brief"))
                     .map(|n| {
-                        squash(
-                            &n.descendants()
-                                .filter(|d| d.is_text())
-                                .filter_map(|d| d.text())
-                                .collect::<String>(),
-                        )
+                        squash(&n.descendants().filter(|d| d.is_text()).filter_map(|d| d.text()).collect::<String>())
                     })
                     .unwrap_or_default();
                 let mut params = Vec::new();
@@ -252,28 +219,17 @@ impl KernelInterface {
     ) -> Result<Self, InterfaceError> {
         let syscalls = parse_syscalls(&source.syscall_xml(), defines)?;
         let (methods, structs, label_count) = parse_methods(&source.interface_xmls(), defines)?;
-        Ok(Self {
-            syscalls,
-            methods,
-            structs,
-            label_count,
-        })
+        Ok(Self { syscalls, methods, structs, label_count })
     }
 
     /// The number of the invocation label `label`, if enabled.
     pub fn label(&self, label: &str) -> Option<u64> {
-        self.methods
-            .iter()
-            .find(|m| m.label == label)
-            .map(|m| m.number)
+        self.methods.iter().find(|m| m.label == label).map(|m| m.number)
     }
 
     /// The number of syscall `name` (without the `Sys` prefix), if enabled.
     pub fn syscall(&self, name: &str) -> Option<i64> {
-        self.syscalls
-            .iter()
-            .find(|s| s.name == name)
-            .map(|s| s.number)
+        self.syscalls.iter().find(|s| s.name == name).map(|s| s.number)
     }
 }
 
@@ -288,10 +244,7 @@ mod tests {
     }
 
     fn defines(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -325,12 +278,8 @@ mod tests {
             "arch.xml",
             r#"<api><interface name="seL4_Y"><method id="YOne" name="One"/></interface></api>"#,
         );
-        let (methods, _, count) =
-            parse_methods(&[generic, arch], &defines(&[("CONFIG_N", "1")])).unwrap();
-        let labels: Vec<_> = methods
-            .iter()
-            .map(|m| (m.label.as_str(), m.number))
-            .collect();
+        let (methods, _, count) = parse_methods(&[generic, arch], &defines(&[("CONFIG_N", "1")])).unwrap();
+        let labels: Vec<_> = methods.iter().map(|m| (m.label.as_str(), m.number)).collect();
         assert_eq!(labels, [("XOne", 1), ("XTwo", 2), ("YOne", 3)]);
         assert_eq!(count, 4);
         assert_eq!(methods[0].brief, "first one");
@@ -338,8 +287,7 @@ mod tests {
     }
 
     fn tempdir(tag: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("kaal-build-test-{tag}-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("kaal-build-test-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         dir
     }

@@ -82,9 +82,7 @@ pub fn link_args(script: &std::path::Path) -> Vec<String> {
 
 /// Call from a system crate's `build.rs`: links its binaries as KaaL images.
 pub fn system_image() {
-    let out = PathBuf::from(
-        std::env::var_os("OUT_DIR").expect("system_image() runs from a build script"),
-    );
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("system_image() runs from a build script"));
     let script = out.join("kaal-image.ld");
     std::fs::write(&script, LINKER_SCRIPT).expect("OUT_DIR is writable");
     for arg in link_args(&script) {

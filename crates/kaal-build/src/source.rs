@@ -49,18 +49,9 @@ fn cargo() -> Command {
 
 fn run_cargo(args: &[&str]) -> Result<Vec<u8>, SourceError> {
     let command = format!("cargo {}", args.join(" "));
-    let out = cargo()
-        .args(args)
-        .output()
-        .map_err(|source| SourceError::Spawn {
-            command: command.clone(),
-            source,
-        })?;
+    let out = cargo().args(args).output().map_err(|source| SourceError::Spawn { command: command.clone(), source })?;
     if !out.status.success() {
-        return Err(SourceError::Cargo {
-            command,
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        });
+        return Err(SourceError::Cargo { command, stderr: String::from_utf8_lossy(&out.stderr).into_owned() });
     }
     Ok(out.stdout)
 }
@@ -68,19 +59,9 @@ fn run_cargo(args: &[&str]) -> Result<Vec<u8>, SourceError> {
 /// Finds the directory of the `sel4-sys` package through `cargo metadata`.
 fn sel4_sys_package_dir(manifest: &Path) -> Result<PathBuf, SourceError> {
     let manifest_str = manifest.to_string_lossy();
-    let stdout = run_cargo(&[
-        "metadata",
-        "--format-version",
-        "1",
-        "--all-features",
-        "--manifest-path",
-        &manifest_str,
-    ])?;
-    let meta: serde_json::Value =
-        serde_json::from_slice(&stdout).map_err(|e| SourceError::Cargo {
-            command: "cargo metadata".into(),
-            stderr: e.to_string(),
-        })?;
+    let stdout = run_cargo(&["metadata", "--format-version", "1", "--all-features", "--manifest-path", &manifest_str])?;
+    let meta: serde_json::Value = serde_json::from_slice(&stdout)
+        .map_err(|e| SourceError::Cargo { command: "cargo metadata".into(), stderr: e.to_string() })?;
     meta["packages"]
         .as_array()
         .into_iter()
@@ -88,9 +69,7 @@ fn sel4_sys_package_dir(manifest: &Path) -> Result<PathBuf, SourceError> {
         .find(|p| p["name"] == "sel4-sys" && p["version"] == SEL4_SYS_VERSION)
         .and_then(|p| p["manifest_path"].as_str())
         .and_then(|m| Path::new(m).parent().map(Path::to_path_buf))
-        .ok_or_else(|| SourceError::NotListed {
-            manifest: manifest.to_path_buf(),
-        })
+        .ok_or_else(|| SourceError::NotListed { manifest: manifest.to_path_buf() })
 }
 
 impl KernelSource {
@@ -111,17 +90,10 @@ impl KernelSource {
 
     /// Uses `root` as the source tree after checking that it is seL4 5.0.0.
     pub fn at(root: PathBuf) -> Result<Self, SourceError> {
-        let version = std::fs::read_to_string(root.join("VERSION")).map_err(|e| {
-            SourceError::NotASourceTree {
-                path: root.clone(),
-                why: format!("VERSION: {e}"),
-            }
-        })?;
+        let version = std::fs::read_to_string(root.join("VERSION"))
+            .map_err(|e| SourceError::NotASourceTree { path: root.clone(), why: format!("VERSION: {e}") })?;
         if version.trim() != SEL4_VERSION {
-            return Err(SourceError::NotASourceTree {
-                path: root,
-                why: format!("VERSION is {}", version.trim()),
-            });
+            return Err(SourceError::NotASourceTree { path: root, why: format!("VERSION is {}", version.trim()) });
         }
         Ok(Self { root })
     }
@@ -140,23 +112,16 @@ impl KernelSource {
     pub fn interface_xmls(&self) -> [PathBuf; 3] {
         [
             self.root.join("libsel4/include/interfaces/sel4.xml"),
-            self.root
-                .join("libsel4/sel4_arch_include/x86_64/interfaces/sel4arch.xml"),
-            self.root
-                .join("libsel4/arch_include/x86/interfaces/sel4arch.xml"),
+            self.root.join("libsel4/sel4_arch_include/x86_64/interfaces/sel4arch.xml"),
+            self.root.join("libsel4/arch_include/x86/interfaces/sel4arch.xml"),
         ]
     }
 
     /// libsel4 include directories for x86_64 pc99, most specific last.
     pub fn libsel4_include_dirs(&self) -> Vec<PathBuf> {
-        [
-            "include",
-            "arch_include/x86",
-            "sel4_arch_include/x86_64",
-            "sel4_plat_include/pc99",
-        ]
-        .iter()
-        .map(|d| self.root.join("libsel4").join(d))
-        .collect()
+        ["include", "arch_include/x86", "sel4_arch_include/x86_64", "sel4_plat_include/pc99"]
+            .iter()
+            .map(|d| self.root.join("libsel4").join(d))
+            .collect()
     }
 }

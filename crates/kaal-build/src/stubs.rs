@@ -49,43 +49,16 @@ pub struct UnknownType {
 fn type_kind(c_type: &str, iface: &KernelInterface) -> Option<TypeKind> {
     use TypeKind::*;
     Some(match c_type {
-        "int" => Value {
-            bits: 32,
-            rust: "i32",
-        },
-        "long" => Value {
-            bits: 64,
-            rust: "i64",
-        },
-        "seL4_Uint8" => Value {
-            bits: 8,
-            rust: "u8",
-        },
-        "seL4_Uint16" => Value {
-            bits: 16,
-            rust: "u16",
-        },
-        "seL4_Uint32" => Value {
-            bits: 32,
-            rust: "u32",
-        },
-        "seL4_Uint64" => Value {
-            bits: 64,
-            rust: "u64",
-        },
-        "seL4_Word" | "seL4_X86_VMAttributes" => Value {
-            bits: WORD_BITS,
-            rust: "seL4_Word",
-        },
-        "seL4_Bool" => Value {
-            bits: 1,
-            rust: "bool",
-        },
+        "int" => Value { bits: 32, rust: "i32" },
+        "long" => Value { bits: 64, rust: "i64" },
+        "seL4_Uint8" => Value { bits: 8, rust: "u8" },
+        "seL4_Uint16" => Value { bits: 16, rust: "u16" },
+        "seL4_Uint32" => Value { bits: 32, rust: "u32" },
+        "seL4_Uint64" => Value { bits: 64, rust: "u64" },
+        "seL4_Word" | "seL4_X86_VMAttributes" => Value { bits: WORD_BITS, rust: "seL4_Word" },
+        "seL4_Bool" => Value { bits: 1, rust: "bool" },
         // Bitfield structures are one word; kaal-core builds them from generated layouts.
-        "seL4_CapData_t" | "seL4_PrioProps_t" | "seL4_CapRights_t" => Value {
-            bits: WORD_BITS,
-            rust: "seL4_Word",
-        },
+        "seL4_CapData_t" | "seL4_PrioProps_t" | "seL4_CapRights_t" => Value { bits: WORD_BITS, rust: "seL4_Word" },
         "seL4_CPtr"
         | "seL4_CNode"
         | "seL4_IRQHandler"
@@ -110,17 +83,16 @@ fn type_kind(c_type: &str, iface: &KernelInterface) -> Option<TypeKind> {
         | "seL4_X86_EPTPT" => Cap,
         other => {
             let s = iface.structs.iter().find(|s| s.name == other)?;
-            Struct {
-                words: s.members.len() as u32,
-            }
+            Struct { words: s.members.len() as u32 }
         }
     })
 }
 
 fn rust_ident(name: &str) -> String {
     match name {
-        "type" | "ref" | "in" | "fn" | "mod" | "use" | "move" | "match" | "loop" | "self"
-        | "impl" => format!("r#{name}"),
+        "type" | "ref" | "in" | "fn" | "mod" | "use" | "move" | "match" | "loop" | "self" | "impl" => {
+            format!("r#{name}")
+        }
         _ => name.to_string(),
     }
 }
@@ -142,11 +114,7 @@ fn words_for(bits: u32) -> u32 {
     bits.div_ceil(WORD_BITS)
 }
 
-fn generate_method(
-    out: &mut String,
-    m: &Method,
-    iface: &KernelInterface,
-) -> Result<(), UnknownType> {
+fn generate_method(out: &mut String, m: &Method, iface: &KernelInterface) -> Result<(), UnknownType> {
     let fn_name = format!("{}_{}", m.interface, m.name);
     let mut caps = Vec::new();
     let mut inputs = Vec::new();
@@ -161,15 +129,9 @@ fn generate_method(
         match (p.dir, &kind) {
             (Direction::In, TypeKind::Cap) => caps.push(p),
             (Direction::In, TypeKind::Value { bits, .. }) => inputs.push((p, *bits, kind.clone())),
-            (Direction::In, TypeKind::Struct { words }) => {
-                inputs.push((p, words * WORD_BITS, kind.clone()))
-            }
-            (Direction::Out, TypeKind::Value { bits, .. }) => {
-                outputs.push((p, *bits, kind.clone()))
-            }
-            (Direction::Out, TypeKind::Struct { words }) => {
-                by_ref_outputs.push((p, words * WORD_BITS))
-            }
+            (Direction::In, TypeKind::Struct { words }) => inputs.push((p, words * WORD_BITS, kind.clone())),
+            (Direction::Out, TypeKind::Value { bits, .. }) => outputs.push((p, *bits, kind.clone())),
+            (Direction::Out, TypeKind::Struct { words }) => by_ref_outputs.push((p, words * WORD_BITS)),
             (Direction::Out, TypeKind::Cap) => {
                 return Err(UnknownType {
                     method: fn_name.clone(),
@@ -181,50 +143,31 @@ fn generate_method(
     }
 
     // Result type: plain seL4_Error, or a struct with the error and value outputs.
-    let result_ty = if outputs.is_empty() {
-        "seL4_Error".to_string()
-    } else {
-        format!("{fn_name}_t")
-    };
+    let result_ty = if outputs.is_empty() { "seL4_Error".to_string() } else { format!("{fn_name}_t") };
     if !outputs.is_empty() {
         writeln!(out, "/// Result of [`{fn_name}`].").unwrap();
+        writeln!(out, "#[derive(Debug, Clone, Copy, PartialEq, Eq)]\npub struct {result_ty} {{").unwrap();
         writeln!(
             out,
-            "#[derive(Debug, Clone, Copy, PartialEq, Eq)]\npub struct {result_ty} {{"
+            "    /// The reply label: `seL4_NoError` (0) or an `seL4_Error` code.\n    pub error: seL4_Error,"
         )
         .unwrap();
-        writeln!(out, "    /// The reply label: `seL4_NoError` (0) or an `seL4_Error` code.\n    pub error: seL4_Error,").unwrap();
         for (p, _, kind) in &outputs {
-            let TypeKind::Value { rust, .. } = kind else {
-                unreachable!()
-            };
-            writeln!(
-                out,
-                "    /// {}\n    pub {}: {rust},",
-                p.description,
-                rust_ident(&p.name)
-            )
-            .unwrap();
+            let TypeKind::Value { rust, .. } = kind else { unreachable!() };
+            if !p.description.is_empty() {
+                writeln!(out, "    /// {}", p.description).unwrap();
+            }
+            writeln!(out, "    pub {}: {rust},", rust_ident(&p.name)).unwrap();
         }
         writeln!(out, "}}\n").unwrap();
     }
 
     // Signature.
-    writeln!(
-        out,
-        "/// `{fn_name}` (label `{}` = {}): {}",
-        m.label, m.number, m.brief
-    )
-    .unwrap();
+    writeln!(out, "/// `{fn_name}` (label `{}` = {}): {}", m.label, m.number, m.brief).unwrap();
     if !m.params.is_empty() {
         writeln!(out, "///").unwrap();
         for p in &m.params {
-            writeln!(
-                out,
-                "/// * `{}` ({}, {:?}): {}",
-                p.name, p.c_type, p.dir, p.description
-            )
-            .unwrap();
+            writeln!(out, "/// * `{}` ({}, {:?}): {}", p.name, p.c_type, p.dir, p.description).unwrap();
         }
     }
     let mut args = vec!["service: seL4_CPtr".to_string()];
@@ -246,21 +189,17 @@ fn generate_method(
          remapped or aliased as a result."
     )
     .unwrap();
-    writeln!(out, "#[inline]\n#[allow(non_snake_case, clippy::too_many_arguments, clippy::identity_op, unused_parens)]").unwrap();
     writeln!(
         out,
-        "pub unsafe fn {fn_name}({}) -> {result_ty} {{",
-        args.join(", ")
+        "#[inline]\n#[allow(non_snake_case, clippy::too_many_arguments, clippy::identity_op, unused_parens)]"
     )
     .unwrap();
+    writeln!(out, "pub unsafe fn {fn_name}({}) -> {result_ty} {{", args.join(", ")).unwrap();
 
     // Marshal.
     let in_bits: Vec<_> = inputs.iter().map(|(p, bits, _)| (*p, *bits)).collect();
     let in_pos = positions(&in_bits);
-    let in_words = in_pos
-        .last()
-        .map(|(_, first, bits)| words_for(first + bits))
-        .unwrap_or(0);
+    let in_words = in_pos.last().map(|(_, first, bits)| words_for(first + bits)).unwrap_or(0);
     writeln!(out, "    let mut words = [0 as seL4_Word; {in_words}];").unwrap();
     if in_words == 0 {
         writeln!(out, "    let _ = &mut words;").unwrap();
@@ -273,25 +212,13 @@ fn generate_method(
             TypeKind::Struct { .. } => {
                 let s = iface.structs.iter().find(|s| s.name == p.c_type).unwrap();
                 for (k, member) in s.members.iter().enumerate() {
-                    writeln!(
-                        out,
-                        "    words[{}] = {name}.{};",
-                        word as usize + k,
-                        rust_ident(member)
-                    )
-                    .unwrap();
+                    writeln!(out, "    words[{}] = {name}.{};", word as usize + k, rust_ident(member)).unwrap();
                 }
             }
-            _ if bits == WORD_BITS => {
-                writeln!(out, "    words[{word}] |= {name} as seL4_Word;").unwrap()
-            }
+            _ if bits == WORD_BITS => writeln!(out, "    words[{word}] |= {name} as seL4_Word;").unwrap(),
             _ => {
                 let mask = (1u64 << bits) - 1;
-                writeln!(
-                    out,
-                    "    words[{word}] |= (({name} as seL4_Word) & {mask:#x}) << {shift};"
-                )
-                .unwrap()
+                writeln!(out, "    words[{word}] |= (({name} as seL4_Word) & {mask:#x}) << {shift};").unwrap()
             }
         }
     }
@@ -307,11 +234,8 @@ fn generate_method(
     .unwrap();
 
     // Unmarshal.
-    let out_bits: Vec<_> = outputs
-        .iter()
-        .map(|(p, b, _)| (*p, *b))
-        .chain(by_ref_outputs.iter().map(|(p, b)| (*p, *b)))
-        .collect();
+    let out_bits: Vec<_> =
+        outputs.iter().map(|(p, b, _)| (*p, *b)).chain(by_ref_outputs.iter().map(|(p, b)| (*p, *b))).collect();
     let out_pos = positions(&out_bits);
     for (i, first, bits) in &out_pos {
         let p = out_bits[*i].0;
@@ -340,19 +264,14 @@ fn generate_method(
                 continue;
             }
             let (p, _, kind) = &outputs[*i];
-            let TypeKind::Value { rust, .. } = kind else {
-                unreachable!()
-            };
+            let TypeKind::Value { rust, .. } = kind else { unreachable!() };
             let (word, shift) = (first / WORD_BITS, first % WORD_BITS);
             let expr = if *bits == WORD_BITS {
                 format!("reply.word({word})")
             } else if *rust == "bool" {
                 format!("(reply.word({word}) >> {shift}) & 1 != 0")
             } else {
-                format!(
-                    "((reply.word({word}) >> {shift}) & {:#x}) as {rust}",
-                    (1u64 << bits) - 1
-                )
+                format!("((reply.word({word}) >> {shift}) & {:#x}) as {rust}", (1u64 << bits) - 1)
             };
             writeln!(out, "        {}: {expr},", rust_ident(&p.name)).unwrap();
         }
@@ -369,12 +288,7 @@ pub fn generate(iface: &KernelInterface) -> Result<String, UnknownType> {
     out.push_str("/// Syscall numbers (`syscall.xml`); only those the configured kernel has.\n");
     out.push_str("#[allow(non_upper_case_globals)]\npub mod syscall {\n");
     for s in &iface.syscalls {
-        writeln!(
-            out,
-            "    pub const seL4_Sys{}: isize = {};",
-            s.name, s.number
-        )
-        .unwrap();
+        writeln!(out, "    pub const seL4_Sys{}: isize = {};", s.name, s.number).unwrap();
     }
     out.push_str("}\n\n");
 
@@ -389,29 +303,24 @@ pub fn generate(iface: &KernelInterface) -> Result<String, UnknownType> {
         )
         .unwrap();
     }
-    writeln!(out, "    /// One past the highest label.\n    pub const nInvocationLabels: super::seL4_Word = {};", iface.label_count)
-        .unwrap();
+    writeln!(
+        out,
+        "    /// One past the highest label.\n    pub const nInvocationLabels: super::seL4_Word = {};",
+        iface.label_count
+    )
+    .unwrap();
     out.push_str("}\n\n");
 
     out.push_str("/// The name of invocation label `label`, for diagnostics.\npub fn invocation_name(label: seL4_Word) -> &'static str {\n    match label {\n");
     for m in &iface.methods {
-        writeln!(
-            out,
-            "        {} => \"{}_{}\",",
-            m.number, m.interface, m.name
-        )
-        .unwrap();
+        writeln!(out, "        {} => \"{}_{}\",", m.number, m.interface, m.name).unwrap();
     }
     out.push_str("        _ => \"<unknown invocation>\",\n    }\n}\n\n");
 
     for s in &iface.structs {
         writeln!(out, "/// `{}` from the interface XML.", s.name).unwrap();
-        writeln!(
-            out,
-            "#[repr(C)]\n#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]\npub struct {} {{",
-            s.name
-        )
-        .unwrap();
+        writeln!(out, "#[repr(C)]\n#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]\npub struct {} {{", s.name)
+            .unwrap();
         for m in &s.members {
             writeln!(out, "    pub {}: seL4_Word,", rust_ident(m)).unwrap();
         }
@@ -430,22 +339,14 @@ mod tests {
     use crate::interface::{Method, Struct};
 
     fn param(name: &str, c_type: &str, dir: Direction) -> Param {
-        Param {
-            name: name.into(),
-            c_type: c_type.into(),
-            dir,
-            description: String::new(),
-        }
+        Param { name: name.into(), c_type: c_type.into(), dir, description: String::new() }
     }
 
     fn iface(methods: Vec<Method>) -> KernelInterface {
         KernelInterface {
             syscalls: vec![],
             methods,
-            structs: vec![Struct {
-                name: "seL4_UserContext".into(),
-                members: vec!["rip".into(), "rsp".into()],
-            }],
+            structs: vec![Struct { name: "seL4_UserContext".into(), members: vec!["rip".into(), "rsp".into()] }],
             label_count: 9,
         }
     }
@@ -481,24 +382,12 @@ mod tests {
             ],
         };
         let code = generate(&iface(vec![m])).unwrap();
-        assert!(
-            code.contains("words[0] |= ((resume_target as seL4_Word) & 0x1) << 0;"),
-            "{code}"
-        );
-        assert!(
-            code.contains("words[0] |= ((arch_flags as seL4_Word) & 0xff) << 8;"),
-            "{code}"
-        );
+        assert!(code.contains("words[0] |= ((resume_target as seL4_Word) & 0x1) << 0;"), "{code}");
+        assert!(code.contains("words[0] |= ((arch_flags as seL4_Word) & 0xff) << 8;"), "{code}");
         assert!(code.contains("words[1] |= count as seL4_Word;"), "{code}");
-        assert!(
-            code.contains("words[2] = regs.rip;") && code.contains("words[3] = regs.rsp;"),
-            "{code}"
-        );
+        assert!(code.contains("words[2] = regs.rip;") && code.contains("words[3] = regs.rsp;"), "{code}");
         assert!(code.contains("set_cap(0, frame);"), "{code}");
-        assert!(
-            code.contains("message_info(invocation::TCBWriteRegisters, 0, 1, 4)"),
-            "{code}"
-        );
+        assert!(code.contains("message_info(invocation::TCBWriteRegisters, 0, 1, 4)"), "{code}");
     }
 
     #[test]
@@ -509,21 +398,12 @@ mod tests {
             interface: "seL4_X86_IOPort".into(),
             name: "In8".into(),
             brief: "read".into(),
-            params: vec![
-                param("result", "seL4_Uint8", Direction::Out),
-                param("port", "seL4_Uint16", Direction::In),
-            ],
+            params: vec![param("result", "seL4_Uint8", Direction::Out), param("port", "seL4_Uint16", Direction::In)],
         };
         let code = generate(&iface(vec![m])).unwrap();
         assert!(code.contains("pub struct seL4_X86_IOPort_In8_t"), "{code}");
-        assert!(
-            code.contains("result: ((reply.word(0) >> 0) & 0xff) as u8"),
-            "{code}"
-        );
-        assert!(
-            code.contains("words[0] |= ((port as seL4_Word) & 0xffff) << 0;"),
-            "{code}"
-        );
+        assert!(code.contains("result: ((reply.word(0) >> 0) & 0xff) as u8"), "{code}");
+        assert!(code.contains("words[0] |= ((port as seL4_Word) & 0xffff) << 0;"), "{code}");
     }
 
     #[test]

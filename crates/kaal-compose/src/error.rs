@@ -17,11 +17,7 @@ pub struct ToolError {
 impl ToolError {
     /// A new error.
     pub fn new(step: impl Into<String>, cause: impl Into<String>, help: impl Into<String>) -> Self {
-        Self {
-            step: step.into(),
-            cause: cause.into(),
-            help: help.into(),
-        }
+        Self { step: step.into(), cause: cause.into(), help: help.into() }
     }
 
     /// An I/O error on `path` during `step`.
@@ -59,11 +55,7 @@ mod tests {
 
     #[test]
     fn names_step_cause_and_help() {
-        let e = ToolError::new(
-            "building the image",
-            "cargo exited with 101",
-            "run `cargo build -p hello`\nthen retry",
-        );
+        let e = ToolError::new("building the image", "cargo exited with 101", "run `cargo build -p hello`\nthen retry");
         assert_eq!(
             e.to_string(),
             "building the image failed: cargo exited with 101\n  help: run `cargo build -p hello`\n        then retry"

@@ -29,46 +29,18 @@ enum Check {
 
 /// Everything `kaal build`, `kaal run` and `kaal test` need.
 pub const PREREQUISITES: &[Prerequisite] = &[
-    Prerequisite {
-        what: "gcc (kernel build, header probe)",
-        package: "gcc",
-        check: Check::Program("gcc"),
-    },
-    Prerequisite {
-        what: "make (kernel build)",
-        package: "make",
-        check: Check::Program("make"),
-    },
-    Prerequisite {
-        what: "objcopy (kernel image)",
-        package: "binutils",
-        check: Check::Program("objcopy"),
-    },
-    Prerequisite {
-        what: "xmllint (kernel build)",
-        package: "libxml2-utils",
-        check: Check::Program("xmllint"),
-    },
-    Prerequisite {
-        what: "python3 (kernel generators)",
-        package: "python3",
-        check: Check::Program("python3"),
-    },
-    Prerequisite {
-        what: "python3 venv (kernel generators)",
-        package: "python3-venv",
-        check: Check::PythonVenv,
-    },
+    Prerequisite { what: "gcc (kernel build, header probe)", package: "gcc", check: Check::Program("gcc") },
+    Prerequisite { what: "make (kernel build)", package: "make", check: Check::Program("make") },
+    Prerequisite { what: "objcopy (kernel image)", package: "binutils", check: Check::Program("objcopy") },
+    Prerequisite { what: "xmllint (kernel build)", package: "libxml2-utils", check: Check::Program("xmllint") },
+    Prerequisite { what: "python3 (kernel generators)", package: "python3", check: Check::Program("python3") },
+    Prerequisite { what: "python3 venv (kernel generators)", package: "python3-venv", check: Check::PythonVenv },
     Prerequisite {
         what: "qemu-system-x86_64 (booting)",
         package: "qemu-system-x86",
         check: Check::Program("qemu-system-x86_64"),
     },
-    Prerequisite {
-        what: "mke2fs and e2fsck (disk images)",
-        package: "e2fsprogs",
-        check: Check::Program("mke2fs"),
-    },
+    Prerequisite { what: "mke2fs and e2fsck (disk images)", package: "e2fsprogs", check: Check::Program("mke2fs") },
 ];
 
 /// Is `program` on PATH?
@@ -93,30 +65,19 @@ fn satisfied(p: &Prerequisite) -> bool {
 
 /// The prerequisites that are missing.
 pub fn missing() -> Vec<Prerequisite> {
-    PREREQUISITES
-        .iter()
-        .filter(|p| !satisfied(p))
-        .copied()
-        .collect()
+    PREREQUISITES.iter().filter(|p| !satisfied(p)).copied().collect()
 }
 
 fn is_root() -> bool {
     // /proc/self/status: "Uid:\t<real>\t<effective>\t..."
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
         .unwrap_or(false)
 }
 
 fn install_command(packages: &[&str]) -> String {
-    format!(
-        "sudo apt-get update && sudo apt-get install -y {}",
-        packages.join(" ")
-    )
+    format!("sudo apt-get update && sudo apt-get install -y {}", packages.join(" "))
 }
 
 /// Makes sure every prerequisite is there, installing missing ones with apt when that
@@ -134,21 +95,11 @@ pub fn ensure(reporter: &Reporter) -> Result<()> {
         let help = if apt {
             format!("install them with:\n{}", install_command(&packages))
         } else {
-            format!(
-                "install the equivalents of the Debian packages: {}",
-                packages.join(" ")
-            )
+            format!("install the equivalents of the Debian packages: {}", packages.join(" "))
         };
-        return Err(ToolError::new(
-            "checking host tools",
-            format!("missing: {list}"),
-            help,
-        ));
+        return Err(ToolError::new("checking host tools", format!("missing: {list}"), help));
     }
-    let step = reporter.step(format!(
-        "installing host tools with apt ({})",
-        packages.join(" ")
-    ));
+    let step = reporter.step(format!("installing host tools with apt ({})", packages.join(" ")));
     let run = |args: &[&str]| -> Result<()> {
         let out = Command::new("apt-get")
             .args(args)
@@ -156,29 +107,15 @@ pub fn ensure(reporter: &Reporter) -> Result<()> {
             .stdin(Stdio::null())
             .output()
             .map_err(|e| {
-                ToolError::new(
-                    "installing host tools",
-                    format!("cannot run apt-get: {e}"),
-                    install_command(&packages),
-                )
+                ToolError::new("installing host tools", format!("cannot run apt-get: {e}"), install_command(&packages))
             })?;
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
-            let tail: Vec<&str> = stderr
-                .lines()
-                .rev()
-                .take(15)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
+            let tail: Vec<&str> = stderr.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect();
             return Err(ToolError::new(
                 "installing host tools",
                 format!("`apt-get {}` failed:\n{}", args.join(" "), tail.join("\n")),
-                format!(
-                    "fix the apt error above, or install by hand:\n{}",
-                    install_command(&packages)
-                ),
+                format!("fix the apt error above, or install by hand:\n{}", install_command(&packages)),
             ));
         }
         Ok(())

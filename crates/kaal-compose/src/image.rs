@@ -30,27 +30,15 @@ pub struct Image {
 }
 
 /// Builds the root-task image of `system` for `kernel`.
-pub fn build(
-    project: &Project,
-    system: &SystemCrate,
-    kernel: &Kernel,
-    reporter: &Reporter,
-) -> Result<Image> {
+pub fn build(project: &Project, system: &SystemCrate, kernel: &Kernel, reporter: &Reporter) -> Result<Image> {
     let step_name = format!("building the image of {}", system.display);
     let target_dir = project.kaal_dir().join("image");
     let step = reporter.step(format!("building image `{}`", system.package));
-    let triple = host_triple()
-        .map_err(|cause| ToolError::new(&step_name, cause, "check that rustc works: rustc -vV"))?;
+    let triple =
+        host_triple().map_err(|cause| ToolError::new(&step_name, cause, "check that rustc works: rustc -vV"))?;
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(&project.root)
-        .args([
-            "build",
-            "--release",
-            "--package",
-            &system.package,
-            "--bin",
-            &system.bin,
-        ])
+        .args(["build", "--release", "--package", &system.package, "--bin", &system.bin])
         .args(["--target", &triple])
         .env("CARGO_TARGET_DIR", &target_dir)
         .env("CARGO_ENCODED_RUSTFLAGS", "-Crelocation-model=static")
@@ -61,34 +49,21 @@ pub fn build(
     if reporter.verbosity < crate::progress::Verbosity::Verbose {
         cmd.arg("--quiet");
     }
-    let out = cmd.output().map_err(|e| {
-        ToolError::new(
-            &step_name,
-            format!("cannot run cargo: {e}"),
-            "is cargo on PATH?",
-        )
-    })?;
+    let out =
+        cmd.output().map_err(|e| ToolError::new(&step_name, format!("cannot run cargo: {e}"), "is cargo on PATH?"))?;
     if !out.status.success() {
         step.fail();
         return Err(ToolError::new(
             &step_name,
-            format!(
-                "cargo build failed:\n{}",
-                String::from_utf8_lossy(&out.stderr).trim_end()
-            ),
-            format!(
-                "fix the errors above; to see them directly run: cargo build -p {}",
-                system.package
-            ),
+            format!("cargo build failed:\n{}", String::from_utf8_lossy(&out.stderr).trim_end()),
+            format!("fix the errors above; to see them directly run: cargo build -p {}", system.package),
         ));
     }
     if reporter.verbosity >= crate::progress::Verbosity::Verbose {
         eprint!("{}", String::from_utf8_lossy(&out.stderr));
     }
     let path = target_dir.join(&triple).join("release").join(&system.bin);
-    let size = std::fs::metadata(&path)
-        .map_err(|e| ToolError::io(&step_name, &path, e))?
-        .len();
+    let size = std::fs::metadata(&path).map_err(|e| ToolError::io(&step_name, &path, e))?.len();
     step.done(format!("{} ({} KiB)", path.display(), size.div_ceil(1024)));
     Ok(Image { path, size })
 }
@@ -96,19 +71,11 @@ pub fn build(
 /// The host's target triple (`rustc -vV`), which images are built for.
 pub fn host_triple() -> std::result::Result<String, String> {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let out = Command::new(rustc)
-        .arg("-vV")
-        .output()
-        .map_err(|e| format!("cannot run rustc: {e}"))?;
+    let out = Command::new(rustc).arg("-vV").output().map_err(|e| format!("cannot run rustc: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let triple = text
-        .lines()
-        .find_map(|l| l.strip_prefix("host: "))
-        .ok_or("rustc -vV printed no host triple")?;
+    let triple = text.lines().find_map(|l| l.strip_prefix("host: ")).ok_or("rustc -vV printed no host triple")?;
     if !triple.starts_with("x86_64-") {
-        return Err(format!(
-            "KaaL images are x86_64, but this rustc's host is {triple}"
-        ));
+        return Err(format!("KaaL images are x86_64, but this rustc's host is {triple}"));
     }
     Ok(triple.to_string())
 }

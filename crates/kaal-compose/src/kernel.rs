@@ -29,8 +29,7 @@ use crate::project::Project;
 /// Version of the build recipe in this file; part of the cache key.
 pub const RECIPE_VERSION: u32 = 1;
 /// `WARNINGS` for the kernel Makefile: its defaults plus what GCC 12 needs.
-const WARNINGS: &str =
-    "all error strict-prototypes missing-prototypes nested-externs missing-declarations \
+const WARNINGS: &str = "all error strict-prototypes missing-prototypes nested-externs missing-declarations \
                         undef pointer-arith no-nonnull no-address-of-packed-member no-array-bounds";
 /// Python packages for the kernel's generators, pinned to versions verified with 5.0.0.
 /// (The PyPI metapackage `sel4-deps` targets modern seL4 and does not fit.)
@@ -148,8 +147,7 @@ pub fn patch_source(src: &Path, config: &KernelConfig) -> Result<()> {
         if path.extension().is_some_and(|e| e == "py") {
             let text = fs::read_to_string(&path).map_err(|e| io(&path, e))?;
             if let Some(rest) = text.strip_prefix("#!/usr/bin/env python\n") {
-                fs::write(&path, format!("#!/usr/bin/env python3\n{rest}"))
-                    .map_err(|e| io(&path, e))?;
+                fs::write(&path, format!("#!/usr/bin/env python3\n{rest}")).map_err(|e| io(&path, e))?;
             }
         }
     }
@@ -173,28 +171,18 @@ pub fn ensure_venv(kaal_dir: &Path, reporter: &Reporter) -> Result<PathBuf> {
     let _ = fs::remove_dir_all(&venv);
     let run = |cmd: &mut Command, what: &str| -> Result<()> {
         let out = cmd.stdin(Stdio::null()).output().map_err(|e| {
-            ToolError::new(
-                step_name,
-                format!("cannot run {what}: {e}"),
-                "install python3 and python3-venv",
-            )
+            ToolError::new(step_name, format!("cannot run {what}: {e}"), "install python3 and python3-venv")
         })?;
         if !out.status.success() {
             return Err(ToolError::new(
                 step_name,
-                format!(
-                    "{what} failed:\n{}",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ),
+                format!("{what} failed:\n{}", String::from_utf8_lossy(&out.stderr).trim()),
                 "check that python3-venv is installed and PyPI is reachable; then retry",
             ));
         }
         Ok(())
     };
-    run(
-        Command::new("python3").args(["-m", "venv"]).arg(&venv),
-        "python3 -m venv",
-    )?;
+    run(Command::new("python3").args(["-m", "venv"]).arg(&venv), "python3 -m venv")?;
     run(
         Command::new(venv.join("bin/pip"))
             .args(["install", "--quiet", "--disable-pip-version-check"])
@@ -215,11 +203,7 @@ fn tail(path: &Path, lines: usize) -> String {
 /// Builds (or takes from the cache) the kernel for `config`.
 pub fn prepare(project: &Project, config: &KernelConfig, reporter: &Reporter) -> Result<Kernel> {
     config.validate().map_err(|e| {
-        ToolError::new(
-            "checking the kernel config",
-            e.to_string(),
-            "fix the setting in the system's kernel config",
-        )
+        ToolError::new("checking the kernel config", e.to_string(), "fix the setting in the system's kernel config")
     })?;
     let source = locate_source(reporter)?;
     let hash = input_hash(config);
@@ -241,18 +225,14 @@ pub fn prepare(project: &Project, config: &KernelConfig, reporter: &Reporter) ->
     fs::create_dir_all(&kernel_root).map_err(|e| ToolError::io(step_name, &kernel_root, e))?;
     let lock_path = kernel_root.join(format!("{hash}.lock"));
     let lock = File::create(&lock_path).map_err(|e| ToolError::io(step_name, &lock_path, e))?;
-    lock.lock()
-        .map_err(|e| ToolError::io(step_name, &lock_path, e))?;
+    lock.lock().map_err(|e| ToolError::io(step_name, &lock_path, e))?;
     // Another process may have finished the same build while we waited.
     if dir.join(COMPLETE).exists() && kernel.image.exists() {
         return Ok(kernel);
     }
 
     let venv = ensure_venv(&project.kaal_dir(), reporter)?;
-    let step = reporter.step(format!(
-        "building the seL4 {} kernel [{hash}]",
-        kaal_build::source::SEL4_VERSION
-    ));
+    let step = reporter.step(format!("building the seL4 {} kernel [{hash}]", kaal_build::source::SEL4_VERSION));
     let started = Instant::now();
     let _ = fs::remove_dir_all(&dir);
     let src = dir.join("src");
@@ -263,14 +243,8 @@ pub fn prepare(project: &Project, config: &KernelConfig, reporter: &Reporter) ->
 
     let log_path = dir.join("build.log");
     let log = File::create(&log_path).map_err(|e| ToolError::io(step_name, &log_path, e))?;
-    let log_err = log
-        .try_clone()
-        .map_err(|e| ToolError::io(step_name, &log_path, e))?;
-    let path = format!(
-        "{}:{}",
-        venv.join("bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let log_err = log.try_clone().map_err(|e| ToolError::io(step_name, &log_path, e))?;
+    let path = format!("{}:{}", venv.join("bin").display(), std::env::var("PATH").unwrap_or_default());
     let args = make_args(&src);
     reporter.debug(format!("make -C {} {}", build.display(), args.join(" ")));
     let status = Command::new("make")
@@ -283,18 +257,17 @@ pub fn prepare(project: &Project, config: &KernelConfig, reporter: &Reporter) ->
         .stderr(log_err)
         .status()
         .map_err(|e| {
-            ToolError::new(
-                step_name,
-                format!("cannot run make: {e}"),
-                "install make (apt-get install make)",
-            )
+            ToolError::new(step_name, format!("cannot run make: {e}"), "install make (apt-get install make)")
         })?;
     if !status.success() {
         step.fail();
         return Err(ToolError::new(
             step_name,
             format!("make exited with {status}; last lines of {}:\n{}", log_path.display(), tail(&log_path, 25)),
-            format!("read the full log: {}\nthe kernel config may enable something this toolchain cannot build", log_path.display()),
+            format!(
+                "read the full log: {}\nthe kernel config may enable something this toolchain cannot build",
+                log_path.display()
+            ),
         ));
     }
     let out = Command::new("objcopy")
@@ -302,39 +275,20 @@ pub fn prepare(project: &Project, config: &KernelConfig, reporter: &Reporter) ->
         .arg(build.join("kernel.elf"))
         .arg(&kernel.image)
         .output()
-        .map_err(|e| {
-            ToolError::new(
-                step_name,
-                format!("cannot run objcopy: {e}"),
-                "install binutils",
-            )
-        })?;
+        .map_err(|e| ToolError::new(step_name, format!("cannot run objcopy: {e}"), "install binutils"))?;
     if !out.status.success() {
         step.fail();
         return Err(ToolError::new(
             step_name,
-            format!(
-                "objcopy to ELF32 failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
+            format!("objcopy to ELF32 failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
             "install binutils with x86 support (apt-get install binutils)",
         ));
     }
-    fs::write(&kernel.config_file, config.to_toml())
-        .map_err(|e| ToolError::io(step_name, &kernel.config_file, e))?;
-    let mut marker =
-        File::create(dir.join(COMPLETE)).map_err(|e| ToolError::io(step_name, &dir, e))?;
-    let _ = writeln!(
-        marker,
-        "built in {:.1}s with {}",
-        started.elapsed().as_secs_f64(),
-        compiler_version()
-    );
+    fs::write(&kernel.config_file, config.to_toml()).map_err(|e| ToolError::io(step_name, &kernel.config_file, e))?;
+    let mut marker = File::create(dir.join(COMPLETE)).map_err(|e| ToolError::io(step_name, &dir, e))?;
+    let _ = writeln!(marker, "built in {:.1}s with {}", started.elapsed().as_secs_f64(), compiler_version());
     step.done(format!("built {}", kernel.image.display()));
-    Ok(Kernel {
-        cache_hit: false,
-        ..kernel
-    })
+    Ok(Kernel { cache_hit: false, ..kernel })
 }
 
 /// Locates the kernel source, fetching it through cargo on first use.
@@ -369,10 +323,7 @@ mod tests {
         let a = input_hash(&KernelConfig::default());
         assert_eq!(a, input_hash(&KernelConfig::default()));
         assert_eq!(a.len(), 16);
-        let b = input_hash(&KernelConfig {
-            num_priorities: 128,
-            ..Default::default()
-        });
+        let b = input_hash(&KernelConfig { num_priorities: 128, ..Default::default() });
         assert_ne!(a, b);
     }
 }

@@ -33,13 +33,8 @@ pub struct BuiltSystem {
 /// Builds the system in `dir` (or the default system) with everything it needs.
 pub fn build(dir: Option<&Path>, reporter: &Reporter) -> Result<BuiltSystem> {
     host::ensure(reporter)?;
-    let cwd = std::env::current_dir().map_err(|e| {
-        ToolError::new(
-            "finding the current directory",
-            e.to_string(),
-            "cd into your project",
-        )
-    })?;
+    let cwd = std::env::current_dir()
+        .map_err(|e| ToolError::new("finding the current directory", e.to_string(), "cd into your project"))?;
     let project = project::Project::discover(dir.unwrap_or(&cwd))?;
     let system = match dir {
         Some(dir) => project.system(dir)?,
@@ -47,20 +42,7 @@ pub fn build(dir: Option<&Path>, reporter: &Reporter) -> Result<BuiltSystem> {
     };
     let config = KernelConfig::default();
     let kernel = kernel::prepare(&project, &config, reporter)?;
-    reporter.info(format!(
-        "kernel: {} [{}]",
-        if kernel.cache_hit {
-            "cache hit"
-        } else {
-            "built"
-        },
-        kernel.hash
-    ));
+    reporter.info(format!("kernel: {} [{}]", if kernel.cache_hit { "cache hit" } else { "built" }, kernel.hash));
     let image = image::build(&project, &system, &kernel, reporter)?;
-    Ok(BuiltSystem {
-        project,
-        system,
-        kernel,
-        image,
-    })
+    Ok(BuiltSystem { project, system, kernel, image })
 }

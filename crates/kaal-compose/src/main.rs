@@ -84,22 +84,11 @@ fn run(cli: Cli) -> Result<i32> {
                 built.image.path.display(),
                 built.image.size.div_ceil(1024),
                 built.kernel.image.display(),
-                if built.kernel.cache_hit {
-                    "cache hit"
-                } else {
-                    "built now"
-                }
+                if built.kernel.cache_hit { "cache hit" } else { "built now" }
             );
             Ok(0)
         }
-        Cmd::Run {
-            system,
-            timeout,
-            gdb,
-            icount,
-            memory,
-            qemu_args,
-        } => {
+        Cmd::Run { system, timeout, gdb, icount, memory, qemu_args } => {
             let built = kaal_compose::build(system.as_deref(), &reporter)?;
             let cfg = QemuConfig {
                 memory_mib: memory,
@@ -109,18 +98,11 @@ fn run(cli: Cli) -> Result<i32> {
                 extra_args: qemu_args,
                 ..Default::default()
             };
-            reporter.info(format!(
-                "booting {} (timeout {timeout}s)",
-                built.system.display
-            ));
+            reporter.info(format!("booting {} (timeout {timeout}s)", built.system.display));
             let outcome = qemu::boot(&built.kernel.image, &built.image.path, &cfg)?;
             let code = outcome.exit_code();
             if code == 0 {
-                reporter.info(format!(
-                    "{} ({:.1}s)",
-                    outcome.summary(),
-                    outcome.wall.as_secs_f64()
-                ));
+                reporter.info(format!("{} ({:.1}s)", outcome.summary(), outcome.wall.as_secs_f64()));
             } else {
                 eprintln!("[kaal] {}: {}", built.system.display, outcome.summary());
             }
@@ -128,51 +110,29 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Cmd::Test { cargo_args } => {
             host::ensure(&reporter)?;
-            let cwd = std::env::current_dir().map_err(|e| {
-                ToolError::new(
-                    "finding the current directory",
-                    e.to_string(),
-                    "cd into the project",
-                )
-            })?;
+            let cwd = std::env::current_dir()
+                .map_err(|e| ToolError::new("finding the current directory", e.to_string(), "cd into the project"))?;
             let project = kaal_compose::project::Project::discover(&cwd)?;
             // Build the kernel once, up front, so the boot tests share a warm cache.
             let kernel = kaal_compose::kernel::prepare(&project, &Default::default(), &reporter)?;
             reporter.info(format!(
                 "kernel: {} [{}]",
-                if kernel.cache_hit {
-                    "cache hit"
-                } else {
-                    "built"
-                },
+                if kernel.cache_hit { "cache hit" } else { "built" },
                 kernel.hash
             ));
-            let status = std::process::Command::new(
-                std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
-            )
-            .current_dir(&project.root)
-            .args(["test", "--workspace"])
-            .args(&cargo_args)
-            .status()
-            .map_err(|e| {
-                ToolError::new("running cargo test", e.to_string(), "is cargo on PATH?")
-            })?;
-            Ok(if status.success() {
-                0
-            } else {
-                status.code().unwrap_or(1)
-            })
+            let status = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+                .current_dir(&project.root)
+                .args(["test", "--workspace"])
+                .args(&cargo_args)
+                .status()
+                .map_err(|e| ToolError::new("running cargo test", e.to_string(), "is cargo on PATH?"))?;
+            Ok(if status.success() { 0 } else { status.code().unwrap_or(1) })
         }
         Cmd::Doctor => {
             let missing = host::missing();
             for p in host::PREREQUISITES {
                 let ok = !missing.contains(p);
-                println!(
-                    "{} {} (package {})",
-                    if ok { "ok     " } else { "MISSING" },
-                    p.what,
-                    p.package
-                );
+                println!("{} {} (package {})", if ok { "ok     " } else { "MISSING" }, p.what, p.package);
             }
             host::ensure(&reporter)?;
             Ok(0)

@@ -24,11 +24,7 @@ pub enum Verbosity {
 impl Verbosity {
     /// From `KAAL_LOG` (`quiet`, `info`, `debug`), like `RUST_LOG`.
     pub fn from_env() -> Option<Self> {
-        match std::env::var("KAAL_LOG")
-            .ok()?
-            .to_ascii_lowercase()
-            .as_str()
-        {
+        match std::env::var("KAAL_LOG").ok()?.to_ascii_lowercase().as_str() {
             "quiet" | "error" | "off" => Some(Verbosity::Quiet),
             "info" | "normal" => Some(Verbosity::Normal),
             "debug" | "trace" | "verbose" => Some(Verbosity::Verbose),
@@ -45,33 +41,25 @@ pub struct Reporter {
 
 impl Reporter {
     /// A reporter that prints nothing but errors.
-    pub const QUIET: Reporter = Reporter {
-        verbosity: Verbosity::Quiet,
-    };
+    pub const QUIET: Reporter = Reporter { verbosity: Verbosity::Quiet };
 
     /// Starts a step.
     pub fn step(&self, what: impl Into<String>) -> Step {
         let what = what.into();
-        let bar =
-            (self.verbosity > Verbosity::Quiet && std::io::stderr().is_terminal()).then(|| {
-                let bar = ProgressBar::new_spinner();
-                bar.set_style(
-                    ProgressStyle::with_template("{spinner:.cyan} {msg} [{elapsed}]")
-                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-                );
-                bar.set_message(what.clone());
-                bar.enable_steady_tick(Duration::from_millis(120));
-                bar
-            });
+        let bar = (self.verbosity > Verbosity::Quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner:.cyan} {msg} [{elapsed}]")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.set_message(what.clone());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
         if bar.is_none() && self.verbosity > Verbosity::Quiet {
             eprintln!("[kaal] {what} ...");
         }
-        Step {
-            what,
-            bar,
-            started: Instant::now(),
-            reporter: *self,
-        }
+        Step { what, bar, started: Instant::now(), reporter: *self }
     }
 
     /// Prints an informational line.
@@ -113,12 +101,7 @@ impl Step {
             bar.finish_and_clear();
         }
         if self.reporter.verbosity > Verbosity::Quiet {
-            eprintln!(
-                "[kaal] {}: {} ({:.1}s)",
-                self.what,
-                summary.as_ref(),
-                took.as_secs_f64()
-            );
+            eprintln!("[kaal] {}: {} ({:.1}s)", self.what, summary.as_ref(), took.as_secs_f64());
         }
         took
     }

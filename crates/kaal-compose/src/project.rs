@@ -81,9 +81,7 @@ impl Project {
             .args(["metadata", "--format-version", "1", "--no-deps"])
             .current_dir(dir)
             .output()
-            .map_err(|e| {
-                ToolError::new(step, format!("cannot run cargo: {e}"), "is cargo on PATH?")
-            })?;
+            .map_err(|e| ToolError::new(step, format!("cannot run cargo: {e}"), "is cargo on PATH?"))?;
         if !out.status.success() {
             return Err(ToolError::new(
                 step,
@@ -95,13 +93,8 @@ impl Project {
                 "run kaal inside a cargo workspace, or pass the system's directory",
             ));
         }
-        let meta: Metadata = serde_json::from_slice(&out.stdout).map_err(|e| {
-            ToolError::new(
-                step,
-                format!("unexpected `cargo metadata` output: {e}"),
-                "update cargo",
-            )
-        })?;
+        let meta: Metadata = serde_json::from_slice(&out.stdout)
+            .map_err(|e| ToolError::new(step, format!("unexpected `cargo metadata` output: {e}"), "update cargo"))?;
         let default_system = meta
             .metadata
             .as_ref()
@@ -132,11 +125,8 @@ impl Project {
                 "pass the directory of a system, e.g. tutorial/01-hello",
             )
         })?;
-        let package = self
-            .packages
-            .iter()
-            .find(|p| p.manifest_path.parent() == Some(dir.as_path()))
-            .ok_or_else(|| {
+        let package =
+            self.packages.iter().find(|p| p.manifest_path.parent() == Some(dir.as_path())).ok_or_else(|| {
                 ToolError::new(
                     step,
                     format!("{} is not a package of the workspace at {}", dir.display(), self.root.display()),
@@ -157,16 +147,9 @@ impl Project {
                 "a system's root task uses kaal-core's runtime: add kaal-core to its [dependencies]",
             ));
         }
-        let display = dir
-            .strip_prefix(&self.root)
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| dir.display().to_string());
-        Ok(SystemCrate {
-            dir,
-            package: package.name.clone(),
-            bin: bin.name.clone(),
-            display,
-        })
+        let display =
+            dir.strip_prefix(&self.root).map(|p| p.display().to_string()).unwrap_or_else(|_| dir.display().to_string());
+        Ok(SystemCrate { dir, package: package.name.clone(), bin: bin.name.clone(), display })
     }
 
     /// The system to use when none is named: the current directory if it is a system

@@ -69,13 +69,7 @@ pub fn command(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Command {
     cmd.args(["-machine", "pc", "-accel", "tcg", "-cpu", CPU])
         .args(["-m", &format!("{}M", cfg.memory_mib)])
         .args(["-nographic", "-serial", "mon:stdio", "-no-reboot"])
-        .args([
-            "-device",
-            &format!(
-                "isa-debug-exit,iobase={:#x},iosize=0x04",
-                kaal_abi::exit::DEBUG_EXIT_PORT
-            ),
-        ])
+        .args(["-device", &format!("isa-debug-exit,iobase={:#x},iosize=0x04", kaal_abi::exit::DEBUG_EXIT_PORT)])
         .arg("-kernel")
         .arg(kernel)
         .arg("-initrd")
@@ -135,20 +129,13 @@ impl BootOutcome {
             Verdict::UnhandledFault { report } => {
                 format!("the kernel caught an unhandled fault: {report}")
             }
-            Verdict::Timeout { after } => format!(
-                "no exit status after {}s; the system hung or runs longer (try --timeout)",
-                after.as_secs()
-            ),
+            Verdict::Timeout { after } => {
+                format!("no exit status after {}s; the system hung or runs longer (try --timeout)", after.as_secs())
+            }
             Verdict::NoVerdict { status, stderr } => format!(
                 "QEMU exited with {} without a KaaL exit status{}",
-                status
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| "a signal".into()),
-                if stderr.trim().is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", stderr.trim())
-                }
+                status.map(|s| s.to_string()).unwrap_or_else(|| "a signal".into()),
+                if stderr.trim().is_empty() { String::new() } else { format!(": {}", stderr.trim()) }
             ),
         }
     }
@@ -161,12 +148,7 @@ impl BootOutcome {
     /// The serial output from the kernel's hand-over to user space on (the kernel's
     /// own boot log is long).
     pub fn user_output(&self) -> &[String] {
-        let start = self
-            .serial
-            .iter()
-            .position(|l| l.contains("Booting all finished"))
-            .map(|i| i + 1)
-            .unwrap_or(0);
+        let start = self.serial.iter().position(|l| l.contains("Booting all finished")).map(|i| i + 1).unwrap_or(0);
         &self.serial[start..]
     }
 }
@@ -197,15 +179,8 @@ pub fn unhandled_fault(lines: &[String]) -> Option<String> {
     if !rest.iter().any(|l| l.contains("while trying to handle")) {
         return None;
     }
-    let original = rest
-        .iter()
-        .skip_while(|l| !l.contains("while trying to handle"))
-        .nth(1)?;
-    let thread = rest
-        .iter()
-        .find(|l| l.starts_with("in thread "))
-        .map(|l| l.trim().to_string())
-        .unwrap_or_default();
+    let original = rest.iter().skip_while(|l| !l.contains("while trying to handle")).nth(1)?;
+    let thread = rest.iter().find(|l| l.starts_with("in thread ")).map(|l| l.trim().to_string()).unwrap_or_default();
     Some(format!("{} ({})", original.trim(), thread))
 }
 
@@ -223,9 +198,7 @@ fn kill(child: &mut Child) {
 pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome> {
     let step = "booting under QEMU";
     let mut cmd = command(kernel, image, cfg);
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let started = Instant::now();
     let mut child = cmd.spawn().map_err(|e| {
         ToolError::new(
@@ -253,10 +226,7 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
                 Ok(0) | Err(_) => break,
                 Ok(_) => {
                     let line = String::from_utf8_lossy(&buf).replace('\r', "");
-                    if tx
-                        .send(Event::Line(line.trim_end_matches('\n').to_string()))
-                        .is_err()
-                    {
+                    if tx.send(Event::Line(line.trim_end_matches('\n').to_string())).is_err() {
                         break;
                     }
                 }
@@ -270,11 +240,7 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
         text
     });
 
-    let timeout = if cfg.gdb {
-        Duration::from_secs(24 * 3600)
-    } else {
-        cfg.timeout
-    };
+    let timeout = if cfg.gdb { Duration::from_secs(24 * 3600) } else { cfg.timeout };
     let mut serial = Vec::new();
     let mut fault_seen: Option<Instant> = None;
     let mut timed_out = false;
@@ -298,10 +264,7 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
                     println!("{line}");
                 }
                 let plain = strip_ansi(&line);
-                if cfg.stop_on_unhandled_fault
-                    && fault_seen.is_none()
-                    && plain.contains("while trying to handle")
-                {
+                if cfg.stop_on_unhandled_fault && fault_seen.is_none() && plain.contains("while trying to handle") {
                     fault_seen = Some(Instant::now());
                 }
                 serial.push(plain);
@@ -310,9 +273,7 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
     }
-    let status = child
-        .wait()
-        .map_err(|e| ToolError::new(step, format!("waiting for QEMU: {e}"), "retry"))?;
+    let status = child.wait().map_err(|e| ToolError::new(step, format!("waiting for QEMU: {e}"), "retry"))?;
     let _ = reader.join();
     let stderr = stderr_reader.join().unwrap_or_default();
     let wall = started.elapsed();
@@ -324,17 +285,10 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
     } else {
         match status.code().and_then(ExitStatus::from_qemu_status) {
             Some(exit) => Verdict::Exited(exit),
-            None => Verdict::NoVerdict {
-                status: status.code(),
-                stderr,
-            },
+            None => Verdict::NoVerdict { status: status.code(), stderr },
         }
     };
-    Ok(BootOutcome {
-        verdict,
-        serial,
-        wall,
-    })
+    Ok(BootOutcome { verdict, serial, wall })
 }
 
 #[cfg(test)]
@@ -362,55 +316,26 @@ mod tests {
 
     #[test]
     fn strips_colour_codes() {
-        assert_eq!(
-            strip_ansi("\u{1b}[0m\u{1b}[30;1m<<\u{1b}[0m\u{1b}[32mseL4(CPU 0)\u{1b}[0m"),
-            "<<seL4(CPU 0)"
-        );
+        assert_eq!(strip_ansi("\u{1b}[0m\u{1b}[30;1m<<\u{1b}[0m\u{1b}[32mseL4(CPU 0)\u{1b}[0m"), "<<seL4(CPU 0)");
     }
 
     #[test]
     fn exit_codes() {
-        let outcome = |verdict| BootOutcome {
-            verdict,
-            serial: vec![],
-            wall: Duration::ZERO,
-        };
+        let outcome = |verdict| BootOutcome { verdict, serial: vec![], wall: Duration::ZERO };
         assert_eq!(outcome(Verdict::Exited(ExitStatus::Success)).exit_code(), 0);
         assert_eq!(outcome(Verdict::Exited(ExitStatus::PANIC)).exit_code(), 2);
-        assert_eq!(
-            outcome(Verdict::Timeout {
-                after: Duration::from_secs(1)
-            })
-            .exit_code(),
-            EXIT_TIMEOUT
-        );
-        assert_eq!(
-            outcome(Verdict::NoVerdict {
-                status: Some(1),
-                stderr: String::new()
-            })
-            .exit_code(),
-            EXIT_NO_VERDICT
-        );
+        assert_eq!(outcome(Verdict::Timeout { after: Duration::from_secs(1) }).exit_code(), EXIT_TIMEOUT);
+        assert_eq!(outcome(Verdict::NoVerdict { status: Some(1), stderr: String::new() }).exit_code(), EXIT_NO_VERDICT);
     }
 
     #[test]
     fn command_line_has_the_verified_flags() {
-        let cfg = QemuConfig {
-            icount: true,
-            ..Default::default()
-        };
+        let cfg = QemuConfig { icount: true, ..Default::default() };
         let cmd = command(Path::new("k.elf"), Path::new("i.elf"), &cfg);
-        let args: Vec<String> = cmd
-            .get_args()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
+        let args: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
         let joined = args.join(" ");
         assert!(joined.contains("-cpu Nehalem,-vme,+pdpe1gb"), "{joined}");
-        assert!(
-            joined.contains("isa-debug-exit,iobase=0xf4,iosize=0x04"),
-            "{joined}"
-        );
+        assert!(joined.contains("isa-debug-exit,iobase=0xf4,iosize=0x04"), "{joined}");
         assert!(joined.contains("-kernel k.elf -initrd i.elf"), "{joined}");
         assert!(joined.contains("-icount shift=0"), "{joined}");
     }

@@ -20,14 +20,8 @@ use crate::qemu::{BootOutcome, QemuConfig, Verdict};
 
 /// The workspace root, found from the calling test crate's manifest directory.
 pub fn workspace_root() -> PathBuf {
-    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| ".".into());
-    manifest
-        .ancestors()
-        .find(|d| is_workspace_root(d))
-        .map(Path::to_path_buf)
-        .unwrap_or(manifest)
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| ".".into());
+    manifest.ancestors().find(|d| is_workspace_root(d)).map(Path::to_path_buf).unwrap_or(manifest)
 }
 
 fn is_workspace_root(dir: &Path) -> bool {
@@ -45,14 +39,7 @@ impl Boot {
     /// Boots the system in `dir` (relative to the workspace root).
     pub fn new(dir: impl AsRef<Path>) -> Self {
         let dir = workspace_root().join(dir);
-        Self {
-            dir,
-            qemu: QemuConfig {
-                echo: false,
-                timeout: Duration::from_secs(90),
-                ..Default::default()
-            },
-        }
+        Self { dir, qemu: QemuConfig { echo: false, timeout: Duration::from_secs(90), ..Default::default() } }
     }
 
     /// Changes the wall-clock limit.
@@ -63,9 +50,7 @@ impl Boot {
 
     /// Adds QEMU arguments.
     pub fn qemu_args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
-        self.qemu
-            .extra_args
-            .extend(args.into_iter().map(Into::into));
+        self.qemu.extra_args.extend(args.into_iter().map(Into::into));
         self
     }
 
@@ -77,12 +62,9 @@ impl Boot {
 
     /// Builds and boots; panics with the tool's message if building fails.
     pub fn run(self) -> BootOutcome {
-        let reporter = Reporter {
-            verbosity: Verbosity::Quiet,
-        };
+        let reporter = Reporter { verbosity: Verbosity::Quiet };
         let built = crate::build(Some(&self.dir), &reporter).unwrap_or_else(|e| panic!("{e}"));
-        crate::qemu::boot(&built.kernel.image, &built.image.path, &self.qemu)
-            .unwrap_or_else(|e| panic!("{e}"))
+        crate::qemu::boot(&built.kernel.image, &built.image.path, &self.qemu).unwrap_or_else(|e| panic!("{e}"))
     }
 }
 
@@ -138,9 +120,7 @@ impl BootOutcome {
         for text in texts {
             match self.serial[from..].iter().position(|l| l.contains(text)) {
                 Some(i) => from += i + 1,
-                None => self.fail(&format!(
-                    "expected a line containing {text:?} after line {from}"
-                )),
+                None => self.fail(&format!("expected a line containing {text:?} after line {from}")),
             }
         }
         self
@@ -148,8 +128,6 @@ impl BootOutcome {
 
     /// The first line containing `prefix`, with the prefix removed and trimmed.
     pub fn value_after(&self, prefix: &str) -> Option<&str> {
-        self.serial
-            .iter()
-            .find_map(|l| l.split_once(prefix).map(|(_, rest)| rest.trim()))
+        self.serial.iter().find_map(|l| l.split_once(prefix).map(|(_, rest)| rest.trim()))
     }
 }

@@ -66,10 +66,7 @@ const _: () = {
     assert!(offset_of!(RawBootInfo, user_image_paging) == OFFSETOF_seL4_BootInfo_userImagePaging);
     assert!(offset_of!(RawBootInfo, io_space_caps) == OFFSETOF_seL4_BootInfo_ioSpaceCaps);
     assert!(offset_of!(RawBootInfo, extra_bi_pages) == OFFSETOF_seL4_BootInfo_extraBIPages);
-    assert!(
-        offset_of!(RawBootInfo, init_thread_cnode_size_bits)
-            == OFFSETOF_seL4_BootInfo_initThreadCNodeSizeBits
-    );
+    assert!(offset_of!(RawBootInfo, init_thread_cnode_size_bits) == OFFSETOF_seL4_BootInfo_initThreadCNodeSizeBits);
     assert!(offset_of!(RawBootInfo, init_thread_domain) == OFFSETOF_seL4_BootInfo_initThreadDomain);
     assert!(offset_of!(RawBootInfo, arch_info) == OFFSETOF_seL4_BootInfo_archInfo);
     assert!(offset_of!(RawBootInfo, untyped) == OFFSETOF_seL4_BootInfo_untyped);
@@ -134,9 +131,7 @@ impl BootInfo {
     /// stay mapped for the rest of the program.
     pub unsafe fn from_addr(addr: usize) -> Self {
         // SAFETY: forwarded from the caller; the struct is packed, so alignment is 1.
-        Self {
-            raw: unsafe { &*(addr as *const RawBootInfo) },
-        }
+        Self { raw: unsafe { &*(addr as *const RawBootInfo) } }
     }
 
     /// This kernel node's ID (0 on a single core).
@@ -211,9 +206,6 @@ impl BootInfo {
 
     /// Bytes of RAM (non-device) untyped memory.
     pub fn ram_bytes(&self) -> u64 {
-        self.untypeds()
-            .filter(|u| !u.is_device)
-            .map(|u| u.size())
-            .sum()
+        self.untypeds().filter(|u| !u.is_device).map(|u| u.size()).sum()
     }
 }

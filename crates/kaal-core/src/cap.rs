@@ -111,10 +111,7 @@ impl<T: CapType> Cap<T> {
     /// The slot must hold a capability of kind `T`, and nothing else may own it: two
     /// handles to one slot would let one delete what the other still uses.
     pub const unsafe fn from_cptr(cptr: CPtr) -> Self {
-        Self {
-            cptr,
-            _kind: PhantomData,
-        }
+        Self { cptr, _kind: PhantomData }
     }
 
     /// The slot address, for the raw layer.
@@ -180,8 +177,7 @@ impl Badge {
 
     /// The `seL4_CapData_t` word for `CNode_Mint`.
     pub(crate) const fn cap_data(self) -> sys::seL4_Word {
-        (sys::seL4_CapData_Badge << sys::Badge_CapDataType_SHIFT)
-            | (self.0 << sys::Badge_Badge_SHIFT)
+        (sys::seL4_CapData_Badge << sys::Badge_CapDataType_SHIFT) | (self.0 << sys::Badge_Badge_SHIFT)
     }
 }
 
@@ -195,29 +191,13 @@ pub struct Rights {
 
 impl Rights {
     /// Read, write and grant.
-    pub const ALL: Rights = Rights {
-        read: true,
-        write: true,
-        grant: true,
-    };
+    pub const ALL: Rights = Rights { read: true, write: true, grant: true };
     /// Read and write.
-    pub const READ_WRITE: Rights = Rights {
-        read: true,
-        write: true,
-        grant: false,
-    };
+    pub const READ_WRITE: Rights = Rights { read: true, write: true, grant: false };
     /// Read only.
-    pub const READ: Rights = Rights {
-        read: true,
-        write: false,
-        grant: false,
-    };
+    pub const READ: Rights = Rights { read: true, write: false, grant: false };
     /// Write only (e.g. the sending side of an endpoint).
-    pub const WRITE: Rights = Rights {
-        read: false,
-        write: true,
-        grant: false,
-    };
+    pub const WRITE: Rights = Rights { read: false, write: true, grant: false };
 
     /// The `seL4_CapRights_t` word (layout generated from `shared_types_64.bf`).
     pub const fn word(self) -> sys::seL4_Word {

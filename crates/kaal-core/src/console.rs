@@ -50,10 +50,7 @@ impl Write for LineBuffer {
 /// Writes formatted text to the debug console. Use [`crate::print!`] instead.
 #[doc(hidden)]
 pub fn _print(args: fmt::Arguments<'_>) {
-    let mut line = LineBuffer {
-        bytes: [0; BUFFER],
-        len: 0,
-    };
+    let mut line = LineBuffer { bytes: [0; BUFFER], len: 0 };
     let _ = line.write_fmt(args);
     line.flush();
 }

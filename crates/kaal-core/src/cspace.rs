@@ -39,11 +39,7 @@ pub struct SlotBitmap<const N: usize> {
 impl<const N: usize> SlotBitmap<N> {
     /// A bitmap in which exactly the slots in `free` are available.
     pub fn with_free_range(free: core::ops::Range<u64>) -> Self {
-        let mut map = Self {
-            free: [0; N],
-            count: 0,
-            hint: 0,
-        };
+        let mut map = Self { free: [0; N], count: 0, hint: 0 };
         for slot in free.filter(|s| (*s as usize) < N * 64) {
             map.release(slot);
         }
@@ -95,21 +91,14 @@ pub struct CSpace {
 
 impl core::fmt::Debug for CSpace {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "CSpace({} of {} slots free)",
-            self.slots.free_count(),
-            ROOT_SLOTS
-        )
+        write!(f, "CSpace({} of {} slots free)", self.slots.free_count(), ROOT_SLOTS)
     }
 }
 
 impl CSpace {
     /// The root CSpace with the slots in `empty` (from BootInfo) free.
     pub(crate) fn new(empty: core::ops::Range<CPtr>) -> Self {
-        Self {
-            slots: SlotBitmap::with_free_range(empty),
-        }
+        Self { slots: SlotBitmap::with_free_range(empty) }
     }
 
     /// Number of free slots.
@@ -119,10 +108,7 @@ impl CSpace {
 
     /// Takes an empty slot.
     pub fn alloc_slot(&mut self) -> Result<Slot> {
-        self.slots.take().map(Slot).ok_or(Error::OutOfSlots {
-            cnode: "the root CNode",
-            capacity: ROOT_SLOTS,
-        })
+        self.slots.take().map(Slot).ok_or(Error::OutOfSlots { cnode: "the root CNode", capacity: ROOT_SLOTS })
     }
 
     /// Returns an empty slot.
@@ -130,12 +116,32 @@ impl CSpace {
         self.slots.release(slot.0);
     }
 
+    /// Moves `count` free slots into a new, independent `CSpace` over the same CNode,
+    /// e.g. for a heap or a sub-allocator that must never run out because someone else
+    /// used all the slots.
+    pub fn split(&mut self, count: usize) -> Result<CSpace> {
+        if count > self.free_slots() {
+            return Err(Error::OutOfSlots { cnode: "the root CNode", capacity: ROOT_SLOTS });
+        }
+        let mut part = CSpace { slots: SlotBitmap::with_free_range(0..0) };
+        for _ in 0..count {
+            let slot = self.slots.take().expect("counted above");
+            part.slots.release(slot);
+        }
+        Ok(part)
+    }
+
+    /// Takes back the free slots of `other` (the inverse of [`CSpace::split`]).
+    pub fn absorb(&mut self, other: CSpace) {
+        let mut other = other;
+        while let Some(slot) = other.slots.take() {
+            self.slots.release(slot);
+        }
+    }
+
     /// Deletes `cap` and frees its slot. The object lives on while other capabilities
     /// to it exist. If the kernel refuses, the handle comes back unchanged.
-    pub fn delete<T: CapType>(
-        &mut self,
-        cap: Cap<T>,
-    ) -> core::result::Result<(), Rejected<Cap<T>>> {
+    pub fn delete<T: CapType>(&mut self, cap: Cap<T>) -> core::result::Result<(), Rejected<Cap<T>>> {
         let cptr = cap.cptr();
         // SAFETY: deleting a capability we own; its handle is consumed, so nothing can
         // use the slot afterwards. Frames that are mapped are `MappedFrame`s, which are
@@ -171,12 +177,7 @@ impl CSpace {
 
     /// Makes a badged copy of `cap` with `rights` in a new slot. Messages sent through
     /// the copy arrive with `badge`.
-    pub fn mint<T: CapType>(
-        &mut self,
-        cap: &Cap<T>,
-        rights: Rights,
-        badge: Badge,
-    ) -> Result<Cap<T>> {
+    pub fn mint<T: CapType>(&mut self, cap: &Cap<T>, rights: Rights, badge: Badge) -> Result<Cap<T>> {
         let slot = self.alloc_slot()?;
         // SAFETY: minting into an empty slot we own has no effect on memory.
         let err = unsafe {

@@ -65,9 +65,7 @@ impl KernelError {
         match self {
             Self::InvalidArgument => "an argument is invalid",
             Self::InvalidCapability => "a capability argument is of the wrong type or lacks rights",
-            Self::IllegalOperation => {
-                "the operation is not allowed on this object in its current state"
-            }
+            Self::IllegalOperation => "the operation is not allowed on this object in its current state",
             Self::RangeError => "an argument is outside the allowed range",
             Self::AlignmentError => "an address or size is misaligned",
             Self::FailedLookup => "a capability or paging structure could not be found",
@@ -108,7 +106,7 @@ impl fmt::Display for Bytes {
             scaled /= 1024;
             unit += 1;
         }
-        if unit == 0 || scaled % 10 == 0 {
+        if unit == 0 || scaled.is_multiple_of(10) {
             write!(f, "{} {}", scaled / 10, UNITS[unit])
         } else {
             write!(f, "{}.{} {}", scaled / 10, scaled % 10, UNITS[unit])
@@ -121,25 +119,16 @@ impl fmt::Display for Bytes {
 #[non_exhaustive]
 pub enum Error {
     /// The kernel refused an invocation.
-    Kernel {
-        error: KernelError,
-        invocation: &'static str,
-    },
+    Kernel { error: KernelError, invocation: &'static str },
     /// The kernel answered with a code this build does not know (a hostile or corrupted
     /// reply; the build-time check rules out a mismatched kernel).
     UnknownKernelCode { code: u64, invocation: &'static str },
     /// No free slot is left in a CNode.
-    OutOfSlots {
-        cnode: &'static str,
-        capacity: usize,
-    },
+    OutOfSlots { cnode: &'static str, capacity: usize },
     /// Not enough untyped memory of the kind asked for.
-    OutOfMemory {
-        requested: u64,
-        largest_free: u64,
-        total_free: u64,
-        device: bool,
-    },
+    OutOfMemory { requested: u64, largest_free: u64, total_free: u64, device: bool },
+    /// A budget set in configuration is used up.
+    LimitReached { what: &'static str, requested: u64, available: u64, limit: u64, fix: &'static str },
     /// No device memory covers the physical range asked for.
     NoDeviceMemory { paddr: u64, size: u64 },
     /// Device memory can only become frames (or smaller device untypeds).
@@ -151,11 +140,7 @@ pub enum Error {
     /// Memory was asked of a frame that is mapped in another address space.
     NotMappedHere { vaddr: u64 },
     /// A size or count the operation cannot satisfy.
-    InvalidSize {
-        what: &'static str,
-        value: u64,
-        limit: u64,
-    },
+    InvalidSize { what: &'static str, value: u64, limit: u64 },
 }
 
 impl Error {
@@ -200,6 +185,13 @@ impl fmt::Display for Error {
                 Bytes(*requested),
                 Bytes(*largest_free),
                 Bytes(*total_free)
+            ),
+            Error::LimitReached { what, requested, available, limit, fix } => write!(
+                f,
+                "{what} limit reached: asked for {}, but only {} of the {} limit is left; {fix}",
+                Bytes(*requested),
+                Bytes(*available),
+                Bytes(*limit)
             ),
             Error::NoDeviceMemory { paddr, size } => write!(
                 f,
@@ -271,10 +263,7 @@ mod tests {
         assert_eq!(Error::check(0, "x"), Ok(()));
         assert_eq!(
             Error::check(8, "seL4_X86_Page_Map"),
-            Err(Error::Kernel {
-                error: KernelError::DeleteFirst,
-                invocation: "seL4_X86_Page_Map"
-            })
+            Err(Error::Kernel { error: KernelError::DeleteFirst, invocation: "seL4_X86_Page_Map" })
         );
     }
 
@@ -288,17 +277,9 @@ mod tests {
 
     #[test]
     fn out_of_memory_says_what_was_asked_and_what_is_left() {
-        let e = Error::OutOfMemory {
-            requested: 2 << 20,
-            largest_free: 1 << 20,
-            total_free: 3 << 20,
-            device: false,
-        };
+        let e = Error::OutOfMemory { requested: 2 << 20, largest_free: 1 << 20, total_free: 3 << 20, device: false };
         let s = e.to_string();
-        assert!(
-            s.contains("asked for 2 MiB") && s.contains("largest free block is 1 MiB"),
-            "{s}"
-        );
+        assert!(s.contains("asked for 2 MiB") && s.contains("largest free block is 1 MiB"), "{s}");
         assert!(s.contains("3 MiB free in total"), "{s}");
     }
 }

@@ -47,9 +47,7 @@ pub mod untyped;
 pub mod vspace;
 
 pub use bootinfo::BootInfo;
-pub use cap::{
-    Badge, CNode, CPtr, Cap, Endpoint, IoPort, IrqControl, IrqHandler, Notification, Rights, Tcb,
-};
+pub use cap::{Badge, CNode, CPtr, Cap, Endpoint, IoPort, IrqControl, IrqHandler, Notification, Rights, Tcb};
 pub use cspace::CSpace;
 pub use error::{Error, KernelError, Rejected, Result};
 pub use runtime::{exit, ExitStatus, RootTask};

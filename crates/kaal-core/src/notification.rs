@@ -13,12 +13,7 @@ impl Notification {
     pub fn signal(&self) {
         // SAFETY: Send with an empty message on a notification touches no memory.
         unsafe {
-            sys::syscall(
-                sys::syscall::seL4_SysSend,
-                self.cptr(),
-                sys::message_info(0, 0, 0, 0),
-                [0; 4],
-            );
+            sys::syscall(sys::syscall::seL4_SysSend, self.cptr(), sys::message_info(0, 0, 0, 0), [0; 4]);
         }
     }
 
@@ -35,8 +30,7 @@ impl Notification {
     #[inline]
     pub fn poll(&self) -> Option<u64> {
         // SAFETY: NBRecv on a notification returns the badge word in a register only.
-        let badge =
-            unsafe { sys::syscall(sys::syscall::seL4_SysNBRecv, self.cptr(), 0, [0; 4]).badge };
+        let badge = unsafe { sys::syscall(sys::syscall::seL4_SysNBRecv, self.cptr(), 0, [0; 4]).badge };
         (badge != 0).then_some(badge)
     }
 }

@@ -103,17 +103,9 @@ pub fn exit(status: ExitStatus) -> ! {
     // SAFETY: an I/O port write to the debug-exit port and suspending ourselves touch no
     // memory.
     unsafe {
-        sys::seL4_X86_IOPort_Out8(
-            sys::seL4_CapIOPort,
-            kaal_abi::exit::DEBUG_EXIT_PORT as u64,
-            status.to_byte() as u64,
-        );
+        sys::seL4_X86_IOPort_Out8(sys::seL4_CapIOPort, kaal_abi::exit::DEBUG_EXIT_PORT as u64, status.to_byte() as u64);
     }
-    println!(
-        "[kaal] exit: {} ({:?}); no isa-debug-exit device, suspending",
-        status.describe(),
-        status
-    );
+    println!("[kaal] exit: {} ({:?}); no isa-debug-exit device, suspending", status.describe(), status);
     loop {
         // SAFETY: suspending the calling thread; it never runs again.
         unsafe { sys::seL4_TCB_Suspend(sys::seL4_CapInitThreadTCB) };
@@ -131,13 +123,9 @@ pub fn __panic(task: &str, info: &PanicInfo<'_>) -> ! {
         exit(ExitStatus::PANIC);
     }
     match info.location() {
-        Some(loc) => println!(
-            "[{task}] panicked at {}:{}:{}:\n{}",
-            loc.file(),
-            loc.line(),
-            loc.column(),
-            info.message()
-        ),
+        Some(loc) => {
+            println!("[{task}] panicked at {}:{}:{}:\n{}", loc.file(), loc.line(), loc.column(), info.message())
+        }
         None => println!("[{task}] panicked: {}", info.message()),
     }
     exit(ExitStatus::PANIC)
@@ -149,8 +137,7 @@ fn check_ipc_buffer(bootinfo: &BootInfo) -> bool {
     let user_data = sys::OFFSETOF_seL4_IPCBuffer_userData / 8;
     sys::ipc_buffer_write(user_data, PROBE);
     // SAFETY: BootInfo's ipcBuffer is the root thread's mapped IPC buffer frame.
-    let seen =
-        unsafe { core::ptr::read_volatile((bootinfo.ipc_buffer() as *const u64).add(user_data)) };
+    let seen = unsafe { core::ptr::read_volatile((bootinfo.ipc_buffer() as *const u64).add(user_data)) };
     sys::ipc_buffer_write(user_data, 0);
     seen == PROBE
 }
@@ -159,7 +146,7 @@ fn check_ipc_buffer(bootinfo: &BootInfo) -> bool {
 fn unmap_stack_guard(bootinfo: &BootInfo, layout: &ImageLayout) -> bool {
     let frames = bootinfo.user_image_frames();
     let index = (layout.stack_guard - layout.image_start) / PAGE;
-    if layout.stack_guard % PAGE != 0 || index as u64 >= frames.end - frames.start {
+    if !layout.stack_guard.is_multiple_of(PAGE) || index as u64 >= frames.end - frames.start {
         return false;
     }
     // SAFETY: the guard page is reserved in the linker-visible `.bss` for this purpose
@@ -192,8 +179,7 @@ pub fn __start_root_task<T: Termination>(
     let mut cspace = CSpace::new(bootinfo.empty_slots());
     // SAFETY: slot seL4_CapIOPort holds the I/O port capability; this temporary handle is
     // only copied from and then forgotten, so the runtime keeps the original for `exit`.
-    let original_io =
-        unsafe { Cap::<crate::cap::cap_type::IoPort>::from_cptr(sys::seL4_CapIOPort) };
+    let original_io = unsafe { Cap::<crate::cap::cap_type::IoPort>::from_cptr(sys::seL4_CapIOPort) };
     let io_port = match cspace.copy(&original_io, Rights::ALL) {
         Ok(io) => io,
         Err(e) => {

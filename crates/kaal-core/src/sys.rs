@@ -16,12 +16,7 @@
 //! reserves RBX, so its own value is parked in R12, which the kernel also restores.
 //!
 //! Higher layers never use this module directly: `kaal-core`'s typed handles wrap it.
-#![allow(
-    non_camel_case_types,
-    non_upper_case_globals,
-    non_snake_case,
-    missing_docs
-)]
+#![allow(non_camel_case_types, non_upper_case_globals, non_snake_case, missing_docs)]
 
 use core::arch::asm;
 
@@ -54,32 +49,14 @@ pub const FAST_MESSAGE_REGISTERS: usize = 4;
 
 /// Builds an `seL4_MessageInfo` word.
 #[inline(always)]
-pub const fn message_info(
-    label: seL4_Word,
-    caps_unwrapped: u64,
-    extra_caps: u64,
-    length: u64,
-) -> seL4_Word {
+pub const fn message_info(label: seL4_Word, caps_unwrapped: u64, extra_caps: u64, length: u64) -> seL4_Word {
     const fn field(v: u64, shift: u32, width: u32) -> u64 {
         (v & ((1 << width) - 1)) << shift
     }
-    field(
-        label,
-        seL4_MessageInfo_label_SHIFT,
-        seL4_MessageInfo_label_WIDTH,
-    ) | field(
-        caps_unwrapped,
-        seL4_MessageInfo_capsUnwrapped_SHIFT,
-        seL4_MessageInfo_capsUnwrapped_WIDTH,
-    ) | field(
-        extra_caps,
-        seL4_MessageInfo_extraCaps_SHIFT,
-        seL4_MessageInfo_extraCaps_WIDTH,
-    ) | field(
-        length,
-        seL4_MessageInfo_length_SHIFT,
-        seL4_MessageInfo_length_WIDTH,
-    )
+    field(label, seL4_MessageInfo_label_SHIFT, seL4_MessageInfo_label_WIDTH)
+        | field(caps_unwrapped, seL4_MessageInfo_capsUnwrapped_SHIFT, seL4_MessageInfo_capsUnwrapped_WIDTH)
+        | field(extra_caps, seL4_MessageInfo_extraCaps_SHIFT, seL4_MessageInfo_extraCaps_WIDTH)
+        | field(length, seL4_MessageInfo_length_SHIFT, seL4_MessageInfo_length_WIDTH)
 }
 
 /// Fields of an `seL4_MessageInfo` word.
@@ -104,18 +81,12 @@ impl MessageInfo {
     /// Number of extra caps transferred.
     #[inline(always)]
     pub const fn extra_caps(self) -> u64 {
-        self.get(
-            seL4_MessageInfo_extraCaps_SHIFT,
-            seL4_MessageInfo_extraCaps_WIDTH,
-        )
+        self.get(seL4_MessageInfo_extraCaps_SHIFT, seL4_MessageInfo_extraCaps_WIDTH)
     }
     /// Bitmask of extra caps that were unwrapped into badges.
     #[inline(always)]
     pub const fn caps_unwrapped(self) -> u64 {
-        self.get(
-            seL4_MessageInfo_capsUnwrapped_SHIFT,
-            seL4_MessageInfo_capsUnwrapped_WIDTH,
-        )
+        self.get(seL4_MessageInfo_capsUnwrapped_SHIFT, seL4_MessageInfo_capsUnwrapped_WIDTH)
     }
 }
 
@@ -202,12 +173,7 @@ pub struct SyscallResult {
 /// particular, words beyond the fourth message register must already be in the IPC
 /// buffer.
 #[inline(always)]
-pub unsafe fn syscall(
-    sys: isize,
-    dest: seL4_Word,
-    info: seL4_Word,
-    mr: [seL4_Word; 4],
-) -> SyscallResult {
+pub unsafe fn syscall(sys: isize, dest: seL4_Word, info: seL4_Word, mr: [seL4_Word; 4]) -> SyscallResult {
     let (mut rdi, mut rsi) = (dest, info);
     let [mut m0, mut m1, mut m2, mut m3] = mr;
     // SAFETY: the kernel preserves every register except RCX/R11 (sysret), RSP (zeroed,
@@ -233,11 +199,7 @@ pub unsafe fn syscall(
             options(nostack),
         );
     }
-    SyscallResult {
-        badge: rdi,
-        info: MessageInfo(rsi),
-        mr: [m0, m1, m2, m3],
-    }
+    SyscallResult { badge: rdi, info: MessageInfo(rsi), mr: [m0, m1, m2, m3] }
 }
 
 /// A kernel reply to an invocation.
@@ -271,11 +233,7 @@ impl Reply {
 ///
 /// The generated stubs are the only callers; extra caps must already be set.
 #[inline(always)]
-pub fn invoke<const N: usize>(
-    service: seL4_CPtr,
-    info: seL4_Word,
-    words: &[seL4_Word; N],
-) -> Reply {
+pub fn invoke<const N: usize>(service: seL4_CPtr, info: seL4_Word, words: &[seL4_Word; N]) -> Reply {
     let mut mr = [0; 4];
     for (i, w) in words.iter().enumerate() {
         if i < FAST_MESSAGE_REGISTERS {
@@ -287,10 +245,7 @@ pub fn invoke<const N: usize>(
     // SAFETY: an invocation is a Call on a capability; the message is fully staged
     // above and the kernel validates the capability and the arguments.
     let r = unsafe { syscall(syscall::seL4_SysCall, service, info, mr) };
-    Reply {
-        info: r.info,
-        mr: r.mr,
-    }
+    Reply { info: r.info, mr: r.mr }
 }
 
 /// `seL4_DebugPutChar`.

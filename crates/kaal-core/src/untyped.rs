@@ -89,13 +89,7 @@ impl Untyped {
     /// nothing retyped from it yet, owned by no one else.
     pub unsafe fn from_raw(cptr: CPtr, paddr: u64, size_bits: u8, is_device: bool) -> Self {
         // SAFETY: forwarded from the caller.
-        Self {
-            cap: unsafe { Cap::from_cptr(cptr) },
-            paddr,
-            size_bits,
-            is_device,
-            watermark: 0,
-        }
+        Self { cap: unsafe { Cap::from_cptr(cptr) }, paddr, size_bits, is_device, watermark: 0 }
     }
 
     /// Physical address of the block.
@@ -161,11 +155,7 @@ impl Untyped {
                 slot,
             ));
         };
-        let frame_like = [
-            sys::seL4_X86_4K,
-            sys::seL4_X86_LargePageObject,
-            sys::seL4_UntypedObject,
-        ];
+        let frame_like = [sys::seL4_X86_4K, sys::seL4_X86_LargePageObject, sys::seL4_UntypedObject];
         if self.is_device && !frame_like.contains(&object_type) {
             return Err((Error::DeviceMemoryObject { object: name }, slot));
         }
@@ -209,27 +199,13 @@ impl Untyped {
     }
 
     /// Creates a CNode with `2^radix_bits` slots.
-    pub fn retype_cnode(
-        &mut self,
-        radix_bits: u32,
-        cspace: &mut CSpace,
-    ) -> Result<Cap<cap_type::CNode>> {
+    pub fn retype_cnode(&mut self, radix_bits: u32, cspace: &mut CSpace) -> Result<Cap<cap_type::CNode>> {
         if !(1..=24).contains(&radix_bits) {
-            return Err(Error::InvalidSize {
-                what: "CNode radix (bits)",
-                value: radix_bits as u64,
-                limit: 24,
-            });
+            return Err(Error::InvalidSize { what: "CNode radix (bits)", value: radix_bits as u64, limit: 24 });
         }
         let slot = cspace.alloc_slot()?;
         let bits = radix_bits + sys::seL4_SlotBits as u32;
-        match self.retype_raw(
-            sys::seL4_CapTableObject,
-            radix_bits,
-            bits,
-            cap_type::CNode::NAME,
-            slot,
-        ) {
+        match self.retype_raw(sys::seL4_CapTableObject, radix_bits, bits, cap_type::CNode::NAME, slot) {
             // SAFETY: the kernel just created the CNode; its only cap is in our slot.
             Ok((cptr, _)) => Ok(unsafe { Cap::from_cptr(cptr) }),
             Err((e, slot)) => {
@@ -249,17 +225,9 @@ impl Untyped {
             });
         }
         let slot = cspace.alloc_slot()?;
-        match self.retype_raw(
-            sys::seL4_UntypedObject,
-            size_bits as u32,
-            size_bits as u32,
-            "untyped",
-            slot,
-        ) {
+        match self.retype_raw(sys::seL4_UntypedObject, size_bits as u32, size_bits as u32, "untyped", slot) {
             // SAFETY: the kernel just created the child untyped in our slot.
-            Ok((cptr, paddr)) => {
-                Ok(unsafe { Untyped::from_raw(cptr, paddr, size_bits, self.is_device) })
-            }
+            Ok((cptr, paddr)) => Ok(unsafe { Untyped::from_raw(cptr, paddr, size_bits, self.is_device) }),
             Err((e, slot)) => {
                 cspace.free_slot(slot);
                 Err(e)
@@ -275,9 +243,7 @@ impl Untyped {
     /// may be used afterwards.
     pub unsafe fn revoke(&mut self) -> Result<()> {
         // SAFETY: forwarded from the caller.
-        let err = unsafe {
-            sys::seL4_CNode_Revoke(sys::seL4_CapInitThreadCNode, self.cap.cptr(), ROOT_DEPTH)
-        };
+        let err = unsafe { sys::seL4_CNode_Revoke(sys::seL4_CapInitThreadCNode, self.cap.cptr(), ROOT_DEPTH) };
         Error::check(err, "seL4_CNode_Revoke")?;
         self.watermark = 0;
         Ok(())

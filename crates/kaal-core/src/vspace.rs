@@ -97,6 +97,51 @@ impl CacheAttr {
     }
 }
 
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A page size: [`Small`] (4 KiB) or [`Large`] (2 MiB).
+pub trait PageSize: sealed::Sealed + 'static {
+    /// log2 of the size in bytes (generated).
+    const BITS: u32;
+    /// The `seL4_ObjectType` of such frames.
+    const OBJECT_TYPE: sys::seL4_Word;
+    /// Name for diagnostics.
+    const NAME: &'static str;
+    /// The capability kind.
+    type Kind: crate::cap::CapType;
+    #[doc(hidden)]
+    const TABLE: Level;
+    /// Size in bytes.
+    const BYTES: usize = 1 << Self::BITS;
+}
+
+/// 4 KiB pages.
+#[derive(Debug)]
+pub enum Small {}
+/// 2 MiB pages.
+#[derive(Debug)]
+pub enum Large {}
+impl sealed::Sealed for Small {}
+impl sealed::Sealed for Large {}
+
+impl PageSize for Small {
+    const BITS: u32 = sys::seL4_PageBits as u32;
+    const OBJECT_TYPE: sys::seL4_Word = sys::seL4_X86_4K;
+    const NAME: &'static str = "4 KiB frame";
+    type Kind = cap_type::Page;
+    const TABLE: Level = Level::PageTable;
+}
+
+impl PageSize for Large {
+    const BITS: u32 = sys::seL4_LargePageBits as u32;
+    const OBJECT_TYPE: sys::seL4_Word = sys::seL4_X86_LargePageObject;
+    const NAME: &'static str = "2 MiB frame";
+    type Kind = cap_type::LargePage;
+    const TABLE: Level = Level::PageDirectory;
+}
+
 /// A virtual address space (an x86_64 PML4 and the paging structures below it).
 pub struct VSpace {
     root: Cap<cap_type::Pml4>,
@@ -118,8 +163,10 @@ impl core::fmt::Debug for VSpace {
     }
 }
 
+/// A level of x86_64 paging structure.
+#[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Level {
+pub enum Level {
     Pdpt,
     PageDirectory,
     PageTable,
@@ -140,26 +187,15 @@ impl VSpace {
     pub(crate) fn root_task() -> Self {
         // SAFETY: slot seL4_CapInitThreadVSpace holds the root task's PML4; the runtime
         // creates this handle once.
-        Self {
-            root: unsafe { Cap::from_cptr(sys::seL4_CapInitThreadVSpace) },
-            current: true,
-            paging_structures: 0,
-        }
+        Self { root: unsafe { Cap::from_cptr(sys::seL4_CapInitThreadVSpace) }, current: true, paging_structures: 0 }
     }
 
     /// A new, empty address space: assigns `pml4` an ASID from `asid_pool`.
-    pub fn new(
-        pml4: Cap<cap_type::Pml4>,
-        asid_pool: &AsidPool,
-    ) -> Result<Self, Rejected<Cap<cap_type::Pml4>>> {
+    pub fn new(pml4: Cap<cap_type::Pml4>, asid_pool: &AsidPool) -> Result<Self, Rejected<Cap<cap_type::Pml4>>> {
         // SAFETY: assigning an ASID to a fresh PML4 affects no existing mapping.
         let err = unsafe { sys::seL4_X86_ASIDPool_Assign(asid_pool.cptr(), pml4.cptr()) };
         match Error::check(err, "seL4_X86_ASIDPool_Assign") {
-            Ok(()) => Ok(Self {
-                root: pml4,
-                current: false,
-                paging_structures: 0,
-            }),
+            Ok(()) => Ok(Self { root: pml4, current: false, paging_structures: 0 }),
             Err(error) => Err(Rejected { error, value: pml4 }),
         }
     }
@@ -174,6 +210,14 @@ impl VSpace {
         self.current
     }
 
+    /// A second handle on the same address space, e.g. for a heap that maps its own
+    /// region. The kernel still refuses overlapping mappings, so the handles cannot
+    /// interfere with each other's memory.
+    pub fn try_clone(&self, cspace: &mut CSpace) -> Result<VSpace> {
+        let root = cspace.copy(&self.root, Rights::ALL)?;
+        Ok(VSpace { root, current: self.current, paging_structures: 0 })
+    }
+
     /// Paging structures `map` has created so far.
     pub fn paging_structures(&self) -> usize {
         self.paging_structures
@@ -185,18 +229,14 @@ impl VSpace {
         // translatable; it never changes an existing translation.
         let (err, name) = unsafe {
             match level {
-                Level::Pdpt => (
-                    sys::seL4_X86_PDPT_Map(table, self.root.cptr(), vaddr, attr),
-                    "seL4_X86_PDPT_Map",
-                ),
+                Level::Pdpt => (sys::seL4_X86_PDPT_Map(table, self.root.cptr(), vaddr, attr), "seL4_X86_PDPT_Map"),
                 Level::PageDirectory => (
                     sys::seL4_X86_PageDirectory_Map(table, self.root.cptr(), vaddr, attr),
                     "seL4_X86_PageDirectory_Map",
                 ),
-                Level::PageTable => (
-                    sys::seL4_X86_PageTable_Map(table, self.root.cptr(), vaddr, attr),
-                    "seL4_X86_PageTable_Map",
-                ),
+                Level::PageTable => {
+                    (sys::seL4_X86_PageTable_Map(table, self.root.cptr(), vaddr, attr), "seL4_X86_PageTable_Map")
+                }
             }
         };
         Error::check(err, name)
@@ -204,17 +244,10 @@ impl VSpace {
 
     /// Creates and installs the paging structure of `level` covering `vaddr`, and any
     /// missing ones above it.
-    fn install(
-        &mut self,
-        level: Level,
-        vaddr: u64,
-        alloc: &mut impl ObjectAllocator,
-    ) -> Result<()> {
+    fn install(&mut self, level: Level, vaddr: u64, alloc: &mut impl ObjectAllocator) -> Result<()> {
         let table = match level {
             Level::Pdpt => alloc.allocate::<Cap<cap_type::Pdpt>>()?.into_cptr(),
-            Level::PageDirectory => alloc
-                .allocate::<Cap<cap_type::PageDirectory>>()?
-                .into_cptr(),
+            Level::PageDirectory => alloc.allocate::<Cap<cap_type::PageDirectory>>()?.into_cptr(),
             Level::PageTable => alloc.allocate::<Cap<cap_type::PageTable>>()?.into_cptr(),
         };
         self.paging_structures += 1;
@@ -229,75 +262,63 @@ impl VSpace {
     }
 }
 
-fn check_vaddr(vaddr: u64) -> Result<()> {
-    if vaddr % PAGE_SIZE as u64 != 0 {
-        return Err(Error::BadAddress {
-            vaddr,
-            why: "not aligned to 4 KiB",
-        });
+fn check_vaddr(vaddr: u64, page: u64) -> Result<()> {
+    if !vaddr.is_multiple_of(page) {
+        return Err(Error::BadAddress { vaddr, why: "not aligned to the page size" });
     }
     if vaddr >= USER_TOP {
-        return Err(Error::BadAddress {
-            vaddr,
-            why: "above the user half of the address space",
-        });
+        return Err(Error::BadAddress { vaddr, why: "above the user half of the address space" });
     }
     Ok(())
 }
 
-/// A 4 KiB frame that is not mapped.
+/// A frame (4 KiB by default, or [`Large`]) that is not mapped.
 #[must_use = "a frame handle is the only way to use its memory"]
-pub struct Frame {
-    cap: Cap<cap_type::Page>,
+pub struct Frame<S: PageSize = Small> {
+    cap: Cap<S::Kind>,
     paddr: u64,
 }
 
-impl core::fmt::Debug for Frame {
+impl<S: PageSize> core::fmt::Debug for Frame<S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "Frame {{ slot: {}, paddr: {:#x} }}",
-            self.cap.cptr(),
-            self.paddr
-        )
+        write!(f, "Frame<{}> {{ slot: {}, paddr: {:#x} }}", S::NAME, self.cap.cptr(), self.paddr)
     }
 }
 
-impl FromRetyped for Frame {
+impl<S: PageSize> FromRetyped for Frame<S> {
     unsafe fn from_retyped(cptr: CPtr, paddr: u64) -> Self {
         // SAFETY: forwarded from the caller.
-        Frame {
-            cap: unsafe { Cap::from_cptr(cptr) },
-            paddr,
-        }
+        Frame { cap: unsafe { Cap::from_cptr(cptr) }, paddr }
     }
 }
 
-impl Retype for Frame {
-    const OBJECT_TYPE: sys::seL4_Word = sys::seL4_X86_4K;
-    const SIZE_BITS: u32 = sys::seL4_PageBits as u32;
-    const NAME: &'static str = "4 KiB frame";
+impl<S: PageSize> Retype for Frame<S> {
+    const OBJECT_TYPE: sys::seL4_Word = S::OBJECT_TYPE;
+    const SIZE_BITS: u32 = S::BITS;
+    const NAME: &'static str = S::NAME;
 }
 
-impl Frame {
+impl<S: PageSize> Frame<S> {
     /// Wraps an unmapped frame capability, asking the kernel for its physical address.
     ///
     /// # Safety
     /// `cap` must be the only handle to this frame capability, and the frame must not be
     /// mapped through it.
-    pub unsafe fn from_cap(cap: Cap<cap_type::Page>) -> Result<Self> {
+    pub unsafe fn from_cap(cap: Cap<S::Kind>) -> Result<Self> {
         // SAFETY: GetAddress only reads the capability.
         let r = unsafe { sys::seL4_X86_Page_GetAddress(cap.cptr()) };
         Error::check(r.error, "seL4_X86_Page_GetAddress")?;
-        Ok(Frame {
-            cap,
-            paddr: r.paddr,
-        })
+        Ok(Frame { cap, paddr: r.paddr })
     }
 
     /// Physical address of the frame.
     pub fn paddr(&self) -> u64 {
         self.paddr
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> usize {
+        S::BYTES
     }
 
     /// The slot address.
@@ -306,7 +327,7 @@ impl Frame {
     }
 
     /// Gives up the typed wrapper, e.g. to delete the capability.
-    pub fn into_cap(self) -> Cap<cap_type::Page> {
+    pub fn into_cap(self) -> Cap<S::Kind> {
         self.cap
     }
 
@@ -320,7 +341,7 @@ impl Frame {
         vaddr: u64,
         rights: Rights,
         alloc: &mut impl ObjectAllocator,
-    ) -> Result<MappedFrame, Rejected<Frame>> {
+    ) -> Result<MappedFrame<S>, Rejected<Frame<S>>> {
         self.map_with(vspace, vaddr, rights, CacheAttr::WriteBack, alloc)
     }
 
@@ -332,54 +353,35 @@ impl Frame {
         rights: Rights,
         cache: CacheAttr,
         alloc: &mut impl ObjectAllocator,
-    ) -> Result<MappedFrame, Rejected<Frame>> {
-        if let Err(error) = check_vaddr(vaddr) {
+    ) -> Result<MappedFrame<S>, Rejected<Frame<S>>> {
+        if let Err(error) = check_vaddr(vaddr, S::BYTES as u64) {
             return Err(Rejected { error, value: self });
         }
-        // A page-table miss costs one retry per missing level (at most three).
+        // A paging-structure miss costs one retry per missing level (at most three).
         for _ in 0..4 {
             // SAFETY: the kernel refuses to map over an existing translation
             // (seL4_DeleteFirst), so this cannot change memory Rust already references.
             let err = unsafe {
-                sys::seL4_X86_Page_Map(
-                    self.cap.cptr(),
-                    vspace.root.cptr(),
-                    vaddr,
-                    rights.word(),
-                    cache.word(),
-                )
+                sys::seL4_X86_Page_Map(self.cap.cptr(), vspace.root.cptr(), vaddr, rights.word(), cache.word())
             };
             let error = match Error::check(err, "seL4_X86_Page_Map") {
-                Ok(()) => {
-                    return Ok(MappedFrame {
-                        cap: self.cap,
-                        paddr: self.paddr,
-                        vaddr,
-                        local: vspace.current,
-                    })
-                }
+                Ok(()) => return Ok(MappedFrame { cap: self.cap, paddr: self.paddr, vaddr, local: vspace.current }),
                 Err(e) => e,
             };
             match error.kernel_error() {
                 Some(KernelError::FailedLookup) => {
-                    if let Err(error) = vspace.install(Level::PageTable, vaddr, alloc) {
+                    if let Err(error) = vspace.install(S::TABLE, vaddr, alloc) {
                         return Err(Rejected { error, value: self });
                     }
                 }
                 Some(KernelError::DeleteFirst) => {
-                    return Err(Rejected {
-                        error: Error::AddressInUse { vaddr },
-                        value: self,
-                    })
+                    return Err(Rejected { error: Error::AddressInUse { vaddr }, value: self })
                 }
                 _ => return Err(Rejected { error, value: self }),
             }
         }
         Err(Rejected {
-            error: Error::BadAddress {
-                vaddr,
-                why: "paging structures could not be installed",
-            },
+            error: Error::BadAddress { vaddr, why: "paging structures could not be installed" },
             value: self,
         })
     }
@@ -387,18 +389,19 @@ impl Frame {
 
 /// A frame mapped at a virtual address.
 #[must_use = "dropping a mapped frame leaks the mapping; unmap it"]
-pub struct MappedFrame {
-    cap: Cap<cap_type::Page>,
+pub struct MappedFrame<S: PageSize = Small> {
+    cap: Cap<S::Kind>,
     paddr: u64,
     vaddr: u64,
     local: bool,
 }
 
-impl core::fmt::Debug for MappedFrame {
+impl<S: PageSize> core::fmt::Debug for MappedFrame<S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(
             f,
-            "MappedFrame {{ slot: {}, paddr: {:#x}, vaddr: {:#x} }}",
+            "MappedFrame<{}> {{ slot: {}, paddr: {:#x}, vaddr: {:#x} }}",
+            S::NAME,
             self.cap.cptr(),
             self.paddr,
             self.vaddr
@@ -406,7 +409,7 @@ impl core::fmt::Debug for MappedFrame {
     }
 }
 
-impl MappedFrame {
+impl<S: PageSize> MappedFrame<S> {
     /// Virtual address of the mapping.
     pub fn vaddr(&self) -> u64 {
         self.vaddr
@@ -415,6 +418,11 @@ impl MappedFrame {
     /// Physical address of the frame.
     pub fn paddr(&self) -> u64 {
         self.paddr
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> usize {
+        S::BYTES
     }
 
     /// The slot address.
@@ -428,35 +436,40 @@ impl MappedFrame {
     }
 
     /// The frame's bytes, if it is mapped in this address space.
-    pub fn as_bytes(&self) -> Result<&[u8; PAGE_SIZE]> {
+    pub fn as_bytes(&self) -> Result<&[u8]> {
         if !self.local {
             return Err(Error::NotMappedHere { vaddr: self.vaddr });
         }
         // SAFETY: the frame is mapped at `vaddr` in our address space for as long as this
         // handle lives (unmapping consumes it), and no other handle maps it here.
-        Ok(unsafe { &*(self.vaddr as *const [u8; PAGE_SIZE]) })
+        Ok(unsafe { core::slice::from_raw_parts(self.vaddr as *const u8, S::BYTES) })
     }
 
     /// The frame's bytes, writable, if it is mapped in this address space.
-    pub fn as_bytes_mut(&mut self) -> Result<&mut [u8; PAGE_SIZE]> {
+    pub fn as_bytes_mut(&mut self) -> Result<&mut [u8]> {
         if !self.local {
             return Err(Error::NotMappedHere { vaddr: self.vaddr });
         }
         // SAFETY: as for `as_bytes`; `&mut self` makes the borrow exclusive.
-        Ok(unsafe { &mut *(self.vaddr as *mut [u8; PAGE_SIZE]) })
+        Ok(unsafe { core::slice::from_raw_parts_mut(self.vaddr as *mut u8, S::BYTES) })
     }
 
     /// Unmaps the frame and hands back the unmapped [`Frame`].
-    pub fn unmap(self) -> Frame {
+    pub fn unmap(self) -> Frame<S> {
         // SAFETY: this handle owns the mapping and is consumed, so no borrow of the
         // frame's memory can outlive it.
         let err = unsafe { sys::seL4_X86_Page_Unmap(self.cap.cptr()) };
         // Unmap of a valid frame capability cannot fail (the kernel only checks the cap
         // type, which the handle's type guarantees).
         debug_assert_eq!(err, sys::seL4_NoError, "seL4_X86_Page_Unmap");
-        Frame {
-            cap: self.cap,
-            paddr: self.paddr,
-        }
+        Frame { cap: self.cap, paddr: self.paddr }
+    }
+
+    /// Hands the mapping over for good: the frame stays mapped for the rest of the
+    /// program and its address is returned (used for heaps and shared regions).
+    pub fn leak(self) -> u64 {
+        let vaddr = self.vaddr;
+        let _ = self.cap.into_cptr();
+        vaddr
     }
 }

@@ -17,30 +17,13 @@ fn main(rt: RootTask) {
     let ram = rt.untypeds.iter().filter(|u| !u.is_device());
     let (ram_count, ram_bytes) = ram.fold((0, 0u64), |(n, bytes), u| (n + 1, bytes + u.size()));
     let device_count = rt.untypeds.len() - ram_count;
-    let largest = rt
-        .untypeds
-        .iter()
-        .filter(|u| !u.is_device())
-        .max_by_key(|u| u.size_bits());
+    let largest = rt.untypeds.iter().filter(|u| !u.is_device()).max_by_key(|u| u.size_bits());
 
     println!("BootInfo summary:");
-    println!(
-        "  untyped capabilities: {} ({} RAM, {} device)",
-        rt.untypeds.len(),
-        ram_count,
-        device_count
-    );
-    println!(
-        "  RAM in untypeds:      {} KiB ({} MiB)",
-        ram_bytes / 1024,
-        ram_bytes >> 20
-    );
+    println!("  untyped capabilities: {} ({} RAM, {} device)", rt.untypeds.len(), ram_count, device_count);
+    println!("  RAM in untypeds:      {} KiB ({} MiB)", ram_bytes / 1024, ram_bytes >> 20);
     if let Some(u) = largest {
-        println!(
-            "  largest RAM untyped:  2^{} bytes at {:#x}",
-            u.size_bits(),
-            u.paddr()
-        );
+        println!("  largest RAM untyped:  2^{} bytes at {:#x}", u.size_bits(), u.paddr());
     }
     println!(
         "  empty CNode slots:    {} (slots {}..{})",
