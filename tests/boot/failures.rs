@@ -32,3 +32,26 @@ fn a_stack_overflow_hits_the_guard_page_and_is_reported() {
     run.assert_line("recursing until the stack guard page is hit").assert_no_line("unreachable");
     assert_eq!(run.exit_code(), 3);
 }
+
+#[test]
+fn faulting_components_are_stopped_and_named_while_the_others_finish() {
+    let run = Boot::new("tests/systems/fault-isolation").run();
+    run.assert_success()
+        .assert_line(
+            "[supervisor] component 'vm-fault' faulted: VM fault (write of an unmapped page) at address 0xdead0000, ip 0x",
+        )
+        .assert_line("[supervisor] component 'bad-syscall' faulted: unknown syscall 42 at ip 0x")
+        .assert_line(
+            "[supervisor] component 'cap-fault' faulted: capability fault: lookup of capability 0xdead00000000 failed",
+        )
+        .assert_line("[supervisor] component 'hostile' sent an unknown message (label 0x1234) to the supervisor; ignored")
+        .assert_line("[worker] finished: 2000 values, checksum 0x")
+        .assert_line("[supervisor] component 'worker' exited: success")
+        .assert_line("supervisor: 2 succeeded, 0 failed, 3 faulted")
+        .assert_no_line("unreachable")
+        .assert_no_line("UNEXPECTED");
+    // The worker finished after the faults happened: isolation, not luck of timing.
+    let last_fault = run.serial.iter().rposition(|l| l.contains("faulted:")).unwrap();
+    let finished = run.serial.iter().position(|l| l.contains("[worker] finished")).unwrap();
+    assert!(finished > last_fault, "the worker should still be working when the others fault");
+}

@@ -46,3 +46,33 @@ fn lesson_02_memory_alloc() {
         "still running; memory left:",
     ]);
 }
+
+#[test]
+fn lesson_03_threads_and_a_second_process() {
+    let run = Boot::new("tutorial/03-threads").run();
+    run.assert_success()
+        .assert_lines_in_order(&[
+            "== part 1: threads in one address space",
+            "joined ping: Ok(\"ping done\")",
+            "joined pong: Ok(\"pong done\")",
+            "summer returned Ok(500500); shared memory says 500500",
+            "[threads/crasher] panicked at tutorial/03-threads/src/main.rs:",
+            "the crasher thread panics on purpose",
+            "joined crasher: thread \"crasher\" panicked; the rest of the program carries on",
+            "20 more spawn/join rounds reused the same kernel objects",
+            "== part 2: a component in its own address space",
+            "[counter] count 1 (square 1)",
+            "[counter] sum of the first 10 squares: 385",
+            "[supervisor] component 'counter' exited: success",
+            "supervisor: 1 succeeded, 0 failed, 0 faulted",
+        ])
+        .assert_no_line("wrong value");
+    // The two equal-priority threads take turns: each one's lines alternate with the other's.
+    let turns: Vec<&str> = run
+        .serial
+        .iter()
+        .filter_map(|l| l.strip_prefix("ping ").map(|_| "ping").or(l.strip_prefix("pong ").map(|_| "pong")))
+        .collect();
+    assert_eq!(turns.len(), 6, "{turns:?}");
+    assert!(turns.windows(2).all(|w| w[0] != w[1]), "threads did not interleave: {turns:?}");
+}

@@ -6,6 +6,10 @@
 //! [`UntypedAllocator`] given to [`init`]), and retries. The heap never takes memory
 //! from anyone else, and it stops at the limit in its [`HeapConfig`].
 //!
+//! In a component, the supervisor maps a fixed heap region before the component starts
+//! (its size is part of the component's configuration), and the heap takes it on first
+//! use; no `init` call is needed.
+//!
 //! Running out is not a panic inside KaaL: the allocation fails, Rust's fallible APIs
 //! (`Vec::try_reserve`, `Box::try_new` when stable) report it, and [`Heap::stats`] says
 //! what was asked for and how much was left. (Rust's infallible collections still abort
@@ -123,7 +127,15 @@ impl Grower {
 
 fn rescue(heap: &mut buddy_system_allocator::Heap<ORDER>, layout: &Layout) {
     let mut guard = GROWER.lock();
-    let Some(grower) = guard.as_mut() else { return };
+    let Some(grower) = guard.as_mut() else {
+        // A component: its supervisor mapped a fixed heap region for it; add it once.
+        if let Some((base, size)) = kaal_core::runtime::take_heap_region() {
+            // SAFETY: the supervisor mapped [base, base + size) read-write for this
+            // component's heap alone, for the component's whole life.
+            unsafe { heap.add_to_heap(base as usize, (base + size) as usize) };
+        }
+        return;
+    };
     match grower.grow(layout) {
         Ok((start, end)) => {
             // SAFETY: [start, end) was just mapped read-write for the heap alone and is

@@ -188,4 +188,12 @@ impl ObjectAllocator for UntypedAllocator {
     fn allocate<T: Retype>(&mut self) -> Result<T> {
         UntypedAllocator::allocate(self)
     }
+
+    fn allocate_untyped(&mut self, size_bits: u8) -> Result<Untyped> {
+        UntypedAllocator::allocate_untyped(self, size_bits)
+    }
+
+    fn cspace(&mut self) -> &mut CSpace {
+        &mut self.cspace
+    }
 }

@@ -103,6 +103,24 @@ pub fn parse(text: &str) -> Result<Bitfields, BitfieldError> {
     Ok(out)
 }
 
+/// Finds the tagged union `name` in a spec that may contain constructs this reader does
+/// not parse (the kernel's own `structures.bf`), and reads only that union.
+pub fn find_tagged_union(text: &str, name: &str) -> Result<TaggedUnion, BitfieldError> {
+    let start = text
+        .lines()
+        .position(|l| l.split_whitespace().take(2).eq(["tagged_union", name]))
+        .ok_or(BitfieldError { line: 0, what: format!("no tagged_union {name}") })?;
+    let end = text
+        .lines()
+        .skip(start)
+        .position(|l| l.trim() == "}")
+        .map(|n| start + n)
+        .ok_or(BitfieldError { line: start + 1, what: format!("tagged_union {name} is not closed") })?;
+    let section: Vec<&str> = text.lines().skip(start).take(end - start + 1).collect();
+    let mut parsed = parse(&section.join("\n"))?;
+    parsed.unions.pop().ok_or(BitfieldError { line: start + 1, what: format!("tagged_union {name} is empty") })
+}
+
 impl Bitfields {
     /// Rust constants: `<Block>_<field>_SHIFT` / `_WIDTH` for one-word blocks, and
     /// `<Union>_<Tag>` for tags.
@@ -157,6 +175,14 @@ tagged_union seL4_Fault seL4_FaultType {
         let rust = bf.to_rust();
         assert!(rust.contains("pub const seL4_MessageInfo_label_SHIFT: u32 = 12;"));
         assert!(rust.contains("pub const seL4_Fault_VMFault: seL4_Word = 5;"));
+    }
+
+    #[test]
+    fn finds_one_union_in_an_unparseable_file() {
+        let text = "base 64(48,1)\nblock x {\n field_ptr(12) a 36\n}\ntagged_union cap capType {\n  tag null_cap 0\n  tag endpoint_cap 4 -- comment\n}\nmore junk";
+        let u = find_tagged_union(text, "cap").unwrap();
+        assert_eq!(u.tags, [("null_cap".to_string(), 0), ("endpoint_cap".to_string(), 4)]);
+        assert!(find_tagged_union(text, "nothing").is_err());
     }
 
     #[test]

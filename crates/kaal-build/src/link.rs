@@ -80,7 +80,33 @@ pub fn link_args(script: &std::path::Path) -> Vec<String> {
     .collect()
 }
 
+/// Environment variable through which `kaal build` passes a component's image path.
+pub fn component_env(package: &str) -> String {
+    format!("KAAL_COMPONENT_{package}")
+}
+
+/// First bytes of a placeholder component image (see [`system_image`]).
+pub const PLACEHOLDER_MAGIC: &[u8] = b"KAAL-PLACEHOLDER";
+
+/// The component packages a system crate embeds: `[package.metadata.kaal] components`.
+pub fn components_of(manifest: &std::path::Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(manifest) else { return Vec::new() };
+    let Ok(doc) = text.parse::<toml::Table>() else { return Vec::new() };
+    doc.get("package")
+        .and_then(|p| p.get("metadata"))
+        .and_then(|m| m.get("kaal"))
+        .and_then(|k| k.get("components"))
+        .and_then(|c| c.as_array())
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
 /// Call from a system crate's `build.rs`: links its binaries as KaaL images.
+///
+/// For a root task that embeds components, `kaal build` builds them first and names
+/// their images in `KAAL_COMPONENT_<package>`. A plain `cargo build` (or `clippy`) of the
+/// workspace gets a placeholder image instead, so it still compiles; spawning a
+/// placeholder fails with an error that says to use `cargo kaal build`.
 pub fn system_image() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("system_image() runs from a build script"));
     let script = out.join("kaal-image.ld");
@@ -89,4 +115,17 @@ pub fn system_image() {
         println!("cargo:rustc-link-arg-bins={arg}");
     }
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=Cargo.toml");
+    let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    for package in components_of(&manifest.join("Cargo.toml")) {
+        let var = component_env(&package);
+        println!("cargo:rerun-if-env-changed={var}");
+        if std::env::var_os(&var).is_none() {
+            let placeholder = out.join(format!("{package}.placeholder"));
+            let mut text = PLACEHOLDER_MAGIC.to_vec();
+            text.extend_from_slice(b": build this system with `cargo kaal build` to embed the real image\n");
+            std::fs::write(&placeholder, text).expect("OUT_DIR is writable");
+            println!("cargo:rustc-env={var}={}", placeholder.display());
+        }
+    }
 }

@@ -67,6 +67,9 @@ const HEADERS_AFTER_SHIM: &[&str] = &[
     "sel4/bootinfo_types.h",
 ];
 
+/// The kernel's own structure spec, for its capability type tags.
+const KERNEL_CAP_SPEC: &str = "include/arch/x86/arch/64/mode/object/structures.bf";
+
 /// `.bf` files with the types libsel4 shares with the kernel.
 const BITFIELD_SPECS: &[&str] = &[
     "include/sel4/shared_types_64.bf",
@@ -183,6 +186,14 @@ fn enumerators(preprocessed: &str) -> Vec<String> {
 
 /// `seL4_*` object-like macros whose bodies are integer expressions over known names.
 fn integer_macros(defines: &str, known: &HashSet<String>) -> Vec<String> {
+    // Function-like macros (e.g. `LIBSEL4_BIT(n)`) expand in the probe, so bodies may
+    // call them; real C functions (`seL4_CapRights_new(...)`) are not integers.
+    let function_like: HashSet<&str> = defines
+        .lines()
+        .filter_map(|l| l.strip_prefix("#define "))
+        .filter_map(|l| l.split_once('(').map(|(name, _)| name))
+        .filter(|name| is_ident(name))
+        .collect();
     let mut candidates: Vec<(String, String)> = defines
         .lines()
         .filter_map(|l| l.strip_prefix("#define "))
@@ -197,11 +208,12 @@ fn integer_macros(defines: &str, known: &HashSet<String>) -> Vec<String> {
         let before = order.len();
         candidates.retain(|(name, body)| {
             let ok = !body.is_empty()
-                && body.split(|c: char| "()+-*/<>|&~ \t".contains(c)).filter(|t| !t.is_empty()).all(|t| {
+                && body.split(|c: char| "()+-*/<>|&~, \t".contains(c)).filter(|t| !t.is_empty()).all(|t| {
                     let lit = t.trim_end_matches(['u', 'U', 'l', 'L']);
                     lit.parse::<u64>().is_ok()
                         || lit.strip_prefix("0x").is_some_and(|h| u64::from_str_radix(h, 16).is_ok())
                         || accepted.contains(t)
+                        || function_like.contains(t)
                         || t.starts_with("CONFIG_")
                 });
             if ok {
@@ -304,6 +316,20 @@ pub fn probe(source: &KernelSource, config: &KernelConfig, scratch: &Path) -> Re
         }
     }
     rust.push_str(&bitfields.to_rust());
+
+    // 5. The kernel's own capability type tags (what seL4_DebugCapIdentify returns).
+    let structures = source.root().join(KERNEL_CAP_SPEC);
+    let text =
+        std::fs::read_to_string(&structures).map_err(|source| ProbeError::Io { path: structures.clone(), source })?;
+    let caps = bitfield::find_tagged_union(&text, "cap")?;
+    rust.push_str("/// Kernel capability type tags, as `seL4_DebugCapIdentify` reports them.\npub const KERNEL_CAP_TAGS: &[(&str, seL4_Word)] = &[\n");
+    for (tag, value) in &caps.tags {
+        writeln!(rust, "    (\"{tag}\", {value}),").unwrap();
+    }
+    rust.push_str("];\n");
+    for (tag, value) in &caps.tags {
+        writeln!(rust, "pub const KERNEL_CAP_TAG_{tag}: seL4_Word = {value};").unwrap();
+    }
     Ok(Probed { rust, bitfields })
 }
 
@@ -324,10 +350,11 @@ mod tests {
 
     #[test]
     fn keeps_only_integer_macros() {
-        let defs = "#define seL4_PageBits 12\n#define seL4_WordBits (sizeof(seL4_Word) * 8)\n\
+        let defs = "#define LIBSEL4_BIT(n) (1ul<<(n))\n#define seL4_MsgMaxExtraCaps (LIBSEL4_BIT(seL4_PageBits)-1)\n\
+                    #define seL4_PageBits 12\n#define seL4_WordBits (sizeof(seL4_Word) * 8)\n\
                     #define seL4_ReadWrite seL4_CapRights_new(0, 1, 1)\n#define seL4_A (1UL << seL4_PageBits)\n\
                     #define seL4_B seL4_MinPrio\n#define seL4_F(x) x\n#define OTHER 3";
         let known: HashSet<String> = ["seL4_MinPrio".to_string()].into();
-        assert_eq!(integer_macros(defs, &known), ["seL4_PageBits", "seL4_A", "seL4_B"]);
+        assert_eq!(integer_macros(defs, &known), ["seL4_PageBits", "seL4_A", "seL4_B", "seL4_MsgMaxExtraCaps"]);
     }
 }

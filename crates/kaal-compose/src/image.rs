@@ -29,22 +29,63 @@ pub struct Image {
     pub size: u64,
 }
 
-/// Builds the root-task image of `system` for `kernel`.
+/// Builds the root-task image of `system` for `kernel`, after the images of the
+/// components it embeds.
 pub fn build(project: &Project, system: &SystemCrate, kernel: &Kernel, reporter: &Reporter) -> Result<Image> {
-    let step_name = format!("building the image of {}", system.display);
-    let target_dir = project.kaal_dir().join("image");
+    let mut embedded = Vec::new();
+    if !system.components.is_empty() {
+        let names: Vec<&str> = system.components.iter().map(|c| c.package.as_str()).collect();
+        let step = reporter.step(format!("building components {}", names.join(", ")));
+        let paths = match cargo_build(project, &system.components, kernel, &[], reporter) {
+            Ok(paths) => paths,
+            Err(e) => {
+                step.fail();
+                return Err(e);
+            }
+        };
+        step.done(format!("{} images", paths.len()));
+        for (component, path) in system.components.iter().zip(paths) {
+            embedded.push((kaal_build::link::component_env(&component.package), path));
+        }
+    }
     let step = reporter.step(format!("building image `{}`", system.package));
+    let path = match cargo_build(project, std::slice::from_ref(system), kernel, &embedded, reporter) {
+        Ok(mut paths) => paths.remove(0),
+        Err(e) => {
+            step.fail();
+            return Err(e);
+        }
+    };
+    let step_name = format!("building the image of {}", system.display);
+    let size = std::fs::metadata(&path).map_err(|e| ToolError::io(&step_name, &path, e))?.len();
+    step.done(format!("{} ({} KiB)", path.display(), size.div_ceil(1024)));
+    Ok(Image { path, size })
+}
+
+/// Builds `crates` as freestanding images in one cargo run; returns their paths.
+fn cargo_build(
+    project: &Project,
+    crates: &[SystemCrate],
+    kernel: &Kernel,
+    env: &[(String, PathBuf)],
+    reporter: &Reporter,
+) -> Result<Vec<PathBuf>> {
+    let names: Vec<&str> = crates.iter().map(|c| c.display.as_str()).collect();
+    let step_name = format!("building the image of {}", names.join(", "));
+    let target_dir = project.kaal_dir().join("image");
     let triple =
         host_triple().map_err(|cause| ToolError::new(&step_name, cause, "check that rustc works: rustc -vV"))?;
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cmd.current_dir(&project.root)
-        .args(["build", "--release", "--package", &system.package, "--bin", &system.bin])
-        .args(["--target", &triple])
-        .env("CARGO_TARGET_DIR", &target_dir)
+    cmd.current_dir(&project.root).args(["build", "--release", "--target", &triple]);
+    for c in crates {
+        cmd.args(["--package", &c.package, "--bin", &c.bin]);
+    }
+    cmd.env("CARGO_TARGET_DIR", &target_dir)
         .env("CARGO_ENCODED_RUSTFLAGS", "-Crelocation-model=static")
         .env_remove("RUSTFLAGS")
         .env(kaal_build::CONFIG_ENV, &kernel.config_file)
         .env(kaal_build::source::SOURCE_ENV, kernel.source.root())
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null());
     if reporter.verbosity < crate::progress::Verbosity::Verbose {
         cmd.arg("--quiet");
@@ -52,20 +93,17 @@ pub fn build(project: &Project, system: &SystemCrate, kernel: &Kernel, reporter:
     let out =
         cmd.output().map_err(|e| ToolError::new(&step_name, format!("cannot run cargo: {e}"), "is cargo on PATH?"))?;
     if !out.status.success() {
-        step.fail();
+        let packages: Vec<String> = crates.iter().map(|c| format!("-p {}", c.package)).collect();
         return Err(ToolError::new(
             &step_name,
             format!("cargo build failed:\n{}", String::from_utf8_lossy(&out.stderr).trim_end()),
-            format!("fix the errors above; to see them directly run: cargo build -p {}", system.package),
+            format!("fix the errors above; to see them directly run: cargo build {}", packages.join(" ")),
         ));
     }
     if reporter.verbosity >= crate::progress::Verbosity::Verbose {
         eprint!("{}", String::from_utf8_lossy(&out.stderr));
     }
-    let path = target_dir.join(&triple).join("release").join(&system.bin);
-    let size = std::fs::metadata(&path).map_err(|e| ToolError::io(&step_name, &path, e))?.len();
-    step.done(format!("{} ({} KiB)", path.display(), size.div_ceil(1024)));
-    Ok(Image { path, size })
+    Ok(crates.iter().map(|c| target_dir.join(&triple).join("release").join(&c.bin)).collect())
 }
 
 /// The host's target triple (`rustc -vV`), which images are built for.

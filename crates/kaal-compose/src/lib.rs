@@ -5,6 +5,7 @@
 //! [`host::ensure`] -> [`project`] -> [`kernel::prepare`] -> [`image::build`] ->
 //! [`qemu::boot`].
 
+pub mod bench;
 pub mod error;
 pub mod host;
 pub mod image;

@@ -58,6 +58,14 @@ enum Cmd {
         #[arg(last = true)]
         cargo_args: Vec<String>,
     },
+    /// Boot a benchmark system (benches/<NAME>) with deterministic time; print its table.
+    Bench {
+        /// The benchmark: a directory under benches/ (e.g. `ipc`), or a path.
+        name: String,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
     /// Check (and on Debian as root, install) the host tools KaaL needs.
     Doctor,
 }
@@ -127,6 +135,41 @@ fn run(cli: Cli) -> Result<i32> {
                 .status()
                 .map_err(|e| ToolError::new("running cargo test", e.to_string(), "is cargo on PATH?"))?;
             Ok(if status.success() { 0 } else { status.code().unwrap_or(1) })
+        }
+        Cmd::Bench { name, timeout } => {
+            let cwd = std::env::current_dir()
+                .map_err(|e| ToolError::new("finding the current directory", e.to_string(), "cd into the project"))?;
+            let project = kaal_compose::project::Project::discover(&cwd)?;
+            let dir = if std::path::Path::new(&name).is_dir() {
+                PathBuf::from(&name)
+            } else {
+                project.root.join("benches").join(&name)
+            };
+            if !dir.is_dir() {
+                return Err(ToolError::new(
+                    "finding the benchmark",
+                    format!("no benchmark `{name}` (looked for {})", dir.display()),
+                    "benchmarks live in benches/<name>; try `cargo kaal bench ipc`",
+                ));
+            }
+            let built = kaal_compose::build(Some(&dir), &reporter)?;
+            let cfg =
+                QemuConfig { timeout: Duration::from_secs(timeout), icount: true, echo: false, ..Default::default() };
+            reporter.info(format!("running {} under -icount shift=0 (deterministic cycles)", built.system.display));
+            let outcome = qemu::boot(&built.kernel.image, &built.image.path, &cfg)?;
+            for line in outcome.user_output() {
+                if !line.starts_with("BENCH ") && !line.is_empty() {
+                    println!("{line}");
+                }
+            }
+            let report = kaal_compose::bench::BenchReport::parse(&outcome.serial);
+            println!();
+            print!("{}", report.table());
+            let code = outcome.exit_code();
+            if code != 0 {
+                eprintln!("[kaal] {}: {}", built.system.display, outcome.summary());
+            }
+            Ok(code)
         }
         Cmd::Doctor => {
             let missing = host::missing();

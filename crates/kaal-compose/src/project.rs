@@ -40,6 +40,8 @@ pub struct SystemCrate {
     pub bin: String,
     /// Directory for display, relative to the project root when possible.
     pub display: String,
+    /// Component crates embedded in this root task (`[package.metadata.kaal] components`).
+    pub components: Vec<SystemCrate>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -48,6 +50,19 @@ struct Package {
     manifest_path: PathBuf,
     targets: Vec<Target>,
     dependencies: Vec<Dependency>,
+    metadata: Option<serde_json::Value>,
+}
+
+impl Package {
+    fn components(&self) -> Vec<String> {
+        self.metadata
+            .as_ref()
+            .and_then(|m| m.get("kaal"))
+            .and_then(|k| k.get("components"))
+            .and_then(|c| c.as_array())
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -133,23 +148,45 @@ impl Project {
                     "add it to [workspace] members in the workspace's Cargo.toml, or pass another directory",
                 )
             })?;
+        let mut system = self.image_crate(package)?;
+        for name in package.components() {
+            let component = self.packages.iter().find(|p| p.name == name).ok_or_else(|| {
+                ToolError::new(
+                    step,
+                    format!("`{}` embeds component `{name}`, which is not a package of this workspace", package.name),
+                    format!(
+                        "add the component crate to [workspace] members, or fix the name in {}",
+                        package.manifest_path.display()
+                    ),
+                )
+            })?;
+            system.components.push(self.image_crate(component)?);
+        }
+        Ok(system)
+    }
+
+    /// Checks that `package` can be built as an image.
+    fn image_crate(&self, package: &Package) -> Result<SystemCrate> {
+        let step = "finding the system crate";
+        let dir = package.manifest_path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let bin = package.targets.iter().find(|t| t.kind.iter().any(|k| k == "bin")).ok_or_else(|| {
             ToolError::new(
                 step,
                 format!("package `{}` has no binary target", package.name),
-                "a system's root task is a binary: add src/main.rs with `kaal_core::root_task!(main);`",
+                "a root task or component is a binary: add src/main.rs with `kaal_core::root_task!(main);` \
+                 or `kaal_core::component!(main);`",
             )
         })?;
         if !package.dependencies.iter().any(|d| d.name == "kaal-core") {
             return Err(ToolError::new(
                 step,
                 format!("package `{}` does not depend on kaal-core", package.name),
-                "a system's root task uses kaal-core's runtime: add kaal-core to its [dependencies]",
+                "a root task or component uses kaal-core's runtime: add kaal-core to its [dependencies]",
             ));
         }
         let display =
             dir.strip_prefix(&self.root).map(|p| p.display().to_string()).unwrap_or_else(|_| dir.display().to_string());
-        Ok(SystemCrate { dir, package: package.name.clone(), bin: bin.name.clone(), display })
+        Ok(SystemCrate { dir, package: package.name.clone(), bin: bin.name.clone(), display, components: Vec::new() })
     }
 
     /// The system to use when none is named: the current directory if it is a system

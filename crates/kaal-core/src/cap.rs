@@ -26,6 +26,13 @@ mod sealed {
 pub trait CapType: sealed::Sealed {
     /// Human-readable name for diagnostics ("endpoint", "4 KiB frame", ...).
     const NAME: &'static str;
+    /// The kernel's tag for this kind (generated), as `seL4_DebugCapIdentify` reports it.
+    const KERNEL_TAG: Option<u64>;
+}
+
+/// The name of a kernel capability tag, for diagnostics.
+pub fn kernel_tag_name(tag: u64) -> &'static str {
+    sys::KERNEL_CAP_TAGS.iter().find(|(_, t)| *t == tag).map(|(name, _)| *name).unwrap_or("unknown capability")
 }
 
 /// A kernel object of fixed size that an [`crate::untyped::Untyped`] can be retyped into.
@@ -37,7 +44,7 @@ pub trait FixedSizeObject: CapType {
 }
 
 macro_rules! cap_types {
-    ($($(#[$doc:meta])* $name:ident = $display:literal $(, object $ty:expr, bits $bits:expr)?;)*) => {
+    ($($(#[$doc:meta])* $name:ident = $display:literal, tag $tag:ident $(, object $ty:expr, bits $bits:expr)?;)*) => {
         /// Marker types, one per kind of capability.
         pub mod cap_type {
             $(
@@ -47,6 +54,7 @@ macro_rules! cap_types {
                 impl super::sealed::Sealed for $name {}
                 impl super::CapType for $name {
                     const NAME: &'static str = $display;
+                    const KERNEL_TAG: Option<u64> = Some(crate::sys::$tag);
                 }
                 $(
                     impl super::FixedSizeObject for $name {
@@ -61,37 +69,37 @@ macro_rules! cap_types {
 
 cap_types! {
     /// Untyped memory, the parent of every other object.
-    Untyped = "untyped";
+    Untyped = "untyped", tag KERNEL_CAP_TAG_untyped_cap;
     /// A thread control block.
-    Tcb = "TCB", object crate::sys::seL4_TCBObject, bits crate::sys::seL4_TCBBits;
+    Tcb = "TCB", tag KERNEL_CAP_TAG_thread_cap, object crate::sys::seL4_TCBObject, bits crate::sys::seL4_TCBBits;
     /// A synchronous IPC endpoint.
-    Endpoint = "endpoint", object crate::sys::seL4_EndpointObject, bits crate::sys::seL4_EndpointBits;
+    Endpoint = "endpoint", tag KERNEL_CAP_TAG_endpoint_cap, object crate::sys::seL4_EndpointObject, bits crate::sys::seL4_EndpointBits;
     /// An asynchronous notification (a word of signal bits).
-    Notification = "notification", object crate::sys::seL4_NotificationObject, bits crate::sys::seL4_NotificationBits;
+    Notification = "notification", tag KERNEL_CAP_TAG_notification_cap, object crate::sys::seL4_NotificationObject, bits crate::sys::seL4_NotificationBits;
     /// A CNode: a table of capability slots.
-    CNode = "CNode";
+    CNode = "CNode", tag KERNEL_CAP_TAG_cnode_cap;
     /// A 4 KiB frame.
-    Page = "4 KiB frame", object crate::sys::seL4_X86_4K, bits crate::sys::seL4_PageBits;
+    Page = "4 KiB frame", tag KERNEL_CAP_TAG_frame_cap, object crate::sys::seL4_X86_4K, bits crate::sys::seL4_PageBits;
     /// A 2 MiB frame.
-    LargePage = "2 MiB frame", object crate::sys::seL4_X86_LargePageObject, bits crate::sys::seL4_LargePageBits;
+    LargePage = "2 MiB frame", tag KERNEL_CAP_TAG_frame_cap, object crate::sys::seL4_X86_LargePageObject, bits crate::sys::seL4_LargePageBits;
     /// A page table (maps 2 MiB with 4 KiB pages).
-    PageTable = "page table", object crate::sys::seL4_X86_PageTableObject, bits crate::sys::seL4_PageTableBits;
+    PageTable = "page table", tag KERNEL_CAP_TAG_page_table_cap, object crate::sys::seL4_X86_PageTableObject, bits crate::sys::seL4_PageTableBits;
     /// A page directory (maps 1 GiB).
-    PageDirectory = "page directory", object crate::sys::seL4_X86_PageDirectoryObject, bits crate::sys::seL4_PageDirBits;
+    PageDirectory = "page directory", tag KERNEL_CAP_TAG_page_directory_cap, object crate::sys::seL4_X86_PageDirectoryObject, bits crate::sys::seL4_PageDirBits;
     /// A page-directory pointer table (maps 512 GiB).
-    Pdpt = "PDPT", object crate::sys::seL4_X86_PDPTObject, bits crate::sys::seL4_PDPTBits;
+    Pdpt = "PDPT", tag KERNEL_CAP_TAG_pdpt_cap, object crate::sys::seL4_X86_PDPTObject, bits crate::sys::seL4_PDPTBits;
     /// A PML4: the root of an x86_64 address space.
-    Pml4 = "PML4", object crate::sys::seL4_X64_PML4Object, bits crate::sys::seL4_PML4Bits;
+    Pml4 = "PML4", tag KERNEL_CAP_TAG_pml4_cap, object crate::sys::seL4_X64_PML4Object, bits crate::sys::seL4_PML4Bits;
     /// The right to create IRQ handlers.
-    IrqControl = "IRQ control";
+    IrqControl = "IRQ control", tag KERNEL_CAP_TAG_irq_control_cap;
     /// The right to receive and acknowledge one interrupt.
-    IrqHandler = "IRQ handler";
+    IrqHandler = "IRQ handler", tag KERNEL_CAP_TAG_irq_handler_cap;
     /// The right to use x86 I/O ports.
-    IoPort = "I/O port";
+    IoPort = "I/O port", tag KERNEL_CAP_TAG_io_port_cap;
     /// The right to create ASID pools.
-    AsidControl = "ASID control";
+    AsidControl = "ASID control", tag KERNEL_CAP_TAG_asid_control_cap;
     /// A pool of address-space identifiers.
-    AsidPool = "ASID pool";
+    AsidPool = "ASID pool", tag KERNEL_CAP_TAG_asid_pool_cap;
 }
 
 /// An owned capability of kind `T`.

@@ -5,7 +5,7 @@
 //! KaaL does not know. [`Error`] adds what user-level bookkeeping can go wrong (slots,
 //! memory, address ranges) and always says which operation failed.
 
-use core::fmt;
+use core::fmt::{self, Write as _};
 
 use crate::sys;
 
@@ -133,6 +133,18 @@ pub enum Error {
     NoDeviceMemory { paddr: u64, size: u64 },
     /// Device memory can only become frames (or smaller device untypeds).
     DeviceMemoryObject { object: &'static str },
+    /// A capability of one kind arrived where another was expected.
+    WrongCapability { expected: &'static str, found: &'static str },
+    /// A component's ELF image cannot be loaded.
+    BadImage { component: &'static str, why: &'static str },
+    /// A component's grants do not fit its start-up block.
+    BadGrant { component: &'static str, why: kaal_abi::startup::StartupError },
+    /// A component asked for a grant it was not given.
+    NotGranted { name: &'static str },
+    /// A grant was already taken (each capability is handed out once).
+    AlreadyTaken { name: &'static str },
+    /// A grant exists but is of another kind.
+    WrongGrantKind { name: &'static str, expected: &'static str, granted: &'static str },
     /// Something is already mapped at this virtual address.
     AddressInUse { vaddr: u64 },
     /// An address is unaligned or outside the usable range.
@@ -204,6 +216,28 @@ impl fmt::Display for Error {
                 "a {object} cannot be made from device memory: device untypeds only become frames; \
                  create kernel objects from RAM untypeds"
             ),
+            Error::WrongCapability { expected, found } => write!(
+                f,
+                "expected a {expected} capability, received: {}; the sender broke the protocol",
+                found.trim_end_matches("_cap").replace_spaces()
+            ),
+            Error::BadImage { component, why } => write!(
+                f,
+                "cannot load component '{component}': {why}; rebuild it with `cargo kaal build` (images must be \
+                 x86_64 ELF files linked by kaal_build::link)"
+            ),
+            Error::BadGrant { component, why } => {
+                write!(f, "cannot describe the grants of component '{component}': {why}")
+            }
+            Error::NotGranted { name } => write!(
+                f,
+                "this component was not granted anything called {name:?}; grant it when spawning the component \
+                 (or in system.toml), or check the spelling"
+            ),
+            Error::AlreadyTaken { name } => write!(f, "{name:?} was already taken; each grant is handed out once"),
+            Error::WrongGrantKind { name, expected, granted } => {
+                write!(f, "{name:?} was granted as {granted}, but used as {expected}")
+            }
             Error::AddressInUse { vaddr } => {
                 write!(f, "virtual address {vaddr:#x} is already mapped; unmap it first or pick another address")
             }
@@ -218,6 +252,28 @@ impl fmt::Display for Error {
 }
 
 impl core::error::Error for Error {}
+
+/// Kernel tag names (`irq_handler_cap`) printed as words (`irq handler`).
+trait ReplaceSpaces {
+    fn replace_spaces(&self) -> SpacedName<'_>;
+}
+
+impl ReplaceSpaces for str {
+    fn replace_spaces(&self) -> SpacedName<'_> {
+        SpacedName(self)
+    }
+}
+
+struct SpacedName<'a>(&'a str);
+
+impl fmt::Display for SpacedName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            f.write_char(if c == '_' { ' ' } else { c })?;
+        }
+        Ok(())
+    }
+}
 impl core::error::Error for KernelError {}
 
 /// `Result` with KaaL's [`Error`].

@@ -35,14 +35,20 @@
 #![no_std]
 #![warn(missing_debug_implementations)]
 
+pub mod arch;
 pub mod bootinfo;
 pub mod cap;
+pub mod component;
 pub mod console;
 pub mod cspace;
 pub mod error;
+pub mod ipc;
 mod notification;
+pub mod process;
 pub mod runtime;
+pub mod shared;
 pub mod sys;
+pub mod thread;
 pub mod untyped;
 pub mod vspace;
 

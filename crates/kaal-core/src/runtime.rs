@@ -15,7 +15,7 @@
 
 use core::fmt::Display;
 use core::panic::PanicInfo;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 
 pub use kaal_abi::exit::ExitStatus;
 
@@ -72,10 +72,10 @@ impl Termination for ExitStatus {
     }
 }
 
-impl<E: Display> Termination for Result<(), E> {
+impl<T: Termination, E: Display> Termination for Result<T, E> {
     fn report(self, task: &str) -> ExitStatus {
         match self {
-            Ok(()) => ExitStatus::Success,
+            Ok(value) => value.report(task),
             Err(e) => {
                 println!("[{task}] error: {e}");
                 ExitStatus::ERROR
@@ -95,11 +95,29 @@ pub struct ImageLayout {
 
 const PAGE: usize = 1 << sys::seL4_PageBits;
 
-/// Reports `status` to the host and stops the system.
+/// Ends the program with `status`.
 ///
-/// Under QEMU with `isa-debug-exit` (as `kaal run` starts it) QEMU exits at once. On
-/// other machines the root task prints the status and suspends itself.
+/// In the root task this reports the status to the host and stops the system: under
+/// QEMU with `isa-debug-exit` (as `kaal run` starts it) QEMU exits at once; on other
+/// machines the root task prints the status and suspends itself. In a component it
+/// reports the status to the supervisor and stops the component only.
 pub fn exit(status: ExitStatus) -> ! {
+    if ROLE.load(Ordering::Relaxed) == COMPONENT {
+        use kaal_abi::startup::{labels, slots};
+        // SAFETY: a one-word message to our supervisor, then suspending ourselves;
+        // neither touches memory.
+        unsafe {
+            sys::syscall(
+                sys::syscall::seL4_SysSend,
+                slots::SUPERVISOR,
+                sys::message_info(labels::EXIT, 0, 0, 1),
+                [status.to_byte() as u64, 0, 0, 0],
+            );
+            loop {
+                sys::seL4_TCB_Suspend(slots::TCB);
+            }
+        }
+    }
     // SAFETY: an I/O port write to the debug-exit port and suspending ourselves touch no
     // memory.
     unsafe {
@@ -112,23 +130,52 @@ pub fn exit(status: ExitStatus) -> ! {
     }
 }
 
+const ROOT: u8 = 0;
+const COMPONENT: u8 = 1;
+/// Whether this program is the root task or a component.
+static ROLE: AtomicU8 = AtomicU8::new(ROOT);
+
 static PANICKING: AtomicBool = AtomicBool::new(false);
 
 /// The panic handler behind [`crate::root_task!`]: prints the message and location
 /// with the task's name, then exits with [`ExitStatus::PANIC`].
 #[doc(hidden)]
 pub fn __panic(task: &str, info: &PanicInfo<'_>) -> ! {
+    if let Some(thread) = crate::thread::current_control() {
+        // A spawned thread: report it, end the thread, let its joiner see the panic.
+        if !thread.has_panicked() {
+            print_panic(task, Some(thread.name), info);
+        }
+        thread.panicked();
+    }
     if PANICKING.swap(true, Ordering::SeqCst) {
         // A panic while reporting a panic: report nothing more.
         exit(ExitStatus::PANIC);
     }
+    print_panic(task, None, info);
+    exit(ExitStatus::PANIC)
+}
+
+fn print_panic(task: &str, thread: Option<&str>, info: &PanicInfo<'_>) {
+    let who = ThreadName(task, thread);
     match info.location() {
         Some(loc) => {
-            println!("[{task}] panicked at {}:{}:{}:\n{}", loc.file(), loc.line(), loc.column(), info.message())
+            println!("[{who}] panicked at {}:{}:{}:\n{}", loc.file(), loc.line(), loc.column(), info.message())
         }
-        None => println!("[{task}] panicked: {}", info.message()),
+        None => println!("[{who}] panicked: {}", info.message()),
     }
-    exit(ExitStatus::PANIC)
+}
+
+/// `task` or `task/thread`.
+struct ThreadName<'a>(&'a str, Option<&'a str>);
+
+impl core::fmt::Display for ThreadName<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.1 {
+            Some(thread) => write!(f, "{}/{}", self.0, thread),
+            None => f.write_str(self.0),
+        }
+    }
 }
 
 /// Checks that GS-relative IPC-buffer access reaches the buffer BootInfo names.
@@ -230,7 +277,8 @@ pub fn __start_root_task<T: Termination>(
 /// }
 /// ```
 ///
-/// `main` may return `()`, an [`ExitStatus`], or `Result<(), E: Display>`. The stack
+/// `main` may return `()`, an [`ExitStatus`], or a `Result` of either with an error
+/// that implements `Display`. The stack
 /// defaults to 256 KiB; `root_task!(main, stack_size = 1024 * 1024)` changes it.
 #[macro_export]
 macro_rules! root_task {
@@ -356,5 +404,93 @@ macro_rules! __image_support {
             "    jnz 3b",
             "4:  ret",
         );
+    };
+}
+
+/// The heap region the root task mapped for this component, handed out once (to
+/// `kaal-alloc`'s heap).
+static HEAP_BASE: AtomicU64 = AtomicU64::new(0);
+static HEAP_SIZE: AtomicU64 = AtomicU64::new(0);
+
+/// Takes the component's pre-mapped heap region `(base, size)`; `None` in the root task
+/// or once taken.
+pub fn take_heap_region() -> Option<(u64, u64)> {
+    let size = HEAP_SIZE.swap(0, Ordering::AcqRel);
+    (size != 0).then(|| (HEAP_BASE.load(Ordering::Acquire), size))
+}
+
+/// Entry point behind [`crate::component!`].
+#[doc(hidden)]
+pub fn __start_component<T: Termination>(package: &'static str, main: fn(crate::component::Component) -> T) -> ! {
+    use kaal_abi::startup::{StartupBlock, IPC_BUFFER_VADDR, STARTUP_BLOCK_VADDR};
+    ROLE.store(COMPONENT, Ordering::Relaxed);
+    // SAFETY: the supervisor maps the IPC buffer at IPC_BUFFER_VADDR before starting us.
+    let probe_ok = unsafe {
+        let user_data = sys::OFFSETOF_seL4_IPCBuffer_userData / 8;
+        sys::ipc_buffer_write(user_data, 0x4b61_614c);
+        let seen = core::ptr::read_volatile((IPC_BUFFER_VADDR as *const u64).add(user_data));
+        sys::ipc_buffer_write(user_data, 0);
+        seen == 0x4b61_614c
+    };
+    if !probe_ok {
+        println!("[{package}] runtime error: the IPC buffer is not at the GS base");
+        exit(ExitStatus::FAULT);
+    }
+    // SAFETY: the supervisor maps the start-up block, read-only, for our whole life.
+    let page = unsafe { core::slice::from_raw_parts(STARTUP_BLOCK_VADDR as *const u8, 4096) };
+    let block = match StartupBlock::decode(page) {
+        Ok(block) => block,
+        Err(e) => {
+            println!("[{package}] runtime error: {e}");
+            exit(ExitStatus::FAULT);
+        }
+    };
+    HEAP_BASE.store(block.heap_base, Ordering::Release);
+    HEAP_SIZE.store(block.heap_size, Ordering::Release);
+    let component = crate::component::Component::new(block);
+    let name = component.name();
+    let status = main(component).report(name);
+    exit(status)
+}
+
+/// Declares a component's `main` and emits the runtime support it needs.
+///
+/// ```ignore
+/// #![no_std]
+/// #![no_main]
+/// kaal_core::component!(main);
+///
+/// fn main(mut me: kaal_core::component::Component) -> Result<(), kaal_core::Error> {
+///     let log = me.client("log")?;
+///     Ok(())
+/// }
+/// ```
+///
+/// The supervisor sets up the stack before the component starts.
+#[macro_export]
+macro_rules! component {
+    ($main:path) => {
+        ::core::arch::global_asm!(
+            ".section .text._start,\"ax\",@progbits",
+            ".globl _start",
+            ".type _start,@function",
+            "_start:",
+            "    xor ebp, ebp",
+            "    call {entry}",
+            "    ud2",
+            ".text",
+            entry = sym __kaal_component_entry,
+        );
+
+        extern "C" fn __kaal_component_entry() -> ! {
+            $crate::runtime::__start_component(env!("CARGO_PKG_NAME"), $main)
+        }
+
+        #[panic_handler]
+        fn __kaal_panic(info: &::core::panic::PanicInfo<'_>) -> ! {
+            $crate::runtime::__panic($crate::component::current_name(env!("CARGO_PKG_NAME")), info)
+        }
+
+        $crate::__image_support!();
     };
 }

@@ -129,6 +129,11 @@ impl Untyped {
         self.cap.cptr()
     }
 
+    /// Gives up the handle; the capability stays in its slot.
+    pub fn into_cptr(self) -> CPtr {
+        self.cap.into_cptr()
+    }
+
     /// Could an object of `2^bits` bytes still be carved out?
     pub fn fits(&self, bits: u32) -> bool {
         place(self.watermark, bits, self.size_bits).is_some()

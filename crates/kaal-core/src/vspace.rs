@@ -56,6 +56,24 @@ pub const USER_TOP: u64 = 0x0000_7fff_ffff_f000;
 pub trait ObjectAllocator {
     /// Creates one object of type `T` from RAM untyped memory.
     fn allocate<T: Retype>(&mut self) -> Result<T>;
+    /// Splits off `2^size_bits` bytes of RAM as an untyped (for variable-sized objects
+    /// such as CNodes, or as a budget to hand on).
+    fn allocate_untyped(&mut self, size_bits: u8) -> Result<Untyped>;
+    /// The CSpace new objects' capabilities go into.
+    fn cspace(&mut self) -> &mut CSpace;
+
+    /// Creates a CNode with `2^radix_bits` slots.
+    fn allocate_cnode(&mut self, radix_bits: u32) -> Result<Cap<cap_type::CNode>> {
+        let bits = radix_bits + sys::seL4_SlotBits as u32;
+        if bits > 40 {
+            return Err(Error::InvalidSize { what: "CNode radix (bits)", value: radix_bits as u64, limit: 24 });
+        }
+        let mut untyped = self.allocate_untyped(bits as u8)?;
+        let cnode = untyped.retype_cnode(radix_bits, self.cspace())?;
+        // The untyped stays the CNode's parent; its handle is not needed again.
+        let _ = untyped.into_cptr();
+        Ok(cnode)
+    }
 }
 
 /// An [`ObjectAllocator`] that carves objects out of one untyped.
@@ -68,6 +86,14 @@ pub struct UntypedSource<'a> {
 impl ObjectAllocator for UntypedSource<'_> {
     fn allocate<T: Retype>(&mut self) -> Result<T> {
         self.untyped.retype(self.cspace)
+    }
+
+    fn allocate_untyped(&mut self, size_bits: u8) -> Result<Untyped> {
+        self.untyped.split(size_bits, self.cspace)
+    }
+
+    fn cspace(&mut self) -> &mut CSpace {
+        self.cspace
     }
 }
 

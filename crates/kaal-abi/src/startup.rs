@@ -1,0 +1,467 @@
+//! The start-up block: how a component learns what it was given.
+//!
+//! The root task builds each component's address space and CSpace, then writes one page
+//! at [`STARTUP_BLOCK_VADDR`] in the component's address space describing it: its name,
+//! where its heap and stack are, and every capability and memory region it was granted,
+//! by name. The component's runtime decodes it and hands `main` a typed view, so a
+//! component asks for `"logger"` rather than slot 7.
+//!
+//! The block is plain little-endian bytes with a magic number and a version, encoded and
+//! decoded here, so both sides agree by construction and a corrupt block is an error
+//! rather than undefined behaviour.
+
+/// Where the start-up block is mapped (read-only) in every component.
+pub const STARTUP_BLOCK_VADDR: u64 = 0x7f00_0000_0000;
+/// Where the component's main thread's IPC buffer is mapped.
+pub const IPC_BUFFER_VADDR: u64 = 0x7f00_0000_1000;
+/// The top of the component's main stack (it grows down; the page below its bottom is
+/// never mapped, so an overflow faults).
+pub const STACK_TOP: u64 = 0x7f00_1000_0000;
+/// Where the component's heap is mapped.
+pub const HEAP_BASE: u64 = 0x7e00_0000_0000;
+/// Where granted shared-memory regions are mapped, one after another.
+pub const REGIONS_BASE: u64 = 0x7d00_0000_0000;
+
+/// Well-known slots in every component's CNode.
+pub mod slots {
+    /// The component's own TCB (to suspend itself on exit).
+    pub const TCB: u64 = 1;
+    /// The component's own CNode (the receive path for capability transfers).
+    pub const CNODE: u64 = 2;
+    /// A badged endpoint to the supervisor: faults arrive there, and the component
+    /// reports its exit status there.
+    pub const SUPERVISOR: u64 = 3;
+    /// The first slot of granted capabilities.
+    pub const FIRST_GRANT: u64 = 8;
+    /// The first slot free for the component's own use (received capabilities).
+    pub const FIRST_FREE: u64 = 128;
+}
+
+/// Message labels on the supervisor endpoint. seL4 fault messages use labels 1..=5 (the
+/// fault type), so KaaL's own labels start far above them. Labels are 20 bits wide.
+pub mod labels {
+    /// "I am done": MR0 = the exit status byte (`ExitStatus::to_byte`).
+    pub const EXIT: u64 = 0x4_b001;
+    /// Every KaaL label fits in the 20-bit message-info label field.
+    pub const LABEL_BITS: u32 = 20;
+    const _: () = assert!(EXIT < 1 << LABEL_BITS);
+}
+
+const MAGIC: u64 = 0x4b61_614c_5354_5254; // "KaaLSTRT"
+const VERSION: u32 = 1;
+/// Longest name of a component, capability or region, in bytes.
+pub const NAME_LEN: usize = 32;
+/// Most capabilities one component can be granted.
+pub const MAX_CAPS: usize = 48;
+/// Most regions one component can be granted.
+pub const MAX_REGIONS: usize = 16;
+
+const HEADER: usize = 8 + 4 + 4 + NAME_LEN + 8 * 6;
+const CAP_ENTRY: usize = NAME_LEN + 8 + 4 + 4 + 8;
+const REGION_ENTRY: usize = NAME_LEN + 8 + 8 + 4 + 4;
+/// Bytes an encoded block takes at most (it fits in one 4 KiB page).
+pub const ENCODED_LEN: usize = HEADER + MAX_CAPS * CAP_ENTRY + MAX_REGIONS * REGION_ENTRY;
+const _: () = assert!(ENCODED_LEN <= 4096);
+
+/// What kind of capability a granted slot holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum CapKind {
+    /// An endpoint to call a server through.
+    EndpointClient = 1,
+    /// An endpoint to serve requests on.
+    EndpointServer = 2,
+    /// A notification to signal.
+    NotificationSignal = 3,
+    /// A notification to wait on.
+    NotificationWait = 4,
+    /// An untyped memory budget.
+    Untyped = 5,
+    /// An IRQ handler.
+    IrqHandler = 6,
+    /// I/O port access.
+    IoPort = 7,
+    /// A frame.
+    Frame = 8,
+}
+
+impl CapKind {
+    fn from_u32(v: u32) -> Option<Self> {
+        Some(match v {
+            1 => Self::EndpointClient,
+            2 => Self::EndpointServer,
+            3 => Self::NotificationSignal,
+            4 => Self::NotificationWait,
+            5 => Self::Untyped,
+            6 => Self::IrqHandler,
+            7 => Self::IoPort,
+            8 => Self::Frame,
+            _ => return None,
+        })
+    }
+
+    /// Human-readable name.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Self::EndpointClient => "endpoint (client)",
+            Self::EndpointServer => "endpoint (server)",
+            Self::NotificationSignal => "notification (signal)",
+            Self::NotificationWait => "notification (wait)",
+            Self::Untyped => "untyped memory",
+            Self::IrqHandler => "IRQ handler",
+            Self::IoPort => "I/O ports",
+            Self::Frame => "frame",
+        }
+    }
+}
+
+/// A fixed-capacity name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Name {
+    bytes: [u8; NAME_LEN],
+    len: u8,
+}
+
+impl Name {
+    /// A name, if it is 1..=32 bytes.
+    pub fn new(s: &str) -> Result<Self, StartupError> {
+        if s.is_empty() || s.len() > NAME_LEN {
+            return Err(StartupError::BadName);
+        }
+        let mut bytes = [0; NAME_LEN];
+        bytes[..s.len()].copy_from_slice(s.as_bytes());
+        Ok(Self { bytes, len: s.len() as u8 })
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("<invalid name>")
+    }
+}
+
+impl core::fmt::Debug for Name {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+/// A granted capability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CapEntry {
+    pub name: Name,
+    /// Slot in the component's CNode.
+    pub slot: u64,
+    pub kind: CapKind,
+    /// The badge the capability carries (0 if none).
+    pub badge: u64,
+}
+
+/// A granted memory region, mapped in the component's address space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegionEntry {
+    pub name: Name,
+    pub vaddr: u64,
+    pub size: u64,
+    pub writable: bool,
+}
+
+/// Everything a component is told at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartupBlock {
+    pub name: Name,
+    /// Radix of the component's CNode (its CPtrs resolve with a full word via a guard).
+    pub cnode_bits: u64,
+    pub heap_base: u64,
+    pub heap_size: u64,
+    pub stack_top: u64,
+    pub stack_size: u64,
+    pub ipc_buffer: u64,
+    caps: [Option<CapEntry>; MAX_CAPS],
+    regions: [Option<RegionEntry>; MAX_REGIONS],
+}
+
+/// Why a start-up block could not be built or read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartupError {
+    /// Names must be 1..=32 bytes.
+    BadName,
+    /// More than [`MAX_CAPS`] capabilities or [`MAX_REGIONS`] regions.
+    TooMany,
+    /// Two grants with the same name.
+    DuplicateName,
+    /// The bytes are not a start-up block of this version.
+    Corrupt(&'static str),
+}
+
+impl core::fmt::Display for StartupError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::BadName => write!(f, "names must be 1 to {NAME_LEN} bytes"),
+            Self::TooMany => {
+                write!(f, "a component can be granted at most {MAX_CAPS} capabilities and {MAX_REGIONS} regions")
+            }
+            Self::DuplicateName => write!(f, "two grants have the same name"),
+            Self::Corrupt(what) => write!(f, "corrupt start-up block: {what}"),
+        }
+    }
+}
+
+struct Writer<'a> {
+    out: &'a mut [u8],
+    at: usize,
+}
+
+impl Writer<'_> {
+    fn bytes(&mut self, b: &[u8]) {
+        self.out[self.at..self.at + b.len()].copy_from_slice(b);
+        self.at += b.len();
+    }
+    fn u64(&mut self, v: u64) {
+        self.bytes(&v.to_le_bytes());
+    }
+    fn u32(&mut self, v: u32) {
+        self.bytes(&v.to_le_bytes());
+    }
+    fn name(&mut self, n: &Name) {
+        self.bytes(&n.bytes);
+    }
+}
+
+struct Reader<'a> {
+    data: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], StartupError> {
+        let slice = self.data.get(self.at..self.at + N).ok_or(StartupError::Corrupt("truncated"))?;
+        self.at += N;
+        let mut out = [0; N];
+        out.copy_from_slice(slice);
+        Ok(out)
+    }
+    fn u64(&mut self) -> Result<u64, StartupError> {
+        Ok(u64::from_le_bytes(self.take()?))
+    }
+    fn u32(&mut self) -> Result<u32, StartupError> {
+        Ok(u32::from_le_bytes(self.take()?))
+    }
+    fn name(&mut self) -> Result<Name, StartupError> {
+        let bytes: [u8; NAME_LEN] = self.take()?;
+        let len = bytes.iter().position(|b| *b == 0).unwrap_or(NAME_LEN);
+        let name = Name { bytes, len: len as u8 };
+        if len == 0 || core::str::from_utf8(&bytes[..len]).is_err() {
+            return Err(StartupError::Corrupt("a name is empty or not UTF-8"));
+        }
+        Ok(name)
+    }
+}
+
+impl StartupBlock {
+    /// A block for component `name` with nothing granted yet.
+    pub fn new(name: &str) -> Result<Self, StartupError> {
+        Ok(Self {
+            name: Name::new(name)?,
+            cnode_bits: 0,
+            heap_base: 0,
+            heap_size: 0,
+            stack_top: 0,
+            stack_size: 0,
+            ipc_buffer: 0,
+            caps: [None; MAX_CAPS],
+            regions: [None; MAX_REGIONS],
+        })
+    }
+
+    fn name_taken(&self, name: &str) -> bool {
+        self.caps().any(|c| c.name.as_str() == name) || self.regions().any(|r| r.name.as_str() == name)
+    }
+
+    /// Records a granted capability.
+    pub fn add_cap(&mut self, name: &str, slot: u64, kind: CapKind, badge: u64) -> Result<(), StartupError> {
+        if self.name_taken(name) {
+            return Err(StartupError::DuplicateName);
+        }
+        let entry = CapEntry { name: Name::new(name)?, slot, kind, badge };
+        let free = self.caps.iter_mut().find(|c| c.is_none()).ok_or(StartupError::TooMany)?;
+        *free = Some(entry);
+        Ok(())
+    }
+
+    /// Records a granted region.
+    pub fn add_region(&mut self, name: &str, vaddr: u64, size: u64, writable: bool) -> Result<(), StartupError> {
+        if self.name_taken(name) {
+            return Err(StartupError::DuplicateName);
+        }
+        let entry = RegionEntry { name: Name::new(name)?, vaddr, size, writable };
+        let free = self.regions.iter_mut().find(|r| r.is_none()).ok_or(StartupError::TooMany)?;
+        *free = Some(entry);
+        Ok(())
+    }
+
+    /// Granted capabilities.
+    pub fn caps(&self) -> impl Iterator<Item = &CapEntry> {
+        self.caps.iter().flatten()
+    }
+
+    /// Granted regions.
+    pub fn regions(&self) -> impl Iterator<Item = &RegionEntry> {
+        self.regions.iter().flatten()
+    }
+
+    /// The capability named `name`.
+    pub fn cap(&self, name: &str) -> Option<&CapEntry> {
+        self.caps().find(|c| c.name.as_str() == name)
+    }
+
+    /// The region named `name`.
+    pub fn region(&self, name: &str) -> Option<&RegionEntry> {
+        self.regions().find(|r| r.name.as_str() == name)
+    }
+
+    /// Encodes the block into `out` (at least [`ENCODED_LEN`] bytes).
+    pub fn encode(&self, out: &mut [u8]) -> Result<(), StartupError> {
+        if out.len() < ENCODED_LEN {
+            return Err(StartupError::Corrupt("output buffer too small"));
+        }
+        out[..ENCODED_LEN].fill(0);
+        let mut w = Writer { out, at: 0 };
+        w.u64(MAGIC);
+        w.u32(VERSION);
+        w.u32(0);
+        w.name(&self.name);
+        for v in [self.cnode_bits, self.heap_base, self.heap_size, self.stack_top, self.stack_size, self.ipc_buffer] {
+            w.u64(v);
+        }
+        for cap in &self.caps {
+            match cap {
+                Some(c) => {
+                    w.name(&c.name);
+                    w.u64(c.slot);
+                    w.u32(c.kind as u32);
+                    w.u32(0);
+                    w.u64(c.badge);
+                }
+                None => w.at += CAP_ENTRY,
+            }
+        }
+        for region in &self.regions {
+            match region {
+                Some(r) => {
+                    w.name(&r.name);
+                    w.u64(r.vaddr);
+                    w.u64(r.size);
+                    w.u32(r.writable as u32);
+                    w.u32(0);
+                }
+                None => w.at += REGION_ENTRY,
+            }
+        }
+        Ok(())
+    }
+
+    /// Decodes and validates a block.
+    pub fn decode(data: &[u8]) -> Result<Self, StartupError> {
+        let mut r = Reader { data, at: 0 };
+        if r.u64()? != MAGIC {
+            return Err(StartupError::Corrupt("bad magic number"));
+        }
+        if r.u32()? != VERSION {
+            return Err(StartupError::Corrupt("unknown version"));
+        }
+        r.u32()?;
+        let mut block = StartupBlock::new("x").map_err(|_| StartupError::Corrupt("name"))?;
+        block.name = r.name()?;
+        block.cnode_bits = r.u64()?;
+        block.heap_base = r.u64()?;
+        block.heap_size = r.u64()?;
+        block.stack_top = r.u64()?;
+        block.stack_size = r.u64()?;
+        block.ipc_buffer = r.u64()?;
+        for i in 0..MAX_CAPS {
+            if data.get(r.at).copied().unwrap_or(0) == 0 {
+                r.at += CAP_ENTRY;
+                continue;
+            }
+            let name = r.name()?;
+            let slot = r.u64()?;
+            let kind = CapKind::from_u32(r.u32()?).ok_or(StartupError::Corrupt("unknown capability kind"))?;
+            r.u32()?;
+            let badge = r.u64()?;
+            block.caps[i] = Some(CapEntry { name, slot, kind, badge });
+        }
+        for i in 0..MAX_REGIONS {
+            if data.get(r.at).copied().unwrap_or(0) == 0 {
+                r.at += REGION_ENTRY;
+                continue;
+            }
+            let name = r.name()?;
+            let vaddr = r.u64()?;
+            let size = r.u64()?;
+            let writable = r.u32()? != 0;
+            r.u32()?;
+            block.regions[i] = Some(RegionEntry { name, vaddr, size, writable });
+        }
+        Ok(block)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::format;
+
+    fn sample() -> StartupBlock {
+        let mut b = StartupBlock::new("logger").unwrap();
+        b.cnode_bits = 8;
+        b.heap_base = HEAP_BASE;
+        b.heap_size = 1 << 20;
+        b.stack_top = STACK_TOP;
+        b.stack_size = 64 << 10;
+        b.ipc_buffer = IPC_BUFFER_VADDR;
+        b.add_cap("requests", 8, CapKind::EndpointServer, 0).unwrap();
+        b.add_cap("ready", 9, CapKind::NotificationSignal, 0x4).unwrap();
+        b.add_region("ring", REGIONS_BASE, 0x4000, true).unwrap();
+        b
+    }
+
+    #[test]
+    fn round_trip() {
+        let b = sample();
+        let mut page = [0u8; 4096];
+        b.encode(&mut page).unwrap();
+        let d = StartupBlock::decode(&page).unwrap();
+        assert_eq!(d, b);
+        assert_eq!(d.cap("ready").unwrap().badge, 4);
+        assert_eq!(d.region("ring").unwrap().size, 0x4000);
+        assert!(d.cap("missing").is_none());
+    }
+
+    #[test]
+    fn rejects_duplicates_bad_names_and_overflow() {
+        let mut b = sample();
+        assert_eq!(b.add_cap("ring", 10, CapKind::Frame, 0), Err(StartupError::DuplicateName));
+        assert_eq!(b.add_cap("", 10, CapKind::Frame, 0), Err(StartupError::BadName));
+        assert_eq!(b.add_cap(&"x".repeat(33), 10, CapKind::Frame, 0), Err(StartupError::BadName));
+        let mut full = StartupBlock::new("full").unwrap();
+        for i in 0..MAX_CAPS {
+            full.add_cap(&format!("c{i}"), i as u64, CapKind::Frame, 0).unwrap();
+        }
+        assert_eq!(full.add_cap("one-more", 99, CapKind::Frame, 0), Err(StartupError::TooMany));
+    }
+
+    #[test]
+    fn corrupt_blocks_are_errors() {
+        let mut page = [0u8; 4096];
+        sample().encode(&mut page).unwrap();
+        let mut bad = page;
+        bad[0] ^= 1;
+        assert_eq!(StartupBlock::decode(&bad), Err(StartupError::Corrupt("bad magic number")));
+        let cap0 = HEADER + NAME_LEN + 8;
+        let mut bad = page;
+        bad[cap0] = 99;
+        assert_eq!(StartupBlock::decode(&bad), Err(StartupError::Corrupt("unknown capability kind")));
+        assert_eq!(StartupBlock::decode(&page[..100]), Err(StartupError::Corrupt("truncated")));
+    }
+}

@@ -1,0 +1,145 @@
+//! What a component's `main` gets: its name, and its grants by name.
+//!
+//! Each capability can be taken once, as the kind it was granted as; asking for a name
+//! that was not granted, or for the wrong kind, is an error that says so. That is the
+//! whole of a component's authority: it has no other capabilities than these, its own
+//! TCB and CNode, and the badged endpoint to its supervisor.
+
+use core::cell::UnsafeCell;
+use core::mem::MaybeUninit;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+
+use kaal_abi::startup::{slots, CapKind, StartupBlock};
+
+use crate::cap::{Badge, Cap, Notification};
+use crate::cspace::CSpace;
+use crate::error::{Error, Result};
+use crate::ipc::{Client, Server};
+use crate::shared::SharedRegion;
+
+static NAME_PTR: AtomicPtr<u8> = AtomicPtr::new(core::ptr::null_mut());
+static NAME_LEN: AtomicUsize = AtomicUsize::new(0);
+
+/// The running component's name, or `fallback` before it is known.
+pub fn current_name(fallback: &'static str) -> &'static str {
+    let ptr = NAME_PTR.load(Ordering::Acquire);
+    if ptr.is_null() {
+        return fallback;
+    }
+    // SAFETY: set once from a leaked `'static` name below; never changed afterwards.
+    let bytes = unsafe { core::slice::from_raw_parts(ptr, NAME_LEN.load(Ordering::Acquire)) };
+    core::str::from_utf8(bytes).unwrap_or(fallback)
+}
+
+/// The start-up block, kept for the component's whole life.
+struct BlockCell {
+    set: AtomicBool,
+    block: UnsafeCell<MaybeUninit<StartupBlock>>,
+}
+
+// SAFETY: written once, before `main`, by the only thread that exists then; read-only
+// afterwards.
+unsafe impl Sync for BlockCell {}
+
+impl BlockCell {
+    fn set(&'static self, block: StartupBlock) -> &'static StartupBlock {
+        assert!(!self.set.swap(true, Ordering::AcqRel), "the start-up block is set once");
+        // SAFETY: first and only write (checked above); no reference exists yet.
+        unsafe { (*self.block.get()).write(block) }
+    }
+}
+
+static BLOCK: BlockCell = BlockCell { set: AtomicBool::new(false), block: UnsafeCell::new(MaybeUninit::uninit()) };
+
+/// The component's view of itself.
+pub struct Component {
+    block: &'static StartupBlock,
+    taken: u64,
+    cspace: CSpace,
+}
+
+impl core::fmt::Debug for Component {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Component({:?})", self.name())
+    }
+}
+
+impl Component {
+    pub(crate) fn new(block: StartupBlock) -> Self {
+        let block = BLOCK.set(block);
+        let name = block.name.as_str();
+        NAME_LEN.store(name.len(), Ordering::Release);
+        NAME_PTR.store(name.as_ptr() as *mut u8, Ordering::Release);
+        let cspace = CSpace::new(slots::FIRST_FREE..(1 << block.cnode_bits));
+        Self { block, taken: 0, cspace }
+    }
+
+    /// The component's name (from the system description, not its crate name).
+    pub fn name(&self) -> &'static str {
+        self.block.name.as_str()
+    }
+
+    /// Everything granted, for diagnostics.
+    pub fn grants(&self) -> &'static StartupBlock {
+        self.block
+    }
+
+    /// Free slots of the component's own CNode (for received capabilities).
+    pub fn cspace(&mut self) -> &mut CSpace {
+        &mut self.cspace
+    }
+
+    fn take(&mut self, name: &'static str, wanted: &[CapKind], expected: &'static str) -> Result<(u64, CapKind, u64)> {
+        let (index, entry) =
+            self.block.caps().enumerate().find(|(_, c)| c.name.as_str() == name).ok_or(Error::NotGranted { name })?;
+        if !wanted.contains(&entry.kind) {
+            return Err(Error::WrongGrantKind { name, expected, granted: entry.kind.describe() });
+        }
+        if self.taken & (1 << index) != 0 {
+            return Err(Error::AlreadyTaken { name });
+        }
+        self.taken |= 1 << index;
+        Ok((entry.slot, entry.kind, entry.badge))
+    }
+
+    /// The client side of a channel granted as `name`.
+    pub fn client(&mut self, name: &'static str) -> Result<Client> {
+        let (slot, _, badge) = self.take(name, &[CapKind::EndpointClient], "an endpoint client")?;
+        // SAFETY: the supervisor placed an endpoint capability in this slot, and `take`
+        // hands each slot out once.
+        Ok(Client::from_endpoint(unsafe { Cap::from_cptr(slot) }, Badge::new(badge)))
+    }
+
+    /// The server side of a channel granted as `name`.
+    pub fn server(&mut self, name: &'static str) -> Result<Server> {
+        let (slot, _, _) = self.take(name, &[CapKind::EndpointServer], "an endpoint server")?;
+        // SAFETY: as for `client`.
+        Ok(Server::from_endpoint(unsafe { Cap::from_cptr(slot) }))
+    }
+
+    /// A notification granted as `name` (to signal or to wait on, as granted).
+    pub fn notification(&mut self, name: &'static str) -> Result<Notification> {
+        let (slot, _, _) =
+            self.take(name, &[CapKind::NotificationSignal, CapKind::NotificationWait], "a notification")?;
+        // SAFETY: as for `client`.
+        Ok(unsafe { Cap::from_cptr(slot) })
+    }
+
+    /// The shared region granted as `name`.
+    pub fn region(&mut self, name: &'static str) -> Result<SharedRegion> {
+        let (index, region) = self
+            .block
+            .regions()
+            .enumerate()
+            .find(|(_, r)| r.name.as_str() == name)
+            .ok_or(Error::NotGranted { name })?;
+        let bit = 1 << (48 + index);
+        if self.taken & bit != 0 {
+            return Err(Error::AlreadyTaken { name });
+        }
+        self.taken |= bit;
+        // SAFETY: the supervisor mapped this region at this address for our whole life,
+        // and `take` hands it out once.
+        Ok(unsafe { SharedRegion::from_mapping(region.vaddr, region.size as usize, region.writable) })
+    }
+}

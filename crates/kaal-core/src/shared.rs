@@ -1,0 +1,170 @@
+//! Memory shared between address spaces.
+//!
+//! A [`SharedRegion`] is a run of frames mapped at consecutive addresses. The root task
+//! creates one, maps it into its own address space, and grants it to components, which
+//! find it mapped at the address their start-up block names. The peer on the other side
+//! may write anything at any time, so access goes only through methods that cannot be
+//! misused from safe code: atomic words, and copies in and out with volatile accesses
+//! (a peer's writes happen outside Rust's memory model, so plain reads could be assumed
+//! stable by the compiler). Offsets are checked against the region's bounds.
+
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use crate::cap::CPtr;
+use crate::cap::Rights;
+use crate::error::{Error, Result};
+use crate::vspace::{Frame, ObjectAllocator, VSpace, PAGE_SIZE};
+
+/// Most pages in one region (1 MiB).
+pub const MAX_REGION_PAGES: usize = 256;
+
+/// Frames mapped at consecutive addresses, shared with other address spaces.
+pub struct SharedRegion {
+    vaddr: u64,
+    size: usize,
+    writable: bool,
+    /// The frame capabilities, when this address space created the region (empty in a
+    /// component, which only has the mapping).
+    frames: heapless::Vec<CPtr, MAX_REGION_PAGES>,
+}
+
+impl core::fmt::Debug for SharedRegion {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "SharedRegion({:#x}, {} bytes)", self.vaddr, self.size)
+    }
+}
+
+impl SharedRegion {
+    /// Allocates `size` bytes (rounded up to pages), zeroed, mapped read-write at `vaddr`
+    /// in `vspace` (the caller's own address space).
+    pub fn new(alloc: &mut impl ObjectAllocator, vspace: &mut VSpace, vaddr: u64, size: usize) -> Result<Self> {
+        if !vspace.is_current() {
+            return Err(Error::NotMappedHere { vaddr });
+        }
+        let pages = size.div_ceil(PAGE_SIZE).max(1);
+        if pages > MAX_REGION_PAGES {
+            return Err(Error::InvalidSize {
+                what: "shared region (pages)",
+                value: pages as u64,
+                limit: MAX_REGION_PAGES as u64,
+            });
+        }
+        let mut frames = heapless::Vec::new();
+        for i in 0..pages {
+            // The kernel zeroes new frames. The mapping lives as long as the program.
+            let frame: Frame = alloc.allocate()?;
+            let mapped = frame.map(vspace, vaddr + (i * PAGE_SIZE) as u64, Rights::READ_WRITE, alloc)?;
+            let _ = frames.push(mapped.cptr());
+            mapped.leak();
+        }
+        Ok(Self { vaddr, size: pages * PAGE_SIZE, writable: true, frames })
+    }
+
+    /// A region another address space set up and mapped here (a component's grant).
+    ///
+    /// # Safety
+    /// `[vaddr, vaddr + size)` must be mapped in this address space for the rest of the
+    /// program, readable (and writable if `writable`), and used only through this handle.
+    pub unsafe fn from_mapping(vaddr: u64, size: usize, writable: bool) -> Self {
+        Self { vaddr, size, writable, frames: heapless::Vec::new() }
+    }
+
+    /// First virtual address.
+    pub fn vaddr(&self) -> u64 {
+        self.vaddr
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Whether this side may write.
+    pub fn is_writable(&self) -> bool {
+        self.writable
+    }
+
+    /// The frame capabilities (for granting them to another address space).
+    pub(crate) fn frames(&self) -> &[CPtr] {
+        &self.frames
+    }
+
+    fn check(&self, offset: usize, len: usize, align: usize, write: bool) -> usize {
+        assert!(
+            offset.checked_add(len).is_some_and(|end| end <= self.size) && offset.is_multiple_of(align),
+            "shared region access out of bounds or misaligned: offset {offset}, {len} bytes, region {} bytes",
+            self.size
+        );
+        assert!(!write || self.writable, "write to a read-only shared region");
+        self.vaddr as usize + offset
+    }
+
+    fn atomic_u32(&self, offset: usize, write: bool) -> &AtomicU32 {
+        let addr = self.check(offset, 4, 4, write);
+        // SAFETY: in bounds, aligned and mapped for as long as `self` lives; any bit
+        // pattern is a valid AtomicU32, and all access to it is atomic.
+        unsafe { AtomicU32::from_ptr(addr as *mut u32) }
+    }
+
+    /// Atomic load of the u32 at `offset`.
+    pub fn load_u32(&self, offset: usize, order: Ordering) -> u32 {
+        self.atomic_u32(offset, false).load(order)
+    }
+
+    /// Atomic store of the u32 at `offset`.
+    pub fn store_u32(&self, offset: usize, value: u32, order: Ordering) {
+        self.atomic_u32(offset, true).store(value, order)
+    }
+
+    /// Atomic add on the u64 at `offset`; returns the old value.
+    pub fn fetch_add_u64(&self, offset: usize, value: u64, order: Ordering) -> u64 {
+        let addr = self.check(offset, 8, 8, true);
+        // SAFETY: as for `atomic_u32`.
+        unsafe { AtomicU64::from_ptr(addr as *mut u64) }.fetch_add(value, order)
+    }
+
+    /// Copies `out.len()` bytes from `offset`.
+    pub fn read_bytes(&self, offset: usize, out: &mut [u8]) {
+        let addr = self.check(offset, out.len(), 1, false);
+        for (i, b) in out.iter_mut().enumerate() {
+            // SAFETY: in bounds and mapped; volatile because the peer may write
+            // concurrently.
+            *b = unsafe { core::ptr::read_volatile((addr + i) as *const u8) };
+        }
+    }
+
+    /// Copies `data` to `offset`.
+    pub fn write_bytes(&self, offset: usize, data: &[u8]) {
+        let addr = self.check(offset, data.len(), 1, true);
+        for (i, b) in data.iter().enumerate() {
+            // SAFETY: in bounds, mapped writable; volatile because the peer may read
+            // concurrently.
+            unsafe { core::ptr::write_volatile((addr + i) as *mut u8, *b) };
+        }
+    }
+
+    /// Calls `f` on the bytes at `[offset, offset + len)` a word at a time, without
+    /// copying them out first (for checksums over bulk payloads).
+    pub fn fold_words<A>(&self, offset: usize, len: usize, init: A, mut f: impl FnMut(A, u64) -> A) -> A {
+        let addr = self.check(offset, len, 1, false);
+        let mut acc = init;
+        let mut i = 0;
+        while i + 8 <= len {
+            // SAFETY: in bounds and mapped; unaligned volatile read of 8 bytes.
+            let w = unsafe { core::ptr::read_volatile((addr + i) as *const [u8; 8]) };
+            acc = f(acc, u64::from_le_bytes(w));
+            i += 8;
+        }
+        if i < len {
+            let mut tail = [0u8; 8];
+            self.read_bytes(offset + i, &mut tail[..len - i]);
+            acc = f(acc, u64::from_le_bytes(tail));
+        }
+        acc
+    }
+
+    /// A memory fence.
+    pub fn fence(&self, order: Ordering) {
+        core::sync::atomic::fence(order)
+    }
+}
