@@ -76,3 +76,41 @@ fn lesson_03_threads_and_a_second_process() {
     assert_eq!(turns.len(), 6, "{turns:?}");
     assert!(turns.windows(2).all(|w| w[0] != w[1]), "threads did not interleave: {turns:?}");
 }
+
+#[test]
+fn lesson_04_ipc_endpoint_and_shared_ring() {
+    let run = Boot::new("tutorial/04-ipc").run();
+    run.assert_success()
+        .assert_lines_in_order(&[
+            "== part 1: a key-value server and two clients over an endpoint",
+            "[kv-server] client 1: subscribed with a notification capability",
+            "[kv-server] client 1: put 1 = 100",
+            "[bob] get 1 -> 100 (alice is ready)",
+            "[kv-server] client 2: put 2 = 4242",
+            "[alice] notified of an update",
+            "[alice] get 2 -> 4242 (stored by bob)",
+            "[kv-server] shutting down at the administrator's request (2 keys stored)",
+            "after part 1: 3 components succeeded, 0 failed, 0 faulted",
+            "== part 2: a producer and a consumer over a shared ring",
+            "after part 2: 5 components succeeded, 0 failed, 0 faulted",
+        ])
+        // Hostile or mistaken requests get error replies, and the server carries on.
+        .assert_line("[bob] get 99 -> error: no such key")
+        .assert_line("[kv-server] client 2: bad request (label 1, 1 words); refused")
+        .assert_line("[bob] unknown request -> Err(BadRequest)")
+        .assert_line("[kv-server] client 2: SUBSCRIBE refused: expected a notification capability, received: endpoint")
+        .assert_line("[bob] SHUTDOWN -> Err(NotAllowed)")
+        .assert_line("[consumer] received 100000 values, 0 out of order");
+
+    // 100,000 values crossed the ring; both ends computed the same checksum.
+    let sent = run.value_after("[producer] sent 100000 values, checksum").expect("producer checksum");
+    let received = run.value_after("0 out of order, checksum").expect("consumer checksum");
+    assert_eq!(sent, received, "checksums differ");
+    // Signal suppression: far fewer wake-ups than messages.
+    let wakeups: u64 = run
+        .value_after("[producer] woke the consumer")
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("wake-up count");
+    assert!(wakeups < 100_000 / 10, "{wakeups} wake-ups for 100000 values");
+}

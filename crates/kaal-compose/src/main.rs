@@ -52,7 +52,7 @@ enum Cmd {
         #[arg(last = true)]
         qemu_args: Vec<String>,
     },
-    /// Run every test: host unit tests, doc tests and QEMU boot tests.
+    /// Run every test: a workspace-wide clippy check, host unit tests, doc tests, QEMU boot tests.
     Test {
         /// Arguments for `cargo test`, after `--` (e.g. a test name filter).
         #[arg(last = true)]
@@ -128,7 +128,28 @@ fn run(cli: Cli) -> Result<i32> {
                 if kernel.cache_hit { "cache hit" } else { "built" },
                 kernel.hash
             ));
-            let status = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            let cargo = || std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+            // Every crate, images included, built together: this is where cargo's feature
+            // unification would pull std or a heap into a no_std image, so it is a test.
+            let step =
+                reporter.step("checking the whole workspace (cargo clippy --workspace --all-targets -D warnings)");
+            let lint = cargo()
+                .current_dir(&project.root)
+                .args(["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"])
+                .status()
+                .map_err(|e| {
+                    ToolError::new("running cargo clippy", e.to_string(), "install clippy: rustup component add clippy")
+                })?;
+            if !lint.success() {
+                step.fail();
+                return Err(ToolError::new(
+                    "checking the workspace",
+                    "cargo clippy reported errors or warnings (above)",
+                    "fix them, or run `cargo clippy --workspace --all-targets` to see them again",
+                ));
+            }
+            step.done("clean");
+            let status = cargo()
                 .current_dir(&project.root)
                 .args(["test", "--workspace"])
                 .args(&cargo_args)

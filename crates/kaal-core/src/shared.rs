@@ -126,39 +126,98 @@ impl SharedRegion {
     /// Copies `out.len()` bytes from `offset`.
     pub fn read_bytes(&self, offset: usize, out: &mut [u8]) {
         let addr = self.check(offset, out.len(), 1, false);
-        for (i, b) in out.iter_mut().enumerate() {
-            // SAFETY: in bounds and mapped; volatile because the peer may write
-            // concurrently.
-            *b = unsafe { core::ptr::read_volatile((addr + i) as *const u8) };
+        let mut i = 0;
+        // Word-sized volatile reads while both sides are 8-byte aligned, bytes otherwise.
+        if addr % 8 == (out.as_ptr() as usize) % 8 {
+            while i < out.len() && !(addr + i).is_multiple_of(8) {
+                // SAFETY: in bounds and mapped; volatile because the peer may write.
+                out[i] = unsafe { core::ptr::read_volatile((addr + i) as *const u8) };
+                i += 1;
+            }
+            while i + 8 <= out.len() {
+                // SAFETY: in bounds, mapped and 8-byte aligned.
+                let word = unsafe { core::ptr::read_volatile((addr + i) as *const u64) };
+                out[i..i + 8].copy_from_slice(&word.to_ne_bytes());
+                i += 8;
+            }
+        }
+        while i < out.len() {
+            // SAFETY: in bounds and mapped.
+            out[i] = unsafe { core::ptr::read_volatile((addr + i) as *const u8) };
+            i += 1;
         }
     }
 
     /// Copies `data` to `offset`.
     pub fn write_bytes(&self, offset: usize, data: &[u8]) {
         let addr = self.check(offset, data.len(), 1, true);
-        for (i, b) in data.iter().enumerate() {
-            // SAFETY: in bounds, mapped writable; volatile because the peer may read
-            // concurrently.
-            unsafe { core::ptr::write_volatile((addr + i) as *mut u8, *b) };
+        let mut i = 0;
+        if addr % 8 == (data.as_ptr() as usize) % 8 {
+            while i < data.len() && !(addr + i).is_multiple_of(8) {
+                // SAFETY: in bounds, mapped writable; volatile because the peer may read.
+                unsafe { core::ptr::write_volatile((addr + i) as *mut u8, data[i]) };
+                i += 1;
+            }
+            // Whole words: one bounds check above, then a tight loop of aligned stores.
+            let words = data[i..].chunks_exact(8);
+            let mut at = addr + i;
+            for word in words {
+                let value =
+                    u64::from_ne_bytes([word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7]]);
+                // SAFETY: inside the checked range, mapped writable and 8-byte aligned.
+                unsafe { core::ptr::write_volatile(at as *mut u64, value) };
+                at += 8;
+            }
+            i = at - addr;
+        }
+        while i < data.len() {
+            // SAFETY: in bounds, mapped writable.
+            unsafe { core::ptr::write_volatile((addr + i) as *mut u8, data[i]) };
+            i += 1;
         }
     }
 
-    /// Calls `f` on the bytes at `[offset, offset + len)` a word at a time, without
-    /// copying them out first (for checksums over bulk payloads).
-    pub fn fold_words<A>(&self, offset: usize, len: usize, init: A, mut f: impl FnMut(A, u64) -> A) -> A {
+    /// Reads the little-endian u64 at `offset` (any alignment).
+    pub fn read_u64(&self, offset: usize) -> u64 {
+        let addr = self.check(offset, 8, 1, false);
+        if addr.is_multiple_of(8) {
+            // SAFETY: in bounds, mapped and aligned; volatile because the peer may write.
+            return u64::from_le(unsafe { core::ptr::read_volatile(addr as *const u64) });
+        }
+        // SAFETY: in bounds and mapped; unaligned volatile read of 8 bytes.
+        u64::from_le_bytes(unsafe { core::ptr::read_volatile(addr as *const [u8; 8]) })
+    }
+
+    /// Writes the little-endian u64 at `offset` (any alignment).
+    pub fn write_u64(&self, offset: usize, value: u64) {
+        let addr = self.check(offset, 8, 1, true);
+        if addr.is_multiple_of(8) {
+            // SAFETY: in bounds, mapped writable and aligned.
+            unsafe { core::ptr::write_volatile(addr as *mut u64, value.to_le()) };
+        } else {
+            // SAFETY: in bounds, mapped writable; unaligned volatile write of 8 bytes.
+            unsafe { core::ptr::write_volatile(addr as *mut [u8; 8], value.to_le_bytes()) };
+        }
+    }
+
+    /// Folds `f` over the `count` little-endian u64s from `offset`, read in place, with
+    /// one bounds check for the whole range.
+    pub fn fold_u64<A>(&self, offset: usize, count: usize, init: A, mut f: impl FnMut(A, u64) -> A) -> A {
+        let len = count.saturating_mul(8);
         let addr = self.check(offset, len, 1, false);
         let mut acc = init;
-        let mut i = 0;
-        while i + 8 <= len {
-            // SAFETY: in bounds and mapped; unaligned volatile read of 8 bytes.
-            let w = unsafe { core::ptr::read_volatile((addr + i) as *const [u8; 8]) };
-            acc = f(acc, u64::from_le_bytes(w));
-            i += 8;
-        }
-        if i < len {
-            let mut tail = [0u8; 8];
-            self.read_bytes(offset + i, &mut tail[..len - i]);
-            acc = f(acc, u64::from_le_bytes(tail));
+        if addr.is_multiple_of(8) {
+            for i in 0..count {
+                // SAFETY: inside the range checked above and aligned; volatile because the
+                // peer may write.
+                acc = f(acc, u64::from_le(unsafe { core::ptr::read_volatile((addr + 8 * i) as *const u64) }));
+            }
+        } else {
+            for i in 0..count {
+                // SAFETY: inside the range checked above; unaligned volatile read.
+                let bytes = unsafe { core::ptr::read_volatile((addr + 8 * i) as *const [u8; 8]) };
+                acc = f(acc, u64::from_le_bytes(bytes));
+            }
         }
         acc
     }

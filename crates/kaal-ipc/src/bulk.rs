@@ -34,32 +34,72 @@ pub struct BulkDescriptor {
 }
 
 /// Why a bulk operation failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BulkError {
-    #[error("a bulk region needs at least one buffer of at least one byte (got {buffer_count} of {buffer_size})")]
     EmptyLayout { buffer_count: u32, buffer_size: u32 },
-    #[error("{buffer_count} buffers of {buffer_size} bytes exceed the 4 GiB that u32 offsets can address")]
     DataRegionTooLarge { buffer_count: u32, buffer_size: u32 },
-    #[error("the data region has {available} bytes but {needed} are needed")]
     DataRegionTooSmall { needed: usize, available: usize },
-    #[error("ring layout: {0}")]
-    Layout(#[from] LayoutError),
-    #[error("ring: {0}")]
-    Ring(#[from] RingError),
-    #[error("no free buffer: all are with the receiver")]
+    Layout(LayoutError),
+    Ring(RingError),
     NoFreeBuffer,
-    #[error("{buffer_count} buffers need a ring capacity above the largest power of two in u32")]
     TooManyBuffers { buffer_count: u32 },
-    #[error("a payload of {len} bytes does not fit a buffer of {buffer_size}")]
     PayloadTooLarge { len: usize, buffer_size: u32 },
-    #[error("descriptor offset {offset} is not the start of a buffer of {buffer_size} bytes")]
     MisalignedDescriptor { offset: u32, buffer_size: u32 },
-    #[error("descriptor offset {offset} is beyond the {data_bytes}-byte data region")]
     DescriptorOutOfRange { offset: u32, data_bytes: u32 },
-    #[error("descriptor length {len} exceeds the buffer size {buffer_size}")]
     DescriptorTooLong { len: u32, buffer_size: u32 },
-    #[error("the payload has {len} bytes but the output buffer only {available}")]
     OutputTooSmall { len: usize, available: usize },
+}
+
+impl core::fmt::Display for BulkError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::EmptyLayout { buffer_count, buffer_size } => write!(
+                f,
+                "a bulk region needs at least one buffer of at least one byte (got {buffer_count} of {buffer_size})"
+            ),
+            Self::DataRegionTooLarge { buffer_count, buffer_size } => {
+                write!(f, "{buffer_count} buffers of {buffer_size} bytes exceed the 4 GiB that u32 offsets can address")
+            }
+            Self::DataRegionTooSmall { needed, available } => {
+                write!(f, "the data region has {available} bytes but {needed} are needed")
+            }
+            Self::Layout(e) => write!(f, "ring layout: {e}"),
+            Self::Ring(e) => write!(f, "ring: {e}"),
+            Self::NoFreeBuffer => f.write_str("no free buffer: all are with the receiver"),
+            Self::TooManyBuffers { buffer_count } => {
+                write!(f, "{buffer_count} buffers need a ring capacity above the largest power of two in u32")
+            }
+            Self::PayloadTooLarge { len, buffer_size } => {
+                write!(f, "a payload of {len} bytes does not fit a buffer of {buffer_size}")
+            }
+            Self::MisalignedDescriptor { offset, buffer_size } => {
+                write!(f, "descriptor offset {offset} is not the start of a buffer of {buffer_size} bytes")
+            }
+            Self::DescriptorOutOfRange { offset, data_bytes } => {
+                write!(f, "descriptor offset {offset} is beyond the {data_bytes}-byte data region")
+            }
+            Self::DescriptorTooLong { len, buffer_size } => {
+                write!(f, "descriptor length {len} exceeds the buffer size {buffer_size}")
+            }
+            Self::OutputTooSmall { len, available } => {
+                write!(f, "the payload has {len} bytes but the output buffer only {available}")
+            }
+        }
+    }
+}
+
+impl core::error::Error for BulkError {}
+
+impl From<LayoutError> for BulkError {
+    fn from(e: LayoutError) -> Self {
+        Self::Layout(e)
+    }
+}
+
+impl From<RingError> for BulkError {
+    fn from(e: RingError) -> Self {
+        Self::Ring(e)
+    }
 }
 
 /// Geometry of a bulk channel: `buffer_count` buffers of `buffer_size` bytes.
@@ -257,16 +297,29 @@ impl<A: SharedMemory, F: SharedMemory, D: SharedMemory> BulkSender<A, F, D> {
         notify: &impl Notify,
         wait_for_buffer: &impl Wait,
     ) -> Result<(), BulkError> {
+        if payload.len() > self.layout.buffer_size as usize {
+            return Err(BulkError::PayloadTooLarge { len: payload.len(), buffer_size: self.layout.buffer_size });
+        }
+        self.send_blocking_with(notify, wait_for_buffer, |data, offset, _capacity| {
+            data.write_bytes(offset, payload);
+            payload.len()
+        })
+    }
+
+    /// [`send_with`](Self::send_with), sleeping on `wait_for_buffer` while no buffer is
+    /// free; `fill` runs once, when a buffer is ready (zero-copy: the payload is written
+    /// straight into shared memory).
+    pub fn send_blocking_with(
+        &mut self,
+        notify: &impl Notify,
+        wait_for_buffer: &impl Wait,
+        fill: impl FnOnce(&D, usize, usize) -> usize,
+    ) -> Result<(), BulkError> {
         let mut requested = false;
-        loop {
-            match self.send(payload) {
-                Ok(wake) => {
-                    if requested {
-                        self.free.cancel_signal();
-                    }
-                    wake.signal(notify);
-                    return Ok(());
-                }
+        // Wait for a free buffer first, so `fill` is not spent on a failed attempt.
+        while self.spare_offset.is_none() {
+            match self.take_free_buffer() {
+                Ok(offset) => self.spare_offset = Some(offset),
                 Err(BulkError::NoFreeBuffer) => {
                     requested = true;
                     if self.free.request_signal()? {
@@ -276,6 +329,11 @@ impl<A: SharedMemory, F: SharedMemory, D: SharedMemory> BulkSender<A, F, D> {
                 Err(error) => return Err(error),
             }
         }
+        if requested {
+            self.free.cancel_signal();
+        }
+        self.send_with(fill)?.signal(notify);
+        Ok(())
     }
 
     /// Announces that the sender is about to sleep until a buffer is returned; see

@@ -22,15 +22,30 @@ use crate::SharedMemory;
 pub const CACHE_LINE_BYTES: usize = 64;
 
 /// Why a ring layout cannot be made or does not fit its region.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LayoutError {
-    #[error("ring capacity {capacity} is not a power of two of at least 2")]
     InvalidCapacity { capacity: u32 },
-    #[error("a ring of {capacity} slots of {item_size} bytes does not fit in the address space")]
     TooLarge { capacity: u32, item_size: usize },
-    #[error("the shared region has {available} bytes but the ring needs {needed}")]
     RegionTooSmall { needed: usize, available: usize },
 }
+
+impl core::fmt::Display for LayoutError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::InvalidCapacity { capacity } => {
+                write!(f, "ring capacity {capacity} is not a power of two of at least 2")
+            }
+            Self::TooLarge { capacity, item_size } => {
+                write!(f, "a ring of {capacity} slots of {item_size} bytes does not fit in the address space")
+            }
+            Self::RegionTooSmall { needed, available } => {
+                write!(f, "the shared region has {available} bytes but the ring needs {needed}")
+            }
+        }
+    }
+}
+
+impl core::error::Error for LayoutError {}
 
 /// Layout of a ring of `capacity` slots of `item_size` bytes (see the module docs).
 ///

@@ -19,6 +19,9 @@
 //! returns an error rather than panicking, reading out of bounds or spinning.
 #![no_std]
 #![forbid(unsafe_code)]
+// Error types implement Display by hand rather than with thiserror: host crates in the
+// workspace enable thiserror's `std` feature, and cargo's feature unification would then
+// link std into no_std images built together with them.
 
 pub mod bulk;
 pub mod layout;
@@ -53,6 +56,29 @@ pub trait SharedMemory {
     fn read_bytes(&self, offset: usize, out: &mut [u8]);
     /// Copies bytes into the region (not atomic).
     fn write_bytes(&self, offset: usize, data: &[u8]);
+
+    /// Reads the little-endian u64 at `offset`, in place (for checksumming bulk payloads
+    /// without copying them out). Implementations may override it with a faster path.
+    fn read_u64(&self, offset: usize) -> u64 {
+        let mut bytes = [0; 8];
+        self.read_bytes(offset, &mut bytes);
+        u64::from_le_bytes(bytes)
+    }
+
+    /// Writes the little-endian u64 at `offset`, in place (for filling bulk payloads).
+    fn write_u64(&self, offset: usize, value: u64) {
+        self.write_bytes(offset, &value.to_le_bytes())
+    }
+
+    /// Folds `f` over the `count` little-endian u64s from `offset`, reading them in place:
+    /// how a receiver consumes a bulk payload without copying it out. Implementations
+    /// may check bounds once for the whole range.
+    fn fold_u64<A>(&self, offset: usize, count: usize, init: A, mut f: impl FnMut(A, u64) -> A) -> A
+    where
+        Self: Sized,
+    {
+        (0..count).fold(init, |acc, i| f(acc, self.read_u64(offset + 8 * i)))
+    }
 }
 
 /// Wakes the other end (an seL4 notification signal in the real system).
@@ -68,7 +94,7 @@ pub trait Wait {
     fn wait(&self);
 }
 
-impl<S: SharedMemory + ?Sized> SharedMemory for &S {
+impl<S: SharedMemory> SharedMemory for &S {
     fn size(&self) -> usize {
         (**self).size()
     }
@@ -86,6 +112,15 @@ impl<S: SharedMemory + ?Sized> SharedMemory for &S {
     }
     fn write_bytes(&self, offset: usize, data: &[u8]) {
         (**self).write_bytes(offset, data)
+    }
+    fn read_u64(&self, offset: usize) -> u64 {
+        (**self).read_u64(offset)
+    }
+    fn write_u64(&self, offset: usize, value: u64) {
+        (**self).write_u64(offset, value)
+    }
+    fn fold_u64<A>(&self, offset: usize, count: usize, init: A, f: impl FnMut(A, u64) -> A) -> A {
+        (**self).fold_u64(offset, count, init, f)
     }
 }
 

@@ -39,18 +39,39 @@ use crate::layout::{LayoutError, RingLayout};
 use crate::{Notify, SharedMemory, Wait, Wake};
 
 /// Why a ring operation failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RingError {
-    #[error("the ring is full")]
     Full,
     /// The producer's index is more than `capacity` ahead of ours: the producer is
     /// broken or hostile.
-    #[error("corrupted ring: the producer's head {head} is not within {capacity} of our tail {tail}")]
-    CorruptedHead { head: u32, tail: u32, capacity: u32 },
+    CorruptedHead {
+        head: u32,
+        tail: u32,
+        capacity: u32,
+    },
     /// The consumer's index is behind ours by more than `capacity`, or ahead of ours.
-    #[error("corrupted ring: the consumer's tail {tail} is not within {capacity} behind our head {head}")]
-    CorruptedTail { head: u32, tail: u32, capacity: u32 },
+    CorruptedTail {
+        head: u32,
+        tail: u32,
+        capacity: u32,
+    },
 }
+
+impl core::fmt::Display for RingError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Full => f.write_str("the ring is full"),
+            Self::CorruptedHead { head, tail, capacity } => {
+                write!(f, "corrupted ring: the producer's head {head} is not within {capacity} of our tail {tail}")
+            }
+            Self::CorruptedTail { head, tail, capacity } => {
+                write!(f, "corrupted ring: the consumer's tail {tail} is not within {capacity} behind our head {head}")
+            }
+        }
+    }
+}
+
+impl core::error::Error for RingError {}
 
 /// The writing end of a ring of `T`s in memory `M`.
 pub struct Producer<T, M> {

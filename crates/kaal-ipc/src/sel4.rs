@@ -37,6 +37,15 @@ impl SharedMemory for SharedRegion {
     fn write_bytes(&self, offset: usize, data: &[u8]) {
         SharedRegion::write_bytes(self, offset, data)
     }
+    fn read_u64(&self, offset: usize) -> u64 {
+        SharedRegion::read_u64(self, offset)
+    }
+    fn write_u64(&self, offset: usize, value: u64) {
+        SharedRegion::write_u64(self, offset, value)
+    }
+    fn fold_u64<A>(&self, offset: usize, count: usize, init: A, f: impl FnMut(A, u64) -> A) -> A {
+        SharedRegion::fold_u64(self, offset, count, init, f)
+    }
 }
 
 impl Notify for Notification {

@@ -14,15 +14,26 @@ pub struct Window<M> {
 }
 
 /// Why a window cannot be made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WindowError {
     /// The window does not lie inside the region.
-    #[error("window [{offset:#x}, +{size:#x}) is outside the {region:#x}-byte region")]
     OutOfRange { offset: usize, size: usize, region: usize },
     /// Windows start on a 64-byte boundary, so ring headers stay cache-line aligned.
-    #[error("window offset {offset:#x} is not 64-byte aligned")]
     Misaligned { offset: usize },
 }
+
+impl core::fmt::Display for WindowError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::OutOfRange { offset, size, region } => {
+                write!(f, "window [{offset:#x}, +{size:#x}) is outside the {region:#x}-byte region")
+            }
+            Self::Misaligned { offset } => write!(f, "window offset {offset:#x} is not 64-byte aligned"),
+        }
+    }
+}
+
+impl core::error::Error for WindowError {}
 
 impl<M: SharedMemory> Window<M> {
     /// The window `[offset, offset + size)` of `memory`.
@@ -55,5 +66,14 @@ impl<M: SharedMemory> SharedMemory for Window<M> {
     }
     fn write_bytes(&self, offset: usize, data: &[u8]) {
         self.memory.write_bytes(self.offset + offset, data)
+    }
+    fn read_u64(&self, offset: usize) -> u64 {
+        self.memory.read_u64(self.offset + offset)
+    }
+    fn write_u64(&self, offset: usize, value: u64) {
+        self.memory.write_u64(self.offset + offset, value)
+    }
+    fn fold_u64<A>(&self, offset: usize, count: usize, init: A, f: impl FnMut(A, u64) -> A) -> A {
+        self.memory.fold_u64(self.offset + offset, count, init, f)
     }
 }

@@ -3,24 +3,33 @@
 //! Part 1: a key-value server and two clients, each a component in its own address
 //! space, connected by one endpoint. The root task creates the endpoint, mints one
 //! badged client capability per client, and grants each component only what it needs.
+//!
+//! Part 2: a producer and a consumer share a ring in memory mapped into both, and wake
+//! each other with notifications only when the other side is about to sleep.
 #![no_std]
 #![no_main]
 
 use kaal_alloc::{HeapConfig, UntypedAllocator};
 use kaal_core::ipc;
 use kaal_core::process::{Grant, ProcessConfig, Supervisor};
+use kaal_core::shared::SharedRegion;
 use kaal_core::{println, Badge, Error, Notification, RootTask};
+use kaal_ipc::RingLayout;
 use kv_api::KvClient;
 
 kaal_core::root_task!(main);
 kaal_alloc::global_heap!(HEAP);
+
+/// Where the root task maps the ring (it only initialises the header).
+const RING_VADDR: u64 = 0x0000_5000_0000_0000;
+const RING_BYTES: usize = 4096;
 
 fn badge(value: u64) -> Badge {
     Badge::new(value).expect("small non-zero badges are valid")
 }
 
 fn main(rt: RootTask) -> Result<(), Error> {
-    let RootTask { cspace, vspace, untypeds, asid_pool, .. } = rt;
+    let RootTask { cspace, mut vspace, untypeds, asid_pool, .. } = rt;
     let mut memory = UntypedAllocator::new(untypeds, cspace);
     let heap = memory.sub_allocator(24, 32)?;
     kaal_alloc::heap::init(vspace.try_clone(memory.cspace())?, heap, HeapConfig::default())?;
@@ -70,6 +79,42 @@ fn main(rt: RootTask) -> Result<(), Error> {
         println!("[root] shutdown refused: {e}");
     }
     let report = supervisor.run();
-    println!("part 1: {} components succeeded, {} failed, {} faulted", report.succeeded, report.failed, report.faulted);
+    println!(
+        "after part 1: {} components succeeded, {} failed, {} faulted",
+        report.succeeded, report.failed, report.faulted
+    );
+
+    println!("== part 2: a producer and a consumer over a shared ring");
+    let ring = SharedRegion::new(&mut memory, &mut vspace, RING_VADDR, RING_BYTES)?;
+    RingLayout::for_item::<u64>(ring_api::CAPACITY)
+        .and_then(|layout| layout.init_header(&ring))
+        .map_err(|_| Error::InvalidSize { what: "ring", value: RING_BYTES as u64, limit: RING_BYTES as u64 })?;
+    let data_ready: Notification = memory.allocate()?;
+    let space_free: Notification = memory.allocate()?;
+    let producer_grants = [
+        Grant::region("ring", &ring, true),
+        Grant::signal("data-ready", &data_ready, badge(1)),
+        Grant::wait("space-free", &space_free),
+    ];
+    let consumer_grants = [
+        Grant::region("ring", &ring, true),
+        Grant::wait("data-ready", &data_ready),
+        Grant::signal("space-free", &space_free, badge(1)),
+    ];
+    let producer = kaal_core::component_image!("ring-producer");
+    let consumer = kaal_core::component_image!("ring-consumer");
+    supervisor.spawn(
+        &mut memory,
+        ProcessConfig::builder().name("consumer").image(consumer).grants(&consumer_grants).build(),
+    )?;
+    supervisor.spawn(
+        &mut memory,
+        ProcessConfig::builder().name("producer").image(producer).grants(&producer_grants).build(),
+    )?;
+    let report = supervisor.run();
+    println!(
+        "after part 2: {} components succeeded, {} failed, {} faulted",
+        report.succeeded, report.failed, report.faulted
+    );
     Ok(())
 }

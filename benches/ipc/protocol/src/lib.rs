@@ -29,12 +29,18 @@ pub const BULK_BYTES: usize = 10 * 1024;
 /// Message registers in one endpoint message (seL4_MsgMaxLength).
 pub const WORDS_PER_MESSAGE: usize = 120;
 
-/// The checksum both sides compute over bulk payloads.
-pub fn checksum(acc: u64, word: u64) -> u64 {
-    (acc ^ word).wrapping_mul(0x100_0000_01b3)
-}
-
 /// The payload word `i` of transfer `round`.
 pub fn payload_word(round: u64, i: u64) -> u64 {
     round.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ i
 }
+
+/// The shared region: a message ring, the bulk rings and the bulk data.
+pub const RING_OFFSET: usize = 0;
+pub const RING_CAPACITY: u32 = 256;
+pub const BULK_ACTIVE_OFFSET: usize = 4096;
+pub const BULK_FREE_OFFSET: usize = 8192;
+pub const BULK_RING_BYTES: usize = 4096;
+pub const BULK_DATA_OFFSET: usize = 16384;
+pub const BULK_BUFFERS: u32 = 8;
+pub const BULK_BUFFER_BYTES: u32 = 16384;
+pub const REGION_BYTES: usize = BULK_DATA_OFFSET + (BULK_BUFFERS * BULK_BUFFER_BYTES) as usize;

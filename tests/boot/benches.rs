@@ -1,0 +1,27 @@
+//! The benchmarks run correctly. Their figures are printed by `cargo kaal bench`, never
+//! asserted here: what is checked is that every measurement moved the right data.
+
+use kaal_compose::bench::BenchReport;
+use kaal_compose::testing::Boot;
+
+#[test]
+fn ipc_bench_moves_the_right_data_and_reports_every_figure() {
+    let run = Boot::new("benches/ipc").icount().run();
+    run.assert_success()
+        .assert_line("endpoint bulk: 0 checksum mismatches")
+        .assert_line("ring, batch 1: sums match")
+        .assert_line("ring, batch 64: sums match")
+        .assert_line("ring bulk: sums match")
+        .assert_line("[supervisor] component 'peer' exited: success");
+    let raw = run.value_after("raw round trips: checksum").expect("raw checksum");
+    let wrapped = run.value_after("wrapped round trips: checksum").expect("wrapped checksum");
+    assert_eq!(raw, wrapped, "the raw and wrapped paths must carry the same data");
+    let report = BenchReport::parse(&run.serial);
+    let names: Vec<&str> = report.results.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["raw_call", "wrapped_call", "signal_wait", "endpoint_10k", "ring_single", "ring_batch", "ring_10k"]
+    );
+    assert!(report.malformed.is_empty(), "{:?}", report.malformed);
+    assert!(report.ratios.iter().all(|r| report.ratio_value(r).is_some()), "every ratio has both sides");
+}
