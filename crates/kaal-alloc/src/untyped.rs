@@ -154,17 +154,20 @@ impl UntypedAllocator {
         if !paddr.is_multiple_of(size) {
             return Err(Error::BadAddress { vaddr: paddr, why: "device frame address is not aligned to its size" });
         }
+        // The untyped that covers the range and has not handed it out yet: after a split,
+        // that may be a filler rather than the original block.
         let i = self
             .device
             .iter()
-            .position(|u| u.paddr() <= paddr && paddr + size <= u.paddr() + u.size())
-            .ok_or(not_found.clone())?;
+            .position(|u| {
+                u.paddr() <= paddr
+                    && paddr + size <= u.paddr() + u.size()
+                    && paddr - u.paddr() >= u.size() - u.free_bytes()
+            })
+            .ok_or(not_found)?;
         let ut = &mut self.device[i];
         let offset = paddr - ut.paddr();
         let used = ut.size() - ut.free_bytes();
-        if offset < used {
-            return Err(not_found);
-        }
         // Advance the untyped's watermark to `offset` with the largest aligned fillers.
         let mut fillers: heapless::Vec<Untyped, 64> = heapless::Vec::new();
         let mut at = used;

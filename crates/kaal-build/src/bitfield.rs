@@ -121,6 +121,23 @@ pub fn find_tagged_union(text: &str, name: &str) -> Result<TaggedUnion, Bitfield
     parsed.unions.pop().ok_or(BitfieldError { line: start + 1, what: format!("tagged_union {name} is empty") })
 }
 
+/// Finds block `name` in a spec that may contain constructs this reader does not parse.
+pub fn find_block(text: &str, name: &str) -> Result<Block, BitfieldError> {
+    let start = text
+        .lines()
+        .position(|l| l.split_whitespace().take(2).eq(["block", name]))
+        .ok_or(BitfieldError { line: 0, what: format!("no block {name}") })?;
+    let end = text
+        .lines()
+        .skip(start)
+        .position(|l| l.trim() == "}")
+        .map(|n| start + n)
+        .ok_or(BitfieldError { line: start + 1, what: format!("block {name} is not closed") })?;
+    let section: Vec<&str> = text.lines().skip(start).take(end - start + 1).collect();
+    let mut parsed = parse(&section.join("\n"))?;
+    parsed.blocks.pop().ok_or(BitfieldError { line: start + 1, what: format!("block {name} is empty") })
+}
+
 impl Bitfields {
     /// Rust constants: `<Block>_<field>_SHIFT` / `_WIDTH` for one-word blocks, and
     /// `<Union>_<Tag>` for tags.
@@ -183,6 +200,14 @@ tagged_union seL4_Fault seL4_FaultType {
         let u = find_tagged_union(text, "cap").unwrap();
         assert_eq!(u.tags, [("null_cap".to_string(), 0), ("endpoint_cap".to_string(), 4)]);
         assert!(find_tagged_union(text, "nothing").is_err());
+    }
+
+    #[test]
+    fn finds_one_block_in_an_unparseable_file() {
+        let text = "base 64(48,1)\nblock io_port_capdata {\n    padding 32\n    field firstPort 16\n    field lastPort 16\n}\njunk";
+        let b = find_block(text, "io_port_capdata").unwrap();
+        let pos: Vec<_> = b.fields.iter().map(|f| (f.name.as_str(), f.offset, f.width)).collect();
+        assert_eq!(pos, [("firstPort", 16, 16), ("lastPort", 0, 16)]);
     }
 
     #[test]

@@ -16,8 +16,9 @@ use std::path::PathBuf;
 ///   its `p_vaddr`, not only `PT_LOAD`s, so `PHDRS` declares load segments only.
 /// * The image starts 4 KiB-aligned at 4 MiB; the kernel maps the IPC buffer and the
 ///   BootInfo frame right after its end.
-/// * `.kaal_*` sections hold tables KaaL builds at link time (embedded component images,
-///   registered drivers); `KEEP` stops `--gc-sections` from dropping them.
+/// * Tables built at link time (registered drivers, a `linkme` distributed slice) get
+///   explicit start/stop symbols here, and `KEEP` stops `--gc-sections` from dropping
+///   them.
 pub const LINKER_SCRIPT: &str = r#"/* KaaL system image layout (kaal-build/src/link.rs). */
 ENTRY(_start)
 PHDRS
@@ -37,12 +38,14 @@ SECTIONS
     .rodata : ALIGN(4096) {
         *(.rodata .rodata.*)
         *(.eh_frame .eh_frame_hdr .gcc_except_table*)
+        /* kaal-dev's driver registry (a linkme distributed slice named DRIVERS). */
         . = ALIGN(8);
-        __start_kaal_drivers = .;
-        KEEP(*(.kaal_drivers .kaal_drivers.*))
-        __stop_kaal_drivers = .;
-        . = ALIGN(4096);
-        KEEP(*(.kaal_components .kaal_components.*))
+        __start_linkme_DRIVERS = .;
+        KEEP(*(linkme_DRIVERS))
+        __stop_linkme_DRIVERS = .;
+        __start_linkm2_DRIVERS = .;
+        KEEP(*(linkm2_DRIVERS))
+        __stop_linkm2_DRIVERS = .;
     } :rodata
     .data : ALIGN(4096) {
         *(.data .data.*)

@@ -330,6 +330,9 @@ pub fn probe(source: &KernelSource, config: &KernelConfig, scratch: &Path) -> Re
     for (tag, value) in &caps.tags {
         writeln!(rust, "pub const KERNEL_CAP_TAG_{tag}: seL4_Word = {value};").unwrap();
     }
+    // The data word that narrows an I/O port capability to a range when minting.
+    let capdata = bitfield::find_block(&text, "io_port_capdata")?;
+    rust.push_str(&Bitfields { blocks: vec![capdata], unions: vec![] }.to_rust());
     Ok(Probed { rust, bitfields })
 }
 

@@ -22,6 +22,12 @@ use kaal_build::KernelConfig;
 pub use error::{Result, ToolError};
 use progress::Reporter;
 
+/// KaaL's own `tools/` directory (systems the tool boots for itself, like the device
+/// lister), found from where this crate was built.
+pub fn tools_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools")
+}
+
 /// A system with its kernel and image built.
 #[derive(Debug, Clone)]
 pub struct BuiltSystem {

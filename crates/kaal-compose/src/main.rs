@@ -66,8 +66,22 @@ enum Cmd {
         #[arg(long, default_value_t = 600)]
         timeout: u64,
     },
+    /// Inspect a system.
+    Debug {
+        #[command(subcommand)]
+        what: DebugCmd,
+    },
     /// Check (and on Debian as root, install) the host tools KaaL needs.
     Doctor,
+}
+
+#[derive(Debug, Subcommand)]
+enum DebugCmd {
+    /// Boot the machine a system runs on and print the capability broker's device table.
+    Devices {
+        /// Use this system's QEMU arguments (its devices) [default: none].
+        system: Option<PathBuf>,
+    },
 }
 
 fn reporter(cli: &Cli) -> Reporter {
@@ -98,12 +112,15 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Cmd::Run { system, timeout, gdb, icount, memory, qemu_args } => {
             let built = kaal_compose::build(system.as_deref(), &reporter)?;
+            // The system's own QEMU arguments (its devices), then the command line's.
+            let mut extra_args = built.system.qemu_args.clone();
+            extra_args.extend(qemu_args);
             let cfg = QemuConfig {
                 memory_mib: memory,
                 timeout: Duration::from_secs(timeout),
                 gdb,
                 icount,
-                extra_args: qemu_args,
+                extra_args,
                 ..Default::default()
             };
             reporter.info(format!("booting {} (timeout {timeout}s)", built.system.display));
@@ -191,6 +208,20 @@ fn run(cli: Cli) -> Result<i32> {
                 eprintln!("[kaal] {}: {}", built.system.display, outcome.summary());
             }
             Ok(code)
+        }
+        Cmd::Debug { what: DebugCmd::Devices { system } } => {
+            let qemu_args = match system {
+                Some(dir) => kaal_compose::project::Project::discover(&dir)?.system(&dir)?.qemu_args,
+                None => Vec::new(),
+            };
+            let lister = kaal_compose::tools_dir().join("devices");
+            let built = kaal_compose::build(Some(&lister), &reporter)?;
+            let cfg = QemuConfig { extra_args: qemu_args, echo: false, ..Default::default() };
+            let outcome = qemu::boot(&built.kernel.image, &built.image.path, &cfg)?;
+            for line in outcome.user_output() {
+                println!("{line}");
+            }
+            Ok(outcome.exit_code())
         }
         Cmd::Doctor => {
             let missing = host::missing();

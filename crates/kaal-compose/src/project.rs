@@ -42,6 +42,9 @@ pub struct SystemCrate {
     pub display: String,
     /// Component crates embedded in this root task (`[package.metadata.kaal] components`).
     pub components: Vec<SystemCrate>,
+    /// Extra QEMU arguments the system needs (`[package.metadata.kaal] qemu-args`), e.g.
+    /// devices its drivers expect.
+    pub qemu_args: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -54,14 +57,19 @@ struct Package {
 }
 
 impl Package {
-    fn components(&self) -> Vec<String> {
+    /// A list of strings from `[package.metadata.kaal] <key>`.
+    fn kaal_list(&self, key: &str) -> Vec<String> {
         self.metadata
             .as_ref()
             .and_then(|m| m.get("kaal"))
-            .and_then(|k| k.get("components"))
+            .and_then(|k| k.get(key))
             .and_then(|c| c.as_array())
             .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
             .unwrap_or_default()
+    }
+
+    fn components(&self) -> Vec<String> {
+        self.kaal_list("components")
     }
 }
 
@@ -149,6 +157,7 @@ impl Project {
                 )
             })?;
         let mut system = self.image_crate(package)?;
+        system.qemu_args = package.kaal_list("qemu-args");
         for name in package.components() {
             let component = self.packages.iter().find(|p| p.name == name).ok_or_else(|| {
                 ToolError::new(
@@ -186,7 +195,14 @@ impl Project {
         }
         let display =
             dir.strip_prefix(&self.root).map(|p| p.display().to_string()).unwrap_or_else(|_| dir.display().to_string());
-        Ok(SystemCrate { dir, package: package.name.clone(), bin: bin.name.clone(), display, components: Vec::new() })
+        Ok(SystemCrate {
+            dir,
+            package: package.name.clone(),
+            bin: bin.name.clone(),
+            display,
+            components: Vec::new(),
+            qemu_args: Vec::new(),
+        })
     }
 
     /// The system to use when none is named: the current directory if it is a system

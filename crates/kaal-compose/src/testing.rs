@@ -33,13 +33,19 @@ fn is_workspace_root(dir: &Path) -> bool {
 pub struct Boot {
     dir: PathBuf,
     qemu: QemuConfig,
+    /// Use the system's own `qemu-args` (unless replaced).
+    system_args: bool,
 }
 
 impl Boot {
     /// Boots the system in `dir` (relative to the workspace root).
     pub fn new(dir: impl AsRef<Path>) -> Self {
         let dir = workspace_root().join(dir);
-        Self { dir, qemu: QemuConfig { echo: false, timeout: Duration::from_secs(90), ..Default::default() } }
+        Self {
+            dir,
+            qemu: QemuConfig { echo: false, timeout: Duration::from_secs(90), ..Default::default() },
+            system_args: true,
+        }
     }
 
     /// Changes the wall-clock limit.
@@ -54,6 +60,13 @@ impl Boot {
         self
     }
 
+    /// Replaces the system's own `qemu-args` (e.g. to connect a device to the test).
+    pub fn replace_qemu_args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
+        self.system_args = false;
+        self.qemu.extra_args = args.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Runs with deterministic virtual time.
     pub fn icount(mut self) -> Self {
         self.qemu.icount = true;
@@ -64,7 +77,13 @@ impl Boot {
     pub fn run(self) -> BootOutcome {
         let reporter = Reporter { verbosity: Verbosity::Quiet };
         let built = crate::build(Some(&self.dir), &reporter).unwrap_or_else(|e| panic!("{e}"));
-        crate::qemu::boot(&built.kernel.image, &built.image.path, &self.qemu).unwrap_or_else(|e| panic!("{e}"))
+        let mut qemu = self.qemu.clone();
+        if self.system_args {
+            let mut args = built.system.qemu_args.clone();
+            args.append(&mut qemu.extra_args);
+            qemu.extra_args = args;
+        }
+        crate::qemu::boot(&built.kernel.image, &built.image.path, &qemu).unwrap_or_else(|e| panic!("{e}"))
     }
 }
 

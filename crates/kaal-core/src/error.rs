@@ -145,6 +145,8 @@ pub enum Error {
     AlreadyTaken { name: &'static str },
     /// A grant exists but is of another kind.
     WrongGrantKind { name: &'static str, expected: &'static str, granted: &'static str },
+    /// Ports outside the capability's range.
+    PortsOutOfRange { first: u16, last: u16 },
     /// Something is already mapped at this virtual address.
     AddressInUse { vaddr: u64 },
     /// An address is unaligned or outside the usable range.
@@ -238,6 +240,10 @@ impl fmt::Display for Error {
             Error::WrongGrantKind { name, expected, granted } => {
                 write!(f, "{name:?} was granted as {granted}, but used as {expected}")
             }
+            Error::PortsOutOfRange { first, last } => write!(
+                f,
+                "I/O ports {first:#x}-{last:#x} are outside this capability's range; ask the broker for the device's ports"
+            ),
             Error::AddressInUse { vaddr } => {
                 write!(f, "virtual address {vaddr:#x} is already mapped; unmap it first or pick another address")
             }

@@ -337,9 +337,10 @@ macro_rules! root_task {
     };
 }
 
-/// The symbols every freestanding image needs: `mem*` for compiler-generated calls and
-/// `rust_eh_personality`, which the precompiled `core` references even with
-/// `panic = "abort"` (it is never called).
+/// The symbols every freestanding image needs: `mem*` for compiler-generated calls, and
+/// `rust_eh_personality` and `_Unwind_Resume`, which the precompiled host `core` and
+/// `alloc` reference because they were built for unwinding (with `panic = "abort"` they
+/// are never called; they trap if they ever are).
 ///
 /// Written in assembly on purpose: the usual source of these, `compiler_builtins`' `mem`
 /// feature, is not available on stable Rust, and Rust implementations would be compiled
@@ -353,6 +354,10 @@ macro_rules! __image_support {
             ".globl rust_eh_personality",
             ".type rust_eh_personality,@function",
             "rust_eh_personality:",
+            "    ud2",
+            ".globl _Unwind_Resume",
+            ".type _Unwind_Resume,@function",
+            "_Unwind_Resume:",
             "    ud2",
             ".globl memcpy",
             ".type memcpy,@function",

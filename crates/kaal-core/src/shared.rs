@@ -60,6 +60,49 @@ impl SharedRegion {
         Ok(Self { vaddr, size: pages * PAGE_SIZE, writable: true, frames })
     }
 
+    /// Maps all of `untyped` (RAM) as one physically contiguous region at `vaddr`, with
+    /// cache policy `cache`; returns the region and its first physical address.
+    ///
+    /// The frames' addresses come from the kernel (`seL4_X86_Page_GetAddress`), and the
+    /// region is refused if they are not contiguous.
+    pub fn contiguous(
+        mut untyped: crate::untyped::Untyped,
+        cspace: &mut crate::cspace::CSpace,
+        vspace: &mut VSpace,
+        vaddr: u64,
+        cache: crate::vspace::CacheAttr,
+        alloc: &mut impl ObjectAllocator,
+    ) -> Result<(Self, u64)> {
+        let pages = (untyped.size() as usize / PAGE_SIZE).max(1);
+        if pages > MAX_REGION_PAGES {
+            return Err(Error::InvalidSize {
+                what: "contiguous region (pages)",
+                value: pages as u64,
+                limit: MAX_REGION_PAGES as u64,
+            });
+        }
+        let mut frames = heapless::Vec::new();
+        let mut first_paddr = None;
+        for i in 0..pages {
+            let frame: Frame = untyped.retype(cspace)?;
+            // SAFETY: GetAddress only reads the capability.
+            let r = unsafe { crate::sys::seL4_X86_Page_GetAddress(frame.cptr()) };
+            Error::check(r.error, "seL4_X86_Page_GetAddress")?;
+            let base = *first_paddr.get_or_insert(r.paddr);
+            if r.paddr != base + (i * PAGE_SIZE) as u64 {
+                return Err(Error::BadAddress {
+                    vaddr: r.paddr,
+                    why: "the untyped's frames are not physically contiguous",
+                });
+            }
+            let mapped = frame.map_with(vspace, vaddr + (i * PAGE_SIZE) as u64, Rights::READ_WRITE, cache, alloc)?;
+            let _ = frames.push(mapped.cptr());
+            mapped.leak();
+        }
+        let _ = untyped.into_cptr();
+        Ok((Self { vaddr, size: pages * PAGE_SIZE, writable: true, frames }, first_paddr.unwrap_or(0)))
+    }
+
     /// A region another address space set up and mapped here (a component's grant).
     ///
     /// # Safety

@@ -1,0 +1,141 @@
+//! The generated code: the `Driver` impl and the driver's entry in `DRIVERS`.
+
+use heck::ToShoutySnakeCase;
+use proc_macro2::{Literal, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+
+use crate::attrs::{DeviceMatch, Resource};
+use crate::model::{DriverDef, FieldDef};
+
+/// Everything `#[derive(Driver)]` generates.
+pub(crate) fn expand(driver: &DriverDef) -> TokenStream {
+    let driver_impl = driver_impl(driver);
+    let registration = registration(driver);
+    // The macro sizes DMA memory with its own copy of the ring buffer size; make the
+    // build fail if it ever disagrees with kaal-dev's.
+    let buffer_bytes = Literal::u64_unsuffixed(crate::model::DMA_RING_BUFFER_BYTES);
+    let size_check =
+        driver.fields.iter().any(|f| matches!(f.resource, Some((Resource::DmaRing { .. }, _)))).then(|| {
+            quote! {
+                const _: () = ::core::assert!(
+                    ::kaal_dev::kit::DMA_RING_BUFFER_BYTES as u64 == #buffer_bytes,
+                    "kaal-dev-macros and kaal-dev disagree on the DMA ring buffer size"
+                );
+            }
+        });
+    quote! {
+        #driver_impl
+        #registration
+        #size_check
+    }
+}
+
+/// `impl kaal_dev::kit::Driver for ...`.
+fn driver_impl(driver: &DriverDef) -> TokenStream {
+    let DriverDef { ident, name, .. } = driver;
+    let matches = driver.matches.iter().map(device_match);
+    let dma_bytes = Literal::u64_unsuffixed(driver.dma_bytes);
+    let field_inits = driver.fields.iter().map(field_init);
+    let interrupt = interrupt_body(driver);
+    let handle_interrupt = handle_interrupt_body(driver);
+    quote! {
+        #[automatically_derived]
+        impl ::kaal_dev::kit::Driver for #ident {
+            const NAME: &'static str = #name;
+            const MATCHES: &'static [::kaal_dev::DeviceMatch] = &[#(#matches),*];
+            const RESOURCES: ::kaal_dev::kit::ResourceRequest =
+                ::kaal_dev::kit::ResourceRequest { dma_bytes: #dma_bytes };
+
+            #[allow(unused_variables)]
+            fn probe(
+                device: &mut ::kaal_dev::DeviceBundle,
+            ) -> ::core::result::Result<Self, ::kaal_dev::DriverError> {
+                ::core::result::Result::Ok(Self { #(#field_inits),* })
+            }
+
+            fn interrupt(&self) -> ::core::option::Option<&::kaal_dev::Irq> {
+                #interrupt
+            }
+
+            fn handle_interrupt(&mut self) -> ::core::result::Result<(), ::kaal_dev::DriverError> {
+                #handle_interrupt
+            }
+        }
+    }
+}
+
+/// One element of `MATCHES`.
+fn device_match(device_match: &DeviceMatch) -> TokenStream {
+    match device_match {
+        DeviceMatch::Isa(variant) => quote!(::kaal_dev::DeviceMatch::Isa(::kaal_dev::IsaDevice::#variant)),
+        DeviceMatch::Pci { vendor, device } => {
+            let vendor = Literal::u16_unsuffixed(*vendor);
+            let device = Literal::u16_unsuffixed(*device);
+            quote!(::kaal_dev::DeviceMatch::Pci { vendor: #vendor, device: #device })
+        }
+    }
+}
+
+/// `field: <how probe builds it>`.
+fn field_init(field: &FieldDef) -> TokenStream {
+    let ident = &field.ident;
+    // Names resolve at the derive, but a type mismatch is reported at the field's type.
+    let span = Span::call_site().located_at(field.ty.span());
+    let value = match &field.resource {
+        None => quote_spanned!(span=> ::core::default::Default::default()),
+        Some((Resource::Ports, _)) => quote_spanned!(span=> device.take_ports()?),
+        Some((Resource::Interrupt { .. }, _)) => quote_spanned!(span=> device.take_irq()?),
+        Some((Resource::Mmio { bar }, _)) => {
+            let bar = Literal::u8_unsuffixed(*bar);
+            quote_spanned!(span=> device.take_mmio(#bar)?)
+        }
+        Some((Resource::DmaRing { size }, _)) => {
+            let size = Literal::u64_unsuffixed(*size);
+            quote_spanned!(span=> device.take_dma_ring(#size)?)
+        }
+    };
+    quote!(#ident: #value)
+}
+
+/// The `#[interrupt]` field and its handler method, if there is one.
+fn interrupt_field(driver: &DriverDef) -> Option<(&FieldDef, &syn::Ident)> {
+    driver.fields.iter().find_map(|field| match &field.resource {
+        Some((Resource::Interrupt { handler }, _)) => Some((field, handler)),
+        _ => None,
+    })
+}
+
+/// The body of `interrupt`.
+fn interrupt_body(driver: &DriverDef) -> TokenStream {
+    match interrupt_field(driver) {
+        Some((field, _)) => {
+            let ident = &field.ident;
+            quote!(::core::option::Option::Some(&self.#ident))
+        }
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+/// The body of `handle_interrupt`.
+fn handle_interrupt_body(driver: &DriverDef) -> TokenStream {
+    match interrupt_field(driver) {
+        Some((_, handler)) => quote!(self.#handler()),
+        None => quote!(::core::result::Result::Ok(())),
+    }
+}
+
+/// The driver's entry in `kaal_dev::kit::DRIVERS`.
+fn registration(driver: &DriverDef) -> TokenStream {
+    let ident = &driver.ident;
+    let static_ident = format_ident!("__KAAL_DRIVER_{}", ident.unraw().to_string().to_shouty_snake_case());
+    quote! {
+        #[::kaal_dev::__private::linkme::distributed_slice(::kaal_dev::kit::DRIVERS)]
+        #[linkme(crate = ::kaal_dev::__private::linkme)]
+        static #static_ident: ::kaal_dev::kit::DriverEntry = ::kaal_dev::kit::DriverEntry {
+            name: <#ident as ::kaal_dev::kit::Driver>::NAME,
+            matches: <#ident as ::kaal_dev::kit::Driver>::MATCHES,
+        };
+    }
+}

@@ -1,0 +1,494 @@
+//! The capability broker: the device table, and handing each device out once.
+//!
+//! At start the broker finds the devices: PCI functions through configuration space
+//! (I/O ports 0xcf8-0xcff), legacy ISA devices by probing, and the HPET and the
+//! interrupt routing (MADT) from the ACPI tables. [`Broker::request_device`] then turns
+//! a device into a [`DeviceBundle`] of typed handles, for one claimant only: its I/O
+//! ports as a capability narrowed to exactly those ports, its MMIO windows mapped
+//! uncached from device memory, its interrupt from the IOAPIC bound to a notification,
+//! and a DMA pool if asked for. A second claim on a device, or on an interrupt line
+//! another device already holds, is an error that names the holder.
+//!
+//! An interrupt arrives on a notification of the claimant's own by default
+//! ([`IrqDelivery::Own`]), so [`crate::kit::serve`] can wait on it alone. A program that
+//! waits for several devices at once asks for [`IrqDelivery::Shared`]: each interrupt
+//! then sets its own badge bit on one notification, and [`crate::kit::dispatch`] hands
+//! each bit to its driver.
+
+use alloc::collections::BTreeMap;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+
+use kaal_alloc::{DmaPool, UntypedAllocator};
+use kaal_core::device::{IoApicPin, IoPortRange, Irq, PortSpan};
+use kaal_core::error::Bytes;
+use kaal_core::mmio::MmioRegion;
+use kaal_core::vspace::{Frame, VSpace, PAGE_SIZE};
+use kaal_core::{Badge, IoPort, IrqControl, Notification, Rights};
+
+use crate::acpi::{self, AcpiError, Madt, PhysicalMemory};
+use crate::device::{DeviceId, DeviceInfo, DeviceMatch, InterruptLine, IsaDevice, MmioWindow};
+use crate::isa;
+use crate::kit::{DeviceBundle, Driver, DriverError};
+use crate::pci::{self, Bar, ConfigSpace, PciAddress};
+
+/// Where the broker maps device memory and DMA pools in the root task's address space.
+const MAPPINGS_BASE: u64 = 0x0000_5800_0000_0000;
+/// Where a claimed device's interrupt is delivered.
+#[derive(Debug, Clone, Copy)]
+pub enum IrqDelivery<'a> {
+    /// On a new notification of its own (badge 1).
+    Own,
+    /// On `notification`, setting `badge`'s bits: for waiting on several devices at once.
+    Shared { notification: &'a Notification, badge: Badge },
+}
+
+/// Why the broker refused a request. Every message says what was asked, what is wrong,
+/// and what to change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrokerError {
+    /// No device has this name.
+    NoSuchDevice { id: DeviceId, known: String },
+    /// No device matches what a driver drives.
+    NoMatchingDevice { driver: &'static str, wanted: String, known: String },
+    /// The device may not be handed out.
+    Reserved { id: DeviceId, why: &'static str },
+    /// Someone else holds the device.
+    AlreadyHeld { id: DeviceId, holder: &'static str, claimant: &'static str },
+    /// The device's interrupt line is held through another device.
+    IrqInUse { gsi: u8, holder: &'static str, holder_device: DeviceId, claimant: &'static str, device: DeviceId },
+    /// Building the device's resources failed.
+    Resources { id: DeviceId, claimant: &'static str, error: kaal_core::Error },
+    /// The driver could not start on the device it got.
+    Driver(DriverError),
+}
+
+impl fmt::Display for BrokerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BrokerError::NoSuchDevice { id, known } => write!(
+                f,
+                "there is no device {id}\n  help: the device table has: {known}\n  help: is the device given to QEMU \
+                 (the system's qemu-args)? `cargo kaal debug devices` prints the table"
+            ),
+            BrokerError::NoMatchingDevice { driver, wanted, known } => write!(
+                f,
+                "failed to initialize driver {driver}: no device matches {wanted}\n  likely causes: QEMU was not given \
+                 the device (e.g. `-device e1000`, or a second `-serial` for COM2), or the IDs in the driver's \
+                 #[pci]/#[isa] are wrong\n  help: the device table has: {known}"
+            ),
+            BrokerError::Reserved { id, why } => {
+                write!(f, "device {id} cannot be handed out: {why}\n  help: use another device")
+            }
+            BrokerError::AlreadyHeld { id, holder, claimant } => write!(
+                f,
+                "{claimant} cannot claim device {id}: it is held by {holder}\n  help: each device is handed out once; \
+                 talk to {holder} instead, or claim another device"
+            ),
+            BrokerError::IrqInUse { gsi, holder, holder_device, claimant, device } => write!(
+                f,
+                "{claimant} cannot claim device {device}: its interrupt line (gsi {gsi}) is held by {holder} \
+                 through device {holder_device}\n  help: shared legacy interrupt lines go to one driver; use one of \
+                 the two devices"
+            ),
+            BrokerError::Resources { id, claimant, error } => {
+                write!(f, "cannot set up device {id} for {claimant}: {error}")
+            }
+            BrokerError::Driver(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<DriverError> for BrokerError {
+    fn from(e: DriverError) -> Self {
+        BrokerError::Driver(e)
+    }
+}
+
+/// PCI configuration space through I/O ports 0xcf8 (address) and 0xcfc (data).
+struct PortConfigSpace {
+    ports: IoPortRange,
+}
+
+impl PortConfigSpace {
+    fn address(a: PciAddress, offset: u8) -> u32 {
+        0x8000_0000
+            | (a.bus as u32) << 16
+            | ((a.device as u32) & 0x1f) << 11
+            | ((a.function as u32) & 0x7) << 8
+            | (offset as u32 & 0xfc)
+    }
+}
+
+impl ConfigSpace for PortConfigSpace {
+    fn read32(&mut self, address: PciAddress, offset: u8) -> u32 {
+        if self.ports.write32(0, Self::address(address, offset)).is_err() {
+            return u32::MAX;
+        }
+        self.ports.read32(4).unwrap_or(u32::MAX)
+    }
+
+    fn write32(&mut self, address: PciAddress, offset: u8, value: u32) {
+        if self.ports.write32(0, Self::address(address, offset)).is_ok() {
+            let _ = self.ports.write32(4, value);
+        }
+    }
+}
+
+/// Physical memory for reading ACPI tables: device pages mapped on first use.
+struct AcpiMemory<'a> {
+    memory: &'a mut UntypedAllocator,
+    vspace: &'a mut VSpace,
+    next_vaddr: &'a mut u64,
+    pages: BTreeMap<u64, MmioRegion>,
+}
+
+impl PhysicalMemory for AcpiMemory<'_> {
+    fn read(&mut self, paddr: u64, out: &mut [u8]) -> Result<(), AcpiError> {
+        for (i, byte) in out.iter_mut().enumerate() {
+            let addr = paddr.checked_add(i as u64).ok_or(AcpiError::Unreadable { paddr })?;
+            let page = addr & !(PAGE_SIZE as u64 - 1);
+            if !self.pages.contains_key(&page) {
+                let unreadable = |_| AcpiError::Unreadable { paddr: addr };
+                let frame: Frame = self.memory.device_frame(page).map_err(unreadable)?;
+                let region =
+                    MmioRegion::map([frame], page, self.vspace, *self.next_vaddr, self.memory).map_err(unreadable)?;
+                *self.next_vaddr += PAGE_SIZE as u64;
+                self.pages.insert(page, region);
+            }
+            let region = &self.pages[&page];
+            *byte = region.read::<u8>((addr - page) as usize).map_err(|_| AcpiError::Unreadable { paddr: addr })?;
+        }
+        Ok(())
+    }
+}
+
+/// The device table and who holds what.
+pub struct Broker {
+    devices: Vec<DeviceInfo>,
+    holders: BTreeMap<DeviceId, &'static str>,
+    irq_holders: BTreeMap<u8, (&'static str, DeviceId)>,
+    io_ports: IoPort,
+    irq_control: IrqControl,
+    next_vector: u8,
+    next_vaddr: u64,
+    notes: Vec<String>,
+}
+
+impl fmt::Debug for Broker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Broker({} devices, {} held)", self.devices.len(), self.holders.len())
+    }
+}
+
+fn isa_line(madt: Option<&Madt>, irq: u8) -> InterruptLine {
+    match madt {
+        Some(madt) => {
+            let (gsi, level, active_low) = madt.isa_irq(irq);
+            InterruptLine { gsi: gsi as u8, level, active_low }
+        }
+        // Without a MADT, ISA lines map one to one, edge-triggered and active high.
+        None => InterruptLine { gsi: irq, level: false, active_low: false },
+    }
+}
+
+impl Broker {
+    /// Builds the device table. `io_ports` must cover every port and `irq_control` is
+    /// the root task's; device memory, notifications and DMA pools come from `memory`,
+    /// and mappings go into `vspace` (the root task's own address space).
+    pub fn new(
+        io_ports: IoPort,
+        irq_control: IrqControl,
+        memory: &mut UntypedAllocator,
+        vspace: &mut VSpace,
+    ) -> Result<Self, kaal_core::Error> {
+        let mut next_vaddr = MAPPINGS_BASE;
+        let mut notes = Vec::new();
+
+        // ACPI: the HPET and the interrupt routing.
+        let mut acpi_memory = AcpiMemory { memory, vspace, next_vaddr: &mut next_vaddr, pages: BTreeMap::new() };
+        let (hpet, madt) = match acpi::find_rsdp(&mut acpi_memory) {
+            Ok(rsdp) => {
+                let hpet = acpi::hpet(&mut acpi_memory, &rsdp).unwrap_or_else(|e| {
+                    notes.push(alloc::format!("ACPI HPET table unreadable: {e}"));
+                    None
+                });
+                let madt = acpi::madt(&mut acpi_memory, &rsdp).unwrap_or_else(|e| {
+                    notes.push(alloc::format!("ACPI MADT unreadable: {e}; assuming ISA interrupts map one to one"));
+                    None
+                });
+                (hpet, madt)
+            }
+            Err(e) => {
+                notes.push(alloc::format!("no ACPI tables found ({e}); no HPET, ISA interrupts map one to one"));
+                (None, None)
+            }
+        };
+        drop(acpi_memory);
+
+        let mut devices = Vec::new();
+        // Legacy ISA devices.
+        for device in IsaDevice::ALL {
+            let (first, count) = device.ports();
+            let present = match device {
+                IsaDevice::Pit => true,
+                _ => {
+                    let probe = IoPortRange::mint(&io_ports, PortSpan::new(first, count), memory.cspace())?;
+                    let present = isa::uart_present(&probe);
+                    // The probe's capability is not needed again; its slot goes back.
+                    let _ = memory.cspace().delete(probe.into_cap());
+                    present
+                }
+            };
+            if present {
+                devices.push(DeviceInfo {
+                    id: DeviceId::Isa(device),
+                    description: device.description(),
+                    pci_ids: None,
+                    ports: Some((first, count)),
+                    mmio: heapless::Vec::new(),
+                    interrupt: Some(isa_line(madt.as_ref(), device.irq())),
+                    reserved: isa::reserved(device),
+                });
+            }
+        }
+        if let Some(hpet) = hpet {
+            let mut mmio = heapless::Vec::new();
+            let _ = mmio.push(MmioWindow { index: 0, paddr: hpet.base_address, size: 1024 });
+            devices.push(DeviceInfo {
+                id: DeviceId::Hpet,
+                description: "HPET timer",
+                pci_ids: None,
+                ports: None,
+                mmio,
+                interrupt: None,
+                reserved: None,
+            });
+        }
+
+        // PCI.
+        let config = IoPortRange::mint(&io_ports, PortSpan::new(0xcf8, 8), memory.cspace())?;
+        let mut config = PortConfigSpace { ports: config };
+        for function in pci::enumerate(&mut config) {
+            let mut mmio = heapless::Vec::new();
+            let mut ports = None;
+            for (index, bar) in function.bars.iter().enumerate() {
+                match bar {
+                    Some(Bar::Memory { address, size, .. }) if *size > 0 => {
+                        let _ = mmio.push(MmioWindow { index: index as u8, paddr: *address, size: *size });
+                    }
+                    Some(Bar::Io { port, size }) if *size > 0 && ports.is_none() => ports = Some((*port, *size)),
+                    _ => {}
+                }
+            }
+            // PCI INTx goes through the chipset to the ISA line the firmware wrote into
+            // the interrupt-line register; the MADT says how that line reaches the IOAPIC.
+            let interrupt = (function.interrupt_pin != 0 && function.interrupt_line < 16)
+                .then(|| isa_line(madt.as_ref(), function.interrupt_line));
+            let PciAddress { bus, device, function: func } = function.address;
+            devices.push(DeviceInfo {
+                id: DeviceId::Pci { bus, device, function: func },
+                description: function.description(),
+                pci_ids: Some((function.vendor, function.device)),
+                ports,
+                mmio,
+                interrupt,
+                reserved: None,
+            });
+        }
+        devices.sort_by_key(|d| d.id);
+        Ok(Self {
+            devices,
+            holders: BTreeMap::new(),
+            irq_holders: BTreeMap::new(),
+            io_ports,
+            irq_control,
+            next_vector: 0,
+            next_vaddr,
+            notes,
+        })
+    }
+
+    /// Every device found.
+    pub fn devices(&self) -> &[DeviceInfo] {
+        &self.devices
+    }
+
+    /// What the broker noticed while building the table (missing ACPI tables, ...).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// Who holds `id`, if anyone.
+    pub fn holder(&self, id: DeviceId) -> Option<&'static str> {
+        self.holders.get(&id).copied()
+    }
+
+    fn known(&self) -> String {
+        let names: Vec<String> = self.devices.iter().map(|d| d.id.to_string()).collect();
+        names.join(", ")
+    }
+
+    /// Claims device `id` for `claimant`, with a DMA pool of `dma_bytes` (0 for none).
+    pub fn request_device(
+        &mut self,
+        id: DeviceId,
+        claimant: &'static str,
+        dma_bytes: usize,
+        delivery: IrqDelivery<'_>,
+        memory: &mut UntypedAllocator,
+        vspace: &mut VSpace,
+    ) -> Result<DeviceBundle, BrokerError> {
+        let info = match self.devices.iter().find(|d| d.id == id) {
+            Some(info) => info.clone(),
+            None => return Err(BrokerError::NoSuchDevice { id, known: self.known() }),
+        };
+        if let Some(why) = info.reserved {
+            return Err(BrokerError::Reserved { id, why });
+        }
+        if let Some(holder) = self.holder(id) {
+            return Err(BrokerError::AlreadyHeld { id, holder, claimant });
+        }
+        if let Some(line) = info.interrupt {
+            if let Some((holder, holder_device)) = self.irq_holders.get(&line.gsi) {
+                return Err(BrokerError::IrqInUse {
+                    gsi: line.gsi,
+                    holder,
+                    holder_device: *holder_device,
+                    claimant,
+                    device: id,
+                });
+            }
+        }
+        let resources = |error| BrokerError::Resources { id, claimant, error };
+        let mut bundle =
+            DeviceBundle { info: info.clone(), driver: claimant, ports: None, irq: None, mmio: Vec::new(), dma: None };
+        if let Some((first, count)) = info.ports {
+            bundle.ports = Some(
+                IoPortRange::mint(&self.io_ports, PortSpan::new(first, count), memory.cspace()).map_err(resources)?,
+            );
+        }
+        if let Some(line) = info.interrupt {
+            bundle.irq = Some(self.irq(line, delivery, memory).map_err(resources)?);
+        }
+        for window in &info.mmio {
+            let first_page = window.paddr & !(PAGE_SIZE as u64 - 1);
+            let pages = ((window.paddr + window.size).div_ceil(PAGE_SIZE as u64) * PAGE_SIZE as u64 - first_page)
+                / PAGE_SIZE as u64;
+            let mut frames = Vec::new();
+            for i in 0..pages {
+                frames.push(memory.device_frame(first_page + i * PAGE_SIZE as u64).map_err(resources)?);
+            }
+            let region = MmioRegion::map(frames, first_page, vspace, self.next_vaddr, memory).map_err(resources)?;
+            self.next_vaddr += (pages + 1) * PAGE_SIZE as u64;
+            bundle.mmio.push((window.index, region));
+        }
+        if dma_bytes > 0 {
+            let bits = dma_bytes.next_power_of_two().max(PAGE_SIZE).trailing_zeros() as u8;
+            let pool = DmaPool::new(claimant, memory, vspace, self.next_vaddr, bits).map_err(resources)?;
+            self.next_vaddr += (1u64 << bits) + PAGE_SIZE as u64;
+            bundle.dma = Some(pool);
+        }
+        self.holders.insert(id, claimant);
+        if let Some(line) = info.interrupt {
+            self.irq_holders.insert(line.gsi, (claimant, id));
+        }
+        Ok(bundle)
+    }
+
+    /// An IRQ handler for `line`, delivered as `delivery` says.
+    fn irq(
+        &mut self,
+        line: InterruptLine,
+        delivery: IrqDelivery<'_>,
+        memory: &mut UntypedAllocator,
+    ) -> Result<Irq, kaal_core::Error> {
+        let pin = IoApicPin { ioapic: 0, pin: line.gsi, level: line.level, active_low: line.active_low };
+        let handler = self.irq_control.ioapic_handler(pin, self.next_vector, memory.cspace())?;
+        let (notification, badge) = match delivery {
+            IrqDelivery::Own => (memory.allocate::<Notification>()?, Badge::new(1).expect("1 is a valid badge")),
+            IrqDelivery::Shared { notification, badge } => (memory.cspace().copy(notification, Rights::ALL)?, badge),
+        };
+        let irq = Irq::new(handler, notification, badge, memory.cspace())?;
+        self.next_vector += 1;
+        Ok(irq)
+    }
+
+    /// Finds a free device that driver `D` matches, claims it and starts the driver, with
+    /// its interrupt on a notification of its own.
+    pub fn request<D: Driver>(&mut self, memory: &mut UntypedAllocator, vspace: &mut VSpace) -> Result<D, BrokerError> {
+        self.request_with(IrqDelivery::Own, memory, vspace)
+    }
+
+    /// [`request`](Self::request) with the interrupt delivered as `delivery` says.
+    pub fn request_with<D: Driver>(
+        &mut self,
+        delivery: IrqDelivery<'_>,
+        memory: &mut UntypedAllocator,
+        vspace: &mut VSpace,
+    ) -> Result<D, BrokerError> {
+        let candidates: Vec<DeviceId> =
+            self.devices.iter().filter(|d| D::MATCHES.iter().any(|m| d.matches(m))).map(|d| d.id).collect();
+        let Some(&first) = candidates.first() else {
+            let wanted: Vec<String> = D::MATCHES.iter().map(describe_match).collect();
+            return Err(BrokerError::NoMatchingDevice {
+                driver: D::NAME,
+                wanted: wanted.join(" or "),
+                known: self.known(),
+            });
+        };
+        let id = candidates.iter().copied().find(|id| self.holder(*id).is_none()).unwrap_or(first);
+        let mut bundle = self.request_device(id, D::NAME, D::RESOURCES.dma_bytes, delivery, memory, vspace)?;
+        Ok(D::probe(&mut bundle)?)
+    }
+}
+
+fn describe_match(m: &DeviceMatch) -> String {
+    match m {
+        DeviceMatch::Pci { vendor, device } => alloc::format!("PCI {vendor:04x}:{device:04x}"),
+        DeviceMatch::Isa(d) => alloc::format!("ISA {}", d.name()),
+    }
+}
+
+impl fmt::Display for Broker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header = ["device", "description", "ids", "ports", "mmio", "interrupt", "holder"].map(String::from);
+        let mut rows = alloc::vec![header];
+        for d in &self.devices {
+            let ids = d.pci_ids.map(|(v, dev)| alloc::format!("{v:04x}:{dev:04x}")).unwrap_or_else(|| "-".into());
+            let ports = d.ports.map(|(p, n)| alloc::format!("{p:#x}-{:#x}", p + n - 1)).unwrap_or_else(|| "-".into());
+            let mmio = match d.mmio.first() {
+                Some(w) if d.mmio.len() == 1 => alloc::format!("{:#x} ({})", w.paddr, Bytes(w.size)),
+                Some(w) => alloc::format!("{:#x} ({}) +{} more", w.paddr, Bytes(w.size), d.mmio.len() - 1),
+                None => "-".into(),
+            };
+            let irq = d.interrupt.map(|l| l.to_string()).unwrap_or_else(|| "-".into());
+            let holder = match (d.reserved, self.holder(d.id)) {
+                (Some(_), _) => "reserved (kernel)".to_string(),
+                (None, Some(h)) => h.to_string(),
+                (None, None) => "free".to_string(),
+            };
+            rows.push([d.id.to_string(), d.description.to_string(), ids, ports, mmio, irq, holder]);
+        }
+        let mut widths = [0usize; 7];
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.len());
+            }
+        }
+        for row in &rows {
+            for (i, (cell, width)) in row.iter().zip(widths).enumerate() {
+                if i + 1 == row.len() {
+                    writeln!(f, "{cell}")?;
+                } else {
+                    write!(f, "{cell:<width$}  ")?;
+                }
+            }
+        }
+        for note in &self.notes {
+            writeln!(f, "note: {note}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,20 @@
+//! Prints the device table the capability broker builds (`cargo kaal debug devices`).
+#![no_std]
+#![no_main]
+
+use kaal_alloc::{HeapConfig, UntypedAllocator};
+use kaal_core::{println, Error, RootTask};
+use kaal_dev::Broker;
+
+kaal_core::root_task!(main);
+kaal_alloc::global_heap!(HEAP);
+
+fn main(rt: RootTask) -> Result<(), Error> {
+    let RootTask { cspace, mut vspace, untypeds, io_port, irq_control, .. } = rt;
+    let mut memory = UntypedAllocator::new(untypeds, cspace);
+    let heap = memory.sub_allocator(22, 16)?;
+    kaal_alloc::heap::init(vspace.try_clone(memory.cspace())?, heap, HeapConfig::default())?;
+    let broker = Broker::new(io_port, irq_control, &mut memory, &mut vspace)?;
+    println!("{broker}");
+    Ok(())
+}
