@@ -54,6 +54,12 @@ fn broker_lists_devices_refuses_second_claims_and_the_timer_keeps_time() {
         .assert_no_line("unexpected");
     let ms = measured_ms(&run);
     assert!((499.0..=502.0).contains(&ms), "50 ticks at 100 Hz took {ms} ms of virtual time");
+    // The broker matched its table against the registered drivers (the linkme slice).
+    let row = |device: &str| run.serial.iter().find(|l| l.starts_with(device)).cloned().unwrap_or_default();
+    assert!(row("com2 ").contains("uart16550"), "{}", row("com2 "));
+    assert!(row("pit ").contains("pit8254"), "{}", row("pit "));
+    assert!(row("pci:00:03.0").contains("e1000-peek"), "{}", row("pci:00:03.0"));
+    assert!(!row("com1 ").contains("uart16550"), "the driver does not match COM1: {}", row("com1 "));
     // Freeing returns memory to the pool: the next buffer is the one just freed.
     let line = run.value_after("dma: freed the buffer at").expect("dma line");
     let (freed, again) = line.split_once("; the next one is at").expect("both addresses");

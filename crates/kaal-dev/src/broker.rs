@@ -320,6 +320,11 @@ impl Broker {
         &self.notes
     }
 
+    /// The drivers linked into this program (`#[derive(Driver)]`) that match `device`.
+    pub fn drivers_for(&self, device: &DeviceInfo) -> Vec<&'static str> {
+        crate::kit::DRIVERS.iter().filter(|e| e.matches.iter().any(|m| device.matches(m))).map(|e| e.name).collect()
+    }
+
     /// Who holds `id`, if anyone.
     pub fn holder(&self, id: DeviceId) -> Option<&'static str> {
         self.holders.get(&id).copied()
@@ -453,7 +458,8 @@ fn describe_match(m: &DeviceMatch) -> String {
 
 impl fmt::Display for Broker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let header = ["device", "description", "ids", "ports", "mmio", "interrupt", "holder"].map(String::from);
+        let header =
+            ["device", "description", "ids", "ports", "mmio", "interrupt", "drivers", "holder"].map(String::from);
         let mut rows = alloc::vec![header];
         for d in &self.devices {
             let ids = d.pci_ids.map(|(v, dev)| alloc::format!("{v:04x}:{dev:04x}")).unwrap_or_else(|| "-".into());
@@ -469,9 +475,11 @@ impl fmt::Display for Broker {
                 (None, Some(h)) => h.to_string(),
                 (None, None) => "free".to_string(),
             };
-            rows.push([d.id.to_string(), d.description.to_string(), ids, ports, mmio, irq, holder]);
+            let drivers = self.drivers_for(d);
+            let drivers = if drivers.is_empty() { "-".to_string() } else { drivers.join(",") };
+            rows.push([d.id.to_string(), d.description.to_string(), ids, ports, mmio, irq, drivers, holder]);
         }
-        let mut widths = [0usize; 7];
+        let mut widths = [0usize; 8];
         for row in &rows {
             for (w, cell) in widths.iter_mut().zip(row) {
                 *w = (*w).max(cell.len());
