@@ -6,4 +6,5 @@
 #![forbid(unsafe_code)]
 
 pub mod exit;
+pub mod plan;
 pub mod startup;

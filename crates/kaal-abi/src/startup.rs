@@ -10,17 +10,41 @@
 //! decoded here, so both sides agree by construction and a corrupt block is an error
 //! rather than undefined behaviour.
 
-/// Where the start-up block is mapped (read-only) in every component.
-pub const STARTUP_BLOCK_VADDR: u64 = 0x7f00_0000_0000;
+// A component's address space, all of it below 4 GiB. seL4 5.0's x86 VM-fault handler
+// keeps the fault address in a 32-bit variable, so a fault above 4 GiB would be reported
+// with its address cut to the low 32 bits; below 4 GiB every reported address is exact.
+//
+//   0x0040_0000  program (ELF segments), up to HEAP_BASE
+//   0x4000_0000  heap (at most 1 GiB)
+//   0x8000_0000  granted regions, one after another (up to STARTUP_BLOCK_VADDR)
+//   0xe000_0000  start-up block, then the IPC buffer
+//   0xf000_0000  top of the main stack (it grows down towards the IPC buffer)
+
+/// Where the component's heap is mapped; ELF segments must end below it.
+pub const HEAP_BASE: u64 = 0x4000_0000;
+/// Where granted shared-memory regions are mapped, one after another.
+pub const REGIONS_BASE: u64 = 0x8000_0000;
+/// Where the start-up block is mapped (read-only) in every component; granted regions
+/// must end below it.
+pub const STARTUP_BLOCK_VADDR: u64 = 0xe000_0000;
 /// Where the component's main thread's IPC buffer is mapped.
-pub const IPC_BUFFER_VADDR: u64 = 0x7f00_0000_1000;
+pub const IPC_BUFFER_VADDR: u64 = 0xe000_1000;
 /// The top of the component's main stack (it grows down; the page below its bottom is
 /// never mapped, so an overflow faults).
-pub const STACK_TOP: u64 = 0x7f00_1000_0000;
-/// Where the component's heap is mapped.
-pub const HEAP_BASE: u64 = 0x7e00_0000_0000;
-/// Where granted shared-memory regions are mapped, one after another.
-pub const REGIONS_BASE: u64 = 0x7d00_0000_0000;
+pub const STACK_TOP: u64 = 0xf000_0000;
+/// The largest heap a component can have.
+pub const MAX_HEAP: u64 = REGIONS_BASE - HEAP_BASE;
+/// The largest main stack a component can have (leaving a guard page above the IPC
+/// buffer).
+pub const MAX_STACK: u64 = STACK_TOP - IPC_BUFFER_VADDR - 2 * 4096;
+
+/// Where the region after one of `size` bytes mapped at `vaddr` goes: regions start on
+/// 2 MiB boundaries with at least 2 MiB unmapped between them, so running off the end of
+/// one faults instead of reaching the next.
+pub const fn next_region(vaddr: u64, size: u64) -> u64 {
+    const STRIDE: u64 = 1 << 21;
+    vaddr + size.div_ceil(STRIDE) * STRIDE + STRIDE
+}
 
 /// Well-known slots in every component's CNode.
 pub mod slots {
@@ -48,7 +72,7 @@ pub mod labels {
 }
 
 const MAGIC: u64 = 0x4b61_614c_5354_5254; // "KaaLSTRT"
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 /// Longest name of a component, capability or region, in bytes.
 pub const NAME_LEN: usize = 32;
 /// Most capabilities one component can be granted.
@@ -58,7 +82,7 @@ pub const MAX_REGIONS: usize = 16;
 
 const HEADER: usize = 8 + 4 + 4 + NAME_LEN + 8 * 6;
 const CAP_ENTRY: usize = NAME_LEN + 8 + 4 + 4 + 8;
-const REGION_ENTRY: usize = NAME_LEN + 8 + 8 + 4 + 4;
+const REGION_ENTRY: usize = NAME_LEN + 8 + 8 + 8 + 4 + 4 + 4 + 4;
 /// Bytes an encoded block takes at most (it fits in one 4 KiB page).
 pub const ENCODED_LEN: usize = HEADER + MAX_CAPS * CAP_ENTRY + MAX_REGIONS * REGION_ENTRY;
 const _: () = assert!(ENCODED_LEN <= 4096);
@@ -128,9 +152,18 @@ impl Name {
         if s.is_empty() || s.len() > NAME_LEN {
             return Err(StartupError::BadName);
         }
+        Ok(Self::truncated(s))
+    }
+
+    /// The first 32 bytes of `s` (cut at a character boundary), for messages.
+    pub fn truncated(s: &str) -> Self {
+        let mut len = s.len().min(NAME_LEN);
+        while !s.is_char_boundary(len) {
+            len -= 1;
+        }
         let mut bytes = [0; NAME_LEN];
-        bytes[..s.len()].copy_from_slice(s.as_bytes());
-        Ok(Self { bytes, len: s.len() as u8 })
+        bytes[..len].copy_from_slice(&s.as_bytes()[..len]);
+        Self { bytes, len: len as u8 }
     }
 
     /// The name as text.
@@ -145,6 +178,12 @@ impl core::fmt::Debug for Name {
     }
 }
 
+impl core::fmt::Display for Name {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A granted capability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CapEntry {
@@ -152,17 +191,33 @@ pub struct CapEntry {
     /// Slot in the component's CNode.
     pub slot: u64,
     pub kind: CapKind,
-    /// The badge the capability carries (0 if none).
-    pub badge: u64,
+    /// What else the component needs to know about it: the badge of an endpoint or
+    /// notification (0 if none); for I/O ports, the range as `first << 16 | last`; for an
+    /// IRQ handler, its line as `gsi | level << 8 | active_low << 9`.
+    pub data: u64,
 }
 
 /// A granted memory region, mapped in the component's address space.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RegionEntry {
-    pub name: Name,
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RegionInfo {
     pub vaddr: u64,
     pub size: u64,
     pub writable: bool,
+    /// Physical address of the first byte, if the region is physically contiguous
+    /// (device memory, DMA); 0 otherwise.
+    pub paddr: u64,
+    /// Mapped uncached (device registers).
+    pub uncached: bool,
+    /// For a ring: its slots and item size (0 otherwise).
+    pub ring_slots: u32,
+    pub ring_item_size: u32,
+}
+
+/// A granted memory region, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegionEntry {
+    pub name: Name,
+    pub info: RegionInfo,
 }
 
 /// Everything a component is told at start-up.
@@ -189,6 +244,8 @@ pub enum StartupError {
     TooMany,
     /// Two grants with the same name.
     DuplicateName,
+    /// Two capabilities granted into the same slot.
+    SlotTaken,
     /// The bytes are not a start-up block of this version.
     Corrupt(&'static str),
 }
@@ -201,6 +258,7 @@ impl core::fmt::Display for StartupError {
                 write!(f, "a component can be granted at most {MAX_CAPS} capabilities and {MAX_REGIONS} regions")
             }
             Self::DuplicateName => write!(f, "two grants have the same name"),
+            Self::SlotTaken => write!(f, "two capabilities are granted into the same slot"),
             Self::Corrupt(what) => write!(f, "corrupt start-up block: {what}"),
         }
     }
@@ -278,22 +336,22 @@ impl StartupBlock {
     }
 
     /// Records a granted capability.
-    pub fn add_cap(&mut self, name: &str, slot: u64, kind: CapKind, badge: u64) -> Result<(), StartupError> {
+    pub fn add_cap(&mut self, name: &str, slot: u64, kind: CapKind, data: u64) -> Result<(), StartupError> {
         if self.name_taken(name) {
             return Err(StartupError::DuplicateName);
         }
-        let entry = CapEntry { name: Name::new(name)?, slot, kind, badge };
+        let entry = CapEntry { name: Name::new(name)?, slot, kind, data };
         let free = self.caps.iter_mut().find(|c| c.is_none()).ok_or(StartupError::TooMany)?;
         *free = Some(entry);
         Ok(())
     }
 
     /// Records a granted region.
-    pub fn add_region(&mut self, name: &str, vaddr: u64, size: u64, writable: bool) -> Result<(), StartupError> {
+    pub fn add_region(&mut self, name: &str, info: RegionInfo) -> Result<(), StartupError> {
         if self.name_taken(name) {
             return Err(StartupError::DuplicateName);
         }
-        let entry = RegionEntry { name: Name::new(name)?, vaddr, size, writable };
+        let entry = RegionEntry { name: Name::new(name)?, info };
         let free = self.regions.iter_mut().find(|r| r.is_none()).ok_or(StartupError::TooMany)?;
         *free = Some(entry);
         Ok(())
@@ -340,7 +398,7 @@ impl StartupBlock {
                     w.u64(c.slot);
                     w.u32(c.kind as u32);
                     w.u32(0);
-                    w.u64(c.badge);
+                    w.u64(c.data);
                 }
                 None => w.at += CAP_ENTRY,
             }
@@ -348,10 +406,14 @@ impl StartupBlock {
         for region in &self.regions {
             match region {
                 Some(r) => {
+                    let i = &r.info;
                     w.name(&r.name);
-                    w.u64(r.vaddr);
-                    w.u64(r.size);
-                    w.u32(r.writable as u32);
+                    w.u64(i.vaddr);
+                    w.u64(i.size);
+                    w.u64(i.paddr);
+                    w.u32(i.writable as u32 | (i.uncached as u32) << 1);
+                    w.u32(i.ring_slots);
+                    w.u32(i.ring_item_size);
                     w.u32(0);
                 }
                 None => w.at += REGION_ENTRY,
@@ -387,8 +449,8 @@ impl StartupBlock {
             let slot = r.u64()?;
             let kind = CapKind::from_u32(r.u32()?).ok_or(StartupError::Corrupt("unknown capability kind"))?;
             r.u32()?;
-            let badge = r.u64()?;
-            block.caps[i] = Some(CapEntry { name, slot, kind, badge });
+            let data = r.u64()?;
+            block.caps[i] = Some(CapEntry { name, slot, kind, data });
         }
         for i in 0..MAX_REGIONS {
             if data.get(r.at).copied().unwrap_or(0) == 0 {
@@ -396,11 +458,20 @@ impl StartupBlock {
                 continue;
             }
             let name = r.name()?;
-            let vaddr = r.u64()?;
-            let size = r.u64()?;
-            let writable = r.u32()? != 0;
+            let (vaddr, size, paddr) = (r.u64()?, r.u64()?, r.u64()?);
+            let flags = r.u32()?;
+            let (ring_slots, ring_item_size) = (r.u32()?, r.u32()?);
             r.u32()?;
-            block.regions[i] = Some(RegionEntry { name, vaddr, size, writable });
+            let info = RegionInfo {
+                vaddr,
+                size,
+                writable: flags & 1 != 0,
+                paddr,
+                uncached: flags & 2 != 0,
+                ring_slots,
+                ring_item_size,
+            };
+            block.regions[i] = Some(RegionEntry { name, info });
         }
         Ok(block)
     }
@@ -422,7 +493,15 @@ mod tests {
         b.ipc_buffer = IPC_BUFFER_VADDR;
         b.add_cap("requests", 8, CapKind::EndpointServer, 0).unwrap();
         b.add_cap("ready", 9, CapKind::NotificationSignal, 0x4).unwrap();
-        b.add_region("ring", REGIONS_BASE, 0x4000, true).unwrap();
+        let ring = RegionInfo {
+            vaddr: REGIONS_BASE,
+            size: 0x4000,
+            writable: true,
+            ring_slots: 64,
+            ring_item_size: 8,
+            ..Default::default()
+        };
+        b.add_region("ring", ring).unwrap();
         b
     }
 
@@ -433,8 +512,9 @@ mod tests {
         b.encode(&mut page).unwrap();
         let d = StartupBlock::decode(&page).unwrap();
         assert_eq!(d, b);
-        assert_eq!(d.cap("ready").unwrap().badge, 4);
-        assert_eq!(d.region("ring").unwrap().size, 0x4000);
+        assert_eq!(d.cap("ready").unwrap().data, 4);
+        assert_eq!(d.region("ring").unwrap().info.size, 0x4000);
+        assert_eq!(d.region("ring").unwrap().info.ring_slots, 64);
         assert!(d.cap("missing").is_none());
     }
 

@@ -9,12 +9,15 @@ use core::cell::UnsafeCell;
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
-use kaal_abi::startup::{slots, CapKind, StartupBlock};
+use kaal_abi::startup::{slots, CapKind, RegionEntry, StartupBlock};
+pub use kaal_abi::startup::{Name, RegionInfo};
 
-use crate::cap::{Badge, Cap, Notification};
+use crate::cap::{Badge, Cap, IrqHandler, Notification};
 use crate::cspace::CSpace;
+use crate::device::{InterruptLine, IoPortRange, PortSpan};
 use crate::error::{Error, Result};
 use crate::ipc::{Client, Server};
+use crate::mmio::MmioRegion;
 use crate::shared::SharedRegion;
 
 static NAME_PTR: AtomicPtr<u8> = AtomicPtr::new(core::ptr::null_mut());
@@ -89,21 +92,54 @@ impl Component {
         &mut self.cspace
     }
 
-    fn take(&mut self, name: &'static str, wanted: &[CapKind], expected: &'static str) -> Result<(u64, CapKind, u64)> {
-        let (index, entry) =
-            self.block.caps().enumerate().find(|(_, c)| c.name.as_str() == name).ok_or(Error::NotGranted { name })?;
+    fn take(&mut self, name: &str, wanted: &[CapKind], expected: &'static str) -> Result<(u64, CapKind, u64)> {
+        let (index, entry) = self
+            .block
+            .caps()
+            .enumerate()
+            .find(|(_, c)| c.name.as_str() == name)
+            .ok_or_else(|| self.not_granted(name))?;
         if !wanted.contains(&entry.kind) {
-            return Err(Error::WrongGrantKind { name, expected, granted: entry.kind.describe() });
+            return Err(Error::WrongGrantKind { name: entry.name, expected, granted: entry.kind.describe() });
         }
         if self.taken & (1 << index) != 0 {
-            return Err(Error::AlreadyTaken { name });
+            return Err(Error::AlreadyTaken { name: entry.name });
         }
         self.taken |= 1 << index;
-        Ok((entry.slot, entry.kind, entry.badge))
+        Ok((entry.slot, entry.kind, entry.data))
+    }
+
+    fn not_granted(&self, name: &str) -> Error {
+        // A region asked for as a capability (or the other way round) is a wrong kind,
+        // not a missing grant.
+        if let Some(region) = self.block.regions().find(|r| r.name.as_str() == name) {
+            let granted = if region.info.uncached { "device memory" } else { "a shared region" };
+            return Error::WrongGrantKind { name: region.name, expected: "a capability", granted };
+        }
+        Error::NotGranted { name: Name::truncated(name) }
+    }
+
+    fn take_region(&mut self, name: &str) -> Result<(&'static RegionEntry, u64)> {
+        let (index, region) =
+            self.block.regions().enumerate().find(|(_, r)| r.name.as_str() == name).ok_or_else(|| {
+                match self.block.cap(name) {
+                    Some(cap) => Error::WrongGrantKind {
+                        name: cap.name,
+                        expected: "a memory region",
+                        granted: cap.kind.describe(),
+                    },
+                    None => Error::NotGranted { name: Name::truncated(name) },
+                }
+            })?;
+        let bit = 1 << (48 + index);
+        if self.taken & bit != 0 {
+            return Err(Error::AlreadyTaken { name: region.name });
+        }
+        Ok((region, bit))
     }
 
     /// The client side of a channel granted as `name`.
-    pub fn client(&mut self, name: &'static str) -> Result<Client> {
+    pub fn client(&mut self, name: &str) -> Result<Client> {
         let (slot, _, badge) = self.take(name, &[CapKind::EndpointClient], "an endpoint client")?;
         // SAFETY: the supervisor placed an endpoint capability in this slot, and `take`
         // hands each slot out once.
@@ -111,35 +147,82 @@ impl Component {
     }
 
     /// The server side of a channel granted as `name`.
-    pub fn server(&mut self, name: &'static str) -> Result<Server> {
+    pub fn server(&mut self, name: &str) -> Result<Server> {
         let (slot, _, _) = self.take(name, &[CapKind::EndpointServer], "an endpoint server")?;
         // SAFETY: as for `client`.
         Ok(Server::from_endpoint(unsafe { Cap::from_cptr(slot) }))
     }
 
     /// A notification granted as `name` (to signal or to wait on, as granted).
-    pub fn notification(&mut self, name: &'static str) -> Result<Notification> {
+    pub fn notification(&mut self, name: &str) -> Result<Notification> {
         let (slot, _, _) =
             self.take(name, &[CapKind::NotificationSignal, CapKind::NotificationWait], "a notification")?;
         // SAFETY: as for `client`.
         Ok(unsafe { Cap::from_cptr(slot) })
     }
 
+    /// The I/O ports granted as `name`.
+    pub fn io_ports(&mut self, name: &str) -> Result<IoPortRange> {
+        let (slot, _, data) = self.take(name, &[CapKind::IoPort], "I/O ports")?;
+        let span = PortSpan { first: (data >> 16) as u16, last: data as u16 };
+        // SAFETY: the supervisor placed an I/O port capability for exactly `span` (it
+        // records the range in the block) in this slot; `take` hands it out once.
+        Ok(unsafe { IoPortRange::from_cap(Cap::from_cptr(slot), span) })
+    }
+
+    /// The IRQ handler granted as `name`, with the interrupt line it serves.
+    pub fn irq_handler(&mut self, name: &str) -> Result<(IrqHandler, InterruptLine)> {
+        let (slot, _, data) = self.take(name, &[CapKind::IrqHandler], "an IRQ handler")?;
+        // SAFETY: as for `client`.
+        Ok((unsafe { Cap::from_cptr(slot) }, InterruptLine::from_word(data)))
+    }
+
     /// The shared region granted as `name`.
-    pub fn region(&mut self, name: &'static str) -> Result<SharedRegion> {
-        let (index, region) = self
-            .block
-            .regions()
-            .enumerate()
-            .find(|(_, r)| r.name.as_str() == name)
-            .ok_or(Error::NotGranted { name })?;
-        let bit = 1 << (48 + index);
-        if self.taken & bit != 0 {
-            return Err(Error::AlreadyTaken { name });
+    pub fn region(&mut self, name: &str) -> Result<SharedRegion> {
+        self.region_with_info(name).map(|(region, _)| region)
+    }
+
+    /// The shared region granted as `name`, and what the supervisor said about it (for a
+    /// ring: its geometry).
+    pub fn region_with_info(&mut self, name: &str) -> Result<(SharedRegion, RegionInfo)> {
+        let (entry, bit) = self.take_region(name)?;
+        let info = entry.info;
+        if info.uncached {
+            return Err(Error::WrongGrantKind {
+                name: entry.name,
+                expected: "a shared region",
+                granted: "device memory",
+            });
         }
         self.taken |= bit;
         // SAFETY: the supervisor mapped this region at this address for our whole life,
-        // and `take` hands it out once.
-        Ok(unsafe { SharedRegion::from_mapping(region.vaddr, region.size as usize, region.writable) })
+        // and it is handed out once.
+        Ok((unsafe { SharedRegion::from_mapping(info.vaddr, info.size as usize, info.writable) }, info))
+    }
+
+    /// The device memory granted as `name`, mapped uncached.
+    pub fn mmio(&mut self, name: &str) -> Result<MmioRegion> {
+        let (entry, bit) = self.take_region(name)?;
+        let info = entry.info;
+        if !info.uncached {
+            return Err(Error::WrongGrantKind {
+                name: entry.name,
+                expected: "device memory",
+                granted: "a shared region",
+            });
+        }
+        self.taken |= bit;
+        // SAFETY: the supervisor mapped this device memory uncached at this address for
+        // our whole life, and it is handed out once.
+        Ok(unsafe { MmioRegion::from_mapping(info.vaddr, info.paddr, info.size as usize) })
+    }
+
+    /// What the kernel says is in each occupied slot of this component's CNode below
+    /// the first free slot: a way to see (and test) that it holds exactly its grants.
+    pub fn capabilities(&self) -> impl Iterator<Item = (u64, &'static str)> {
+        (0..slots::FIRST_FREE.min(1 << self.block.cnode_bits)).filter_map(|slot| {
+            let tag = crate::sys::debug_cap_identify(slot);
+            (tag != crate::sys::KERNEL_CAP_TAG_null_cap).then(|| (slot, crate::cap::kernel_tag_name(tag)))
+        })
     }
 }

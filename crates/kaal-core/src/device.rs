@@ -136,6 +136,37 @@ impl IoPortRange {
     }
 }
 
+/// How a device's interrupt reaches the IOAPIC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InterruptLine {
+    /// IOAPIC input (global system interrupt).
+    pub gsi: u8,
+    /// Level-triggered (else edge-triggered).
+    pub level: bool,
+    /// Active low (else active high).
+    pub active_low: bool,
+}
+
+impl InterruptLine {
+    /// As a granted IRQ handler's start-up block entry records it.
+    pub const fn to_word(self) -> u64 {
+        self.gsi as u64 | (self.level as u64) << 8 | (self.active_low as u64) << 9
+    }
+
+    /// The inverse of [`to_word`](Self::to_word).
+    pub const fn from_word(word: u64) -> Self {
+        Self { gsi: word as u8, level: word & (1 << 8) != 0, active_low: word & (1 << 9) != 0 }
+    }
+}
+
+impl core::fmt::Display for InterruptLine {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let trigger = if self.level { "level" } else { "edge" };
+        let polarity = if self.active_low { "low" } else { "high" };
+        write!(f, "gsi {} {trigger}/{polarity}", self.gsi)
+    }
+}
+
 /// Where an interrupt comes from, and how it signals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IoApicPin {

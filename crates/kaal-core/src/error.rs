@@ -7,6 +7,8 @@
 
 use core::fmt::{self, Write as _};
 
+use kaal_abi::startup::Name;
+
 use crate::sys;
 
 /// An `seL4_Error` other than `seL4_NoError`.
@@ -140,11 +142,13 @@ pub enum Error {
     /// A component's grants do not fit its start-up block.
     BadGrant { component: &'static str, why: kaal_abi::startup::StartupError },
     /// A component asked for a grant it was not given.
-    NotGranted { name: &'static str },
+    NotGranted { name: Name },
     /// A grant was already taken (each capability is handed out once).
-    AlreadyTaken { name: &'static str },
+    AlreadyTaken { name: Name },
     /// A grant exists but is of another kind.
-    WrongGrantKind { name: &'static str, expected: &'static str, granted: &'static str },
+    WrongGrantKind { name: Name, expected: &'static str, granted: &'static str },
+    /// A ring's items are not the size the component reads or writes.
+    RingItemSize { name: Name, granted: u32, used: u32 },
     /// Ports outside the capability's range.
     PortsOutOfRange { first: u16, last: u16 },
     /// Something is already mapped at this virtual address.
@@ -240,6 +244,11 @@ impl fmt::Display for Error {
             Error::WrongGrantKind { name, expected, granted } => {
                 write!(f, "{name:?} was granted as {granted}, but used as {expected}")
             }
+            Error::RingItemSize { name, granted, used } => write!(
+                f,
+                "ring {name:?} carries {granted}-byte items, but this component uses a {used}-byte type; \
+                 set item-size = {used} for the ring in system.toml, or use a {granted}-byte type"
+            ),
             Error::PortsOutOfRange { first, last } => write!(
                 f,
                 "I/O ports {first:#x}-{last:#x} are outside this capability's range; ask the broker for the device's ports"

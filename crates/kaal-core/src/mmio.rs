@@ -41,6 +41,15 @@ impl MmioRegion {
         Ok(Self { vaddr, paddr, size })
     }
 
+    /// Device memory someone else mapped uncached at `vaddr` (a component's grant).
+    ///
+    /// # Safety
+    /// `size` bytes at `vaddr` must stay mapped uncached to device memory starting at
+    /// `paddr` for the program's life, and no other handle may cover them.
+    pub(crate) unsafe fn from_mapping(vaddr: u64, paddr: u64, size: usize) -> Self {
+        Self { vaddr, paddr, size }
+    }
+
     /// Physical address of the first byte.
     pub fn paddr(&self) -> u64 {
         self.paddr

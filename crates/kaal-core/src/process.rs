@@ -18,16 +18,17 @@
 use core::fmt;
 
 use kaal_abi::exit::ExitStatus;
-use kaal_abi::startup::{self, labels, slots, CapKind, StartupBlock};
+use kaal_abi::startup::{self, labels, slots, CapKind, RegionInfo, StartupBlock};
 use typed_builder::TypedBuilder;
 
-use crate::cap::{cap_type, AsidPool, Badge, CNode, CPtr, Cap, Endpoint, Notification, Rights, Tcb};
+use crate::cap::{cap_type, AsidPool, Badge, CNode, CPtr, Cap, Endpoint, IrqHandler, Notification, Rights, Tcb};
+use crate::device::{InterruptLine, IoPortRange};
 use crate::error::{Error, Result};
 use crate::ipc::{Client, Server};
 use crate::println;
 use crate::shared::SharedRegion;
 use crate::sys;
-use crate::vspace::{Frame, Large, ObjectAllocator, PageSize, VSpace, PAGE_SIZE};
+use crate::vspace::{CacheAttr, Frame, Large, ObjectAllocator, PageSize, VSpace, PAGE_SIZE};
 
 // KaaL's supervisor labels fit the kernel's label field (width generated from the .bf).
 const _: () = assert!(labels::LABEL_BITS == sys::seL4_MessageInfo_label_WIDTH);
@@ -50,80 +51,97 @@ macro_rules! component_image {
 }
 
 /// A capability or region a component is given, under a name it looks it up by.
+///
+/// Capabilities go into the component's CNode from [`slots::FIRST_GRANT`] on, in the
+/// order granted, unless a grant names its slot ([`Grant::at_slot`]); regions are mapped
+/// from [`startup::REGIONS_BASE`] on, in the order granted.
 #[derive(Debug)]
-pub enum Grant<'a> {
+pub struct Grant<'a> {
+    name: &'a str,
+    slot: Option<u64>,
+    what: Granted<'a>,
+}
+
+#[derive(Debug)]
+enum Granted<'a> {
     /// A capability, copied (or minted with a badge) into the component's CNode.
-    Cap { name: &'static str, kind: CapKind, cptr: CPtr, rights: Rights, badge: Option<Badge> },
-    /// A shared region, mapped into the component's address space.
-    Region { name: &'static str, region: &'a SharedRegion, writable: bool },
+    Cap { kind: CapKind, cptr: CPtr, rights: Rights, badge: Option<Badge>, data: u64 },
+    /// A shared region (with a ring's geometry, if it holds one).
+    Region { region: &'a SharedRegion, writable: bool, ring: Option<(u32, u32)> },
+    /// Device memory, mapped uncached.
+    DeviceMemory { frames: &'a [Frame] },
 }
 
 impl<'a> Grant<'a> {
+    fn cap(name: &'a str, kind: CapKind, cptr: CPtr, rights: Rights, badge: Option<Badge>, data: u64) -> Self {
+        Grant { name, slot: None, what: Granted::Cap { kind, cptr, rights, badge, data } }
+    }
+
     /// A client side of a channel.
-    pub fn client(name: &'static str, client: &Client) -> Self {
-        Grant::Cap {
-            name,
-            kind: CapKind::EndpointClient,
-            cptr: client.endpoint().cptr(),
-            rights: Rights::ALL,
-            badge: None,
-        }
+    pub fn client(name: &'a str, client: &Client) -> Self {
+        let badge = client.badge().map_or(0, Badge::value);
+        Self::cap(name, CapKind::EndpointClient, client.endpoint().cptr(), Rights::ALL, None, badge)
     }
 
     /// The server side of a channel.
-    pub fn server(name: &'static str, server: &Server) -> Self {
-        Grant::Cap {
-            name,
-            kind: CapKind::EndpointServer,
-            cptr: server.endpoint().cptr(),
-            rights: Rights::ALL,
-            badge: None,
-        }
+    pub fn server(name: &'a str, server: &Server) -> Self {
+        Self::cap(name, CapKind::EndpointServer, server.endpoint().cptr(), Rights::ALL, None, 0)
     }
 
     /// The right to signal a notification, with `badge` OR-ed into it on each signal.
-    pub fn signal(name: &'static str, notification: &Notification, badge: Badge) -> Self {
-        Grant::Cap {
-            name,
-            kind: CapKind::NotificationSignal,
-            cptr: notification.cptr(),
-            rights: Rights::WRITE,
-            badge: Some(badge),
-        }
+    pub fn signal(name: &'a str, notification: &Notification, badge: Badge) -> Self {
+        Self::cap(name, CapKind::NotificationSignal, notification.cptr(), Rights::WRITE, Some(badge), badge.value())
     }
 
     /// Full rights on a notification: wait on it, signal it, and pass it on (e.g. to a
     /// server that should signal it).
-    pub fn notification(name: &'static str, notification: &Notification) -> Self {
-        Grant::Cap {
-            name,
-            kind: CapKind::NotificationWait,
-            cptr: notification.cptr(),
-            rights: Rights::ALL,
-            badge: None,
-        }
+    pub fn notification(name: &'a str, notification: &Notification) -> Self {
+        Self::cap(name, CapKind::NotificationWait, notification.cptr(), Rights::ALL, None, 0)
     }
 
     /// The right to wait on a notification.
-    pub fn wait(name: &'static str, notification: &Notification) -> Self {
-        Grant::Cap {
-            name,
-            kind: CapKind::NotificationWait,
-            cptr: notification.cptr(),
-            rights: Rights::READ,
-            badge: None,
-        }
+    pub fn wait(name: &'a str, notification: &Notification) -> Self {
+        Self::cap(name, CapKind::NotificationWait, notification.cptr(), Rights::READ, None, 0)
+    }
+
+    /// I/O ports (the component learns their range).
+    pub fn io_ports(name: &'a str, ports: &IoPortRange) -> Self {
+        let span = ports.span();
+        let data = (span.first as u64) << 16 | span.last as u64;
+        Self::cap(name, CapKind::IoPort, ports.cap().cptr(), Rights::ALL, None, data)
+    }
+
+    /// An IRQ handler (the component learns its line).
+    pub fn irq_handler(name: &'a str, handler: &IrqHandler, line: InterruptLine) -> Self {
+        Self::cap(name, CapKind::IrqHandler, handler.cptr(), Rights::ALL, None, line.to_word())
     }
 
     /// A shared region.
-    pub fn region(name: &'static str, region: &'a SharedRegion, writable: bool) -> Self {
-        Grant::Region { name, region, writable }
+    pub fn region(name: &'a str, region: &'a SharedRegion, writable: bool) -> Self {
+        Grant { name, slot: None, what: Granted::Region { region, writable, ring: None } }
     }
 
-    fn name(&self) -> &'static str {
-        match self {
-            Grant::Cap { name, .. } | Grant::Region { name, .. } => name,
-        }
+    /// A shared region holding a ring of `slots` items of `item_size` bytes (the
+    /// component's ring code checks its item type against it).
+    pub fn ring(name: &'a str, region: &'a SharedRegion, slots: u32, item_size: u32) -> Self {
+        Grant { name, slot: None, what: Granted::Region { region, writable: true, ring: Some((slots, item_size)) } }
+    }
+
+    /// Device memory: physically consecutive device frames, mapped uncached.
+    pub fn device_memory(name: &'a str, frames: &'a [Frame]) -> Self {
+        Grant { name, slot: None, what: Granted::DeviceMemory { frames } }
+    }
+
+    /// Places a capability grant in `slot` of the component's CNode (between
+    /// [`slots::FIRST_GRANT`] and [`slots::FIRST_FREE`]) rather than the next one.
+    pub fn at_slot(mut self, slot: u64) -> Self {
+        self.slot = Some(slot);
+        self
+    }
+
+    /// The name the component asks for.
+    pub fn name(&self) -> &'a str {
+        self.name
     }
 }
 
@@ -154,7 +172,9 @@ pub struct ProcessConfig<'a> {
 /// A fault the kernel reported for a component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
-    /// A page fault: `addr` is the faulting address, `ip` the instruction.
+    /// A page fault: `addr` is the faulting address, `ip` the instruction. (seL4 5.0
+    /// on x86 reports only the low 32 bits of `addr`; components live below 4 GiB, see
+    /// [`kaal_abi::startup`], so for them it is exact.)
     VmFault { ip: u64, addr: u64, instruction: bool, write: bool, present: bool },
     /// A capability lookup failed during a syscall (`addr` is the capability pointer).
     CapFault { ip: u64, addr: u64, in_receive: bool },
@@ -370,9 +390,10 @@ impl Supervisor {
         Ok(mapped.unmap())
     }
 
-    /// Builds and starts a component. On failure the objects made so far stay allocated
+    /// Builds and starts a component; returns what it was told at start-up (its grants,
+    /// by name, slot and address). On failure the objects made so far stay allocated
     /// (they are not reachable by anyone), and the error says what went wrong.
-    pub fn spawn(&mut self, alloc: &mut impl ObjectAllocator, config: ProcessConfig<'_>) -> Result<()> {
+    pub fn spawn(&mut self, alloc: &mut impl ObjectAllocator, config: ProcessConfig<'_>) -> Result<StartupBlock> {
         let name = config.name;
         check_elf_layout(name, config.image)?;
         let elf = xmas_elf::ElfFile::new(config.image).map_err(|why| segment_error(name, why))?;
@@ -381,6 +402,20 @@ impl Supervisor {
                 what: "component CNode bits",
                 value: config.cnode_bits as u64,
                 limit: 12,
+            });
+        }
+        if config.heap_size as u64 > startup::MAX_HEAP {
+            return Err(Error::InvalidSize {
+                what: "component heap (bytes)",
+                value: config.heap_size as u64,
+                limit: startup::MAX_HEAP,
+            });
+        }
+        if config.stack_size as u64 > startup::MAX_STACK {
+            return Err(Error::InvalidSize {
+                what: "component stack (bytes)",
+                value: config.stack_size as u64,
+                limit: startup::MAX_STACK,
             });
         }
         if self.components.len() as u64 >= Badge::MAX {
@@ -413,7 +448,7 @@ impl Supervisor {
             if file > mem || offset.checked_add(file).is_none_or(|e| e > config.image.len() as u64) {
                 return Err(segment_error(name, "a segment's file data runs past the end of the file"));
             }
-            if vaddr.checked_add(mem).is_none_or(|e| e > startup::REGIONS_BASE) {
+            if vaddr.checked_add(mem).is_none_or(|e| e > startup::HEAP_BASE) {
                 return Err(segment_error(name, "a segment lies outside the program area"));
             }
             let rights = if ph.flags().is_write() { Rights::READ_WRITE } else { Rights::READ };
@@ -475,26 +510,37 @@ impl Supervisor {
             Rights { read: false, write: true, grant: true },
             Some(badge.cap_data()),
         )?;
+        let mut used_slots: u128 = 0;
         let mut next_slot = slots::FIRST_GRANT;
         let mut next_region = startup::REGIONS_BASE;
+        let bad_grant = |why| Error::BadGrant { component: name, why };
         for grant in config.grants {
-            let grant_name = grant.name();
-            match grant {
-                Grant::Cap { kind, cptr, rights, badge, .. } => {
-                    if next_slot >= slots::FIRST_FREE || next_slot >= 1 << config.cnode_bits {
+            match &grant.what {
+                Granted::Cap { kind, cptr, rights, badge, data } => {
+                    let slot = match grant.slot {
+                        Some(slot) => slot,
+                        None => {
+                            while next_slot < slots::FIRST_FREE && used_slots & (1 << next_slot) != 0 {
+                                next_slot += 1;
+                            }
+                            next_slot
+                        }
+                    };
+                    if !(slots::FIRST_GRANT..slots::FIRST_FREE).contains(&slot) || slot >= 1 << config.cnode_bits {
                         return Err(Error::InvalidSize {
-                            what: "granted capabilities",
-                            value: next_slot,
-                            limit: slots::FIRST_FREE - slots::FIRST_GRANT,
+                            what: "granted capability slot",
+                            value: slot,
+                            limit: slots::FIRST_FREE.min(1 << config.cnode_bits) - 1,
                         });
                     }
-                    copy_into(&cnode, next_slot, depth, *cptr, *rights, badge.map(Badge::cap_data))?;
-                    block
-                        .add_cap(grant_name, next_slot, *kind, badge.map(Badge::value).unwrap_or(0))
-                        .map_err(|why| Error::BadGrant { component: name, why })?;
-                    next_slot += 1;
+                    if used_slots & (1 << slot) != 0 {
+                        return Err(bad_grant(startup::StartupError::SlotTaken));
+                    }
+                    used_slots |= 1 << slot;
+                    copy_into(&cnode, slot, depth, *cptr, *rights, badge.map(Badge::cap_data))?;
+                    block.add_cap(grant.name, slot, *kind, *data).map_err(bad_grant)?;
                 }
-                Grant::Region { region, writable, .. } => {
+                Granted::Region { region, writable, ring } => {
                     let rights = if *writable { Rights::READ_WRITE } else { Rights::READ };
                     for (i, frame) in region.frames().iter().enumerate() {
                         // SAFETY: a temporary handle on the region's frame capability, only
@@ -506,10 +552,52 @@ impl Supervisor {
                         let copy = unsafe { Frame::<crate::vspace::Small>::from_cap(copy?)? };
                         copy.map(&mut vspace, next_region + (i * PAGE_SIZE) as u64, rights, alloc)?.leak();
                     }
-                    block
-                        .add_region(grant_name, next_region, region.size() as u64, *writable)
-                        .map_err(|why| Error::BadGrant { component: name, why })?;
-                    next_region += (region.size() as u64).div_ceil(1 << 21) * (1 << 21) + (1 << 21);
+                    let (ring_slots, ring_item_size) = ring.unwrap_or((0, 0));
+                    let size = region.size() as u64;
+                    check_region_room(next_region, size)?;
+                    let info = RegionInfo {
+                        vaddr: next_region,
+                        size,
+                        writable: *writable,
+                        ring_slots,
+                        ring_item_size,
+                        ..Default::default()
+                    };
+                    block.add_region(grant.name, info).map_err(bad_grant)?;
+                    next_region = startup::next_region(next_region, size);
+                }
+                Granted::DeviceMemory { frames } => {
+                    let paddr = frames.first().map_or(0, Frame::paddr);
+                    check_region_room(next_region, (frames.len() * PAGE_SIZE) as u64)?;
+                    for (i, frame) in frames.iter().enumerate() {
+                        let at = (i * PAGE_SIZE) as u64;
+                        if frame.paddr() != paddr + at {
+                            return Err(Error::BadAddress {
+                                vaddr: frame.paddr(),
+                                why: "device memory frames must be physically consecutive",
+                            });
+                        }
+                        let copy = frame.copy(alloc.cspace())?;
+                        copy.map_with(
+                            &mut vspace,
+                            next_region + at,
+                            Rights::READ_WRITE,
+                            CacheAttr::CacheDisabled,
+                            alloc,
+                        )?
+                        .leak();
+                    }
+                    let size = (frames.len() * PAGE_SIZE) as u64;
+                    let info = RegionInfo {
+                        vaddr: next_region,
+                        size,
+                        writable: true,
+                        paddr,
+                        uncached: true,
+                        ..Default::default()
+                    };
+                    block.add_region(grant.name, info).map_err(bad_grant)?;
+                    next_region = startup::next_region(next_region, size);
                 }
             }
         }
@@ -549,7 +637,7 @@ impl Supervisor {
         let component = Component { name, tcb, state: ComponentState::Running, _vspace: vspace, _cnode: cnode };
         // Capacity was checked before anything was built.
         let _ = self.components.push(component);
-        Ok(())
+        Ok(block)
     }
 
     /// Components still running.
@@ -614,6 +702,18 @@ pub struct SupervisorReport {
     pub succeeded: usize,
     pub failed: usize,
     pub faulted: usize,
+}
+
+/// Checks that a region of `size` bytes at `vaddr` ends below the start-up block.
+fn check_region_room(vaddr: u64, size: u64) -> Result<()> {
+    if vaddr.checked_add(size).is_none_or(|end| end > startup::STARTUP_BLOCK_VADDR) {
+        return Err(Error::InvalidSize {
+            what: "granted regions (bytes of address space)",
+            value: vaddr + size - startup::REGIONS_BASE,
+            limit: startup::STARTUP_BLOCK_VADDR - startup::REGIONS_BASE,
+        });
+    }
+    Ok(())
 }
 
 /// The `seL4_CapData_t` guard that makes a CNode of `bits` slots resolve a full word.

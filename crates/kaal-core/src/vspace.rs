@@ -352,6 +352,11 @@ impl<S: PageSize> Frame<S> {
         self.cap.cptr()
     }
 
+    /// A second capability to the same frame, to map it into another address space.
+    pub fn copy(&self, cspace: &mut crate::cspace::CSpace) -> Result<Frame<S>> {
+        Ok(Frame { cap: cspace.copy(&self.cap, Rights::ALL)?, paddr: self.paddr })
+    }
+
     /// Gives up the typed wrapper, e.g. to delete the capability.
     pub fn into_cap(self) -> Cap<S::Kind> {
         self.cap

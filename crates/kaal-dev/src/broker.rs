@@ -62,6 +62,10 @@ pub enum BrokerError {
     Resources { id: DeviceId, claimant: &'static str, error: kaal_core::Error },
     /// The driver could not start on the device it got.
     Driver(DriverError),
+    /// A component asked for a device it was not granted (or not all of it).
+    Grant { device: String, claimant: &'static str, error: kaal_core::Error },
+    /// A driver that needs DMA memory was started in a component.
+    DmaInComponent { driver: &'static str, bytes: usize },
 }
 
 impl fmt::Display for BrokerError {
@@ -96,9 +100,22 @@ impl fmt::Display for BrokerError {
                 write!(f, "cannot set up device {id} for {claimant}: {error}")
             }
             BrokerError::Driver(e) => write!(f, "{e}"),
+            BrokerError::Grant { device, claimant, error } => write!(
+                f,
+                "component {claimant} cannot claim device {device}: {error}\n  help: list the device in the \
+                 component's table in system.toml (devices = [\"{device}\"]); `cargo kaal debug caps` shows what \
+                 each component is granted"
+            ),
+            BrokerError::DmaInComponent { driver, bytes } => write!(
+                f,
+                "driver {driver} needs {bytes} bytes of DMA memory, which drivers in components cannot get yet\n  \
+                 help: run this driver in the root task (Broker::request), or drop its #[dma_ring]"
+            ),
         }
     }
 }
+
+impl core::error::Error for BrokerError {}
 
 impl From<DriverError> for BrokerError {
     fn from(e: DriverError) -> Self {
@@ -162,6 +179,26 @@ impl PhysicalMemory for AcpiMemory<'_> {
         }
         Ok(())
     }
+}
+
+/// A claimed device's resources, not mapped anywhere yet (see [`Broker::claim_device`]).
+#[derive(Debug)]
+pub struct DeviceClaim {
+    pub info: DeviceInfo,
+    /// A capability for exactly the device's I/O ports.
+    pub ports: Option<IoPortRange>,
+    /// Its interrupt, bound to a notification.
+    pub irq: Option<Irq>,
+    /// The frames of each MMIO window, in physical order.
+    pub mmio: Vec<DeviceMemory>,
+}
+
+/// The frames of one MMIO window.
+#[derive(Debug)]
+pub struct DeviceMemory {
+    /// Which window (PCI BAR; 0 for fixed devices).
+    pub index: u8,
+    pub frames: Vec<Frame>,
 }
 
 /// The device table and who holds what.
@@ -335,7 +372,8 @@ impl Broker {
         names.join(", ")
     }
 
-    /// Claims device `id` for `claimant`, with a DMA pool of `dma_bytes` (0 for none).
+    /// Claims device `id` for `claimant`, with a DMA pool of `dma_bytes` (0 for none),
+    /// its MMIO windows mapped into `vspace` (the root task's own address space).
     pub fn request_device(
         &mut self,
         id: DeviceId,
@@ -345,6 +383,43 @@ impl Broker {
         memory: &mut UntypedAllocator,
         vspace: &mut VSpace,
     ) -> Result<DeviceBundle, BrokerError> {
+        let claim = self.claim_device(id, claimant, delivery, memory)?;
+        let resources = |error| BrokerError::Resources { id, claimant, error };
+        let mut bundle = DeviceBundle {
+            info: claim.info,
+            driver: claimant,
+            ports: claim.ports,
+            irq: claim.irq,
+            mmio: Vec::new(),
+            dma: None,
+        };
+        for window in claim.mmio {
+            let pages = window.frames.len() as u64;
+            let paddr = window.frames.first().map_or(0, Frame::paddr);
+            let region = MmioRegion::map(window.frames, paddr, vspace, self.next_vaddr, memory).map_err(resources)?;
+            self.next_vaddr += (pages + 1) * PAGE_SIZE as u64;
+            bundle.mmio.push((window.index, region));
+        }
+        if dma_bytes > 0 {
+            let bits = dma_bytes.next_power_of_two().max(PAGE_SIZE).trailing_zeros() as u8;
+            let pool = DmaPool::new(claimant, memory, vspace, self.next_vaddr, bits).map_err(resources)?;
+            self.next_vaddr += (1u64 << bits) + PAGE_SIZE as u64;
+            bundle.dma = Some(pool);
+        }
+        Ok(bundle)
+    }
+
+    /// Claims device `id` for `claimant` without mapping anything: its I/O ports, its
+    /// interrupt (bound as `delivery` says) and the frames of its MMIO windows. This is
+    /// what the root task grants to a component that drives the device in its own
+    /// address space.
+    pub fn claim_device(
+        &mut self,
+        id: DeviceId,
+        claimant: &'static str,
+        delivery: IrqDelivery<'_>,
+        memory: &mut UntypedAllocator,
+    ) -> Result<DeviceClaim, BrokerError> {
         let info = match self.devices.iter().find(|d| d.id == id) {
             Some(info) => info.clone(),
             None => return Err(BrokerError::NoSuchDevice { id, known: self.known() }),
@@ -367,15 +442,14 @@ impl Broker {
             }
         }
         let resources = |error| BrokerError::Resources { id, claimant, error };
-        let mut bundle =
-            DeviceBundle { info: info.clone(), driver: claimant, ports: None, irq: None, mmio: Vec::new(), dma: None };
+        let mut claim = DeviceClaim { info: info.clone(), ports: None, irq: None, mmio: Vec::new() };
         if let Some((first, count)) = info.ports {
-            bundle.ports = Some(
+            claim.ports = Some(
                 IoPortRange::mint(&self.io_ports, PortSpan::new(first, count), memory.cspace()).map_err(resources)?,
             );
         }
         if let Some(line) = info.interrupt {
-            bundle.irq = Some(self.irq(line, delivery, memory).map_err(resources)?);
+            claim.irq = Some(self.irq(line, delivery, memory).map_err(resources)?);
         }
         for window in &info.mmio {
             let first_page = window.paddr & !(PAGE_SIZE as u64 - 1);
@@ -385,21 +459,13 @@ impl Broker {
             for i in 0..pages {
                 frames.push(memory.device_frame(first_page + i * PAGE_SIZE as u64).map_err(resources)?);
             }
-            let region = MmioRegion::map(frames, first_page, vspace, self.next_vaddr, memory).map_err(resources)?;
-            self.next_vaddr += (pages + 1) * PAGE_SIZE as u64;
-            bundle.mmio.push((window.index, region));
-        }
-        if dma_bytes > 0 {
-            let bits = dma_bytes.next_power_of_two().max(PAGE_SIZE).trailing_zeros() as u8;
-            let pool = DmaPool::new(claimant, memory, vspace, self.next_vaddr, bits).map_err(resources)?;
-            self.next_vaddr += (1u64 << bits) + PAGE_SIZE as u64;
-            bundle.dma = Some(pool);
+            claim.mmio.push(DeviceMemory { index: window.index, frames });
         }
         self.holders.insert(id, claimant);
         if let Some(line) = info.interrupt {
             self.irq_holders.insert(line.gsi, (claimant, id));
         }
-        Ok(bundle)
+        Ok(claim)
     }
 
     /// An IRQ handler for `line`, delivered as `delivery` says.
@@ -449,7 +515,7 @@ impl Broker {
     }
 }
 
-fn describe_match(m: &DeviceMatch) -> String {
+pub(crate) fn describe_match(m: &DeviceMatch) -> String {
     match m {
         DeviceMatch::Pci { vendor, device } => alloc::format!("PCI {vendor:04x}:{device:04x}"),
         DeviceMatch::Isa(d) => alloc::format!("ISA {}", d.name()),

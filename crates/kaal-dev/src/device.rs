@@ -122,24 +122,7 @@ pub struct MmioWindow {
     pub size: u64,
 }
 
-/// How a device's interrupt reaches the IOAPIC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InterruptLine {
-    /// IOAPIC input (global system interrupt).
-    pub gsi: u8,
-    /// Level-triggered (else edge-triggered).
-    pub level: bool,
-    /// Active low (else active high).
-    pub active_low: bool,
-}
-
-impl core::fmt::Display for InterruptLine {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let trigger = if self.level { "level" } else { "edge" };
-        let polarity = if self.active_low { "low" } else { "high" };
-        write!(f, "gsi {} {trigger}/{polarity}", self.gsi)
-    }
-}
+pub use kaal_core::device::InterruptLine;
 
 /// One row of the device table.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -68,6 +68,8 @@ impl fmt::Display for DriverError {
     }
 }
 
+impl core::error::Error for DriverError {}
+
 /// What a driver needs besides its fields' resources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ResourceRequest {

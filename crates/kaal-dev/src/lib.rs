@@ -17,13 +17,14 @@ extern crate alloc;
 
 pub mod acpi;
 pub mod broker;
+pub mod component;
 pub mod device;
 pub mod isa;
 pub mod kit;
 pub mod pci;
 pub mod registers;
 
-pub use broker::{Broker, BrokerError, IrqDelivery};
+pub use broker::{Broker, BrokerError, DeviceClaim, DeviceMemory, IrqDelivery};
 pub use device::{DeviceId, DeviceInfo, DeviceMatch, IsaDevice};
 pub use kaal_core::device::Irq;
 pub use kaal_dev_macros::Driver;

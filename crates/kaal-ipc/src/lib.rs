@@ -12,6 +12,7 @@
 //!
 //! * [`sel4`]: the implementations for `kaal-core`'s shared regions and notifications;
 //!   [`window`] lets one region hold several rings.
+//! * [`component`]: the ends of rings a component was granted by name in system.toml.
 //!
 //! Everything is generic over [`SharedMemory`], [`Notify`] and [`Wait`], so the same code
 //! runs on mapped frames with seL4 notifications and, in tests, on std or loom types.
@@ -24,6 +25,7 @@
 // link std into no_std images built together with them.
 
 pub mod bulk;
+pub mod component;
 pub mod layout;
 pub mod ring;
 pub mod sel4;

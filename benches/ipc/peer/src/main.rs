@@ -3,35 +3,35 @@
 #![no_std]
 #![no_main]
 
+extern crate alloc;
+
+use alloc::boxed::Box;
 use ipc_bench_protocol as proto;
 use kaal_core::component::Component;
 use kaal_core::ipc::{Message, Received, Server};
-use kaal_core::{sys, Error, Notification};
+use kaal_core::{sys, Notification};
 use kaal_ipc::{BulkLayout, BulkReceiver, Consumer, SharedMemory, Window};
 
 kaal_core::component!(main);
 kaal_alloc::global_heap!(HEAP);
 
-fn main(mut me: Component) -> Result<(), Error> {
+fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
     let server = me.server("requests")?;
     let ping = me.notification("ping")?;
     let pong = me.notification("pong")?;
     let shm = me.region("shm")?;
     let data = me.notification("data")?;
     let space = me.notification("space")?;
-    let window = |offset, size| Window::new(&shm, offset, size).map_err(|_| Error::NotGranted { name: "shm" });
-    let mut ring: Consumer<u64, _> = Consumer::new(window(proto::RING_OFFSET, 4096)?, proto::RING_CAPACITY)
-        .map_err(|_| Error::NotGranted { name: "shm" })?;
-    let layout = BulkLayout::new(proto::BULK_BUFFERS, proto::BULK_BUFFER_BYTES)
-        .map_err(|_| Error::NotGranted { name: "shm" })?;
+    let window = |offset, size| Window::new(&shm, offset, size);
+    let mut ring: Consumer<u64, _> = Consumer::new(window(proto::RING_OFFSET, 4096)?, proto::RING_CAPACITY)?;
+    let layout = BulkLayout::new(proto::BULK_BUFFERS, proto::BULK_BUFFER_BYTES)?;
     let data_bytes = layout.data_bytes() as usize;
     let mut bulk = BulkReceiver::new(
         window(proto::BULK_ACTIVE_OFFSET, proto::BULK_RING_BYTES)?,
         window(proto::BULK_FREE_OFFSET, proto::BULK_RING_BYTES)?,
         window(proto::BULK_DATA_OFFSET, data_bytes)?,
         layout,
-    )
-    .map_err(|_| Error::NotGranted { name: "shm" })?;
+    )?;
     let mut request = server.recv();
     loop {
         request = match request.msg.label() {

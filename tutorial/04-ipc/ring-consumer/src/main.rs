@@ -3,20 +3,22 @@
 #![no_std]
 #![no_main]
 
+extern crate alloc;
+
+use alloc::boxed::Box;
 use kaal_core::component::Component;
-use kaal_core::{println, Error};
+use kaal_core::println;
 use kaal_ipc::{Consumer, RingConsumer};
 
 kaal_core::component!(main);
 kaal_alloc::global_heap!(HEAP);
 
-fn main(mut me: Component) -> Result<(), Error> {
+fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
     let ring = me.region("ring")?;
     let data_ready = me.notification("data-ready")?;
     let space_free_cap = me.notification("space-free")?;
     let space_free = ring_api::Counted::new(&space_free_cap);
-    let mut rx: RingConsumer<u64> =
-        Consumer::new(ring, ring_api::CAPACITY).map_err(|_| Error::NotGranted { name: "ring" })?;
+    let mut rx: RingConsumer<u64> = Consumer::new(ring, ring_api::CAPACITY)?;
 
     let mut checksum = 0;
     let mut out_of_order = 0u64;

@@ -4,20 +4,22 @@
 #![no_std]
 #![no_main]
 
+extern crate alloc;
+
+use alloc::boxed::Box;
 use kaal_core::component::Component;
-use kaal_core::{println, Error};
+use kaal_core::println;
 use kaal_ipc::{Producer, RingError, RingProducer};
 
 kaal_core::component!(main);
 kaal_alloc::global_heap!(HEAP);
 
-fn main(mut me: Component) -> Result<(), Error> {
+fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
     let ring = me.region("ring")?;
     let data_ready_cap = me.notification("data-ready")?;
     let data_ready = ring_api::Counted::new(&data_ready_cap);
     let space_free = me.notification("space-free")?;
-    let mut tx: RingProducer<u64> =
-        Producer::new(ring, ring_api::CAPACITY).map_err(|_| Error::NotGranted { name: "ring" })?;
+    let mut tx: RingProducer<u64> = Producer::new(ring, ring_api::CAPACITY)?;
 
     let report = |e: RingError| println!("[producer] ring error: {e}");
     let mut checksum = 0;

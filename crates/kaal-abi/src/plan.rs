@@ -1,0 +1,147 @@
+//! The boot plan: what `kaal build` makes of a `system.toml`, for KaaL's generic root
+//! task (`kaal-root`) to carry out.
+//!
+//! The tool validates the system description on the host and decides everything that
+//! can be decided there: which objects exist, which component gets which capability
+//! under which name, and in which slot of its CNode. The plan is generated as Rust
+//! source (`static PLAN: BootPlan = ...`) and compiled into the root task, which creates
+//! the objects, places the capabilities exactly where the plan says (and checks that it
+//! did), and starts the components in the plan's order.
+//!
+//! Naming of composite grants, shared by the tool and the component-side helpers:
+//! * a ring `R` is a region `R` (with its geometry) plus notifications `R:data` (the
+//!   consumer waits, the producer signals) and `R:space` (the other way round);
+//! * a device `D` is `D:ports` (I/O ports), `D:irq` (the IRQ handler), `D:events` (the
+//!   notification the interrupt arrives on, badge 1) and regions `D:mmio<N>` for its MMIO
+//!   windows (PCI BAR `N`), each only if the device has it. Which windows a PCI device
+//!   has is only known at boot, so the plan names them all with one grant.
+
+/// Where a granted capability or region comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The receiving side of channel `n`.
+    ChannelServer(usize),
+    /// A calling side of channel `channel`, badged.
+    ChannelClient { channel: usize, badge: u64 },
+    /// The right to wait on notification `n`.
+    NotificationWait(usize),
+    /// The right to signal notification `notification`, badged.
+    NotificationSignal { notification: usize, badge: u64 },
+    /// Ring `n`'s memory.
+    RingRegion(usize),
+    /// One of ring `ring`'s two notifications: `data` (else `space`), to wait on or
+    /// to signal.
+    RingNotification { ring: usize, data: bool, wait: bool },
+    /// Shared region `region`.
+    Region { region: usize, writable: bool },
+    /// Device `device`'s I/O ports.
+    DevicePorts(usize),
+    /// Device `device`'s IRQ handler.
+    DeviceIrq(usize),
+    /// The notification device `device`'s interrupt arrives on.
+    DeviceEvents(usize),
+    /// Every MMIO window of device `n`, each a region `D:mmio<N>`.
+    DeviceMmio(usize),
+}
+
+impl Source {
+    /// Whether this grant is a capability in a CNode slot (else a mapped region).
+    pub const fn is_capability(&self) -> bool {
+        !matches!(self, Source::RingRegion(_) | Source::Region { .. } | Source::DeviceMmio(_))
+    }
+}
+
+/// One thing a component is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GrantPlan {
+    /// The name the component asks for.
+    pub name: &'static str,
+    pub source: Source,
+    /// The CNode slot for a capability (0 for a region); a device grant's slot stays
+    /// empty if the device lacks that resource.
+    pub slot: u64,
+}
+
+/// One component.
+#[derive(Debug, Clone, Copy)]
+pub struct ComponentPlan {
+    pub name: &'static str,
+    /// Its ELF image.
+    pub image: &'static [u8],
+    pub priority: u8,
+    pub heap: u64,
+    pub stack: u64,
+    /// log2 of its CNode's slots.
+    pub cnode_bits: u8,
+    /// It serves for as long as the system runs: the system does not wait for it.
+    pub daemon: bool,
+    pub grants: &'static [GrantPlan],
+}
+
+/// An endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelPlan {
+    pub name: &'static str,
+}
+
+/// A notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotificationPlan {
+    pub name: &'static str,
+}
+
+/// A ring: a shared region plus two notifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RingPlan {
+    pub name: &'static str,
+    pub slots: u32,
+    pub item_size: u32,
+    /// Bytes of shared memory (header and slots, rounded up to pages).
+    pub bytes: u64,
+}
+
+/// A shared memory region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegionPlan {
+    pub name: &'static str,
+    pub bytes: u64,
+}
+
+/// A device, claimed from the broker for one component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DevicePlan {
+    /// The broker's name for it (`com2`, `pci:00:03.0`).
+    pub name: &'static str,
+    /// Index of the component that holds it.
+    pub holder: usize,
+}
+
+/// A whole system.
+#[derive(Debug, Clone, Copy)]
+pub struct BootPlan {
+    pub system: &'static str,
+    /// Bytes of heap for the root task.
+    pub root_heap: u64,
+    /// Components, in the order they start (highest priority first).
+    pub components: &'static [ComponentPlan],
+    pub channels: &'static [ChannelPlan],
+    pub notifications: &'static [NotificationPlan],
+    pub rings: &'static [RingPlan],
+    pub regions: &'static [RegionPlan],
+    pub devices: &'static [DevicePlan],
+}
+
+impl BootPlan {
+    /// A plan with no components: what a root task gets when it was built without a
+    /// `system.toml` (e.g. by a plain `cargo build` of the workspace).
+    pub const EMPTY: BootPlan = BootPlan {
+        system: "",
+        root_heap: 0,
+        components: &[],
+        channels: &[],
+        notifications: &[],
+        rings: &[],
+        regions: &[],
+        devices: &[],
+    };
+}
