@@ -132,3 +132,34 @@ pub fn system_image() {
         }
     }
 }
+
+/// Environment variable through which `kaal build` names the boot plan it generated from
+/// a `system.toml` (Rust source defining `static PLAN: kaal_abi::plan::BootPlan`).
+pub const BOOT_PLAN_ENV: &str = "KAAL_BOOT_PLAN";
+
+/// Call from the generic root task's `build.rs`: puts the boot plan `kaal build` made
+/// into `OUT_DIR/boot_plan.rs`, or, in a plain `cargo build` of the workspace, a plan
+/// with no components (which the root task refuses to boot, saying how to build it).
+pub fn boot_plan() {
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("boot_plan() runs from a build script"));
+    let target = out.join("boot_plan.rs");
+    println!("cargo:rerun-if-env-changed={BOOT_PLAN_ENV}");
+    let text = match std::env::var_os(BOOT_PLAN_ENV) {
+        Some(path) => {
+            println!("cargo:rerun-if-changed={}", PathBuf::from(&path).display());
+            std::fs::read_to_string(&path).unwrap_or_else(|e| {
+                panic!(
+                    "cannot read the boot plan {}: {e}; rebuild with `cargo kaal build`",
+                    PathBuf::from(&path).display()
+                )
+            })
+        }
+        None => "/// No system.toml: built by plain cargo, not `cargo kaal build`.\n\
+                 static PLAN: ::kaal_abi::plan::BootPlan = ::kaal_abi::plan::BootPlan::EMPTY;\n"
+            .to_string(),
+    };
+    // Rewrite only on change, so cargo's fingerprint of the file stays put.
+    if std::fs::read_to_string(&target).ok().as_deref() != Some(text.as_str()) {
+        std::fs::write(&target, text).expect("OUT_DIR is writable");
+    }
+}
