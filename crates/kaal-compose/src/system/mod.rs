@@ -1,0 +1,276 @@
+//! `system.toml`: the declarative description of a KaaL system, read and checked before
+//! anything builds.
+//!
+//! A system is a set of components (each a cargo crate, built into its own seL4 process
+//! with one thread) and the connections between them: channels (endpoints), notifications,
+//! shared rings and shared memory regions. The root task creates exactly what the file
+//! describes and nothing else, so the file is the system's whole authority graph and the
+//! place where mistakes are cheapest to catch.
+//!
+//! Reading happens in two passes. `document` deals with TOML itself (syntax, duplicate
+//! and unknown keys, value types) and yields the file as written (`raw`); `validate`
+//! then checks what the file means (names, references, ranges, capability and memory
+//! budgets), collecting every mistake so that one run reports them all. Each error quotes
+//! the file, line and dotted key, and says how to fix it.
+//!
+//! ```toml
+//! [system]
+//! name = "pipeline"
+//!
+//! [components.server]
+//! path = "server"
+//! priority = 150
+//!
+//! [components.client]
+//! path = "client"
+//!
+//! [connections.channels.requests]
+//! server = "server"
+//! clients = ["client"]
+//! ```
+
+mod document;
+mod error;
+mod raw;
+mod size;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+use error::Source;
+pub use error::{ConfigError, ConfigErrors};
+
+/// A checked system description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct System {
+    pub name: String,
+    pub platform: Platform,
+    pub description: Option<String>,
+    pub resources: Resources,
+    pub qemu: Qemu,
+    /// In start order: highest priority first, then by name.
+    pub components: Vec<Component>,
+    /// Each connection list is sorted by name.
+    pub channels: Vec<Channel>,
+    pub notifications: Vec<NotificationLink>,
+    pub rings: Vec<Ring>,
+    pub regions: Vec<Region>,
+}
+
+/// The machines KaaL can run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Platform {
+    #[default]
+    QemuX86_64,
+}
+
+impl Platform {
+    /// The name used in `system.toml`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Platform::QemuX86_64 => "qemu-x86_64",
+        }
+    }
+}
+
+/// What the root task itself may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resources {
+    /// The root task's heap, in bytes.
+    pub heap: u64,
+    /// Most threads the root task will create (one per component).
+    pub max_threads: u32,
+    /// Component priorities must lie in `lowest_priority..=highest_priority`.
+    pub lowest_priority: u8,
+    pub highest_priority: u8,
+}
+
+/// How QEMU runs the system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Qemu {
+    pub memory_mib: u32,
+    /// Extra arguments, usually devices.
+    pub args: Vec<String>,
+}
+
+/// One isolated process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Component {
+    pub name: String,
+    /// The crate's directory, as written: relative to the directory of `system.toml`.
+    pub path: PathBuf,
+    pub priority: u8,
+    pub heap: u64,
+    pub stack: u64,
+    /// Devices it drives, by canonical (lowercase) name.
+    pub devices: Vec<String>,
+    /// It serves forever: the system does not wait for it to exit.
+    pub daemon: bool,
+    /// The line of its `[components.<name>]` table, for later errors about it.
+    pub line: usize,
+}
+
+/// An endpoint: clients call, the server receives. Each client's capability is badged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Channel {
+    pub name: String,
+    pub server: String,
+    /// In the order written (it decides the badges).
+    pub clients: Vec<String>,
+}
+
+/// A notification: any of `signal` may signal it, `wait` waits on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationLink {
+    pub name: String,
+    pub signal: Vec<String>,
+    pub wait: String,
+}
+
+/// A single-producer single-consumer ring in shared memory, with a notification each way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ring {
+    pub name: String,
+    pub producer: String,
+    pub consumer: String,
+    /// A power of two.
+    pub slots: u32,
+    /// Bytes per slot.
+    pub item_size: u32,
+}
+
+impl Ring {
+    /// Bytes of the ring's indices, ahead of the slots.
+    pub const HEADER_BYTES: u64 = 256;
+
+    /// The shared memory the ring takes, in whole pages.
+    pub fn bytes(&self) -> u64 {
+        (Self::HEADER_BYTES + u64::from(self.slots) * u64::from(self.item_size)).next_multiple_of(PAGE)
+    }
+}
+
+/// A shared memory region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Region {
+    pub name: String,
+    /// In bytes, a whole number of pages.
+    pub size: u64,
+    /// Map it writable.
+    pub writers: Vec<String>,
+    /// Map it read-only.
+    pub readers: Vec<String>,
+}
+
+const PAGE: u64 = 4096;
+
+/// Reads and checks the text of a `system.toml`; `file` is the name quoted in errors.
+/// Touches no files: see [`check_component_dirs`] for that.
+pub fn parse(file: &str, text: &str) -> Result<System, ConfigErrors> {
+    let source = Source { file, text };
+    let raw = document::read(&source)?;
+    validate::system(&source, raw)
+}
+
+/// Reads and checks the `system.toml` at `path`.
+pub fn load(path: &Path) -> Result<System, ConfigErrors> {
+    let file = path.display().to_string();
+    let unreadable = |message: String, help: &str| ConfigError {
+        file: file.clone(),
+        line: 0,
+        column: 0,
+        key: String::new(),
+        message,
+        help: help.to_string(),
+    };
+    let bytes = std::fs::read(path).map_err(|e| {
+        unreadable(
+            format!("cannot read the system description: {e}"),
+            "check the path; a system is described by a `system.toml` in its directory",
+        )
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        unreadable(
+            format!("the file is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+            "save it as UTF-8; TOML files must be UTF-8",
+        )
+    })?;
+    parse(&file, &text)
+}
+
+/// Checks that each component's `path`, taken relative to `base` (the directory of
+/// `system.toml`), is a crate directory. Errors quote the component's line in `file`.
+pub fn check_component_dirs(system: &System, base: &Path, file: &str) -> Result<(), ConfigErrors> {
+    let errors: Vec<ConfigError> = system
+        .components
+        .iter()
+        .filter_map(|component| {
+            let dir = base.join(&component.path);
+            let (message, help) = if !dir.is_dir() {
+                (
+                    format!("component `{}`: directory `{}` does not exist", component.name, dir.display()),
+                    format!(
+                        "create the crate with `cargo new --bin {}`, or fix `path` (it is relative to the \
+                         directory of {file})",
+                        dir.display()
+                    ),
+                )
+            } else if !dir.join("Cargo.toml").is_file() {
+                (
+                    format!("component `{}`: `{}` has no Cargo.toml", component.name, dir.display()),
+                    format!("a component is a cargo crate; run `cargo init --bin {}`", dir.display()),
+                )
+            } else {
+                return None;
+            };
+            Some(ConfigError {
+                file: file.to_string(),
+                line: component.line,
+                column: 1,
+                key: format!("components.{}.path", component.name),
+                message,
+                help,
+            })
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+/// The connection kinds: their key under `[connections]` and what one is called.
+const CONNECTION_KINDS: [(&str, &str); 4] =
+    [("channels", "channel"), ("notifications", "notification"), ("rings", "ring"), ("memory", "shared region")];
+
+/// The candidate closest to a misspelt `word`, if any is close enough to be a likely typo.
+fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|candidate| (strsim::jaro_winkler(word, candidate), candidate))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| candidate)
+}
+
+/// "did you mean `x`?\n" for a close candidate, else nothing.
+fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    closest(word, candidates).map(|c| format!("did you mean `{c}`?\n")).unwrap_or_default()
+}
+
+/// A name as one segment of a dotted key: bare if TOML allows it, else quoted.
+fn key_part(name: &str) -> String {
+    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        name.to_string()
+    } else {
+        format!("{name:?}")
+    }
+}
+
+/// The dotted key of a path of names.
+fn dotted<S: AsRef<str>>(path: &[S]) -> String {
+    path.iter().map(|part| key_part(part.as_ref())).collect::<Vec<_>>().join(".")
+}

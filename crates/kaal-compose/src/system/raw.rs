@@ -1,0 +1,170 @@
+//! `system.toml` exactly as written: every value with its span, nothing checked beyond
+//! its TOML type. Numbers are `i64` so that an out-of-range value reaches the validator,
+//! which can say which range, rather than failing in serde.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use toml::Spanned;
+
+pub(super) type Name = Spanned<String>;
+pub(super) type Names = Spanned<Vec<Name>>;
+pub(super) type Tables<T> = BTreeMap<Name, Spanned<T>>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawFile {
+    pub system: Spanned<RawSystem>,
+    pub resources: Option<Spanned<RawResources>>,
+    pub qemu: Option<Spanned<RawQemu>>,
+    pub components: Option<Spanned<Tables<RawComponent>>>,
+    pub connections: Option<RawConnections>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawSystem {
+    pub name: Name,
+    pub platform: Option<Spanned<String>>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawResources {
+    pub heap: Option<Spanned<RawSize>>,
+    pub max_threads: Option<Spanned<i64>>,
+    pub priorities: Option<Spanned<RawPriorities>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawPriorities {
+    pub lowest: Option<Spanned<i64>>,
+    pub highest: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawQemu {
+    pub memory: Option<Spanned<RawSize>>,
+    pub args: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawComponent {
+    pub path: Spanned<String>,
+    pub priority: Option<Spanned<i64>>,
+    pub heap: Option<Spanned<RawSize>>,
+    pub stack: Option<Spanned<RawSize>>,
+    pub devices: Option<Names>,
+    pub daemon: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawConnections {
+    pub channels: Option<Tables<RawChannel>>,
+    pub notifications: Option<Tables<RawNotification>>,
+    pub rings: Option<Tables<RawRing>>,
+    pub memory: Option<Tables<RawRegion>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawChannel {
+    pub server: Name,
+    pub clients: Option<Names>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawNotification {
+    pub signal: Option<Names>,
+    pub wait: Name,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawRing {
+    pub producer: Name,
+    pub consumer: Name,
+    pub slots: Spanned<i64>,
+    pub item_size: Spanned<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawRegion {
+    pub size: Spanned<RawSize>,
+    pub writers: Option<Names>,
+    pub readers: Option<Names>,
+}
+
+/// A size before its unit is understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum RawSize {
+    Bytes(i64),
+    Text(String),
+}
+
+/// What a size was expected to look like, quoted in type errors.
+pub(super) const SIZE_EXPECTED: &str = "a size like \"64 KiB\" or a number of bytes";
+
+impl<'de> Deserialize<'de> for RawSize {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SizeVisitor;
+        impl Visitor<'_> for SizeVisitor {
+            type Value = RawSize;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(SIZE_EXPECTED)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawSize, E> {
+                Ok(RawSize::Bytes(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawSize, E> {
+                Ok(RawSize::Bytes(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawSize, E> {
+                Ok(RawSize::Text(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(SizeVisitor)
+    }
+}
+
+/// The keys the raw table `T` accepts, asked of its derived `Deserialize` so the list of
+/// known keys offered in "unknown key" errors cannot drift from the structs above.
+pub(super) fn keys_of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+    struct Probe<'a>(&'a mut &'static [&'static str]);
+
+    impl<'de> Deserializer<'de> for Probe<'_> {
+        type Error = de::value::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("not a struct"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(de::Error::custom("probed"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option
+            unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+        }
+    }
+
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(Probe(&mut fields));
+    fields
+}

@@ -1,0 +1,699 @@
+//! `system.toml` reading: a complete file, one case per kind of mistake, and input that
+//! is not a system description at all.
+
+use std::fmt::Write as _;
+
+use super::*;
+
+const FULL: &str = r#"# A server, a client and a logger.
+[system]
+name = "pipeline"
+description = "requests flow one way, logs the other"
+
+[resources]
+heap = "32 MiB"
+max-threads = 8
+priorities = { lowest = 10, highest = 200 }
+
+[qemu]
+memory = "1 GiB"
+args = ["-serial", "tcp::4444,server,nowait"]
+
+[components.server]
+path = "server"
+priority = 150
+heap = "1M"
+stack = 131072
+devices = ["com2", "pci:00:1F.2"]
+daemon = true
+
+[components.client]
+path = "../client"
+
+[components.logger]
+path = "logger"
+priority = 150
+
+[connections.channels.requests]
+server = "server"
+clients = ["logger", "client"]
+
+[connections.notifications.ready]
+signal = ["server"]
+wait = "client"
+
+[connections.rings.log]
+producer = "client"
+consumer = "logger"
+slots = 256
+item-size = 64
+
+[connections.memory.frames]
+size = "5 KiB"
+writers = ["server"]
+readers = ["client", "logger"]
+"#;
+
+/// Two components and nothing else; cases append to it from line 9.
+const BASE: &str = r#"[system]
+name = "demo"
+
+[components.server]
+path = "server"
+
+[components.client]
+path = "client"
+"#;
+
+fn base(extra: &str) -> String {
+    format!("{BASE}{extra}")
+}
+
+fn errors_of(text: &str) -> Vec<ConfigError> {
+    match parse("system.toml", text) {
+        Ok(system) => panic!("expected errors, got {system:#?}\nfrom:\n{text}"),
+        Err(ConfigErrors(errors)) => errors,
+    }
+}
+
+/// A scratch directory for tests that touch files, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("kaal-system-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("creating a scratch directory");
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn reads_a_complete_system() {
+    let system = parse("system.toml", FULL).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(system.name, "pipeline");
+    assert_eq!(system.platform, Platform::QemuX86_64);
+    assert_eq!(system.description.as_deref(), Some("requests flow one way, logs the other"));
+    assert_eq!(
+        system.resources,
+        Resources { heap: 32 << 20, max_threads: 8, lowest_priority: 10, highest_priority: 200 }
+    );
+    assert_eq!(system.qemu, Qemu { memory_mib: 1024, args: vec!["-serial".into(), "tcp::4444,server,nowait".into()] });
+
+    let order: Vec<(&str, u8)> = system.components.iter().map(|c| (c.name.as_str(), c.priority)).collect();
+    assert_eq!(order, [("logger", 150), ("server", 150), ("client", 100)], "start order");
+    let server = &system.components[1];
+    assert_eq!(
+        *server,
+        Component {
+            name: "server".into(),
+            path: PathBuf::from("server"),
+            priority: 150,
+            heap: 1 << 20,
+            stack: 128 << 10,
+            devices: vec!["com2".into(), "pci:00:1f.2".into()],
+            daemon: true,
+            line: 15,
+        }
+    );
+    let client = &system.components[2];
+    assert_eq!((client.heap, client.stack, client.daemon), (256 << 10, 64 << 10, false), "defaults");
+    assert_eq!(client.path, PathBuf::from("../client"));
+    assert!(client.devices.is_empty());
+
+    assert_eq!(
+        system.channels,
+        [Channel { name: "requests".into(), server: "server".into(), clients: vec!["logger".into(), "client".into()] }]
+    );
+    assert_eq!(
+        system.notifications,
+        [NotificationLink { name: "ready".into(), signal: vec!["server".into()], wait: "client".into() }]
+    );
+    let ring =
+        Ring { name: "log".into(), producer: "client".into(), consumer: "logger".into(), slots: 256, item_size: 64 };
+    assert_eq!(system.rings, std::slice::from_ref(&ring));
+    assert_eq!(ring.bytes(), 20480, "256-byte header + 16 KiB of slots, in whole pages");
+    assert_eq!(
+        system.regions,
+        [Region {
+            name: "frames".into(),
+            size: 8192,
+            writers: vec!["server".into()],
+            readers: vec!["client".into(), "logger".into()],
+        }]
+    );
+}
+
+#[test]
+fn applies_defaults_to_a_minimal_system() {
+    let system = parse("system.toml", BASE).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        system.resources,
+        Resources { heap: 16 << 20, max_threads: 64, lowest_priority: 1, highest_priority: 254 }
+    );
+    assert_eq!(system.qemu, Qemu { memory_mib: 512, args: vec![] });
+    assert_eq!(system.description, None);
+    let names: Vec<&str> = system.components.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["client", "server"], "equal priorities start by name");
+    assert!(system.components.iter().all(|c| c.priority == 100));
+    assert!(system.channels.is_empty() && system.notifications.is_empty());
+    assert!(system.rings.is_empty() && system.regions.is_empty());
+}
+
+/// `n` rings from `a` to `b`, for the grant limits.
+fn rings_between(n: usize) -> String {
+    (0..n).fold(String::new(), |mut text, i| {
+        let _ = write!(
+            text,
+            "[connections.rings.r{i}]\nproducer = \"server\"\nconsumer = \"client\"\nslots = 2\nitem-size = 8\n"
+        );
+        text
+    })
+}
+
+/// (case, system.toml, line of the first error, texts its message and help must contain)
+fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
+    vec![
+        // TOML itself.
+        (
+            "unterminated string",
+            base("[qemu]\nargs = [\"-serial\", \"stdio]\n"),
+            10,
+            vec!["qemu:", "invalid TOML", "close the string"],
+        ),
+        ("value of the wrong type", base("[components.logger]\npath = \"logger\"\npriority = \"high\"\n"), 11, vec![
+            "components.logger.priority:",
+            "`priority` must be a whole number, not string \"high\"",
+            "`priority = 150`",
+        ]),
+        ("wrong type in a list", base("[components.logger]\npath = \"logger\"\ndevices = [\"com2\", 3]\n"), 11, vec![
+            "each entry of `devices` must be a string, not integer `3`",
+            "devices = [\"com2\"]",
+        ]),
+        (
+            "missing required key",
+            base("[connections.rings.log]\nproducer = \"client\"\nconsumer = \"server\"\nslots = 64\n"),
+            9,
+            vec!["connections.rings.log.item-size:", "ring `log` is missing `item-size`", "add it like `item-size = 64`"],
+        ),
+        ("missing [system]", "[components.a]\npath = \"a\"\n".to_string(), 1, vec![
+            "the [system] table is missing",
+            "[system]\n        name = \"my-system\"",
+        ]),
+        ("table given as a value", base("[qemu]\nmemory = { size = 1 }\n"), 10, vec![
+            "`memory` must be a size like \"64 KiB\" or a number of bytes, not a table",
+        ]),
+        // Unknown keys.
+        ("unknown component key", base("[components.logger]\npath = \"logger\"\nprio = 3\n"), 11, vec![
+            "components.logger.prio: unknown key `prio` in component `logger`",
+            "did you mean `priority`?",
+            "component `logger` takes: path, priority, heap, stack, devices, daemon",
+        ]),
+        ("unknown section", base("[kernel]\nversion = 13\n"), 9, vec![
+            "unknown section `[kernel]`",
+            "[system], [resources], [qemu], [components.<name>] and [connections.<kind>.<name>]",
+        ]),
+        ("unknown connection kind", base("[connections.pipes.x]\nfrom = \"server\"\n"), 9, vec![
+            "connections.pipes: unknown connection kind `pipes`",
+            "[connections.rings.<name>]",
+        ]),
+        ("misspelt connection kind", base("[connections.ring.x]\nproducer = \"server\"\n"), 9, vec![
+            "unknown connection kind `ring`",
+            "did you mean `rings`?",
+        ]),
+        ("unknown key in [system]", base("[resources]\nheap-size = \"1 MiB\"\n"), 10, vec![
+            "unknown key `heap-size` in [resources]",
+            "did you mean `heap`?",
+            "[resources] takes: heap, max-threads, priorities",
+        ]),
+        // Names defined or used twice.
+        ("component defined twice", base("[components.server]\npath = \"other\"\n"), 9, vec![
+            "components.server: component `server` is defined twice (first on line 4)",
+            "rename one of them",
+        ]),
+        ("key set twice", "[system]\nname = \"a\"\nname = \"b\"\n".to_string(), 3, vec![
+            "system.name: `system.name` is set twice (first on line 2)",
+            "remove one of the two",
+        ]),
+        (
+            "inline component defined twice",
+            "[system]\nname = \"a\"\n[components]\nx = { path = \"x\" }\nx = { path = \"y\" }\n".to_string(),
+            5,
+            vec!["component `x` is defined twice (first on line 4)"],
+        ),
+        (
+            "connection defined twice",
+            base("[connections.channels.c]\nserver = \"server\"\nclients = [\"client\"]\n[connections.channels.c]\n"),
+            12,
+            vec!["channel `c` is defined twice (first on line 9)"],
+        ),
+        (
+            "one name, two kinds",
+            base(
+                "[connections.channels.log]\nserver = \"server\"\nclients = [\"client\"]\n\
+                 [connections.rings.log]\nproducer = \"server\"\nconsumer = \"client\"\nslots = 2\nitem-size = 8\n",
+            ),
+            12,
+            vec!["connections.rings.log:", "the name `log` is used by both a channel (line 9) and a ring", "rename one"],
+        ),
+        (
+            "listed twice",
+            base("[connections.channels.c]\nserver = \"server\"\nclients = [\"client\", \"client\"]\n"),
+            11,
+            vec!["`client` is listed twice as a client of channel `c`", "remove the second one"],
+        ),
+        ("server and client", base("[connections.channels.c]\nserver = \"server\"\nclients = [\"server\"]\n"), 11, vec![
+            "component `server` is both the server and a client of channel `c`",
+            "cannot call itself",
+        ]),
+        (
+            "ring to itself",
+            base("[connections.rings.r]\nproducer = \"client\"\nconsumer = \"client\"\nslots = 2\nitem-size = 8\n"),
+            11,
+            vec!["ring `r` has `client` as both producer and consumer", "two different components"],
+        ),
+        ("waiter signals itself", base("[connections.notifications.n]\nsignal = [\"client\"]\nwait = \"client\"\n"), 10, vec![
+            "component `client` both waits on and signals notification `n`",
+            "remove `client` from `signal`",
+        ]),
+        (
+            "writer and reader",
+            base("[connections.memory.m]\nsize = \"4 KiB\"\nwriters = [\"server\"]\nreaders = [\"server\"]\n"),
+            12,
+            vec!["component `server` is both a writer and a reader of shared region `m`", "list it in `writers` only"],
+        ),
+        // References.
+        ("misspelt component", base("[connections.channels.c]\nserver = \"server\"\nclients = [\"clinet\"]\n"), 11, vec![
+            "connections.channels.c.clients:",
+            "`clinet` (a client of channel `c`) is not a component",
+            "did you mean `client`?\n        the components are: client, server",
+        ]),
+        ("unknown waiter", base("[connections.notifications.n]\nsignal = [\"server\"]\nwait = \"timer\"\n"), 11, vec![
+            "`timer` (the waiter of notification `n`) is not a component",
+            "the components are: client, server",
+        ]),
+        // Devices.
+        (
+            "device claimed twice",
+            "[system]\nname = \"d\"\n[components.a]\npath = \"a\"\ndevices = [\"com2\"]\n[components.b]\npath = \"b\"\n\
+             devices = [\"pit\", \"com2\"]\n"
+                .to_string(),
+            8,
+            vec!["device `com2` is claimed by both `a` (line 5) and `b`", "exactly one component"],
+        ),
+        (
+            "device listed twice",
+            base("[components.d]\npath = \"d\"\ndevices = [\"pci:00:03.0\", \"pci:00:03.0\"]\n"),
+            11,
+            vec!["component `d` lists device `pci:00:03.0` twice"],
+        ),
+        ("unknown device", base("[components.d]\npath = \"d\"\ndevices = [\"hpte\"]\n"), 11, vec![
+            "`hpte` is not a device KaaL knows",
+            "did you mean `hpet`?",
+            "pci:BB:DD.F",
+        ]),
+        ("com1", base("[components.d]\npath = \"d\"\ndevices = [\"com1\"]\n"), 11, vec![
+            "COM1 is the seL4 kernel's serial console; use com2..com4",
+        ]),
+        ("bad PCI address", base("[components.d]\npath = \"d\"\ndevices = [\"pci:00:20.0\"]\n"), 11, vec![
+            "`pci:00:20.0` is not a valid PCI address: the device `20` is not two hex digits from 00 to 1f",
+        ]),
+        // Priorities.
+        ("priority out of range", base("[components.d]\npath = \"d\"\npriority = 300\n"), 11, vec![
+            "components.d.priority: priority 300 is out of range",
+            "priorities run from 1 to 254 ([resources] priorities); pick one in that range",
+        ]),
+        (
+            "priority outside a custom range",
+            base("[resources]\npriorities = { lowest = 10, highest = 150 }\n[components.d]\npath = \"d\"\npriority = 160\n"),
+            13,
+            vec!["priority 160 is out of range", "priorities run from 10 to 150"],
+        ),
+        (
+            "default priority outside the range",
+            "[system]\nname = \"p\"\n[resources]\npriorities = { highest = 50 }\n[components.a]\npath = \"a\"\n"
+                .to_string(),
+            5,
+            vec!["component `a` has the default priority 100, outside [resources] priorities (1 to 50)", "set `priority`"],
+        ),
+        ("inverted range", base("[resources]\npriorities = { lowest = 200, highest = 100 }\n"), 10, vec![
+            "the lowest priority 200 is above the highest 100",
+            "priorities = { lowest = 100, highest = 200 }",
+        ]),
+        ("root task's priority", base("[resources]\npriorities = { highest = 255 }\n"), 10, vec![
+            "priority 255 is reserved for the root task",
+            "use 0 to 254",
+        ]),
+        // Sizes.
+        ("decimal unit", base("[components.d]\npath = \"d\"\nheap = \"64 KB\"\n"), 11, vec![
+            "components.d.heap: `64 KB` is not a size: `KB` is ambiguous (1000 or 1024?); use `KiB`",
+            "units: B, KiB or K, MiB or M, GiB or G",
+        ]),
+        ("not a size", base("[resources]\nheap = \"lots\"\n"), 10, vec![
+            "`lots` is not a size: the size does not start with a number",
+            "\"64 KiB\", \"16MiB\", \"1 GiB\"",
+        ]),
+        ("negative size", base("[components.d]\npath = \"d\"\nstack = -4096\n"), 11, vec!["stack cannot be negative"]),
+        ("stack too small", base("[components.d]\npath = \"d\"\nstack = \"8 KiB\"\n"), 11, vec![
+            "stack of 8 KiB is too small",
+            "stack must be from 16 KiB to 64 MiB",
+        ]),
+        ("root heap too large", base("[resources]\nheap = \"2 GiB\"\n"), 10, vec![
+            "the root task's heap of 2 GiB is too large",
+        ]),
+        (
+            "slots not a power of two",
+            base("[connections.rings.r]\nproducer = \"server\"\nconsumer = \"client\"\nslots = 100\nitem-size = 8\n"),
+            12,
+            vec!["ring `r` has 100 slots, but slots must be a power of two from 2 to 65536", "`slots = 128`"],
+        ),
+        (
+            "item size out of range",
+            base("[connections.rings.r]\nproducer = \"server\"\nconsumer = \"client\"\nslots = 4\nitem-size = 0\n"),
+            13,
+            vec!["item-size 0 is out of range", "1 to 4096 bytes"],
+        ),
+        (
+            "ring too large",
+            base("[connections.rings.r]\nproducer = \"server\"\nconsumer = \"client\"\nslots = 65536\nitem-size = 64\n"),
+            12,
+            vec![
+                "ring `r` needs 4100 KiB (65536 slots of 64 bytes plus a 256-byte header)",
+                "a shared region holds at most 1 MiB; use fewer slots or smaller items",
+            ],
+        ),
+        ("region too large", base("[connections.memory.m]\nsize = \"2 MiB\"\nreaders = [\"client\"]\n"), 10, vec![
+            "a shared region of 2 MiB is too large",
+            "from 4 KiB to 1 MiB",
+        ]),
+        ("QEMU memory too small", base("[qemu]\nmemory = \"64 MiB\"\n"), 10, vec![
+            "qemu.memory: QEMU memory of 64 MiB is too small",
+            "from 128 MiB to 16 GiB",
+        ]),
+        (
+            "memory budget",
+            base("[qemu]\nmemory = \"256 MiB\"\n[components.big]\npath = \"big\"\nheap = \"200 MiB\"\n"),
+            10,
+            vec![
+                "the system needs 220 MiB of memory, but [qemu] memory of 256 MiB leaves 192 MiB after the 64 MiB \
+                 reserved for the kernel and boot image",
+                "the largest use is component `big`'s heap at 200 MiB: lower it, or raise [qemu] memory to at least \
+                 \"284 MiB\"",
+            ],
+        ),
+        // Grant limits.
+        (
+            "too many capabilities",
+            base(&rings_between(22)).replace("path = \"server\"\n", "path = \"server\"\ndevices = [\"pit\", \"hpet\"]\n"),
+            4,
+            vec![
+                "components.server: component `server` is granted 50 capabilities, but a component can hold at most 48",
+                "it has 22 ring ends (2 each) and 2 devices (3 each)",
+            ],
+        ),
+        (
+            "too many regions",
+            base(&(0..17).fold(String::new(), |mut text, i| {
+                let _ = write!(text, "[connections.memory.m{i}]\nsize = 4096\nreaders = [\"client\"]\n");
+                text
+            })),
+            7,
+            vec!["component `client` is granted 17 shared memory regions, but a component can map at most 16"],
+        ),
+        // The system as a whole.
+        ("no components", "[system]\nname = \"empty\"\n".to_string(), 1, vec![
+            "components: the system has no components",
+            "[components.hello]",
+        ]),
+        ("more components than threads", base("[resources]\nmax-threads = 1\n"), 10, vec![
+            "the system has 2 components but [resources] max-threads is 1",
+        ]),
+        ("bad system name", "[system]\nname = \"My System\"\n[components.a]\npath = \"a\"\n".to_string(), 2, vec![
+            "system.name: `My System` is not a valid system name",
+            "try `my-system`",
+        ]),
+        ("empty component name", base("[components.\"\"]\npath = \"x\"\n"), 9, vec!["the component name is empty"]),
+        (
+            "long connection name",
+            base("[connections.channels.a-very-long-channel-names]\nserver = \"server\"\nclients = [\"client\"]\n"),
+            9,
+            vec!["the channel name `a-very-long-channel-names` is 25 bytes long; the limit is 24", "`:space`"],
+        ),
+        (
+            "unsupported platform",
+            "[system]\nname = \"p\"\nplatform = \"rpi4\"\n[components.a]\npath = \"a\"\n".to_string(),
+            3,
+            vec!["platform `rpi4` is not supported; KaaL runs on `qemu-x86_64` only", "platform = \"qemu-x86_64\""],
+        ),
+        ("channel without clients", base("[connections.channels.c]\nserver = \"server\"\n"), 9, vec![
+            "channel `c` has no clients",
+            "clients = [\"...\"]",
+        ]),
+        ("notification without signallers", base("[connections.notifications.n]\nsignal = []\nwait = \"client\"\n"), 10, vec![
+            "notification `n` has no signallers",
+        ]),
+        ("unused region", base("[connections.memory.m]\nsize = \"4 KiB\"\n"), 9, vec![
+            "shared region `m` is used by no component",
+        ]),
+        ("absolute path", base("[components.d]\npath = \"/home/me/d\"\n"), 10, vec![
+            "components.d.path: component path `/home/me/d` is absolute",
+            "relative to the directory of system.toml",
+        ]),
+        ("empty path", base("[components.d]\npath = \"\"\n"), 10, vec!["component `d` has an empty path"]),
+    ]
+}
+
+#[test]
+fn explains_each_mistake_at_its_line() {
+    let mut failures = String::new();
+    let cases = cases();
+    for (case, text, line, expected) in &cases {
+        let errors = match parse("system.toml", text) {
+            Ok(_) => {
+                let _ = writeln!(failures, "{case}: parsed without error");
+                continue;
+            }
+            Err(errors) => errors,
+        };
+        let first = &errors.0[0];
+        let shown = first.to_string();
+        if first.line != *line {
+            let _ = writeln!(failures, "{case}: expected line {line}, got:\n{errors}\n");
+        }
+        for text in expected {
+            if !shown.contains(text) {
+                let _ = writeln!(failures, "{case}: missing {text:?} in:\n{errors}\n");
+            }
+        }
+        if first.help.is_empty() {
+            let _ = writeln!(failures, "{case}: no help in:\n{errors}\n");
+        }
+    }
+    assert!(failures.is_empty(), "{failures}");
+    assert!(cases.len() >= 14);
+}
+
+#[test]
+fn shows_errors_in_the_documented_format() {
+    let text = "[system]\nname = \"demo\"\ndescription = \"the example in the format's documentation\"\n\n\
+                [components.client]\npath = \"client\"\n\n[components.server]\npath = \"server\"\n\
+                heap = \"256 KiB\"\nstack = \"64 KiB\"\npriority = 300\n";
+    assert_eq!(
+        parse("system.toml", text).unwrap_err().to_string(),
+        "error: system.toml:12:12: components.server.priority: priority 300 is out of range\n  \
+         help: priorities run from 1 to 254 ([resources] priorities); pick one in that range"
+    );
+}
+
+#[test]
+fn collects_every_mistake_in_file_order() {
+    let text = r#"[system]
+name = "Bad Name"
+[components.a]
+path = "a"
+priority = 999
+devices = ["com1"]
+[connections.channels.c]
+server = "a"
+clients = ["b"]
+[connections.rings.c]
+producer = "a"
+consumer = "a"
+slots = 3
+item-size = 8
+"#;
+    let errors = errors_of(text);
+    let found: Vec<(usize, &str)> = errors.iter().map(|e| (e.line, e.key.as_str())).collect();
+    assert_eq!(
+        found,
+        [
+            (2, "system.name"),
+            (5, "components.a.priority"),
+            (6, "components.a.devices"),
+            (9, "connections.channels.c.clients"),
+            (10, "connections.rings.c"),
+            (12, "connections.rings.c.consumer"),
+            (13, "connections.rings.c.slots"),
+        ]
+    );
+    let shown = ConfigErrors(errors).to_string();
+    assert_eq!(shown.lines().filter(|line| line.starts_with("error: system.toml:")).count(), 7, "{shown}");
+}
+
+#[test]
+fn quotes_keys_that_are_not_bare() {
+    let errors = errors_of(&base("[components.\"my server\"]\npath = \"x\"\n"));
+    assert_eq!(errors[0].key, "components.\"my server\"");
+    assert_eq!(errors[0].message, "`my server` is not a valid component name");
+    assert!(errors[0].help.ends_with("try `my-server`"), "{}", errors[0].help);
+}
+
+#[test]
+fn reports_arrays_of_tables() {
+    let errors = errors_of("[system]\nname = \"x\"\n[[components]]\npath = \"a\"\n");
+    assert_eq!(errors[0].line, 3);
+    assert_eq!(errors[0].message, "`components` must be a table, not a list");
+    assert!(errors[0].help.contains("[components.hello]"), "{}", errors[0].help);
+}
+
+#[test]
+fn loads_files_and_explains_unreadable_ones() {
+    let scratch = Scratch::new("load");
+    let path = scratch.0.join("system.toml");
+    std::fs::write(&path, BASE).expect("writing system.toml");
+    assert_eq!(load(&path).expect("loading").name, "demo");
+
+    std::fs::write(&path, b"[system]\nname = \"\xff\"\n").expect("writing system.toml");
+    let error = &load(&path).unwrap_err().0[0];
+    assert_eq!(error.message, "the file is not UTF-8 text (invalid byte at offset 17)");
+
+    let missing = scratch.0.join("absent/system.toml");
+    let error = &load(&missing).unwrap_err().0[0];
+    assert_eq!((error.line, error.column), (0, 0));
+    assert!(error.message.starts_with("cannot read the system description: "), "{}", error.message);
+    assert!(
+        error.to_string().starts_with(&format!("error: {}: cannot read", missing.display())),
+        "no line or column for a file that cannot be read: {error}"
+    );
+}
+
+#[test]
+fn checks_that_component_directories_are_crates() {
+    let scratch = Scratch::new("dirs");
+    std::fs::create_dir_all(scratch.0.join("server")).expect("creating server/");
+    std::fs::write(scratch.0.join("server/Cargo.toml"), "[package]\n").expect("writing Cargo.toml");
+    std::fs::create_dir_all(scratch.0.join("client")).expect("creating client/");
+    let text = base("[components.logger]\npath = \"logger\"\n");
+    let system = parse("system.toml", &text).expect("valid");
+
+    let errors = check_component_dirs(&system, &scratch.0, "system.toml").unwrap_err().0;
+    let found: Vec<(usize, &str)> = errors.iter().map(|e| (e.line, e.key.as_str())).collect();
+    assert_eq!(found, [(7, "components.client.path"), (9, "components.logger.path")]);
+    assert!(errors[0].message.ends_with("client` has no Cargo.toml"), "{}", errors[0].message);
+    assert!(errors[0].help.starts_with("a component is a cargo crate; run `cargo init --bin "), "{}", errors[0].help);
+    assert!(errors[1].message.ends_with("logger` does not exist"), "{}", errors[1].message);
+
+    std::fs::write(scratch.0.join("client/Cargo.toml"), "[package]\n").expect("writing Cargo.toml");
+    std::fs::create_dir_all(scratch.0.join("logger")).expect("creating logger/");
+    std::fs::write(scratch.0.join("logger/Cargo.toml"), "[package]\n").expect("writing Cargo.toml");
+    assert_eq!(check_component_dirs(&system, &scratch.0, "system.toml"), Ok(()));
+}
+
+/// Every error points into the file and says something.
+fn assert_sane(text: &str, result: Result<System, ConfigErrors>) {
+    let Err(ConfigErrors(errors)) = result else { return };
+    assert!(!errors.is_empty(), "an empty error list for {text:?}");
+    let lines = text.split('\n').count();
+    for error in &errors {
+        assert!((1..=lines).contains(&error.line) && error.column >= 1, "bad position {error:?} for {text:?}");
+        assert!(!error.message.is_empty() && !error.help.is_empty(), "empty text {error:?} for {text:?}");
+    }
+}
+
+#[test]
+fn never_panics_on_truncated_input() {
+    for end in (0..=FULL.len()).filter(|end| FULL.is_char_boundary(*end)) {
+        let text = &FULL[..end];
+        assert_sane(text, parse("system.toml", text));
+    }
+}
+
+#[test]
+fn never_panics_on_mangled_input() {
+    const PIECES: [&str; 22] = [
+        "[",
+        "]",
+        "{",
+        "}",
+        "\"",
+        "'",
+        "=",
+        ".",
+        ",",
+        "#",
+        "\n",
+        " ",
+        "0",
+        "-1",
+        "x",
+        "é",
+        "\u{0}",
+        "\r",
+        "[[",
+        "\"\"\"",
+        "999999999999999999999",
+        "components",
+    ];
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |bound: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % bound as u64) as usize
+    };
+    for _ in 0..3000 {
+        let mut text = FULL.to_string();
+        for _ in 0..1 + next(4) {
+            let mut at = next(text.len() + 1);
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            let cut = (at + next(3)).min(text.len());
+            let cut = if text.is_char_boundary(cut) { cut } else { at };
+            text.replace_range(at..cut, PIECES[next(PIECES.len())]);
+        }
+        assert_sane(&text, parse("system.toml", &text));
+    }
+}
+
+#[test]
+fn never_panics_on_pathological_input() {
+    let inputs = [
+        String::new(),
+        "\u{feff}".to_string(),
+        "[".repeat(10_000),
+        format!("a = {}", "[".repeat(10_000)),
+        format!("a = {}", "{ b = ".repeat(500)),
+        format!("[{}]", vec!["x"; 500].join(".")),
+        "[system]\nname = \"x\"\n[components.a]\npath = \"a\"\nheap = 9223372036854775807\n".to_string(),
+        "[system]\nname = \"x\"\n[components.a]\npath = \"a\"\nheap = \"18446744073709551615 B\"\n".to_string(),
+        "[system]\nname = \"x\"\n[components.a]\npath = \"a\"\npriority = -9223372036854775808\n".to_string(),
+        "[system]\nname = \"x\"\n[qemu]\nmemory = \"16 GiB\"\n[components.a]\npath = \"a\"\nheap = \"1 GiB\"\n\
+         [connections.rings.r]\nproducer = \"a\"\nconsumer = \"b\"\nslots = -9223372036854775808\nitem-size = 1\n"
+            .to_string(),
+        "system = 1\ncomponents = []\nconnections = \"x\"\n".to_string(),
+        "[system]\nname = \"x\"\n[components]\na = 1\n[connections]\nchannels = 1\n".to_string(),
+        "[system]\nname = \"x\"\n[system.name]\n".to_string(),
+        "[a]\n[a]\n[a]\nx = 1\nx = 2\n\"\n".to_string(),
+        "\u{0}\r\r\n=\n".to_string(),
+    ];
+    for text in &inputs {
+        assert_sane(text, parse("system.toml", text));
+    }
+}
