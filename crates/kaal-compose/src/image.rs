@@ -63,7 +63,7 @@ pub fn build(project: &Project, system: &SystemCrate, kernel: &Kernel, reporter:
 }
 
 /// Builds `crates` as freestanding images in one cargo run; returns their paths.
-fn cargo_build(
+pub(crate) fn cargo_build(
     project: &Project,
     crates: &[SystemCrate],
     kernel: &Kernel,

@@ -5,17 +5,22 @@
 //! [`host::ensure`] -> [`project`] -> [`kernel::prepare`] -> [`image::build`] ->
 //! [`qemu::boot`].
 
+pub mod assemble;
 pub mod bench;
 pub mod error;
 pub mod host;
 pub mod image;
 pub mod kernel;
+pub mod plan;
 pub mod progress;
 pub mod project;
 pub mod qemu;
+pub mod scaffold;
+pub mod shim;
+pub mod system;
 pub mod testing;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use kaal_build::KernelConfig;
 
@@ -35,21 +40,123 @@ pub struct BuiltSystem {
     pub system: project::SystemCrate,
     pub kernel: kernel::Kernel,
     pub image: image::Image,
+    /// For a system.toml: its components (start order) and their image sizes.
+    pub components: Vec<(String, u64)>,
+    /// For a system.toml: the machine's memory it asks for (`[qemu] memory`).
+    pub memory_mib: Option<u32>,
+}
+
+/// Finds the system to build: `dir`, else the current directory if it is a system, else
+/// the workspace's default system. A directory with a system.toml needs no workspace
+/// to be found (it is checked before anything else).
+pub fn find_system_dir(dir: Option<&Path>) -> Result<PathBuf> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| ToolError::new("finding the current directory", e.to_string(), "cd into your project"))?;
+    let dir = match dir {
+        Some(dir) => dir.to_path_buf(),
+        None if assemble::is_system_dir(&cwd) => cwd,
+        None => {
+            let project = project::Project::discover(&cwd)?;
+            if project.system(&cwd).is_ok() {
+                cwd
+            } else {
+                project.default_system.clone().ok_or_else(|| {
+                    ToolError::new(
+                        "finding the system to run",
+                        format!(
+                            "{} holds no system.toml, is not a system crate, and the workspace names no default system",
+                            cwd.display()
+                        ),
+                        "pass a system directory (cargo kaal run tutorial/01-hello), create a project with \
+                         `cargo kaal new my-os`, or set\n[workspace.metadata.kaal] default-system = \
+                         \"path/to/system\" in the workspace Cargo.toml",
+                    )
+                })?
+            }
+        }
+    };
+    if !dir.is_dir() {
+        return Err(ToolError::new(
+            "finding the system",
+            format!("{} is not a directory", dir.display()),
+            "pass the directory of a system (one with a system.toml, or a root-task crate)",
+        ));
+    }
+    Ok(dir)
+}
+
+/// Reads and checks the system.toml in `dir`, quoting it as the user named it.
+pub fn load_system_file(dir: &Path) -> Result<assemble::SystemFile> {
+    let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let display = match canonical.strip_prefix(&cwd) {
+        Ok(relative) => relative.display().to_string(),
+        Err(_) => dir.display().to_string(),
+    };
+    assemble::SystemFile::load(&canonical, &display)
+}
+
+/// The cargo workspace a system.toml belongs to (where its build products go).
+fn system_project(file: &assemble::SystemFile) -> Result<project::Project> {
+    project::Project::discover(&file.dir).map_err(|e| {
+        ToolError::new(
+            format!("finding the workspace of {}", file.display),
+            e.cause,
+            "a system.toml lives in a cargo workspace with its component crates (a Cargo.toml with \
+             [workspace] in its directory or above); `cargo kaal new my-os` makes one",
+        )
+    })
+}
+
+/// The project of the KaaL checkout this tool comes from, whose `target/kaal` holds the
+/// kernel cache every project shares.
+fn kaal_project(project: &project::Project) -> Result<project::Project> {
+    let root = assemble::kaal_root();
+    if project.root == root {
+        Ok(project.clone())
+    } else {
+        project::Project::discover(&root)
+    }
 }
 
 /// Builds the system in `dir` (or the default system) with everything it needs.
 pub fn build(dir: Option<&Path>, reporter: &Reporter) -> Result<BuiltSystem> {
+    let dir = find_system_dir(dir)?;
+    // A system.toml is checked before anything (even the kernel) is built.
+    let system_file = if assemble::is_system_dir(&dir) { Some(load_system_file(&dir)?) } else { None };
     host::ensure(reporter)?;
-    let cwd = std::env::current_dir()
-        .map_err(|e| ToolError::new("finding the current directory", e.to_string(), "cd into your project"))?;
-    let project = project::Project::discover(dir.unwrap_or(&cwd))?;
-    let system = match dir {
-        Some(dir) => project.system(dir)?,
-        None => project.default_system(&cwd)?,
+    let project = match &system_file {
+        Some(file) => system_project(file)?,
+        None => project::Project::discover(&dir)?,
     };
     let config = KernelConfig::default();
-    let kernel = kernel::prepare(&project, &config, reporter)?;
+    let kernel = kernel::prepare(&kaal_project(&project)?, &config, reporter)?;
     reporter.info(format!("kernel: {} [{}]", if kernel.cache_hit { "cache hit" } else { "built" }, kernel.hash));
-    let image = image::build(&project, &system, &kernel, reporter)?;
-    Ok(BuiltSystem { project, system, kernel, image })
+    match system_file {
+        Some(file) => {
+            let assembled = assemble::build(&file, &project, &kernel, reporter)?;
+            let display = file.display.trim_end_matches(assemble::SYSTEM_FILE).trim_end_matches('/').to_string();
+            let system = project::SystemCrate {
+                dir: file.dir.clone(),
+                package: file.system.name.clone(),
+                bin: "kaal-root".into(),
+                display: if display.is_empty() { file.system.name.clone() } else { display },
+                components: Vec::new(),
+                qemu_args: file.system.qemu.args.clone(),
+            };
+            Ok(BuiltSystem {
+                project,
+                system,
+                kernel,
+                image: assembled.image,
+                components: assembled.components,
+                memory_mib: Some(file.system.qemu.memory_mib),
+            })
+        }
+        None => {
+            let system = project.system(&dir)?;
+            let image = image::build(&project, &system, &kernel, reporter)?;
+            Ok(BuiltSystem { project, system, kernel, image, components: Vec::new(), memory_mib: None })
+        }
+    }
 }

@@ -9,13 +9,14 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use kaal_compose::progress::{Reporter, Verbosity};
 use kaal_compose::qemu::{self, QemuConfig};
+use kaal_compose::scaffold::Template;
 use kaal_compose::{host, Result, ToolError};
 
 /// Build, boot and test KaaL systems on the real seL4 kernel.
 #[derive(Debug, Parser)]
 #[command(name = "kaal", version, about, long_about = None)]
 struct Cli {
-    /// Print more (repeat for the commands run). KAAL_LOG=quiet|info|debug also works.
+    /// Print more (the commands run). KAAL_LOG or RUST_LOG (quiet|info|debug) also set it.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
     /// Print only errors and the system's own output.
@@ -45,9 +46,9 @@ enum Cmd {
         /// Deterministic virtual time (-icount shift=0).
         #[arg(long)]
         icount: bool,
-        /// Guest RAM in MiB.
-        #[arg(long, default_value_t = 512)]
-        memory: u32,
+        /// Guest RAM in MiB [default: the system's `[qemu] memory`, else 512].
+        #[arg(long)]
+        memory: Option<u32>,
         /// Extra arguments for QEMU, after `--`.
         #[arg(last = true)]
         qemu_args: Vec<String>,
@@ -73,10 +74,24 @@ enum Cmd {
     },
     /// Check (and on Debian as root, install) the host tools KaaL needs.
     Doctor,
+    /// Create a new KaaL project (a system.toml and its component crates) in PATH.
+    New {
+        /// The new project's directory; its last part names the system.
+        path: PathBuf,
+        /// What to start from.
+        #[arg(long, value_enum, default_value = "minimal")]
+        template: Template,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum DebugCmd {
+    /// Print each component's granted capabilities and regions by name and slot (from
+    /// the system.toml; nothing is built).
+    Caps {
+        /// The system's directory [default: the current directory]
+        system: Option<PathBuf>,
+    },
     /// Boot the machine a system runs on and print the capability broker's device table.
     Devices {
         /// Use this system's QEMU arguments (its devices) [default: none].
@@ -97,17 +112,14 @@ fn reporter(cli: &Cli) -> Reporter {
 
 fn run(cli: Cli) -> Result<i32> {
     let reporter = reporter(&cli);
+    let alias = kaal_compose::shim::ensure(&kaal_compose::assemble::kaal_root());
+    if let kaal_compose::shim::AliasStatus::Installed(path) = &alias {
+        reporter.info(format!("added the `kaal` alias to {}, so `cargo kaal` works in any directory", path.display()));
+    }
     match cli.command {
         Cmd::Build { system } => {
             let built = kaal_compose::build(system.as_deref(), &reporter)?;
-            println!(
-                "built {}: image {} ({} KiB), kernel {} ({})",
-                built.system.display,
-                built.image.path.display(),
-                built.image.size.div_ceil(1024),
-                built.kernel.image.display(),
-                if built.kernel.cache_hit { "cache hit" } else { "built now" }
-            );
+            print!("{}", build_summary(&built));
             Ok(0)
         }
         Cmd::Run { system, timeout, gdb, icount, memory, qemu_args } => {
@@ -116,7 +128,7 @@ fn run(cli: Cli) -> Result<i32> {
             let mut extra_args = built.system.qemu_args.clone();
             extra_args.extend(qemu_args);
             let cfg = QemuConfig {
-                memory_mib: memory,
+                memory_mib: memory.or(built.memory_mib).unwrap_or(512),
                 timeout: Duration::from_secs(timeout),
                 gdb,
                 icount,
@@ -223,16 +235,68 @@ fn run(cli: Cli) -> Result<i32> {
             }
             Ok(outcome.exit_code())
         }
+        Cmd::Debug { what: DebugCmd::Caps { system } } => {
+            let dir = kaal_compose::find_system_dir(system.as_deref())?;
+            if !kaal_compose::assemble::is_system_dir(&dir) {
+                return Err(ToolError::new(
+                    "listing the capabilities",
+                    format!("{} has no system.toml", dir.display()),
+                    "`kaal debug caps` reads a system.toml; a hand-written root task grants capabilities in its own code",
+                ));
+            }
+            let file = kaal_compose::load_system_file(&dir)?;
+            let plan = file.plan()?;
+            println!("system '{}' ({}): components in start order\n", file.system.name, file.display);
+            print!("{}", plan.caps_table(&file.system));
+            Ok(0)
+        }
+        Cmd::New { path, template } => {
+            let files = kaal_compose::scaffold::create(&path, template, &kaal_compose::assemble::kaal_root())?;
+            println!("created {} from the `{}` template ({} files)", path.display(), template.name(), files.len());
+            println!("next:\n  cd {}\n  cargo kaal run", path.display());
+            Ok(0)
+        }
         Cmd::Doctor => {
             let missing = host::missing();
             for p in host::PREREQUISITES {
                 let ok = !missing.contains(p);
                 println!("{} {} (package {})", if ok { "ok     " } else { "MISSING" }, p.what, p.package);
             }
+            match alias {
+                kaal_compose::shim::AliasStatus::Current | kaal_compose::shim::AliasStatus::Installed(_) => {
+                    println!("ok      `cargo kaal` in any directory (alias in cargo's global config)")
+                }
+                kaal_compose::shim::AliasStatus::Foreign(path) => println!(
+                    "note    {} defines its own `kaal` alias; outside KaaL projects `cargo kaal` runs that",
+                    path.display()
+                ),
+                kaal_compose::shim::AliasStatus::Unavailable(why) => {
+                    println!("note    `cargo kaal` works only inside KaaL projects: {why}")
+                }
+            }
             host::ensure(&reporter)?;
             Ok(0)
         }
     }
+}
+
+/// What `kaal build` reports: the components, the image and the kernel.
+fn build_summary(built: &kaal_compose::BuiltSystem) -> String {
+    let kib = |bytes: u64| bytes.div_ceil(1024);
+    let mut out = format!("built {}\n", built.system.display);
+    if !built.components.is_empty() {
+        let parts: Vec<String> =
+            built.components.iter().map(|(name, size)| format!("{name} ({} KiB)", kib(*size))).collect();
+        out += &format!("  components: {}\n", parts.join(", "));
+    }
+    out += &format!("  image:      {} ({} KiB)\n", built.image.path.display(), kib(built.image.size));
+    out += &format!(
+        "  kernel:     {} ({}, {})\n",
+        built.kernel.image.display(),
+        if built.kernel.cache_hit { "cache hit" } else { "cache miss, built now" },
+        built.kernel.hash
+    );
+    out
 }
 
 fn main() -> ExitCode {

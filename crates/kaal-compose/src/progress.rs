@@ -22,11 +22,28 @@ pub enum Verbosity {
 }
 
 impl Verbosity {
-    /// From `KAAL_LOG` (`quiet`, `info`, `debug`), like `RUST_LOG`.
+    /// From `KAAL_LOG`, else `RUST_LOG` (`off`/`error` quiet, `warn`/`info` normal,
+    /// `debug`/`trace` verbose; `RUST_LOG=kaal=debug,other=info` style filters use the
+    /// `kaal` entry, else the bare level).
     pub fn from_env() -> Option<Self> {
-        match std::env::var("KAAL_LOG").ok()?.to_ascii_lowercase().as_str() {
+        Self::from_filters(std::env::var("KAAL_LOG").ok().as_deref(), std::env::var("RUST_LOG").ok().as_deref())
+    }
+
+    fn from_filters(kaal_log: Option<&str>, rust_log: Option<&str>) -> Option<Self> {
+        if let Some(level) = kaal_log.and_then(Self::from_level) {
+            return Some(level);
+        }
+        let rust_log = rust_log?;
+        let entries: Vec<&str> = rust_log.split(',').map(str::trim).collect();
+        let ours = entries.iter().find_map(|e| e.strip_prefix("kaal=").or_else(|| e.strip_prefix("kaal_compose=")));
+        let bare = entries.iter().find(|e| !e.contains('='));
+        ours.or(bare.copied()).and_then(Self::from_level)
+    }
+
+    fn from_level(level: &str) -> Option<Self> {
+        match level.trim().to_ascii_lowercase().as_str() {
             "quiet" | "error" | "off" => Some(Verbosity::Quiet),
-            "info" | "normal" => Some(Verbosity::Normal),
+            "info" | "normal" | "warn" => Some(Verbosity::Normal),
             "debug" | "trace" | "verbose" => Some(Verbosity::Verbose),
             _ => None,
         }
@@ -111,5 +128,20 @@ impl Step {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Verbosity;
+
+    #[test]
+    fn log_filters_pick_the_kaal_level() {
+        assert_eq!(Verbosity::from_filters(Some("debug"), Some("off")), Some(Verbosity::Verbose));
+        assert_eq!(Verbosity::from_filters(None, Some("warn")), Some(Verbosity::Normal));
+        assert_eq!(Verbosity::from_filters(None, Some("cargo=info,kaal=trace")), Some(Verbosity::Verbose));
+        assert_eq!(Verbosity::from_filters(None, Some("error,hyper=debug")), Some(Verbosity::Quiet));
+        assert_eq!(Verbosity::from_filters(Some("nonsense"), None), None);
+        assert_eq!(Verbosity::from_filters(None, None), None);
     }
 }

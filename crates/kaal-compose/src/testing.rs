@@ -78,6 +78,9 @@ impl Boot {
         let reporter = Reporter { verbosity: Verbosity::Quiet };
         let built = crate::build(Some(&self.dir), &reporter).unwrap_or_else(|e| panic!("{e}"));
         let mut qemu = self.qemu.clone();
+        if let Some(memory) = built.memory_mib {
+            qemu.memory_mib = memory;
+        }
         if self.system_args {
             let mut args = built.system.qemu_args.clone();
             args.append(&mut qemu.extra_args);
