@@ -11,6 +11,10 @@
 //! writes the probing and interrupt wiring, [`registers`] gives typed register access,
 //! and [`kit::serve`] runs the interrupt loop. Drivers never touch a raw pointer or an
 //! I/O instruction.
+//!
+//! A driver runs either in the root task ([`Broker::request`]) or in a component of its
+//! own: the root task claims the device ([`Broker::claim_device`]) and grants its
+//! resources, and [`component::claim`] runs the same driver on them.
 #![no_std]
 
 extern crate alloc;
