@@ -4,7 +4,8 @@
 //! 2. Build every component crate as a freestanding image, one cargo run per workspace
 //!    (components may live in the KaaL repository or in a project of their own).
 //! 3. Plan the boot ([`crate::plan`]) and write it as Rust source next to the system's
-//!    other build products (`target/kaal/systems/<name>-<hash>/boot_plan.rs`).
+//!    other build products (`target/kaal/systems/<name>-<hash>/boot_plan.rs`), with
+//!    copies of the component images stripped of debug information.
 //! 4. Build KaaL's generic root task (`crates/kaal-root`) with that plan compiled in and
 //!    the component images embedded, and copy the result out as the system's image.
 //!
@@ -131,15 +132,16 @@ pub fn build(file: &SystemFile, project: &Project, kernel: &Kernel, reporter: &R
             images[i] = paths[at].clone();
         }
     }
+    // The plan, as Rust, next to stripped copies of the images it embeds.
+    let out_dir = systems_dir(project, file);
+    std::fs::create_dir_all(&out_dir).map_err(|e| ToolError::io("writing the boot plan", &out_dir, e))?;
+    let images = strip_debug_info(&images, &out_dir)?;
     let mut components = Vec::new();
     for (component, path) in system.components.iter().zip(&images) {
         let size = std::fs::metadata(path).map_err(|e| ToolError::io("embedding the component images", path, e))?.len();
         components.push((component.name.clone(), size));
     }
 
-    // The plan, as Rust.
-    let out_dir = systems_dir(project, file);
-    std::fs::create_dir_all(&out_dir).map_err(|e| ToolError::io("writing the boot plan", &out_dir, e))?;
     let plan_path = out_dir.join("boot_plan.rs");
     let source = plan.to_rust(system, &file.display, &images)?;
     if std::fs::read_to_string(&plan_path).ok().as_deref() != Some(source.as_str()) {
@@ -168,6 +170,52 @@ pub fn build(file: &SystemFile, project: &Project, kernel: &Kernel, reporter: &R
     let size = std::fs::metadata(&path).map_err(|e| ToolError::io("copying the system image", &path, e))?.len();
     step.done(format!("{} ({} KiB)", path.display(), size.div_ceil(1024)));
     Ok(Assembled { image: Image { path, size }, components })
+}
+
+/// Copies of `images` without debug information, in `out_dir`: the root task carries
+/// every component image in its own memory, and debug sections (most of an image) are
+/// of no use there. The originals, with symbols, stay in the build directory for
+/// debuggers and addr2line.
+fn strip_debug_info(images: &[PathBuf], out_dir: &Path) -> Result<Vec<PathBuf>> {
+    let step = "stripping the component images";
+    let mut stripped: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for image in images {
+        if stripped.iter().any(|(original, _)| original == image) {
+            continue;
+        }
+        let name = image.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let out = out_dir.join(format!("{name}.elf"));
+        // Into a scratch file first: the copy is replaced only if it changed, so an
+        // unchanged component does not make cargo rebuild the root task.
+        let fresh = out_dir.join(format!("{name}.elf.new"));
+        let status = std::process::Command::new("objcopy")
+            .arg("--strip-debug")
+            .arg(image)
+            .arg(&fresh)
+            .output()
+            .map_err(|e| ToolError::new(step, format!("cannot run objcopy: {e}"), "install binutils"))?;
+        if !status.status.success() {
+            return Err(ToolError::new(
+                step,
+                format!(
+                    "objcopy --strip-debug {}: {}",
+                    image.display(),
+                    String::from_utf8_lossy(&status.stderr).trim()
+                ),
+                "check that the component built as an ELF file (cargo kaal build -v shows the build)",
+            ));
+        }
+        let unchanged = std::fs::read(&out).ok().is_some_and(|old| std::fs::read(&fresh).ok().as_deref() == Some(&old));
+        let replaced = if unchanged { std::fs::remove_file(&fresh) } else { std::fs::rename(&fresh, &out) };
+        replaced.map_err(|e| ToolError::io(step, &out, e))?;
+        stripped.push((image.clone(), out));
+    }
+    Ok(images
+        .iter()
+        .map(|image| {
+            stripped.iter().find(|(original, _)| original == image).map(|(_, out)| out.clone()).unwrap_or_default()
+        })
+        .collect())
 }
 
 /// `target/kaal/systems/<name>-<hash of the file's path>`.
