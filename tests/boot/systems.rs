@@ -134,18 +134,14 @@ fn cargo_kaal(dir: &Path, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-/// `cargo kaal new` in an empty directory outside the repository, then `cargo kaal run`
-/// inside the new project, as a newcomer would.
+/// `cargo kaal new` into an empty directory outside the repository, then `cargo kaal run`
+/// inside the new project, as a newcomer would. (`cargo kaal new` runs from this
+/// checkout, so the checkout under test makes the project; in any other directory the
+/// global alias would run whichever checkout it points at, see `kaal_compose::shim`.)
 fn new_project_boots(template: &str, expect: &[&str]) {
-    // Outside a KaaL checkout, `cargo kaal` is the alias the tool keeps in cargo's
-    // global config; make sure it is there even under plain `cargo test`.
-    let alias = kaal_compose::shim::ensure(&workspace_root());
-    assert!(
-        matches!(alias, kaal_compose::shim::AliasStatus::Current | kaal_compose::shim::AliasStatus::Installed(_)),
-        "{alias:?}"
-    );
     let scratch = Scratch::new(&format!("new-{template}"));
-    let (ok, out) = cargo_kaal(&scratch.0, &["new", "demo", "--template", template]);
+    let target = scratch.0.join("demo");
+    let (ok, out) = cargo_kaal(&workspace_root(), &["new", &target.display().to_string(), "--template", template]);
     assert!(ok, "cargo kaal new failed:\n{out}");
     let project = scratch.0.join("demo");
     // The projects share one target directory across runs, so only the first build of

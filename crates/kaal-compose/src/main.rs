@@ -112,7 +112,7 @@ fn reporter(cli: &Cli) -> Reporter {
 
 fn run(cli: Cli) -> Result<i32> {
     let reporter = reporter(&cli);
-    let alias = kaal_compose::shim::ensure(&kaal_compose::assemble::kaal_root());
+    let alias = kaal_compose::shim::ensure(&kaal_compose::assemble::kaal_root(), matches!(cli.command, Cmd::Doctor));
     if let kaal_compose::shim::AliasStatus::Installed(path) = &alias {
         reporter.info(format!("added the `kaal` alias to {}, so `cargo kaal` works in any directory", path.display()));
     }
@@ -264,7 +264,12 @@ fn run(cli: Cli) -> Result<i32> {
             }
             match alias {
                 kaal_compose::shim::AliasStatus::Current | kaal_compose::shim::AliasStatus::Installed(_) => {
-                    println!("ok      `cargo kaal` in any directory (alias in cargo's global config)")
+                    println!(
+                        "ok      `cargo kaal` in any directory runs this checkout (alias in cargo's global config)"
+                    )
+                }
+                kaal_compose::shim::AliasStatus::OtherCheckout(other) => {
+                    println!("note    `cargo kaal` outside KaaL projects runs the checkout at {}", other.display())
                 }
                 kaal_compose::shim::AliasStatus::Foreign(path) => println!(
                     "note    {} defines its own `kaal` alias; outside KaaL projects `cargo kaal` runs that",

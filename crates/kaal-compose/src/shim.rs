@@ -3,8 +3,12 @@
 //! Inside the KaaL repository, and inside projects `kaal new` made, `cargo kaal` is an
 //! alias in the directory's `.cargo/config.toml`. So that `cargo kaal new my-os` works
 //! in any other directory too, the tool keeps the same alias in cargo's global config
-//! (`$CARGO_HOME/config.toml`), pointing at the checkout it was last run from. Cargo
-//! prefers the nearer config, so the repository's and projects' own aliases still win.
+//! (`$CARGO_HOME/config.toml`). Cargo prefers the nearer config, so the repository's and
+//! projects' own aliases still win.
+//!
+//! Which checkout the global alias runs: the first one a `cargo kaal` ran from, for as
+//! long as it exists (so a scratch clone, say CI's, does not take it over and then
+//! vanish); `cargo kaal doctor` points it at the checkout it runs from.
 //!
 //! It is an alias rather than a `cargo-kaal` executable on purpose: cargo warns (and
 //! will refuse, rust-lang/cargo#10049) when an alias shadows an executable subcommand.
@@ -18,6 +22,8 @@ use std::path::{Path, PathBuf};
 pub enum AliasStatus {
     /// Already there and current.
     Current,
+    /// Already there, for another checkout that still exists; left alone.
+    OtherCheckout(PathBuf),
     /// Written now (first time, or re-pointed at this checkout), in this file.
     Installed(PathBuf),
     /// An alias `kaal` that KaaL did not write is there; left alone.
@@ -40,12 +46,21 @@ fn cargo_home() -> Option<PathBuf> {
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
 }
 
-/// Makes sure cargo's global config has `alias.kaal` for the checkout at `kaal`.
-pub fn ensure(kaal: &Path) -> AliasStatus {
+/// Makes sure cargo's global config has an `alias.kaal` that works: adds one for the
+/// checkout at `kaal` if there is none, or if KaaL's points at a checkout that is gone.
+/// With `take_over`, points it at `kaal` in any case (unless it is someone else's).
+pub fn ensure(kaal: &Path, take_over: bool) -> AliasStatus {
     match cargo_home() {
-        Some(home) => ensure_in(&home, kaal),
+        Some(home) => ensure_in(&home, kaal, take_over),
         None => AliasStatus::Unavailable("neither CARGO_HOME nor HOME is set".into()),
     }
+}
+
+/// The checkout an alias KaaL wrote runs.
+fn checkout_of(value: &toml_edit::Item) -> Option<PathBuf> {
+    let text = value.as_str()?;
+    let manifest = text.split_whitespace().find(|w| w.ends_with("crates/kaal-compose/Cargo.toml"))?;
+    Path::new(manifest).ancestors().nth(3).map(Path::to_path_buf)
 }
 
 /// Whether an alias value is one KaaL wrote (it runs some checkout's kaal tool).
@@ -57,7 +72,7 @@ fn is_ours(value: &toml_edit::Item) -> bool {
     words.iter().any(|w| w.ends_with("crates/kaal-compose/Cargo.toml")) && words.contains(&"kaal")
 }
 
-fn ensure_in(home: &Path, kaal: &Path) -> AliasStatus {
+fn ensure_in(home: &Path, kaal: &Path, take_over: bool) -> AliasStatus {
     // Cargo reads `config.toml`, or the older `config` if only that exists.
     let path = [home.join("config.toml"), home.join("config")]
         .into_iter()
@@ -85,6 +100,11 @@ fn ensure_in(home: &Path, kaal: &Path) -> AliasStatus {
         }
         if existing.as_str() == Some(wanted.as_str()) {
             return AliasStatus::Current;
+        }
+        if let Some(other) = checkout_of(existing).filter(|c| c.join("crates/kaal-compose/Cargo.toml").is_file()) {
+            if !take_over {
+                return AliasStatus::OtherCheckout(other);
+            }
         }
     }
     let alias = doc.entry("alias").or_insert_with(toml_edit::table);
@@ -116,33 +136,42 @@ mod tests {
         let config = home.join("config.toml");
         std::fs::write(&config, "# my settings\n[alias]\nb = \"build\"\n\n[net]\nretry = 3\n").unwrap();
 
-        let a = Path::new("/opt/kaal-a");
-        assert_eq!(ensure_in(&home, a), AliasStatus::Installed(config.clone()));
-        assert_eq!(ensure_in(&home, a), AliasStatus::Current);
+        // Checkouts that exist (fake ones: just the tool's manifest).
+        let checkout = |name: &str| {
+            let dir = home.join(name);
+            std::fs::create_dir_all(dir.join("crates/kaal-compose")).unwrap();
+            std::fs::write(dir.join("crates/kaal-compose/Cargo.toml"), "").unwrap();
+            dir
+        };
+        let (a, b) = (checkout("kaal-a"), checkout("kaal-b"));
+        assert_eq!(ensure_in(&home, &a, false), AliasStatus::Installed(config.clone()));
+        assert_eq!(ensure_in(&home, &a, false), AliasStatus::Current);
         let text = std::fs::read_to_string(&config).unwrap();
         assert!(text.starts_with("# my settings\n[alias]\nb = \"build\""), "{text}");
-        assert!(
-            text.contains("kaal = \"run --quiet --release --manifest-path /opt/kaal-a/crates/kaal-compose/Cargo.toml"),
-            "{text}"
-        );
+        let manifest = format!("--manifest-path {}/crates/kaal-compose/Cargo.toml --bin kaal --", a.display());
+        assert!(text.contains(&manifest), "{text}");
         assert!(text.contains("[net]\nretry = 3"), "{text}");
 
-        // Another checkout takes it over.
-        assert_eq!(ensure_in(&home, Path::new("/opt/kaal-b")), AliasStatus::Installed(config.clone()));
-        assert!(std::fs::read_to_string(&config).unwrap().contains("/opt/kaal-b/crates"));
+        // Another checkout leaves it alone while the first exists, unless told to take over.
+        assert_eq!(ensure_in(&home, &b, false), AliasStatus::OtherCheckout(a.clone()));
+        assert_eq!(ensure_in(&home, &b, true), AliasStatus::Installed(config.clone()));
+        assert!(std::fs::read_to_string(&config).unwrap().contains("kaal-b/crates"));
+        // A checkout that is gone is replaced by the next one that runs.
+        std::fs::remove_dir_all(&b).unwrap();
+        assert_eq!(ensure_in(&home, &a, false), AliasStatus::Installed(config.clone()));
 
         // Someone else's alias is never replaced.
         std::fs::write(&config, "[alias]\nkaal = \"run --bin something-else\"\n").unwrap();
-        assert_eq!(ensure_in(&home, a), AliasStatus::Foreign(config.clone()));
+        assert_eq!(ensure_in(&home, &a, true), AliasStatus::Foreign(config.clone()));
         assert_eq!(std::fs::read_to_string(&config).unwrap(), "[alias]\nkaal = \"run --bin something-else\"\n");
 
         // A path cargo cannot split correctly is refused, not half-written.
         std::fs::write(&config, "").unwrap();
-        assert!(matches!(ensure_in(&home, Path::new("/opt/my kaal")), AliasStatus::Unavailable(_)));
+        assert!(matches!(ensure_in(&home, Path::new("/opt/my kaal"), true), AliasStatus::Unavailable(_)));
 
         // Broken TOML is reported, not overwritten.
         std::fs::write(&config, "[alias\n").unwrap();
-        assert!(matches!(ensure_in(&home, a), AliasStatus::Unavailable(_)));
+        assert!(matches!(ensure_in(&home, &a, true), AliasStatus::Unavailable(_)));
         assert_eq!(std::fs::read_to_string(&config).unwrap(), "[alias\n");
         std::fs::remove_dir_all(&home).unwrap();
     }
