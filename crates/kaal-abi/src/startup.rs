@@ -193,7 +193,9 @@ pub struct CapEntry {
     pub kind: CapKind,
     /// What else the component needs to know about it: the badge of an endpoint or
     /// notification (0 if none); for I/O ports, the range as `first << 16 | last`; for an
-    /// IRQ handler, its line as `gsi | level << 8 | active_low << 9`.
+    /// IRQ handler, its line as `gsi | level << 8 | active_low << 9`. For a device's ports
+    /// and IRQ handler, the upper 32 bits hold its PCI `vendor << 16 | device` (0 if not
+    /// on PCI).
     pub data: u64,
 }
 

@@ -132,6 +132,16 @@ impl<'a> Grant<'a> {
         Grant { name, slot: None, what: Granted::DeviceMemory { frames } }
     }
 
+    /// Puts `tag` in the upper half of a capability grant's data word, where the
+    /// component can read it (`Component::grants()`); KaaL puts a PCI device's vendor and
+    /// device IDs there, so a driver can check it got the device it drives.
+    pub fn tagged(mut self, tag: u32) -> Self {
+        if let Granted::Cap { data, .. } = &mut self.what {
+            *data = (*data & 0xffff_ffff) | (tag as u64) << 32;
+        }
+        self
+    }
+
     /// Places a capability grant in `slot` of the component's CNode (between
     /// [`slots::FIRST_GRANT`] and [`slots::FIRST_FREE`]) rather than the next one.
     pub fn at_slot(mut self, slot: u64) -> Self {

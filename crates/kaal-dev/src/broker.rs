@@ -74,13 +74,15 @@ impl fmt::Display for BrokerError {
             BrokerError::NoSuchDevice { id, known } => write!(
                 f,
                 "there is no device {id}\n  help: the device table has: {known}\n  help: is the device given to QEMU \
-                 (the system's qemu-args)? `cargo kaal debug devices` prints the table"
+                 ([qemu] args in system.toml, or qemu-args in a root task's Cargo.toml)? `cargo kaal debug devices` \
+                 prints the table"
             ),
             BrokerError::NoMatchingDevice { driver, wanted, known } => write!(
                 f,
                 "failed to initialize driver {driver}: no device matches {wanted}\n  likely causes: QEMU was not given \
-                 the device (e.g. `-device e1000`, or a second `-serial` for COM2), or the IDs in the driver's \
-                 #[pci]/#[isa] are wrong\n  help: the device table has: {known}"
+                 the device (e.g. `-device e1000`, or a second `-serial` for COM2), the IDs in the driver's \
+                 #[pci]/#[isa] are wrong, or system.toml gives the component another device\n  help: the devices \
+                 on offer: {known}"
             ),
             BrokerError::Reserved { id, why } => {
                 write!(f, "device {id} cannot be handed out: {why}\n  help: use another device")

@@ -21,7 +21,7 @@ use kaal_core::device::Irq;
 use kaal_core::{Badge, Error};
 
 use crate::broker::BrokerError;
-use crate::device::{DeviceId, DeviceInfo, DeviceMatch, MmioWindow};
+use crate::device::{DeviceId, DeviceInfo, MmioWindow};
 use crate::kit::{DeviceBundle, Driver};
 
 /// Takes grant `name` if it exists: `Ok(None)` if it was not granted.
@@ -31,6 +31,14 @@ fn optional<T>(taken: Result<T, Error>) -> Result<Option<T>, Error> {
         Err(Error::NotGranted { .. }) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// `device:what`, the name of one of a device's grants.
+fn grant_name(device: &str, what: &str) -> String {
+    let mut name = String::from(device);
+    name.push(':');
+    name.push_str(what);
+    name
 }
 
 /// Claims the granted device `device` (`com2`, `pci:00:03.0`) for driver `D` and
@@ -44,33 +52,44 @@ pub fn claim<D: Driver>(me: &mut Component, device: &str) -> Result<D, BrokerErr
     if D::RESOURCES.dma_bytes > 0 {
         return Err(BrokerError::DmaInComponent { driver: D::NAME, bytes: D::RESOURCES.dma_bytes });
     }
-    if let (DeviceId::Isa(have), false) = (id, D::MATCHES.is_empty()) {
-        if !D::MATCHES.iter().any(|m| matches!(m, DeviceMatch::Isa(want) if *want == have)) {
-            let wanted: Vec<String> = D::MATCHES.iter().map(crate::broker::describe_match).collect();
-            return Err(BrokerError::NoMatchingDevice {
-                driver: D::NAME,
-                wanted: wanted.join(" or "),
-                known: device.into(),
-            });
-        }
+
+    // Which device it is: ISA devices by name, PCI devices by the IDs the root task put
+    // in the upper half of the ports' or the IRQ handler's data word. A driver never
+    // starts on a device it does not drive.
+    let pci_ids = ["ports", "irq"]
+        .iter()
+        .find_map(|what| me.grants().cap(&grant_name(device, what)).map(|c| (c.data >> 32) as u32))
+        .filter(|tag| *tag != 0)
+        .map(|tag| ((tag >> 16) as u16, tag as u16));
+    let mut info = DeviceInfo {
+        id,
+        description: "granted by the root task",
+        pci_ids,
+        ports: None,
+        mmio: heapless::Vec::new(),
+        interrupt: None,
+        reserved: None,
+    };
+    let identified = matches!(id, DeviceId::Isa(_)) || pci_ids.is_some();
+    if identified && !D::MATCHES.is_empty() && !D::MATCHES.iter().any(|m| info.matches(m)) {
+        let wanted: Vec<String> = D::MATCHES.iter().map(crate::broker::describe_match).collect();
+        let granted = match pci_ids {
+            Some((vendor, dev)) => alloc::format!("{device} (PCI {vendor:04x}:{dev:04x})"),
+            None => device.into(),
+        };
+        return Err(BrokerError::NoMatchingDevice { driver: D::NAME, wanted: wanted.join(" or "), known: granted });
     }
 
-    let key = |what: &str| {
-        let mut name = String::from(device);
-        name.push(':');
-        name.push_str(what);
-        name
-    };
-    let ports = optional(me.io_ports(&key("ports"))).map_err(grant_error)?;
-    let irq = match optional(me.irq_handler(&key("irq"))).map_err(grant_error)? {
+    let ports = optional(me.io_ports(&grant_name(device, "ports"))).map_err(grant_error)?;
+    let irq = match optional(me.irq_handler(&grant_name(device, "irq"))).map_err(grant_error)? {
         Some((handler, line)) => {
-            let events = me.notification(&key("events")).map_err(grant_error)?;
+            let events = me.notification(&grant_name(device, "events")).map_err(grant_error)?;
             // The root task bound the handler to this notification with badge 1.
             Some((Irq::from_parts(handler, events, Badge::new(1).expect("1 is a valid badge")), line))
         }
         None => None,
     };
-    let prefix = key("mmio");
+    let prefix = grant_name(device, "mmio");
     let windows: Vec<(String, u8)> = me
         .grants()
         .regions()
@@ -87,15 +106,8 @@ pub fn claim<D: Driver>(me: &mut Component, device: &str) -> Result<D, BrokerErr
         return Err(grant_error(Error::NotGranted { name: Name::truncated(device) }));
     }
 
-    let mut info = DeviceInfo {
-        id,
-        description: "granted by the root task",
-        pci_ids: None,
-        ports: ports.as_ref().map(|p| (p.span().first, p.span().last - p.span().first + 1)),
-        mmio: heapless::Vec::new(),
-        interrupt: irq.as_ref().map(|(_, line)| *line),
-        reserved: None,
-    };
+    info.ports = ports.as_ref().map(|p| (p.span().first, p.span().last - p.span().first + 1));
+    info.interrupt = irq.as_ref().map(|(_, line)| *line);
     for (index, region) in &mmio {
         let _ = info.mmio.push(MmioWindow { index: *index, paddr: region.paddr(), size: region.size() as u64 });
     }

@@ -262,11 +262,13 @@ fn spawn(
             }
             Source::Region { region, writable } => Grant::region(name, &objects.regions[region], writable),
             Source::DevicePorts(d) => match &objects.devices[d].ports {
-                Some(ports) => Grant::io_ports(name, ports),
+                Some(ports) => Grant::io_ports(name, ports).tagged(pci_tag(&objects.devices[d])),
                 None => continue,
             },
             Source::DeviceIrq(d) => match (&objects.devices[d].irq, objects.devices[d].info.interrupt) {
-                (Some(irq), Some(line)) => Grant::irq_handler(name, irq.handler(), line),
+                (Some(irq), Some(line)) => {
+                    Grant::irq_handler(name, irq.handler(), line).tagged(pci_tag(&objects.devices[d]))
+                }
                 _ => continue,
             },
             Source::DeviceEvents(d) => match &objects.devices[d].irq {
@@ -316,6 +318,11 @@ fn spawn(
         block.caps().count() + block.regions().count()
     );
     Ok(())
+}
+
+/// A PCI device's `vendor << 16 | device`, which its driver checks (0 off PCI).
+fn pci_tag(claim: &DeviceClaim) -> u32 {
+    claim.info.pci_ids.map_or(0, |(vendor, device)| (vendor as u32) << 16 | device as u32)
 }
 
 fn badge_of(value: u64) -> Result<Badge, BootError> {
