@@ -139,7 +139,11 @@ fn cargo_kaal(dir: &Path, args: &[&str]) -> (bool, String) {
 /// checkout, so the checkout under test makes the project; in any other directory the
 /// global alias would run whichever checkout it points at, see `kaal_compose::shim`.)
 fn new_project_boots(template: &str, expect: &[&str]) {
-    let scratch = Scratch::new(&format!("new-{template}"));
+    new_project_boots_system(template, None, expect)
+}
+
+fn new_project_boots_system(template: &str, system: Option<&str>, expect: &[&str]) {
+    let scratch = Scratch::new(&format!("new-{template}-{}", system.unwrap_or("root").replace('/', "-")));
     let target = scratch.0.join("demo");
     let (ok, out) = cargo_kaal(&workspace_root(), &["new", &target.display().to_string(), "--template", template]);
     assert!(ok, "cargo kaal new failed:\n{out}");
@@ -149,7 +153,9 @@ fn new_project_boots(template: &str, expect: &[&str]) {
     let shared = workspace_root().join("target/kaal/new-project-target");
     std::fs::create_dir_all(&shared).unwrap();
     std::os::unix::fs::symlink(&shared, project.join("target")).unwrap();
-    let (ok, out) = cargo_kaal(&project, &["run"]);
+    let mut args = vec!["run"];
+    args.extend(system);
+    let (ok, out) = cargo_kaal(&project, &args);
     assert!(ok, "cargo kaal run in a new `{template}` project failed:\n{out}");
     let mut from = 0;
     for text in expect {
@@ -170,6 +176,21 @@ fn kaal_new_minimal_boots_as_generated() {
             "[hello] the heap works: the first ten squares add up to 385",
             "[hello] my CNode holds 3 capabilities",
             "[kaal-root] system 'demo' done: 1 succeeded",
+        ],
+    );
+}
+
+#[test]
+fn kaal_new_minimal_example_boots_one_crate_as_two_components() {
+    new_project_boots_system(
+        "minimal",
+        Some("examples/twins"),
+        &[
+            "[kaal-root] started castor (priority 110, 0 grants)",
+            "[kaal-root] started pollux (priority 100, 0 grants)",
+            "[castor] Hello from a KaaL component on seL4!",
+            "[pollux] Hello from a KaaL component on seL4!",
+            "[kaal-root] system 'demo-twins' done: 2 succeeded",
         ],
     );
 }

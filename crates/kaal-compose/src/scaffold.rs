@@ -67,7 +67,11 @@ fn layout(template: Template) -> Layout {
     match template {
         Template::Minimal => Layout {
             members: &["components/hello"],
-            files: &[("system.toml", template!("minimal/system.toml")), ("README.md", template!("minimal/README.md"))],
+            files: &[
+                ("system.toml", template!("minimal/system.toml")),
+                ("README.md", template!("minimal/README.md")),
+                ("examples/twins/system.toml", template!("minimal/examples/twins/system.toml")),
+            ],
             components: &[ComponentCrate {
                 dir: "components/hello",
                 package: "hello",
