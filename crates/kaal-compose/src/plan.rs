@@ -10,6 +10,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use kaal_abi::plan::Source;
 use kaal_abi::startup::{self, slots, CapKind};
 
 use crate::error::ToolError;
@@ -18,50 +19,6 @@ use crate::system::System;
 /// log2 of each component's CNode slots: room for every grant below
 /// [`slots::FIRST_FREE`] and as many again for capabilities it receives.
 pub const CNODE_BITS: u8 = 8;
-
-/// Where a grant comes from, as `kaal_abi::plan::Source` spells it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GrantSource {
-    ChannelServer(usize),
-    ChannelClient { channel: usize, badge: u64 },
-    NotificationWait(usize),
-    NotificationSignal { notification: usize, badge: u64 },
-    RingRegion(usize),
-    RingNotification { ring: usize, data: bool, wait: bool },
-    Region { region: usize, writable: bool },
-    DevicePorts(usize),
-    DeviceIrq(usize),
-    DeviceEvents(usize),
-    DeviceMmio(usize),
-}
-
-impl GrantSource {
-    fn rust(&self) -> String {
-        match self {
-            GrantSource::ChannelServer(n) => format!("ChannelServer({n})"),
-            GrantSource::ChannelClient { channel, badge } => {
-                format!("ChannelClient {{ channel: {channel}, badge: {badge} }}")
-            }
-            GrantSource::NotificationWait(n) => format!("NotificationWait({n})"),
-            GrantSource::NotificationSignal { notification, badge } => {
-                format!("NotificationSignal {{ notification: {notification}, badge: {badge} }}")
-            }
-            GrantSource::RingRegion(n) => format!("RingRegion({n})"),
-            GrantSource::RingNotification { ring, data, wait } => {
-                format!("RingNotification {{ ring: {ring}, data: {data}, wait: {wait} }}")
-            }
-            GrantSource::Region { region, writable } => format!("Region {{ region: {region}, writable: {writable} }}"),
-            GrantSource::DevicePorts(n) => format!("DevicePorts({n})"),
-            GrantSource::DeviceIrq(n) => format!("DeviceIrq({n})"),
-            GrantSource::DeviceEvents(n) => format!("DeviceEvents({n})"),
-            GrantSource::DeviceMmio(n) => format!("DeviceMmio({n})"),
-        }
-    }
-
-    fn is_capability(&self) -> bool {
-        !matches!(self, GrantSource::RingRegion(_) | GrantSource::Region { .. } | GrantSource::DeviceMmio(_))
-    }
-}
 
 /// Where a grant ends up in the component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +37,7 @@ pub enum Placement {
 pub struct PlannedGrant {
     /// The name the component asks for.
     pub name: String,
-    pub source: GrantSource,
+    pub source: Source,
     pub placement: Placement,
     /// What it is, for people ("endpoint (client), badge 2").
     pub description: String,
@@ -108,14 +65,14 @@ struct Placer {
 }
 
 impl Placer {
-    fn cap(&mut self, name: String, source: GrantSource, kind: CapKind, detail: String) {
+    fn cap(&mut self, name: String, source: Source, kind: CapKind, detail: String) {
         let description =
             if detail.is_empty() { kind.describe().to_string() } else { format!("{}, {detail}", kind.describe()) };
         self.grants.push(PlannedGrant { name, source, placement: Placement::Slot(self.next_slot), description });
         self.next_slot += 1;
     }
 
-    fn region(&mut self, name: String, source: GrantSource, size: u64, description: String) {
+    fn region(&mut self, name: String, source: Source, size: u64, description: String) {
         let placement = Placement::Mapped { vaddr: self.next_region, size };
         self.next_region = startup::next_region(self.next_region, size);
         self.grants.push(PlannedGrant { name, source, placement, description });
@@ -138,11 +95,11 @@ pub fn plan(system: &System) -> Result<Plan, ToolError> {
         for (i, ch) in system.channels.iter().enumerate() {
             if ch.server == me {
                 let detail = format!("{} client(s)", ch.clients.len());
-                p.cap(ch.name.clone(), GrantSource::ChannelServer(i), CapKind::EndpointServer, detail);
+                p.cap(ch.name.clone(), Source::ChannelServer(i), CapKind::EndpointServer, detail);
             }
             if let Some(k) = ch.clients.iter().position(|c| c == me) {
                 let badge = k as u64 + 1;
-                let source = GrantSource::ChannelClient { channel: i, badge };
+                let source = Source::ChannelClient { channel: i, badge };
                 p.cap(ch.name.clone(), source, CapKind::EndpointClient, format!("badge {badge}, server {}", ch.server));
             }
         }
@@ -160,11 +117,11 @@ pub fn plan(system: &System) -> Result<Plan, ToolError> {
                     ));
                 }
                 let badge = 1u64 << k;
-                let source = GrantSource::NotificationSignal { notification: i, badge };
+                let source = Source::NotificationSignal { notification: i, badge };
                 p.cap(n.name.clone(), source, CapKind::NotificationSignal, format!("badge bit {badge:#x}"));
             }
             if n.wait == me {
-                p.cap(n.name.clone(), GrantSource::NotificationWait(i), CapKind::NotificationWait, String::new());
+                p.cap(n.name.clone(), Source::NotificationWait(i), CapKind::NotificationWait, String::new());
             }
         }
         for (i, r) in system.rings.iter().enumerate() {
@@ -174,9 +131,9 @@ pub fn plan(system: &System) -> Result<Plan, ToolError> {
             }
             let role = if producer { "producer" } else { "consumer" };
             let geometry = format!("ring, {role} end: {} slots of {} bytes", r.slots, r.item_size);
-            p.region(r.name.clone(), GrantSource::RingRegion(i), r.bytes(), geometry);
-            let data = GrantSource::RingNotification { ring: i, data: true, wait: !producer };
-            let space = GrantSource::RingNotification { ring: i, data: false, wait: producer };
+            p.region(r.name.clone(), Source::RingRegion(i), r.bytes(), geometry);
+            let data = Source::RingNotification { ring: i, data: true, wait: !producer };
+            let space = Source::RingNotification { ring: i, data: false, wait: producer };
             let (data_kind, space_kind) = if producer {
                 (CapKind::NotificationSignal, CapKind::NotificationWait)
             } else {
@@ -193,7 +150,7 @@ pub fn plan(system: &System) -> Result<Plan, ToolError> {
             let access = if writable { "read-write" } else { "read-only" };
             p.region(
                 m.name.clone(),
-                GrantSource::Region { region: i, writable },
+                Source::Region { region: i, writable },
                 m.size,
                 format!("shared memory, {access}"),
             );
@@ -202,25 +159,25 @@ pub fn plan(system: &System) -> Result<Plan, ToolError> {
             let index = devices.iter().position(|(c, d)| *c == me && d == device).expect("listed above");
             p.cap(
                 format!("{device}:ports"),
-                GrantSource::DevicePorts(index),
+                Source::DevicePorts(index),
                 CapKind::IoPort,
                 "if the device has ports".into(),
             );
             p.cap(
                 format!("{device}:irq"),
-                GrantSource::DeviceIrq(index),
+                Source::DeviceIrq(index),
                 CapKind::IrqHandler,
                 "if it has an interrupt".into(),
             );
             p.cap(
                 format!("{device}:events"),
-                GrantSource::DeviceEvents(index),
+                Source::DeviceEvents(index),
                 CapKind::NotificationWait,
                 "its interrupt arrives here, badge 1".into(),
             );
             p.grants.push(PlannedGrant {
                 name: format!("{device}:mmio"),
-                source: GrantSource::DeviceMmio(index),
+                source: Source::DeviceMmio(index),
                 placement: Placement::AtBoot,
                 description: "device memory: one region `<name><BAR>` per MMIO window, uncached".into(),
             });
@@ -285,9 +242,10 @@ impl Plan {
                 };
                 let _ = writeln!(
                     out,
-                    "                    GrantPlan {{ name: {}, source: Source::{}, slot: {slot} }},",
+                    // Source's Debug form is a valid Rust expression of it.
+                    "                    GrantPlan {{ name: {}, source: Source::{:?}, slot: {slot} }},",
                     rust_str(&g.name),
-                    g.source.rust()
+                    g.source
                 );
             }
             let _ = writeln!(out, "                ],");
@@ -455,9 +413,9 @@ writers = ["a"]
 readers = ["b"]
 "#;
 
-    fn grants(plan: &Plan, component: &str) -> Vec<(String, Placement, GrantSource)> {
+    fn grants(plan: &Plan, component: &str) -> Vec<(String, Placement, Source)> {
         let c = plan.components.iter().find(|c| c.name == component).unwrap();
-        c.grants.iter().map(|g| (g.name.clone(), g.placement, g.source.clone())).collect()
+        c.grants.iter().map(|g| (g.name.clone(), g.placement, g.source)).collect()
     }
 
     #[test]
@@ -471,41 +429,34 @@ readers = ["b"]
         assert_eq!(
             grants(&plan, "a"),
             [
-                ("calls".into(), Placement::Slot(8), GrantSource::ChannelServer(0)),
-                ("poke".into(), Placement::Slot(9), GrantSource::NotificationSignal { notification: 0, badge: 1 }),
-                ("log".into(), Placement::Mapped { vaddr: base, size: 4096 }, GrantSource::RingRegion(0)),
-                (
-                    "log:data".into(),
-                    Placement::Slot(10),
-                    GrantSource::RingNotification { ring: 0, data: true, wait: false }
-                ),
+                ("calls".into(), Placement::Slot(8), Source::ChannelServer(0)),
+                ("poke".into(), Placement::Slot(9), Source::NotificationSignal { notification: 0, badge: 1 }),
+                ("log".into(), Placement::Mapped { vaddr: base, size: 4096 }, Source::RingRegion(0)),
+                ("log:data".into(), Placement::Slot(10), Source::RingNotification { ring: 0, data: true, wait: false }),
                 (
                     "log:space".into(),
                     Placement::Slot(11),
-                    GrantSource::RingNotification { ring: 0, data: false, wait: true }
+                    Source::RingNotification { ring: 0, data: false, wait: true }
                 ),
                 (
                     "shared".into(),
                     Placement::Mapped { vaddr: ring_end, size: 8192 },
-                    GrantSource::Region { region: 0, writable: true }
+                    Source::Region { region: 0, writable: true }
                 ),
-                ("com2:ports".into(), Placement::Slot(12), GrantSource::DevicePorts(0)),
-                ("com2:irq".into(), Placement::Slot(13), GrantSource::DeviceIrq(0)),
-                ("com2:events".into(), Placement::Slot(14), GrantSource::DeviceEvents(0)),
-                ("com2:mmio".into(), Placement::AtBoot, GrantSource::DeviceMmio(0)),
+                ("com2:ports".into(), Placement::Slot(12), Source::DevicePorts(0)),
+                ("com2:irq".into(), Placement::Slot(13), Source::DeviceIrq(0)),
+                ("com2:events".into(), Placement::Slot(14), Source::DeviceEvents(0)),
+                ("com2:mmio".into(), Placement::AtBoot, Source::DeviceMmio(0)),
             ]
         );
         let b = grants(&plan, "b");
-        assert_eq!(b[0], ("calls".into(), Placement::Slot(8), GrantSource::ChannelClient { channel: 0, badge: 1 }));
-        assert_eq!(b[1], ("poke".into(), Placement::Slot(9), GrantSource::NotificationWait(0)));
-        assert_eq!(b[3].2, GrantSource::RingNotification { ring: 0, data: true, wait: true });
-        assert_eq!(b[5].2, GrantSource::Region { region: 0, writable: false });
+        assert_eq!(b[0], ("calls".into(), Placement::Slot(8), Source::ChannelClient { channel: 0, badge: 1 }));
+        assert_eq!(b[1], ("poke".into(), Placement::Slot(9), Source::NotificationWait(0)));
+        assert_eq!(b[3].2, Source::RingNotification { ring: 0, data: true, wait: true });
+        assert_eq!(b[5].2, Source::Region { region: 0, writable: false });
         // Each signaller has its own badge bit.
         let c = grants(&plan, "c");
-        assert_eq!(
-            c,
-            [("poke".into(), Placement::Slot(8), GrantSource::NotificationSignal { notification: 0, badge: 2 })]
-        );
+        assert_eq!(c, [("poke".into(), Placement::Slot(8), Source::NotificationSignal { notification: 0, badge: 2 })]);
     }
 
     #[test]

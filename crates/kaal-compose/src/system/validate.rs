@@ -586,6 +586,16 @@ struct Links<'c, 'a> {
     seen: BTreeMap<String, (&'static str, usize)>,
 }
 
+/// The messages for the "many" end of a one-to-many connection.
+struct ManyEnds {
+    empty: String,
+    empty_help: String,
+    both: String,
+    both_help: String,
+    role: String,
+    grant: fn(&mut Grants),
+}
+
 impl Links<'_, '_> {
     /// Checks a connection's name; returns its dotted key.
     fn connection(&mut self, name: &Name, kind: &str, noun: &'static str) -> String {
@@ -653,6 +663,21 @@ impl Links<'_, '_> {
         false
     }
 
+    /// The "many" end of a one-to-many connection (a channel's clients, a notification's
+    /// signallers): it must not be empty, must not name the "one" end, and must name
+    /// components, each once.
+    fn many_ends(&mut self, list: Option<&Names>, name: &Name, key: &str, one: &str, texts: ManyEnds) -> Vec<String> {
+        if !self.require(list, name, key, texts.empty, texts.empty_help) {
+            return Vec::new();
+        }
+        let list = list.map(|l| l.get_ref().as_slice()).unwrap_or_default();
+        for member in list.iter().filter(|m| m.get_ref() == one) {
+            self.check.report(&member.span(), key, texts.both.clone(), texts.both_help.clone());
+        }
+        let others: Vec<Name> = list.iter().filter(|m| m.get_ref() != one).cloned().collect();
+        self.members(&others, key, &texts.role, texts.grant)
+    }
+
     fn channels(&mut self, raw: Tables<RawChannel>) -> Vec<Channel> {
         let mut channels = Vec::new();
         for (name, table) in raw {
@@ -663,32 +688,18 @@ impl Links<'_, '_> {
             self.member(&channel.server, &format!("{key}.server"), &format!("the server of {label}"), |g| {
                 g.channel_ends += 1;
             });
-            let clients_key = format!("{key}.clients");
-            let mut clients = Vec::new();
-            if self.require(
-                channel.clients.as_ref(),
-                &name,
-                &clients_key,
-                format!("{label} has no clients"),
-                format!(
+            let texts = ManyEnds {
+                empty: format!("{label} has no clients"),
+                empty_help: format!(
                     "list the components that call `{server}`: `clients = [\"...\"]`, or remove the channel if \
                      nothing uses it"
                 ),
-            ) {
-                let list = channel.clients.as_ref().map(|c| c.get_ref().as_slice()).unwrap_or_default();
-                for client in list.iter().filter(|c| c.get_ref() == server) {
-                    self.check.report(
-                        &client.span(),
-                        &clients_key,
-                        format!("component `{server}` is both the server and a client of {label}"),
-                        format!("a component cannot call itself over a channel; remove `{server}` from `clients`"),
-                    );
-                }
-                let others: Vec<Name> = list.iter().filter(|c| c.get_ref() != server).cloned().collect();
-                clients = self.members(&others, &clients_key, &format!("a client of {label}"), |g| {
-                    g.channel_ends += 1;
-                });
-            }
+                both: format!("component `{server}` is both the server and a client of {label}"),
+                both_help: format!("a component cannot call itself over a channel; remove `{server}` from `clients`"),
+                role: format!("a client of {label}"),
+                grant: |g| g.channel_ends += 1,
+            };
+            let clients = self.many_ends(channel.clients.as_ref(), &name, &format!("{key}.clients"), server, texts);
             channels.push(Channel { name: name.into_inner(), server: channel.server.into_inner(), clients });
         }
         channels
@@ -704,32 +715,18 @@ impl Links<'_, '_> {
             self.member(&link.wait, &format!("{key}.wait"), &format!("the waiter of {label}"), |g| {
                 g.notification_ends += 1;
             });
-            let signal_key = format!("{key}.signal");
-            let mut signal = Vec::new();
-            if self.require(
-                link.signal.as_ref(),
-                &name,
-                &signal_key,
-                format!("{label} has no signallers"),
-                format!(
+            let texts = ManyEnds {
+                empty: format!("{label} has no signallers"),
+                empty_help: format!(
                     "list the components that wake `{waiter}`: `signal = [\"...\"]`, or remove the notification if \
                      nothing uses it"
                 ),
-            ) {
-                let list = link.signal.as_ref().map(|s| s.get_ref().as_slice()).unwrap_or_default();
-                for signaller in list.iter().filter(|s| s.get_ref() == waiter) {
-                    self.check.report(
-                        &signaller.span(),
-                        &signal_key,
-                        format!("component `{waiter}` both waits on and signals {label}"),
-                        format!("a notification links different components; remove `{waiter}` from `signal`"),
-                    );
-                }
-                let others: Vec<Name> = list.iter().filter(|s| s.get_ref() != waiter).cloned().collect();
-                signal = self.members(&others, &signal_key, &format!("a signaller of {label}"), |g| {
-                    g.notification_ends += 1;
-                });
-            }
+                both: format!("component `{waiter}` both waits on and signals {label}"),
+                both_help: format!("a notification links different components; remove `{waiter}` from `signal`"),
+                role: format!("a signaller of {label}"),
+                grant: |g| g.notification_ends += 1,
+            };
+            let signal = self.many_ends(link.signal.as_ref(), &name, &format!("{key}.signal"), waiter, texts);
             notifications.push(NotificationLink { name: name.into_inner(), signal, wait: link.wait.into_inner() });
         }
         notifications
