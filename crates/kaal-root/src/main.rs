@@ -48,6 +48,11 @@ enum BootError {
     /// Built without a system.toml.
     NoPlan,
     Kernel(kaal_core::Error),
+    /// A component could not be built or started.
+    Spawn {
+        component: &'static str,
+        error: kaal_core::Error,
+    },
     Device {
         component: &'static str,
         device: &'static str,
@@ -82,6 +87,11 @@ impl fmt::Display for BootError {
             BootError::Device { component, device, error } => {
                 write!(f, "cannot give device {device} to component {component}: {error}")
             }
+            BootError::Spawn { component, error } => write!(
+                f,
+                "cannot start component {component}: {error}\n  help: if memory ran out, lower the component's heap \
+                 or stack in system.toml, or raise [qemu] memory"
+            ),
             BootError::BadDeviceName { device } => write!(
                 f,
                 "the boot plan names device {device:?}, which this root task cannot parse\n  help: rebuild with \
@@ -114,8 +124,9 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
     }
     let RootTask { cspace, mut vspace, untypeds, asid_pool, io_port, irq_control, .. } = rt;
     let mut memory = UntypedAllocator::new(untypeds, cspace);
+    // The heap grows in 2 MiB frames: one slot each, and a few for paging structures.
     let heap_bits = plan.root_heap.next_power_of_two().max(1 << 21).trailing_zeros() as u8;
-    let heap = memory.sub_allocator(heap_bits, 64)?;
+    let heap = memory.sub_allocator(heap_bits, (plan.root_heap >> 21) as usize + 16)?;
     kaal_alloc::heap::init(
         vspace.try_clone(memory.cspace())?,
         heap,
@@ -179,7 +190,8 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
     if waiting_for(&supervisor) == 0 {
         println!("[kaal-root] every component is a daemon; the system runs until it is stopped");
     }
-    while waiting_for(&supervisor) > 0 || plan.components.iter().all(|c| c.daemon) {
+    let all_daemons = plan.components.iter().all(|c| c.daemon);
+    while supervisor.running() > 0 && (all_daemons || waiting_for(&supervisor) > 0) {
         let event = supervisor.next_event();
         println!("[supervisor] {event}");
         if let Event::Faulted { component, .. } = event {
@@ -296,7 +308,8 @@ fn spawn(
         .cnode_bits(component.cnode_bits)
         .grants(&grants)
         .build();
-    let block = supervisor.spawn(memory, config)?;
+    let block =
+        supervisor.spawn(memory, config).map_err(|error| BootError::Spawn { component: component.name, error })?;
     for planned in component.grants.iter().filter(|g| g.source.is_capability()) {
         let got = block.cap(planned.name).map(|c| c.slot);
         // A device grant is absent when the device lacks that resource.
