@@ -143,7 +143,12 @@ fn new_project_boots(template: &str, expect: &[&str]) {
 }
 
 fn new_project_boots_system(template: &str, system: Option<&str>, expect: &[&str]) {
-    let scratch = Scratch::new(&format!("new-{template}-{}", system.unwrap_or("root").replace('/', "-")));
+    new_project_runs(template, &["run"], system, expect)
+}
+
+fn new_project_runs(template: &str, command: &[&str], system: Option<&str>, expect: &[&str]) {
+    let scratch =
+        Scratch::new(&format!("new-{template}-{}-{}", command[0], system.unwrap_or("root").replace('/', "-")));
     let target = scratch.0.join("demo");
     let (ok, out) = cargo_kaal(&workspace_root(), &["new", &target.display().to_string(), "--template", template]);
     assert!(ok, "cargo kaal new failed:\n{out}");
@@ -153,10 +158,10 @@ fn new_project_boots_system(template: &str, system: Option<&str>, expect: &[&str
     let shared = workspace_root().join("target/kaal/new-project-target");
     std::fs::create_dir_all(&shared).unwrap();
     std::os::unix::fs::symlink(&shared, project.join("target")).unwrap();
-    let mut args = vec!["run"];
+    let mut args = command.to_vec();
     args.extend(system);
     let (ok, out) = cargo_kaal(&project, &args);
-    assert!(ok, "cargo kaal run in a new `{template}` project failed:\n{out}");
+    assert!(ok, "cargo kaal {} in a new `{template}` project failed:\n{out}", command[0]);
     let mut from = 0;
     for text in expect {
         let lines: Vec<&str> = out.lines().collect();
@@ -203,6 +208,20 @@ fn kaal_new_ipc_boots_as_generated() {
             "[counter] serving",
             "[client] my count is 55, the server's total is 55",
             "[kaal-root] system 'demo' done: 1 succeeded, 0 failed, 0 faulted, 1 daemons still serving",
+        ],
+    );
+}
+
+#[test]
+fn kaal_test_in_a_new_project_boots_each_of_its_systems() {
+    new_project_runs(
+        "ipc",
+        &["test"],
+        None,
+        &[
+            "checking the whole workspace",
+            "[kaal] booting demo: the system exited successfully",
+            "[kaal] booting examples/two-clients: the system exited successfully",
         ],
     );
 }

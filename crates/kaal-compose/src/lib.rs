@@ -110,13 +110,38 @@ fn system_project(file: &assemble::SystemFile) -> Result<project::Project> {
 
 /// The project of the KaaL checkout this tool comes from, whose `target/kaal` holds the
 /// kernel cache every project shares.
-fn kaal_project(project: &project::Project) -> Result<project::Project> {
+pub fn kaal_project(project: &project::Project) -> Result<project::Project> {
     let root = assemble::kaal_root();
     if project.root == root {
         Ok(project.clone())
     } else {
         project::Project::discover(&root)
     }
+}
+
+/// The directories under `root` holding a system.toml (`root` itself, and below it to a
+/// depth of three, skipping `target` and hidden directories), sorted.
+pub fn system_dirs(root: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, depth: u32, found: &mut Vec<PathBuf>) {
+        if assemble::is_system_dir(dir) {
+            found.push(dir.to_path_buf());
+        }
+        if depth == 0 {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if entry.path().is_dir() && name != "target" && !name.starts_with('.') {
+                walk(&entry.path(), depth - 1, found);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(root, 3, &mut found);
+    found.sort();
+    found
 }
 
 /// Builds the system in `dir` (or the default system) with everything it needs.

@@ -53,7 +53,8 @@ enum Cmd {
         #[arg(last = true)]
         qemu_args: Vec<String>,
     },
-    /// Run every test: a workspace-wide clippy check, host unit tests, doc tests, QEMU boot tests.
+    /// Run every test: a workspace-wide clippy check, host unit tests, doc tests, QEMU boot
+    /// tests; in a project of one's own, also boot each system.toml and expect success.
     Test {
         /// Arguments for `cargo test`, after `--` (e.g. a test name filter).
         #[arg(last = true)]
@@ -151,7 +152,8 @@ fn run(cli: Cli) -> Result<i32> {
                 .map_err(|e| ToolError::new("finding the current directory", e.to_string(), "cd into the project"))?;
             let project = kaal_compose::project::Project::discover(&cwd)?;
             // Build the kernel once, up front, so the boot tests share a warm cache.
-            let kernel = kaal_compose::kernel::prepare(&project, &Default::default(), &reporter)?;
+            let kaal = kaal_compose::kaal_project(&project)?;
+            let kernel = kaal_compose::kernel::prepare(&kaal, &Default::default(), &reporter)?;
             reporter.info(format!(
                 "kernel: {} [{}]",
                 if kernel.cache_hit { "cache hit" } else { "built" },
@@ -184,7 +186,41 @@ fn run(cli: Cli) -> Result<i32> {
                 .args(&cargo_args)
                 .status()
                 .map_err(|e| ToolError::new("running cargo test", e.to_string(), "is cargo on PATH?"))?;
-            Ok(if status.success() { 0 } else { status.code().unwrap_or(1) })
+            if !status.success() {
+                return Ok(status.code().unwrap_or(1));
+            }
+            // A project of one's own (KaaL's own boot tests live in tests/): boot each of
+            // its systems and expect it to exit successfully.
+            if project.root == kaal.root {
+                return Ok(0);
+            }
+            let mut failed = Vec::new();
+            for dir in kaal_compose::system_dirs(&project.root) {
+                let built = kaal_compose::build(Some(&dir), &reporter)?;
+                let cfg = QemuConfig {
+                    memory_mib: built.memory_mib.unwrap_or(512),
+                    extra_args: built.system.qemu_args.clone(),
+                    echo: false,
+                    ..Default::default()
+                };
+                let step = reporter.step(format!("booting {}", built.system.display));
+                let outcome = qemu::boot(&built.kernel.image, &built.image.path, &cfg)?;
+                if outcome.exit_code() == 0 {
+                    step.done(outcome.summary());
+                } else {
+                    step.fail();
+                    eprintln!("[kaal] {}: {}", built.system.display, outcome.summary());
+                    for line in outcome.user_output().iter().rev().take(20).rev() {
+                        eprintln!("    {line}");
+                    }
+                    failed.push(built.system.display);
+                }
+            }
+            if !failed.is_empty() {
+                eprintln!("[kaal] systems that did not exit successfully: {}", failed.join(", "));
+                return Ok(1);
+            }
+            Ok(0)
         }
         Cmd::Bench { name, timeout } => {
             let cwd = std::env::current_dir()
