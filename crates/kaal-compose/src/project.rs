@@ -8,7 +8,12 @@
 //! target/kaal/venv/            python venv for the kernel's generators
 //! target/kaal/kernel/<hash>/   one kernel build per distinct input hash
 //! target/kaal/image/           cargo target dir for freestanding images
+//! target/kaal/systems/<name>-<hash>/   a system.toml's boot plan, stripped component
+//!                              images and system image
 //! ```
+//!
+//! A system is also a directory with a `system.toml` (see [`crate::assemble`]); its
+//! root task is KaaL's generic one.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -203,22 +208,5 @@ impl Project {
             components: Vec::new(),
             qemu_args: Vec::new(),
         })
-    }
-
-    /// The system to use when none is named: the current directory if it is a system
-    /// crate, else the workspace's default system.
-    pub fn default_system(&self, cwd: &Path) -> Result<SystemCrate> {
-        if let Ok(system) = self.system(cwd) {
-            return Ok(system);
-        }
-        match &self.default_system {
-            Some(dir) => self.system(dir),
-            None => Err(ToolError::new(
-                "finding the system to run",
-                format!("{} is not a system crate and the workspace names no default system", cwd.display()),
-                "pass a system directory (kaal run tutorial/01-hello), or set\n\
-                 [workspace.metadata.kaal] default-system = \"path/to/system\" in the workspace Cargo.toml",
-            )),
-        }
     }
 }
