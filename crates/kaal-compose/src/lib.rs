@@ -3,7 +3,9 @@
 //! The `kaal` binary (`cargo kaal ...`) is a thin command-line layer over these modules;
 //! boot tests use the same code through [`testing`]. A build goes
 //! [`host::ensure`] -> [`project`] -> [`kernel::prepare`] -> [`image::build`] ->
-//! [`qemu::boot`].
+//! [`qemu::boot`]; for a directory with a `system.toml`, [`system`] checks the file
+//! first and [`assemble`] builds the components and the generic root task with the
+//! boot [`plan`] in place of `image::build`.
 
 pub mod assemble;
 pub mod bench;
