@@ -60,7 +60,7 @@ enum Cmd {
         #[arg(last = true)]
         cargo_args: Vec<String>,
     },
-    /// Boot a benchmark system (benches/<NAME>) with deterministic time; print its table.
+    /// Boot a benchmark system (`benches/<NAME>`) with deterministic time; print its table.
     Bench {
         /// The benchmark: a directory under benches/ (e.g. `ipc`), or a path.
         name: String,
