@@ -8,7 +8,7 @@ use syn::{Attribute, Error, Ident, Lit, LitInt, LitStr, Meta, Result};
 pub(crate) const STRUCT_ATTRS: [&str; 4] = ["driver", "isa", "pci", "resources"];
 
 /// Attributes that go on a field.
-pub(crate) const FIELD_ATTRS: [&str; 4] = ["ports", "mmio", "interrupt", "dma_ring"];
+pub(crate) const FIELD_ATTRS: [&str; 5] = ["ports", "mmio", "interrupt", "dma", "dma_ring"];
 
 /// The names `#[isa(...)]` accepts, with their `kaal_dev::IsaDevice` variant.
 const ISA_DEVICES: [(&str, &str); 5] =
@@ -40,6 +40,8 @@ pub(crate) enum Resource {
     Interrupt {
         handler: Ident,
     },
+    /// The whole DMA pool, for a driver that lays out its own descriptors and buffers.
+    Dma,
     DmaRing {
         size: u64,
     },
@@ -158,6 +160,7 @@ pub(crate) fn parse_resource(attr: &Attribute) -> Result<Resource> {
         Some("ports") => parse_ports(attr),
         Some("mmio") => parse_mmio(attr),
         Some("interrupt") => parse_interrupt(attr),
+        Some("dma") => parse_dma(attr),
         Some("dma_ring") => parse_dma_ring(attr),
         _ => unreachable!("not a resource attribute"),
     }
@@ -212,6 +215,17 @@ fn parse_interrupt(attr: &Attribute) -> Result<Resource> {
     })?;
     let handler = handler.ok_or_else(missing)?;
     Ok(Resource::Interrupt { handler })
+}
+
+/// `#[dma]`.
+fn parse_dma(attr: &Attribute) -> Result<Resource> {
+    match attr.meta {
+        Meta::Path(_) => Ok(Resource::Dma),
+        _ => Err(Error::new_spanned(
+            attr,
+            "#[dma] takes no arguments: the field gets the whole DMA pool; size it with #[resources(dma = ..)]",
+        )),
+    }
 }
 
 /// `#[dma_ring(size = 16)]`.

@@ -91,6 +91,7 @@ fn field_init(field: &FieldDef) -> TokenStream {
             let bar = Literal::u8_unsuffixed(*bar);
             quote_spanned!(span=> device.take_mmio(#bar)?)
         }
+        Some((Resource::Dma, _)) => quote_spanned!(span=> device.take_dma()?),
         Some((Resource::DmaRing { size }, _)) => {
             let size = Literal::u64_unsuffixed(*size);
             quote_spanned!(span=> device.take_dma_ring(#size)?)

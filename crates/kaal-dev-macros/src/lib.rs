@@ -20,6 +20,7 @@
 //!     #[mmio(bar = 0)] bar0: MmioBlock,                // device.take_mmio(0)?, bar in 0..=5
 //!     #[interrupt(handler = on_interrupt)] irq: Irq,   // device.take_irq()?
 //!     #[dma_ring(size = 16)] rx: DmaRing,              // device.take_dma_ring(16)?, size in 1..=4096
+//!     // or: #[dma] pool: DmaPool,                     // device.take_dma()?: the whole pool
 //!     count: u64,                                      // Default::default()
 //! }
 //!
@@ -45,8 +46,8 @@
 //!
 //! Only structs with named fields and no generic parameters can derive `Driver`. Each
 //! resource can be taken by one field only: one `#[ports]` field, one `#[interrupt]`
-//! field, one field per MMIO BAR, and one `#[dma_ring]` field (it takes the whole DMA
-//! pool). A `#[dma_ring(size = n)]` needs `#[resources(dma = ..)]` of at least
+//! field, one field per MMIO BAR, and one `#[dma]` or `#[dma_ring]` field (each takes
+//! the whole DMA pool; `#[dma]` needs `#[resources(dma = ..)]`). A `#[dma_ring(size = n)]` needs `#[resources(dma = ..)]` of at least
 //! `n * 2048` bytes (`kaal_dev::kit::DMA_RING_BUFFER_BYTES` per buffer). A field has at
 //! most one resource attribute. Unknown keys, out-of-range values and misplaced
 //! attributes are errors; every error found is reported, each at the attribute or field
@@ -62,7 +63,7 @@ use syn::{parse_macro_input, DeriveInput};
 
 /// Implements `kaal_dev::kit::Driver` for a struct of resources and registers the
 /// driver in `kaal_dev::kit::DRIVERS`. See the [crate documentation](crate).
-#[proc_macro_derive(Driver, attributes(driver, isa, pci, resources, ports, mmio, interrupt, dma_ring))]
+#[proc_macro_derive(Driver, attributes(driver, isa, pci, resources, ports, mmio, interrupt, dma, dma_ring))]
 pub fn derive_driver(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     match model::DriverDef::from_input(&input) {

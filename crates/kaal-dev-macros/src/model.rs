@@ -160,7 +160,7 @@ fn field_def(field: &Field, errors: &mut Errors) -> FieldDef {
             let first = attrs::name_of(first).unwrap_or_default();
             let message = format!(
                 "`{ident}` already has #[{first}]: a field holds one resource, so it takes one of \
-                 #[ports], #[mmio], #[interrupt] and #[dma_ring]"
+                 #[ports], #[mmio], #[interrupt], #[dma] and #[dma_ring]"
             );
             errors.push(Error::new_spanned(attr, message));
         } else {
@@ -194,13 +194,25 @@ fn resource_name(resource: &Resource) -> String {
         Resource::Ports => "I/O ports".to_string(),
         Resource::Mmio { bar } => format!("MMIO BAR {bar}"),
         Resource::Interrupt { .. } => "interrupt".to_string(),
-        Resource::DmaRing { .. } => "DMA memory (a #[dma_ring] takes the whole DMA pool)".to_string(),
+        // Both take the whole pool, so they share one name.
+        Resource::Dma | Resource::DmaRing { .. } => {
+            "DMA memory (#[dma] and #[dma_ring] take the whole pool)".to_string()
+        }
     }
 }
 
-/// A `#[dma_ring]` needs `#[resources(dma = ..)]` with room for all its buffers.
+/// A `#[dma]` field needs `#[resources(dma = ..)]`; a `#[dma_ring]` needs room for all
+/// its buffers in it.
 fn check_dma(fields: &[FieldDef], resources: Option<&Resources>, errors: &mut Errors) {
     for field in fields {
+        if let (Some((Resource::Dma, attr)), None) = (&field.resource, resources) {
+            let message = format!(
+                "`{}` takes the DMA pool, so the driver needs DMA memory: add `#[resources(dma = 65536)]` (the \
+                 bytes it needs) to the struct",
+                field.ident
+            );
+            errors.push(Error::new_spanned(attr, message));
+        }
         let Some((Resource::DmaRing { size }, attr)) = &field.resource else { continue };
         let needed = size * DMA_RING_BUFFER_BYTES;
         match resources {
