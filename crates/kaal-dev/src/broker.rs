@@ -6,8 +6,9 @@
 //! a device into a [`DeviceBundle`] of typed handles, for one claimant only: its I/O
 //! ports as a capability narrowed to exactly those ports, its MMIO windows mapped
 //! uncached from device memory, its interrupt from the IOAPIC bound to a notification,
-//! and a DMA pool if asked for. A second claim on a device, or on an interrupt line
-//! another device already holds, is an error that names the holder.
+//! and a DMA pool if asked for; a PCI function is enabled (decoding, bus mastering for
+//! DMA). A second claim on a device, or on an interrupt line another device already
+//! holds, is an error that names the holder.
 //!
 //! An interrupt arrives on a notification of the claimant's own by default
 //! ([`IrqDelivery::Own`]), so [`crate::kit::serve`] can wait on it alone. A program that
@@ -64,8 +65,8 @@ pub enum BrokerError {
     Driver(DriverError),
     /// A component asked for a device it was not granted (or not all of it).
     Grant { device: String, claimant: &'static str, error: kaal_core::Error },
-    /// A driver that needs DMA memory was started in a component.
-    DmaInComponent { driver: &'static str, bytes: usize },
+    /// A driver in a component needs more DMA memory than the component was granted.
+    ComponentDma { driver: &'static str, claimant: &'static str, needed: usize, granted: usize },
 }
 
 impl fmt::Display for BrokerError {
@@ -108,10 +109,13 @@ impl fmt::Display for BrokerError {
                  component's table in system.toml (devices = [\"{device}\"]); `cargo kaal debug caps` shows what \
                  each component is granted"
             ),
-            BrokerError::DmaInComponent { driver, bytes } => write!(
+            BrokerError::ComponentDma { driver, claimant, needed, granted } => write!(
                 f,
-                "driver {driver} needs {bytes} bytes of DMA memory, which drivers in components cannot get yet\n  \
-                 help: run this driver in the root task (Broker::request), or drop its #[dma_ring]"
+                "driver {driver} needs {} of DMA memory, but component {claimant} was granted {}\n  help: set \
+                 `dma = \"{}\"` (or more) in [components.{claimant}] in system.toml",
+                Bytes(*needed as u64),
+                Bytes(*granted as u64),
+                Bytes((*needed as u64).next_power_of_two().max(4096)),
             ),
         }
     }
@@ -209,6 +213,8 @@ pub struct Broker {
     holders: BTreeMap<DeviceId, &'static str>,
     irq_holders: BTreeMap<u8, (&'static str, DeviceId)>,
     io_ports: IoPort,
+    /// PCI configuration space, to enable a function when it is claimed.
+    config: PortConfigSpace,
     irq_control: IrqControl,
     next_vector: u8,
     next_vaddr: u64,
@@ -342,6 +348,7 @@ impl Broker {
             holders: BTreeMap::new(),
             irq_holders: BTreeMap::new(),
             io_ports,
+            config,
             irq_control,
             next_vector: 0,
             next_vaddr,
@@ -462,6 +469,9 @@ impl Broker {
                 frames.push(memory.device_frame(first_page + i * PAGE_SIZE as u64).map_err(resources)?);
             }
             claim.mmio.push(DeviceMemory { index: window.index, frames });
+        }
+        if let DeviceId::Pci { bus, device, function } = id {
+            pci::enable(&mut self.config, PciAddress { bus, device, function });
         }
         self.holders.insert(id, claimant);
         if let Some(line) = info.interrupt {

@@ -122,6 +122,18 @@ const INTERRUPT_DWORD: u8 = 0x3C;
 
 const COMMAND_IO_DECODE: u32 = 1 << 0;
 const COMMAND_MEMORY_DECODE: u32 = 1 << 1;
+const COMMAND_BUS_MASTER: u32 = 1 << 2;
+
+/// Turns on a function's I/O and memory decoding and lets it master the bus (DMA), as
+/// Linux's `pci_enable_device` and `pci_set_master` do for the driver that takes it.
+/// Only the command register's low half changes; status bits are not written back.
+pub fn enable(cs: &mut impl ConfigSpace, address: PciAddress) {
+    let command = cs.read32(address, COMMAND_STATUS) & 0xFFFF;
+    let enabled = command | COMMAND_IO_DECODE | COMMAND_MEMORY_DECODE | COMMAND_BUS_MASTER;
+    if enabled != command {
+        cs.write32(address, COMMAND_STATUS, enabled);
+    }
+}
 
 const HEADER_LAYOUT_MASK: u8 = 0x7F;
 const HEADER_MULTI_FUNCTION: u8 = 0x80;
@@ -540,6 +552,20 @@ mod tests {
         assert_eq!(cs.bar_writes_while_decoding, 0);
         let nic = &cs.functions[&at(0, 3, 0)];
         assert_eq!(nic.config[1], STATUS_CAPABILITIES_LIST | COMMAND_FIRMWARE_DEFAULT);
+    }
+
+    #[test]
+    fn enabling_a_function_lets_it_master_the_bus_and_keeps_its_status() {
+        let mut cs = qemu_pc();
+        let nic = at(0, 3, 0);
+        // Firmware that left bus mastering off, with a write-one-to-clear status bit set.
+        const RECEIVED_MASTER_ABORT: u32 = 1 << 29;
+        cs.functions.get_mut(&nic).unwrap().config[1] =
+            RECEIVED_MASTER_ABORT | STATUS_CAPABILITIES_LIST | COMMAND_MEMORY_DECODE;
+        enable(&mut cs, nic);
+        let command_status = cs.functions[&nic].config[1];
+        assert_eq!(command_status & 0xFFFF, COMMAND_IO_DECODE | COMMAND_MEMORY_DECODE | COMMAND_BUS_MASTER);
+        assert_eq!(command_status >> 16 << 16, RECEIVED_MASTER_ABORT | STATUS_CAPABILITIES_LIST, "status untouched");
     }
 
     #[test]
