@@ -14,7 +14,8 @@
 //! * a device `D` is `D:ports` (I/O ports), `D:irq` (the IRQ handler), `D:events` (the
 //!   notification the interrupt arrives on, badge 1) and regions `D:mmio<N>` for its MMIO
 //!   windows (PCI BAR `N`), each only if the device has it. Which windows a PCI device
-//!   has is only known at boot, so the plan names them all with one grant.
+//!   has is only known at boot, so the plan names them all with one grant;
+//! * a component's DMA memory is region `dma`, with its physical address.
 
 /// Where a granted capability or region comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,12 +43,15 @@ pub enum Source {
     DeviceEvents(usize),
     /// Every MMIO window of device `n`, each a region `D:mmio<N>`.
     DeviceMmio(usize),
+    /// The component's own DMA memory ([`ComponentPlan::dma`] bytes, physically
+    /// contiguous, its physical address recorded in the start-up block).
+    Dma,
 }
 
 impl Source {
     /// Whether this grant is a capability in a CNode slot (else a mapped region).
     pub const fn is_capability(&self) -> bool {
-        !matches!(self, Source::RingRegion(_) | Source::Region { .. } | Source::DeviceMmio(_))
+        !matches!(self, Source::RingRegion(_) | Source::Region { .. } | Source::DeviceMmio(_) | Source::Dma)
     }
 }
 
@@ -75,6 +79,9 @@ pub struct ComponentPlan {
     pub cnode_bits: u8,
     /// It serves for as long as the system runs: the system does not wait for it.
     pub daemon: bool,
+    /// Bytes of DMA memory for its drivers (a power of two; 0 for none), granted as
+    /// region `dma`.
+    pub dma: u64,
     pub grants: &'static [GrantPlan],
 }
 

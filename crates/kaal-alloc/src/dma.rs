@@ -18,6 +18,8 @@ use kaal_core::shared::SharedRegion;
 use kaal_core::vspace::{CacheAttr, VSpace};
 use kaal_core::{Error, Result};
 
+use kaal_core::component::Component;
+
 use crate::UntypedAllocator;
 
 /// Largest block the pool's buddy allocator manages is `2^(ORDER-1)` bytes.
@@ -74,17 +76,39 @@ impl DmaPool {
         vaddr: u64,
         size_bits: u8,
     ) -> Result<Self> {
-        let untyped = memory.allocate_untyped(size_bits)?;
-        let mut cspace = memory.cspace().split(1 << size_bits.saturating_sub(12).min(9))?;
-        let (region, paddr) =
-            SharedRegion::contiguous(untyped, &mut cspace, vspace, vaddr, CacheAttr::WriteBack, memory)?;
+        let (region, paddr) = memory.contiguous(vspace, vaddr, size_bits, CacheAttr::WriteBack)?;
+        Self::from_region(name, region, paddr)
+    }
+
+    /// A pool over `region`, which must be physically contiguous RAM starting at `paddr`
+    /// and used by nothing else: a component's DMA memory, granted by its root task.
+    pub fn from_region(name: &'static str, region: SharedRegion, paddr: u64) -> Result<Self> {
+        if !region.is_writable() || region.size() == 0 || paddr == 0 {
+            return Err(Error::WrongCapability {
+                expected: "writable DMA memory",
+                found: "a read-only or empty region",
+            });
+        }
         let mut free = buddy_system_allocator::Heap::new();
         // SAFETY: the range is the pool's own mapping, used by nothing else. The buddy
         // allocator keeps its free lists inside free blocks, which the device never
         // sees (buffers are zeroed when handed out).
         unsafe { free.add_to_heap(region.vaddr() as usize, region.vaddr() as usize + region.size()) };
-        memory.cspace().absorb(cspace);
         Ok(Self { name, region, paddr, free })
+    }
+
+    /// The DMA memory the root task granted this component as `grant` (`dma` in
+    /// system.toml), as a pool named after the component.
+    pub fn granted(me: &mut Component, grant: &str) -> Result<Self> {
+        let (region, info) = me.region_with_info(grant)?;
+        if info.paddr == 0 {
+            return Err(Error::WrongGrantKind {
+                name: kaal_core::component::Name::truncated(grant),
+                expected: "DMA memory",
+                granted: "a shared region without a physical address",
+            });
+        }
+        Self::from_region(me.name(), region, info.paddr)
     }
 
     /// The pool's name.

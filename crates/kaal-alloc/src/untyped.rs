@@ -144,6 +144,24 @@ impl UntypedAllocator {
         }
     }
 
+    /// `2^size_bits` bytes of physically contiguous RAM (one untyped block), mapped at
+    /// `vaddr` in `vspace` with cache policy `cache`; returns the region and its first
+    /// physical address, confirmed with the kernel. For DMA pools, here or in a component.
+    pub fn contiguous(
+        &mut self,
+        vspace: &mut kaal_core::vspace::VSpace,
+        vaddr: u64,
+        size_bits: u8,
+        cache: kaal_core::vspace::CacheAttr,
+    ) -> Result<(kaal_core::shared::SharedRegion, u64)> {
+        let untyped = self.allocate_untyped(size_bits)?;
+        // One slot per frame (at most a region's 256 pages).
+        let mut cspace = self.cspace.split(1 << size_bits.saturating_sub(12).min(9))?;
+        let mapped = kaal_core::shared::SharedRegion::contiguous(untyped, &mut cspace, vspace, vaddr, cache, self);
+        self.cspace.absorb(cspace);
+        mapped
+    }
+
     /// The device frame at physical address `paddr` (for MMIO registers).
     ///
     /// Device memory below `paddr` in the same untyped is split off and kept, so later

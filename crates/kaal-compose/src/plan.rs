@@ -155,6 +155,9 @@ pub fn plan(system: &System) -> Result<Plan, ToolError> {
                 format!("shared memory, {access}"),
             );
         }
+        if component.dma > 0 {
+            p.region("dma".into(), Source::Dma, component.dma, "DMA memory: physically contiguous, for drivers".into());
+        }
         for device in &component.devices {
             let index = devices.iter().position(|(c, d)| *c == me && d == device).expect("listed above");
             p.cap(
@@ -234,6 +237,7 @@ impl Plan {
             let _ = writeln!(out, "                stack: {},", component.stack);
             let _ = writeln!(out, "                cnode_bits: {CNODE_BITS},");
             let _ = writeln!(out, "                daemon: {},", component.daemon);
+            let _ = writeln!(out, "                dma: {},", component.dma);
             let _ = writeln!(out, "                grants: &[");
             for g in &planned.grants {
                 let slot = match g.placement {

@@ -66,8 +66,9 @@ pub struct Grant<'a> {
 enum Granted<'a> {
     /// A capability, copied (or minted with a badge) into the component's CNode.
     Cap { kind: CapKind, cptr: CPtr, rights: Rights, badge: Option<Badge>, data: u64 },
-    /// A shared region (with a ring's geometry, if it holds one).
-    Region { region: &'a SharedRegion, writable: bool, ring: Option<(u32, u32)> },
+    /// A shared region (with a ring's geometry, if it holds one, and its physical
+    /// address, if it is contiguous memory for DMA).
+    Region { region: &'a SharedRegion, writable: bool, ring: Option<(u32, u32)>, paddr: u64 },
     /// Device memory, mapped uncached.
     DeviceMemory { frames: &'a [Frame] },
 }
@@ -118,13 +119,20 @@ impl<'a> Grant<'a> {
 
     /// A shared region.
     pub fn region(name: &'a str, region: &'a SharedRegion, writable: bool) -> Self {
-        Grant { name, slot: None, what: Granted::Region { region, writable, ring: None } }
+        Grant { name, slot: None, what: Granted::Region { region, writable, ring: None, paddr: 0 } }
     }
 
     /// A shared region holding a ring of `slots` items of `item_size` bytes (the
     /// component's ring code checks its item type against it).
     pub fn ring(name: &'a str, region: &'a SharedRegion, slots: u32, item_size: u32) -> Self {
-        Grant { name, slot: None, what: Granted::Region { region, writable: true, ring: Some((slots, item_size)) } }
+        let what = Granted::Region { region, writable: true, ring: Some((slots, item_size)), paddr: 0 };
+        Grant { name, slot: None, what }
+    }
+
+    /// Physically contiguous RAM starting at `paddr` (from `SharedRegion::contiguous`),
+    /// for a component's DMA pool: the component learns the physical address.
+    pub fn dma(name: &'a str, region: &'a SharedRegion, paddr: u64) -> Self {
+        Grant { name, slot: None, what: Granted::Region { region, writable: true, ring: None, paddr } }
     }
 
     /// Device memory: physically consecutive device frames, mapped uncached.
@@ -550,7 +558,7 @@ impl Supervisor {
                     copy_into(&cnode, slot, depth, *cptr, *rights, badge.map(Badge::cap_data))?;
                     block.add_cap(grant.name, slot, *kind, *data).map_err(bad_grant)?;
                 }
-                Granted::Region { region, writable, ring } => {
+                Granted::Region { region, writable, ring, paddr } => {
                     let rights = if *writable { Rights::READ_WRITE } else { Rights::READ };
                     for (i, frame) in region.frames().iter().enumerate() {
                         // SAFETY: a temporary handle on the region's frame capability, only
@@ -569,6 +577,7 @@ impl Supervisor {
                         vaddr: next_region,
                         size,
                         writable: *writable,
+                        paddr: *paddr,
                         ring_slots,
                         ring_item_size,
                         ..Default::default()

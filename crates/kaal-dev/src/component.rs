@@ -4,9 +4,11 @@
 //! device's resources by the root task, which claimed them from the broker at boot: its
 //! I/O ports as `D:ports`, its interrupt as `D:irq` with the notification it arrives on
 //! as `D:events`, and each MMIO window as device memory `D:mmio<N>` (see
-//! `kaal_abi::plan`). [`claim`] gathers them into a [`DeviceBundle`] and runs the
-//! driver's `probe`, exactly as the broker does for a driver in the root task, so the
-//! same driver crate works in either place:
+//! `kaal_abi::plan`). A driver that needs DMA memory takes the component's own (`dma`
+//! in system.toml, granted as region `dma` with its physical address). [`claim`]
+//! gathers them into a [`DeviceBundle`] and runs the driver's `probe`, exactly as the
+//! broker does for a driver in the root task, so the same driver crate works in either
+//! place:
 //!
 //! ```ignore
 //! let mut uart: Uart = kaal_dev::component::claim(&mut me, "com2")?;
@@ -16,6 +18,7 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use kaal_alloc::DmaPool;
 use kaal_core::component::{Component, Name};
 use kaal_core::device::Irq;
 use kaal_core::{Badge, Error};
@@ -49,9 +52,6 @@ pub fn claim<D: Driver>(me: &mut Component, device: &str) -> Result<D, BrokerErr
     let Some(id) = DeviceId::parse(device) else {
         return Err(grant_error(Error::NotGranted { name: Name::truncated(device) }));
     };
-    if D::RESOURCES.dma_bytes > 0 {
-        return Err(BrokerError::DmaInComponent { driver: D::NAME, bytes: D::RESOURCES.dma_bytes });
-    }
 
     // Which device it is: ISA devices by name, PCI devices by the IDs the root task put
     // in the upper half of the ports' or the IRQ handler's data word. A driver never
@@ -106,11 +106,29 @@ pub fn claim<D: Driver>(me: &mut Component, device: &str) -> Result<D, BrokerErr
         return Err(grant_error(Error::NotGranted { name: Name::truncated(device) }));
     }
 
+    // DMA memory is the component's (system.toml `dma`), not the device's.
+    let dma = match D::RESOURCES.dma_bytes {
+        0 => None,
+        needed => {
+            let pool = match DmaPool::granted(me, "dma") {
+                Ok(pool) => pool,
+                Err(Error::NotGranted { .. }) => {
+                    return Err(BrokerError::ComponentDma { driver: D::NAME, claimant, needed, granted: 0 })
+                }
+                Err(e) => return Err(grant_error(e)),
+            };
+            if pool.size() < needed {
+                return Err(BrokerError::ComponentDma { driver: D::NAME, claimant, needed, granted: pool.size() });
+            }
+            Some(pool)
+        }
+    };
+
     info.ports = ports.as_ref().map(|p| (p.span().first, p.span().last - p.span().first + 1));
     info.interrupt = irq.as_ref().map(|(_, line)| *line);
     for (index, region) in &mmio {
         let _ = info.mmio.push(MmioWindow { index: *index, paddr: region.paddr(), size: region.size() as u64 });
     }
-    let mut bundle = DeviceBundle { info, driver: D::NAME, ports, irq: irq.map(|(irq, _)| irq), mmio, dma: None };
+    let mut bundle = DeviceBundle { info, driver: D::NAME, ports, irq: irq.map(|(irq, _)| irq), mmio, dma };
     Ok(D::probe(&mut bundle)?)
 }

@@ -39,6 +39,9 @@ pub enum DriverError {
     MissingResource { driver: &'static str, device: DeviceId, resource: &'static str },
     /// The device did not behave as the driver expects.
     Device { driver: &'static str, device: DeviceId, what: &'static str },
+    /// A running driver could not do what it was asked (the device misbehaved, or the
+    /// request was impossible, as `what` says).
+    Failed { driver: &'static str, what: &'static str },
     /// A kernel operation failed.
     Kernel(Error),
 }
@@ -63,6 +66,7 @@ impl fmt::Display for DriverError {
                 "driver {driver} for device {device}: {what}\n  help: check that QEMU provides the device \
                  (the system's qemu-args) and that no other driver claimed it"
             ),
+            DriverError::Failed { driver, what } => write!(f, "driver {driver}: {what}"),
             DriverError::Kernel(e) => write!(f, "{e}"),
         }
     }

@@ -30,6 +30,7 @@ use kaal_alloc::{HeapConfig, UntypedAllocator};
 use kaal_core::ipc::{self, Client, Server};
 use kaal_core::process::{ComponentState, Event, Grant, ProcessConfig, Supervisor};
 use kaal_core::shared::SharedRegion;
+use kaal_core::vspace::CacheAttr;
 use kaal_core::{println, Badge, ExitStatus, Notification, RootTask};
 use kaal_dev::broker::IrqDelivery;
 use kaal_dev::{Broker, BrokerError, DeviceClaim, DeviceId};
@@ -175,11 +176,24 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
         }
     }
 
-    // 3. Components, in the plan's order (highest priority first).
+    // 3. Components, in the plan's order (highest priority first), each with its DMA
+    //    memory if it asked for some.
     let root_vspace = vspace.try_clone(memory.cspace())?;
     let mut supervisor = Supervisor::new(&mut memory, asid_pool, root_vspace)?;
     for component in plan.components {
-        spawn(component, &objects, &mut supervisor, &mut memory)?;
+        let dma = match component.dma {
+            0 => None,
+            bytes => {
+                let bits = bytes.next_power_of_two().trailing_zeros() as u8;
+                let dma = memory
+                    .contiguous(&mut vspace, next_vaddr, bits, CacheAttr::WriteBack)
+                    .map_err(|error| BootError::Spawn { component: component.name, error })?;
+                next_vaddr = kaal_abi::startup::next_region(next_vaddr, dma.0.size() as u64);
+                Some(dma)
+            }
+        };
+        // The handle may go: its frames stay mapped, here and in the component.
+        spawn(component, &objects, dma.as_ref(), &mut supervisor, &mut memory)?;
     }
 
     // 4. Supervision.
@@ -219,6 +233,7 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
 fn spawn(
     component: &'static ComponentPlan,
     objects: &Objects,
+    dma: Option<&(SharedRegion, u64)>,
     supervisor: &mut Supervisor,
     memory: &mut UntypedAllocator,
 ) -> Result<(), BootError> {
@@ -285,6 +300,10 @@ fn spawn(
             },
             Source::DeviceEvents(d) => match &objects.devices[d].irq {
                 Some(irq) => Grant::wait(name, irq.notification()),
+                None => continue,
+            },
+            Source::Dma => match dma {
+                Some((region, paddr)) => Grant::dma(name, region, *paddr),
                 None => continue,
             },
             Source::DeviceMmio(d) => {

@@ -481,6 +481,7 @@ fn example(table: &[&str], key: &str) -> Option<String> {
                 "priority" => "150",
                 "stack" => "\"64 KiB\"",
                 "devices" => "[\"com2\"]",
+                "dma" => "\"64 KiB\"",
                 "daemon" => "true",
                 "server" | "signal" | "producer" => return Some(format!("{key} = {}", list_or_one(key, "server"))),
                 "clients" | "wait" | "consumer" => return Some(format!("{key} = {}", list_or_one(key, "client"))),

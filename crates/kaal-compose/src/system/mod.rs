@@ -107,6 +107,8 @@ pub struct Component {
     pub stack: u64,
     /// Devices it drives, by canonical (lowercase) name.
     pub devices: Vec<String>,
+    /// Bytes of physically contiguous DMA memory for its drivers (a power of two, or 0).
+    pub dma: u64,
     /// It serves forever: the system does not wait for it to exit.
     pub daemon: bool,
     /// The line of its `[components.<name>]` table, for later errors about it.

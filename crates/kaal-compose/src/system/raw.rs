@@ -61,6 +61,7 @@ pub(super) struct RawComponent {
     pub heap: Option<Spanned<RawSize>>,
     pub stack: Option<Spanned<RawSize>>,
     pub devices: Option<Names>,
+    pub dma: Option<Spanned<RawSize>>,
     pub daemon: Option<bool>,
 }
 

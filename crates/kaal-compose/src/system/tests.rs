@@ -25,6 +25,7 @@ priority = 150
 heap = "1M"
 stack = 131072
 devices = ["com2", "pci:00:1F.2"]
+dma = "40 KiB"
 daemon = true
 
 [components.client]
@@ -118,6 +119,7 @@ fn reads_a_complete_system() {
             heap: 1 << 20,
             stack: 128 << 10,
             devices: vec!["com2".into(), "pci:00:1f.2".into()],
+            dma: 64 << 10,
             daemon: true,
             line: 15,
         }
@@ -126,6 +128,7 @@ fn reads_a_complete_system() {
     assert_eq!((client.heap, client.stack, client.daemon), (256 << 10, 64 << 10, false), "defaults");
     assert_eq!(client.path, PathBuf::from("../client"));
     assert!(client.devices.is_empty());
+    assert_eq!(client.dma, 0, "no DMA memory unless asked for");
 
     assert_eq!(
         system.channels,
@@ -213,7 +216,7 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
         ("unknown component key", base("[components.logger]\npath = \"logger\"\nprio = 3\n"), 11, vec![
             "components.logger.prio: unknown key `prio` in component `logger`",
             "did you mean `priority`?",
-            "component `logger` takes: path, priority, heap, stack, devices, daemon",
+            "component `logger` takes: path, priority, heap, stack, devices, dma, daemon",
         ]),
         ("unknown section", base("[kernel]\nversion = 13\n"), 9, vec![
             "unknown section `[kernel]`",
@@ -363,6 +366,10 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
         ("stack too small", base("[components.d]\npath = \"d\"\nstack = \"8 KiB\"\n"), 11, vec![
             "stack of 8 KiB is too small",
             "stack must be from 16 KiB to 64 MiB",
+        ]),
+        ("DMA memory too large", base("[components.d]\npath = \"d\"\ndma = \"4 MiB\"\n"), 11, vec![
+            "components.d.dma: DMA memory of 4 MiB is too large",
+            "DMA memory must be from 0 bytes to 1 MiB",
         ]),
         ("root heap too large", base("[resources]\nheap = \"2 GiB\"\n"), 10, vec![
             "the root task's heap of 2 GiB is too large",

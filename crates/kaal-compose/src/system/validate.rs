@@ -61,6 +61,8 @@ struct SizeLimit {
 const ROOT_HEAP: SizeLimit = SizeLimit { what: "the root task's heap", default: 16 * MIB, min: MIB, max: GIB };
 const HEAP: SizeLimit = SizeLimit { what: "heap", default: 256 * KIB, min: 0, max: GIB };
 const STACK: SizeLimit = SizeLimit { what: "stack", default: 64 * KIB, min: 16 * KIB, max: 64 * MIB };
+/// A shared region (and so a DMA pool) holds at most 256 pages.
+const DMA: SizeLimit = SizeLimit { what: "DMA memory", default: 0, min: 0, max: MIB };
 const QEMU_MEMORY: SizeLimit = SizeLimit { what: "QEMU memory", default: 512 * MIB, min: 128 * MIB, max: 16 * GIB };
 const REGION_SIZE: SizeLimit = SizeLimit { what: "a shared region", default: 0, min: 4 * KIB, max: MAX_SHARED };
 
@@ -390,6 +392,11 @@ impl Checker<'_> {
             };
             let heap = self.size(component.heap.as_ref(), &format!("{key}.heap"), &HEAP);
             let stack = self.size(component.stack.as_ref(), &format!("{key}.stack"), &STACK);
+            // One untyped block, so a power of two (and at least a page).
+            let dma = match self.size(component.dma.as_ref(), &format!("{key}.dma"), &DMA) {
+                0 => 0,
+                bytes => bytes.next_power_of_two().max(4 * KIB),
+            };
             let devices = component.devices.as_ref().map(|d| d.get_ref().as_slice()).unwrap_or_default();
             let devices = devices.iter().filter_map(|device| self.device(device, &format!("{key}.devices"))).collect();
             components.push(Component {
@@ -399,6 +406,7 @@ impl Checker<'_> {
                 heap,
                 stack,
                 devices,
+                dma,
                 daemon: component.daemon.unwrap_or(false),
                 line: self.source.line(name.span().start),
             });
@@ -509,18 +517,21 @@ impl Checker<'_> {
                     format!("it has {}\n{split}", grant.describe()),
                 );
             }
-            if grant.mapped_regions() > MAX_REGIONS {
+            let dma = table.get_ref().dma.is_some() as usize;
+            if grant.mapped_regions() + dma > MAX_REGIONS {
                 self.report(
                     &table.span(),
                     format!("components.{}", key_part(name_text)),
                     format!(
                         "component `{name_text}` is granted {} shared memory regions, but a component can map at \
                          most {MAX_REGIONS}",
-                        grant.mapped_regions()
+                        grant.mapped_regions() + dma
                     ),
                     format!(
-                        "it has {} ring ends and {} shared regions (1 region each)\n{split}",
-                        grant.ring_ends, grant.regions
+                        "it has {} ring ends, {} shared regions{} (1 region each)\n{split}",
+                        grant.ring_ends,
+                        grant.regions,
+                        if dma > 0 { " and DMA memory" } else { "" }
                     ),
                 );
             }
@@ -540,6 +551,7 @@ impl Checker<'_> {
         for c in components {
             uses.push((format!("component `{}`'s heap", c.name), c.heap));
             uses.push((format!("component `{}`'s stack", c.name), c.stack));
+            uses.push((format!("component `{}`'s DMA memory", c.name), c.dma));
         }
         uses.extend(rings.iter().map(|r| (format!("ring `{}`", r.name), r.bytes())));
         uses.extend(regions.iter().map(|r| (format!("shared region `{}`", r.name), r.size)));
