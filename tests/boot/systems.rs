@@ -76,6 +76,20 @@ fn components_get_only_what_system_toml_grants_them() {
     assert!(owner > fault);
 }
 
+#[test]
+fn a_network_driver_in_a_component_moves_frames_through_dma() {
+    let run = Boot::new("tests/systems/nic-loopback").run();
+    run.assert_success()
+        .assert_lines_in_order(&[
+            "[kaal-root] device pci:00:03.0 -> nic",
+            "[kaal-root] started nic (priority 150, 5 grants)",
+            "[nic] e1000 at 00:03.0, MAC 52:54:00:12:34:56, link up: true",
+            "[nic] the receiver took frame ",
+            "[nic] 64 frames of 60 to 1514 bytes (50337 bytes) went out and back through DMA: 64 intact, 0 dropped",
+        ])
+        .assert_line("[kaal-root] system 'nic-loopback' done: 1 succeeded");
+}
+
 /// A scratch directory, removed when dropped.
 struct Scratch(PathBuf);
 

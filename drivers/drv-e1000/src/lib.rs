@@ -1,0 +1,296 @@
+//! Intel 8254x network card (QEMU's `-device e1000`): frames in and out through
+//! descriptor rings in DMA memory, an interrupt when frames arrive, and the PHY's
+//! loopback mode, which sends every transmitted frame straight back to the receiver (a
+//! self-test of the whole DMA path without a network).
+//!
+//! Both rings are the card's legacy descriptors (16 bytes each: buffer address, length,
+//! command or status) in one DMA pool, each with a 2 KiB buffer per descriptor. The
+//! driver owns the descriptors between the card's head and its tail: it hands a
+//! receive buffer back by moving the tail past it, and a transmit descriptor is free
+//! again once the card has set its "done" bit.
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+use kaal_dev::registers::{ReadOnly, ReadWrite, Reg, RegisterBlock, WriteOnly};
+use kaal_dev::{DmaBuffer, DmaPool, Driver, DriverError, Irq, MmioBlock};
+
+bitflags::bitflags! {
+    /// Device control.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Ctrl: u32 { const SET_LINK_UP = 1 << 6; const RESET = 1 << 26; }
+    /// Interrupt causes (ICR reads and clears them; IMS enables, IMC disables).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Interrupts: u32 {
+        const TX_DONE = 1 << 0; const LINK_CHANGE = 1 << 2; const RX_OVERRUN = 1 << 6; const RX_TIMER = 1 << 7;
+    }
+    /// Receive control.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Rctl: u32 { const ENABLE = 1 << 1; const BROADCAST = 1 << 15; const STRIP_CRC = 1 << 26; }
+    /// Transmit control (collision threshold 15 and distance 64, the manual's defaults).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Tctl: u32 { const ENABLE = 1 << 1; const PAD_SHORT = 1 << 3; const DEFAULTS = 0x0f << 4 | 0x40 << 12; }
+}
+kaal_dev::register_value!(Ctrl, u32);
+kaal_dev::register_value!(Interrupts, u32);
+kaal_dev::register_value!(Rctl, u32);
+kaal_dev::register_value!(Tctl, u32);
+
+const CTRL: Reg<Ctrl, ReadWrite> = Reg::at(0x0000);
+const STATUS: Reg<u32, ReadOnly> = Reg::at(0x0008);
+const MDIC: Reg<u32, ReadWrite> = Reg::at(0x0020);
+const ICR: Reg<Interrupts, ReadOnly> = Reg::at(0x00c0);
+const IMS: Reg<Interrupts, WriteOnly> = Reg::at(0x00d0);
+const IMC: Reg<Interrupts, WriteOnly> = Reg::at(0x00d8);
+const RCTL: Reg<Rctl, ReadWrite> = Reg::at(0x0100);
+const TCTL: Reg<Tctl, ReadWrite> = Reg::at(0x0400);
+/// Each ring: base low, base high, length in bytes, head, tail (`RX` or `TX` + these).
+const BASE_LOW: usize = 0x00;
+const BASE_HIGH: usize = 0x04;
+const LENGTH: usize = 0x08;
+const HEAD: usize = 0x10;
+const TAIL: usize = 0x18;
+const RX: usize = 0x2800;
+const TX: usize = 0x3800;
+/// Multicast table (128 words), then the first receive address pair.
+const MULTICAST_TABLE: usize = 0x5200;
+const RECEIVE_ADDRESS_LOW: Reg<u32, ReadOnly> = Reg::at(0x5400);
+const RECEIVE_ADDRESS_HIGH: Reg<u32, ReadOnly> = Reg::at(0x5404);
+
+const LINK_UP: u32 = 1 << 1;
+/// MDIC: PHY register access. QEMU's PHY is at address 1; BMCR bit 14 is loopback.
+const MDIC_WRITE: u32 = 1 << 26;
+const MDIC_READ: u32 = 2 << 26;
+const MDIC_READY: u32 = 1 << 28;
+const MDIC_ERROR: u32 = 1 << 30;
+const PHY: u32 = 1 << 21;
+const PHY_BMCR: u32 = 0;
+const BMCR_LOOPBACK: u32 = 1 << 14;
+
+/// Descriptors per ring (the ring's byte length must be a multiple of 128).
+pub const RING: usize = 32;
+const DESCRIPTOR: usize = 16;
+/// Bytes per buffer; the receive control's default buffer size.
+pub const BUFFER: usize = 2048;
+/// The largest frame sent or received (no jumbo frames), without the CRC.
+pub const MAX_FRAME: usize = 1514;
+/// DMA memory the driver needs: two rings of buffers and descriptors, rounded up.
+pub const DMA_BYTES: usize = 256 * 1024;
+const _: () = assert!(2 * RING * (BUFFER + DESCRIPTOR) <= DMA_BYTES && (RING * DESCRIPTOR).is_multiple_of(128));
+
+/// Command bits of a transmit descriptor: end of packet, insert CRC, report status.
+const TX_END_INSERT_CRC_REPORT: u8 = 0b1011;
+/// Status bits of a descriptor: done, end of packet.
+const DONE: u8 = 1 << 0;
+const END_OF_PACKET: u8 = 1 << 1;
+
+/// The card and its rings.
+#[derive(Driver)]
+#[driver(name = "e1000")]
+#[pci(vendor = 0x8086, device = 0x100e)]
+#[resources(dma = 262144)]
+pub struct E1000 {
+    #[mmio(bar = 0)]
+    regs: MmioBlock,
+    #[interrupt(handler = on_interrupt)]
+    irq: Irq,
+    #[dma]
+    dma: DmaPool,
+    rings: Option<Rings>,
+    received: VecDeque<Vec<u8>>,
+    /// Frames the card refused (receive errors) or that did not fit.
+    dropped: u64,
+}
+
+const _: () = assert!(<E1000 as Driver>::RESOURCES.dma_bytes == DMA_BYTES, "#[resources(dma)] is DMA_BYTES");
+
+struct Rings {
+    rx_descriptors: DmaBuffer,
+    tx_descriptors: DmaBuffer,
+    rx_buffers: Vec<DmaBuffer>,
+    tx_buffers: Vec<DmaBuffer>,
+    rx_next: usize,
+    tx_next: usize,
+}
+
+fn failed(what: &'static str) -> DriverError {
+    DriverError::Failed { driver: "e1000", what }
+}
+
+impl E1000 {
+    /// Resets the card, builds both rings, turns receive and transmit on and enables
+    /// the receive interrupt. Returns the card's MAC address.
+    pub fn init(&mut self) -> Result<[u8; 6], DriverError> {
+        self.regs.write(IMC, Interrupts::all())?;
+        self.regs.modify(CTRL, |c| c | Ctrl::RESET)?;
+        self.wait_for(|regs| Ok(!regs.read(CTRL)?.contains(Ctrl::RESET)), "the card did not come out of reset")?;
+        self.regs.write(IMC, Interrupts::all())?;
+        self.regs.modify(CTRL, |c| c | Ctrl::SET_LINK_UP)?;
+        for i in 0..128 {
+            self.regs.write(Reg::<u32, WriteOnly>::at(MULTICAST_TABLE + 4 * i), 0)?;
+        }
+        let ring = |dma: &mut DmaPool| -> Result<(DmaBuffer, Vec<DmaBuffer>), DriverError> {
+            let descriptors = dma.alloc(RING * DESCRIPTOR, 128)?;
+            let buffers = (0..RING).map(|_| dma.alloc(BUFFER, BUFFER)).collect::<Result<Vec<_>, _>>()?;
+            Ok((descriptors, buffers))
+        };
+        let (rx_descriptors, rx_buffers) = ring(&mut self.dma)?;
+        let (tx_descriptors, tx_buffers) = ring(&mut self.dma)?;
+        // Receive descriptors point at their buffers; transmit descriptors are filled
+        // when a frame goes out. (The pool hands out zeroed memory.)
+        for (i, buffer) in rx_buffers.iter().enumerate() {
+            self.dma.write(&rx_descriptors, i * DESCRIPTOR, &buffer.paddr().to_le_bytes())?;
+        }
+        self.ring_registers(RX, &rx_descriptors, RING as u32 - 1)?;
+        self.ring_registers(TX, &tx_descriptors, 0)?;
+        self.regs.write(RCTL, Rctl::ENABLE | Rctl::BROADCAST | Rctl::STRIP_CRC)?;
+        self.regs.write(TCTL, Tctl::ENABLE | Tctl::PAD_SHORT | Tctl::DEFAULTS)?;
+        self.rings = Some(Rings { rx_descriptors, tx_descriptors, rx_buffers, tx_buffers, rx_next: 0, tx_next: 0 });
+        self.regs.write(IMS, Interrupts::RX_TIMER | Interrupts::RX_OVERRUN)?;
+        self.mac()
+    }
+
+    fn ring_registers(&self, ring: usize, descriptors: &DmaBuffer, tail: u32) -> Result<(), DriverError> {
+        let at = |offset| Reg::<u32, WriteOnly>::at(ring + offset);
+        self.regs.write(at(BASE_LOW), descriptors.paddr() as u32)?;
+        self.regs.write(at(BASE_HIGH), (descriptors.paddr() >> 32) as u32)?;
+        self.regs.write(at(LENGTH), (RING * DESCRIPTOR) as u32)?;
+        self.regs.write(at(HEAD), 0)?;
+        self.regs.write(at(TAIL), tail)?;
+        Ok(())
+    }
+
+    /// Polls `ready` a bounded number of times (the card answers within microseconds).
+    fn wait_for(
+        &self,
+        ready: impl Fn(&MmioBlock) -> Result<bool, DriverError>,
+        what: &'static str,
+    ) -> Result<(), DriverError> {
+        for _ in 0..100_000 {
+            if ready(&self.regs)? {
+                return Ok(());
+            }
+            core::hint::spin_loop();
+        }
+        Err(failed(what))
+    }
+
+    /// The MAC address (from the first receive address register pair).
+    pub fn mac(&self) -> Result<[u8; 6], DriverError> {
+        let low = self.regs.read(RECEIVE_ADDRESS_LOW)?.to_le_bytes();
+        let high = self.regs.read(RECEIVE_ADDRESS_HIGH)?.to_le_bytes();
+        Ok([low[0], low[1], low[2], low[3], high[0], high[1]])
+    }
+
+    /// Whether the link is up.
+    pub fn link_up(&self) -> Result<bool, DriverError> {
+        Ok(self.regs.read(STATUS)? & LINK_UP != 0)
+    }
+
+    fn phy(&self, command: u32) -> Result<u32, DriverError> {
+        self.regs.write(MDIC, command | PHY)?;
+        self.wait_for(|regs| Ok(regs.read(MDIC)? & (MDIC_READY | MDIC_ERROR) != 0), "the PHY did not answer")?;
+        let answer = self.regs.read(MDIC)?;
+        if answer & MDIC_ERROR != 0 {
+            return Err(failed("the PHY refused a register access"));
+        }
+        Ok(answer & 0xffff)
+    }
+
+    /// Turns the PHY's loopback on or off: in loopback, every frame sent is received.
+    pub fn set_loopback(&mut self, on: bool) -> Result<(), DriverError> {
+        let bmcr = self.phy(MDIC_READ | PHY_BMCR << 16)?;
+        let bmcr = if on { bmcr | BMCR_LOOPBACK } else { bmcr & !BMCR_LOOPBACK };
+        self.phy(MDIC_WRITE | PHY_BMCR << 16 | bmcr)?;
+        Ok(())
+    }
+
+    /// Queues `frame` (destination, source, type, payload; without CRC) for sending.
+    /// `Ok(false)` if the transmit ring is full.
+    pub fn send(&mut self, frame: &[u8]) -> Result<bool, DriverError> {
+        if frame.len() > MAX_FRAME {
+            return Err(failed("a frame is longer than 1514 bytes"));
+        }
+        let Some(rings) = self.rings.as_mut() else { return Err(failed("send before init")) };
+        let i = rings.tx_next;
+        let descriptor = &rings.tx_descriptors;
+        let mut status = [0u8; 1];
+        self.dma.read(descriptor, i * DESCRIPTOR + 12, &mut status)?;
+        let mut command = [0u8; 1];
+        self.dma.read(descriptor, i * DESCRIPTOR + 11, &mut command)?;
+        // A descriptor the card was given and has not finished is still in flight.
+        if command[0] != 0 && status[0] & DONE == 0 {
+            return Ok(false);
+        }
+        let buffer = &rings.tx_buffers[i];
+        self.dma.write(buffer, 0, frame)?;
+        let mut entry = [0u8; DESCRIPTOR];
+        entry[..8].copy_from_slice(&buffer.paddr().to_le_bytes());
+        entry[8..10].copy_from_slice(&(frame.len() as u16).to_le_bytes());
+        entry[11] = TX_END_INSERT_CRC_REPORT;
+        self.dma.write(descriptor, i * DESCRIPTOR, &entry)?;
+        rings.tx_next = (i + 1) % RING;
+        self.regs.write(Reg::<u32, WriteOnly>::at(TX + TAIL), rings.tx_next as u32)?;
+        Ok(true)
+    }
+
+    /// The next received frame, if one has arrived.
+    pub fn receive(&mut self) -> Option<Vec<u8>> {
+        self.received.pop_front()
+    }
+
+    /// Frames received and not yet taken.
+    pub fn pending(&self) -> usize {
+        self.received.len()
+    }
+
+    /// Frames dropped: received with errors or split over several buffers.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Takes every frame the card has written so far without waiting for an interrupt
+    /// (for polling), and hands the buffers back to it.
+    pub fn poll(&mut self) -> Result<(), DriverError> {
+        self.drain_receive_ring()
+    }
+
+    /// Takes every frame the card has written, and hands the buffers back to it.
+    fn drain_receive_ring(&mut self) -> Result<(), DriverError> {
+        let Some(rings) = self.rings.as_mut() else { return Ok(()) };
+        loop {
+            let i = rings.rx_next;
+            let mut entry = [0u8; DESCRIPTOR];
+            self.dma.read(&rings.rx_descriptors, i * DESCRIPTOR, &mut entry)?;
+            let (status, errors) = (entry[12], entry[13]);
+            if status & DONE == 0 {
+                return Ok(());
+            }
+            let len = u16::from_le_bytes([entry[8], entry[9]]) as usize;
+            if status & END_OF_PACKET != 0 && errors == 0 && len <= BUFFER {
+                let mut frame = alloc::vec![0; len];
+                self.dma.read(&rings.rx_buffers[i], 0, &mut frame)?;
+                self.received.push_back(frame);
+            } else {
+                self.dropped += 1;
+            }
+            // Clear the status and give the buffer back: the tail trails the next slot.
+            self.dma.write(&rings.rx_descriptors, i * DESCRIPTOR + 12, &[0, 0])?;
+            self.regs.write(Reg::<u32, WriteOnly>::at(RX + TAIL), i as u32)?;
+            rings.rx_next = (i + 1) % RING;
+        }
+    }
+
+    fn on_interrupt(&mut self) -> Result<(), DriverError> {
+        // Reading the causes clears them, which lowers the (level-triggered) line.
+        let causes = self.regs.read(ICR)?;
+        if causes.intersects(Interrupts::RX_TIMER | Interrupts::RX_OVERRUN) {
+            self.drain_receive_ring()?;
+        }
+        Ok(())
+    }
+}

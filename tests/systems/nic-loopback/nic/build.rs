@@ -1,0 +1,3 @@
+fn main() {
+    kaal_build::link::system_image();
+}
