@@ -343,7 +343,7 @@ impl Plan {
                 human(component.stack),
                 if component.daemon { ", daemon" } else { "" }
             );
-            let mut rows = vec![["slot".to_string(), "name".to_string(), "what".to_string()]];
+            let mut rows = vec![["slot or address".to_string(), "name".to_string(), "what".to_string()]];
             rows.push(["1".into(), "(own TCB)".into(), "thread".into()]);
             rows.push(["2".into(), "(own CNode)".into(), format!("CNode, {} slots", 1 << CNODE_BITS)]);
             rows.push(["3".into(), "(supervisor)".into(), "endpoint: faults and exit status".into()]);
