@@ -178,6 +178,18 @@ impl CSpace {
     /// Makes a badged copy of `cap` with `rights` in a new slot. Messages sent through
     /// the copy arrive with `badge`.
     pub fn mint<T: CapType>(&mut self, cap: &Cap<T>, rights: Rights, badge: Badge) -> Result<Cap<T>> {
+        self.mint_data(cap, rights, badge.cap_data(), "seL4_CNode_Mint")
+    }
+
+    /// Mints `cap` with `rights` and the raw capability data `data` (a badge, a guard,
+    /// an I/O port range) into a new slot; `invocation` names it in errors.
+    pub(crate) fn mint_data<T: CapType>(
+        &mut self,
+        cap: &Cap<T>,
+        rights: Rights,
+        data: u64,
+        invocation: &'static str,
+    ) -> Result<Cap<T>> {
         let slot = self.alloc_slot()?;
         // SAFETY: minting into an empty slot we own has no effect on memory.
         let err = unsafe {
@@ -189,10 +201,10 @@ impl CSpace {
                 cap.cptr(),
                 ROOT_DEPTH,
                 rights.word(),
-                badge.cap_data(),
+                data,
             )
         };
-        self.finish(slot, Error::check(err, "seL4_CNode_Mint"))
+        self.finish(slot, Error::check(err, invocation))
     }
 
     /// Wraps a filled slot, or frees it again if the kernel refused to fill it.

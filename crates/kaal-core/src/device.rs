@@ -50,21 +50,7 @@ impl IoPortRange {
     pub fn mint(all: &IoPort, span: PortSpan, cspace: &mut CSpace) -> Result<Self> {
         let data = ((span.first as u64) << sys::io_port_capdata_firstPort_SHIFT)
             | ((span.last as u64) << sys::io_port_capdata_lastPort_SHIFT);
-        let slot = cspace.alloc_slot()?;
-        // SAFETY: minting into an empty slot we own; no memory changes.
-        let err = unsafe {
-            sys::seL4_CNode_Mint(
-                sys::seL4_CapInitThreadCNode,
-                slot.cptr(),
-                ROOT_DEPTH,
-                sys::seL4_CapInitThreadCNode,
-                all.cptr(),
-                ROOT_DEPTH,
-                Rights::ALL.word(),
-                data,
-            )
-        };
-        let cap = cspace.finish(slot, Error::check(err, "seL4_CNode_Mint (I/O ports)"))?;
+        let cap = cspace.mint_data(all, Rights::ALL, data, "seL4_CNode_Mint (I/O ports)")?;
         // The kernel turns an out-of-range mint into a null capability rather than an error.
         if sys::debug_cap_identify(cap.cptr()) != sys::KERNEL_CAP_TAG_io_port_cap {
             let _ = cspace.delete(cap);
