@@ -134,18 +134,7 @@ impl<T: Pod> RingSender<T> {
 
     /// Sends all of `items`, waking the consumer at most once per batch that fits.
     pub fn send_batch(&mut self, items: &[T]) -> Result<(), RingError> {
-        let mut sent = 0;
-        while sent < items.len() {
-            match self.ring.push_batch_notify(&items[sent..], &self.data)? {
-                0 => {
-                    if self.ring.request_space_signal()? {
-                        self.space.wait();
-                    }
-                }
-                pushed => sent += pushed,
-            }
-        }
-        Ok(())
+        self.ring.push_batch_blocking(items, &self.data, &self.space)
     }
 
     /// The ring's capacity in items.
@@ -169,19 +158,7 @@ impl<T: Pod> RingReceiver<T> {
     /// Fills `out` with what is there, sleeping until at least one item is; returns how
     /// many it took.
     pub fn recv_batch(&mut self, out: &mut [T]) -> Result<usize, RingError> {
-        if out.is_empty() {
-            return Ok(0);
-        }
-        loop {
-            match self.ring.pop_batch_notify(out, &self.space)? {
-                0 => {
-                    if self.ring.request_signal()? {
-                        self.data.wait();
-                    }
-                }
-                n => return Ok(n),
-            }
-        }
+        self.ring.pop_batch_blocking(out, &self.data, &self.space)
     }
 
     /// The ring's capacity in items.

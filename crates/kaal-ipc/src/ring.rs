@@ -187,6 +187,28 @@ impl<T: Pod, M: SharedMemory> Producer<T, M> {
         }
     }
 
+    /// Pushes all of `items`, in batches as room allows, notifying the consumer at most
+    /// once per batch and sleeping on `wait_for_space` while the ring is full.
+    pub fn push_batch_blocking(
+        &mut self,
+        items: &[T],
+        notify: &impl Notify,
+        wait_for_space: &impl Wait,
+    ) -> Result<(), RingError> {
+        let mut sent = 0;
+        while sent < items.len() {
+            match self.push_batch_notify(&items[sent..], notify)? {
+                0 => {
+                    if self.request_space_signal()? {
+                        wait_for_space.wait();
+                    }
+                }
+                pushed => sent += pushed,
+            }
+        }
+        Ok(())
+    }
+
     /// Announces that the producer is about to sleep until the consumer frees a slot.
     /// Returns true if it may sleep; false, with the request withdrawn, if a slot became
     /// free meanwhile.
@@ -302,6 +324,29 @@ impl<T: Pod, M: SharedMemory> Consumer<T, M> {
             requested = true;
             if self.request_signal()? {
                 wait.wait();
+            }
+        }
+    }
+
+    /// Fills `out` with what is there, sleeping on `wait` until at least one item is;
+    /// notifies the producer (once) if it waits for space. Returns how many it took.
+    pub fn pop_batch_blocking(
+        &mut self,
+        out: &mut [T],
+        wait: &impl Wait,
+        notify_space: &impl Notify,
+    ) -> Result<usize, RingError> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            match self.pop_batch_notify(out, notify_space)? {
+                0 => {
+                    if self.request_signal()? {
+                        wait.wait();
+                    }
+                }
+                popped => return Ok(popped),
             }
         }
     }

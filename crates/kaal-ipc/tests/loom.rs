@@ -176,8 +176,8 @@ fn blocking_push_and_pop_lose_no_wake_up() {
     });
 }
 
-/// Batches: the producer publishes 3 items in batches, sleeping for space by hand
-/// through `request_space_signal`; the consumer drains with `pop_batch`.
+/// Batches: the producer publishes 3 items with `push_batch_blocking` (sleeping for space
+/// through `request_space_signal`); the consumer drains with `pop_batch_blocking`.
 #[test]
 fn batches_lose_no_wake_up() {
     checker(4).check(|| {
@@ -189,26 +189,15 @@ fn batches_lose_no_wake_up() {
             let (ring, items_ready, space_ready) = (ring.clone(), items_ready.clone(), space_ready.clone());
             move || {
                 let mut producer = Producer::<u32, _>::new(ring, 2).unwrap();
-                let items = [1, 2, 3];
-                let mut sent = 0;
-                while sent < items.len() {
-                    let pushed = producer.push_batch_notify(&items[sent..], &*items_ready).unwrap();
-                    sent += pushed;
-                    if pushed == 0 && producer.request_space_signal().unwrap() {
-                        space_ready.wait();
-                    }
-                }
+                producer.push_batch_blocking(&[1, 2, 3], &*items_ready, &*space_ready).unwrap();
             }
         });
         let mut consumer = Consumer::<u32, _>::new(ring, 2).unwrap();
         let mut received = Vec::new();
         while received.len() < 3 {
             let mut out = [0; 2];
-            let popped = consumer.pop_batch_notify(&mut out, &*space_ready).unwrap();
+            let popped = consumer.pop_batch_blocking(&mut out, &*items_ready, &*space_ready).unwrap();
             received.extend_from_slice(&out[..popped]);
-            if popped == 0 && consumer.request_signal().unwrap() {
-                items_ready.wait();
-            }
         }
         producer.join().unwrap();
         assert_eq!(received, [1, 2, 3]);

@@ -25,14 +25,8 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
     let mut batch = [0u64; ring_api::BATCH];
     let mut received = 0u64;
     while received < ring_api::MESSAGES {
-        let n = match rx.pop_batch_notify(&mut batch, &space_free) {
-            Ok(0) => {
-                // Announce that we are about to sleep; sleep only if still empty.
-                if rx.request_signal().unwrap_or(false) {
-                    kaal_ipc::Wait::wait(&data_ready);
-                }
-                continue;
-            }
+        // Take what is there; sleep (announced, so no wake-up is lost) only when empty.
+        let n = match rx.pop_batch_blocking(&mut batch, &data_ready, &space_free) {
             Ok(n) => n,
             Err(e) => {
                 println!("[consumer] ring error: {e}");

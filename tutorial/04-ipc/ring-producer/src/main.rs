@@ -39,21 +39,10 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
         for (k, slot) in batch[..n].iter_mut().enumerate() {
             *slot = ring_api::value(next + k as u64);
         }
-        // Push what fits; sleep for space when nothing did.
-        let mut sent = 0;
-        while sent < n {
-            match tx.push_batch_notify(&batch[sent..n], &data_ready) {
-                Ok(0) => {
-                    if tx.request_space_signal().unwrap_or(false) {
-                        kaal_ipc::Wait::wait(&space_free);
-                    }
-                }
-                Ok(pushed) => sent += pushed,
-                Err(e) => {
-                    report(e);
-                    return Ok(());
-                }
-            }
+        // Push what fits, waking the consumer once per batch; sleep for space when full.
+        if let Err(e) = tx.push_batch_blocking(&batch[..n], &data_ready, &space_free) {
+            report(e);
+            return Ok(());
         }
         for value in &batch[..n] {
             checksum = ring_api::checksum(checksum, *value);
