@@ -30,9 +30,9 @@ pub use error::{Result, ToolError};
 use progress::Reporter;
 
 /// KaaL's own `tools/` directory (systems the tool boots for itself, like the device
-/// lister), found from where this crate was built.
+/// lister), in the checkout this tool was built from.
 pub fn tools_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools")
+    assemble::kaal_root().join("tools")
 }
 
 /// A system with its kernel and image built.
@@ -44,8 +44,39 @@ pub struct BuiltSystem {
     pub image: image::Image,
     /// For a system.toml: its components (start order) and their image sizes.
     pub components: Vec<(String, u64)>,
-    /// For a system.toml: the machine's memory it asks for (`[qemu] memory`).
+    /// What the system runs on.
+    pub machine: Machine,
+}
+
+/// The machine a system asks for: its QEMU arguments (its devices) and memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Machine {
+    pub qemu_args: Vec<String>,
     pub memory_mib: Option<u32>,
+}
+
+impl Machine {
+    /// QEMU's settings for this machine; `memory` (MiB) overrides the system's.
+    pub fn qemu_config(&self, memory: Option<u32>) -> qemu::QemuConfig {
+        let default = qemu::QemuConfig::default();
+        qemu::QemuConfig {
+            memory_mib: memory.or(self.memory_mib).unwrap_or(default.memory_mib),
+            extra_args: self.qemu_args.clone(),
+            ..default
+        }
+    }
+}
+
+/// The machine of the system in `dir` (a system.toml or a root-task crate), without
+/// building it.
+pub fn machine_of(dir: &Path) -> Result<Machine> {
+    if assemble::is_system_dir(dir) {
+        let file = load_system_file(dir)?;
+        Ok(Machine { qemu_args: file.system.qemu.args, memory_mib: Some(file.system.qemu.memory_mib) })
+    } else {
+        let system = project::Project::discover(dir)?.system(dir)?;
+        Ok(Machine { qemu_args: system.qemu_args, memory_mib: None })
+    }
 }
 
 /// Finds the system to build: `dir`, else the current directory if it is a system, else
@@ -169,7 +200,8 @@ pub fn build(dir: Option<&Path>, reporter: &Reporter) -> Result<BuiltSystem> {
                 bin: "kaal-root".into(),
                 display: if display.is_empty() { file.system.name.clone() } else { display },
                 components: Vec::new(),
-                qemu_args: file.system.qemu.args.clone(),
+                // The machine comes from system.toml, below.
+                qemu_args: Vec::new(),
             };
             Ok(BuiltSystem {
                 project,
@@ -177,13 +209,14 @@ pub fn build(dir: Option<&Path>, reporter: &Reporter) -> Result<BuiltSystem> {
                 kernel,
                 image: assembled.image,
                 components: assembled.components,
-                memory_mib: Some(file.system.qemu.memory_mib),
+                machine: Machine { qemu_args: file.system.qemu.args, memory_mib: Some(file.system.qemu.memory_mib) },
             })
         }
         None => {
             let system = project.system(&dir)?;
             let image = image::build(&project, &system, &kernel, reporter)?;
-            Ok(BuiltSystem { project, system, kernel, image, components: Vec::new(), memory_mib: None })
+            let machine = Machine { qemu_args: system.qemu_args.clone(), memory_mib: None };
+            Ok(BuiltSystem { project, system, kernel, image, components: Vec::new(), machine })
         }
     }
 }

@@ -126,16 +126,11 @@ fn run(cli: Cli) -> Result<i32> {
         Cmd::Run { system, timeout, gdb, icount, memory, qemu_args } => {
             let built = kaal_compose::build(system.as_deref(), &reporter)?;
             // The system's own QEMU arguments (its devices), then the command line's.
-            let mut extra_args = built.system.qemu_args.clone();
-            extra_args.extend(qemu_args);
-            let cfg = QemuConfig {
-                memory_mib: memory.or(built.memory_mib).unwrap_or(512),
-                timeout: Duration::from_secs(timeout),
-                gdb,
-                icount,
-                extra_args,
-                ..Default::default()
-            };
+            let mut cfg = built.machine.qemu_config(memory);
+            cfg.extra_args.extend(qemu_args);
+            cfg.timeout = Duration::from_secs(timeout);
+            cfg.gdb = gdb;
+            cfg.icount = icount;
             reporter.info(format!("booting {} (timeout {timeout}s)", built.system.display));
             let outcome = qemu::boot(&built.kernel.image, &built.image.path, &cfg)?;
             let code = outcome.exit_code();
@@ -197,12 +192,7 @@ fn run(cli: Cli) -> Result<i32> {
             let mut failed = Vec::new();
             for dir in kaal_compose::system_dirs(&project.root) {
                 let built = kaal_compose::build(Some(&dir), &reporter)?;
-                let cfg = QemuConfig {
-                    memory_mib: built.memory_mib.unwrap_or(512),
-                    extra_args: built.system.qemu_args.clone(),
-                    echo: false,
-                    ..Default::default()
-                };
+                let cfg = QemuConfig { echo: false, ..built.machine.qemu_config(None) };
                 let step = reporter.step(format!("booting {}", built.system.display));
                 let outcome = qemu::boot(&built.kernel.image, &built.image.path, &cfg)?;
                 if outcome.exit_code() == 0 {
@@ -258,13 +248,13 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(code)
         }
         Cmd::Debug { what: DebugCmd::Devices { system } } => {
-            let qemu_args = match system {
-                Some(dir) => kaal_compose::project::Project::discover(&dir)?.system(&dir)?.qemu_args,
-                None => Vec::new(),
+            let machine = match system {
+                Some(dir) => kaal_compose::machine_of(&dir)?,
+                None => Default::default(),
             };
             let lister = kaal_compose::tools_dir().join("devices");
             let built = kaal_compose::build(Some(&lister), &reporter)?;
-            let cfg = QemuConfig { extra_args: qemu_args, echo: false, ..Default::default() };
+            let cfg = QemuConfig { echo: false, ..machine.qemu_config(None) };
             let outcome = qemu::boot(&built.kernel.image, &built.image.path, &cfg)?;
             for line in outcome.user_output() {
                 println!("{line}");

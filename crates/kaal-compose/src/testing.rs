@@ -78,13 +78,10 @@ impl Boot {
         let reporter = Reporter { verbosity: Verbosity::Quiet };
         let built = crate::build(Some(&self.dir), &reporter).unwrap_or_else(|e| panic!("{e}"));
         let mut qemu = self.qemu.clone();
-        if let Some(memory) = built.memory_mib {
-            qemu.memory_mib = memory;
-        }
+        let machine = built.machine.qemu_config(None);
+        qemu.memory_mib = machine.memory_mib;
         if self.system_args {
-            let mut args = built.system.qemu_args.clone();
-            args.append(&mut qemu.extra_args);
-            qemu.extra_args = args;
+            qemu.extra_args = machine.extra_args.into_iter().chain(qemu.extra_args).collect();
         }
         crate::qemu::boot(&built.kernel.image, &built.image.path, &qemu).unwrap_or_else(|e| panic!("{e}"))
     }
