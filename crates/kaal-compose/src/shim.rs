@@ -56,20 +56,15 @@ pub fn ensure(kaal: &Path, take_over: bool) -> AliasStatus {
     }
 }
 
-/// The checkout an alias KaaL wrote runs.
+/// The checkout an alias runs, if KaaL wrote it: a string naming some checkout's
+/// kaal-compose manifest and its `kaal` binary. Anything else is someone else's.
 fn checkout_of(value: &toml_edit::Item) -> Option<PathBuf> {
-    let text = value.as_str()?;
-    let manifest = text.split_whitespace().find(|w| w.ends_with("crates/kaal-compose/Cargo.toml"))?;
+    let words: Vec<&str> = value.as_str()?.split_whitespace().collect();
+    let manifest = words.iter().find(|w| w.ends_with("crates/kaal-compose/Cargo.toml"))?;
+    if !words.contains(&"kaal") {
+        return None;
+    }
     Path::new(manifest).ancestors().nth(3).map(Path::to_path_buf)
-}
-
-/// Whether an alias value is one KaaL wrote (it runs some checkout's kaal tool).
-fn is_ours(value: &toml_edit::Item) -> bool {
-    let words: Vec<&str> = match value.as_array() {
-        Some(array) => array.iter().filter_map(|v| v.as_str()).collect(),
-        None => value.as_str().map(|s| s.split_whitespace().collect()).unwrap_or_default(),
-    };
-    words.iter().any(|w| w.ends_with("crates/kaal-compose/Cargo.toml")) && words.contains(&"kaal")
 }
 
 fn ensure_in(home: &Path, kaal: &Path, take_over: bool) -> AliasStatus {
@@ -95,16 +90,12 @@ fn ensure_in(home: &Path, kaal: &Path, take_over: bool) -> AliasStatus {
         ));
     }
     if let Some(existing) = doc.get("alias").and_then(|a| a.get("kaal")) {
-        if !is_ours(existing) {
-            return AliasStatus::Foreign(path);
-        }
+        let Some(checkout) = checkout_of(existing) else { return AliasStatus::Foreign(path) };
         if existing.as_str() == Some(wanted.as_str()) {
             return AliasStatus::Current;
         }
-        if let Some(other) = checkout_of(existing).filter(|c| c.join("crates/kaal-compose/Cargo.toml").is_file()) {
-            if !take_over {
-                return AliasStatus::OtherCheckout(other);
-            }
+        if !take_over && checkout.join("crates/kaal-compose/Cargo.toml").is_file() {
+            return AliasStatus::OtherCheckout(checkout);
         }
     }
     let alias = doc.entry("alias").or_insert_with(toml_edit::table);
