@@ -166,6 +166,19 @@ impl Name {
         Self { bytes, len: len as u8 }
     }
 
+    /// `first` followed by `second` (`"log"` and `":data"` make `"log:data"`), the names
+    /// of a composite grant's parts; `None` if the two do not fit in one name.
+    pub fn joined(first: &str, second: &str) -> Option<Self> {
+        let len = first.len() + second.len();
+        if first.is_empty() || len > NAME_LEN {
+            return None;
+        }
+        let mut bytes = [0; NAME_LEN];
+        bytes[..first.len()].copy_from_slice(first.as_bytes());
+        bytes[first.len()..len].copy_from_slice(second.as_bytes());
+        Some(Self { bytes, len: len as u8 })
+    }
+
     /// The name as text.
     pub fn as_str(&self) -> &str {
         core::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("<invalid name>")
@@ -505,6 +518,15 @@ mod tests {
         };
         b.add_region("ring", ring).unwrap();
         b
+    }
+
+    #[test]
+    fn joined_names_fit_or_are_refused() {
+        assert_eq!(Name::joined("log", ":data").unwrap().as_str(), "log:data");
+        let long = "a-connection-name-of-24b";
+        assert_eq!(Name::joined(long, ":space").unwrap().as_str().len(), 30);
+        assert!(Name::joined(long, ":space-and-more").is_none());
+        assert!(Name::joined("", ":data").is_none());
     }
 
     #[test]

@@ -36,12 +36,10 @@ fn optional<T>(taken: Result<T, Error>) -> Result<Option<T>, Error> {
     }
 }
 
-/// `device:what`, the name of one of a device's grants.
-fn grant_name(device: &str, what: &str) -> String {
-    let mut name = String::from(device);
-    name.push(':');
-    name.push_str(what);
-    name
+/// `device:what`, the name of one of a device's grants (device names are short, so it
+/// always fits; if not, the lookup finds nothing).
+fn grant_name(device: &str, what: &str) -> Name {
+    Name::joined(device, what).unwrap_or_else(|| Name::truncated(device))
 }
 
 /// Claims the granted device `device` (`com2`, `pci:00:03.0`) for driver `D` and
@@ -56,9 +54,9 @@ pub fn claim<D: Driver>(me: &mut Component, device: &str) -> Result<D, BrokerErr
     // Which device it is: ISA devices by name, PCI devices by the IDs the root task put
     // in the upper half of the ports' or the IRQ handler's data word. A driver never
     // starts on a device it does not drive.
-    let pci_ids = ["ports", "irq"]
+    let pci_ids = [":ports", ":irq"]
         .iter()
-        .find_map(|what| me.grants().cap(&grant_name(device, what)).map(|c| (c.data >> 32) as u32))
+        .find_map(|what| me.grants().cap(grant_name(device, what).as_str()).map(|c| (c.data >> 32) as u32))
         .filter(|tag| *tag != 0)
         .map(|tag| ((tag >> 16) as u16, tag as u16));
     let mut info = DeviceInfo {
@@ -80,16 +78,16 @@ pub fn claim<D: Driver>(me: &mut Component, device: &str) -> Result<D, BrokerErr
         return Err(BrokerError::NoMatchingDevice { driver: D::NAME, wanted: wanted.join(" or "), known: granted });
     }
 
-    let ports = optional(me.io_ports(&grant_name(device, "ports"))).map_err(grant_error)?;
-    let irq = match optional(me.irq_handler(&grant_name(device, "irq"))).map_err(grant_error)? {
+    let ports = optional(me.io_ports(grant_name(device, ":ports").as_str())).map_err(grant_error)?;
+    let irq = match optional(me.irq_handler(grant_name(device, ":irq").as_str())).map_err(grant_error)? {
         Some((handler, line)) => {
-            let events = me.notification(&grant_name(device, "events")).map_err(grant_error)?;
+            let events = me.notification(grant_name(device, ":events").as_str()).map_err(grant_error)?;
             // The root task bound the handler to this notification with badge 1.
             Some((Irq::from_parts(handler, events, Badge::new(1).expect("1 is a valid badge")), line))
         }
         None => None,
     };
-    let prefix = grant_name(device, "mmio");
+    let prefix = grant_name(device, ":mmio");
     let windows: Vec<(String, u8)> = me
         .grants()
         .regions()

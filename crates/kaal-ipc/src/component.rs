@@ -19,27 +19,9 @@ use kaal_core::{Error, Notification};
 use crate::ring::{Consumer, Producer, RingError};
 use crate::sel4::{RingConsumer, RingProducer};
 
-/// `name` followed by `suffix`, for the names of a ring's notifications.
-struct GrantName {
-    bytes: [u8; 64],
-    len: usize,
-}
-
-impl GrantName {
-    fn new(name: &str, suffix: &str) -> Self {
-        let mut bytes = [0; 64];
-        let len = (name.len() + suffix.len()).min(bytes.len());
-        let cut = name.len().min(len);
-        bytes[..cut].copy_from_slice(&name.as_bytes()[..cut]);
-        bytes[cut..len].copy_from_slice(&suffix.as_bytes()[..len - cut]);
-        Self { bytes, len }
-    }
-
-    fn as_str(&self) -> &str {
-        // Both parts are str, and the cut is only ever needed for names the start-up block
-        // could not hold anyway; those fail the lookup.
-        core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
-    }
+/// The name of one of ring `ring`'s notifications (`ring:data`, `ring:space`).
+fn part(ring: &str, suffix: &str) -> Result<Name, Error> {
+    Name::joined(ring, suffix).ok_or(Error::NotGranted { name: Name::truncated(ring) })
 }
 
 /// Takes ring `name`'s region and checks its geometry against `T`.
@@ -101,8 +83,8 @@ impl<T: Pod> core::fmt::Debug for RingReceiver<T> {
 /// The producing end of ring `name`.
 pub fn sender<T: Pod>(me: &mut Component, name: &str) -> Result<RingSender<T>, Error> {
     let (region, slots) = ring_region::<T>(me, name)?;
-    let data = me.notification(GrantName::new(name, ":data").as_str())?;
-    let space = me.notification(GrantName::new(name, ":space").as_str())?;
+    let data = me.notification(part(name, ":data")?.as_str())?;
+    let space = me.notification(part(name, ":space")?.as_str())?;
     let ring = Producer::new(region, slots).map_err(layout_error)?;
     Ok(RingSender { ring, data, space })
 }
@@ -110,8 +92,8 @@ pub fn sender<T: Pod>(me: &mut Component, name: &str) -> Result<RingSender<T>, E
 /// The consuming end of ring `name`.
 pub fn receiver<T: Pod>(me: &mut Component, name: &str) -> Result<RingReceiver<T>, Error> {
     let (region, slots) = ring_region::<T>(me, name)?;
-    let data = me.notification(GrantName::new(name, ":data").as_str())?;
-    let space = me.notification(GrantName::new(name, ":space").as_str())?;
+    let data = me.notification(part(name, ":data")?.as_str())?;
+    let space = me.notification(part(name, ":space")?.as_str())?;
     let ring = Consumer::new(region, slots).map_err(layout_error)?;
     Ok(RingReceiver { ring, data, space })
 }
