@@ -17,6 +17,25 @@
 //!   has is only known at boot, so the plan names them all with one grant;
 //! * a component's DMA memory is region `dma`, with its physical address.
 
+/// The suffixes that name a composite grant's parts (see the module docs), shared by
+/// the tool that plans them and the component-side helpers that look them up.
+pub mod parts {
+    /// A ring's "items were pushed" notification.
+    pub const RING_DATA: &str = ":data";
+    /// A ring's "slots were freed" notification.
+    pub const RING_SPACE: &str = ":space";
+    /// A device's I/O ports.
+    pub const DEVICE_PORTS: &str = ":ports";
+    /// A device's IRQ handler.
+    pub const DEVICE_IRQ: &str = ":irq";
+    /// The notification a device's interrupt arrives on.
+    pub const DEVICE_EVENTS: &str = ":events";
+    /// A device's MMIO windows, followed by the BAR number.
+    pub const DEVICE_MMIO: &str = ":mmio";
+    /// A component's DMA memory (a whole name, not a suffix).
+    pub const DMA: &str = "dma";
+}
+
 /// Where a granted capability or region comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {

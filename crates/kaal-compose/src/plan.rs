@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use kaal_abi::plan::Source;
+use kaal_abi::plan::{parts, Source};
 use kaal_abi::startup::{self, slots, CapKind};
 
 use crate::error::ToolError;
@@ -139,8 +139,8 @@ pub fn plan(system: &System) -> Result<Plan, ToolError> {
             } else {
                 (CapKind::NotificationWait, CapKind::NotificationSignal)
             };
-            p.cap(format!("{}:data", r.name), data, data_kind, "items were pushed".into());
-            p.cap(format!("{}:space", r.name), space, space_kind, "slots were freed".into());
+            p.cap(format!("{}{}", r.name, parts::RING_DATA), data, data_kind, "items were pushed".into());
+            p.cap(format!("{}{}", r.name, parts::RING_SPACE), space, space_kind, "slots were freed".into());
         }
         for (i, m) in system.regions.iter().enumerate() {
             let writable = m.writers.iter().any(|w| w == me);
@@ -156,30 +156,35 @@ pub fn plan(system: &System) -> Result<Plan, ToolError> {
             );
         }
         if component.dma > 0 {
-            p.region("dma".into(), Source::Dma, component.dma, "DMA memory: physically contiguous, for drivers".into());
+            p.region(
+                parts::DMA.into(),
+                Source::Dma,
+                component.dma,
+                "DMA memory: physically contiguous, for drivers".into(),
+            );
         }
         for device in &component.devices {
             let index = devices.iter().position(|(c, d)| *c == me && d == device).expect("listed above");
             p.cap(
-                format!("{device}:ports"),
+                format!("{device}{}", parts::DEVICE_PORTS),
                 Source::DevicePorts(index),
                 CapKind::IoPort,
                 "if the device has ports".into(),
             );
             p.cap(
-                format!("{device}:irq"),
+                format!("{device}{}", parts::DEVICE_IRQ),
                 Source::DeviceIrq(index),
                 CapKind::IrqHandler,
                 "if it has an interrupt".into(),
             );
             p.cap(
-                format!("{device}:events"),
+                format!("{device}{}", parts::DEVICE_EVENTS),
                 Source::DeviceEvents(index),
                 CapKind::NotificationWait,
                 "its interrupt arrives here, badge 1".into(),
             );
             p.grants.push(PlannedGrant {
-                name: format!("{device}:mmio"),
+                name: format!("{device}{}", parts::DEVICE_MMIO),
                 source: Source::DeviceMmio(index),
                 placement: Placement::AtBoot,
                 description: "device memory: one region `<name><BAR>` per MMIO window, uncached".into(),

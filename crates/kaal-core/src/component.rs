@@ -9,6 +9,7 @@ use core::cell::UnsafeCell;
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
+pub use kaal_abi::plan::parts;
 use kaal_abi::startup::{slots, CapKind, RegionEntry, StartupBlock};
 pub use kaal_abi::startup::{Name, RegionInfo};
 

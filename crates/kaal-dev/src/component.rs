@@ -19,7 +19,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use kaal_alloc::DmaPool;
-use kaal_core::component::{Component, Name};
+use kaal_core::component::{parts, Component, Name};
 use kaal_core::device::Irq;
 use kaal_core::{Badge, Error};
 
@@ -54,7 +54,7 @@ pub fn claim<D: Driver>(me: &mut Component, device: &str) -> Result<D, BrokerErr
     // Which device it is: ISA devices by name, PCI devices by the IDs the root task put
     // in the upper half of the ports' or the IRQ handler's data word. A driver never
     // starts on a device it does not drive.
-    let pci_ids = [":ports", ":irq"]
+    let pci_ids = [parts::DEVICE_PORTS, parts::DEVICE_IRQ]
         .iter()
         .find_map(|what| me.grants().cap(grant_name(device, what).as_str()).map(|c| (c.data >> 32) as u32))
         .filter(|tag| *tag != 0)
@@ -78,16 +78,16 @@ pub fn claim<D: Driver>(me: &mut Component, device: &str) -> Result<D, BrokerErr
         return Err(BrokerError::NoMatchingDevice { driver: D::NAME, wanted: wanted.join(" or "), known: granted });
     }
 
-    let ports = optional(me.io_ports(grant_name(device, ":ports").as_str())).map_err(grant_error)?;
-    let irq = match optional(me.irq_handler(grant_name(device, ":irq").as_str())).map_err(grant_error)? {
+    let ports = optional(me.io_ports(grant_name(device, parts::DEVICE_PORTS).as_str())).map_err(grant_error)?;
+    let irq = match optional(me.irq_handler(grant_name(device, parts::DEVICE_IRQ).as_str())).map_err(grant_error)? {
         Some((handler, line)) => {
-            let events = me.notification(grant_name(device, ":events").as_str()).map_err(grant_error)?;
+            let events = me.notification(grant_name(device, parts::DEVICE_EVENTS).as_str()).map_err(grant_error)?;
             // The root task bound the handler to this notification with badge 1.
             Some((Irq::from_parts(handler, events, Badge::new(1).expect("1 is a valid badge")), line))
         }
         None => None,
     };
-    let prefix = grant_name(device, ":mmio");
+    let prefix = grant_name(device, parts::DEVICE_MMIO);
     let windows: Vec<(String, u8)> = me
         .grants()
         .regions()
@@ -108,7 +108,7 @@ pub fn claim<D: Driver>(me: &mut Component, device: &str) -> Result<D, BrokerErr
     let dma = match D::RESOURCES.dma_bytes {
         0 => None,
         needed => {
-            let pool = match DmaPool::granted(me, "dma") {
+            let pool = match DmaPool::granted(me, parts::DMA) {
                 Ok(pool) => pool,
                 Err(Error::NotGranted { .. }) => {
                     return Err(BrokerError::ComponentDma { driver: D::NAME, claimant, needed, granted: 0 })

@@ -13,7 +13,7 @@
 //! ```
 
 use bytemuck::Pod;
-use kaal_core::component::{Component, Name};
+use kaal_core::component::{parts, Component, Name};
 use kaal_core::{Error, Notification};
 
 use crate::ring::{Consumer, Producer, RingError};
@@ -83,8 +83,8 @@ impl<T: Pod> core::fmt::Debug for RingReceiver<T> {
 /// The producing end of ring `name`.
 pub fn sender<T: Pod>(me: &mut Component, name: &str) -> Result<RingSender<T>, Error> {
     let (region, slots) = ring_region::<T>(me, name)?;
-    let data = me.notification(part(name, ":data")?.as_str())?;
-    let space = me.notification(part(name, ":space")?.as_str())?;
+    let data = me.notification(part(name, parts::RING_DATA)?.as_str())?;
+    let space = me.notification(part(name, parts::RING_SPACE)?.as_str())?;
     let ring = Producer::new(region, slots).map_err(layout_error)?;
     Ok(RingSender { ring, data, space })
 }
@@ -92,8 +92,8 @@ pub fn sender<T: Pod>(me: &mut Component, name: &str) -> Result<RingSender<T>, E
 /// The consuming end of ring `name`.
 pub fn receiver<T: Pod>(me: &mut Component, name: &str) -> Result<RingReceiver<T>, Error> {
     let (region, slots) = ring_region::<T>(me, name)?;
-    let data = me.notification(part(name, ":data")?.as_str())?;
-    let space = me.notification(part(name, ":space")?.as_str())?;
+    let data = me.notification(part(name, parts::RING_DATA)?.as_str())?;
+    let space = me.notification(part(name, parts::RING_SPACE)?.as_str())?;
     let ring = Consumer::new(region, slots).map_err(layout_error)?;
     Ok(RingReceiver { ring, data, space })
 }
