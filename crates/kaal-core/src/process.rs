@@ -698,7 +698,13 @@ impl Supervisor {
 
     /// Handles events, printing each, until no component is running.
     pub fn run(&mut self) -> SupervisorReport {
-        while self.running() > 0 {
+        self.run_while(|_| true)
+    }
+
+    /// Handles events, printing each, while a component is running and `keep_going`
+    /// says so; then reports how the components stand.
+    pub fn run_while(&mut self, mut keep_going: impl FnMut(&Self) -> bool) -> SupervisorReport {
+        while self.running() > 0 && keep_going(self) {
             let event = self.next_event();
             println!("[supervisor] {event}");
         }
@@ -708,19 +714,21 @@ impl Supervisor {
                 ComponentState::Exited(ExitStatus::Success) => report.succeeded += 1,
                 ComponentState::Exited(_) => report.failed += 1,
                 ComponentState::Faulted(_) => report.faulted += 1,
-                ComponentState::Running => {}
+                ComponentState::Running => report.running += 1,
             }
         }
         report
     }
 }
 
-/// How the components ended.
+/// How the components ended (or stand, after [`Supervisor::run_while`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SupervisorReport {
     pub succeeded: usize,
     pub failed: usize,
     pub faulted: usize,
+    /// Still running (daemons, when the caller stopped waiting for them).
+    pub running: usize,
 }
 
 /// Checks that a region of `size` bytes at `vaddr` ends below the start-up block.

@@ -28,7 +28,7 @@ use core::fmt;
 use kaal_abi::plan::{BootPlan, ComponentPlan, Source};
 use kaal_alloc::{HeapConfig, UntypedAllocator};
 use kaal_core::ipc::{self, Client, Server};
-use kaal_core::process::{ComponentState, Event, Grant, ProcessConfig, Supervisor};
+use kaal_core::process::{ComponentState, Grant, ProcessConfig, Supervisor};
 use kaal_core::shared::SharedRegion;
 use kaal_core::vspace::CacheAttr;
 use kaal_core::{println, Badge, ExitStatus, Notification, RootTask};
@@ -201,32 +201,16 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
     let waiting_for = |supervisor: &Supervisor| {
         supervisor.states().filter(|(name, state)| *state == ComponentState::Running && !daemon(name)).count()
     };
-    if waiting_for(&supervisor) == 0 {
+    let all_daemons = plan.components.iter().all(|c| c.daemon);
+    if all_daemons {
         println!("[kaal-root] every component is a daemon; the system runs until it is stopped");
     }
-    let all_daemons = plan.components.iter().all(|c| c.daemon);
-    while supervisor.running() > 0 && (all_daemons || waiting_for(&supervisor) > 0) {
-        let event = supervisor.next_event();
-        println!("[supervisor] {event}");
-        if let Event::Faulted { component, .. } = event {
-            println!("[kaal-root] {component} was stopped; the rest of the system keeps running");
-        }
-    }
-    let (mut succeeded, mut failed, mut faulted, mut serving) = (0, 0, 0, 0);
-    for (_, state) in supervisor.states() {
-        match state {
-            ComponentState::Exited(ExitStatus::Success) => succeeded += 1,
-            ComponentState::Exited(_) => failed += 1,
-            ComponentState::Faulted(_) => faulted += 1,
-            ComponentState::Running => serving += 1,
-        }
-    }
+    let report = supervisor.run_while(|supervisor| all_daemons || waiting_for(supervisor) > 0);
     println!(
-        "[kaal-root] system '{}' done: {succeeded} succeeded, {failed} failed, {faulted} faulted, {serving} daemons \
-         still serving",
-        plan.system
+        "[kaal-root] system '{}' done: {} succeeded, {} failed, {} faulted, {} daemons still serving",
+        plan.system, report.succeeded, report.failed, report.faulted, report.running
     );
-    Ok(if failed + faulted == 0 { ExitStatus::Success } else { ExitStatus::ERROR })
+    Ok(if report.failed + report.faulted == 0 { ExitStatus::Success } else { ExitStatus::ERROR })
 }
 
 /// Builds one component's grants and starts it.
