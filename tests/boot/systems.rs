@@ -134,12 +134,36 @@ fn a_bad_system_toml_is_refused_before_anything_builds() {
     assert!(!scratch.0.join("target").exists(), "nothing may be built for a bad system");
 }
 
+/// A cargo home of the test's own, so the tool's global alias (see `kaal_compose::shim`)
+/// is written there and never into the user's `config.toml`. It shares the user's
+/// downloaded crates (`registry`, `git`) through symlinks, so nothing is fetched again.
+fn isolated_cargo_home() -> PathBuf {
+    static HOME: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| {
+        let real = std::env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+            .expect("CARGO_HOME or HOME is set");
+        let home = std::env::temp_dir().join(format!("kaal-test-cargo-home-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&home);
+        std::fs::create_dir_all(&home).unwrap();
+        for shared in ["registry", "git"] {
+            if real.join(shared).exists() {
+                std::os::unix::fs::symlink(real.join(shared), home.join(shared)).unwrap();
+            }
+        }
+        home
+    })
+    .clone()
+}
+
 /// Runs `cargo kaal ARGS` in `dir` and returns (success, stdout + stderr).
 fn cargo_kaal(dir: &Path, args: &[&str]) -> (bool, String) {
     let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .arg("kaal")
         .args(args)
         .current_dir(dir)
+        .env("CARGO_HOME", isolated_cargo_home())
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("RUSTFLAGS")
         .output()

@@ -11,8 +11,8 @@ use ipc_bench_protocol as proto;
 use kaal_alloc::{HeapConfig, UntypedAllocator};
 use kaal_core::arch::cycles;
 use kaal_core::ipc::{self, Client, Message};
-use kaal_core::process::{Grant, ProcessConfig, Supervisor};
 use kaal_core::shared::SharedRegion;
+use kaal_core::supervisor::{ComponentConfig, Grant, Supervisor};
 use kaal_core::{println, sys, Badge, Error, Notification, RootTask};
 use kaal_ipc::{BulkLayout, BulkSender, Producer, RingLayout, SharedMemory, Window};
 
@@ -73,7 +73,7 @@ fn main(rt: RootTask) -> Result<(), Error> {
         Grant::wait("data", &data),
         Grant::signal("space", &space, Badge::new(1).expect("badge")),
     ];
-    let peer = ProcessConfig::builder()
+    let peer = ComponentConfig::builder()
         .name("peer")
         .image(kaal_core::component_image!("ipc-bench-peer"))
         .priority(255)

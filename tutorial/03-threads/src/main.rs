@@ -12,7 +12,7 @@
 extern crate alloc;
 
 use kaal_alloc::{HeapConfig, UntypedAllocator};
-use kaal_core::process::{ProcessConfig, Supervisor};
+use kaal_core::supervisor::{ComponentConfig, Supervisor};
 use kaal_core::thread::{self, ThreadConfig, Threads};
 use kaal_core::{println, Error, RootTask};
 
@@ -77,7 +77,7 @@ fn main(rt: RootTask) -> Result<(), Error> {
     let root_vspace = vspace.try_clone(memory.cspace())?;
     let mut supervisor = Supervisor::new(&mut memory, asid_pool, root_vspace)?;
     let config =
-        ProcessConfig::builder().name("counter").image(kaal_core::component_image!("counter")).priority(150).build();
+        ComponentConfig::builder().name("counter").image(kaal_core::component_image!("counter")).priority(150).build();
     supervisor.spawn(&mut memory, config)?;
     let report = supervisor.run();
     println!("supervisor: {} succeeded, {} failed, {} faulted", report.succeeded, report.failed, report.faulted);

@@ -1,3 +1,3 @@
 fn main() {
-    kaal_build::link::system_image();
+    kaal_sel4::link::system_image();
 }

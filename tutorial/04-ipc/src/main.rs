@@ -11,8 +11,8 @@
 
 use kaal_alloc::{HeapConfig, UntypedAllocator};
 use kaal_core::ipc;
-use kaal_core::process::{Grant, ProcessConfig, Supervisor};
 use kaal_core::shared::SharedRegion;
+use kaal_core::supervisor::{ComponentConfig, Grant, Supervisor};
 use kaal_core::{println, Badge, Error, Notification, RootTask};
 use kaal_ipc::RingLayout;
 use kv_api::KvClient;
@@ -55,19 +55,21 @@ fn main(rt: RootTask) -> Result<(), Error> {
     let client_image = kaal_core::component_image!("kv-client");
     supervisor.spawn(
         &mut memory,
-        ProcessConfig::builder().name("kv-server").image(server_image).grants(&server_grants).build(),
+        ComponentConfig::builder().name("kv-server").image(server_image).grants(&server_grants).build(),
+    )?;
+    supervisor.spawn(
+        &mut memory,
+        ComponentConfig::builder().name("alice").image(client_image).grants(&alice_grants).build(),
     )?;
     supervisor
-        .spawn(&mut memory, ProcessConfig::builder().name("alice").image(client_image).grants(&alice_grants).build())?;
-    supervisor
-        .spawn(&mut memory, ProcessConfig::builder().name("bob").image(client_image).grants(&bob_grants).build())?;
+        .spawn(&mut memory, ComponentConfig::builder().name("bob").image(client_image).grants(&bob_grants).build())?;
 
     // Wait for both clients, then shut the server down with the admin capability.
     let mut clients_done = 0;
     while clients_done < 2 {
         let event = supervisor.next_event();
         println!("[supervisor] {event}");
-        if matches!(event, kaal_core::process::Event::Exited { component: "alice" | "bob", .. }) {
+        if matches!(event, kaal_core::supervisor::Event::Exited { component: "alice" | "bob", .. }) {
             clients_done += 1;
         }
     }
@@ -105,11 +107,11 @@ fn main(rt: RootTask) -> Result<(), Error> {
     let consumer = kaal_core::component_image!("ring-consumer");
     supervisor.spawn(
         &mut memory,
-        ProcessConfig::builder().name("consumer").image(consumer).grants(&consumer_grants).build(),
+        ComponentConfig::builder().name("consumer").image(consumer).grants(&consumer_grants).build(),
     )?;
     supervisor.spawn(
         &mut memory,
-        ProcessConfig::builder().name("producer").image(producer).grants(&producer_grants).build(),
+        ComponentConfig::builder().name("producer").image(producer).grants(&producer_grants).build(),
     )?;
     let report = supervisor.run();
     println!(

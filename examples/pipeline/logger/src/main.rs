@@ -16,7 +16,7 @@ kaal_alloc::global_heap!(HEAP);
 
 fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
     let name = me.name();
-    let mut log = kaal_ipc::component::receiver::<LogRecord>(&mut me, "log")?;
+    let mut log = kaal_ipc::ring_grant::receiver::<LogRecord>(&mut me, "log")?;
     let (mut records, mut refused, mut checksum, mut batches) = (0u64, 0u64, 0u64, 0u64);
     let mut batch = [LogRecord { seq: 0, client: 0, op: 0, a: 0, b: 0, result: 0, status: 0 }; 16];
     loop {

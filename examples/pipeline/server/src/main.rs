@@ -19,7 +19,7 @@ kaal_alloc::global_heap!(HEAP);
 fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
     let name = me.name();
     let calc = me.server("calc")?;
-    let mut log = kaal_ipc::component::sender::<LogRecord>(&mut me, "log")?;
+    let mut log = kaal_ipc::ring_grant::sender::<LogRecord>(&mut me, "log")?;
     println!("[{name}] serving `calc`, logging to a ring of {} records", log.capacity());
     let mut seq = 0;
     let mut request = calc.recv();

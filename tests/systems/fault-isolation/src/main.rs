@@ -7,7 +7,7 @@
 extern crate alloc;
 
 use kaal_alloc::{HeapConfig, UntypedAllocator};
-use kaal_core::process::{ComponentState, Fault, ProcessConfig, Supervisor};
+use kaal_core::supervisor::{ComponentConfig, ComponentState, Fault, Supervisor};
 use kaal_core::{println, Error, ExitStatus, RootTask};
 
 kaal_core::root_task!(main);
@@ -23,9 +23,9 @@ fn main(rt: RootTask) -> Result<ExitStatus, Error> {
 
     let worker = kaal_core::component_image!("steady-worker");
     let misbehaver = kaal_core::component_image!("misbehaver");
-    supervisor.spawn(&mut memory, ProcessConfig::builder().name("worker").image(worker).priority(100).build())?;
+    supervisor.spawn(&mut memory, ComponentConfig::builder().name("worker").image(worker).priority(100).build())?;
     for name in ["vm-fault", "bad-syscall", "cap-fault", "hostile"] {
-        supervisor.spawn(&mut memory, ProcessConfig::builder().name(name).image(misbehaver).priority(100).build())?;
+        supervisor.spawn(&mut memory, ComponentConfig::builder().name(name).image(misbehaver).priority(100).build())?;
     }
     let report = supervisor.run();
     println!("supervisor: {} succeeded, {} failed, {} faulted", report.succeeded, report.failed, report.faulted);

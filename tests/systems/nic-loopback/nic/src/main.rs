@@ -60,7 +60,7 @@ fn wait_for_receiver(nic: &mut E1000, mac: [u8; 6]) -> Result<(usize, u64), Box<
 
 fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
     let name = me.name();
-    let mut nic: E1000 = kaal_dev::component::claim(&mut me, "pci:00:03.0")?;
+    let mut nic: E1000 = kaal_dev::device_grant::claim(&mut me, "pci:00:03.0")?;
     let mac = nic.init()?;
     let [a, b, c, d, e, f] = mac;
     println!(

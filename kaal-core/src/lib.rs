@@ -1,0 +1,63 @@
+//! # kaal-core: seL4, typed
+//!
+//! Layer 1 of KaaL. Everything above it gets kernel resources only through the handles
+//! defined here.
+//!
+//! * [`sys`]: the raw layer, generated at build time from the kernel's own interface
+//!   XML, headers and bitfield specs for the exact kernel config in use (syscall numbers,
+//!   invocation labels, object sizes, one `seL4_*` function per invocation), plus the
+//!   `syscall` instruction and IPC-buffer access.
+//! * Owned, typed capability handles ([`cap`]): one marker type per kind of capability,
+//!   no `Copy`, and state changes that consume the old state ([`vspace::Frame::map`]
+//!   returns a [`vspace::MappedFrame`]).
+//! * [`cspace::CSpace`] (free slots), [`untyped::Untyped`] (retyping, with the memory
+//!   left tracked), [`vspace`] (frames, mapping with on-demand paging structures),
+//!   [`bootinfo::BootInfo`].
+//! * [`Error`] for everything, with [`KernelError`] mirroring `seL4_Error`.
+//! * The root-task runtime ([`root_task!`], [`runtime`]) and [`println!`].
+//!
+//! Using a capability as the wrong kind does not compile:
+//!
+//! ```compile_fail,E0599
+//! fn confuse(n: &kaal_core::Notification) {
+//!     // error[E0599]: no method named `call` found: a notification is not an endpoint
+//!     n.call(0);
+//! }
+//! ```
+//!
+//! ```compile_fail,E0308
+//! fn wants_endpoint(_: &kaal_core::Endpoint) {}
+//! fn confuse(n: &kaal_core::Notification) {
+//!     // error[E0308]: mismatched types: expected `Cap<Endpoint>`, found `Cap<Notification>`
+//!     wants_endpoint(n);
+//! }
+//! ```
+#![no_std]
+#![warn(missing_debug_implementations)]
+
+pub mod arch;
+pub mod bootinfo;
+pub mod cap;
+pub mod component;
+pub mod console;
+pub mod cspace;
+pub mod device;
+pub mod error;
+pub mod ipc;
+pub mod mmio;
+mod notification;
+pub mod runtime;
+pub mod shared;
+pub mod supervisor;
+pub mod sys;
+pub mod thread;
+pub mod untyped;
+pub mod vspace;
+
+pub use bootinfo::BootInfo;
+pub use cap::{Badge, CNode, CPtr, Cap, Endpoint, IoPort, IrqControl, IrqHandler, Notification, Rights, Tcb};
+pub use cspace::CSpace;
+pub use error::{Error, KernelError, Rejected, Result};
+pub use runtime::{exit, ExitStatus, RootTask};
+pub use untyped::Untyped;
+pub use vspace::{Frame, MappedFrame, VSpace};

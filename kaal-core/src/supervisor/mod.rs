@@ -1,0 +1,330 @@
+//! Components: isolated processes built from typed handles, and their supervisor.
+//!
+//! A component has its own address space (a PML4 with paging structures made on
+//! demand), its own CNode, a TCB, an IPC buffer, a stack with an unmapped guard page, a
+//! heap, and exactly the capabilities and memory regions it is [`Grant`]ed. Its program
+//! is an ELF image embedded in the root task (the kernel loads only one boot module);
+//! `kaal build` builds the component crates and [`crate::component_image!`] embeds them.
+//!
+//! The [`Supervisor`] owns an endpoint on which every component's faults arrive (each
+//! component's copy carries its own badge) and on which components report their exit.
+//! A VM fault, an unknown syscall, a failed capability lookup or a CPU exception stops
+//! only the faulting component; the supervisor prints its name, the fault, the address
+//! and the instruction pointer, and the rest of the system keeps running.
+//!
+//! * [`grant`]: what a component is given, and placing it;
+//! * [`config`]: how a component is built;
+//! * [`fault`]: the faults the kernel reports;
+//! * [`loader`]: the ELF loader.
+//!
+//! What a component sees (slots, addresses, the start-up block) is defined in
+//! [`kaal_abi::startup`].
+
+mod config;
+mod fault;
+mod grant;
+mod loader;
+
+use core::fmt;
+
+use kaal_abi::exit::ExitStatus;
+use kaal_abi::startup::{self, labels, slots, StartupBlock};
+
+pub use config::ComponentConfig;
+pub use fault::Fault;
+pub use grant::Grant;
+pub use loader::AlignedImage;
+
+use crate::cap::{cap_type, AsidPool, Badge, CNode, Cap, Endpoint, Rights, Tcb};
+use crate::error::{Error, Result};
+use crate::println;
+use crate::sys;
+use crate::vspace::{Frame, Large, ObjectAllocator, PageSize, VSpace, PAGE_SIZE};
+
+// KaaL's supervisor labels fit the kernel's label field (width generated from the .bf).
+const _: () = assert!(labels::LABEL_BITS == sys::seL4_MessageInfo_label_WIDTH);
+
+/// Where a component stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComponentState {
+    Running,
+    Exited(ExitStatus),
+    Faulted(Fault),
+}
+
+/// Something the supervisor saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A component reported its exit status.
+    Exited { component: &'static str, status: ExitStatus },
+    /// A component faulted and was stopped.
+    Faulted { component: &'static str, fault: Fault },
+    /// A message the supervisor does not understand (ignored).
+    Unexpected { component: Option<&'static str>, label: u64 },
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Exited { component, status } => {
+                write!(f, "component '{component}' exited: {} ({status:?})", status.describe())
+            }
+            Event::Faulted { component, fault } => {
+                write!(f, "component '{component}' faulted: {fault}; it was stopped")
+            }
+            Event::Unexpected { component: Some(c), label } => {
+                write!(f, "component '{c}' sent an unknown message (label {label:#x}) to the supervisor; ignored")
+            }
+            Event::Unexpected { component: None, label } => {
+                write!(f, "an unknown sender sent a message (label {label:#x}) to the supervisor; ignored")
+            }
+        }
+    }
+}
+
+/// Most components one supervisor runs.
+pub const MAX_COMPONENTS: usize = 64;
+
+struct Component {
+    name: &'static str,
+    tcb: Tcb,
+    state: ComponentState,
+    // Kept for the component's lifetime: its address space and CNode. Its frames stay
+    // mapped in that address space; their capabilities stay in the root CNode.
+    _vspace: VSpace,
+    _cnode: CNode,
+}
+
+/// Builds components and handles their faults and exits.
+pub struct Supervisor {
+    endpoint: Endpoint,
+    asid_pool: AsidPool,
+    /// Stages page contents in the root task's own address space.
+    stager: loader::Stager,
+    components: heapless::Vec<Component, MAX_COMPONENTS>,
+}
+
+impl fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Supervisor({} components)", self.components.len())
+    }
+}
+impl Supervisor {
+    /// Where the supervisor stages page contents in the root task's address space.
+    const SCRATCH_VADDR: u64 = 0x0000_5f00_0000_0000;
+
+    /// A supervisor with its own endpoint. `root_vspace` is a handle on the root task's
+    /// address space (see [`VSpace::try_clone`]).
+    pub fn new(alloc: &mut impl ObjectAllocator, asid_pool: AsidPool, root_vspace: VSpace) -> Result<Self> {
+        let endpoint = alloc.allocate::<Endpoint>()?;
+        Ok(Self {
+            endpoint,
+            asid_pool,
+            stager: loader::Stager { vspace: root_vspace, vaddr: Self::SCRATCH_VADDR },
+            components: heapless::Vec::new(),
+        })
+    }
+
+    /// Builds and starts a component; returns what it was told at start-up (its grants,
+    /// by name, slot and address). On failure the objects made so far stay allocated
+    /// (they are not reachable by anyone), and the error says what went wrong.
+    pub fn spawn(&mut self, alloc: &mut impl ObjectAllocator, config: ComponentConfig<'_>) -> Result<StartupBlock> {
+        let name = config.name;
+        let elf = loader::parse(name, config.image)?;
+        if !(4..=12).contains(&config.cnode_bits) {
+            return Err(Error::InvalidSize {
+                what: "component CNode bits",
+                value: config.cnode_bits as u64,
+                limit: 12,
+            });
+        }
+        if config.heap_size as u64 > startup::MAX_HEAP {
+            return Err(Error::InvalidSize {
+                what: "component heap (bytes)",
+                value: config.heap_size as u64,
+                limit: startup::MAX_HEAP,
+            });
+        }
+        if config.stack_size as u64 > startup::MAX_STACK {
+            return Err(Error::InvalidSize {
+                what: "component stack (bytes)",
+                value: config.stack_size as u64,
+                limit: startup::MAX_STACK,
+            });
+        }
+        if self.components.len() as u64 >= Badge::MAX {
+            return Err(Error::InvalidSize {
+                what: "components",
+                value: self.components.len() as u64,
+                limit: Badge::MAX,
+            });
+        }
+        let badge = Badge::new(self.components.len() as u64 + 1).expect("bounded above");
+
+        // Address space and CNode.
+        let pml4 = alloc.allocate::<Cap<cap_type::Pml4>>()?;
+        let mut vspace = VSpace::new(pml4, &self.asid_pool)?;
+        let cnode = alloc.allocate_cnode(config.cnode_bits as u32)?;
+        let tcb: Tcb = alloc.allocate()?;
+
+        // Program segments.
+        let entry = loader::load(name, &elf, config.image, &mut vspace, &mut self.stager, alloc)?;
+
+        // Stack (with an unmapped page below it), IPC buffer, heap. The kernel zeroes
+        // RAM frames when it creates them, so these need no staging.
+        let stack_pages = config.stack_size.div_ceil(PAGE_SIZE).max(1) as u64;
+        for i in 0..stack_pages {
+            let frame: Frame = alloc.allocate()?;
+            let vaddr = startup::STACK_TOP - (i + 1) * PAGE_SIZE as u64;
+            frame.map(&mut vspace, vaddr, Rights::READ_WRITE, alloc)?.leak();
+        }
+        let ipc: Frame = alloc.allocate()?;
+        let ipc = ipc.map(&mut vspace, startup::IPC_BUFFER_VADDR, Rights::READ_WRITE, alloc)?;
+        let ipc_cptr = ipc.cptr();
+        ipc.leak();
+        let heap_size = config.heap_size as u64;
+        if heap_size > 0 && heap_size.is_multiple_of(Large::BYTES as u64) {
+            for i in 0..heap_size / Large::BYTES as u64 {
+                let frame: Frame<Large> = alloc.allocate()?;
+                let vaddr = startup::HEAP_BASE + i * Large::BYTES as u64;
+                frame.map(&mut vspace, vaddr, Rights::READ_WRITE, alloc)?.leak();
+            }
+        } else {
+            for i in 0..heap_size.div_ceil(PAGE_SIZE as u64) {
+                let frame: Frame = alloc.allocate()?;
+                let vaddr = startup::HEAP_BASE + i * PAGE_SIZE as u64;
+                frame.map(&mut vspace, vaddr, Rights::READ_WRITE, alloc)?.leak();
+            }
+        }
+
+        // Capabilities: its own TCB and CNode, the supervisor endpoint, then the grants.
+        let mut block = StartupBlock::new(name).map_err(|e| Error::BadGrant { component: name, why: e })?;
+        block.cnode_bits = config.cnode_bits as u64;
+        block.heap_base = startup::HEAP_BASE;
+        block.heap_size = heap_size;
+        block.stack_top = startup::STACK_TOP;
+        block.stack_size = stack_pages * PAGE_SIZE as u64;
+        block.ipc_buffer = startup::IPC_BUFFER_VADDR;
+        let guard = grant::guard_data(config.cnode_bits);
+        let depth = config.cnode_bits;
+        grant::copy_into(&cnode, slots::TCB, depth, tcb.cptr(), Rights::ALL, None)?;
+        grant::copy_into(&cnode, slots::CNODE, depth, cnode.cptr(), Rights::ALL, Some(guard))?;
+        grant::copy_into(
+            &cnode,
+            slots::SUPERVISOR,
+            depth,
+            self.endpoint.cptr(),
+            Rights { read: false, write: true, grant: true },
+            Some(badge.cap_data()),
+        )?;
+        let target = grant::Target { name, cnode: &cnode, depth, cnode_bits: config.cnode_bits, vspace: &mut vspace };
+        grant::place(config.grants, target, &mut block, alloc)?;
+
+        // The start-up block, read-only.
+        let mut page = [0u8; startup::ENCODED_LEN];
+        block.encode(&mut page).map_err(|why| Error::BadGrant { component: name, why })?;
+        let frame = self.stager.frame(alloc, &page)?;
+        frame.map(&mut vspace, startup::STARTUP_BLOCK_VADDR, Rights::READ, alloc)?.leak();
+
+        // The thread.
+        let prio = (config.priority as u64) << sys::seL4_PrioProps_prio_SHIFT;
+        let regs = sys::seL4_UserContext { rip: entry, rsp: startup::STACK_TOP, ..Default::default() };
+        // SAFETY: configuring and starting a thread in a new address space; nothing of
+        // the root task's memory is involved.
+        unsafe {
+            Error::check(
+                sys::seL4_TCB_Configure(
+                    tcb.cptr(),
+                    slots::SUPERVISOR,
+                    prio,
+                    cnode.cptr(),
+                    guard,
+                    vspace.cptr(),
+                    0,
+                    startup::IPC_BUFFER_VADDR,
+                    ipc_cptr,
+                ),
+                "seL4_TCB_Configure",
+            )?;
+            let count = core::mem::size_of::<sys::seL4_UserContext>() as u64 / 8;
+            Error::check(sys::seL4_TCB_WriteRegisters(tcb.cptr(), false, 0, count, &regs), "seL4_TCB_WriteRegisters")?;
+            sys::debug_name_thread(tcb.cptr(), name);
+            Error::check(sys::seL4_TCB_Resume(tcb.cptr()), "seL4_TCB_Resume")?;
+        }
+        let component = Component { name, tcb, state: ComponentState::Running, _vspace: vspace, _cnode: cnode };
+        // Capacity was checked before anything was built.
+        let _ = self.components.push(component);
+        Ok(block)
+    }
+
+    /// Components still running.
+    pub fn running(&self) -> usize {
+        self.components.iter().filter(|c| c.state == ComponentState::Running).count()
+    }
+
+    /// The state of every component, by name.
+    pub fn states(&self) -> impl Iterator<Item = (&'static str, ComponentState)> + '_ {
+        self.components.iter().map(|c| (c.name, c.state))
+    }
+
+    /// Waits for the next fault, exit or stray message.
+    pub fn next_event(&mut self) -> Event {
+        let received = self.endpoint.recv();
+        let index = received.badge.checked_sub(1).map(|i| i as usize);
+        let component = index.and_then(|i| self.components.get_mut(i));
+        let label = received.msg.label();
+        let Some(component) = component else {
+            return Event::Unexpected { component: None, label };
+        };
+        if label == labels::EXIT {
+            let status = ExitStatus::from_qemu_status(((received.msg.word(0) as i32) << 1) | 1)
+                .unwrap_or(ExitStatus::Failure(kaal_abi::exit::MAX_FAILURE_CODE));
+            component.state = ComponentState::Exited(status);
+            return Event::Exited { component: component.name, status };
+        }
+        match Fault::decode(label, |i| received.msg.word(i)) {
+            Some(fault) => {
+                // SAFETY: stopping a component's thread; the root task's memory is not
+                // involved. It is never replied to, so it stays stopped.
+                unsafe { sys::seL4_TCB_Suspend(component.tcb.cptr()) };
+                component.state = ComponentState::Faulted(fault);
+                Event::Faulted { component: component.name, fault }
+            }
+            None => Event::Unexpected { component: Some(component.name), label },
+        }
+    }
+
+    /// Handles events, printing each, until no component is running.
+    pub fn run(&mut self) -> SupervisorReport {
+        self.run_while(|_| true)
+    }
+
+    /// Handles events, printing each, while a component is running and `keep_going`
+    /// says so; then reports how the components stand.
+    pub fn run_while(&mut self, mut keep_going: impl FnMut(&Self) -> bool) -> SupervisorReport {
+        while self.running() > 0 && keep_going(self) {
+            let event = self.next_event();
+            println!("[supervisor] {event}");
+        }
+        let mut report = SupervisorReport::default();
+        for (_, state) in self.states() {
+            match state {
+                ComponentState::Exited(ExitStatus::Success) => report.succeeded += 1,
+                ComponentState::Exited(_) => report.failed += 1,
+                ComponentState::Faulted(_) => report.faulted += 1,
+                ComponentState::Running => report.running += 1,
+            }
+        }
+        report
+    }
+}
+
+/// How the components ended (or stand, after [`Supervisor::run_while`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SupervisorReport {
+    pub succeeded: usize,
+    pub failed: usize,
+    pub faulted: usize,
+    /// Still running (daemons, when the caller stopped waiting for them).
+    pub running: usize,
+}

@@ -1,0 +1,132 @@
+//! Drivers in components: claiming a device the root task granted.
+//!
+//! A component that lists a device in system.toml (`devices = ["com2"]`) is granted the
+//! device's resources by the root task, which claimed them from the broker at boot: its
+//! I/O ports as `D:ports`, its interrupt as `D:irq` with the notification it arrives on
+//! as `D:events`, and each MMIO window as device memory `D:mmio<N>` (see
+//! `kaal_abi::plan`). A driver that needs DMA memory takes the component's own (`dma`
+//! in system.toml, granted as region `dma` with its physical address). [`claim`]
+//! gathers them into a [`DeviceBundle`] and runs the driver's `probe`, exactly as the
+//! broker does for a driver in the root task, so the same driver crate works in either
+//! place:
+//!
+//! ```ignore
+//! let mut uart: Uart = kaal_dev::device_grant::claim(&mut me, "com2")?;
+//! kaal_dev::kit::serve(&mut uart, |_| true)?;
+//! ```
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use kaal_alloc::DmaPool;
+use kaal_core::component::{parts, Component, Name};
+use kaal_core::device::Irq;
+use kaal_core::{Badge, Error};
+
+use crate::broker::BrokerError;
+use crate::device::{DeviceId, DeviceInfo, MmioWindow};
+use crate::kit::{DeviceBundle, Driver};
+
+/// Takes grant `name` if it exists: `Ok(None)` if it was not granted.
+fn optional<T>(taken: Result<T, Error>) -> Result<Option<T>, Error> {
+    match taken {
+        Ok(value) => Ok(Some(value)),
+        Err(Error::NotGranted { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `device:what`, the name of one of a device's grants (device names are short, so it
+/// always fits; if not, the lookup finds nothing).
+fn grant_name(device: &str, what: &str) -> Name {
+    Name::joined(device, what).unwrap_or_else(|| Name::truncated(device))
+}
+
+/// Claims the granted device `device` (`com2`, `pci:00:03.0`) for driver `D` and
+/// probes it.
+pub fn claim<D: Driver>(me: &mut Component, device: &str) -> Result<D, BrokerError> {
+    let claimant = me.name();
+    let grant_error = |error| BrokerError::Grant { device: device.to_string(), claimant, error };
+    let Some(id) = DeviceId::parse(device) else {
+        return Err(grant_error(Error::NotGranted { name: Name::truncated(device) }));
+    };
+
+    // Which device it is: ISA devices by name, PCI devices by the IDs the root task put
+    // in the upper half of the ports' or the IRQ handler's data word. A driver never
+    // starts on a device it does not drive.
+    let pci_ids = [parts::DEVICE_PORTS, parts::DEVICE_IRQ]
+        .iter()
+        .find_map(|what| me.grants().cap(grant_name(device, what).as_str()).map(|c| (c.data >> 32) as u32))
+        .filter(|tag| *tag != 0)
+        .map(|tag| ((tag >> 16) as u16, tag as u16));
+    let mut info = DeviceInfo {
+        id,
+        description: "granted by the root task",
+        pci_ids,
+        ports: None,
+        mmio: heapless::Vec::new(),
+        interrupt: None,
+        reserved: None,
+    };
+    let identified = matches!(id, DeviceId::Isa(_)) || pci_ids.is_some();
+    if identified && !D::MATCHES.is_empty() && !D::MATCHES.iter().any(|m| info.matches(m)) {
+        let wanted: Vec<String> = D::MATCHES.iter().map(crate::broker::describe_match).collect();
+        let granted = match pci_ids {
+            Some((vendor, dev)) => alloc::format!("{device} (PCI {vendor:04x}:{dev:04x})"),
+            None => device.into(),
+        };
+        return Err(BrokerError::NoMatchingDevice { driver: D::NAME, wanted: wanted.join(" or "), known: granted });
+    }
+
+    let ports = optional(me.io_ports(grant_name(device, parts::DEVICE_PORTS).as_str())).map_err(grant_error)?;
+    let irq = match optional(me.irq_handler(grant_name(device, parts::DEVICE_IRQ).as_str())).map_err(grant_error)? {
+        Some((handler, line)) => {
+            let events = me.notification(grant_name(device, parts::DEVICE_EVENTS).as_str()).map_err(grant_error)?;
+            // The root task bound the handler to this notification with badge 1.
+            Some((Irq::from_parts(handler, events, Badge::new(1).expect("1 is a valid badge")), line))
+        }
+        None => None,
+    };
+    let prefix = grant_name(device, parts::DEVICE_MMIO);
+    let windows: Vec<(String, u8)> = me
+        .grants()
+        .regions()
+        .filter_map(|r| {
+            let index = r.name.as_str().strip_prefix(prefix.as_str())?.parse().ok()?;
+            Some((r.name.as_str().to_string(), index))
+        })
+        .collect();
+    let mut mmio = Vec::new();
+    for (name, index) in windows {
+        mmio.push((index, me.mmio(&name).map_err(grant_error)?));
+    }
+    if ports.is_none() && irq.is_none() && mmio.is_empty() {
+        return Err(grant_error(Error::NotGranted { name: Name::truncated(device) }));
+    }
+
+    // DMA memory is the component's (system.toml `dma`), not the device's.
+    let dma = match D::RESOURCES.dma_bytes {
+        0 => None,
+        needed => {
+            let pool = match DmaPool::granted(me, parts::DMA) {
+                Ok(pool) => pool,
+                Err(Error::NotGranted { .. }) => {
+                    return Err(BrokerError::ComponentDma { driver: D::NAME, claimant, needed, granted: 0 })
+                }
+                Err(e) => return Err(grant_error(e)),
+            };
+            if pool.size() < needed {
+                return Err(BrokerError::ComponentDma { driver: D::NAME, claimant, needed, granted: pool.size() });
+            }
+            Some(pool)
+        }
+    };
+
+    info.ports = ports.as_ref().map(|p| (p.span().first, p.span().last - p.span().first + 1));
+    info.interrupt = irq.as_ref().map(|(_, line)| *line);
+    for (index, region) in &mmio {
+        let _ = info.mmio.push(MmioWindow { index: *index, paddr: region.paddr(), size: region.size() as u64 });
+    }
+    let mut bundle = DeviceBundle { info, driver: D::NAME, ports, irq: irq.map(|(irq, _)| irq), mmio, dma };
+    Ok(D::probe(&mut bundle)?)
+}

@@ -1,3 +1,0 @@
-fn main() {
-    kaal_build::link::system_image();
-}

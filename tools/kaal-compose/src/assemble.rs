@@ -1,0 +1,228 @@
+//! Building a system described by a `system.toml`.
+//!
+//! 1. Read and validate the file ([`crate::system`]); nothing builds if it is wrong.
+//! 2. Build every component crate as a freestanding image, one cargo run per workspace
+//!    (components may live in the KaaL repository or in a project of their own).
+//! 3. Plan the boot ([`crate::planner`]) and write it as Rust source next to the system's
+//!    other build products (`target/kaal/systems/<name>-<hash>/boot_plan.rs`), with
+//!    copies of the component images stripped of debug information.
+//! 4. Build KaaL's generic root task (`tools/kaal-root`) with that plan compiled in and
+//!    the component images embedded, and copy the result out as the system's image.
+//!
+//! The root task is built in the KaaL workspace (so its dependencies are compiled once
+//! for every system), one system at a time: a lock file serialises step 4 with the copy,
+//! so parallel builds of different systems never hand each other's image out.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Result, ToolError};
+use crate::image::{self, Image};
+use crate::kernel::Kernel;
+use crate::planner::{self, Plan};
+use crate::progress::Reporter;
+use crate::project::{Project, SystemCrate};
+use crate::system::{self, System};
+
+/// The file that makes a directory a declarative system.
+pub const SYSTEM_FILE: &str = "system.toml";
+
+/// A `system.toml`, validated.
+#[derive(Debug, Clone)]
+pub struct SystemFile {
+    /// The directory holding it (component paths are relative to it).
+    pub dir: PathBuf,
+    /// The file, for messages ("examples/pipeline/system.toml").
+    pub display: String,
+    pub system: System,
+}
+
+impl SystemFile {
+    /// Reads and validates `dir/system.toml`, including that each component's crate
+    /// directory exists.
+    pub fn load(dir: &Path, display_dir: &str) -> Result<SystemFile> {
+        let path = dir.join(SYSTEM_FILE);
+        let display = if display_dir.is_empty() || display_dir == "." {
+            SYSTEM_FILE.to_string()
+        } else {
+            format!("{display_dir}/{SYSTEM_FILE}")
+        };
+        let invalid = |errors: system::ConfigErrors| {
+            ToolError::new(
+                format!("checking {display}"),
+                format!("{} problem(s):\n{errors}", errors.0.len()),
+                "fix the problems above; nothing was built",
+            )
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| ToolError::io(format!("reading {display}"), &path, e))?;
+        let system = system::parse(&display, &text).map_err(invalid)?;
+        system::check_component_dirs(&system, dir, &display).map_err(invalid)?;
+        Ok(SystemFile { dir: dir.to_path_buf(), display, system })
+    }
+
+    /// The boot plan.
+    pub fn plan(&self) -> Result<Plan> {
+        planner::plan(&self.system)
+    }
+}
+
+/// Whether `dir` holds a `system.toml`.
+pub fn is_system_dir(dir: &Path) -> bool {
+    dir.join(SYSTEM_FILE).is_file()
+}
+
+/// The KaaL checkout this tool was built from (for the root task, and the kernel cache
+/// every project shares).
+pub fn kaal_checkout() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    here.canonicalize().unwrap_or(here)
+}
+
+/// What [`build`] made.
+#[derive(Debug, Clone)]
+pub struct Assembled {
+    pub image: Image,
+    /// Each component (start order) and the size of its image.
+    pub components: Vec<(String, u64)>,
+}
+
+/// Builds the system in `file` for `kernel`.
+pub fn build(file: &SystemFile, project: &Project, kernel: &Kernel, reporter: &Reporter) -> Result<Assembled> {
+    let system = &file.system;
+    let plan = file.plan()?;
+
+    // Components, grouped by the workspace each belongs to.
+    let mut crates: Vec<(Project, SystemCrate)> = Vec::new();
+    for component in &system.components {
+        let dir = file.dir.join(&component.path);
+        let component_project = if dir.starts_with(&project.root) { project.clone() } else { Project::discover(&dir)? };
+        let krate = component_project.system(&dir).map_err(|e| {
+            ToolError::new(
+                format!("checking {}", file.display),
+                format!("component `{}`: {}", component.name, e.cause),
+                e.help,
+            )
+        })?;
+        crates.push((component_project, krate));
+    }
+    let mut images: Vec<PathBuf> = vec![PathBuf::new(); crates.len()];
+    let mut remaining: Vec<usize> = (0..crates.len()).collect();
+    while let Some(&first) = remaining.first() {
+        let root = crates[first].0.root.clone();
+        let group: Vec<usize> = remaining.iter().copied().filter(|&i| crates[i].0.root == root).collect();
+        remaining.retain(|i| !group.contains(i));
+        let mut unique: Vec<SystemCrate> = Vec::new();
+        for &i in &group {
+            if !unique.iter().any(|c| c.package == crates[i].1.package) {
+                unique.push(crates[i].1.clone());
+            }
+        }
+        let names: Vec<&str> = unique.iter().map(|c| c.package.as_str()).collect();
+        let step = reporter.step(format!("building components {}", names.join(", ")));
+        let paths = match image::cargo_build(&crates[first].0, &unique, kernel, &[], reporter) {
+            Ok(paths) => paths,
+            Err(e) => {
+                step.fail();
+                return Err(e);
+            }
+        };
+        step.done(format!("{} images", paths.len()));
+        for &i in &group {
+            let at = unique.iter().position(|c| c.package == crates[i].1.package).expect("collected above");
+            images[i] = paths[at].clone();
+        }
+    }
+    // The plan, as Rust, next to stripped copies of the images it embeds.
+    let out_dir = systems_dir(project, file);
+    std::fs::create_dir_all(&out_dir).map_err(|e| ToolError::io("writing the boot plan", &out_dir, e))?;
+    let images = strip_debug_info(&images, &out_dir)?;
+    let mut components = Vec::new();
+    for (component, path) in system.components.iter().zip(&images) {
+        let size = std::fs::metadata(path).map_err(|e| ToolError::io("embedding the component images", path, e))?.len();
+        components.push((component.name.clone(), size));
+    }
+
+    let plan_path = out_dir.join("boot_plan.rs");
+    let source = plan.to_rust(system, &file.display, &images)?;
+    if std::fs::read_to_string(&plan_path).ok().as_deref() != Some(source.as_str()) {
+        std::fs::write(&plan_path, source).map_err(|e| ToolError::io("writing the boot plan", &plan_path, e))?;
+    }
+
+    // The root task, with the plan compiled in.
+    let kaal = if project.root == kaal_checkout() { project.clone() } else { Project::discover(&kaal_checkout())? };
+    let root_crate = kaal.system(&kaal_checkout().join("tools/kaal-root"))?;
+    let lock_path = kaal.kaal_dir().join("kaal-root.lock");
+    std::fs::create_dir_all(kaal.kaal_dir()).map_err(|e| ToolError::io("building the root task", &lock_path, e))?;
+    let lock = File::create(&lock_path).map_err(|e| ToolError::io("building the root task", &lock_path, e))?;
+    lock.lock().map_err(|e| ToolError::io("building the root task", &lock_path, e))?;
+    let step = reporter.step(format!("building the root task for {}", system.name));
+    let env = [(kaal_sel4::link::BOOT_PLAN_ENV.to_string(), plan_path.clone())];
+    let built = match image::cargo_build(&kaal, std::slice::from_ref(&root_crate), kernel, &env, reporter) {
+        Ok(mut paths) => paths.remove(0),
+        Err(e) => {
+            step.fail();
+            return Err(e);
+        }
+    };
+    let path = out_dir.join("image.elf");
+    std::fs::copy(&built, &path).map_err(|e| ToolError::io("copying the system image", &path, e))?;
+    drop(lock);
+    let size = std::fs::metadata(&path).map_err(|e| ToolError::io("copying the system image", &path, e))?.len();
+    step.done(format!("{} ({} KiB)", path.display(), size.div_ceil(1024)));
+    Ok(Assembled { image: Image { path, size }, components })
+}
+
+/// Copies of `images` without debug information, in `out_dir`: the root task carries
+/// every component image in its own memory, and debug sections (most of an image) are
+/// of no use there. The originals, with symbols, stay in the build directory for
+/// debuggers and addr2line.
+fn strip_debug_info(images: &[PathBuf], out_dir: &Path) -> Result<Vec<PathBuf>> {
+    let step = "stripping the component images";
+    let mut stripped: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for image in images {
+        if stripped.iter().any(|(original, _)| original == image) {
+            continue;
+        }
+        let name = image.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let out = out_dir.join(format!("{name}.elf"));
+        // Into a scratch file first: the copy is replaced only if it changed, so an
+        // unchanged component does not make cargo rebuild the root task.
+        let fresh = out_dir.join(format!("{name}.elf.new"));
+        let status = std::process::Command::new("objcopy")
+            .arg("--strip-debug")
+            .arg(image)
+            .arg(&fresh)
+            .output()
+            .map_err(|e| ToolError::new(step, format!("cannot run objcopy: {e}"), "install binutils"))?;
+        if !status.status.success() {
+            return Err(ToolError::new(
+                step,
+                format!(
+                    "objcopy --strip-debug {}: {}",
+                    image.display(),
+                    String::from_utf8_lossy(&status.stderr).trim()
+                ),
+                "check that the component built as an ELF file (cargo kaal build -v shows the build)",
+            ));
+        }
+        let unchanged = std::fs::read(&out).ok().is_some_and(|old| std::fs::read(&fresh).ok().as_deref() == Some(&old));
+        let replaced = if unchanged { std::fs::remove_file(&fresh) } else { std::fs::rename(&fresh, &out) };
+        replaced.map_err(|e| ToolError::io(step, &out, e))?;
+        stripped.push((image.clone(), out));
+    }
+    Ok(images
+        .iter()
+        .map(|image| {
+            stripped.iter().find(|(original, _)| original == image).map(|(_, out)| out.clone()).unwrap_or_default()
+        })
+        .collect())
+}
+
+/// `target/kaal/systems/<name>-<hash of the file's path>`.
+fn systems_dir(project: &Project, file: &SystemFile) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let key = file.dir.canonicalize().unwrap_or_else(|_| file.dir.clone());
+    let hash = Sha256::digest(key.display().to_string().as_bytes());
+    let short: String = hash.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    project.kaal_dir().join("systems").join(format!("{}-{short}", file.system.name))
+}

@@ -1,0 +1,222 @@
+//! The `kaal` tool as a library.
+//!
+//! The `kaal` binary (`cargo kaal ...`) is a thin command-line layer over these modules;
+//! boot tests use the same code through [`testing`]. A build goes
+//! [`host::ensure`] -> [`project`] -> [`kernel::prepare`] -> [`image::build`] ->
+//! [`qemu::boot`]; for a directory with a `system.toml`, [`system`] checks the file
+//! first and [`assemble`] builds the components and the generic root task with the
+//! boot plan ([`planner`]) in place of `image::build`.
+
+pub mod assemble;
+pub mod bench;
+pub mod error;
+pub mod host;
+pub mod image;
+pub mod kernel;
+pub mod planner;
+pub mod progress;
+pub mod project;
+pub mod qemu;
+pub mod scaffold;
+pub mod shim;
+pub mod system;
+pub mod testing;
+
+use std::path::{Path, PathBuf};
+
+use kaal_sel4::KernelConfig;
+
+pub use error::{Result, ToolError};
+use progress::Reporter;
+
+/// KaaL's own `tools/` directory (systems the tool boots for itself, like the device
+/// lister), in the checkout this tool was built from.
+pub fn tools_dir() -> std::path::PathBuf {
+    assemble::kaal_checkout().join("tools")
+}
+
+/// A system with its kernel and image built.
+#[derive(Debug, Clone)]
+pub struct BuiltSystem {
+    pub project: project::Project,
+    pub system: project::SystemCrate,
+    pub kernel: kernel::Kernel,
+    pub image: image::Image,
+    /// For a system.toml: its components (start order) and their image sizes.
+    pub components: Vec<(String, u64)>,
+    /// What the system runs on.
+    pub machine: Machine,
+}
+
+/// The machine a system asks for: its QEMU arguments (its devices) and memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Machine {
+    pub qemu_args: Vec<String>,
+    pub memory_mib: Option<u32>,
+}
+
+impl Machine {
+    /// QEMU's settings for this machine; `memory` (MiB) overrides the system's.
+    pub fn qemu_config(&self, memory: Option<u32>) -> qemu::QemuConfig {
+        let default = qemu::QemuConfig::default();
+        qemu::QemuConfig {
+            memory_mib: memory.or(self.memory_mib).unwrap_or(default.memory_mib),
+            extra_args: self.qemu_args.clone(),
+            ..default
+        }
+    }
+}
+
+/// The machine of the system in `dir` (a system.toml or a root-task crate), without
+/// building it.
+pub fn machine_of(dir: &Path) -> Result<Machine> {
+    if assemble::is_system_dir(dir) {
+        let file = load_system_file(dir)?;
+        Ok(Machine { qemu_args: file.system.qemu.args, memory_mib: Some(file.system.qemu.memory_mib) })
+    } else {
+        let system = project::Project::discover(dir)?.system(dir)?;
+        Ok(Machine { qemu_args: system.qemu_args, memory_mib: None })
+    }
+}
+
+/// Finds the system to build: `dir`, else the current directory if it is a system, else
+/// the workspace's default system. A directory with a system.toml needs no workspace
+/// to be found (it is checked before anything else).
+pub fn find_system_dir(dir: Option<&Path>) -> Result<PathBuf> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| ToolError::new("finding the current directory", e.to_string(), "cd into your project"))?;
+    let dir = match dir {
+        Some(dir) => dir.to_path_buf(),
+        None if assemble::is_system_dir(&cwd) => cwd,
+        None => {
+            let project = project::Project::discover(&cwd)?;
+            if project.system(&cwd).is_ok() {
+                cwd
+            } else {
+                project.default_system.clone().ok_or_else(|| {
+                    ToolError::new(
+                        "finding the system to run",
+                        format!(
+                            "{} holds no system.toml, is not a system crate, and the workspace names no default system",
+                            cwd.display()
+                        ),
+                        "pass a system directory (cargo kaal run tutorial/01-hello), create a project with \
+                         `cargo kaal new my-os`, or set\n[workspace.metadata.kaal] default-system = \
+                         \"path/to/system\" in the workspace Cargo.toml",
+                    )
+                })?
+            }
+        }
+    };
+    if !dir.is_dir() {
+        return Err(ToolError::new(
+            "finding the system",
+            format!("{} is not a directory", dir.display()),
+            "pass the directory of a system (one with a system.toml, or a root-task crate)",
+        ));
+    }
+    Ok(dir)
+}
+
+/// Reads and checks the system.toml in `dir`, quoting it as the user named it.
+pub fn load_system_file(dir: &Path) -> Result<assemble::SystemFile> {
+    let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let display = match canonical.strip_prefix(&cwd) {
+        Ok(relative) => relative.display().to_string(),
+        Err(_) => dir.display().to_string(),
+    };
+    assemble::SystemFile::load(&canonical, &display)
+}
+
+/// The cargo workspace a system.toml belongs to (where its build products go).
+fn system_project(file: &assemble::SystemFile) -> Result<project::Project> {
+    project::Project::discover(&file.dir).map_err(|e| {
+        ToolError::new(
+            format!("finding the workspace of {}", file.display),
+            e.cause,
+            "a system.toml lives in a cargo workspace with its component crates (a Cargo.toml with \
+             [workspace] in its directory or above); `cargo kaal new my-os` makes one",
+        )
+    })
+}
+
+/// The project of the KaaL checkout this tool comes from, whose `target/kaal` holds the
+/// kernel cache every project shares.
+pub fn kaal_project(project: &project::Project) -> Result<project::Project> {
+    let root = assemble::kaal_checkout();
+    if project.root == root {
+        Ok(project.clone())
+    } else {
+        project::Project::discover(&root)
+    }
+}
+
+/// The directories under `root` holding a system.toml (`root` itself, and below it to a
+/// depth of three, skipping `target` and hidden directories), sorted.
+pub fn system_dirs(root: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, depth: u32, found: &mut Vec<PathBuf>) {
+        if assemble::is_system_dir(dir) {
+            found.push(dir.to_path_buf());
+        }
+        if depth == 0 {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if entry.path().is_dir() && name != "target" && !name.starts_with('.') {
+                walk(&entry.path(), depth - 1, found);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(root, 3, &mut found);
+    found.sort();
+    found
+}
+
+/// Builds the system in `dir` (or the default system) with everything it needs.
+pub fn build(dir: Option<&Path>, reporter: &Reporter) -> Result<BuiltSystem> {
+    let dir = find_system_dir(dir)?;
+    // A system.toml is checked before anything (even the kernel) is built.
+    let system_file = if assemble::is_system_dir(&dir) { Some(load_system_file(&dir)?) } else { None };
+    host::ensure(reporter)?;
+    let project = match &system_file {
+        Some(file) => system_project(file)?,
+        None => project::Project::discover(&dir)?,
+    };
+    let config = KernelConfig::default();
+    let kernel = kernel::prepare(&kaal_project(&project)?, &config, reporter)?;
+    reporter.info(format!("kernel: {} [{}]", if kernel.cache_hit { "cache hit" } else { "built" }, kernel.hash));
+    match system_file {
+        Some(file) => {
+            let assembled = assemble::build(&file, &project, &kernel, reporter)?;
+            let display = file.display.trim_end_matches(assemble::SYSTEM_FILE).trim_end_matches('/').to_string();
+            let system = project::SystemCrate {
+                dir: file.dir.clone(),
+                package: file.system.name.clone(),
+                bin: "kaal-root".into(),
+                display: if display.is_empty() { file.system.name.clone() } else { display },
+                components: Vec::new(),
+                // The machine comes from system.toml, below.
+                qemu_args: Vec::new(),
+            };
+            Ok(BuiltSystem {
+                project,
+                system,
+                kernel,
+                image: assembled.image,
+                components: assembled.components,
+                machine: Machine { qemu_args: file.system.qemu.args, memory_mib: Some(file.system.qemu.memory_mib) },
+            })
+        }
+        None => {
+            let system = project.system(&dir)?;
+            let image = image::build(&project, &system, &kernel, reporter)?;
+            let machine = Machine { qemu_args: system.qemu_args.clone(), memory_mib: None };
+            Ok(BuiltSystem { project, system, kernel, image, components: Vec::new(), machine })
+        }
+    }
+}

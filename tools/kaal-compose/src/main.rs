@@ -1,0 +1,343 @@
+//! `kaal`: build, boot and test KaaL systems on the real seL4 kernel.
+//!
+//! Run through the cargo alias: `cargo kaal run`, `cargo kaal test`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use kaal_compose::progress::{Reporter, Verbosity};
+use kaal_compose::qemu::{self, QemuConfig};
+use kaal_compose::scaffold::Template;
+use kaal_compose::{host, Result, ToolError};
+
+/// Build, boot and test KaaL systems on the real seL4 kernel.
+#[derive(Debug, Parser)]
+#[command(name = "kaal", version, about, long_about = None)]
+struct Cli {
+    /// Print more (the commands run). KAAL_LOG or RUST_LOG (quiet|info|debug) also set it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Print only errors and the system's own output.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Build the kernel (cached) and the system image.
+    Build {
+        /// The system's directory [default: the current directory if it is a system, else the workspace's default system]
+        system: Option<PathBuf>,
+    },
+    /// Build, then boot the system under QEMU; exits with the system's status.
+    Run {
+        /// The system's directory [default: the current directory if it is a system, else the workspace's default system]
+        system: Option<PathBuf>,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+        /// Start QEMU halted, waiting for gdb on localhost:1234.
+        #[arg(long)]
+        gdb: bool,
+        /// Deterministic virtual time (-icount shift=0).
+        #[arg(long)]
+        icount: bool,
+        /// Guest RAM in MiB [default: the system's `[qemu] memory`, else 512].
+        #[arg(long)]
+        memory: Option<u32>,
+        /// Extra arguments for QEMU, after `--`.
+        #[arg(last = true)]
+        qemu_args: Vec<String>,
+    },
+    /// Run every test: a workspace-wide clippy check, host unit tests, doc tests, QEMU boot
+    /// tests; in a project of one's own, also boot each system.toml and expect success.
+    Test {
+        /// Arguments for `cargo test`, after `--` (e.g. a test name filter).
+        #[arg(last = true)]
+        cargo_args: Vec<String>,
+    },
+    /// Boot a benchmark system (`benches/<NAME>`) with deterministic time; print its table.
+    Bench {
+        /// The benchmark: a directory under benches/ (e.g. `ipc`), or a path.
+        name: String,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
+    /// Inspect a system.
+    Debug {
+        #[command(subcommand)]
+        what: DebugCmd,
+    },
+    /// Check (and on Debian as root, install) the host tools KaaL needs.
+    Doctor,
+    /// Create a new KaaL project (a system.toml and its component crates) in PATH.
+    New {
+        /// The new project's directory; its last part names the system.
+        path: PathBuf,
+        /// What to start from.
+        #[arg(long, value_enum, default_value = "minimal")]
+        template: Template,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DebugCmd {
+    /// Print each component's granted capabilities and regions by name and slot (from
+    /// the system.toml; nothing is built).
+    Caps {
+        /// The system's directory [default: the current directory]
+        system: Option<PathBuf>,
+    },
+    /// Boot the machine a system runs on and print the capability broker's device table.
+    Devices {
+        /// Use this system's QEMU arguments (its devices) [default: none].
+        system: Option<PathBuf>,
+    },
+}
+
+fn reporter(cli: &Cli) -> Reporter {
+    let verbosity = if cli.quiet {
+        Verbosity::Quiet
+    } else if cli.verbose > 0 {
+        Verbosity::Verbose
+    } else {
+        Verbosity::from_env().unwrap_or_default()
+    };
+    Reporter { verbosity }
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    let reporter = reporter(&cli);
+    let alias =
+        kaal_compose::shim::ensure(&kaal_compose::assemble::kaal_checkout(), matches!(cli.command, Cmd::Doctor));
+    if let kaal_compose::shim::AliasStatus::Installed(path) = &alias {
+        reporter.info(format!("added the `kaal` alias to {}, so `cargo kaal` works in any directory", path.display()));
+    }
+    match cli.command {
+        Cmd::Build { system } => {
+            let built = kaal_compose::build(system.as_deref(), &reporter)?;
+            print!("{}", build_summary(&built));
+            Ok(0)
+        }
+        Cmd::Run { system, timeout, gdb, icount, memory, qemu_args } => {
+            let built = kaal_compose::build(system.as_deref(), &reporter)?;
+            // The system's own QEMU arguments (its devices), then the command line's.
+            let mut cfg = built.machine.qemu_config(memory);
+            cfg.extra_args.extend(qemu_args);
+            cfg.timeout = Duration::from_secs(timeout);
+            cfg.gdb = gdb;
+            cfg.icount = icount;
+            reporter.info(format!("booting {} (timeout {timeout}s)", built.system.display));
+            let outcome = qemu::boot(&built.kernel.image, &built.image.path, &cfg)?;
+            let code = outcome.exit_code();
+            if code == 0 {
+                reporter.info(format!("{} ({:.1}s)", outcome.summary(), outcome.wall.as_secs_f64()));
+            } else {
+                eprintln!("[kaal] {}: {}", built.system.display, outcome.summary());
+            }
+            Ok(code)
+        }
+        Cmd::Test { cargo_args } => {
+            host::ensure(&reporter)?;
+            let cwd = std::env::current_dir()
+                .map_err(|e| ToolError::new("finding the current directory", e.to_string(), "cd into the project"))?;
+            let project = kaal_compose::project::Project::discover(&cwd)?;
+            // Build the kernel once, up front, so the boot tests share a warm cache.
+            let kaal = kaal_compose::kaal_project(&project)?;
+            let kernel = kaal_compose::kernel::prepare(&kaal, &Default::default(), &reporter)?;
+            reporter.info(format!(
+                "kernel: {} [{}]",
+                if kernel.cache_hit { "cache hit" } else { "built" },
+                kernel.hash
+            ));
+            let cargo = || std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+            // Every crate, images included, built together: this is where cargo's feature
+            // unification would pull std or a heap into a no_std image, so it is a test.
+            let step =
+                reporter.step("checking the whole workspace (cargo clippy --workspace --all-targets -D warnings)");
+            let lint = cargo()
+                .current_dir(&project.root)
+                .args(["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"])
+                .status()
+                .map_err(|e| {
+                    ToolError::new("running cargo clippy", e.to_string(), "install clippy: rustup component add clippy")
+                })?;
+            if !lint.success() {
+                step.fail();
+                return Err(ToolError::new(
+                    "checking the workspace",
+                    "cargo clippy reported errors or warnings (above)",
+                    "fix them, or run `cargo clippy --workspace --all-targets` to see them again",
+                ));
+            }
+            step.done("clean");
+            let status = cargo()
+                .current_dir(&project.root)
+                .args(["test", "--workspace"])
+                .args(&cargo_args)
+                .status()
+                .map_err(|e| ToolError::new("running cargo test", e.to_string(), "is cargo on PATH?"))?;
+            if !status.success() {
+                return Ok(status.code().unwrap_or(1));
+            }
+            // A project of one's own (KaaL's own boot tests live in tests/): boot each of
+            // its systems and expect it to exit successfully.
+            if project.root == kaal.root {
+                return Ok(0);
+            }
+            let mut failed = Vec::new();
+            for dir in kaal_compose::system_dirs(&project.root) {
+                let built = kaal_compose::build(Some(&dir), &reporter)?;
+                let cfg = QemuConfig { echo: false, ..built.machine.qemu_config(None) };
+                let step = reporter.step(format!("booting {}", built.system.display));
+                let outcome = qemu::boot(&built.kernel.image, &built.image.path, &cfg)?;
+                if outcome.exit_code() == 0 {
+                    step.done(outcome.summary());
+                } else {
+                    step.fail();
+                    eprintln!("[kaal] {}: {}", built.system.display, outcome.summary());
+                    for line in outcome.user_output().iter().rev().take(20).rev() {
+                        eprintln!("    {line}");
+                    }
+                    failed.push(built.system.display);
+                }
+            }
+            if !failed.is_empty() {
+                eprintln!("[kaal] systems that did not exit successfully: {}", failed.join(", "));
+                return Ok(1);
+            }
+            Ok(0)
+        }
+        Cmd::Bench { name, timeout } => {
+            let cwd = std::env::current_dir()
+                .map_err(|e| ToolError::new("finding the current directory", e.to_string(), "cd into the project"))?;
+            let project = kaal_compose::project::Project::discover(&cwd)?;
+            let dir = if std::path::Path::new(&name).is_dir() {
+                PathBuf::from(&name)
+            } else {
+                project.root.join("benches").join(&name)
+            };
+            if !dir.is_dir() {
+                return Err(ToolError::new(
+                    "finding the benchmark",
+                    format!("no benchmark `{name}` (looked for {})", dir.display()),
+                    "benchmarks live in benches/<name>; try `cargo kaal bench ipc`",
+                ));
+            }
+            let built = kaal_compose::build(Some(&dir), &reporter)?;
+            let cfg =
+                QemuConfig { timeout: Duration::from_secs(timeout), icount: true, echo: false, ..Default::default() };
+            reporter.info(format!("running {} under -icount shift=0 (deterministic cycles)", built.system.display));
+            let outcome = qemu::boot(&built.kernel.image, &built.image.path, &cfg)?;
+            for line in outcome.user_output() {
+                if !line.starts_with("BENCH ") && !line.is_empty() {
+                    println!("{line}");
+                }
+            }
+            let report = kaal_compose::bench::BenchReport::parse(&outcome.serial);
+            println!();
+            print!("{}", report.table());
+            let code = outcome.exit_code();
+            if code != 0 {
+                eprintln!("[kaal] {}: {}", built.system.display, outcome.summary());
+            }
+            Ok(code)
+        }
+        Cmd::Debug { what: DebugCmd::Devices { system } } => {
+            let machine = match system {
+                Some(dir) => kaal_compose::machine_of(&dir)?,
+                None => Default::default(),
+            };
+            let lister = kaal_compose::tools_dir().join("kaal-devices");
+            let built = kaal_compose::build(Some(&lister), &reporter)?;
+            let cfg = QemuConfig { echo: false, ..machine.qemu_config(None) };
+            let outcome = qemu::boot(&built.kernel.image, &built.image.path, &cfg)?;
+            for line in outcome.user_output() {
+                println!("{line}");
+            }
+            Ok(outcome.exit_code())
+        }
+        Cmd::Debug { what: DebugCmd::Caps { system } } => {
+            let dir = kaal_compose::find_system_dir(system.as_deref())?;
+            if !kaal_compose::assemble::is_system_dir(&dir) {
+                return Err(ToolError::new(
+                    "listing the capabilities",
+                    format!("{} has no system.toml", dir.display()),
+                    "`kaal debug caps` reads a system.toml; a hand-written root task grants capabilities in its own code",
+                ));
+            }
+            let file = kaal_compose::load_system_file(&dir)?;
+            let plan = file.plan()?;
+            println!("system '{}' ({}): components in start order\n", file.system.name, file.display);
+            print!("{}", plan.caps_table(&file.system));
+            Ok(0)
+        }
+        Cmd::New { path, template } => {
+            let files = kaal_compose::scaffold::create(&path, template, &kaal_compose::assemble::kaal_checkout())?;
+            println!("created {} from the `{}` template ({} files)", path.display(), template.name(), files.len());
+            println!("next:\n  cd {}\n  cargo kaal run", path.display());
+            Ok(0)
+        }
+        Cmd::Doctor => {
+            let missing = host::missing();
+            for p in host::PREREQUISITES {
+                let ok = !missing.contains(p);
+                println!("{} {} (package {})", if ok { "ok     " } else { "MISSING" }, p.what, p.package);
+            }
+            match alias {
+                kaal_compose::shim::AliasStatus::Current | kaal_compose::shim::AliasStatus::Installed(_) => {
+                    println!(
+                        "ok      `cargo kaal` in any directory runs this checkout (alias in cargo's global config)"
+                    )
+                }
+                kaal_compose::shim::AliasStatus::OtherCheckout(other) => {
+                    println!("note    `cargo kaal` outside KaaL projects runs the checkout at {}", other.display())
+                }
+                kaal_compose::shim::AliasStatus::Foreign(path) => println!(
+                    "note    {} defines its own `kaal` alias; outside KaaL projects `cargo kaal` runs that",
+                    path.display()
+                ),
+                kaal_compose::shim::AliasStatus::Unavailable(why) => {
+                    println!("note    `cargo kaal` works only inside KaaL projects: {why}")
+                }
+            }
+            host::ensure(&reporter)?;
+            Ok(0)
+        }
+    }
+}
+
+/// What `kaal build` reports: the components, the image and the kernel.
+fn build_summary(built: &kaal_compose::BuiltSystem) -> String {
+    let kib = |bytes: u64| bytes.div_ceil(1024);
+    let mut out = format!("built {}\n", built.system.display);
+    if !built.components.is_empty() {
+        let parts: Vec<String> =
+            built.components.iter().map(|(name, size)| format!("{name} ({} KiB)", kib(*size))).collect();
+        out += &format!("  components: {}\n", parts.join(", "));
+    }
+    out += &format!("  image:      {} ({} KiB)\n", built.image.path.display(), kib(built.image.size));
+    out += &format!(
+        "  kernel:     {} ({}, {})\n",
+        built.kernel.image.display(),
+        if built.kernel.cache_hit { "cache hit" } else { "cache miss, built now" },
+        built.kernel.hash
+    );
+    out
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(126)
+        }
+    }
+}

@@ -1,0 +1,493 @@
+//! The boot plan: what each component of a validated [`System`] is granted, by name, in
+//! which CNode slot or at which address, and the Rust source `kaal-root` compiles it from.
+//!
+//! Everything decidable on the host is decided here, once, so `kaal debug caps` prints
+//! exactly what the root task will do, and the root task only carries the plan out (and
+//! checks that each capability landed where planned). The grant names follow
+//! `kaal_abi::plan`'s conventions, which the component-side helpers (`kaal-ipc`,
+//! `kaal-dev`) rely on.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use kaal_abi::plan::{parts, Source};
+use kaal_abi::startup::{self, slots, CapKind};
+
+use crate::error::ToolError;
+use crate::system::System;
+
+/// log2 of each component's CNode slots: room for every grant below
+/// [`slots::FIRST_FREE`] and as many again for capabilities it receives.
+pub const CNODE_BITS: u8 = 8;
+
+/// Where a grant ends up in the component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// A capability in this CNode slot.
+    Slot(u64),
+    /// A region mapped at this address.
+    Mapped { vaddr: u64, size: u64 },
+    /// Device memory, mapped where the root task decides at boot (the windows a PCI
+    /// device has are only known then).
+    AtBoot,
+}
+
+/// One grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedGrant {
+    /// The name the component asks for.
+    pub name: String,
+    pub source: Source,
+    pub placement: Placement,
+    /// What it is, for people ("endpoint (client), badge 2").
+    pub description: String,
+}
+
+/// One component's part of the plan.
+#[derive(Debug, Clone)]
+pub struct PlannedComponent {
+    pub name: String,
+    pub grants: Vec<PlannedGrant>,
+}
+
+/// The whole plan.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// In start order.
+    pub components: Vec<PlannedComponent>,
+}
+
+/// Assigns slots and addresses in one component, in grant order.
+struct Placer {
+    next_slot: u64,
+    next_region: u64,
+    grants: Vec<PlannedGrant>,
+}
+
+impl Placer {
+    fn cap(&mut self, name: String, source: Source, kind: CapKind, detail: String) {
+        let description =
+            if detail.is_empty() { kind.describe().to_string() } else { format!("{}, {detail}", kind.describe()) };
+        self.grants.push(PlannedGrant { name, source, placement: Placement::Slot(self.next_slot), description });
+        self.next_slot += 1;
+    }
+
+    fn region(&mut self, name: String, source: Source, size: u64, description: String) {
+        let placement = Placement::Mapped { vaddr: self.next_region, size };
+        self.next_region = startup::next_region(self.next_region, size);
+        self.grants.push(PlannedGrant { name, source, placement, description });
+    }
+}
+
+/// Plans `system`. Fails only on limits the validator does not know (badge bits).
+pub fn plan(system: &System) -> Result<Plan, ToolError> {
+    let mut components = Vec::new();
+    // Devices in claim order: by component (start order), then as listed.
+    let mut devices: Vec<(&str, &str)> = Vec::new();
+    for c in &system.components {
+        for d in &c.devices {
+            devices.push((c.name.as_str(), d.as_str()));
+        }
+    }
+    for component in &system.components {
+        let me = component.name.as_str();
+        let mut p = Placer { next_slot: slots::FIRST_GRANT, next_region: startup::REGIONS_BASE, grants: Vec::new() };
+        for (i, ch) in system.channels.iter().enumerate() {
+            if ch.server == me {
+                let detail = format!("{} client(s)", ch.clients.len());
+                p.cap(ch.name.clone(), Source::ChannelServer(i), CapKind::EndpointServer, detail);
+            }
+            if let Some(k) = ch.clients.iter().position(|c| c == me) {
+                let badge = k as u64 + 1;
+                let source = Source::ChannelClient { channel: i, badge };
+                p.cap(ch.name.clone(), source, CapKind::EndpointClient, format!("badge {badge}, server {}", ch.server));
+            }
+        }
+        for (i, n) in system.notifications.iter().enumerate() {
+            if let Some(k) = n.signal.iter().position(|c| c == me) {
+                if k >= 28 {
+                    return Err(ToolError::new(
+                        "planning the system",
+                        format!(
+                            "notification `{}` has {} signallers; each needs its own badge bit",
+                            n.name,
+                            n.signal.len()
+                        ),
+                        "give a notification at most 28 signallers, or split it in two",
+                    ));
+                }
+                let badge = 1u64 << k;
+                let source = Source::NotificationSignal { notification: i, badge };
+                p.cap(n.name.clone(), source, CapKind::NotificationSignal, format!("badge bit {badge:#x}"));
+            }
+            if n.wait == me {
+                p.cap(n.name.clone(), Source::NotificationWait(i), CapKind::NotificationWait, String::new());
+            }
+        }
+        for (i, r) in system.rings.iter().enumerate() {
+            let producer = r.producer == me;
+            if !producer && r.consumer != me {
+                continue;
+            }
+            let role = if producer { "producer" } else { "consumer" };
+            let geometry = format!("ring, {role} end: {} slots of {} bytes", r.slots, r.item_size);
+            p.region(r.name.clone(), Source::RingRegion(i), r.bytes(), geometry);
+            let data = Source::RingNotification { ring: i, data: true, wait: !producer };
+            let space = Source::RingNotification { ring: i, data: false, wait: producer };
+            let (data_kind, space_kind) = if producer {
+                (CapKind::NotificationSignal, CapKind::NotificationWait)
+            } else {
+                (CapKind::NotificationWait, CapKind::NotificationSignal)
+            };
+            p.cap(format!("{}{}", r.name, parts::RING_DATA), data, data_kind, "items were pushed".into());
+            p.cap(format!("{}{}", r.name, parts::RING_SPACE), space, space_kind, "slots were freed".into());
+        }
+        for (i, m) in system.regions.iter().enumerate() {
+            let writable = m.writers.iter().any(|w| w == me);
+            if !writable && !m.readers.iter().any(|r| r == me) {
+                continue;
+            }
+            let access = if writable { "read-write" } else { "read-only" };
+            p.region(
+                m.name.clone(),
+                Source::Region { region: i, writable },
+                m.size,
+                format!("shared memory, {access}"),
+            );
+        }
+        if component.dma > 0 {
+            p.region(
+                parts::DMA.into(),
+                Source::Dma,
+                component.dma,
+                "DMA memory: physically contiguous, for drivers".into(),
+            );
+        }
+        for device in &component.devices {
+            let index = devices.iter().position(|(c, d)| *c == me && d == device).expect("listed above");
+            p.cap(
+                format!("{device}{}", parts::DEVICE_PORTS),
+                Source::DevicePorts(index),
+                CapKind::IoPort,
+                "if the device has ports".into(),
+            );
+            p.cap(
+                format!("{device}{}", parts::DEVICE_IRQ),
+                Source::DeviceIrq(index),
+                CapKind::IrqHandler,
+                "if it has an interrupt".into(),
+            );
+            p.cap(
+                format!("{device}{}", parts::DEVICE_EVENTS),
+                Source::DeviceEvents(index),
+                CapKind::NotificationWait,
+                "its interrupt arrives here, badge 1".into(),
+            );
+            p.grants.push(PlannedGrant {
+                name: format!("{device}{}", parts::DEVICE_MMIO),
+                source: Source::DeviceMmio(index),
+                placement: Placement::AtBoot,
+                description: "device memory: one region `<name><BAR>` per MMIO window, uncached".into(),
+            });
+        }
+        components.push(PlannedComponent { name: component.name.clone(), grants: p.grants });
+    }
+    Ok(Plan { components })
+}
+
+fn rust_str(s: &str) -> String {
+    format!("{s:?}")
+}
+
+impl Plan {
+    /// The Rust source of `static PLAN: kaal_abi::plan::BootPlan`, embedding the component
+    /// images (`images[i]` is component `i`'s ELF file, in start order).
+    pub fn to_rust(&self, system: &System, source_file: &str, images: &[PathBuf]) -> Result<String, ToolError> {
+        let mut out = String::new();
+        let _ = writeln!(out, "// Generated by `kaal build` from {source_file}. Do not edit.");
+        let mut image_index: Vec<(PathBuf, usize)> = Vec::new();
+        let mut component_images = Vec::new();
+        for path in images {
+            let index = match image_index.iter().find(|(p, _)| p == path) {
+                Some((_, i)) => *i,
+                None => {
+                    let i = image_index.len();
+                    let len = std::fs::metadata(path)
+                        .map_err(|e| ToolError::io("embedding the component images", path, e))?
+                        .len();
+                    let path_text = rust_str(&path.display().to_string());
+                    let _ = writeln!(
+                        out,
+                        "static IMAGE_{i}: ::kaal_core::supervisor::AlignedImage<{len}> = \
+                         ::kaal_core::supervisor::AlignedImage(*include_bytes!({path_text}));"
+                    );
+                    image_index.push((path.clone(), i));
+                    i
+                }
+            };
+            component_images.push(index);
+        }
+        let _ = writeln!(out, "static PLAN: ::kaal_abi::plan::BootPlan = {{");
+        let _ = writeln!(out, "    use ::kaal_abi::plan::*;");
+        let _ = writeln!(out, "    BootPlan {{");
+        let _ = writeln!(out, "        system: {},", rust_str(&system.name));
+        let _ = writeln!(out, "        root_heap: {},", system.resources.heap);
+        let _ = writeln!(out, "        components: &[");
+        for ((planned, component), image) in self.components.iter().zip(&system.components).zip(&component_images) {
+            let _ = writeln!(out, "            ComponentPlan {{");
+            let _ = writeln!(out, "                name: {},", rust_str(&planned.name));
+            let _ = writeln!(out, "                image: &IMAGE_{image}.0,");
+            let _ = writeln!(out, "                priority: {},", component.priority);
+            let _ = writeln!(out, "                heap: {},", component.heap);
+            let _ = writeln!(out, "                stack: {},", component.stack);
+            let _ = writeln!(out, "                cnode_bits: {CNODE_BITS},");
+            let _ = writeln!(out, "                daemon: {},", component.daemon);
+            let _ = writeln!(out, "                dma: {},", component.dma);
+            let _ = writeln!(out, "                grants: &[");
+            for g in &planned.grants {
+                let slot = match g.placement {
+                    Placement::Slot(s) => s,
+                    _ => 0,
+                };
+                let _ = writeln!(
+                    out,
+                    // Source's Debug form is a valid Rust expression of it.
+                    "                    GrantPlan {{ name: {}, source: Source::{:?}, slot: {slot} }},",
+                    rust_str(&g.name),
+                    g.source
+                );
+            }
+            let _ = writeln!(out, "                ],");
+            let _ = writeln!(out, "            }},");
+        }
+        let _ = writeln!(out, "        ],");
+        let list = |out: &mut String, field: &str, items: Vec<String>| {
+            let _ = writeln!(out, "        {field}: &[");
+            for item in items {
+                let _ = writeln!(out, "            {item},");
+            }
+            let _ = writeln!(out, "        ],");
+        };
+        list(
+            &mut out,
+            "channels",
+            system.channels.iter().map(|c| format!("ChannelPlan {{ name: {} }}", rust_str(&c.name))).collect(),
+        );
+        list(
+            &mut out,
+            "notifications",
+            system
+                .notifications
+                .iter()
+                .map(|n| format!("NotificationPlan {{ name: {} }}", rust_str(&n.name)))
+                .collect(),
+        );
+        list(
+            &mut out,
+            "rings",
+            system
+                .rings
+                .iter()
+                .map(|r| {
+                    format!(
+                        "RingPlan {{ name: {}, slots: {}, item_size: {}, bytes: {} }}",
+                        rust_str(&r.name),
+                        r.slots,
+                        r.item_size,
+                        r.bytes()
+                    )
+                })
+                .collect(),
+        );
+        list(
+            &mut out,
+            "regions",
+            system
+                .regions
+                .iter()
+                .map(|m| format!("RegionPlan {{ name: {}, bytes: {} }}", rust_str(&m.name), m.size))
+                .collect(),
+        );
+        let mut devices = Vec::new();
+        for (holder, c) in system.components.iter().enumerate() {
+            for d in &c.devices {
+                devices.push(format!("DevicePlan {{ name: {}, holder: {holder} }}", rust_str(d)));
+            }
+        }
+        list(&mut out, "devices", devices);
+        let _ = writeln!(out, "    }}");
+        let _ = writeln!(out, "}};");
+        // Slots and sources are checked against kaal-abi's own rules, so a plan the root
+        // task would refuse never gets built.
+        for c in &self.components {
+            for g in &c.grants {
+                if let Placement::Slot(slot) = g.placement {
+                    if !(slots::FIRST_GRANT..slots::FIRST_FREE).contains(&slot) || !g.source.is_capability() {
+                        return Err(ToolError::new(
+                            "planning the system",
+                            format!("component {} has more capabilities than fit its CNode (grant {})", c.name, g.name),
+                            "grant it fewer connections or devices",
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The table `kaal debug caps` prints.
+    pub fn caps_table(&self, system: &System) -> String {
+        let mut out = String::new();
+        for (planned, component) in self.components.iter().zip(&system.components) {
+            let _ = writeln!(
+                out,
+                "{} (priority {}, heap {}, stack {}{}):",
+                planned.name,
+                component.priority,
+                human(component.heap),
+                human(component.stack),
+                if component.daemon { ", daemon" } else { "" }
+            );
+            let mut rows = vec![["slot or address".to_string(), "name".to_string(), "what".to_string()]];
+            rows.push(["1".into(), "(own TCB)".into(), "thread".into()]);
+            rows.push(["2".into(), "(own CNode)".into(), format!("CNode, {} slots", 1 << CNODE_BITS)]);
+            rows.push(["3".into(), "(supervisor)".into(), "endpoint: faults and exit status".into()]);
+            for g in &planned.grants {
+                let at = match g.placement {
+                    Placement::Slot(s) => s.to_string(),
+                    Placement::Mapped { vaddr, size } => format!("{vaddr:#x} ({})", human(size)),
+                    Placement::AtBoot => "mapped at boot".into(),
+                };
+                rows.push([at, g.name.clone(), g.description.clone()]);
+            }
+            let widths = [0, 1].map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0));
+            for r in rows {
+                let _ = writeln!(out, "  {:<w0$}  {:<w1$}  {}", r[0], r[1], r[2], w0 = widths[0], w1 = widths[1]);
+            }
+            let _ = writeln!(out, "  slots {}.. hold capabilities it receives at run time", slots::FIRST_FREE);
+        }
+        out
+    }
+}
+
+/// Bytes for people.
+fn human(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    for (unit, name) in UNITS {
+        if bytes >= unit && bytes.is_multiple_of(unit) {
+            return format!("{} {name}", bytes / unit);
+        }
+    }
+    format!("{bytes} B")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SYSTEM: &str = r#"
+[system]
+name = "t"
+
+[components.a]
+path = "a"
+priority = 50
+devices = ["com2"]
+
+[components.b]
+path = "b"
+priority = 60
+
+[components.c]
+path = "c"
+priority = 10
+
+[connections.channels.calls]
+server = "a"
+clients = ["b"]
+
+[connections.notifications.poke]
+signal = ["a", "c"]
+wait = "b"
+
+[connections.rings.log]
+producer = "a"
+consumer = "b"
+slots = 64
+item-size = 16
+
+[connections.memory.shared]
+size = "8 KiB"
+writers = ["a"]
+readers = ["b"]
+"#;
+
+    fn grants(plan: &Plan, component: &str) -> Vec<(String, Placement, Source)> {
+        let c = plan.components.iter().find(|c| c.name == component).unwrap();
+        c.grants.iter().map(|g| (g.name.clone(), g.placement, g.source)).collect()
+    }
+
+    #[test]
+    fn slots_and_addresses_follow_the_documented_order() {
+        let system = crate::system::parse("system.toml", SYSTEM).unwrap();
+        let plan = plan(&system).unwrap();
+        // Start order: b (60) before a (50).
+        assert_eq!(plan.components.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["b", "a", "c"]);
+        let base = startup::REGIONS_BASE;
+        let ring_end = startup::next_region(base, 4096);
+        assert_eq!(
+            grants(&plan, "a"),
+            [
+                ("calls".into(), Placement::Slot(8), Source::ChannelServer(0)),
+                ("poke".into(), Placement::Slot(9), Source::NotificationSignal { notification: 0, badge: 1 }),
+                ("log".into(), Placement::Mapped { vaddr: base, size: 4096 }, Source::RingRegion(0)),
+                ("log:data".into(), Placement::Slot(10), Source::RingNotification { ring: 0, data: true, wait: false }),
+                (
+                    "log:space".into(),
+                    Placement::Slot(11),
+                    Source::RingNotification { ring: 0, data: false, wait: true }
+                ),
+                (
+                    "shared".into(),
+                    Placement::Mapped { vaddr: ring_end, size: 8192 },
+                    Source::Region { region: 0, writable: true }
+                ),
+                ("com2:ports".into(), Placement::Slot(12), Source::DevicePorts(0)),
+                ("com2:irq".into(), Placement::Slot(13), Source::DeviceIrq(0)),
+                ("com2:events".into(), Placement::Slot(14), Source::DeviceEvents(0)),
+                ("com2:mmio".into(), Placement::AtBoot, Source::DeviceMmio(0)),
+            ]
+        );
+        let b = grants(&plan, "b");
+        assert_eq!(b[0], ("calls".into(), Placement::Slot(8), Source::ChannelClient { channel: 0, badge: 1 }));
+        assert_eq!(b[1], ("poke".into(), Placement::Slot(9), Source::NotificationWait(0)));
+        assert_eq!(b[3].2, Source::RingNotification { ring: 0, data: true, wait: true });
+        assert_eq!(b[5].2, Source::Region { region: 0, writable: false });
+        // Each signaller has its own badge bit.
+        let c = grants(&plan, "c");
+        assert_eq!(c, [("poke".into(), Placement::Slot(8), Source::NotificationSignal { notification: 0, badge: 2 })]);
+    }
+
+    #[test]
+    fn the_generated_plan_names_every_object() {
+        let system = crate::system::parse("system.toml", SYSTEM).unwrap();
+        let plan = plan(&system).unwrap();
+        let dir = std::env::temp_dir().join(format!("kaal-plan-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a.elf"), dir.join("b.elf"));
+        std::fs::write(&a, [0u8; 100]).unwrap();
+        std::fs::write(&b, [0u8; 200]).unwrap();
+        // Components b, a, c in start order; c shares a's image.
+        let rust = plan.to_rust(&system, "system.toml", &[b.clone(), a.clone(), a.clone()]).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(rust.contains("AlignedImage<200>") && rust.contains("AlignedImage<100>"), "{rust}");
+        assert!(!rust.contains("IMAGE_2"), "an image used twice is embedded once: {rust}");
+        assert!(rust.contains("RingPlan { name: \"log\", slots: 64, item_size: 16, bytes: 4096 }"), "{rust}");
+        assert!(rust.contains("DevicePlan { name: \"com2\", holder: 1 }"), "{rust}");
+        assert!(rust.contains("GrantPlan { name: \"log:space\", source: Source::RingNotification { ring: 0, data: false, wait: true }, slot: 11 }"), "{rust}");
+        let table = plan.caps_table(&system);
+        assert!(table.lines().any(|l| l.trim_start().starts_with("8 ") && l.contains(" calls ")), "{table}");
+        assert!(table.contains("0x80000000 (4 KiB)"), "{table}");
+        assert!(table.contains("com2:mmio"), "{table}");
+    }
+}

@@ -1,0 +1,239 @@
+//! `kaal new`: a new KaaL project, outside the KaaL checkout, that boots as generated.
+//!
+//! A project is a cargo workspace of component crates plus a `system.toml`. It refers to
+//! the KaaL checkout that made it by path: its components depend on the `kaal-*` crates
+//! there, and its `.cargo/config.toml` defines `cargo kaal` as that checkout's tool. The
+//! checkout's `Cargo.lock` is copied in, so the project builds with the dependency
+//! versions KaaL was tested with.
+//!
+//! The templates are real files under `tools/kaal-compose/templates/`, with `{{name}}`
+//! and `{{kaal}}` (the checkout's path) filled in; the boot tests generate every template
+//! and boot it, so they cannot rot.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Result, ToolError};
+
+/// What a new project starts as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Template {
+    /// One component that says hello.
+    Minimal,
+    /// A counter server and a client over an endpoint channel.
+    Ipc,
+    /// A timer driver (written with the driver kit) in its own component.
+    Driver,
+}
+
+impl Template {
+    /// Every template.
+    pub const ALL: [Template; 3] = [Template::Minimal, Template::Ipc, Template::Driver];
+
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Template::Minimal => "minimal",
+            Template::Ipc => "ipc",
+            Template::Driver => "driver",
+        }
+    }
+}
+
+macro_rules! template {
+    ($path:literal) => {
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/", $path))
+    };
+}
+
+const COMPONENT_TOML: &str = template!("common/component.toml.in");
+const BUILD_RS: &str = template!("common/build.rs");
+
+/// A component crate of a template.
+struct ComponentCrate {
+    dir: &'static str,
+    package: &'static str,
+    main: &'static str,
+    dependencies: &'static str,
+}
+
+/// A template's files besides the common ones.
+struct Layout {
+    members: &'static [&'static str],
+    files: &'static [(&'static str, &'static str)],
+    components: &'static [ComponentCrate],
+}
+
+fn layout(template: Template) -> Layout {
+    match template {
+        Template::Minimal => Layout {
+            members: &["components/hello"],
+            files: &[
+                ("system.toml", template!("minimal/system.toml")),
+                ("README.md", template!("minimal/README.md")),
+                ("examples/twins/system.toml", template!("minimal/examples/twins/system.toml")),
+            ],
+            components: &[ComponentCrate {
+                dir: "components/hello",
+                package: "hello",
+                main: template!("minimal/components/hello/src/main.rs"),
+                dependencies: "",
+            }],
+        },
+        Template::Ipc => Layout {
+            members: &["api", "components/server", "components/client"],
+            files: &[
+                ("system.toml", template!("ipc/system.toml")),
+                ("README.md", template!("ipc/README.md")),
+                ("examples/two-clients/system.toml", template!("ipc/examples/two-clients/system.toml")),
+                ("api/Cargo.toml", template!("ipc/api/Cargo.toml.in")),
+                ("api/src/lib.rs", template!("ipc/api/src/lib.rs")),
+            ],
+            components: &[
+                ComponentCrate {
+                    dir: "components/server",
+                    package: "counter-server",
+                    main: template!("ipc/components/server/src/main.rs"),
+                    dependencies: "counter-api = { path = \"../../api\" }\n",
+                },
+                ComponentCrate {
+                    dir: "components/client",
+                    package: "counter-client",
+                    main: template!("ipc/components/client/src/main.rs"),
+                    dependencies: "counter-api = { path = \"../../api\" }\n",
+                },
+            ],
+        },
+        Template::Driver => Layout {
+            members: &["drivers/drv-ticker", "components/ticker"],
+            files: &[
+                ("system.toml", template!("driver/system.toml")),
+                ("README.md", template!("driver/README.md")),
+                ("drivers/drv-ticker/Cargo.toml", template!("driver/drivers/drv-ticker/Cargo.toml.in")),
+                ("drivers/drv-ticker/src/lib.rs", template!("driver/drivers/drv-ticker/src/lib.rs")),
+            ],
+            components: &[ComponentCrate {
+                dir: "components/ticker",
+                package: "ticker",
+                main: template!("driver/components/ticker/src/main.rs"),
+                dependencies: "kaal-dev = { path = \"{{kaal}}/kaal-dev\" }\n\
+                               drv-ticker = { path = \"../../drivers/drv-ticker\" }\n",
+            }],
+        },
+    }
+}
+
+/// Fills in `{{key}}` placeholders.
+fn fill(text: &str, values: &[(&str, &str)]) -> String {
+    let mut out = text.to_string();
+    for (key, value) in values {
+        out = out.replace(&format!("{{{{{key}}}}}"), value);
+    }
+    out
+}
+
+/// Checks a project name: it names the system too.
+pub fn check_name(name: &str) -> std::result::Result<(), String> {
+    let valid = name.len() <= 24
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` cannot name a KaaL system: use 1 to 24 lowercase letters, digits, `-` or `_`, starting with a letter"
+        ))
+    }
+}
+
+/// Creates a project from `template` in `dest` (which must not exist, or be empty),
+/// tied to the KaaL checkout at `kaal`. Returns the files written.
+pub fn create(dest: &Path, template: Template, kaal: &Path) -> Result<Vec<PathBuf>> {
+    let step = format!("creating the project {}", dest.display());
+    let name = dest.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+    check_name(&name)
+        .map_err(|cause| ToolError::new(&step, cause, "pick another directory name, e.g. `cargo kaal new my-os`"))?;
+    if dest.exists() && std::fs::read_dir(dest).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        return Err(ToolError::new(
+            &step,
+            format!("{} already exists and is not empty", dest.display()),
+            "pick a new directory; nothing was written",
+        ));
+    }
+    let kaal_text = kaal.display().to_string();
+    let layout = layout(template);
+    let members: Vec<String> = layout.members.iter().map(|m| format!("\"{m}\"")).collect();
+    let members = members.join(", ");
+    let values = [("name", name.as_str()), ("kaal", kaal_text.as_str()), ("members", members.as_str())];
+
+    let mut files: Vec<(PathBuf, String)> = vec![
+        (PathBuf::from("Cargo.toml"), fill(template!("common/Cargo.toml.in"), &values)),
+        (PathBuf::from(".cargo/config.toml"), fill(template!("common/config.toml.in"), &values)),
+        (PathBuf::from(".gitignore"), template!("common/gitignore").to_string()),
+    ];
+    for (path, text) in layout.files {
+        files.push((PathBuf::from(path), fill(text, &values)));
+    }
+    for c in layout.components {
+        let dependencies = fill(c.dependencies, &values);
+        let manifest = fill(
+            COMPONENT_TOML,
+            &[("crate", c.package), ("dependencies", dependencies.as_str()), ("kaal", &kaal_text)],
+        );
+        files.push((Path::new(c.dir).join("Cargo.toml"), manifest));
+        files.push((Path::new(c.dir).join("build.rs"), BUILD_RS.to_string()));
+        files.push((Path::new(c.dir).join("src/main.rs"), c.main.to_string()));
+    }
+    // The dependency versions KaaL is tested with; cargo drops what the project does
+    // not use and adds its own crates.
+    if let Ok(lock) = std::fs::read_to_string(kaal.join("Cargo.lock")) {
+        files.push((PathBuf::from("Cargo.lock"), lock));
+    }
+
+    let mut written = Vec::new();
+    for (path, text) in files {
+        let full = dest.join(&path);
+        if let Some(parent) = full.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| ToolError::io(&step, parent, e))?;
+        }
+        std::fs::write(&full, text).map_err(|e| ToolError::io(&step, &full, e))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_fills_every_placeholder() {
+        for template in Template::ALL {
+            let dir = std::env::temp_dir().join(format!("kaal-scaffold-{}-{}", std::process::id(), template.name()));
+            let _ = std::fs::remove_dir_all(&dir);
+            let dest = dir.join("demo");
+            let files = create(&dest, template, Path::new("/opt/kaal")).unwrap();
+            assert!(files.contains(&PathBuf::from("system.toml")));
+            for file in files {
+                let text = std::fs::read_to_string(dest.join(&file)).unwrap();
+                assert!(!text.contains("{{"), "{} of {} keeps a placeholder", file.display(), template.name());
+            }
+            let manifest = std::fs::read_to_string(dest.join("Cargo.toml")).unwrap();
+            assert!(manifest.contains("[workspace]") && manifest.contains("panic = \"abort\""));
+            let config = std::fs::read_to_string(dest.join(".cargo/config.toml")).unwrap();
+            assert!(config.contains("--manifest-path /opt/kaal/tools/kaal-compose/Cargo.toml"));
+            // A second run into the same place refuses and writes nothing.
+            let again = create(&dest, template, Path::new("/opt/kaal")).unwrap_err();
+            assert!(again.cause.contains("not empty"), "{again}");
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn names_must_be_system_names() {
+        assert!(check_name("demo").is_ok());
+        assert!(check_name("my-os_2").is_ok());
+        for bad in ["", "Demo", "1os", "my os", "a-very-long-name-that-is-too-long"] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

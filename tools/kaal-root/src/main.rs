@@ -1,0 +1,350 @@
+//! KaaL's generic root task: boots the system a `system.toml` describes.
+//!
+//! `kaal build` validates the system description on the host and turns it into a boot
+//! plan (`kaal_abi::plan`): every object to create, every component with its image, and
+//! every capability each component gets, by name and CNode slot. This program carries
+//! the plan out, in order:
+//!
+//! 1. create the channels (endpoints), notifications, rings and shared regions;
+//! 2. claim each listed device from the capability broker for its component;
+//! 3. build and start the components, highest priority first, each with exactly the
+//!    grants the plan lists (checking that every capability landed in its planned slot);
+//! 4. supervise: report every exit and fault by component name, and end the system when
+//!    every component that is not a daemon has finished. A fault stops only the
+//!    faulting component.
+//!
+//! Nothing here is specific to one system; a system is its system.toml and its
+//! component crates.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use kaal_abi::plan::{BootPlan, ComponentPlan, Source};
+use kaal_alloc::{HeapConfig, UntypedAllocator};
+use kaal_core::ipc::{self, Client, Server};
+use kaal_core::shared::SharedRegion;
+use kaal_core::supervisor::{ComponentConfig, ComponentState, Grant, Supervisor};
+use kaal_core::vspace::CacheAttr;
+use kaal_core::{println, Badge, ExitStatus, Notification, RootTask};
+use kaal_dev::broker::IrqDelivery;
+use kaal_dev::{Broker, BrokerError, DeviceClaim, DeviceId};
+
+include!(concat!(env!("OUT_DIR"), "/boot_plan.rs"));
+
+kaal_core::root_task!(main);
+kaal_alloc::global_heap!(HEAP);
+
+/// Where the root task maps rings and shared regions (to zero their headers and keep
+/// them alive); one region after another.
+const SHARED_BASE: u64 = 0x0000_5000_0000_0000;
+
+/// Why the system could not be booted.
+enum BootError {
+    /// Built without a system.toml.
+    NoPlan,
+    Kernel(kaal_core::Error),
+    /// A component could not be built or started.
+    Spawn {
+        component: &'static str,
+        error: kaal_core::Error,
+    },
+    Device {
+        component: &'static str,
+        device: &'static str,
+        error: alloc::boxed::Box<BrokerError>,
+    },
+    BadDeviceName {
+        device: &'static str,
+    },
+    SlotMismatch {
+        component: &'static str,
+        grant: &'static str,
+        planned: u64,
+        got: Option<u64>,
+    },
+}
+
+impl From<kaal_core::Error> for BootError {
+    fn from(e: kaal_core::Error) -> Self {
+        BootError::Kernel(e)
+    }
+}
+
+impl fmt::Display for BootError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BootError::NoPlan => write!(
+                f,
+                "this root task was built without a system.toml, so it has nothing to boot\n  help: build it with \
+                 `cargo kaal build <directory with system.toml>` (or `cargo kaal run ...`)"
+            ),
+            BootError::Kernel(e) => write!(f, "{e}"),
+            BootError::Device { component, device, error } => {
+                write!(f, "cannot give device {device} to component {component}: {error}")
+            }
+            BootError::Spawn { component, error } => write!(
+                f,
+                "cannot start component {component}: {error}\n  help: if memory ran out, lower the component's heap \
+                 or stack in system.toml, or raise [qemu] memory"
+            ),
+            BootError::BadDeviceName { device } => write!(
+                f,
+                "the boot plan names device {device:?}, which this root task cannot parse\n  help: rebuild with \
+                 `cargo kaal build` so the tool and the root task come from one KaaL checkout"
+            ),
+            BootError::SlotMismatch { component, grant, planned, got } => write!(
+                f,
+                "component {component}'s grant {grant:?} was planned for slot {planned} but landed in {got:?}; the \
+                 boot plan and kaal-core disagree\n  help: rebuild with `cargo kaal build` so both come from one \
+                 KaaL checkout"
+            ),
+        }
+    }
+}
+
+/// The objects the plan names, created once and shared by the grants.
+struct Objects {
+    channels: Vec<Server>,
+    notifications: Vec<Notification>,
+    /// Each ring's region, and its `data` and `space` notifications.
+    rings: Vec<(SharedRegion, Notification, Notification)>,
+    regions: Vec<SharedRegion>,
+    devices: Vec<DeviceClaim>,
+}
+
+fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
+    let plan: &BootPlan = &PLAN;
+    if plan.components.is_empty() {
+        return Err(BootError::NoPlan);
+    }
+    let RootTask { cspace, mut vspace, untypeds, asid_pool, io_port, irq_control, .. } = rt;
+    let mut memory = UntypedAllocator::new(untypeds, cspace);
+    // The heap grows in 2 MiB frames: one slot each, and a few for paging structures.
+    let heap_bits = plan.root_heap.next_power_of_two().max(1 << 21).trailing_zeros() as u8;
+    let heap = memory.sub_allocator(heap_bits, (plan.root_heap >> 21) as usize + 16)?;
+    kaal_alloc::heap::init(
+        vspace.try_clone(memory.cspace())?,
+        heap,
+        HeapConfig { limit: plan.root_heap, ..Default::default() },
+    )?;
+    println!("[kaal-root] system '{}': {} components", plan.system, plan.components.len());
+
+    // 1. Objects.
+    let mut objects = Objects {
+        channels: Vec::new(),
+        notifications: Vec::new(),
+        rings: Vec::new(),
+        regions: Vec::new(),
+        devices: Vec::new(),
+    };
+    for _ in plan.channels {
+        objects.channels.push(ipc::channel(&mut memory)?);
+    }
+    for _ in plan.notifications {
+        objects.notifications.push(memory.allocate()?);
+    }
+    let mut next_vaddr = SHARED_BASE;
+    for ring in plan.rings {
+        // The kernel zeroes new frames, and a zeroed header is an empty ring.
+        let region = SharedRegion::new(&mut memory, &mut vspace, next_vaddr, ring.bytes as usize)?;
+        next_vaddr = kaal_abi::startup::next_region(next_vaddr, region.size() as u64);
+        objects.rings.push((region, memory.allocate()?, memory.allocate()?));
+    }
+    for region in plan.regions {
+        let shared = SharedRegion::new(&mut memory, &mut vspace, next_vaddr, region.bytes as usize)?;
+        next_vaddr = kaal_abi::startup::next_region(next_vaddr, shared.size() as u64);
+        objects.regions.push(shared);
+    }
+
+    // 2. Devices, from the broker.
+    if !plan.devices.is_empty() {
+        let mut broker = Broker::new(io_port, irq_control, &mut memory, &mut vspace)?;
+        for device in plan.devices {
+            let component = plan.components[device.holder].name;
+            let fail =
+                |error| BootError::Device { component, device: device.name, error: alloc::boxed::Box::new(error) };
+            let id = DeviceId::parse(device.name).ok_or(BootError::BadDeviceName { device: device.name })?;
+            let claim = broker.claim_device(id, component, IrqDelivery::Own, &mut memory).map_err(fail)?;
+            println!("[kaal-root] device {} -> {component}", device.name);
+            objects.devices.push(claim);
+        }
+    }
+
+    // 3. Components, in the plan's order (highest priority first), each with its DMA
+    //    memory if it asked for some.
+    let root_vspace = vspace.try_clone(memory.cspace())?;
+    let mut supervisor = Supervisor::new(&mut memory, asid_pool, root_vspace)?;
+    for component in plan.components {
+        let dma = match component.dma {
+            0 => None,
+            bytes => {
+                let bits = bytes.next_power_of_two().trailing_zeros() as u8;
+                let dma = memory
+                    .contiguous(&mut vspace, next_vaddr, bits, CacheAttr::WriteBack)
+                    .map_err(|error| BootError::Spawn { component: component.name, error })?;
+                next_vaddr = kaal_abi::startup::next_region(next_vaddr, dma.0.size() as u64);
+                Some(dma)
+            }
+        };
+        // The handle may go: its frames stay mapped, here and in the component.
+        spawn(component, &objects, dma.as_ref(), &mut supervisor, &mut memory)?;
+    }
+
+    // 4. Supervision.
+    let daemon = |name: &str| plan.components.iter().any(|c| c.name == name && c.daemon);
+    let waiting_for = |supervisor: &Supervisor| {
+        supervisor.states().filter(|(name, state)| *state == ComponentState::Running && !daemon(name)).count()
+    };
+    let all_daemons = plan.components.iter().all(|c| c.daemon);
+    if all_daemons {
+        println!("[kaal-root] every component is a daemon; the system runs until it is stopped");
+    }
+    let report = supervisor.run_while(|supervisor| all_daemons || waiting_for(supervisor) > 0);
+    println!(
+        "[kaal-root] system '{}' done: {} succeeded, {} failed, {} faulted, {} daemons still serving",
+        plan.system, report.succeeded, report.failed, report.faulted, report.running
+    );
+    Ok(if report.failed + report.faulted == 0 { ExitStatus::Success } else { ExitStatus::ERROR })
+}
+
+/// Builds one component's grants and starts it.
+fn spawn(
+    component: &'static ComponentPlan,
+    objects: &Objects,
+    dma: Option<&(SharedRegion, u64)>,
+    supervisor: &mut Supervisor,
+    memory: &mut UntypedAllocator,
+) -> Result<(), BootError> {
+    // Capabilities minted for this component (badged clients) and names made at boot
+    // (MMIO windows) must outlive the grants that refer to them.
+    let mut clients: Vec<(usize, Client)> = Vec::new();
+    let mut mmio_names: Vec<(usize, usize, String)> = Vec::new();
+    for (i, grant) in component.grants.iter().enumerate() {
+        match grant.source {
+            Source::ChannelClient { channel, badge } => {
+                let badge = Badge::new(badge).ok_or(kaal_core::Error::InvalidSize {
+                    what: "channel badge",
+                    value: badge,
+                    limit: Badge::MAX,
+                })?;
+                clients.push((i, objects.channels[channel].client(badge, memory.cspace())?));
+            }
+            Source::DeviceMmio(device) => {
+                for (w, window) in objects.devices[device].mmio.iter().enumerate() {
+                    // The plan names the grant `D:mmio`; each window is `D:mmio<BAR>`.
+                    mmio_names.push((device, w, format!("{}{}", grant.name, window.index)));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    let mut grants: Vec<Grant<'_>> = Vec::new();
+    for (i, planned) in component.grants.iter().enumerate() {
+        let name = planned.name;
+        let grant = match planned.source {
+            Source::ChannelServer(c) => Grant::server(name, &objects.channels[c]),
+            Source::ChannelClient { .. } => {
+                let client = clients.iter().find(|(at, _)| *at == i).map(|(_, c)| c).expect("minted above");
+                Grant::client(name, client)
+            }
+            Source::NotificationWait(n) => Grant::wait(name, &objects.notifications[n]),
+            Source::NotificationSignal { notification, badge } => {
+                Grant::signal(name, &objects.notifications[notification], badge_of(badge)?)
+            }
+            Source::RingRegion(r) => {
+                let plan = &PLAN.rings[r];
+                Grant::ring(name, &objects.rings[r].0, plan.slots, plan.item_size)
+            }
+            Source::RingNotification { ring, data, wait } => {
+                let (_, data_ready, space_free) = &objects.rings[ring];
+                let notification = if data { data_ready } else { space_free };
+                if wait {
+                    Grant::wait(name, notification)
+                } else {
+                    Grant::signal(name, notification, badge_of(1)?)
+                }
+            }
+            Source::Region { region, writable } => Grant::region(name, &objects.regions[region], writable),
+            Source::DevicePorts(d) => match &objects.devices[d].ports {
+                Some(ports) => Grant::io_ports(name, ports).tagged(pci_tag(&objects.devices[d])),
+                None => continue,
+            },
+            Source::DeviceIrq(d) => match (&objects.devices[d].irq, objects.devices[d].info.interrupt) {
+                (Some(irq), Some(line)) => {
+                    Grant::irq_handler(name, irq.handler(), line).tagged(pci_tag(&objects.devices[d]))
+                }
+                _ => continue,
+            },
+            Source::DeviceEvents(d) => match &objects.devices[d].irq {
+                Some(irq) => Grant::wait(name, irq.notification()),
+                None => continue,
+            },
+            Source::Dma => match dma {
+                Some((region, paddr)) => Grant::dma(name, region, *paddr),
+                None => continue,
+            },
+            Source::DeviceMmio(d) => {
+                for (device, w, window_name) in &mmio_names {
+                    if *device == d {
+                        grants.push(Grant::device_memory(window_name, &objects.devices[d].mmio[*w].frames));
+                    }
+                }
+                continue;
+            }
+        };
+        grants.push(if planned.source.is_capability() { grant.at_slot(planned.slot) } else { grant });
+    }
+
+    let config = ComponentConfig::builder()
+        .name(component.name)
+        .image(component.image)
+        .priority(component.priority)
+        .heap_size(component.heap as usize)
+        .stack_size(component.stack as usize)
+        .cnode_bits(component.cnode_bits)
+        .grants(&grants)
+        .build();
+    let block =
+        supervisor.spawn(memory, config).map_err(|error| BootError::Spawn { component: component.name, error })?;
+    for planned in component.grants.iter().filter(|g| g.source.is_capability()) {
+        let got = block.cap(planned.name).map(|c| c.slot);
+        // A device grant is absent when the device lacks that resource.
+        let absent_device_part = got.is_none()
+            && matches!(planned.source, Source::DevicePorts(_) | Source::DeviceIrq(_) | Source::DeviceEvents(_));
+        if got != Some(planned.slot) && !absent_device_part {
+            return Err(BootError::SlotMismatch {
+                component: component.name,
+                grant: planned.name,
+                planned: planned.slot,
+                got,
+            });
+        }
+    }
+    println!(
+        "[kaal-root] started {} (priority {}, {} grants)",
+        component.name,
+        component.priority,
+        block.caps().count() + block.regions().count()
+    );
+    Ok(())
+}
+
+/// A PCI device's `vendor << 16 | device`, which its driver checks (0 off PCI).
+fn pci_tag(claim: &DeviceClaim) -> u32 {
+    claim.info.pci_ids.map_or(0, |(vendor, device)| (vendor as u32) << 16 | device as u32)
+}
+
+fn badge_of(value: u64) -> Result<Badge, BootError> {
+    Badge::new(value).ok_or(BootError::Kernel(kaal_core::Error::InvalidSize {
+        what: "notification badge",
+        value,
+        limit: Badge::MAX,
+    }))
+}
