@@ -10,6 +10,10 @@
 //! (its size is part of the component's configuration), and the heap takes it on first
 //! use; no `init` call is needed.
 //!
+//! The heap's lock never spins (see [`Heap`]): seL4 schedules strictly by priority,
+//! so a spin lock would let a high-priority thread livelock against a preempted
+//! low-priority one that holds the heap.
+//!
 //! Running out is not a panic inside KaaL: the allocation fails, Rust's fallible APIs
 //! (`Vec::try_reserve`, `Box::try_new` when stable) report it, and [`Heap::stats`] says
 //! what was asked for and how much was left. (Rust's infallible collections still abort
@@ -24,13 +28,16 @@
 //! ```
 
 use core::alloc::{GlobalAlloc, Layout};
+use core::cell::UnsafeCell;
 use core::fmt;
+use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use buddy_system_allocator::LockedHeapWithRescue;
 use kaal_core::error::Bytes;
-use kaal_core::vspace::{Large, PageSize};
-use kaal_core::{Error, Frame, Rights, VSpace};
+use kaal_core::runtime::HEAP_LOCK;
+use kaal_core::sync::LockGuard;
+use kaal_core::vspace::{Large, PageSize, ReadWrite};
+use kaal_core::{Error, Frame, Notification, VSpace};
 
 use crate::UntypedAllocator;
 
@@ -70,14 +77,49 @@ struct Grower {
     next: u64,
     mapped: u64,
     limit: u64,
+}
+
+/// Everything the heap's lock guards.
+struct Inner {
+    buddy: buddy_system_allocator::Heap<ORDER>,
+    /// The root task's way to grow; `None` in a component (its region is fixed).
+    grower: Option<Grower>,
     last_failure: Option<AllocFailure>,
 }
 
-static GROWER: spin::Mutex<Option<Grower>> = spin::Mutex::new(None);
+/// The heap's state: one per program, since a program has one global allocator.
+struct State {
+    inner: UnsafeCell<Inner>,
+}
+
+// SAFETY: `inner` is only reached through `State::lock`, which holds HEAP_LOCK.
+unsafe impl Sync for State {}
+
+static STATE: State = State {
+    inner: UnsafeCell::new(Inner { buddy: buddy_system_allocator::Heap::new(), grower: None, last_failure: None }),
+};
+
+/// The heap's state, locked. `None` until the lock has its notification: before
+/// [`init`] in a root task (the heap has no memory then anyway).
+struct Locked {
+    _guard: LockGuard<'static>,
+}
+
+impl Locked {
+    fn take() -> Option<Self> {
+        HEAP_LOCK.try_lock_attached().map(|guard| Self { _guard: guard })
+    }
+
+    fn inner(&mut self) -> &mut Inner {
+        // SAFETY: the guard holds HEAP_LOCK, the only way to reach STATE.inner, and this
+        // borrow cannot outlive `self` (and so the guard).
+        unsafe { &mut *STATE.inner.get() }
+    }
+}
 
 /// Gives the heap its address space handle, memory budget and region. Call once, before
-/// the first allocation.
-pub fn init(vspace: VSpace, memory: UntypedAllocator, config: HeapConfig) -> kaal_core::Result<()> {
+/// the first allocation. The heap's lock gets a notification from `memory`.
+pub fn init(vspace: VSpace, mut memory: UntypedAllocator, config: HeapConfig) -> kaal_core::Result<()> {
     // Leave room for alignment gaps: the region may be up to four times the limit.
     let window_end = config.base.checked_add(config.limit.saturating_mul(4));
     if !config.base.is_multiple_of(GROW) || window_end.is_none_or(|e| e > kaal_core::vspace::USER_TOP) {
@@ -86,11 +128,17 @@ pub fn init(vspace: VSpace, memory: UntypedAllocator, config: HeapConfig) -> kaa
             why: "the heap base must be 2 MiB aligned with room below the user top",
         });
     }
-    let mut grower = GROWER.lock();
-    if grower.is_some() {
+    let notification: Notification = memory.allocate()?;
+    if let Err(notification) = HEAP_LOCK.attach(notification) {
+        let _ = memory.cspace().delete(notification);
         return Err(Error::InvalidSize { what: "heap initialisations", value: 2, limit: 1 });
     }
-    *grower = Some(Grower { vspace, memory, next: config.base, mapped: 0, limit: config.limit, last_failure: None });
+    let mut locked = Locked::take().expect("the lock was given its notification above");
+    let inner = locked.inner();
+    if inner.grower.is_some() {
+        return Err(Error::InvalidSize { what: "heap initialisations", value: 2, limit: 1 });
+    }
+    inner.grower = Some(Grower { vspace, memory, next: config.base, mapped: 0, limit: config.limit });
     Ok(())
 }
 
@@ -115,7 +163,7 @@ impl Grower {
         let mut at = start;
         while at < start + block {
             let frame: Frame<Large> = self.memory.allocate()?;
-            let mapped = frame.map(&mut self.vspace, at, Rights::READ_WRITE, &mut self.memory)?;
+            let mapped = frame.map(&mut self.vspace, at, ReadWrite, &mut self.memory)?;
             mapped.leak();
             at += GROW;
             self.mapped += GROW;
@@ -125,30 +173,35 @@ impl Grower {
     }
 }
 
-fn rescue(heap: &mut buddy_system_allocator::Heap<ORDER>, layout: &Layout) {
-    let mut guard = GROWER.lock();
-    let Some(grower) = guard.as_mut() else {
-        // A component: its supervisor mapped a fixed heap region for it; add it once.
-        if let Some((base, size)) = kaal_core::runtime::take_heap_region() {
-            // SAFETY: the supervisor mapped [base, base + size) read-write for this
-            // component's heap alone, for the component's whole life.
-            unsafe { heap.add_to_heap(base as usize, (base + size) as usize) };
+impl Inner {
+    /// Adds memory after an allocation of `layout` failed: the component's fixed region
+    /// (once), or a newly mapped region in the root task.
+    fn rescue(&mut self, layout: &Layout) {
+        let Some(grower) = self.grower.as_mut() else {
+            if let Some((base, size)) = kaal_core::runtime::take_heap_region() {
+                // SAFETY: the supervisor mapped [base, base + size) read-write for this
+                // component's heap alone, for the component's whole life.
+                unsafe { self.buddy.add_to_heap(base as usize, (base + size) as usize) };
+            }
+            return;
+        };
+        match grower.grow(layout) {
+            Ok((start, end)) => {
+                // SAFETY: [start, end) was just mapped read-write for the heap alone and
+                // is never unmapped.
+                unsafe { self.buddy.add_to_heap(start as usize, end as usize) };
+            }
+            Err(reason) => self.last_failure = Some(AllocFailure { requested: layout.size() as u64, reason }),
         }
-        return;
-    };
-    match grower.grow(layout) {
-        Ok((start, end)) => {
-            // SAFETY: [start, end) was just mapped read-write for the heap alone and is
-            // never unmapped.
-            unsafe { heap.add_to_heap(start as usize, end as usize) };
-        }
-        Err(reason) => grower.last_failure = Some(AllocFailure { requested: layout.size() as u64, reason }),
     }
 }
 
 /// The global allocator. Declare it with [`crate::global_heap!`].
+///
+/// Every allocation takes the heap's lock, [`kaal_core::sync::Lock`]: a thread that
+/// finds it taken sleeps on a notification rather than spin, so a high-priority thread
+/// cannot livelock against a preempted low-priority one holding the heap.
 pub struct Heap {
-    inner: LockedHeapWithRescue<ORDER>,
     in_use: AtomicUsize,
     peak: AtomicUsize,
 }
@@ -168,14 +221,20 @@ impl Default for Heap {
 impl Heap {
     /// An empty heap; it maps memory on first use, after [`init`].
     pub const fn new() -> Self {
-        Self { inner: LockedHeapWithRescue::new(rescue), in_use: AtomicUsize::new(0), peak: AtomicUsize::new(0) }
+        Self { in_use: AtomicUsize::new(0), peak: AtomicUsize::new(0) }
     }
 
     /// Usage figures.
     pub fn stats(&self) -> HeapStats {
-        let grower = GROWER.lock();
-        let (mapped, limit, last_failure) = match grower.as_ref() {
-            Some(g) => (g.mapped, g.limit, g.last_failure.clone()),
+        let (mapped, limit, last_failure) = match Locked::take() {
+            Some(mut locked) => {
+                let inner = locked.inner();
+                let (mapped, limit) = match inner.grower.as_ref() {
+                    Some(g) => (g.mapped, g.limit),
+                    None => (inner.buddy.stats_total_bytes() as u64, inner.buddy.stats_total_bytes() as u64),
+                };
+                (mapped, limit, inner.last_failure.clone())
+            }
             None => (0, 0, None),
         };
         HeapStats {
@@ -184,27 +243,41 @@ impl Heap {
             mapped,
             limit,
             last_failure,
+            lock_waits: HEAP_LOCK.waits(),
         }
     }
 }
 
-// SAFETY: every method forwards to the buddy allocator, which upholds GlobalAlloc's
-// contract; the counters are bookkeeping only.
+// SAFETY: every allocation and free goes to the buddy allocator under the heap's lock;
+// the buddy allocator upholds GlobalAlloc's contract for the memory it was given, which
+// is mapped read-write for the heap alone. The counters are bookkeeping only.
 unsafe impl GlobalAlloc for Heap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded from the caller.
-        let ptr = unsafe { self.inner.alloc(layout) };
-        if !ptr.is_null() {
-            let now = self.in_use.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            self.peak.fetch_max(now, Ordering::Relaxed);
+        let Some(mut locked) = Locked::take() else { return core::ptr::null_mut() };
+        let inner = locked.inner();
+        let ptr = match inner.buddy.alloc(layout) {
+            Ok(ptr) => Some(ptr),
+            Err(()) => {
+                inner.rescue(&layout);
+                inner.buddy.alloc(layout).ok()
+            }
+        };
+        drop(locked);
+        match ptr {
+            Some(ptr) => {
+                let now = self.in_use.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+                self.peak.fetch_max(now, Ordering::Relaxed);
+                ptr.as_ptr()
+            }
+            None => core::ptr::null_mut(),
         }
-        ptr
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        let (Some(mut locked), Some(ptr)) = (Locked::take(), NonNull::new(ptr)) else { return };
         self.in_use.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: forwarded from the caller.
-        unsafe { self.inner.dealloc(ptr, layout) }
+        // SAFETY: forwarded from the caller: `ptr` came from `alloc` with `layout`.
+        unsafe { locked.inner().buddy.dealloc(ptr, layout) };
     }
 }
 
@@ -221,6 +294,8 @@ pub struct HeapStats {
     pub limit: u64,
     /// The last allocation the heap could not satisfy.
     pub last_failure: Option<AllocFailure>,
+    /// How many times a thread slept waiting for the heap's lock (while another held it).
+    pub lock_waits: u64,
 }
 
 impl fmt::Display for HeapStats {

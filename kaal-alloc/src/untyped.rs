@@ -14,7 +14,7 @@ use core::fmt;
 
 use kaal_core::error::Bytes;
 use kaal_core::untyped::Retype;
-use kaal_core::vspace::{ObjectAllocator, PageSize};
+use kaal_core::vspace::{Device, ObjectAllocator, PageSize};
 use kaal_core::{CSpace, Error, Frame, Result, Untyped};
 
 /// Maximum untypeds one allocator tracks (BootInfo lists up to 167 on the default
@@ -166,7 +166,7 @@ impl UntypedAllocator {
     ///
     /// Device memory below `paddr` in the same untyped is split off and kept, so later
     /// requests for it still succeed.
-    pub fn device_frame<S: PageSize>(&mut self, paddr: u64) -> Result<Frame<S>> {
+    pub fn device_frame<S: PageSize>(&mut self, paddr: u64) -> Result<Frame<S, Device>> {
         let size = S::BYTES as u64;
         let not_found = Error::NoDeviceMemory { paddr, size };
         if !paddr.is_multiple_of(size) {
@@ -197,7 +197,7 @@ impl UntypedAllocator {
             at += filler.size();
             let _ = fillers.push(filler);
         }
-        let frame = ut.retype::<Frame<S>>(&mut self.cspace)?;
+        let frame = ut.retype::<Frame<S, Device>>(&mut self.cspace)?;
         for f in fillers {
             let _ = self.device.push(f);
         }

@@ -122,13 +122,15 @@ impl<T: CapType> Cap<T> {
         Self { cptr, _kind: PhantomData }
     }
 
-    /// The slot address, for the raw layer.
+    /// The slot address, for the raw layer (private: with it, safe code could hand the
+    /// slot to an invocation behind the handle's back).
     #[inline(always)]
-    pub const fn cptr(&self) -> CPtr {
+    pub(crate) const fn cptr(&self) -> CPtr {
         self.cptr
     }
 
-    /// Gives up ownership and returns the slot address.
+    /// Gives up ownership and returns the slot address. The capability stays in its
+    /// slot, and only `unsafe` code can use the number.
     pub fn into_cptr(self) -> CPtr {
         self.cptr
     }

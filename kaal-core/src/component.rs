@@ -13,9 +13,9 @@ pub use kaal_abi::plan::parts;
 use kaal_abi::startup::{slots, CapKind, RegionEntry, StartupBlock};
 pub use kaal_abi::startup::{Name, RegionInfo};
 
-use crate::cap::{Badge, Cap, IrqHandler, Notification};
+use crate::cap::{Badge, Cap, Notification};
 use crate::cspace::CSpace;
-use crate::device::{InterruptLine, IoPortRange, PortSpan};
+use crate::device::{InterruptLine, IoPortRange, Irq, PortSpan};
 use crate::error::{Error, Result};
 use crate::ipc::{Client, Server};
 use crate::mmio::MmioRegion;
@@ -93,7 +93,9 @@ impl Component {
         &mut self.cspace
     }
 
-    fn take(&mut self, name: &str, wanted: &[CapKind], expected: &'static str) -> Result<(u64, CapKind, u64)> {
+    /// Finds capability grant `name` of one of the `wanted` kinds, not yet taken;
+    /// returns its index, slot, kind and data word.
+    fn find(&self, name: &str, wanted: &[CapKind], expected: &'static str) -> Result<(usize, u64, CapKind, u64)> {
         let (index, entry) = self
             .block
             .caps()
@@ -106,8 +108,19 @@ impl Component {
         if self.taken & (1 << index) != 0 {
             return Err(Error::AlreadyTaken { name: entry.name });
         }
+        Ok((index, entry.slot, entry.kind, entry.data))
+    }
+
+    /// [`Self::find`], without taking the grant.
+    fn peek(&self, name: &str, wanted: &[CapKind], expected: &'static str) -> Result<(u64, CapKind, u64)> {
+        self.find(name, wanted, expected).map(|(_, slot, kind, data)| (slot, kind, data))
+    }
+
+    /// Takes capability grant `name`: each is handed out once.
+    fn take(&mut self, name: &str, wanted: &[CapKind], expected: &'static str) -> Result<(u64, CapKind, u64)> {
+        let (index, slot, kind, data) = self.find(name, wanted, expected)?;
         self.taken |= 1 << index;
-        Ok((entry.slot, entry.kind, entry.data))
+        Ok((slot, kind, data))
     }
 
     fn not_granted(&self, name: &str) -> Error {
@@ -171,11 +184,24 @@ impl Component {
         Ok(unsafe { IoPortRange::from_cap(Cap::from_cptr(slot), span) })
     }
 
-    /// The IRQ handler granted as `name`, with the interrupt line it serves.
-    pub fn irq_handler(&mut self, name: &str) -> Result<(IrqHandler, InterruptLine)> {
-        let (slot, _, data) = self.take(name, &[CapKind::IrqHandler], "an IRQ handler")?;
-        // SAFETY: as for `client`.
-        Ok((unsafe { Cap::from_cptr(slot) }, InterruptLine::from_word(data)))
+    /// The bound interrupt granted as `handler` (its IRQ handler) and `events` (the
+    /// notification it arrives on), with the interrupt line it serves.
+    pub fn irq(&mut self, handler: &str, events: &str) -> Result<(Irq, InterruptLine)> {
+        let (events_slot, _, badge) = self.peek(events, &[CapKind::NotificationWait], "an interrupt's notification")?;
+        let Some(badge) = Badge::new(badge) else {
+            let name = Name::truncated(events);
+            return Err(Error::WrongGrantKind {
+                name,
+                expected: "an interrupt's notification",
+                granted: "a notification",
+            });
+        };
+        let (handler_slot, _, line) = self.take(handler, &[CapKind::IrqHandler], "an IRQ handler")?;
+        self.take(events, &[CapKind::NotificationWait], "an interrupt's notification")?;
+        // SAFETY: the supervisor placed a handler it bound (with `badge`) to the
+        // notification in `events_slot`, and `take` hands each slot out once.
+        let (handler, notification) = unsafe { (Cap::from_cptr(handler_slot), Cap::from_cptr(events_slot)) };
+        Ok((Irq::granted(handler, notification, badge), InterruptLine::from_word(line)))
     }
 
     /// The shared region granted as `name`.
@@ -219,11 +245,45 @@ impl Component {
     }
 
     /// What the kernel says is in each occupied slot of this component's CNode below
-    /// the first free slot: a way to see (and test) that it holds exactly its grants.
-    pub fn capabilities(&self) -> impl Iterator<Item = (u64, &'static str)> {
-        (0..slots::FIRST_FREE.min(1 << self.block.cnode_bits)).filter_map(|slot| {
+    /// the first free slot, as `(slot, kind)`: a way to see (and test) that it holds
+    /// exactly its grants. Only a debug kernel can say (`seL4_DebugCapIdentify`); on a
+    /// release kernel this is [`Error::NeedsDebugKernel`].
+    pub fn capabilities(&self) -> Result<Capabilities> {
+        if cfg!(kaal_debug_kernel) {
+            Ok(Capabilities { next: 0, end: slots::FIRST_FREE.min(1 << self.block.cnode_bits) })
+        } else {
+            Err(Error::NeedsDebugKernel { what: "listing a CNode's capabilities" })
+        }
+    }
+}
+
+/// The occupied slots of a component's CNode (see [`Component::capabilities`]).
+#[derive(Debug)]
+pub struct Capabilities {
+    next: u64,
+    end: u64,
+}
+
+impl Iterator for Capabilities {
+    type Item = (u64, &'static str);
+
+    #[cfg(kaal_debug_kernel)]
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.next < self.end {
+            let slot = self.next;
+            self.next += 1;
             let tag = crate::sys::debug_cap_identify(slot);
-            (tag != crate::sys::KERNEL_CAP_TAG_null_cap).then(|| (slot, crate::cap::kernel_tag_name(tag)))
-        })
+            if tag != crate::sys::KERNEL_CAP_TAG_null_cap {
+                return Some((slot, crate::cap::kernel_tag_name(tag)));
+            }
+        }
+        None
+    }
+
+    #[cfg(not(kaal_debug_kernel))]
+    fn next(&mut self) -> Option<Self::Item> {
+        // Never made on a release kernel (`capabilities` refuses); empty if it were.
+        self.next = self.end;
+        None
     }
 }

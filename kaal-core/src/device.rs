@@ -1,16 +1,20 @@
 //! Hardware access: I/O port ranges and interrupts.
 //!
 //! * [`IoPortRange`] is an I/O port capability narrowed to `[first, last]`. The root task
-//!   holds the capability for every port; minting with a port range (seL4 5.0's
-//!   `io_port_capdata`, layout generated from the kernel's own spec) gives a driver
-//!   exactly its device's ports, and the kernel refuses anything outside them.
-//! * [`IrqHandler`]s come from [`IrqControl`] for an IOAPIC pin. A handler is bound to a
-//!   notification; the interrupt signals it, and the driver acknowledges the interrupt
-//!   when it has handled it.
+//!   holds the range of every port; [`IoPortRange::mint`] (seL4 5.0's `io_port_capdata`,
+//!   layout generated from the kernel's own spec) gives a driver exactly its device's
+//!   ports, and the kernel refuses anything outside them. The kernel turns a mint outside
+//!   the parent's range into an empty capability without an error, so the range is
+//!   checked here, against the parent's known range, before minting: no debug syscall
+//!   is needed to find out afterwards.
+//! * [`IrqHandler`]s come from [`IrqControl`] for an IOAPIC pin, unbound. Binding one to
+//!   a notification ([`IrqHandler::bind`]) gives an [`Irq`]: the interrupt signals the
+//!   notification, and the driver acknowledges the interrupt when it has handled it.
+//!   Only a bound handler can be acknowledged or waited for.
 
 use crate::cap::{cap_type, Badge, Cap, IoPort, IrqControl, IrqHandler, Notification, Rights};
 use crate::cspace::{CSpace, ROOT_DEPTH};
-use crate::error::{Error, Result};
+use crate::error::{Error, Rejected, Result};
 use crate::sys;
 
 /// The range a port capability covers (inclusive).
@@ -46,16 +50,17 @@ pub struct IoPortRange {
 }
 
 impl IoPortRange {
-    /// Mints a capability for `span` from `all` (a capability covering at least `span`).
-    pub fn mint(all: &IoPort, span: PortSpan, cspace: &mut CSpace) -> Result<Self> {
-        let data = ((span.first as u64) << sys::io_port_capdata_firstPort_SHIFT)
-            | ((span.last as u64) << sys::io_port_capdata_lastPort_SHIFT);
-        let cap = cspace.mint_data(all, Rights::ALL, data, "seL4_CNode_Mint (I/O ports)")?;
-        // The kernel turns an out-of-range mint into a null capability rather than an error.
-        if sys::debug_cap_identify(cap.cptr()) != sys::KERNEL_CAP_TAG_io_port_cap {
-            let _ = cspace.delete(cap);
+    /// All 65536 ports: the root task's initial I/O port capability.
+    pub(crate) const ALL: PortSpan = PortSpan { first: 0, last: 0xffff };
+
+    /// Mints a capability for `span` from this range, which must contain it.
+    pub fn mint(&self, span: PortSpan, cspace: &mut CSpace) -> Result<Self> {
+        if span.first > span.last || !self.span.contains(span.first) || !self.span.contains(span.last) {
             return Err(Error::PortsOutOfRange { first: span.first, last: span.last });
         }
+        let data = ((span.first as u64) << sys::io_port_capdata_firstPort_SHIFT)
+            | ((span.last as u64) << sys::io_port_capdata_lastPort_SHIFT);
+        let cap = cspace.mint_data(&self.cap, Rights::ALL, data, "seL4_CNode_Mint (I/O ports)")?;
         Ok(Self { cap, span })
     }
 
@@ -73,7 +78,7 @@ impl IoPortRange {
     }
 
     /// The capability, for granting it to a component.
-    pub fn cap(&self) -> &IoPort {
+    pub(crate) fn cap(&self) -> &IoPort {
         &self.cap
     }
 
@@ -199,23 +204,32 @@ impl IrqControl {
 }
 
 impl Cap<cap_type::IrqHandler> {
-    /// Delivers the interrupt as a signal on `notification`.
-    pub fn set_notification(&self, notification: &Notification) -> Result<()> {
+    /// Binds the handler to a badged copy of `notification`: the interrupt then arrives
+    /// as `badge`'s bits when waiting on `notification`. If the kernel refuses, the
+    /// handler and the notification come back in the error.
+    pub fn bind(
+        self,
+        notification: Notification,
+        badge: Badge,
+        cspace: &mut CSpace,
+    ) -> core::result::Result<Irq, Rejected<(IrqHandler, Notification)>> {
+        let badged = match cspace.mint(&notification, Rights::WRITE, badge) {
+            Ok(badged) => badged,
+            Err(error) => return Err(Rejected { error, value: (self, notification) }),
+        };
         // SAFETY: binding an IRQ handler to a notification; no memory changes.
-        Error::check(
-            unsafe { sys::seL4_IRQHandler_SetNotification(self.cptr(), notification.cptr()) },
-            "seL4_IRQHandler_SetNotification",
-        )
-    }
-
-    /// Re-enables the interrupt after it was handled.
-    pub fn ack(&self) -> Result<()> {
-        // SAFETY: acknowledging our own interrupt; no memory changes.
-        Error::check(unsafe { sys::seL4_IRQHandler_Ack(self.cptr()) }, "seL4_IRQHandler_Ack")
+        let err = unsafe { sys::seL4_IRQHandler_SetNotification(self.cptr(), badged.cptr()) };
+        // The kernel keeps its own reference to the notification; the badged copy's
+        // slot is not needed again.
+        let _ = badged.into_cptr();
+        match Error::check(err, "seL4_IRQHandler_SetNotification") {
+            Ok(()) => Ok(Irq { handler: self, notification, badge }),
+            Err(error) => Err(Rejected { error, value: (self, notification) }),
+        }
     }
 }
 
-/// An interrupt with the notification it arrives on: wait, handle, acknowledge.
+/// A bound interrupt with the notification it arrives on: wait, handle, acknowledge.
 #[derive(Debug)]
 pub struct Irq {
     handler: IrqHandler,
@@ -224,17 +238,21 @@ pub struct Irq {
 }
 
 impl Irq {
-    /// Binds `handler` to a badged copy of `notification`; waiting on `notification`
-    /// then returns `badge`'s bit when the interrupt fires.
-    pub fn new(handler: IrqHandler, notification: Notification, badge: Badge, cspace: &mut CSpace) -> Result<Self> {
-        let badged = cspace.mint(&notification, Rights::WRITE, badge)?;
-        handler.set_notification(&badged)?;
-        Ok(Self { handler, notification, badge })
+    /// A handler a supervisor bound to `notification` with `badge` and granted to this
+    /// component (see [`crate::component::Component::irq`]).
+    pub(crate) fn granted(handler: IrqHandler, notification: Notification, badge: Badge) -> Self {
+        Self { handler, notification, badge }
     }
 
-    /// Wraps an IRQ handler already bound to `notification` with `badge`.
-    pub fn from_parts(handler: IrqHandler, notification: Notification, badge: Badge) -> Self {
-        Self { handler, notification, badge }
+    /// Stops delivering the interrupt and hands back the unbound handler and the
+    /// notification.
+    pub fn unbind(self) -> core::result::Result<(IrqHandler, Notification), Rejected<Irq>> {
+        // SAFETY: unbinding our own IRQ handler; no memory changes.
+        let err = unsafe { sys::seL4_IRQHandler_Clear(self.handler.cptr()) };
+        match Error::check(err, "seL4_IRQHandler_Clear") {
+            Ok(()) => Ok((self.handler, self.notification)),
+            Err(error) => Err(Rejected { error, value: self }),
+        }
     }
 
     /// Blocks until the interrupt fires (other signals on the same notification are
@@ -253,13 +271,14 @@ impl Irq {
         &self.notification
     }
 
-    /// Re-enables the interrupt.
+    /// Re-enables the interrupt after it was handled.
     pub fn ack(&self) -> Result<()> {
-        self.handler.ack()
+        // SAFETY: acknowledging our own interrupt; no memory changes.
+        Error::check(unsafe { sys::seL4_IRQHandler_Ack(self.handler.cptr()) }, "seL4_IRQHandler_Ack")
     }
 
-    /// The handler capability, for granting it to a component.
-    pub fn handler(&self) -> &IrqHandler {
+    /// The handler capability, for granting it (bound) to a component.
+    pub(crate) fn handler(&self) -> &IrqHandler {
         &self.handler
     }
 }

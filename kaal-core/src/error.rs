@@ -133,8 +133,10 @@ pub enum Error {
     LimitReached { what: &'static str, requested: u64, available: u64, limit: u64, fix: &'static str },
     /// No device memory covers the physical range asked for.
     NoDeviceMemory { paddr: u64, size: u64 },
-    /// Device memory can only become frames (or smaller device untypeds).
+    /// Device memory can only become device frames (or smaller device untypeds).
     DeviceMemoryObject { object: &'static str },
+    /// A device frame was asked of RAM.
+    RamAsDevice { object: &'static str },
     /// A capability of one kind arrived where another was expected.
     WrongCapability { expected: &'static str, found: &'static str },
     /// A component's ELF image cannot be loaded.
@@ -159,6 +161,8 @@ pub enum Error {
     NotMappedHere { vaddr: u64 },
     /// A size or count the operation cannot satisfy.
     InvalidSize { what: &'static str, value: u64, limit: u64 },
+    /// Only a debug kernel can do this.
+    NeedsDebugKernel { what: &'static str },
 }
 
 impl Error {
@@ -219,8 +223,13 @@ impl fmt::Display for Error {
             ),
             Error::DeviceMemoryObject { object } => write!(
                 f,
-                "a {object} cannot be made from device memory: device untypeds only become frames; \
-                 create kernel objects from RAM untypeds"
+                "a {object} (RAM) cannot be made from device memory: device untypeds only become device \
+                 frames (Frame<_, Device>); create kernel objects and RAM frames from RAM untypeds"
+            ),
+            Error::RamAsDevice { object } => write!(
+                f,
+                "a device {object} cannot be made from RAM: ask for a RAM frame (Frame<_, Ram>), or take the \
+                 device frame from a device untyped (UntypedAllocator::device_frame)"
             ),
             Error::WrongCapability { expected, found } => write!(
                 f,
@@ -262,6 +271,11 @@ impl fmt::Display for Error {
                 "the frame at {vaddr:#x} is mapped in another address space, so this one cannot touch its memory"
             ),
             Error::InvalidSize { what, value, limit } => write!(f, "{what} of {value} is not possible (limit {limit})"),
+            Error::NeedsDebugKernel { what } => write!(
+                f,
+                "{what} needs a debug kernel, which this system does not run on; boot it with `--kernel debug` \
+                 or `[kernel] flavour = \"debug\"` in system.toml"
+            ),
         }
     }
 }

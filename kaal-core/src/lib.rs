@@ -18,14 +18,14 @@
 //!
 //! Using a capability as the wrong kind does not compile:
 //!
-//! ```compile_fail,E0599
+//! ```compile_fail
 //! fn confuse(n: &kaal_core::Notification) {
 //!     // error[E0599]: no method named `call` found: a notification is not an endpoint
 //!     n.call(0);
 //! }
 //! ```
 //!
-//! ```compile_fail,E0308
+//! ```compile_fail
 //! fn wants_endpoint(_: &kaal_core::Endpoint) {}
 //! fn confuse(n: &kaal_core::Notification) {
 //!     // error[E0308]: mismatched types: expected `Cap<Endpoint>`, found `Cap<Notification>`
@@ -49,6 +49,7 @@ mod notification;
 pub mod runtime;
 pub mod shared;
 pub mod supervisor;
+pub mod sync;
 pub mod sys;
 pub mod thread;
 pub mod untyped;

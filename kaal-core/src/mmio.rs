@@ -4,9 +4,8 @@
 //! exactly the width asked for, because device registers have side effects and must
 //! not be merged, split, reordered or elided. Offsets are checked against the region.
 
-use crate::cap::Rights;
 use crate::error::{Error, Result};
-use crate::vspace::{CacheAttr, Frame, ObjectAllocator, VSpace, PAGE_SIZE};
+use crate::vspace::{CacheAttr, Device, Frame, ObjectAllocator, ReadWrite, Small, VSpace, PAGE_SIZE};
 
 /// Device memory mapped uncached at consecutive virtual addresses.
 #[derive(Debug)]
@@ -19,7 +18,7 @@ pub struct MmioRegion {
 impl MmioRegion {
     /// Maps device `frames` (consecutive, starting at physical `paddr`) at `vaddr`.
     pub fn map(
-        frames: impl IntoIterator<Item = Frame>,
+        frames: impl IntoIterator<Item = Frame<Small, Device>>,
         paddr: u64,
         vspace: &mut VSpace,
         vaddr: u64,
@@ -33,8 +32,7 @@ impl MmioRegion {
                     why: "MMIO frames must be physically consecutive",
                 });
             }
-            let mapped =
-                frame.map_with(vspace, vaddr + size as u64, Rights::READ_WRITE, CacheAttr::CacheDisabled, alloc)?;
+            let mapped = frame.map_with(vspace, vaddr + size as u64, ReadWrite, CacheAttr::CacheDisabled, alloc)?;
             mapped.leak();
             size += PAGE_SIZE;
         }

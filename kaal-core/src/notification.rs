@@ -9,11 +9,16 @@ use crate::sys;
 
 impl Notification {
     /// Signals the notification (`seL4_Signal`). Never blocks.
+    ///
+    /// It is a non-blocking send, which on a notification is exactly `seL4_Signal` (the
+    /// kernel ignores the blocking flag for notifications). The difference matters for
+    /// a capability a peer sent as a "notification" that is really an endpoint: a plain
+    /// send would block until someone received on it; this one does nothing.
     #[inline]
     pub fn signal(&self) {
-        // SAFETY: Send with an empty message on a notification touches no memory.
+        // SAFETY: a send with an empty message on a notification touches no memory.
         unsafe {
-            sys::syscall(sys::syscall::seL4_SysSend, self.cptr(), sys::message_info(0, 0, 0, 0), [0; 4]);
+            sys::syscall(sys::syscall::seL4_SysNBSend, self.cptr(), sys::message_info(0, 0, 0, 0), [0; 4]);
         }
     }
 

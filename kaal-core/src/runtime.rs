@@ -20,8 +20,9 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 pub use kaal_abi::exit::ExitStatus;
 
 use crate::bootinfo::{BootInfo, MAX_UNTYPEDS};
-use crate::cap::{AsidControl, AsidPool, Cap, IoPort, IrqControl, Rights, Tcb};
+use crate::cap::{AsidControl, AsidPool, Cap, IrqControl, Rights, Tcb};
 use crate::cspace::CSpace;
+use crate::device::IoPortRange;
 use crate::untyped::Untyped;
 use crate::vspace::VSpace;
 use crate::{println, sys};
@@ -49,7 +50,7 @@ pub struct RootTask {
     /// The root task's ASID pool (for new address spaces).
     pub asid_pool: AsidPool,
     /// All x86 I/O ports (a copy; the runtime keeps the original to report the exit).
-    pub io_port: IoPort,
+    pub io_port: IoPortRange,
     /// Name of the running system (its crate name).
     pub name: &'static str,
 }
@@ -102,7 +103,7 @@ const PAGE: usize = 1 << sys::seL4_PageBits;
 /// machines the root task prints the status and suspends itself. In a component it
 /// reports the status to the supervisor and stops the component only.
 pub fn exit(status: ExitStatus) -> ! {
-    if ROLE.load(Ordering::Relaxed) == COMPONENT {
+    if is_component() {
         use kaal_abi::startup::{labels, slots};
         // SAFETY: a one-word message to our supervisor, then suspending ourselves;
         // neither touches memory.
@@ -134,6 +135,11 @@ const ROOT: u8 = 0;
 const COMPONENT: u8 = 1;
 /// Whether this program is the root task or a component.
 static ROLE: AtomicU8 = AtomicU8::new(ROOT);
+
+/// Whether this program is a component (else the root task).
+pub(crate) fn is_component() -> bool {
+    ROLE.load(Ordering::Relaxed) == COMPONENT
+}
 
 static PANICKING: AtomicBool = AtomicBool::new(false);
 
@@ -203,15 +209,20 @@ fn unmap_stack_guard(bootinfo: &BootInfo, layout: &ImageLayout) -> bool {
 }
 
 /// Entry point behind [`crate::root_task!`].
+///
+/// # Safety
+/// Called once, by `_start`, with the address the kernel passed in RDI: it wraps every
+/// initial capability into an owned handle, so a second call (or a made-up address)
+/// would duplicate handles or read memory that is not BootInfo.
 #[doc(hidden)]
-pub fn __start_root_task<T: Termination>(
+pub unsafe fn __start_root_task<T: Termination>(
     bootinfo_addr: usize,
     name: &'static str,
     layout: ImageLayout,
     main: fn(RootTask) -> T,
 ) -> ! {
-    // SAFETY: the kernel passes the BootInfo frame's address in RDI, which `_start`
-    // forwards untouched; the frame stays mapped for the life of the root task.
+    // SAFETY: the caller passes the BootInfo frame's address, which stays mapped for the
+    // life of the root task.
     let bootinfo = unsafe { BootInfo::from_addr(bootinfo_addr) };
     if !check_ipc_buffer(&bootinfo) {
         println!("[{name}] runtime error: the IPC buffer is not at the GS base; this kernel does not match kaal-core");
@@ -224,17 +235,28 @@ pub fn __start_root_task<T: Termination>(
     let _ = layout.stack_top;
 
     let mut cspace = CSpace::new(bootinfo.empty_slots());
-    // SAFETY: slot seL4_CapIOPort holds the I/O port capability; this temporary handle is
-    // only copied from and then forgotten, so the runtime keeps the original for `exit`.
-    let original_io = unsafe { Cap::<crate::cap::cap_type::IoPort>::from_cptr(sys::seL4_CapIOPort) };
-    let io_port = match cspace.copy(&original_io, Rights::ALL) {
-        Ok(io) => io,
+    // SAFETY: slot seL4_CapIOPort holds the capability for every I/O port; this
+    // temporary handle is only copied from and then forgotten, so the runtime keeps the
+    // original for `exit`.
+    let original_io = unsafe {
+        IoPortRange::from_cap(Cap::<crate::cap::cap_type::IoPort>::from_cptr(sys::seL4_CapIOPort), IoPortRange::ALL)
+    };
+    let io_port = cspace.copy(original_io.cap(), Rights::ALL);
+    let _ = original_io.into_cap().into_cptr();
+    let io_port = match io_port {
+        // SAFETY: a copy of the capability for every port, owned by this handle alone.
+        Ok(io) => unsafe { IoPortRange::from_cap(io, IoPortRange::ALL) },
         Err(e) => {
             println!("[{name}] runtime error: cannot copy the I/O port capability: {e}");
             exit(ExitStatus::FAULT);
         }
     };
-    let _ = original_io.into_cptr();
+    #[cfg(not(kaal_debug_kernel))]
+    match io_port.mint(crate::console::uart::COM1, &mut cspace) {
+        Ok(com1) => crate::console::uart::init(com1),
+        // No console: report through the exit status alone.
+        Err(_) => exit(ExitStatus::FAULT),
+    }
 
     let mut untypeds = heapless::Vec::new();
     for u in bootinfo.untypeds() {
@@ -325,7 +347,9 @@ macro_rules! root_task {
                     stack_top: ::core::ptr::addr_of!(__kaal_stack_top) as usize,
                 }
             };
-            $crate::runtime::__start_root_task(bootinfo, env!("CARGO_PKG_NAME"), layout, $main)
+            // SAFETY: `_start` calls this once, with the BootInfo address the kernel
+            // passed in RDI.
+            unsafe { $crate::runtime::__start_root_task(bootinfo, env!("CARGO_PKG_NAME"), layout, $main) }
         }
 
         #[panic_handler]
@@ -417,6 +441,10 @@ macro_rules! __image_support {
 static HEAP_BASE: AtomicU64 = AtomicU64::new(0);
 static HEAP_SIZE: AtomicU64 = AtomicU64::new(0);
 
+/// The lock of this program's heap (`kaal-alloc`'s global allocator). A component's
+/// comes with its notification attached; a root task's gets one from `heap::init`.
+pub static HEAP_LOCK: crate::sync::Lock = crate::sync::Lock::new();
+
 /// Takes the component's pre-mapped heap region `(base, size)`; `None` in the root task
 /// or once taken.
 pub fn take_heap_region() -> Option<(u64, u64)> {
@@ -425,8 +453,15 @@ pub fn take_heap_region() -> Option<(u64, u64)> {
 }
 
 /// Entry point behind [`crate::component!`].
+///
+/// # Safety
+/// Called once, by `_start`, in a component the supervisor built: it trusts the memory
+/// at the start-up block and IPC buffer addresses, and the well-known slots.
 #[doc(hidden)]
-pub fn __start_component<T: Termination>(package: &'static str, main: fn(crate::component::Component) -> T) -> ! {
+pub unsafe fn __start_component<T: Termination>(
+    package: &'static str,
+    main: fn(crate::component::Component) -> T,
+) -> ! {
     use kaal_abi::startup::{StartupBlock, IPC_BUFFER_VADDR, STARTUP_BLOCK_VADDR};
     ROLE.store(COMPONENT, Ordering::Relaxed);
     // SAFETY: the supervisor maps the IPC buffer at IPC_BUFFER_VADDR before starting us.
@@ -452,6 +487,9 @@ pub fn __start_component<T: Termination>(package: &'static str, main: fn(crate::
     };
     HEAP_BASE.store(block.heap_base, Ordering::Release);
     HEAP_SIZE.store(block.heap_size, Ordering::Release);
+    // SAFETY: the supervisor places a notification for the heap lock in this slot.
+    let heap_lock: crate::cap::Notification = unsafe { Cap::from_cptr(kaal_abi::startup::slots::HEAP_LOCK) };
+    let _ = HEAP_LOCK.attach(heap_lock);
     let component = crate::component::Component::new(block);
     let name = component.name();
     let status = main(component).report(name);
@@ -488,7 +526,8 @@ macro_rules! component {
         );
 
         extern "C" fn __kaal_component_entry() -> ! {
-            $crate::runtime::__start_component(env!("CARGO_PKG_NAME"), $main)
+            // SAFETY: `_start` calls this once, in a component the supervisor built.
+            unsafe { $crate::runtime::__start_component(env!("CARGO_PKG_NAME"), $main) }
         }
 
         #[panic_handler]

@@ -10,10 +10,10 @@
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use crate::cap::CPtr;
-use crate::cap::Rights;
+use crate::cap::{cap_type, CPtr, Cap, Rights};
+use crate::cspace::CSpace;
 use crate::error::{Error, Result};
-use crate::vspace::{Frame, ObjectAllocator, VSpace, PAGE_SIZE};
+use crate::vspace::{Frame, ObjectAllocator, ReadWrite, Shared, Small, VSpace, PAGE_SIZE};
 
 /// Most pages in one region (1 MiB).
 pub const MAX_REGION_PAGES: usize = 256;
@@ -53,9 +53,8 @@ impl SharedRegion {
         for i in 0..pages {
             // The kernel zeroes new frames. The mapping lives as long as the program.
             let frame: Frame = alloc.allocate()?;
-            let mapped = frame.map(vspace, vaddr + (i * PAGE_SIZE) as u64, Rights::READ_WRITE, alloc)?;
-            let _ = frames.push(mapped.cptr());
-            mapped.leak();
+            let mapped = frame.into_shared().map(vspace, vaddr + (i * PAGE_SIZE) as u64, ReadWrite, alloc)?;
+            let _ = frames.push(mapped.leak_keeping_cap().1);
         }
         Ok(Self { vaddr, size: pages * PAGE_SIZE, writable: true, frames })
     }
@@ -95,9 +94,9 @@ impl SharedRegion {
                     why: "the untyped's frames are not physically contiguous",
                 });
             }
-            let mapped = frame.map_with(vspace, vaddr + (i * PAGE_SIZE) as u64, Rights::READ_WRITE, cache, alloc)?;
-            let _ = frames.push(mapped.cptr());
-            mapped.leak();
+            let mapped =
+                frame.into_shared().map_with(vspace, vaddr + (i * PAGE_SIZE) as u64, ReadWrite, cache, alloc)?;
+            let _ = frames.push(mapped.leak_keeping_cap().1);
         }
         let _ = untyped.into_cptr();
         Ok((Self { vaddr, size: pages * PAGE_SIZE, writable: true, frames }, first_paddr.unwrap_or(0)))
@@ -127,9 +126,28 @@ impl SharedRegion {
         self.writable
     }
 
-    /// The frame capabilities (for granting them to another address space).
-    pub(crate) fn frames(&self) -> &[CPtr] {
-        &self.frames
+    /// Number of frames this address space holds capabilities for (0 in a component,
+    /// which only has the mapping).
+    pub(crate) fn frame_count(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// A new capability to frame `i`, to map it into another address space.
+    pub(crate) fn copy_frame(&self, i: usize, cspace: &mut CSpace) -> Result<Frame<Small, Shared>> {
+        let Some(&cptr) = self.frames.get(i) else {
+            return Err(Error::InvalidSize {
+                what: "shared region frame",
+                value: i as u64,
+                limit: self.frames.len() as u64,
+            });
+        };
+        // SAFETY: a temporary handle on the region's own frame capability, only copied
+        // from and then forgotten; the region keeps owning the original.
+        let original = unsafe { Cap::<cap_type::Page>::from_cptr(cptr) };
+        let copy = cspace.copy(&original, Rights::ALL);
+        let _ = original.into_cptr();
+        // SAFETY: a fresh copy of a shared frame's capability, mapped nowhere yet.
+        unsafe { Frame::from_cap(copy?) }
     }
 
     fn check(&self, offset: usize, len: usize, align: usize, write: bool) -> usize {

@@ -16,6 +16,13 @@
 //! reserves RBX, so its own value is parked in R12, which the kernel also restores.
 //!
 //! Higher layers never use this module directly: `kaal-core`'s typed handles wrap it.
+//! Everything here that could break a handle's promise is either private to `kaal-core`
+//! (IPC-buffer access, [`invoke`]) or `unsafe` (the `syscall` instruction and every
+//! generated invocation stub), so safe code elsewhere cannot unmap a frame a
+//! `MappedFrame` still lends out, or stage words into a message being built.
+//!
+//! The debug syscalls exist only on debug kernels (`CONFIG_DEBUG_BUILD`): this crate is
+//! built with `cfg(kaal_debug_kernel)` for those, and without the functions otherwise.
 #![allow(non_camel_case_types, non_upper_case_globals, non_snake_case, missing_docs)]
 
 use core::arch::asm;
@@ -96,7 +103,7 @@ impl MessageInfo {
 
 /// Writes word `index` of the calling thread's IPC buffer.
 #[inline(always)]
-pub fn ipc_buffer_write(index: usize, value: seL4_Word) {
+pub(crate) fn ipc_buffer_write(index: usize, value: seL4_Word) {
     // SAFETY: GS base is this thread's IPC buffer (set by the kernel on every return to
     // user mode), a mapped, writable 4 KiB frame; callers pass indices inside
     // seL4_IPCBuffer (asserted in debug builds).
@@ -108,7 +115,7 @@ pub fn ipc_buffer_write(index: usize, value: seL4_Word) {
 
 /// Reads word `index` of the calling thread's IPC buffer.
 #[inline(always)]
-pub fn ipc_buffer_read(index: usize) -> seL4_Word {
+pub(crate) fn ipc_buffer_read(index: usize) -> seL4_Word {
     debug_assert!(index * 8 < SIZEOF_seL4_IPCBuffer);
     let value;
     // SAFETY: as for `ipc_buffer_write`; reads have no side effects.
@@ -120,32 +127,26 @@ pub fn ipc_buffer_read(index: usize) -> seL4_Word {
 
 /// Sets message register `i` (for `i >= 4`; the first four travel in CPU registers).
 #[inline(always)]
-pub fn set_mr(i: usize, value: seL4_Word) {
+pub(crate) fn set_mr(i: usize, value: seL4_Word) {
     ipc_buffer_write(IPC_MSG + i, value)
 }
 
 /// Reads message register `i` from the IPC buffer.
 #[inline(always)]
-pub fn get_mr(i: usize) -> seL4_Word {
+pub(crate) fn get_mr(i: usize) -> seL4_Word {
     ipc_buffer_read(IPC_MSG + i)
 }
 
 /// Sets extra-cap slot `i` of the next message.
 #[inline(always)]
-pub fn set_cap(i: usize, cptr: seL4_CPtr) {
+pub(crate) fn set_cap(i: usize, cptr: seL4_CPtr) {
     ipc_buffer_write(IPC_CAPS + i, cptr)
-}
-
-/// Reads the badge of unwrapped extra cap `i` of the last received message.
-#[inline(always)]
-pub fn get_badge(i: usize) -> seL4_Word {
-    ipc_buffer_read(IPC_CAPS + i)
 }
 
 /// Sets where a received capability is placed: slot `index` of the CNode at `cnode`,
 /// resolved with `depth` bits.
 #[inline(always)]
-pub fn set_receive_path(cnode: seL4_CPtr, index: seL4_CPtr, depth: seL4_Word) {
+pub(crate) fn set_receive_path(cnode: seL4_CPtr, index: seL4_CPtr, depth: seL4_Word) {
     ipc_buffer_write(IPC_RECV_CNODE, cnode);
     ipc_buffer_write(IPC_RECV_INDEX, index);
     ipc_buffer_write(IPC_RECV_DEPTH, depth);
@@ -233,7 +234,7 @@ impl Reply {
 ///
 /// The generated stubs are the only callers; extra caps must already be set.
 #[inline(always)]
-pub fn invoke<const N: usize>(service: seL4_CPtr, info: seL4_Word, words: &[seL4_Word; N]) -> Reply {
+pub(crate) fn invoke<const N: usize>(service: seL4_CPtr, info: seL4_Word, words: &[seL4_Word; N]) -> Reply {
     let mut mr = [0; 4];
     for (i, w) in words.iter().enumerate() {
         if i < FAST_MESSAGE_REGISTERS {
@@ -249,6 +250,7 @@ pub fn invoke<const N: usize>(service: seL4_CPtr, info: seL4_Word, words: &[seL4
 }
 
 /// `seL4_DebugPutChar`.
+#[cfg(kaal_debug_kernel)]
 #[inline]
 pub fn debug_put_char(c: u8) {
     // SAFETY: DebugPutChar takes a byte in RDI and has no other effect.
@@ -258,14 +260,22 @@ pub fn debug_put_char(c: u8) {
 }
 
 /// `seL4_DebugCapIdentify`: the kernel's cap type tag of `cptr` (0 for a null cap).
+#[cfg(kaal_debug_kernel)]
 #[inline]
-pub fn debug_cap_identify(cptr: seL4_CPtr) -> seL4_Word {
+pub(crate) fn debug_cap_identify(cptr: seL4_CPtr) -> seL4_Word {
     // SAFETY: read-only query of the caller's own CSpace.
     unsafe { syscall(syscall::seL4_SysDebugCapIdentify, cptr, 0, [0; 4]).badge }
 }
 
-/// `seL4_DebugNameThread`: names the thread `tcb` in kernel diagnostics.
-pub fn debug_name_thread(tcb: seL4_CPtr, name: &str) {
+/// `seL4_DebugNameThread`: names the thread `tcb` in kernel diagnostics (nothing on a
+/// release kernel, which has no diagnostics). It overwrites message registers.
+#[cfg(not(kaal_debug_kernel))]
+pub(crate) fn debug_name_thread(_tcb: seL4_CPtr, _name: &str) {}
+
+/// `seL4_DebugNameThread`: names the thread `tcb` in kernel diagnostics (nothing on a
+/// release kernel, which has no diagnostics). It overwrites message registers.
+#[cfg(kaal_debug_kernel)]
+pub(crate) fn debug_name_thread(tcb: seL4_CPtr, name: &str) {
     // The name is a NUL-terminated string in the IPC buffer, from message register 0.
     let max = (SIZEOF_seL4_IPCBuffer - OFFSETOF_seL4_IPCBuffer_msg) - 1;
     let bytes = &name.as_bytes()[..name.len().min(max).min(seL4_MsgMaxLength as usize * 8 - 1)];
@@ -283,7 +293,9 @@ pub fn debug_name_thread(tcb: seL4_CPtr, name: &str) {
     }
 }
 
-/// `seL4_DebugHalt`: stops the whole machine (debug kernels only).
+/// `seL4_DebugHalt`: stops the whole machine. Debug kernels let *every* thread do
+/// this, which is one reason untrusted code belongs on a release kernel.
+#[cfg(kaal_debug_kernel)]
 pub fn debug_halt() {
     // SAFETY: halting has no memory-safety implications for this thread.
     unsafe {

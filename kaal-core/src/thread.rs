@@ -22,10 +22,10 @@ use core::marker::PhantomData;
 use core::mem::{align_of, size_of, MaybeUninit};
 use core::sync::atomic::{AtomicU8, Ordering};
 
-use crate::cap::{CPtr, Notification, Rights, Tcb};
+use crate::cap::{CPtr, Notification, Tcb};
 use crate::error::{Error, Result};
 use crate::sys;
-use crate::vspace::{Frame, ObjectAllocator, VSpace, PAGE_SIZE};
+use crate::vspace::{Frame, ObjectAllocator, ReadWrite, VSpace, PAGE_SIZE};
 
 const RUNNING: u8 = 0;
 const FINISHED: u8 = 1;
@@ -234,11 +234,11 @@ impl Threads {
         for i in 0..pages {
             let frame: Frame = alloc.allocate()?;
             // The stack stays mapped for as long as the program runs; slots are reused.
-            frame.map(&mut self.vspace, base + (i * PAGE_SIZE) as u64, Rights::READ_WRITE, alloc)?.leak();
+            frame.map(&mut self.vspace, base + (i * PAGE_SIZE) as u64, ReadWrite, alloc)?.leak();
         }
         let stack_top = base + (pages * PAGE_SIZE) as u64;
         let ipc: Frame = alloc.allocate()?;
-        let ipc = ipc.map(&mut self.vspace, stack_top, Rights::READ_WRITE, alloc)?;
+        let ipc = ipc.map(&mut self.vspace, stack_top, ReadWrite, alloc)?;
         let ipc_frame = ipc.cptr();
         let ipc_vaddr = ipc.leak();
         Ok(ThreadSlot { tcb, done, pages, stack_top, ipc_vaddr, ipc_frame })

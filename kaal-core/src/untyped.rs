@@ -15,6 +15,15 @@ use crate::cspace::{CSpace, Slot};
 use crate::error::{Error, Result};
 use crate::sys;
 
+/// Which untyped memory an object may come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Memory {
+    /// RAM: kernel objects and ordinary frames.
+    Ram,
+    /// Device memory: device frames only.
+    Device,
+}
+
 /// What a retype produces: a handle built from the new capability and the object's
 /// physical address. Implemented by `kaal-core`'s handle types only.
 pub trait Retype: Sized + private::FromRetyped {
@@ -24,6 +33,9 @@ pub trait Retype: Sized + private::FromRetyped {
     const SIZE_BITS: u32;
     /// Name for diagnostics.
     const NAME: &'static str;
+    /// The memory it must be made from: a RAM frame from device memory would lend out
+    /// device registers as bytes, and a device frame from RAM would hide that it is RAM.
+    const MEMORY: Memory;
 }
 
 pub(crate) mod private {
@@ -46,6 +58,7 @@ impl<T: FixedSizeObject> Retype for Cap<T> {
     const OBJECT_TYPE: sys::seL4_Word = T::OBJECT_TYPE;
     const SIZE_BITS: u32 = T::SIZE_BITS;
     const NAME: &'static str = T::NAME;
+    const MEMORY: Memory = Memory::Ram;
 }
 
 /// A block of untyped memory.
@@ -124,11 +137,6 @@ impl Untyped {
             .find(|bits| place(self.watermark, *bits, self.size_bits).is_some())
     }
 
-    /// The slot address, for the raw layer.
-    pub fn cptr(&self) -> CPtr {
-        self.cap.cptr()
-    }
-
     /// Gives up the handle; the capability stays in its slot.
     pub fn into_cptr(self) -> CPtr {
         self.cap.into_cptr()
@@ -139,15 +147,22 @@ impl Untyped {
         place(self.watermark, bits, self.size_bits).is_some()
     }
 
-    /// Retypes one object into `slot`. On failure the slot comes back.
+    /// Retypes one object into `slot`; `memory` is what it must be made of (`None`: an
+    /// untyped split, of either). On failure the slot comes back.
     fn retype_raw(
         &mut self,
         object_type: sys::seL4_Word,
         size_arg: u32,
         obj_bits: u32,
         name: &'static str,
+        memory: Option<Memory>,
         slot: Slot,
     ) -> core::result::Result<(CPtr, u64), (Error, Slot)> {
+        match memory {
+            Some(Memory::Ram) if self.is_device => return Err((Error::DeviceMemoryObject { object: name }, slot)),
+            Some(Memory::Device) if !self.is_device => return Err((Error::RamAsDevice { object: name }, slot)),
+            _ => {}
+        }
         let Some(offset) = place(self.watermark, obj_bits, self.size_bits) else {
             let largest = self.largest_free_bits().map(|b| 1u64 << b).unwrap_or(0);
             return Err((
@@ -160,10 +175,6 @@ impl Untyped {
                 slot,
             ));
         };
-        let frame_like = [sys::seL4_X86_4K, sys::seL4_X86_LargePageObject, sys::seL4_UntypedObject];
-        if self.is_device && !frame_like.contains(&object_type) {
-            return Err((Error::DeviceMemoryObject { object: name }, slot));
-        }
         // SAFETY: retyping into an empty slot we own creates a new object; no existing
         // memory of this address space changes.
         let err = unsafe {
@@ -193,7 +204,7 @@ impl Untyped {
     /// not fit; the slot goes back to `cspace` and nothing is lost.
     pub fn retype<T: Retype>(&mut self, cspace: &mut CSpace) -> Result<T> {
         let slot = cspace.alloc_slot()?;
-        match self.retype_raw(T::OBJECT_TYPE, 0, T::SIZE_BITS, T::NAME, slot) {
+        match self.retype_raw(T::OBJECT_TYPE, 0, T::SIZE_BITS, T::NAME, Some(T::MEMORY), slot) {
             // SAFETY: the kernel just created the object; its only cap is in our slot.
             Ok((cptr, paddr)) => Ok(unsafe { T::from_retyped(cptr, paddr) }),
             Err((e, slot)) => {
@@ -210,7 +221,14 @@ impl Untyped {
         }
         let slot = cspace.alloc_slot()?;
         let bits = radix_bits + sys::seL4_SlotBits as u32;
-        match self.retype_raw(sys::seL4_CapTableObject, radix_bits, bits, cap_type::CNode::NAME, slot) {
+        match self.retype_raw(
+            sys::seL4_CapTableObject,
+            radix_bits,
+            bits,
+            cap_type::CNode::NAME,
+            Some(Memory::Ram),
+            slot,
+        ) {
             // SAFETY: the kernel just created the CNode; its only cap is in our slot.
             Ok((cptr, _)) => Ok(unsafe { Cap::from_cptr(cptr) }),
             Err((e, slot)) => {
@@ -230,7 +248,7 @@ impl Untyped {
             });
         }
         let slot = cspace.alloc_slot()?;
-        match self.retype_raw(sys::seL4_UntypedObject, size_bits as u32, size_bits as u32, "untyped", slot) {
+        match self.retype_raw(sys::seL4_UntypedObject, size_bits as u32, size_bits as u32, "untyped", None, slot) {
             // SAFETY: the kernel just created the child untyped in our slot.
             Ok((cptr, paddr)) => Ok(unsafe { Untyped::from_raw(cptr, paddr, size_bits, self.is_device) }),
             Err((e, slot)) => {

@@ -1,37 +1,42 @@
 //! Address spaces and frames: `Untyped -> Frame -> MappedFrame -> Frame`.
 //!
-//! A [`Frame`] is a 4 KiB page of physical memory that is not mapped anywhere.
+//! A [`Frame`] is a page of physical memory that is not mapped anywhere.
 //! [`Frame::map`] consumes it and returns a [`MappedFrame`]; [`MappedFrame::unmap`]
 //! consumes that and gives the `Frame` back. A mapped frame has no `map` method, and a
 //! frame that was moved into `map` cannot be used again, so mapping a page twice, or
-//! touching memory after it was unmapped, does not compile:
+//! touching memory after it was unmapped, does not compile. The type also says what the
+//! memory is ([`Ram`], [`Device`] or [`Shared`], see [`FrameKind`]) and how it is
+//! mapped ([`ReadWrite`] or [`ReadOnly`]); only RAM that nobody else can map lends out
+//! bytes, and only through a writable mapping mutably. Every misuse has a trybuild case
+//! in `kaal-core/tests/misuse/`:
 //!
-//! ```compile_fail,E0599
-//! # use kaal_core::{vspace::{Frame, VSpace, ObjectAllocator}, Rights};
+//! ```compile_fail
+//! # use kaal_core::vspace::{Frame, VSpace, ObjectAllocator, ReadWrite};
 //! fn map_twice(frame: Frame, vspace: &mut VSpace, alloc: &mut impl ObjectAllocator) {
-//!     let mapped = frame.map(vspace, 0x1000_0000, Rights::READ_WRITE, alloc).unwrap();
+//!     let mapped = frame.map(vspace, 0x1000_0000, ReadWrite, alloc).unwrap();
 //!     // error[E0599]: no method named `map` found for struct `MappedFrame`
-//!     mapped.map(vspace, 0x2000_0000, Rights::READ_WRITE, alloc);
+//!     mapped.map(vspace, 0x2000_0000, ReadWrite, alloc);
 //! }
 //! ```
 //!
-//! ```compile_fail,E0382
-//! # use kaal_core::{vspace::{Frame, VSpace, ObjectAllocator}, Rights};
-//! fn reuse_after_map(frame: Frame, vspace: &mut VSpace, alloc: &mut impl ObjectAllocator) {
-//!     let mapped = frame.map(vspace, 0x1000_0000, Rights::READ_WRITE, alloc).unwrap();
-//!     // error[E0382]: use of moved value: `frame`
-//!     let again = frame.map(vspace, 0x2000_0000, Rights::READ_WRITE, alloc);
+//! ```compile_fail
+//! # use kaal_core::vspace::{Frame, VSpace, ObjectAllocator, ReadOnly};
+//! fn write_read_only(frame: Frame, vspace: &mut VSpace, alloc: &mut impl ObjectAllocator) {
+//!     let mut mapped = frame.map(vspace, 0x1000_0000, ReadOnly, alloc).unwrap();
+//!     // error[E0599]: `as_bytes_mut` exists only for read-write mappings
+//!     mapped.as_bytes_mut();
 //! }
 //! ```
 //!
 //! The correct sequence compiles:
 //!
 //! ```no_run
-//! # use kaal_core::{vspace::{Frame, VSpace, ObjectAllocator}, Rights};
+//! # use kaal_core::vspace::{Frame, VSpace, ObjectAllocator, ReadWrite};
 //! fn map_unmap_remap(frame: Frame, vspace: &mut VSpace, alloc: &mut impl ObjectAllocator) {
-//!     let mapped = frame.map(vspace, 0x1000_0000, Rights::READ_WRITE, alloc).unwrap();
+//!     let mut mapped = frame.map(vspace, 0x1000_0000, ReadWrite, alloc).unwrap();
+//!     mapped.as_bytes_mut().unwrap()[0] = 1;
 //!     let frame = mapped.unmap();
-//!     let _mapped = frame.map(vspace, 0x2000_0000, Rights::READ_WRITE, alloc).unwrap();
+//!     let _mapped = frame.map(vspace, 0x2000_0000, ReadWrite, alloc).unwrap();
 //! }
 //! ```
 //!
@@ -39,11 +44,13 @@
 //! creates the missing ones on demand from an [`ObjectAllocator`] and installs them,
 //! top-down as the kernel's `seL4_FailedLookup` replies ask for them.
 
+use core::marker::PhantomData;
+
 use crate::cap::{cap_type, AsidPool, CPtr, Cap, Rights};
 use crate::cspace::CSpace;
 use crate::error::{Error, KernelError, Rejected, Result};
 use crate::sys;
-use crate::untyped::{private::FromRetyped, Retype, Untyped};
+use crate::untyped::{private::FromRetyped, Memory, Retype, Untyped};
 
 /// Bytes in a (small) page.
 pub const PAGE_SIZE: usize = 1 << sys::seL4_PageBits;
@@ -227,7 +234,7 @@ impl VSpace {
     }
 
     /// The PML4's slot, for the raw layer and for configuring threads.
-    pub fn cptr(&self) -> CPtr {
+    pub(crate) fn cptr(&self) -> CPtr {
         self.root.cptr()
     }
 
@@ -298,43 +305,119 @@ fn check_vaddr(vaddr: u64, page: u64) -> Result<()> {
     Ok(())
 }
 
-/// A frame (4 KiB by default, or [`Large`]) that is not mapped.
+/// What a frame's memory is, and so what may be done with it once mapped.
+///
+/// * [`Ram`]: ordinary memory whose capability has no copies. Mapped here it lends out
+///   `&[u8]` (and `&mut [u8]` if writable): nothing else can reach the page.
+/// * [`Device`]: device memory (registers, frame buffers). It is never a byte slice:
+///   reads and writes have side effects, so they go through [`crate::mmio::MmioRegion`].
+/// * [`Shared`]: RAM whose capability has been copied, so another address space (or a
+///   device) may map the same page. It is never a byte slice either: shared memory is
+///   reached through [`crate::shared::SharedRegion`]'s volatile and atomic accessors.
+///
+/// The kind is part of the type, so reading MMIO through a slice, or holding `&mut [u8]`
+/// to a page a peer writes, does not compile.
+pub trait FrameKind: sealed::Sealed + 'static {
+    /// Name for diagnostics.
+    const NAME: &'static str;
+}
+
+/// Ordinary RAM, capability not copied.
+#[derive(Debug)]
+pub enum Ram {}
+/// Device memory.
+#[derive(Debug)]
+pub enum Device {}
+/// RAM whose capability has copies.
+#[derive(Debug)]
+pub enum Shared {}
+impl sealed::Sealed for Ram {}
+impl sealed::Sealed for Device {}
+impl sealed::Sealed for Shared {}
+impl FrameKind for Ram {
+    const NAME: &'static str = "RAM";
+}
+impl FrameKind for Device {
+    const NAME: &'static str = "device";
+}
+impl FrameKind for Shared {
+    const NAME: &'static str = "shared";
+}
+
+/// A frame kind whose capability may be copied: copies do not break its promise
+/// (device and shared memory never lend out slices).
+pub trait Copyable: FrameKind {}
+impl Copyable for Device {}
+impl Copyable for Shared {}
+
+/// How a mapping may be used: [`ReadWrite`] or [`ReadOnly`].
+pub trait Access: sealed::Sealed + Copy + 'static {
+    /// The mapping rights.
+    const RIGHTS: Rights;
+}
+
+/// A writable mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadWrite;
+/// A read-only mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadOnly;
+impl sealed::Sealed for ReadWrite {}
+impl sealed::Sealed for ReadOnly {}
+impl Access for ReadWrite {
+    const RIGHTS: Rights = Rights::READ_WRITE;
+}
+impl Access for ReadOnly {
+    const RIGHTS: Rights = Rights::READ;
+}
+
+/// A frame (4 KiB by default, or [`Large`]) of memory of kind `K` that is not mapped.
 #[must_use = "a frame handle is the only way to use its memory"]
-pub struct Frame<S: PageSize = Small> {
+pub struct Frame<S: PageSize = Small, K: FrameKind = Ram> {
     cap: Cap<S::Kind>,
     paddr: u64,
+    _kind: PhantomData<K>,
 }
 
-impl<S: PageSize> core::fmt::Debug for Frame<S> {
+impl<S: PageSize, K: FrameKind> core::fmt::Debug for Frame<S, K> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "Frame<{}> {{ slot: {}, paddr: {:#x} }}", S::NAME, self.cap.cptr(), self.paddr)
+        write!(f, "Frame<{}, {}> {{ slot: {}, paddr: {:#x} }}", S::NAME, K::NAME, self.cap.cptr(), self.paddr)
     }
 }
 
-impl<S: PageSize> FromRetyped for Frame<S> {
+impl<S: PageSize, K: FrameKind> FromRetyped for Frame<S, K> {
     unsafe fn from_retyped(cptr: CPtr, paddr: u64) -> Self {
         // SAFETY: forwarded from the caller.
-        Frame { cap: unsafe { Cap::from_cptr(cptr) }, paddr }
+        Frame { cap: unsafe { Cap::from_cptr(cptr) }, paddr, _kind: PhantomData }
     }
 }
 
-impl<S: PageSize> Retype for Frame<S> {
+impl<S: PageSize> Retype for Frame<S, Ram> {
     const OBJECT_TYPE: sys::seL4_Word = S::OBJECT_TYPE;
     const SIZE_BITS: u32 = S::BITS;
     const NAME: &'static str = S::NAME;
+    const MEMORY: Memory = Memory::Ram;
 }
 
-impl<S: PageSize> Frame<S> {
+impl<S: PageSize> Retype for Frame<S, Device> {
+    const OBJECT_TYPE: sys::seL4_Word = S::OBJECT_TYPE;
+    const SIZE_BITS: u32 = S::BITS;
+    const NAME: &'static str = S::NAME;
+    const MEMORY: Memory = Memory::Device;
+}
+
+impl<S: PageSize, K: FrameKind> Frame<S, K> {
     /// Wraps an unmapped frame capability, asking the kernel for its physical address.
     ///
     /// # Safety
-    /// `cap` must be the only handle to this frame capability, and the frame must not be
-    /// mapped through it.
+    /// `cap` must be the only handle to this frame capability, the frame must not be
+    /// mapped through it, and its memory must be of kind `K` (for [`Ram`]: no other
+    /// capability to the frame exists).
     pub unsafe fn from_cap(cap: Cap<S::Kind>) -> Result<Self> {
         // SAFETY: GetAddress only reads the capability.
         let r = unsafe { sys::seL4_X86_Page_GetAddress(cap.cptr()) };
         Error::check(r.error, "seL4_X86_Page_GetAddress")?;
-        Ok(Frame { cap, paddr: r.paddr })
+        Ok(Frame { cap, paddr: r.paddr, _kind: PhantomData })
     }
 
     /// Physical address of the frame.
@@ -348,13 +431,8 @@ impl<S: PageSize> Frame<S> {
     }
 
     /// The slot address.
-    pub fn cptr(&self) -> CPtr {
+    pub(crate) fn cptr(&self) -> CPtr {
         self.cap.cptr()
-    }
-
-    /// A second capability to the same frame, to map it into another address space.
-    pub fn copy(&self, cspace: &mut crate::cspace::CSpace) -> Result<Frame<S>> {
-        Ok(Frame { cap: cspace.copy(&self.cap, Rights::ALL)?, paddr: self.paddr })
     }
 
     /// Gives up the typed wrapper, e.g. to delete the capability.
@@ -362,29 +440,30 @@ impl<S: PageSize> Frame<S> {
         self.cap
     }
 
-    /// Maps the frame at `vaddr` in `vspace` as normal (write-back) memory, creating
-    /// paging structures from `alloc` as needed.
+    /// Maps the frame at `vaddr` in `vspace` as normal (write-back) memory, with
+    /// `access` ([`ReadWrite`] or [`ReadOnly`]), creating paging structures from
+    /// `alloc` as needed.
     ///
     /// If anything fails, the frame comes back in the [`Rejected`] error.
-    pub fn map(
+    pub fn map<A: Access>(
         self,
         vspace: &mut VSpace,
         vaddr: u64,
-        rights: Rights,
+        access: A,
         alloc: &mut impl ObjectAllocator,
-    ) -> Result<MappedFrame<S>, Rejected<Frame<S>>> {
-        self.map_with(vspace, vaddr, rights, CacheAttr::WriteBack, alloc)
+    ) -> Result<MappedFrame<S, K, A>, Rejected<Frame<S, K>>> {
+        self.map_with(vspace, vaddr, access, CacheAttr::WriteBack, alloc)
     }
 
     /// [`Frame::map`] with a cache policy (use [`CacheAttr::CacheDisabled`] for MMIO).
-    pub fn map_with(
+    pub fn map_with<A: Access>(
         self,
         vspace: &mut VSpace,
         vaddr: u64,
-        rights: Rights,
+        _access: A,
         cache: CacheAttr,
         alloc: &mut impl ObjectAllocator,
-    ) -> Result<MappedFrame<S>, Rejected<Frame<S>>> {
+    ) -> Result<MappedFrame<S, K, A>, Rejected<Frame<S, K>>> {
         if let Err(error) = check_vaddr(vaddr, S::BYTES as u64) {
             return Err(Rejected { error, value: self });
         }
@@ -393,10 +472,13 @@ impl<S: PageSize> Frame<S> {
             // SAFETY: the kernel refuses to map over an existing translation
             // (seL4_DeleteFirst), so this cannot change memory Rust already references.
             let err = unsafe {
-                sys::seL4_X86_Page_Map(self.cap.cptr(), vspace.root.cptr(), vaddr, rights.word(), cache.word())
+                sys::seL4_X86_Page_Map(self.cap.cptr(), vspace.root.cptr(), vaddr, A::RIGHTS.word(), cache.word())
             };
             let error = match Error::check(err, "seL4_X86_Page_Map") {
-                Ok(()) => return Ok(MappedFrame { cap: self.cap, paddr: self.paddr, vaddr, local: vspace.current }),
+                Ok(()) => {
+                    let Frame { cap, paddr, .. } = self;
+                    return Ok(MappedFrame { cap, paddr, vaddr, local: vspace.current, _state: PhantomData });
+                }
                 Err(e) => e,
             };
             match error.kernel_error() {
@@ -418,29 +500,49 @@ impl<S: PageSize> Frame<S> {
     }
 }
 
-/// A frame mapped at a virtual address.
+impl<S: PageSize> Frame<S, Ram> {
+    /// Turns the frame into shared memory, so its capability can be copied (to map it in
+    /// another address space, or give it to a device). From then on no mapping of it
+    /// lends out a byte slice.
+    pub fn into_shared(self) -> Frame<S, Shared> {
+        let Frame { cap, paddr, .. } = self;
+        Frame { cap, paddr, _kind: PhantomData }
+    }
+}
+
+impl<S: PageSize, K: Copyable> Frame<S, K> {
+    /// A second capability to the same frame, to map it into another address space.
+    pub fn copy(&self, cspace: &mut CSpace) -> Result<Frame<S, K>> {
+        Ok(Frame { cap: cspace.copy(&self.cap, Rights::ALL)?, paddr: self.paddr, _kind: PhantomData })
+    }
+}
+
+/// A frame mapped at a virtual address, with access `A`.
 #[must_use = "dropping a mapped frame leaks the mapping; unmap it"]
-pub struct MappedFrame<S: PageSize = Small> {
+pub struct MappedFrame<S: PageSize = Small, K: FrameKind = Ram, A: Access = ReadWrite> {
     cap: Cap<S::Kind>,
     paddr: u64,
     vaddr: u64,
     local: bool,
+    _state: PhantomData<(K, A)>,
 }
 
-impl<S: PageSize> core::fmt::Debug for MappedFrame<S> {
+impl<S: PageSize, K: FrameKind, A: Access> core::fmt::Debug for MappedFrame<S, K, A> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(
             f,
-            "MappedFrame<{}> {{ slot: {}, paddr: {:#x}, vaddr: {:#x} }}",
+            "MappedFrame<{}, {}> {{ slot: {}, paddr: {:#x}, vaddr: {:#x}, {} }}",
             S::NAME,
+            K::NAME,
             self.cap.cptr(),
             self.paddr,
-            self.vaddr
+            self.vaddr,
+            if A::RIGHTS.write { "read-write" } else { "read-only" }
         )
     }
 }
 
-impl<S: PageSize> MappedFrame<S> {
+impl<S: PageSize, K: FrameKind, A: Access> MappedFrame<S, K, A> {
     /// Virtual address of the mapping.
     pub fn vaddr(&self) -> u64 {
         self.vaddr
@@ -457,7 +559,7 @@ impl<S: PageSize> MappedFrame<S> {
     }
 
     /// The slot address.
-    pub fn cptr(&self) -> CPtr {
+    pub(crate) fn cptr(&self) -> CPtr {
         self.cap.cptr()
     }
 
@@ -466,41 +568,53 @@ impl<S: PageSize> MappedFrame<S> {
         self.local
     }
 
-    /// The frame's bytes, if it is mapped in this address space.
-    pub fn as_bytes(&self) -> Result<&[u8]> {
-        if !self.local {
-            return Err(Error::NotMappedHere { vaddr: self.vaddr });
-        }
-        // SAFETY: the frame is mapped at `vaddr` in our address space for as long as this
-        // handle lives (unmapping consumes it), and no other handle maps it here.
-        Ok(unsafe { core::slice::from_raw_parts(self.vaddr as *const u8, S::BYTES) })
-    }
-
-    /// The frame's bytes, writable, if it is mapped in this address space.
-    pub fn as_bytes_mut(&mut self) -> Result<&mut [u8]> {
-        if !self.local {
-            return Err(Error::NotMappedHere { vaddr: self.vaddr });
-        }
-        // SAFETY: as for `as_bytes`; `&mut self` makes the borrow exclusive.
-        Ok(unsafe { core::slice::from_raw_parts_mut(self.vaddr as *mut u8, S::BYTES) })
-    }
-
     /// Unmaps the frame and hands back the unmapped [`Frame`].
-    pub fn unmap(self) -> Frame<S> {
+    pub fn unmap(self) -> Frame<S, K> {
         // SAFETY: this handle owns the mapping and is consumed, so no borrow of the
         // frame's memory can outlive it.
         let err = unsafe { sys::seL4_X86_Page_Unmap(self.cap.cptr()) };
         // Unmap of a valid frame capability cannot fail (the kernel only checks the cap
         // type, which the handle's type guarantees).
         debug_assert_eq!(err, sys::seL4_NoError, "seL4_X86_Page_Unmap");
-        Frame { cap: self.cap, paddr: self.paddr }
+        Frame { cap: self.cap, paddr: self.paddr, _kind: PhantomData }
     }
 
     /// Hands the mapping over for good: the frame stays mapped for the rest of the
-    /// program and its address is returned (used for heaps and shared regions).
+    /// program and its address is returned (used for heaps, stacks and shared regions).
     pub fn leak(self) -> u64 {
         let vaddr = self.vaddr;
         let _ = self.cap.into_cptr();
         vaddr
+    }
+
+    /// Hands the mapping over for good and keeps the capability, for code in
+    /// `kaal-core` that copies it later (shared regions grant copies to components).
+    pub(crate) fn leak_keeping_cap(self) -> (u64, CPtr) {
+        (self.vaddr, self.cap.into_cptr())
+    }
+}
+
+impl<S: PageSize, A: Access> MappedFrame<S, Ram, A> {
+    /// The frame's bytes, if it is mapped in this address space.
+    pub fn as_bytes(&self) -> Result<&[u8]> {
+        if !self.local {
+            return Err(Error::NotMappedHere { vaddr: self.vaddr });
+        }
+        // SAFETY: the frame is RAM mapped at `vaddr` in our address space for as long as
+        // this handle lives (unmapping consumes it); its capability has no copies, so no
+        // other mapping of it exists.
+        Ok(unsafe { core::slice::from_raw_parts(self.vaddr as *const u8, S::BYTES) })
+    }
+}
+
+impl<S: PageSize> MappedFrame<S, Ram, ReadWrite> {
+    /// The frame's bytes, writable, if it is mapped in this address space.
+    pub fn as_bytes_mut(&mut self) -> Result<&mut [u8]> {
+        if !self.local {
+            return Err(Error::NotMappedHere { vaddr: self.vaddr });
+        }
+        // SAFETY: as for `as_bytes`; the mapping is writable, and `&mut self` makes the
+        // borrow exclusive.
+        Ok(unsafe { core::slice::from_raw_parts_mut(self.vaddr as *mut u8, S::BYTES) })
     }
 }

@@ -25,8 +25,8 @@ use kaal_alloc::{DmaPool, UntypedAllocator};
 use kaal_core::device::{IoApicPin, IoPortRange, Irq, PortSpan};
 use kaal_core::error::Bytes;
 use kaal_core::mmio::MmioRegion;
-use kaal_core::vspace::{Frame, VSpace, PAGE_SIZE};
-use kaal_core::{Badge, IoPort, IrqControl, Notification, Rights};
+use kaal_core::vspace::{Device, Frame, Small, VSpace, PAGE_SIZE};
+use kaal_core::{Badge, IrqControl, Notification, Rights};
 
 use crate::acpi::{self, AcpiError, Madt, PhysicalMemory};
 use crate::device::{DeviceId, DeviceInfo, DeviceMatch, InterruptLine, IsaDevice, MmioWindow};
@@ -174,7 +174,7 @@ impl PhysicalMemory for AcpiMemory<'_> {
             let page = addr & !(PAGE_SIZE as u64 - 1);
             if !self.pages.contains_key(&page) {
                 let unreadable = |_| AcpiError::Unreadable { paddr: addr };
-                let frame: Frame = self.memory.device_frame(page).map_err(unreadable)?;
+                let frame: Frame<Small, Device> = self.memory.device_frame(page).map_err(unreadable)?;
                 let region =
                     MmioRegion::map([frame], page, self.vspace, *self.next_vaddr, self.memory).map_err(unreadable)?;
                 *self.next_vaddr += PAGE_SIZE as u64;
@@ -204,7 +204,7 @@ pub struct DeviceClaim {
 pub struct DeviceMemory {
     /// Which window (PCI BAR; 0 for fixed devices).
     pub index: u8,
-    pub frames: Vec<Frame>,
+    pub frames: Vec<Frame<Small, Device>>,
 }
 
 /// The device table and who holds what.
@@ -212,7 +212,7 @@ pub struct Broker {
     devices: Vec<DeviceInfo>,
     holders: BTreeMap<DeviceId, &'static str>,
     irq_holders: BTreeMap<u8, (&'static str, DeviceId)>,
-    io_ports: IoPort,
+    io_ports: IoPortRange,
     /// PCI configuration space, to enable a function when it is claimed.
     config: PortConfigSpace,
     irq_control: IrqControl,
@@ -243,7 +243,7 @@ impl Broker {
     /// the root task's; device memory, notifications and DMA pools come from `memory`,
     /// and mappings go into `vspace` (the root task's own address space).
     pub fn new(
-        io_ports: IoPort,
+        io_ports: IoPortRange,
         irq_control: IrqControl,
         memory: &mut UntypedAllocator,
         vspace: &mut VSpace,
@@ -279,7 +279,7 @@ impl Broker {
             let present = match device {
                 IsaDevice::Pit => true,
                 _ => {
-                    let probe = IoPortRange::mint(&io_ports, PortSpan::new(first, count), memory.cspace())?;
+                    let probe = io_ports.mint(PortSpan::new(first, count), memory.cspace())?;
                     let present = isa::uart_present(&probe);
                     // The probe's capability is not needed again; its slot goes back.
                     let _ = memory.cspace().delete(probe.into_cap());
@@ -313,7 +313,7 @@ impl Broker {
         }
 
         // PCI.
-        let config = IoPortRange::mint(&io_ports, PortSpan::new(0xcf8, 8), memory.cspace())?;
+        let config = io_ports.mint(PortSpan::new(0xcf8, 8), memory.cspace())?;
         let mut config = PortConfigSpace { ports: config };
         for function in pci::enumerate(&mut config) {
             let mut mmio = heapless::Vec::new();
@@ -453,9 +453,7 @@ impl Broker {
         let resources = |error| BrokerError::Resources { id, claimant, error };
         let mut claim = DeviceClaim { info: info.clone(), ports: None, irq: None, mmio: Vec::new() };
         if let Some((first, count)) = info.ports {
-            claim.ports = Some(
-                IoPortRange::mint(&self.io_ports, PortSpan::new(first, count), memory.cspace()).map_err(resources)?,
-            );
+            claim.ports = Some(self.io_ports.mint(PortSpan::new(first, count), memory.cspace()).map_err(resources)?);
         }
         if let Some(line) = info.interrupt {
             claim.irq = Some(self.irq(line, delivery, memory).map_err(resources)?);
@@ -493,7 +491,7 @@ impl Broker {
             IrqDelivery::Own => (memory.allocate::<Notification>()?, Badge::new(1).expect("1 is a valid badge")),
             IrqDelivery::Shared { notification, badge } => (memory.cspace().copy(notification, Rights::ALL)?, badge),
         };
-        let irq = Irq::new(handler, notification, badge, memory.cspace())?;
+        let irq = handler.bind(notification, badge, memory.cspace())?;
         self.next_vector += 1;
         Ok(irq)
     }

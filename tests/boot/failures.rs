@@ -5,6 +5,7 @@ use std::time::Duration;
 use kaal_abi::exit::ExitStatus;
 use kaal_compose::qemu::Verdict;
 use kaal_compose::testing::Boot;
+use kaal_sel4::Flavour;
 
 #[test]
 fn a_panic_is_reported_with_message_and_location() {
@@ -35,7 +36,16 @@ fn a_stack_overflow_hits_the_guard_page_and_is_reported() {
 
 #[test]
 fn faulting_components_are_stopped_and_named_while_the_others_finish() {
-    let run = Boot::new("tests/systems/fault-isolation").run();
+    fault_isolation(Flavour::Debug);
+}
+
+#[test]
+fn faulting_components_are_stopped_on_the_release_kernel_too() {
+    fault_isolation(Flavour::Release);
+}
+
+fn fault_isolation(flavour: Flavour) {
+    let run = Boot::new("tests/systems/fault-isolation").kernel(flavour).run();
     run.assert_success()
         .assert_line(
             "[supervisor] component 'vm-fault' faulted: VM fault (write of an unmapped page) at address 0xdead0000, ip 0x",

@@ -105,7 +105,8 @@ fn main(rt: RootTask) -> Result<(), Error> {
 }
 
 fn raw_round_trips(client: &Client) {
-    let ep = client.endpoint().cptr();
+    // SAFETY: the client side is used only to call.
+    let ep = unsafe { client.raw_cptr() };
     client.call(Message::new(proto::PHASE_RAW));
     let info = sys::message_info(0, 0, 0, 1);
     let mut check = 0u64;

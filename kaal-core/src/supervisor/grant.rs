@@ -7,13 +7,13 @@
 
 use kaal_abi::startup::{self, slots, CapKind, RegionInfo, StartupBlock};
 
-use crate::cap::{cap_type, Badge, CNode, CPtr, Cap, IrqHandler, Notification, Rights};
-use crate::device::{InterruptLine, IoPortRange};
+use crate::cap::{Badge, CNode, CPtr, Notification, Rights};
+use crate::device::{InterruptLine, IoPortRange, Irq};
 use crate::error::{Error, Result};
 use crate::ipc::{Client, Server};
 use crate::shared::SharedRegion;
 use crate::sys;
-use crate::vspace::{CacheAttr, Frame, ObjectAllocator, VSpace, PAGE_SIZE};
+use crate::vspace::{CacheAttr, Device, Frame, ObjectAllocator, ReadOnly, ReadWrite, Small, VSpace, PAGE_SIZE};
 
 /// A capability or region a component is given, under a name it looks it up by.
 ///
@@ -35,7 +35,7 @@ enum Granted<'a> {
     /// address, if it is contiguous memory for DMA).
     Region { region: &'a SharedRegion, writable: bool, ring: Option<(u32, u32)>, paddr: u64 },
     /// Device memory, mapped uncached.
-    DeviceMemory { frames: &'a [Frame] },
+    DeviceMemory { frames: &'a [Frame<Small, Device>] },
 }
 
 impl<'a> Grant<'a> {
@@ -77,9 +77,18 @@ impl<'a> Grant<'a> {
         Self::cap(name, CapKind::IoPort, ports.cap().cptr(), Rights::ALL, None, data)
     }
 
-    /// An IRQ handler (the component learns its line).
-    pub fn irq_handler(name: &'a str, handler: &IrqHandler, line: InterruptLine) -> Self {
-        Self::cap(name, CapKind::IrqHandler, handler.cptr(), Rights::ALL, None, line.to_word())
+    /// The handler of a bound interrupt (the component learns its line). Grant the
+    /// notification it arrives on with [`Grant::irq_events`], and the component takes
+    /// both as one [`Irq`] (`Component::irq`).
+    pub fn irq_handler(name: &'a str, irq: &Irq, line: InterruptLine) -> Self {
+        Self::cap(name, CapKind::IrqHandler, irq.handler().cptr(), Rights::ALL, None, line.to_word())
+    }
+
+    /// The notification a bound interrupt arrives on, to wait on (the component learns
+    /// the badge the interrupt signals with).
+    pub fn irq_events(name: &'a str, irq: &Irq) -> Self {
+        let badge = irq.badge().value();
+        Self::cap(name, CapKind::NotificationWait, irq.notification().cptr(), Rights::READ, None, badge)
     }
 
     /// A shared region.
@@ -101,7 +110,7 @@ impl<'a> Grant<'a> {
     }
 
     /// Device memory: physically consecutive device frames, mapped uncached.
-    pub fn device_memory(name: &'a str, frames: &'a [Frame]) -> Self {
+    pub fn device_memory(name: &'a str, frames: &'a [Frame<Small, Device>]) -> Self {
         Grant { name, slot: None, what: Granted::DeviceMemory { frames } }
     }
 
@@ -177,16 +186,14 @@ pub(super) fn place(
                 block.add_cap(grant.name, slot, *kind, *data).map_err(bad_grant)?;
             }
             Granted::Region { region, writable, ring, paddr } => {
-                let rights = if *writable { Rights::READ_WRITE } else { Rights::READ };
-                for (i, frame) in region.frames().iter().enumerate() {
-                    // SAFETY: a temporary handle on the region's frame capability, only
-                    // copied from; the region keeps owning it.
-                    let original = unsafe { Cap::<cap_type::Page>::from_cptr(*frame) };
-                    let copy = alloc.cspace().copy(&original, Rights::ALL);
-                    let _ = original.into_cptr();
-                    // SAFETY: a fresh copy of a frame capability, not mapped anywhere yet.
-                    let copy = unsafe { Frame::<crate::vspace::Small>::from_cap(copy?)? };
-                    copy.map(vspace, next_region + (i * PAGE_SIZE) as u64, rights, alloc)?.leak();
+                for i in 0..region.frame_count() {
+                    let copy = region.copy_frame(i, alloc.cspace())?;
+                    let at = next_region + (i * PAGE_SIZE) as u64;
+                    if *writable {
+                        copy.map(vspace, at, ReadWrite, alloc)?.leak();
+                    } else {
+                        copy.map(vspace, at, ReadOnly, alloc)?.leak();
+                    }
                 }
                 let (ring_slots, ring_item_size) = ring.unwrap_or((0, 0));
                 let size = region.size() as u64;
@@ -215,8 +222,7 @@ pub(super) fn place(
                         });
                     }
                     let copy = frame.copy(alloc.cspace())?;
-                    copy.map_with(vspace, next_region + at, Rights::READ_WRITE, CacheAttr::CacheDisabled, alloc)?
-                        .leak();
+                    copy.map_with(vspace, next_region + at, ReadWrite, CacheAttr::CacheDisabled, alloc)?.leak();
                 }
                 let size = (frames.len() * PAGE_SIZE) as u64;
                 let info = RegionInfo {

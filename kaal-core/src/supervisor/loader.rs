@@ -7,9 +7,8 @@
 
 use kaal_abi::startup;
 
-use crate::cap::Rights;
 use crate::error::{Error, Result};
-use crate::vspace::{Frame, ObjectAllocator, VSpace, PAGE_SIZE};
+use crate::vspace::{Frame, ObjectAllocator, ReadOnly, ReadWrite, VSpace, PAGE_SIZE};
 
 /// An ELF image aligned for parsing in place. Made by [`crate::component_image!`].
 #[repr(C, align(4096))]
@@ -79,7 +78,7 @@ impl Stager {
     /// Copies `data` into a new frame and returns it unmapped.
     pub fn frame(&mut self, alloc: &mut impl ObjectAllocator, data: &[u8]) -> Result<Frame> {
         let frame: Frame = alloc.allocate()?;
-        let mut mapped = frame.map(&mut self.vspace, self.vaddr, Rights::READ_WRITE, alloc)?;
+        let mut mapped = frame.map(&mut self.vspace, self.vaddr, ReadWrite, alloc)?;
         let bytes = mapped.as_bytes_mut()?;
         bytes[..data.len()].copy_from_slice(data);
         bytes[data.len()..].fill(0);
@@ -111,14 +110,18 @@ pub(super) fn load(
         if vaddr.checked_add(mem).is_none_or(|e| e > startup::HEAP_BASE) {
             return Err(bad(name, "a segment lies outside the program area"));
         }
-        let rights = if ph.flags().is_write() { Rights::READ_WRITE } else { Rights::READ };
+        let writable = ph.flags().is_write();
         let data = &image[offset as usize..(offset + file) as usize];
         let mut page = 0;
         while page < mem {
             let from = (page as usize).min(data.len());
             let to = (page as usize + PAGE_SIZE).min(data.len());
             let frame = stager.frame(alloc, &data[from..to])?;
-            frame.map(vspace, vaddr + page, rights, alloc)?.leak();
+            if writable {
+                frame.map(vspace, vaddr + page, ReadWrite, alloc)?.leak();
+            } else {
+                frame.map(vspace, vaddr + page, ReadOnly, alloc)?.leak();
+            }
             page += PAGE_SIZE as u64;
         }
     }

@@ -35,11 +35,11 @@ pub use fault::Fault;
 pub use grant::Grant;
 pub use loader::AlignedImage;
 
-use crate::cap::{cap_type, AsidPool, Badge, CNode, Cap, Endpoint, Rights, Tcb};
+use crate::cap::{cap_type, AsidPool, Badge, CNode, Cap, Endpoint, Notification, Rights, Tcb};
 use crate::error::{Error, Result};
 use crate::println;
 use crate::sys;
-use crate::vspace::{Frame, Large, ObjectAllocator, PageSize, VSpace, PAGE_SIZE};
+use crate::vspace::{Frame, Large, ObjectAllocator, PageSize, ReadOnly, ReadWrite, VSpace, PAGE_SIZE};
 
 // KaaL's supervisor labels fit the kernel's label field (width generated from the .bf).
 const _: () = assert!(labels::LABEL_BITS == sys::seL4_MessageInfo_label_WIDTH);
@@ -102,6 +102,18 @@ pub struct Supervisor {
     /// Stages page contents in the root task's own address space.
     stager: loader::Stager,
     components: heapless::Vec<Component, MAX_COMPONENTS>,
+    /// On a release kernel: the endpoint of the console thread components print through.
+    #[cfg(not(kaal_debug_kernel))]
+    console: Console,
+}
+
+/// The console thread of a release kernel's supervisor (see [`crate::console`]).
+#[cfg(not(kaal_debug_kernel))]
+struct Console {
+    endpoint: Endpoint,
+    // The thread runs for the rest of the program; its handle keeps its kernel objects.
+    _thread: crate::thread::JoinHandle<()>,
+    _threads: crate::thread::Threads,
 }
 
 impl fmt::Debug for Supervisor {
@@ -113,15 +125,32 @@ impl Supervisor {
     /// Where the supervisor stages page contents in the root task's address space.
     const SCRATCH_VADDR: u64 = 0x0000_5f00_0000_0000;
 
+    /// Where a release kernel's supervisor puts its console thread's stack.
+    #[cfg(not(kaal_debug_kernel))]
+    const CONSOLE_REGION: (u64, u64) = (0x0000_5f80_0000_0000, 1 << 20);
+
     /// A supervisor with its own endpoint. `root_vspace` is a handle on the root task's
-    /// address space (see [`VSpace::try_clone`]).
+    /// address space (see [`VSpace::try_clone`]). On a release kernel it also starts the
+    /// console thread that prints for components.
     pub fn new(alloc: &mut impl ObjectAllocator, asid_pool: AsidPool, root_vspace: VSpace) -> Result<Self> {
         let endpoint = alloc.allocate::<Endpoint>()?;
+        #[cfg(not(kaal_debug_kernel))]
+        let console = {
+            let mut threads =
+                crate::thread::Threads::new(root_vspace.try_clone(alloc.cspace())?, Self::CONSOLE_REGION)?;
+            let console: Endpoint = alloc.allocate()?;
+            let served = alloc.cspace().copy(&console, Rights::ALL)?;
+            let config = crate::thread::ThreadConfig::new("console").priority(255).stack_size(16 * 1024);
+            let thread = threads.spawn(alloc, config, move || -> () { crate::console::serve(&served) })?;
+            Console { endpoint: console, _thread: thread, _threads: threads }
+        };
         Ok(Self {
             endpoint,
             asid_pool,
             stager: loader::Stager { vspace: root_vspace, vaddr: Self::SCRATCH_VADDR },
             components: heapless::Vec::new(),
+            #[cfg(not(kaal_debug_kernel))]
+            console,
         })
     }
 
@@ -176,10 +205,10 @@ impl Supervisor {
         for i in 0..stack_pages {
             let frame: Frame = alloc.allocate()?;
             let vaddr = startup::STACK_TOP - (i + 1) * PAGE_SIZE as u64;
-            frame.map(&mut vspace, vaddr, Rights::READ_WRITE, alloc)?.leak();
+            frame.map(&mut vspace, vaddr, ReadWrite, alloc)?.leak();
         }
         let ipc: Frame = alloc.allocate()?;
-        let ipc = ipc.map(&mut vspace, startup::IPC_BUFFER_VADDR, Rights::READ_WRITE, alloc)?;
+        let ipc = ipc.map(&mut vspace, startup::IPC_BUFFER_VADDR, ReadWrite, alloc)?;
         let ipc_cptr = ipc.cptr();
         ipc.leak();
         let heap_size = config.heap_size as u64;
@@ -187,13 +216,13 @@ impl Supervisor {
             for i in 0..heap_size / Large::BYTES as u64 {
                 let frame: Frame<Large> = alloc.allocate()?;
                 let vaddr = startup::HEAP_BASE + i * Large::BYTES as u64;
-                frame.map(&mut vspace, vaddr, Rights::READ_WRITE, alloc)?.leak();
+                frame.map(&mut vspace, vaddr, ReadWrite, alloc)?.leak();
             }
         } else {
             for i in 0..heap_size.div_ceil(PAGE_SIZE as u64) {
                 let frame: Frame = alloc.allocate()?;
                 let vaddr = startup::HEAP_BASE + i * PAGE_SIZE as u64;
-                frame.map(&mut vspace, vaddr, Rights::READ_WRITE, alloc)?.leak();
+                frame.map(&mut vspace, vaddr, ReadWrite, alloc)?.leak();
             }
         }
 
@@ -217,6 +246,21 @@ impl Supervisor {
             Rights { read: false, write: true, grant: true },
             Some(badge.cap_data()),
         )?;
+        let heap_lock: Notification = alloc.allocate()?;
+        grant::copy_into(&cnode, slots::HEAP_LOCK, depth, heap_lock.cptr(), Rights::ALL, None)?;
+        // The component's copy is the only one it needs; the root's slot is given up.
+        let _ = heap_lock.into_cptr();
+        #[cfg(not(kaal_debug_kernel))]
+        grant::copy_into(
+            &cnode,
+            slots::CONSOLE,
+            depth,
+            self.console.endpoint.cptr(),
+            // seL4 5.0 answers a Call only through a capability with grant rights; without
+            // them the caller is left inactive.
+            Rights { read: false, write: true, grant: true },
+            Some(badge.cap_data()),
+        )?;
         let target = grant::Target { name, cnode: &cnode, depth, cnode_bits: config.cnode_bits, vspace: &mut vspace };
         grant::place(config.grants, target, &mut block, alloc)?;
 
@@ -224,7 +268,7 @@ impl Supervisor {
         let mut page = [0u8; startup::ENCODED_LEN];
         block.encode(&mut page).map_err(|why| Error::BadGrant { component: name, why })?;
         let frame = self.stager.frame(alloc, &page)?;
-        frame.map(&mut vspace, startup::STARTUP_BLOCK_VADDR, Rights::READ, alloc)?.leak();
+        frame.map(&mut vspace, startup::STARTUP_BLOCK_VADDR, ReadOnly, alloc)?.leak();
 
         // The thread.
         let prio = (config.priority as u64) << sys::seL4_PrioProps_prio_SHIFT;

@@ -55,6 +55,12 @@ pub mod slots {
     /// A badged endpoint to the supervisor: faults arrive there, and the component
     /// reports its exit status there.
     pub const SUPERVISOR: u64 = 3;
+    /// The notification the component's heap lock sleeps on (`kaal_core::sync::Lock`).
+    pub const HEAP_LOCK: u64 = 4;
+    /// On a release kernel, which has no debug console: a badged endpoint to the
+    /// supervisor's console thread, which writes what the component prints to the
+    /// serial port. Empty on a debug kernel, where components print through the kernel.
+    pub const CONSOLE: u64 = 5;
     /// The first slot of granted capabilities.
     pub const FIRST_GRANT: u64 = 8;
     /// The first slot free for the component's own use (received capabilities).
@@ -66,9 +72,12 @@ pub mod slots {
 pub mod labels {
     /// "I am done": MR0 = the exit status byte (`ExitStatus::to_byte`).
     pub const EXIT: u64 = 0x4_b001;
+    /// On the console endpoint: "print this". MR0 = the byte count, MR1.. = the bytes,
+    /// little-endian, eight to a word.
+    pub const CONSOLE_WRITE: u64 = 0x4_b002;
     /// Every KaaL label fits in the 20-bit message-info label field.
     pub const LABEL_BITS: u32 = 20;
-    const _: () = assert!(EXIT < 1 << LABEL_BITS);
+    const _: () = assert!(EXIT < 1 << LABEL_BITS && CONSOLE_WRITE < 1 << LABEL_BITS);
 }
 
 const MAGIC: u64 = 0x4b61_614c_5354_5254; // "KaaLSTRT"

@@ -128,40 +128,78 @@ impl BenchReport {
         })
     }
 
-    /// The table `kaal bench` prints.
+    /// This run's table alone (see [`table`]).
     pub fn table(&self) -> String {
-        let mut out = String::new();
-        let width = self.results.iter().map(|r| r.what.len()).max().unwrap_or(10).max(10);
-        let _ = writeln!(out, "{:<width$}  {:>10}  {:>14}", "measurement", "iterations", "cycles / op");
-        let _ = writeln!(out, "{}", "-".repeat(width + 28));
-        for r in &self.results {
-            let _ = writeln!(out, "{:<width$}  {:>10}  {:>14.1}", r.what, r.iterations, r.per_op());
-        }
-        if !self.ratios.is_empty() {
-            let _ = writeln!(out);
-            let w = self.ratios.iter().map(|r| r.what.len()).max().unwrap_or(10);
-            for r in &self.ratios {
-                let value = self.ratio_value(r);
-                let target = match (r.max, r.min) {
-                    (Some(m), _) => format!("target <= {m}"),
-                    (_, Some(m)) => format!("target >= {m}"),
-                    _ => String::new(),
-                };
-                let verdict = match value {
-                    None => "not measured".to_string(),
-                    Some(v) if r.max.is_some_and(|m| v > m) || r.min.is_some_and(|m| v < m) => "MISSED".to_string(),
-                    Some(_) if r.max.is_some() || r.min.is_some() => "met".to_string(),
-                    Some(_) => String::new(),
-                };
-                let shown = value.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into());
-                let _ = writeln!(out, "{:<w$}  {:>8}  {target:<14} {verdict}", r.what, shown);
+        table(&[(String::from("instructions / op"), self.clone())])
+    }
+}
+
+/// The table `kaal bench` prints: one row per measurement and per ratio, one column per
+/// run (a kernel), side by side. Under `-icount shift=0` the time-stamp counter counts
+/// executed instructions, so the figures are instructions, not cycles.
+pub fn table(runs: &[(String, BenchReport)]) -> String {
+    let mut out = String::new();
+    let mut names: Vec<(&str, &str, u64)> = Vec::new();
+    for (_, report) in runs {
+        for r in &report.results {
+            if !names.iter().any(|(n, _, _)| *n == r.name) {
+                names.push((&r.name, &r.what, r.iterations));
             }
         }
-        for m in &self.malformed {
-            let _ = writeln!(out, "unreadable bench line: {m}");
-        }
-        out
     }
+    let width = names.iter().map(|(_, what, _)| what.len()).max().unwrap_or(10).max(24);
+    let columns: Vec<usize> = runs.iter().map(|(title, _)| title.len().max(12)).collect();
+    let _ = write!(out, "{:<width$}  {:>10}", "instructions per operation", "iterations");
+    for ((title, _), w) in runs.iter().zip(&columns) {
+        let _ = write!(out, "  {title:>w$}");
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{}", "-".repeat(width + 12 + columns.iter().map(|w| w + 2).sum::<usize>()));
+    for (name, what, iterations) in &names {
+        let _ = write!(out, "{what:<width$}  {iterations:>10}");
+        for ((_, report), w) in runs.iter().zip(&columns) {
+            match report.result(name) {
+                Some(r) => {
+                    let _ = write!(out, "  {:>w$.1}", r.per_op());
+                }
+                None => {
+                    let _ = write!(out, "  {:>w$}", "-");
+                }
+            }
+        }
+        let _ = writeln!(out);
+    }
+    let ratios: Vec<&BenchRatio> = runs.first().map(|(_, r)| r.ratios.iter().collect()).unwrap_or_default();
+    if !ratios.is_empty() {
+        let _ = writeln!(out);
+        let w = ratios.iter().map(|r| r.what.len()).max().unwrap_or(10).max(width + 12);
+        for ratio in ratios {
+            let target = match (ratio.max, ratio.min) {
+                (Some(m), _) => format!("target <= {m}"),
+                (_, Some(m)) => format!("target >= {m}"),
+                _ => String::new(),
+            };
+            let _ = write!(out, "{:<w$}", ratio.what);
+            for ((_, report), cw) in runs.iter().zip(&columns) {
+                let value = report.ratio_value(ratio);
+                let verdict = match value {
+                    None => "not measured",
+                    Some(v) if ratio.max.is_some_and(|m| v > m) || ratio.min.is_some_and(|m| v < m) => "MISSED",
+                    Some(_) if ratio.max.is_some() || ratio.min.is_some() => "met",
+                    Some(_) => "",
+                };
+                let shown = value.map(|v| format!("{v:.3} {verdict}")).unwrap_or_else(|| verdict.to_string());
+                let _ = write!(out, "  {:>cw$}", shown.trim_end());
+            }
+            let _ = writeln!(out, "  {target}");
+        }
+    }
+    for (title, report) in runs {
+        for m in &report.malformed {
+            let _ = writeln!(out, "unreadable bench line ({title}): {m}");
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -187,8 +225,9 @@ mod tests {
         assert_eq!(r.ratio_value(&r.ratios[1]), None);
         assert!(!r.targets_met());
         let table = r.table();
-        assert!(table.contains("raw call") && table.contains("1.020") && table.contains("met"), "{table}");
+        assert!(table.contains("raw call") && table.contains("1.020 met"), "{table}");
         assert!(table.contains("not measured"), "{table}");
+        assert!(table.contains("instructions per operation"), "{table}");
     }
 
     #[test]
@@ -200,5 +239,24 @@ mod tests {
         let r = BenchReport::parse(&out);
         assert!(r.table().contains("MISSED"));
         assert_eq!(r.malformed.len(), 1);
+    }
+
+    #[test]
+    fn runs_sit_side_by_side() {
+        let debug = BenchReport::parse(&lines(
+            "BENCH result name=a what=\"op a\" iterations=10 cycles=100\n\
+             BENCH result name=b what=\"op b\" iterations=10 cycles=300\n\
+             BENCH ratio what=\"b / a\" over=b under=a max=2",
+        ));
+        let release = BenchReport::parse(&lines(
+            "BENCH result name=a what=\"op a\" iterations=10 cycles=100\n\
+             BENCH result name=b what=\"op b\" iterations=10 cycles=150\n\
+             BENCH ratio what=\"b / a\" over=b under=a max=2",
+        ));
+        let text = table(&[("debug".into(), debug), ("release".into(), release)]);
+        let row = text.lines().find(|l| l.starts_with("op b")).unwrap();
+        assert!(row.contains("30.0") && row.contains("15.0"), "{text}");
+        let ratio = text.lines().find(|l| l.starts_with("b / a")).unwrap();
+        assert!(ratio.contains("3.000 MISSED") && ratio.contains("1.500 met"), "{text}");
     }
 }

@@ -4,6 +4,7 @@
 //! separate target directory (`target/kaal/image`) and with per-build flags, so host
 //! builds and tests of the same workspace are never invalidated:
 //!
+//! * a target directory per kernel (`target/kaal/image/<kernel hash>`);
 //! * `CARGO_ENCODED_RUSTFLAGS=-Crelocation-model=static` (replaces any `RUSTFLAGS`),
 //!   with the host triple passed explicitly as `--target`: that is what makes cargo keep
 //!   the flags away from build scripts and proc-macros, which must stay position
@@ -72,7 +73,9 @@ pub(crate) fn cargo_build(
 ) -> Result<Vec<PathBuf>> {
     let names: Vec<&str> = crates.iter().map(|c| c.display.as_str()).collect();
     let step_name = format!("building the image of {}", names.join(", "));
-    let target_dir = project.kaal_dir().join("image");
+    // One target directory per kernel: kaal-core's bindings differ between kernels, so
+    // switching flavours would otherwise rebuild every image each time.
+    let target_dir = project.kaal_dir().join("image").join(&kernel.hash);
     let triple =
         host_triple().map_err(|cause| ToolError::new(&step_name, cause, "check that rustc works: rustc -vV"))?;
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));

@@ -54,8 +54,8 @@ pub struct Kernel {
     pub hash: String,
 }
 
-fn make_args(src: &Path) -> Vec<String> {
-    vec![
+fn make_args(src: &Path, config: &KernelConfig) -> Vec<String> {
+    let mut args = vec![
         "-f".into(),
         src.join("Makefile").display().to_string(),
         format!("SOURCE_ROOT={}", src.display()),
@@ -63,11 +63,15 @@ fn make_args(src: &Path) -> Vec<String> {
         "PLAT=pc99".into(),
         "SEL4_ARCH=x86_64".into(),
         "PYTHON=python3".into(),
-        // Required: defines ksKernelEntry and builds capdl.c, which CONFIG_DEBUG_BUILD needs.
-        "DEBUG=1".into(),
         format!("WARNINGS={WARNINGS}"),
         "kernel.elf".into(),
-    ]
+    ];
+    if config.debug_build {
+        // Required for debug builds: defines ksKernelEntry and builds capdl.c, which
+        // CONFIG_DEBUG_BUILD needs.
+        args.insert(args.len() - 1, "DEBUG=1".into());
+    }
+    args
 }
 
 fn compiler_version() -> String {
@@ -90,7 +94,7 @@ pub fn input_hash(config: &KernelConfig) -> String {
         kaal_sel4::source::SEL4_SYS_VERSION
     ));
     h.update(config.autoconf_h());
-    h.update(make_args(Path::new("src")).join(" "));
+    h.update(make_args(Path::new("src"), config).join(" "));
     h.update(compiler_version());
     h.update(PYTHON_PACKAGES.join(" "));
     let digest = h.finalize();
@@ -245,7 +249,7 @@ pub fn prepare(project: &Project, config: &KernelConfig, reporter: &Reporter) ->
     let log = File::create(&log_path).map_err(|e| ToolError::io(step_name, &log_path, e))?;
     let log_err = log.try_clone().map_err(|e| ToolError::io(step_name, &log_path, e))?;
     let path = format!("{}:{}", venv.join("bin").display(), std::env::var("PATH").unwrap_or_default());
-    let args = make_args(&src);
+    let args = make_args(&src, config);
     reporter.debug(format!("make -C {} {}", build.display(), args.join(" ")));
     let status = Command::new("make")
         .arg("-C")

@@ -24,7 +24,7 @@ pub mod testing;
 
 use std::path::{Path, PathBuf};
 
-use kaal_sel4::KernelConfig;
+use kaal_sel4::{Flavour, KernelConfig};
 
 pub use error::{Result, ToolError};
 use progress::Reporter;
@@ -177,8 +177,20 @@ pub fn system_dirs(root: &Path) -> Vec<PathBuf> {
     found
 }
 
+/// Choices a build takes beyond the system itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// The kernel flavour, overriding the system's `[kernel] flavour` (`--kernel`).
+    pub flavour: Option<Flavour>,
+}
+
 /// Builds the system in `dir` (or the default system) with everything it needs.
 pub fn build(dir: Option<&Path>, reporter: &Reporter) -> Result<BuiltSystem> {
+    build_with(dir, &BuildOptions::default(), reporter)
+}
+
+/// [`build`] with `options`.
+pub fn build_with(dir: Option<&Path>, options: &BuildOptions, reporter: &Reporter) -> Result<BuiltSystem> {
     let dir = find_system_dir(dir)?;
     // A system.toml is checked before anything (even the kernel) is built.
     let system_file = if assemble::is_system_dir(&dir) { Some(load_system_file(&dir)?) } else { None };
@@ -187,9 +199,16 @@ pub fn build(dir: Option<&Path>, reporter: &Reporter) -> Result<BuiltSystem> {
         Some(file) => system_project(file)?,
         None => project::Project::discover(&dir)?,
     };
-    let config = KernelConfig::default();
+    let system_flavour = system_file.as_ref().and_then(|f| f.system.kernel.flavour);
+    let flavour = options.flavour.or(system_flavour).unwrap_or_default();
+    let config = KernelConfig::for_flavour(flavour);
     let kernel = kernel::prepare(&kaal_project(&project)?, &config, reporter)?;
-    reporter.info(format!("kernel: {} [{}]", if kernel.cache_hit { "cache hit" } else { "built" }, kernel.hash));
+    reporter.info(format!(
+        "kernel: seL4 {} {flavour}, {} [{}]",
+        kaal_sel4::source::SEL4_VERSION,
+        if kernel.cache_hit { "cache hit" } else { "built" },
+        kernel.hash
+    ));
     match system_file {
         Some(file) => {
             let assembled = assemble::build(&file, &project, &kernel, reporter)?;

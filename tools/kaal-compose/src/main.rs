@@ -22,6 +22,11 @@ struct Cli {
     /// Print only errors and the system's own output.
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// The kernel flavour: `debug` (debug syscalls, the kernel's console) or `release`
+    /// (neither). Overrides a system.toml's `[kernel] flavour`; the default is debug.
+    /// `kaal bench` runs both unless this names one.
+    #[arg(long, global = true, value_parser = parse_flavour)]
+    kernel: Option<kaal_sel4::Flavour>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -100,6 +105,10 @@ enum DebugCmd {
     },
 }
 
+fn parse_flavour(name: &str) -> std::result::Result<kaal_sel4::Flavour, String> {
+    kaal_sel4::Flavour::from_name(name).ok_or_else(|| format!("`{name}` is not a kernel flavour; use debug or release"))
+}
+
 fn reporter(cli: &Cli) -> Reporter {
     let verbosity = if cli.quiet {
         Verbosity::Quiet
@@ -118,14 +127,15 @@ fn run(cli: Cli) -> Result<i32> {
     if let kaal_compose::shim::AliasStatus::Installed(path) = &alias {
         reporter.info(format!("added the `kaal` alias to {}, so `cargo kaal` works in any directory", path.display()));
     }
+    let options = kaal_compose::BuildOptions { flavour: cli.kernel };
     match cli.command {
         Cmd::Build { system } => {
-            let built = kaal_compose::build(system.as_deref(), &reporter)?;
+            let built = kaal_compose::build_with(system.as_deref(), &options, &reporter)?;
             print!("{}", build_summary(&built));
             Ok(0)
         }
         Cmd::Run { system, timeout, gdb, icount, memory, qemu_args } => {
-            let built = kaal_compose::build(system.as_deref(), &reporter)?;
+            let built = kaal_compose::build_with(system.as_deref(), &options, &reporter)?;
             // The system's own QEMU arguments (its devices), then the command line's.
             let mut cfg = built.machine.qemu_config(memory);
             cfg.extra_args.extend(qemu_args);
@@ -147,14 +157,22 @@ fn run(cli: Cli) -> Result<i32> {
             let cwd = std::env::current_dir()
                 .map_err(|e| ToolError::new("finding the current directory", e.to_string(), "cd into the project"))?;
             let project = kaal_compose::project::Project::discover(&cwd)?;
-            // Build the kernel once, up front, so the boot tests share a warm cache.
+            // Build the kernels once, up front, so the boot tests share a warm cache.
             let kaal = kaal_compose::kaal_project(&project)?;
-            let kernel = kaal_compose::kernel::prepare(&kaal, &Default::default(), &reporter)?;
-            reporter.info(format!(
-                "kernel: {} [{}]",
-                if kernel.cache_hit { "cache hit" } else { "built" },
-                kernel.hash
-            ));
+            let mut release_config = None;
+            for flavour in kaal_sel4::Flavour::ALL {
+                let config = kaal_sel4::KernelConfig::for_flavour(flavour);
+                let kernel = kaal_compose::kernel::prepare(&kaal, &config, &reporter)?;
+                if flavour == kaal_sel4::Flavour::Release {
+                    release_config = Some(kernel.config_file.clone());
+                }
+                reporter.info(format!(
+                    "kernel: seL4 {} {flavour}, {} [{}]",
+                    kaal_sel4::source::SEL4_VERSION,
+                    if kernel.cache_hit { "cache hit" } else { "built" },
+                    kernel.hash
+                ));
+            }
             let cargo = || std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
             // Every crate, images included, built together: this is where cargo's feature
             // unification would pull std or a heap into a no_std image, so it is a test.
@@ -176,6 +194,43 @@ fn run(cli: Cli) -> Result<i32> {
                 ));
             }
             step.done("clean");
+            // Code for release kernels only (`cfg(not(kaal_debug_kernel))`) is compiled
+            // only against a release kernel's bindings: lint it there too.
+            if let (true, Some(config)) = (project.root == kaal.root, release_config) {
+                let step = reporter.step("checking the layers against the release kernel (cargo clippy -D warnings)");
+                let lint = cargo()
+                    .current_dir(&project.root)
+                    .env(kaal_sel4::CONFIG_ENV, &config)
+                    .env("CARGO_TARGET_DIR", kaal.kaal_dir().join("clippy-release"))
+                    .args([
+                        "clippy",
+                        "--quiet",
+                        "-p",
+                        "kaal-core",
+                        "-p",
+                        "kaal-alloc",
+                        "-p",
+                        "kaal-dev",
+                        "-p",
+                        "kaal-ipc",
+                    ])
+                    .args(["-p", "kaal-root", "--", "-D", "warnings"])
+                    .status()
+                    .map_err(|e| ToolError::new("running cargo clippy", e.to_string(), "is cargo on PATH?"))?;
+                if !lint.success() {
+                    step.fail();
+                    return Err(ToolError::new(
+                        "checking the layers against the release kernel",
+                        "cargo clippy reported errors or warnings (above)",
+                        format!(
+                            "see them again with: {}={} cargo clippy -p kaal-core",
+                            kaal_sel4::CONFIG_ENV,
+                            config.display()
+                        ),
+                    ));
+                }
+                step.done("clean");
+            }
             let status = cargo()
                 .current_dir(&project.root)
                 .args(["test", "--workspace"])
@@ -192,7 +247,7 @@ fn run(cli: Cli) -> Result<i32> {
             }
             let mut failed = Vec::new();
             for dir in kaal_compose::system_dirs(&project.root) {
-                let built = kaal_compose::build(Some(&dir), &reporter)?;
+                let built = kaal_compose::build_with(Some(&dir), &options, &reporter)?;
                 let cfg = QemuConfig { echo: false, ..built.machine.qemu_config(None) };
                 let step = reporter.step(format!("booting {}", built.system.display));
                 let outcome = qemu::boot(&built.kernel.image, &built.image.path, &cfg)?;
@@ -229,23 +284,40 @@ fn run(cli: Cli) -> Result<i32> {
                     "benchmarks live in benches/<name>; try `cargo kaal bench ipc`",
                 ));
             }
-            let built = kaal_compose::build(Some(&dir), &reporter)?;
-            let cfg =
-                QemuConfig { timeout: Duration::from_secs(timeout), icount: true, echo: false, ..Default::default() };
-            reporter.info(format!("running {} under -icount shift=0 (deterministic cycles)", built.system.display));
-            let outcome = qemu::boot(&built.kernel.image, &built.image.path, &cfg)?;
-            for line in outcome.user_output() {
-                if !line.starts_with("BENCH ") && !line.is_empty() {
-                    println!("{line}");
+            let flavours = match cli.kernel {
+                Some(flavour) => vec![flavour],
+                None => kaal_sel4::Flavour::ALL.to_vec(),
+            };
+            let mut runs = Vec::new();
+            let mut code = 0;
+            for flavour in flavours {
+                let options = kaal_compose::BuildOptions { flavour: Some(flavour) };
+                let built = kaal_compose::build_with(Some(&dir), &options, &reporter)?;
+                let cfg = QemuConfig {
+                    timeout: Duration::from_secs(timeout),
+                    icount: true,
+                    echo: false,
+                    ..Default::default()
+                };
+                reporter.info(format!(
+                    "running {} on the {flavour} kernel under -icount shift=0 (the TSC counts instructions)",
+                    built.system.display
+                ));
+                let outcome = qemu::boot(&built.kernel.image, &built.image.path, &cfg)?;
+                for line in outcome.user_output() {
+                    if !line.starts_with("BENCH ") && !line.is_empty() {
+                        println!("[{flavour}] {line}");
+                    }
                 }
+                if outcome.exit_code() != 0 {
+                    eprintln!("[kaal] {} on the {flavour} kernel: {}", built.system.display, outcome.summary());
+                    code = outcome.exit_code();
+                }
+                let column = format!("seL4 {} {flavour}", kaal_sel4::source::SEL4_VERSION);
+                runs.push((column, kaal_compose::bench::BenchReport::parse(&outcome.serial)));
             }
-            let report = kaal_compose::bench::BenchReport::parse(&outcome.serial);
             println!();
-            print!("{}", report.table());
-            let code = outcome.exit_code();
-            if code != 0 {
-                eprintln!("[kaal] {}: {}", built.system.display, outcome.summary());
-            }
+            print!("{}", kaal_compose::bench::table(&runs));
             Ok(code)
         }
         Cmd::Debug { what: DebugCmd::Devices { system } } => {
@@ -254,7 +326,7 @@ fn run(cli: Cli) -> Result<i32> {
                 None => Default::default(),
             };
             let lister = kaal_compose::tools_dir().join("kaal-devices");
-            let built = kaal_compose::build(Some(&lister), &reporter)?;
+            let built = kaal_compose::build_with(Some(&lister), &options, &reporter)?;
             let cfg = QemuConfig { echo: false, ..machine.qemu_config(None) };
             let outcome = qemu::boot(&built.kernel.image, &built.image.path, &cfg)?;
             for line in outcome.user_output() {

@@ -35,6 +35,7 @@ pub struct Boot {
     qemu: QemuConfig,
     /// Use the system's own `qemu-args` (unless replaced).
     system_args: bool,
+    options: crate::BuildOptions,
 }
 
 impl Boot {
@@ -45,7 +46,14 @@ impl Boot {
             dir,
             qemu: QemuConfig { echo: false, timeout: Duration::from_secs(90), ..Default::default() },
             system_args: true,
+            options: crate::BuildOptions::default(),
         }
+    }
+
+    /// Boots on the kernel of `flavour` rather than the system's own choice.
+    pub fn kernel(mut self, flavour: kaal_sel4::Flavour) -> Self {
+        self.options.flavour = Some(flavour);
+        self
     }
 
     /// Changes the wall-clock limit.
@@ -76,7 +84,7 @@ impl Boot {
     /// Builds and boots; panics with the tool's message if building fails.
     pub fn run(self) -> BootOutcome {
         let reporter = Reporter { verbosity: Verbosity::Quiet };
-        let built = crate::build(Some(&self.dir), &reporter).unwrap_or_else(|e| panic!("{e}"));
+        let built = crate::build_with(Some(&self.dir), &self.options, &reporter).unwrap_or_else(|e| panic!("{e}"));
         let mut qemu = self.qemu.clone();
         let machine = built.machine.qemu_config(None);
         qemu.memory_mib = machine.memory_mib;

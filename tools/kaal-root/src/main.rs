@@ -277,13 +277,11 @@ fn spawn(
                 None => continue,
             },
             Source::DeviceIrq(d) => match (&objects.devices[d].irq, objects.devices[d].info.interrupt) {
-                (Some(irq), Some(line)) => {
-                    Grant::irq_handler(name, irq.handler(), line).tagged(pci_tag(&objects.devices[d]))
-                }
+                (Some(irq), Some(line)) => Grant::irq_handler(name, irq, line).tagged(pci_tag(&objects.devices[d])),
                 _ => continue,
             },
             Source::DeviceEvents(d) => match &objects.devices[d].irq {
-                Some(irq) => Grant::wait(name, irq.notification()),
+                Some(irq) => Grant::irq_events(name, irq),
                 None => continue,
             },
             Source::Dma => match dma {

@@ -39,8 +39,10 @@ pub struct KernelConfig {
     pub num_domains: u32,
     /// Use the IPC fastpath.
     pub fastpath: bool,
-    /// Debug build: enables `seL4_DebugPutChar`, thread names and kernel diagnostics.
-    /// KaaL's console needs it.
+    /// Debug build: enables `seL4_DebugPutChar`, `seL4_DebugCapIdentify`, thread names,
+    /// `seL4_DebugHalt` (which any thread may call) and kernel diagnostics on COM1. A
+    /// release build (false) has none of them: KaaL then prints through its own 16550
+    /// driver on COM1. See [`Flavour`].
     pub debug_build: bool,
     /// Colour kernel diagnostics.
     pub colour_printing: bool,
@@ -70,6 +72,42 @@ impl Default for KernelConfig {
             fpu_max_restores_since_switch: 64,
             kernel_stack_bits: 12,
         }
+    }
+}
+
+/// The two kernel builds a system can choose between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Flavour {
+    /// Debug syscalls and kernel printing (`CONFIG_DEBUG_BUILD`, `CONFIG_PRINTING`).
+    #[default]
+    Debug,
+    /// Neither: no thread can halt the machine or read capability types, and the kernel
+    /// prints nothing. What untrusted code should run on.
+    Release,
+}
+
+impl Flavour {
+    /// Both, debug first.
+    pub const ALL: [Flavour; 2] = [Flavour::Debug, Flavour::Release];
+
+    /// `"debug"` or `"release"`, as system.toml spells it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Flavour::Debug => "debug",
+            Flavour::Release => "release",
+        }
+    }
+
+    /// Parses a name as system.toml and `--kernel` spell it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+impl std::fmt::Display for Flavour {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -112,6 +150,25 @@ pub struct ConfigError {
 }
 
 impl KernelConfig {
+    /// The default configuration of `flavour`.
+    pub fn for_flavour(flavour: Flavour) -> Self {
+        match flavour {
+            Flavour::Debug => Self::default(),
+            Flavour::Release => {
+                Self { debug_build: false, colour_printing: false, irq_reporting: false, ..Self::default() }
+            }
+        }
+    }
+
+    /// Which flavour these settings are.
+    pub fn flavour(&self) -> Flavour {
+        if self.debug_build {
+            Flavour::Debug
+        } else {
+            Flavour::Release
+        }
+    }
+
     /// Checks the settings against what seL4 5.0.0 and KaaL's runtime accept.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let err = |key, value: &dyn ToString, why: &str| {
@@ -124,11 +181,11 @@ impl KernelConfig {
                 "use 8..=20 (4096 slots, the default, is 12)",
             );
         }
-        if !self.debug_build {
+        if !self.debug_build && (self.colour_printing || self.irq_reporting) {
             return err(
-                "debug-build",
-                &self.debug_build,
-                "KaaL's console prints through seL4_DebugPutChar, which exists only in debug kernels; keep it true",
+                "colour-printing",
+                &self.colour_printing,
+                "a release kernel prints nothing; colour-printing and irq-reporting need debug-build = true",
             );
         }
         if self.num_priorities == 0 || self.num_priorities > 256 {
@@ -177,8 +234,8 @@ impl KernelConfig {
         flag("CONFIG_DEBUG_BUILD", self.debug_build);
         // The Makefile's `DEFINE +=` typo means CONFIG_PRINTING must come from here.
         flag("CONFIG_PRINTING", self.debug_build);
-        flag("CONFIG_COLOUR_PRINTING", self.colour_printing);
-        flag("CONFIG_IRQ_REPORTING", self.irq_reporting);
+        flag("CONFIG_COLOUR_PRINTING", self.debug_build && self.colour_printing);
+        flag("CONFIG_IRQ_REPORTING", self.debug_build && self.irq_reporting);
         defs
     }
 
@@ -246,7 +303,20 @@ mod tests {
     fn validation_names_the_key_and_the_fix() {
         let bad = KernelConfig { debug_build: false, ..Default::default() };
         let err = bad.validate().unwrap_err().to_string();
-        assert!(err.contains("debug-build") && err.contains("keep it true"), "{err}");
+        assert!(err.contains("colour-printing") && err.contains("need debug-build = true"), "{err}");
         assert!(KernelConfig::default().validate().is_ok());
+        assert!(KernelConfig::for_flavour(Flavour::Release).validate().is_ok());
+    }
+
+    #[test]
+    fn the_release_flavour_has_no_debug_syscalls_or_printing() {
+        let release = KernelConfig::for_flavour(Flavour::Release);
+        assert_eq!(release.flavour(), Flavour::Release);
+        let defs = release.defines();
+        for gone in ["CONFIG_DEBUG_BUILD", "CONFIG_PRINTING", "CONFIG_COLOUR_PRINTING", "CONFIG_IRQ_REPORTING"] {
+            assert!(defs.iter().all(|(k, _)| k != gone), "{gone} is set in the release flavour");
+        }
+        assert_eq!(Flavour::from_name("release"), Some(Flavour::Release));
+        assert_eq!(Flavour::from_name("verified"), None);
     }
 }

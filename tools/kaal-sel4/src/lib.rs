@@ -27,7 +27,7 @@ pub mod stubs;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-pub use config::KernelConfig;
+pub use config::{Flavour, KernelConfig};
 pub use interface::KernelInterface;
 pub use source::KernelSource;
 
@@ -77,7 +77,9 @@ pub fn define_map(config: &KernelConfig) -> HashMap<String, String> {
 /// Writes `kaal-core`'s generated sources into `out_dir`:
 /// `sel4_interface.rs` (syscalls, labels, stubs), `sel4_constants.rs` (header constants,
 /// layouts, bitfields) and `kernel_config.rs` (the `CONFIG_*` values).
-pub fn generate_core_bindings(out_dir: &Path) -> Result<(), BuildError> {
+///
+/// Returns the config in force, for [`kernel_cfgs`].
+pub fn generate_core_bindings(out_dir: &Path) -> Result<KernelConfig, BuildError> {
     let config = config_from_env()?;
     let source = KernelSource::locate()?;
     let defines = define_map(&config);
@@ -92,7 +94,18 @@ pub fn generate_core_bindings(out_dir: &Path) -> Result<(), BuildError> {
         let path = out_dir.join(file);
         std::fs::write(&path, text).map_err(|source| BuildError::Write { path, source })?;
     }
-    Ok(())
+    Ok(config)
+}
+
+/// The `cfg`s that tell `kaal-core` which kernel flavour it is built for, as cargo
+/// directives: `kaal_debug_kernel` when the kernel has its debug syscalls
+/// (`seL4_DebugPutChar`, `seL4_DebugCapIdentify`, thread names, `seL4_DebugHalt`).
+pub fn kernel_cfgs(config: &KernelConfig) -> Vec<String> {
+    let mut lines = vec!["cargo:rustc-check-cfg=cfg(kaal_debug_kernel)".to_string()];
+    if config.debug_build {
+        lines.push("cargo:rustc-cfg=kaal_debug_kernel".to_string());
+    }
+    lines
 }
 
 /// Tells cargo when to rerun a build script that calls [`generate_core_bindings`].

@@ -13,8 +13,8 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use kaal_alloc::{HeapConfig, UntypedAllocator};
-use kaal_core::vspace::Large;
-use kaal_core::{println, Error, Frame, Rights, RootTask};
+use kaal_core::vspace::{Large, ReadWrite};
+use kaal_core::{println, Error, Frame, RootTask};
 
 kaal_core::root_task!(main);
 kaal_alloc::global_heap!(HEAP);
@@ -46,18 +46,18 @@ fn main(rt: RootTask) -> Result<(), Error> {
     // 1. Untyped -> Frame -> MappedFrame: retype, map, write, read back.
     let frame: Frame = memory.allocate()?;
     let paddr = frame.paddr();
-    let mut page = frame.map(&mut vspace, PAGE_A, Rights::READ_WRITE, &mut memory)?;
+    let mut page = frame.map(&mut vspace, PAGE_A, ReadWrite, &mut memory)?;
     fill(page.as_bytes_mut()?, 1);
     println!("frame at physical {paddr:#x} mapped at {PAGE_A:#x}: pattern {}", ok(matches(page.as_bytes()?, 1)));
 
     // MappedFrame -> Frame -> MappedFrame: the same physical page at another address.
     let frame = page.unmap();
-    let page = frame.map(&mut vspace, PAGE_B, Rights::READ_WRITE, &mut memory)?;
+    let page = frame.map(&mut vspace, PAGE_B, ReadWrite, &mut memory)?;
     println!("remapped at {PAGE_B:#x}: pattern {} (same physical page)", ok(matches(page.as_bytes()?, 1)));
 
     // Mapping another frame over an address in use is refused, and the frame comes back.
     let spare: Frame = memory.allocate()?;
-    let spare = match spare.map(&mut vspace, PAGE_B, Rights::READ_WRITE, &mut memory) {
+    let spare = match spare.map(&mut vspace, PAGE_B, ReadWrite, &mut memory) {
         Ok(_) => return Err(Error::AddressInUse { vaddr: PAGE_B }),
         Err(rejected) => {
             println!("mapping a second frame at {PAGE_B:#x}: refused: {}", rejected.error);
@@ -68,7 +68,7 @@ fn main(rt: RootTask) -> Result<(), Error> {
 
     // A 2 MiB frame: one capability, one mapping, 512 pages' worth of memory.
     let large: Frame<Large> = memory.allocate()?;
-    let mut large = large.map(&mut vspace, LARGE, Rights::READ_WRITE, &mut memory)?;
+    let mut large = large.map(&mut vspace, LARGE, ReadWrite, &mut memory)?;
     fill(large.as_bytes_mut()?, 2);
     println!(
         "2 MiB frame at physical {:#x} mapped at {LARGE:#x}: pattern {}",

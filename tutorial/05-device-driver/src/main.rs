@@ -236,7 +236,7 @@ fn main(rt: RootTask) -> Result<(), Problem> {
     );
     if let Some(last) = buffers.pop() {
         let freed_at = last.paddr();
-        pool.free(last);
+        pool.free(last).map_err(kaal_core::Error::from)?;
         let again = pool.alloc(16 * 1024, 4096)?;
         println!("dma: freed the buffer at {freed_at:#x}; the next one is at {:#x}", again.paddr());
         pool.write(&again, 0, b"written by the CPU")?;

@@ -68,7 +68,8 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
 
 /// Raw seL4: each request's word 0 comes back incremented. Returns the unanswered STOP.
 fn raw_loop(server: &Server) -> Received {
-    let ep = server.endpoint().cptr();
+    // SAFETY: the server side is used only to reply and receive.
+    let ep = unsafe { server.raw_cptr() };
     let reply_info = sys::message_info(0, 0, 0, 1);
     // SAFETY: ReplyRecv on our own endpoint moves only registers.
     let mut r = unsafe { sys::syscall(sys::syscall::seL4_SysReplyRecv, ep, reply_info, [0; 4]) };

@@ -12,8 +12,8 @@ use toml::de::{DeTable, DeValue};
 
 use super::error::{ConfigError, ConfigErrors, Source};
 use super::raw::{
-    keys_of, RawChannel, RawComponent, RawConnections, RawFile, RawNotification, RawPriorities, RawQemu, RawRegion,
-    RawResources, RawRing, RawSystem, SIZE_EXPECTED,
+    keys_of, RawChannel, RawComponent, RawConnections, RawFile, RawKernel, RawNotification, RawPriorities, RawQemu,
+    RawRegion, RawResources, RawRing, RawSystem, SIZE_EXPECTED,
 };
 use super::{did_you_mean, dotted, CONNECTION_KINDS};
 
@@ -298,6 +298,7 @@ fn schema(path: &[&str]) -> Schema {
         ["resources"] => Schema::Keys(keys_of::<RawResources>()),
         ["resources", "priorities"] => Schema::Keys(keys_of::<RawPriorities>()),
         ["qemu"] => Schema::Keys(keys_of::<RawQemu>()),
+        ["kernel"] => Schema::Keys(keys_of::<RawKernel>()),
         ["components"] => Schema::Names,
         ["components", _] => Schema::Keys(keys_of::<RawComponent>()),
         ["connections"] => Schema::Keys(keys_of::<RawConnections>()),
@@ -363,7 +364,7 @@ fn unknown_key(
         [] => (
             if is_table { format!("unknown section `[{key}]`") } else { format!("unknown top-level key `{key}`") },
             format!(
-                "{suggestion}a system.toml has the sections [system], [resources], [qemu], \
+                "{suggestion}a system.toml has the sections [system], [resources], [qemu], [kernel], \
                  [components.<name>] and [connections.<kind>.<name>]"
             ),
         ),
@@ -459,6 +460,7 @@ fn example(table: &[&str], key: &str) -> Option<String> {
         ([], "system") => "[system]\nname = \"my-system\"".to_string(),
         ([], "resources") => "[resources]\nheap = \"16 MiB\"".to_string(),
         ([], "qemu") => "[qemu]\nmemory = \"512 MiB\"".to_string(),
+        ([], "kernel") => "[kernel]\nflavour = \"release\"".to_string(),
         ([], "components") => component_example("hello"),
         ([], "connections") | (["connections"], "channels") => connection_example("channels", "requests"),
         (["connections"], kind) => connection_example(kind, "example"),
@@ -471,6 +473,7 @@ fn example(table: &[&str], key: &str) -> Option<String> {
             let value = match key {
                 "name" => "\"my-system\"",
                 "platform" => "\"qemu-x86_64\"",
+                "flavour" => "\"release\"",
                 "description" => "\"what the system does\"",
                 "max-threads" => "16",
                 "priorities" => "{ lowest = 1, highest = 254 }",
@@ -528,12 +531,13 @@ mod tests {
     /// generic text.
     #[test]
     fn every_known_key_has_an_example() {
-        let tables: [&[&str]; 13] = [
+        let tables: [&[&str]; 14] = [
             &[],
             &["system"],
             &["resources"],
             &["resources", "priorities"],
             &["qemu"],
+            &["kernel"],
             &["components"],
             &["components", "a"],
             &["connections"],

@@ -51,6 +51,7 @@ pub struct System {
     pub description: Option<String>,
     pub resources: Resources,
     pub qemu: Qemu,
+    pub kernel: Kernel,
     /// In start order: highest priority first, then by name.
     pub components: Vec<Component>,
     /// Each connection list is sorted by name.
@@ -86,6 +87,14 @@ pub struct Resources {
     /// Component priorities must lie in `lowest_priority..=highest_priority`.
     pub lowest_priority: u8,
     pub highest_priority: u8,
+}
+
+/// The kernel the system runs on (`[kernel]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Kernel {
+    /// The flavour the file asks for; `None` leaves it to the tool (debug unless
+    /// `--kernel` says otherwise).
+    pub flavour: Option<kaal_sel4::Flavour>,
 }
 
 /// How QEMU runs the system.

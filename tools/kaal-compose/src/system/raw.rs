@@ -19,6 +19,7 @@ pub(super) struct RawFile {
     pub system: Spanned<RawSystem>,
     pub resources: Option<Spanned<RawResources>>,
     pub qemu: Option<Spanned<RawQemu>>,
+    pub kernel: Option<Spanned<RawKernel>>,
     pub components: Option<Spanned<Tables<RawComponent>>>,
     pub connections: Option<RawConnections>,
 }
@@ -51,6 +52,12 @@ pub(super) struct RawPriorities {
 pub(super) struct RawQemu {
     pub memory: Option<Spanned<RawSize>>,
     pub args: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawKernel {
+    pub flavour: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

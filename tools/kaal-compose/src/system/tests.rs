@@ -218,9 +218,23 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
             "did you mean `priority`?",
             "component `logger` takes: path, priority, heap, stack, devices, dma, daemon",
         ]),
-        ("unknown section", base("[kernel]\nversion = 13\n"), 9, vec![
-            "unknown section `[kernel]`",
-            "[system], [resources], [qemu], [components.<name>] and [connections.<kind>.<name>]",
+        ("unknown section", base("[kernal]\nflavour = \"release\"\n"), 9, vec![
+            "unknown section `[kernal]`",
+            "did you mean `kernel`?",
+            "[system], [resources], [qemu], [kernel], [components.<name>] and [connections.<kind>.<name>]",
+        ]),
+        ("unknown kernel flavour", base("[kernel]\nflavour = \"relase\"\n"), 10, vec![
+            "kernel.flavour: kernel flavour `relase` does not exist",
+            "did you mean `release`?",
+            "what untrusted components should run on",
+        ]),
+        ("unknown kernel key", base("[kernel]\nversion = \"13\"\n"), 10, vec![
+            "kernel.version: unknown key `version` in [kernel]",
+            "[kernel] takes: flavour",
+        ]),
+        ("kernel flavour of the wrong type", base("[kernel]\nflavour = true\n"), 10, vec![
+            "kernel.flavour",
+            "write it like `flavour = \"release\"`",
         ]),
         ("unknown connection kind", base("[connections.pipes.x]\nfrom = \"server\"\n"), 9, vec![
             "connections.pipes: unknown connection kind `pipes`",

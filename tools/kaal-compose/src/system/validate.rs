@@ -14,13 +14,13 @@ use toml::Spanned;
 
 use super::error::{ConfigError, ConfigErrors, Source};
 use super::raw::{
-    Name, Names, RawChannel, RawComponent, RawFile, RawNotification, RawQemu, RawRegion, RawResources, RawRing,
-    RawSize, Tables,
+    Name, Names, RawChannel, RawComponent, RawFile, RawKernel, RawNotification, RawQemu, RawRegion, RawResources,
+    RawRing, RawSize, Tables,
 };
 use super::size::{parse_size, show_approx, show_size, SIZE_FORMS};
 use super::{
-    closest, did_you_mean, key_part, Channel, Component, NotificationLink, Platform, Qemu, Region, Resources, Ring,
-    System, PAGE,
+    closest, did_you_mean, key_part, Channel, Component, Kernel, NotificationLink, Platform, Qemu, Region, Resources,
+    Ring, System, PAGE,
 };
 
 const KIB: u64 = 1 << 10;
@@ -83,6 +83,7 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
     let raw_resources = raw.resources.as_ref().map(Spanned::get_ref);
     let (resources, priorities_valid) = check.resources(raw_resources);
     let (qemu, qemu_memory) = check.qemu(raw.qemu.as_ref().map(Spanned::get_ref));
+    let kernel = check.kernel(raw.kernel.as_ref().map(Spanned::get_ref));
 
     let raw_components = raw.components.map(Spanned::into_inner).unwrap_or_default();
     let mut components = check.components(&raw_components, &resources, priorities_valid);
@@ -118,6 +119,7 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
         description: raw_system.description,
         resources,
         qemu,
+        kernel,
         components,
         channels,
         notifications,
@@ -300,6 +302,28 @@ impl Checker<'_> {
             highest_priority: highest.filter(|_| valid).unwrap_or(*DEFAULT_PRIORITIES.end()) as u8,
         };
         (resources, valid)
+    }
+
+    /// The kernel the system asks for.
+    fn kernel(&mut self, raw: Option<&RawKernel>) -> Kernel {
+        let Some(flavour) = raw.and_then(|k| k.flavour.as_ref()) else { return Kernel::default() };
+        match kaal_sel4::Flavour::from_name(flavour.get_ref()) {
+            Some(flavour) => Kernel { flavour: Some(flavour) },
+            None => {
+                let names = kaal_sel4::Flavour::ALL.map(kaal_sel4::Flavour::name);
+                let suggestion = did_you_mean(flavour.get_ref(), names.iter().copied());
+                self.report(
+                    &flavour.span(),
+                    "kernel.flavour",
+                    format!("kernel flavour `{}` does not exist", flavour.get_ref()),
+                    format!(
+                        "{suggestion}write `flavour = \"debug\"` (the kernel's debug syscalls and console; the \
+                         default) or `flavour = \"release\"` (neither: what untrusted components should run on)"
+                    ),
+                );
+                Kernel::default()
+            }
+        }
     }
 
     /// QEMU's settings, and its memory in bytes.

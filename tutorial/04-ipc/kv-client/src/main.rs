@@ -50,7 +50,7 @@ fn main(mut me: Component) -> Result<(), Error> {
             // server checks with the kernel rather than trusting the sender. (Attaching the
             // endpoint the call goes through would not do: seL4 passes that as a badge.)
             let other = me.client("other")?;
-            let wrong = Message::new(kv_api::SUBSCRIBE).with_cap(other.endpoint())?;
+            let wrong = Message::new(kv_api::SUBSCRIBE).with_client(&other)?;
             println!("[{name}] SUBSCRIBE with an endpoint -> {:?}", kv.call_raw(wrong).map(|_| ()));
             println!("[{name}] SHUTDOWN -> {:?}", kv.shutdown());
             match kv.stats() {

@@ -23,19 +23,20 @@ fn main(mut me: Component) -> Result<(), Error> {
     println!("[intruder] me.server(\"board\") -> {}", me.server("board").map(|_| "granted").unwrap_err());
 
     // 2. What its CNode really holds, according to the kernel.
-    let held: heapless::Vec<(u64, &str), 16> = me.capabilities().take(16).collect();
+    let held: heapless::Vec<(u64, &str), 16> = me.capabilities()?.take(16).collect();
     println!("[intruder] my CNode holds {} capabilities:", held.len());
     for (slot, what) in &held {
         println!("[intruder]   slot {slot}: {what}");
     }
 
-    // 3. Forged pointers: the root task's well-known slots (IRQ control, ASID control,
-    //    the ASID pool, the I/O ports) and slots where other components hold grants.
-    for slot in [4u64, 5, 6, 7, 9, 10] {
+    // 3. Forged pointers: the root task's well-known slots (ASID control, the ASID pool,
+    //    the I/O ports; the root's IRQ control is at 4, which in a component holds its
+    //    own heap lock's notification) and slots where other components hold grants.
+    for slot in [5u64, 6, 7, 9, 10] {
         // SAFETY: deliberately forged; the kernel decides what it refers to (nothing).
         let forged = unsafe { Cap::<cap_type::IrqControl>::from_cptr(slot) };
         match me.cspace().copy(&forged, Rights::ALL) {
-            Ok(stolen) => println!("[intruder] UNEXPECTED: copied slot {slot} into {}", stolen.cptr()),
+            Ok(stolen) => println!("[intruder] UNEXPECTED: copied slot {slot} into {stolen:?}"),
             Err(e) => println!("[intruder] copying slot {slot} -> {e}"),
         }
     }

@@ -1,0 +1,6 @@
+//! Misuse of the driver kit that must not compile (`misuse/*.stderr` holds the errors).
+
+#[test]
+fn misuse_does_not_compile() {
+    trybuild::TestCases::new().compile_fail("tests/misuse/*.rs");
+}
