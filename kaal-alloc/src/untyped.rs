@@ -218,3 +218,61 @@ impl ObjectAllocator for UntypedAllocator {
         &mut self.cspace
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The allocator's bookkeeping, on the host: which untyped a request goes to and
+    //! what it says when nothing fits. (Retyping itself needs the kernel; the boot tests
+    //! cover it.)
+    extern crate std;
+    use std::string::ToString;
+
+    use super::*;
+    use kaal_core::vspace::{Large, Small};
+
+    /// An allocator over made-up untypeds: (paddr, size bits, device).
+    #[allow(unsafe_code)]
+    fn allocator(blocks: &[(u64, u8, bool)]) -> UntypedAllocator {
+        let untypeds = blocks.iter().enumerate().map(|(i, &(paddr, bits, device))| {
+            // SAFETY: host bookkeeping only; no capability is ever invoked in these tests.
+            unsafe { Untyped::from_raw(100 + i as u64, paddr, bits, device) }
+        });
+        UntypedAllocator::new(untypeds, CSpace::without_slots())
+    }
+
+    #[test]
+    fn ram_and_device_memory_are_kept_apart_and_counted() {
+        let memory = allocator(&[(0x10_0000, 20, false), (0x20_0000, 21, false), (0xfe00_0000, 24, true)]);
+        let stats = memory.stats();
+        assert_eq!((stats.ram_untypeds, stats.device_untypeds), (2, 1));
+        assert_eq!(stats.ram_total, (1 << 20) + (1 << 21));
+        assert_eq!(stats.ram_free, stats.ram_total);
+        assert_eq!(stats.ram_largest_free, 1 << 21);
+        assert_eq!(stats.device_total, 1 << 24);
+    }
+
+    #[test]
+    fn best_fit_takes_the_smallest_untyped_that_fits() {
+        let memory = allocator(&[(0x40_0000, 22, false), (0x10_0000, 20, false), (0x20_0000, 21, false)]);
+        assert_eq!(memory.best_fit(12), Some(1), "a page goes to the 1 MiB block");
+        assert_eq!(memory.best_fit(21), Some(2), "2 MiB to the 2 MiB block, keeping 4 MiB whole");
+        assert_eq!(memory.best_fit(23), None);
+    }
+
+    #[test]
+    fn running_out_says_what_was_asked_and_what_is_left() {
+        let mut memory = allocator(&[(0x10_0000, 20, false), (0xfe00_0000, 24, true)]);
+        let error = memory.allocate_untyped(22).unwrap_err().to_string();
+        assert!(error.contains("out of RAM memory: asked for 4 MiB"), "{error}");
+        assert!(error.contains("largest free block is 1 MiB"), "{error}");
+    }
+
+    #[test]
+    fn device_frames_are_found_by_address_or_refused() {
+        let mut memory = allocator(&[(0xfe00_0000, 24, true)]);
+        let misaligned = memory.device_frame::<Large>(0xfe00_1000).unwrap_err().to_string();
+        assert!(misaligned.contains("not aligned"), "{misaligned}");
+        let nowhere = memory.device_frame::<Small>(0xd000_0000).unwrap_err().to_string();
+        assert!(nowhere.contains("no device memory covers 4 KiB at physical address 0xd0000000"), "{nowhere}");
+    }
+}

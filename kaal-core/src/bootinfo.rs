@@ -10,6 +10,7 @@ use core::ops::Range;
 
 use crate::cap::CPtr;
 use crate::sys;
+use static_assertions::const_assert_eq;
 
 #[repr(C, packed)]
 #[derive(Clone, Copy)]
@@ -51,36 +52,37 @@ struct RawBootInfo {
     untyped_list: [RawUntypedDesc; MAX_UNTYPEDS],
 }
 
-// The mirrors match the C layout of the configured kernel, field by field.
-const _: () = {
-    use sys::*;
-    assert!(size_of::<RawBootInfo>() == SIZEOF_seL4_BootInfo);
-    assert!(offset_of!(RawBootInfo, extra_len) == OFFSETOF_seL4_BootInfo_extraLen);
-    assert!(offset_of!(RawBootInfo, node_id) == OFFSETOF_seL4_BootInfo_nodeID);
-    assert!(offset_of!(RawBootInfo, num_nodes) == OFFSETOF_seL4_BootInfo_numNodes);
-    assert!(offset_of!(RawBootInfo, num_io_pt_levels) == OFFSETOF_seL4_BootInfo_numIOPTLevels);
-    assert!(offset_of!(RawBootInfo, ipc_buffer) == OFFSETOF_seL4_BootInfo_ipcBuffer);
-    assert!(offset_of!(RawBootInfo, empty) == OFFSETOF_seL4_BootInfo_empty);
-    assert!(offset_of!(RawBootInfo, shared_frames) == OFFSETOF_seL4_BootInfo_sharedFrames);
-    assert!(offset_of!(RawBootInfo, user_image_frames) == OFFSETOF_seL4_BootInfo_userImageFrames);
-    assert!(offset_of!(RawBootInfo, user_image_paging) == OFFSETOF_seL4_BootInfo_userImagePaging);
-    assert!(offset_of!(RawBootInfo, io_space_caps) == OFFSETOF_seL4_BootInfo_ioSpaceCaps);
-    assert!(offset_of!(RawBootInfo, extra_bi_pages) == OFFSETOF_seL4_BootInfo_extraBIPages);
-    assert!(offset_of!(RawBootInfo, init_thread_cnode_size_bits) == OFFSETOF_seL4_BootInfo_initThreadCNodeSizeBits);
-    assert!(offset_of!(RawBootInfo, init_thread_domain) == OFFSETOF_seL4_BootInfo_initThreadDomain);
-    assert!(offset_of!(RawBootInfo, arch_info) == OFFSETOF_seL4_BootInfo_archInfo);
-    assert!(offset_of!(RawBootInfo, untyped) == OFFSETOF_seL4_BootInfo_untyped);
-    assert!(offset_of!(RawBootInfo, untyped_list) == OFFSETOF_seL4_BootInfo_untypedList);
-    assert!(size_of::<RawUntypedDesc>() == SIZEOF_seL4_UntypedDesc);
-    assert!(offset_of!(RawUntypedDesc, paddr) == OFFSETOF_seL4_UntypedDesc_paddr);
-    assert!(offset_of!(RawUntypedDesc, padding1) == OFFSETOF_seL4_UntypedDesc_padding1);
-    assert!(offset_of!(RawUntypedDesc, padding2) == OFFSETOF_seL4_UntypedDesc_padding2);
-    assert!(offset_of!(RawUntypedDesc, size_bits) == OFFSETOF_seL4_UntypedDesc_sizeBits);
-    assert!(offset_of!(RawUntypedDesc, is_device) == OFFSETOF_seL4_UntypedDesc_isDevice);
-    assert!(size_of::<RawSlotRegion>() == SIZEOF_seL4_SlotRegion);
-    assert!(offset_of!(RawSlotRegion, start) == OFFSETOF_seL4_SlotRegion_start);
-    assert!(offset_of!(RawSlotRegion, end) == OFFSETOF_seL4_SlotRegion_end);
-};
+// The mirrors match the C layout of the configured kernel, field by field (the
+// constants are generated from the kernel's headers for the exact config).
+const_assert_eq!(size_of::<RawBootInfo>(), sys::SIZEOF_seL4_BootInfo);
+const_assert_eq!(offset_of!(RawBootInfo, extra_len), sys::OFFSETOF_seL4_BootInfo_extraLen);
+const_assert_eq!(offset_of!(RawBootInfo, node_id), sys::OFFSETOF_seL4_BootInfo_nodeID);
+const_assert_eq!(offset_of!(RawBootInfo, num_nodes), sys::OFFSETOF_seL4_BootInfo_numNodes);
+const_assert_eq!(offset_of!(RawBootInfo, num_io_pt_levels), sys::OFFSETOF_seL4_BootInfo_numIOPTLevels);
+const_assert_eq!(offset_of!(RawBootInfo, ipc_buffer), sys::OFFSETOF_seL4_BootInfo_ipcBuffer);
+const_assert_eq!(offset_of!(RawBootInfo, empty), sys::OFFSETOF_seL4_BootInfo_empty);
+const_assert_eq!(offset_of!(RawBootInfo, shared_frames), sys::OFFSETOF_seL4_BootInfo_sharedFrames);
+const_assert_eq!(offset_of!(RawBootInfo, user_image_frames), sys::OFFSETOF_seL4_BootInfo_userImageFrames);
+const_assert_eq!(offset_of!(RawBootInfo, user_image_paging), sys::OFFSETOF_seL4_BootInfo_userImagePaging);
+const_assert_eq!(offset_of!(RawBootInfo, io_space_caps), sys::OFFSETOF_seL4_BootInfo_ioSpaceCaps);
+const_assert_eq!(offset_of!(RawBootInfo, extra_bi_pages), sys::OFFSETOF_seL4_BootInfo_extraBIPages);
+const_assert_eq!(
+    offset_of!(RawBootInfo, init_thread_cnode_size_bits),
+    sys::OFFSETOF_seL4_BootInfo_initThreadCNodeSizeBits
+);
+const_assert_eq!(offset_of!(RawBootInfo, init_thread_domain), sys::OFFSETOF_seL4_BootInfo_initThreadDomain);
+const_assert_eq!(offset_of!(RawBootInfo, arch_info), sys::OFFSETOF_seL4_BootInfo_archInfo);
+const_assert_eq!(offset_of!(RawBootInfo, untyped), sys::OFFSETOF_seL4_BootInfo_untyped);
+const_assert_eq!(offset_of!(RawBootInfo, untyped_list), sys::OFFSETOF_seL4_BootInfo_untypedList);
+const_assert_eq!(size_of::<RawUntypedDesc>(), sys::SIZEOF_seL4_UntypedDesc);
+const_assert_eq!(offset_of!(RawUntypedDesc, paddr), sys::OFFSETOF_seL4_UntypedDesc_paddr);
+const_assert_eq!(offset_of!(RawUntypedDesc, padding1), sys::OFFSETOF_seL4_UntypedDesc_padding1);
+const_assert_eq!(offset_of!(RawUntypedDesc, padding2), sys::OFFSETOF_seL4_UntypedDesc_padding2);
+const_assert_eq!(offset_of!(RawUntypedDesc, size_bits), sys::OFFSETOF_seL4_UntypedDesc_sizeBits);
+const_assert_eq!(offset_of!(RawUntypedDesc, is_device), sys::OFFSETOF_seL4_UntypedDesc_isDevice);
+const_assert_eq!(size_of::<RawSlotRegion>(), sys::SIZEOF_seL4_SlotRegion);
+const_assert_eq!(offset_of!(RawSlotRegion, start), sys::OFFSETOF_seL4_SlotRegion_start);
+const_assert_eq!(offset_of!(RawSlotRegion, end), sys::OFFSETOF_seL4_SlotRegion_end);
 
 /// One untyped capability as BootInfo describes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

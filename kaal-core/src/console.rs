@@ -106,26 +106,148 @@ fn to_supervisor(bytes: &[u8]) {
     }
 }
 
+/// Components whose log rings the console thread drains: each ring's address in the
+/// root task, and the component's name (for the `~defmt~` lines).
+pub(crate) mod rings {
+    use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+
+    use crate::log_ring::{LogReader, RingCorrupt};
+    use crate::shared::SharedRegion;
+    use crate::supervisor::MAX_COMPONENTS;
+
+    struct Entry {
+        vaddr: AtomicU64,
+        name: AtomicPtr<u8>,
+        name_len: AtomicUsize,
+        /// The ring was found corrupt and is no longer read.
+        broken: AtomicBool,
+        /// Drops already reported.
+        dropped: AtomicU64,
+    }
+
+    #[allow(clippy::declare_interior_mutable_const)]
+    const EMPTY: Entry = Entry {
+        vaddr: AtomicU64::new(0),
+        name: AtomicPtr::new(core::ptr::null_mut()),
+        name_len: AtomicUsize::new(0),
+        broken: AtomicBool::new(false),
+        dropped: AtomicU64::new(0),
+    };
+    static RINGS: [Entry; MAX_COMPONENTS] = [EMPTY; MAX_COMPONENTS];
+    /// Held by whoever drains (the console thread, or the root task at exit).
+    static DRAINING: AtomicBool = AtomicBool::new(false);
+
+    /// Registers component `index`'s ring, mapped at `vaddr` for the component's life.
+    pub(crate) fn register(index: usize, name: &'static str, vaddr: u64) {
+        if let Some(entry) = RINGS.get(index) {
+            entry.name_len.store(name.len(), Ordering::Relaxed);
+            entry.name.store(name.as_ptr() as *mut u8, Ordering::Relaxed);
+            entry.vaddr.store(vaddr, Ordering::Release);
+        }
+    }
+
+    fn name(entry: &Entry) -> &'static str {
+        let ptr = entry.name.load(Ordering::Relaxed);
+        // SAFETY: `register` stored a `&'static str`'s pointer and length.
+        let bytes = unsafe { core::slice::from_raw_parts(ptr, entry.name_len.load(Ordering::Relaxed)) };
+        core::str::from_utf8(bytes).unwrap_or("?")
+    }
+
+    fn reader(vaddr: u64) -> LogReader {
+        // SAFETY: the supervisor mapped this page read-write for the component's ring
+        // and keeps it mapped; it is only read and written through the ring's accessors.
+        LogReader::new(unsafe { SharedRegion::from_mapping(vaddr, kaal_abi::startup::LOG_RING_SIZE as usize, true) })
+    }
+
+    fn each(mut f: impl FnMut(&Entry, LogReader)) {
+        for entry in &RINGS {
+            let vaddr = entry.vaddr.load(Ordering::Acquire);
+            if vaddr != 0 && !entry.broken.load(Ordering::Relaxed) {
+                f(entry, reader(vaddr));
+            }
+        }
+    }
+
+    /// Prints every frame waiting in a ring. Returns at once if another thread drains.
+    pub(crate) fn drain() {
+        if DRAINING.swap(true, Ordering::Acquire) {
+            return;
+        }
+        each(|entry, reader| {
+            let name = name(entry);
+            let mut package = [0u8; 32];
+            let len = reader.package(&mut package);
+            let package = core::str::from_utf8(&package[..len]).unwrap_or("?");
+            match reader.drain(|frame| crate::log::emit(package, name, frame)) {
+                Ok(()) => {}
+                Err(RingCorrupt::NotSetUp) => {}
+                Err(RingCorrupt::Inconsistent) => {
+                    entry.broken.store(true, Ordering::Relaxed);
+                    crate::println!("[console] component '{name}' corrupted its log ring; its logs are no longer read");
+                }
+            }
+            let dropped = reader.dropped() as u64;
+            if dropped > entry.dropped.swap(dropped, Ordering::Relaxed) {
+                crate::println!("[console] component '{name}' dropped log frames (ring full): {dropped} so far");
+            }
+        });
+        DRAINING.store(false, Ordering::Release);
+    }
+
+    /// Tells every ring the console thread is about to sleep; true if frames arrived
+    /// meanwhile (drain again instead).
+    pub(crate) fn sleep() -> bool {
+        let mut pending = false;
+        each(|_, reader| pending |= reader.sleep());
+        pending
+    }
+
+    /// Drains every ring before the system stops, from the root task, which then stops
+    /// the machine. If the log thread was preempted (at its low priority) in the middle
+    /// of printing a frame, that frame is printed twice, never lost.
+    pub(crate) fn flush() {
+        DRAINING.store(false, Ordering::Release);
+        drain();
+    }
+}
+
+/// The supervisor's log thread: prints what components' log rings hold whenever a
+/// component wakes it, until no ring has more. It runs at the lowest priority, so the
+/// printing happens when nothing else wants the processor.
+pub(crate) fn print_logs(wake: &crate::cap::Notification) -> ! {
+    loop {
+        rings::drain();
+        if !rings::sleep() {
+            wake.wait();
+        }
+    }
+}
+
 /// The supervisor's console thread on a release kernel: writes what components send to
-/// COM1, and answers each message once written (so a component's lines keep their order,
-/// and a fast printer waits for the port rather than losing output).
+/// the console endpoint, and answers each message once written (so a component's lines
+/// keep their order, and a fast printer waits for the port rather than losing output).
 #[cfg(not(kaal_debug_kernel))]
 pub(crate) fn serve(console: &crate::cap::Endpoint) -> ! {
     use kaal_abi::startup::labels;
     let mut received = console.recv();
     loop {
-        let msg = &received.msg;
-        if msg.label() == labels::CONSOLE_WRITE {
-            // A hostile count is cut to what the message carries.
-            let count = (msg.word(0) as usize).min((msg.len().saturating_sub(1)) * 8).min(MESSAGE_BYTES);
-            let mut bytes = [0u8; MESSAGE_BYTES];
-            for (i, b) in bytes[..count].iter_mut().enumerate() {
-                *b = (msg.word(1 + i / 8) >> ((i % 8) * 8)) as u8;
-            }
-            uart::write(&bytes[..count]);
+        if received.msg.label() == labels::CONSOLE_WRITE {
+            write_message(&received.msg);
         }
         received = console.reply_recv(crate::ipc::Message::new(0));
     }
+}
+
+/// Writes the bytes of a `CONSOLE_WRITE` message.
+#[cfg(not(kaal_debug_kernel))]
+fn write_message(msg: &crate::ipc::Message) {
+    // A hostile count is cut to what the message carries.
+    let count = (msg.word(0) as usize).min((msg.len().saturating_sub(1)) * 8).min(MESSAGE_BYTES);
+    let mut bytes = [0u8; MESSAGE_BYTES];
+    for (i, b) in bytes[..count].iter_mut().enumerate() {
+        *b = (msg.word(1 + i / 8) >> ((i % 8) * 8)) as u8;
+    }
+    uart::write(&bytes[..count]);
 }
 
 /// A polled 16550 transmitter on COM1, the release kernel's console.
@@ -145,6 +267,8 @@ pub(crate) mod uart {
     const MCR: u16 = 4;
     const LSR: u16 = 5;
     const LSR_THR_EMPTY: u8 = 1 << 5;
+    /// Bytes the 16550A's transmit FIFO holds.
+    const FIFO: usize = 16;
     /// Enough polls for a byte at 9600 baud on a slow machine; a port that never empties
     /// (no UART there) drops output rather than hang the system.
     const MAX_POLLS: u32 = 1 << 20;
@@ -167,7 +291,9 @@ pub(crate) mod uart {
         if ports == 0 {
             return;
         }
-        for &b in bytes {
+        // FIFOs are on: "transmit holding register empty" means the 16-byte transmit
+        // FIFO is empty, so one poll per 16 bytes is enough.
+        for chunk in bytes.chunks(FIFO) {
             for _ in 0..MAX_POLLS {
                 // SAFETY: a port read through the console's own capability; the LSR has
                 // no read side effects that matter for transmitting.
@@ -176,8 +302,10 @@ pub(crate) mod uart {
                     break;
                 }
             }
-            // SAFETY: a port write through the console's own capability.
-            unsafe { sys::seL4_X86_IOPort_Out8(ports, (COM1.first + THR) as u64, b as u64) };
+            for &b in chunk {
+                // SAFETY: a port write through the console's own capability.
+                unsafe { sys::seL4_X86_IOPort_Out8(ports, (COM1.first + THR) as u64, b as u64) };
+            }
         }
     }
 }

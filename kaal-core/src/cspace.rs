@@ -101,6 +101,12 @@ impl CSpace {
         Self { slots: SlotBitmap::with_free_range(empty) }
     }
 
+    /// A CSpace with no free slots: nothing can be placed through it. For host tests of
+    /// bookkeeping that holds a CSpace but never invokes the kernel.
+    pub fn without_slots() -> Self {
+        Self { slots: SlotBitmap::with_free_range(0..0) }
+    }
+
     /// Number of free slots.
     pub fn free_slots(&self) -> usize {
         self.slots.free_count()

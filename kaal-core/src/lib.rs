@@ -44,6 +44,8 @@ pub mod cspace;
 pub mod device;
 pub mod error;
 pub mod ipc;
+pub mod log;
+pub mod log_ring;
 pub mod mmio;
 mod notification;
 pub mod runtime;

@@ -119,6 +119,8 @@ pub fn exit(status: ExitStatus) -> ! {
             }
         }
     }
+    // What components logged last is still in their rings.
+    crate::console::rings::flush();
     // SAFETY: an I/O port write to the debug-exit port and suspending ourselves touch no
     // memory.
     unsafe {
@@ -224,6 +226,8 @@ pub unsafe fn __start_root_task<T: Termination>(
     // SAFETY: the caller passes the BootInfo frame's address, which stays mapped for the
     // life of the root task.
     let bootinfo = unsafe { BootInfo::from_addr(bootinfo_addr) };
+    crate::arch::set_tsc_hz(bootinfo.tsc_mhz() * 1_000_000);
+    crate::log::set_identity(name, name);
     if !check_ipc_buffer(&bootinfo) {
         println!("[{name}] runtime error: the IPC buffer is not at the GS base; this kernel does not match kaal-core");
         exit(ExitStatus::FAULT);
@@ -485,6 +489,7 @@ pub unsafe fn __start_component<T: Termination>(
             exit(ExitStatus::FAULT);
         }
     };
+    crate::arch::set_tsc_hz(block.tsc_hz);
     HEAP_BASE.store(block.heap_base, Ordering::Release);
     HEAP_SIZE.store(block.heap_size, Ordering::Release);
     // SAFETY: the supervisor places a notification for the heap lock in this slot.
@@ -492,6 +497,9 @@ pub unsafe fn __start_component<T: Termination>(
     let _ = HEAP_LOCK.attach(heap_lock);
     let component = crate::component::Component::new(block);
     let name = component.name();
+    crate::log::set_identity(package, name);
+    // SAFETY: once, before `main`; the supervisor mapped the ring page.
+    unsafe { crate::log::init_ring(package) };
     let status = main(component).report(name);
     exit(status)
 }

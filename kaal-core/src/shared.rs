@@ -177,11 +177,31 @@ impl SharedRegion {
         self.atomic_u32(offset, true).store(value, order)
     }
 
+    /// Atomic swap of the u32 at `offset`; returns the old value.
+    pub fn swap_u32(&self, offset: usize, value: u32, order: Ordering) -> u32 {
+        self.atomic_u32(offset, true).swap(value, order)
+    }
+
+    fn atomic_u64(&self, offset: usize, write: bool) -> &AtomicU64 {
+        let addr = self.check(offset, 8, 8, write);
+        // SAFETY: in bounds, aligned and mapped for as long as `self` lives; any bit
+        // pattern is a valid AtomicU64, and all access to it is atomic.
+        unsafe { AtomicU64::from_ptr(addr as *mut u64) }
+    }
+
+    /// Atomic load of the u64 at `offset`.
+    pub fn load_u64(&self, offset: usize, order: Ordering) -> u64 {
+        self.atomic_u64(offset, false).load(order)
+    }
+
+    /// Atomic store of the u64 at `offset`.
+    pub fn store_u64(&self, offset: usize, value: u64, order: Ordering) {
+        self.atomic_u64(offset, true).store(value, order)
+    }
+
     /// Atomic add on the u64 at `offset`; returns the old value.
     pub fn fetch_add_u64(&self, offset: usize, value: u64, order: Ordering) -> u64 {
-        let addr = self.check(offset, 8, 8, true);
-        // SAFETY: as for `atomic_u32`.
-        unsafe { AtomicU64::from_ptr(addr as *mut u64) }.fetch_add(value, order)
+        self.atomic_u64(offset, true).fetch_add(value, order)
     }
 
     /// Copies `out.len()` bytes from `offset`.

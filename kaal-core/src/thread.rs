@@ -165,6 +165,14 @@ impl<T> core::fmt::Debug for JoinHandle<T> {
 }
 
 impl<T> JoinHandle<T> {
+    /// Binds `notification` to the thread: while it waits on an endpoint, a signal on
+    /// the notification wakes it too (with the notification's badge bits and label 0).
+    pub fn bind_notification(&self, notification: &Notification) -> Result<()> {
+        // SAFETY: binding a notification to a thread of ours; no memory changes.
+        let err = unsafe { sys::seL4_TCB_BindNotification(self.slot.tcb.cptr(), notification.cptr()) };
+        Error::check(err, "seL4_TCB_BindNotification")
+    }
+
     /// The thread's name.
     pub fn name(&self) -> &'static str {
         // SAFETY: the control block lives at the top of the thread's stack, which stays

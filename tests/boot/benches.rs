@@ -25,3 +25,26 @@ fn ipc_bench_moves_the_right_data_and_reports_every_figure() {
     assert!(report.malformed.is_empty(), "{:?}", report.malformed);
     assert!(report.ratios.iter().all(|r| report.ratio_value(r).is_some()), "every ratio has both sides");
 }
+
+#[test]
+fn log_bench_prints_every_line_both_ways_and_decodes_the_defmt_ones() {
+    let run = Boot::new("benches/log").icount().run();
+    run.assert_success()
+        .assert_line("[log-bench] sent frame 199 of 200")
+        .assert_line("[peer] sent frame 199 of 200")
+        .assert_line("INFO  [log-bench] sent frame 199 of 200")
+        .assert_line("INFO  [peer] sent frame 199 of 200")
+        .assert_line("log bench: done (1 component exited cleanly, 0 frames dropped)")
+        // trace! is below the build's level: compiled out.
+        .assert_no_line("TRACE")
+        .assert_no_line("~defmt~");
+    // Every defmt line arrived (the component's through its log ring), none twice.
+    for who in ["[log-bench]", "[peer]"] {
+        let decoded = run.serial.iter().filter(|l| l.contains(&format!("INFO  {who} sent frame"))).count();
+        assert_eq!(decoded, 200, "{who}: {decoded} of 200 defmt lines");
+    }
+    let report = BenchReport::parse(&run.serial);
+    let names: Vec<&str> = report.results.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["root_println", "root_defmt", "root_filtered", "peer_println", "peer_defmt"]);
+    assert!(report.ratios.iter().all(|r| report.ratio_value(r).is_some()), "every ratio has both sides");
+}

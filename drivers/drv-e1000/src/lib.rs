@@ -151,7 +151,9 @@ impl E1000 {
         self.regs.write(TCTL, Tctl::ENABLE | Tctl::PAD_SHORT | Tctl::DEFAULTS)?;
         self.rings = Some(Rings { rx_descriptors, tx_descriptors, rx_buffers, tx_buffers, rx_next: 0, tx_next: 0 });
         self.regs.write(IMS, Interrupts::RX_TIMER | Interrupts::RX_OVERRUN)?;
-        self.mac()
+        let mac = self.mac()?;
+        defmt::info!("e1000 up: MAC {=[u8]:02x}, rings of {=usize} descriptors", mac[..], RING);
+        Ok(mac)
     }
 
     fn ring_registers(&self, ring: usize, descriptors: &DmaBuffer, tail: u32) -> Result<(), DriverError> {
@@ -277,6 +279,12 @@ impl E1000 {
                 self.received.push_back(frame);
             } else {
                 self.dropped += 1;
+                defmt::warn!(
+                    "dropped a received frame: status {=u8:#x}, errors {=u8:#x}, {=usize} bytes",
+                    status,
+                    errors,
+                    len
+                );
             }
             // Clear the status and give the buffer back: the tail trails the next slot.
             self.dma.write(&rings.rx_descriptors, i * DESCRIPTOR + 12, &[0, 0])?;
@@ -288,6 +296,7 @@ impl E1000 {
     fn on_interrupt(&mut self) -> Result<(), DriverError> {
         // Reading the causes clears them, which lowers the (level-triggered) line.
         let causes = self.regs.read(ICR)?;
+        defmt::trace!("interrupt: causes {=u32:#x}", causes.bits());
         if causes.intersects(Interrupts::RX_TIMER | Interrupts::RX_OVERRUN) {
             self.drain_receive_ring()?;
         }

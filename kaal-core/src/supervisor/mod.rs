@@ -42,7 +42,7 @@ use crate::sys;
 use crate::vspace::{Frame, Large, ObjectAllocator, PageSize, ReadOnly, ReadWrite, VSpace, PAGE_SIZE};
 
 // KaaL's supervisor labels fit the kernel's label field (width generated from the .bf).
-const _: () = assert!(labels::LABEL_BITS == sys::seL4_MessageInfo_label_WIDTH);
+static_assertions::const_assert_eq!(labels::LABEL_BITS, sys::seL4_MessageInfo_label_WIDTH);
 
 /// Where a component stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,17 +102,21 @@ pub struct Supervisor {
     /// Stages page contents in the root task's own address space.
     stager: loader::Stager,
     components: heapless::Vec<Component, MAX_COMPONENTS>,
-    /// On a release kernel: the endpoint of the console thread components print through.
-    #[cfg(not(kaal_debug_kernel))]
+    /// The threads that print for components.
     console: Console,
 }
 
-/// The console thread of a release kernel's supervisor (see [`crate::console`]).
-#[cfg(not(kaal_debug_kernel))]
+/// The supervisor's printing threads (see [`crate::console`]). They run for the rest of
+/// the program; their handles keep their kernel objects.
 struct Console {
+    /// The console thread's endpoint, which components print through on a release kernel.
+    #[cfg(not(kaal_debug_kernel))]
     endpoint: Endpoint,
-    // The thread runs for the rest of the program; its handle keeps its kernel objects.
-    _thread: crate::thread::JoinHandle<()>,
+    #[cfg(not(kaal_debug_kernel))]
+    _printer: crate::thread::JoinHandle<()>,
+    /// The log thread waits on it; components signal it after writing to their log ring.
+    wake: Notification,
+    _logs: crate::thread::JoinHandle<()>,
     _threads: crate::thread::Threads,
 }
 
@@ -125,32 +129,45 @@ impl Supervisor {
     /// Where the supervisor stages page contents in the root task's address space.
     const SCRATCH_VADDR: u64 = 0x0000_5f00_0000_0000;
 
-    /// Where a release kernel's supervisor puts its console thread's stack.
-    #[cfg(not(kaal_debug_kernel))]
+    /// Where the supervisor puts its console thread's stack.
     const CONSOLE_REGION: (u64, u64) = (0x0000_5f80_0000_0000, 1 << 20);
+    /// Where the root task maps the components' log rings, one page each.
+    const LOG_RINGS_VADDR: u64 = 0x0000_5f40_0000_0000;
 
     /// A supervisor with its own endpoint. `root_vspace` is a handle on the root task's
-    /// address space (see [`VSpace::try_clone`]). On a release kernel it also starts the
-    /// console thread that prints for components.
+    /// address space (see [`VSpace::try_clone`]). It also starts the log thread that
+    /// prints components' defmt logs, at the lowest priority, and on a release kernel the
+    /// console thread that prints what components `println!`, at the highest.
     pub fn new(alloc: &mut impl ObjectAllocator, asid_pool: AsidPool, root_vspace: VSpace) -> Result<Self> {
+        use crate::thread::{ThreadConfig, Threads};
         let endpoint = alloc.allocate::<Endpoint>()?;
+        let mut threads = Threads::new(root_vspace.try_clone(alloc.cspace())?, Self::CONSOLE_REGION)?;
+        let wake: Notification = alloc.allocate()?;
+        let waiting = alloc.cspace().copy(&wake, Rights::ALL)?;
+        let config = ThreadConfig::new("logs").priority(0).stack_size(16 * 1024);
+        let logs = threads.spawn(alloc, config, move || -> () { crate::console::print_logs(&waiting) })?;
         #[cfg(not(kaal_debug_kernel))]
         let console = {
-            let mut threads =
-                crate::thread::Threads::new(root_vspace.try_clone(alloc.cspace())?, Self::CONSOLE_REGION)?;
             let console: Endpoint = alloc.allocate()?;
             let served = alloc.cspace().copy(&console, Rights::ALL)?;
-            let config = crate::thread::ThreadConfig::new("console").priority(255).stack_size(16 * 1024);
+            let config = ThreadConfig::new("console").priority(255).stack_size(16 * 1024);
             let thread = threads.spawn(alloc, config, move || -> () { crate::console::serve(&served) })?;
-            Console { endpoint: console, _thread: thread, _threads: threads }
+            (console, thread)
         };
         Ok(Self {
             endpoint,
             asid_pool,
             stager: loader::Stager { vspace: root_vspace, vaddr: Self::SCRATCH_VADDR },
             components: heapless::Vec::new(),
-            #[cfg(not(kaal_debug_kernel))]
-            console,
+            console: Console {
+                #[cfg(not(kaal_debug_kernel))]
+                endpoint: console.0,
+                #[cfg(not(kaal_debug_kernel))]
+                _printer: console.1,
+                wake,
+                _logs: logs,
+                _threads: threads,
+            },
         })
     }
 
@@ -234,6 +251,7 @@ impl Supervisor {
         block.stack_top = startup::STACK_TOP;
         block.stack_size = stack_pages * PAGE_SIZE as u64;
         block.ipc_buffer = startup::IPC_BUFFER_VADDR;
+        block.tsc_hz = crate::arch::tsc_hz().unwrap_or(0);
         let guard = grant::guard_data(config.cnode_bits);
         let depth = config.cnode_bits;
         grant::copy_into(&cnode, slots::TCB, depth, tcb.cptr(), Rights::ALL, None)?;
@@ -250,6 +268,24 @@ impl Supervisor {
         grant::copy_into(&cnode, slots::HEAP_LOCK, depth, heap_lock.cptr(), Rights::ALL, None)?;
         // The component's copy is the only one it needs; the root's slot is given up.
         let _ = heap_lock.into_cptr();
+        // The log ring: a page mapped here for the console thread and there for the
+        // component, and the signal that wakes the console thread.
+        let index = self.components.len();
+        let ring_size = startup::LOG_RING_SIZE as usize;
+        let ring_vaddr = Self::LOG_RINGS_VADDR + (index * ring_size) as u64;
+        let ring = crate::shared::SharedRegion::new(alloc, &mut self.stager.vspace, ring_vaddr, ring_size)?;
+        for page in 0..ring_size / PAGE_SIZE {
+            let at = startup::LOG_RING_VADDR + (page * PAGE_SIZE) as u64;
+            ring.copy_frame(page, alloc.cspace())?.map(&mut vspace, at, ReadWrite, alloc)?.leak();
+        }
+        grant::copy_into(
+            &cnode,
+            slots::LOG_SIGNAL,
+            depth,
+            self.console.wake.cptr(),
+            Rights::WRITE,
+            Some(Badge::new(1).expect("1 is a badge").cap_data()),
+        )?;
         #[cfg(not(kaal_debug_kernel))]
         grant::copy_into(
             &cnode,
@@ -295,6 +331,7 @@ impl Supervisor {
             sys::debug_name_thread(tcb.cptr(), name);
             Error::check(sys::seL4_TCB_Resume(tcb.cptr()), "seL4_TCB_Resume")?;
         }
+        crate::console::rings::register(index, name, ring_vaddr);
         let component = Component { name, tcb, state: ComponentState::Running, _vspace: vspace, _cnode: cnode };
         // Capacity was checked before anything was built.
         let _ = self.components.push(component);

@@ -17,7 +17,7 @@
 //   0x0040_0000  program (ELF segments), up to HEAP_BASE
 //   0x4000_0000  heap (at most 1 GiB)
 //   0x8000_0000  granted regions, one after another (up to STARTUP_BLOCK_VADDR)
-//   0xe000_0000  start-up block, then the IPC buffer
+//   0xe000_0000  start-up block, then the IPC buffer, then the log ring
 //   0xf000_0000  top of the main stack (it grows down towards the IPC buffer)
 
 /// Where the component's heap is mapped; ELF segments must end below it.
@@ -29,14 +29,20 @@ pub const REGIONS_BASE: u64 = 0x8000_0000;
 pub const STARTUP_BLOCK_VADDR: u64 = 0xe000_0000;
 /// Where the component's main thread's IPC buffer is mapped.
 pub const IPC_BUFFER_VADDR: u64 = 0xe000_1000;
+/// Where the component's log ring is mapped, shared with the supervisor's log thread,
+/// which drains the defmt frames the component writes into it.
+pub const LOG_RING_VADDR: u64 = 0xe000_2000;
+/// The log ring's size: room for about a thousand short frames before the log thread
+/// (at the lowest priority) gets to run; beyond that, frames are dropped and counted.
+pub const LOG_RING_SIZE: u64 = 16 * 1024;
 /// The top of the component's main stack (it grows down; the page below its bottom is
 /// never mapped, so an overflow faults).
 pub const STACK_TOP: u64 = 0xf000_0000;
 /// The largest heap a component can have.
 pub const MAX_HEAP: u64 = REGIONS_BASE - HEAP_BASE;
-/// The largest main stack a component can have (leaving a guard page above the IPC
-/// buffer).
-pub const MAX_STACK: u64 = STACK_TOP - IPC_BUFFER_VADDR - 2 * 4096;
+/// The largest main stack a component can have (leaving a guard page above the log
+/// ring).
+pub const MAX_STACK: u64 = STACK_TOP - LOG_RING_VADDR - LOG_RING_SIZE - 4096;
 
 /// Where the region after one of `size` bytes mapped at `vaddr` goes: regions start on
 /// 2 MiB boundaries with at least 2 MiB unmapped between them, so running off the end of
@@ -61,6 +67,9 @@ pub mod slots {
     /// supervisor's console thread, which writes what the component prints to the
     /// serial port. Empty on a debug kernel, where components print through the kernel.
     pub const CONSOLE: u64 = 5;
+    /// A badged copy of the notification bound to the supervisor's console thread: the
+    /// component signals it when it wrote to its log ring while the thread slept.
+    pub const LOG_SIGNAL: u64 = 6;
     /// The first slot of granted capabilities.
     pub const FIRST_GRANT: u64 = 8;
     /// The first slot free for the component's own use (received capabilities).
@@ -81,7 +90,7 @@ pub mod labels {
 }
 
 const MAGIC: u64 = 0x4b61_614c_5354_5254; // "KaaLSTRT"
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 /// Longest name of a component, capability or region, in bytes.
 pub const NAME_LEN: usize = 32;
 /// Most capabilities one component can be granted.
@@ -89,7 +98,7 @@ pub const MAX_CAPS: usize = 48;
 /// Most regions one component can be granted.
 pub const MAX_REGIONS: usize = 16;
 
-const HEADER: usize = 8 + 4 + 4 + NAME_LEN + 8 * 6;
+const HEADER: usize = 8 + 4 + 4 + NAME_LEN + 8 * 7;
 const CAP_ENTRY: usize = NAME_LEN + 8 + 4 + 4 + 8;
 const REGION_ENTRY: usize = NAME_LEN + 8 + 8 + 8 + 4 + 4 + 4 + 4;
 /// Bytes an encoded block takes at most (it fits in one 4 KiB page).
@@ -255,6 +264,8 @@ pub struct StartupBlock {
     pub stack_top: u64,
     pub stack_size: u64,
     pub ipc_buffer: u64,
+    /// The time-stamp counter's rate in Hz (0 if unknown), for the component's clock.
+    pub tsc_hz: u64,
     caps: [Option<CapEntry>; MAX_CAPS],
     regions: [Option<RegionEntry>; MAX_REGIONS],
 }
@@ -350,6 +361,7 @@ impl StartupBlock {
             stack_top: 0,
             stack_size: 0,
             ipc_buffer: 0,
+            tsc_hz: 0,
             caps: [None; MAX_CAPS],
             regions: [None; MAX_REGIONS],
         })
@@ -412,7 +424,16 @@ impl StartupBlock {
         w.u32(VERSION);
         w.u32(0);
         w.name(&self.name);
-        for v in [self.cnode_bits, self.heap_base, self.heap_size, self.stack_top, self.stack_size, self.ipc_buffer] {
+        let words = [
+            self.cnode_bits,
+            self.heap_base,
+            self.heap_size,
+            self.stack_top,
+            self.stack_size,
+            self.ipc_buffer,
+            self.tsc_hz,
+        ];
+        for v in words {
             w.u64(v);
         }
         for cap in &self.caps {
@@ -464,6 +485,7 @@ impl StartupBlock {
         block.stack_top = r.u64()?;
         block.stack_size = r.u64()?;
         block.ipc_buffer = r.u64()?;
+        block.tsc_hz = r.u64()?;
         for i in 0..MAX_CAPS {
             if data.get(r.at).copied().unwrap_or(0) == 0 {
                 r.at += CAP_ENTRY;

@@ -4,7 +4,7 @@
 //! 2. Build every component crate as a freestanding image, one cargo run per workspace
 //!    (components may live in the KaaL repository or in a project of their own).
 //! 3. Plan the boot ([`crate::planner`]) and write it as Rust source next to the system's
-//!    other build products (`target/kaal/systems/<name>-<hash>/boot_plan.rs`), with
+//!    other build products (`target/kaal/systems/<name>-<hash>/<kernel hash>/boot_plan.rs`), with
 //!    copies of the component images stripped of debug information.
 //! 4. Build KaaL's generic root task (`tools/kaal-root`) with that plan compiled in and
 //!    the component images embedded, and copy the result out as the system's image.
@@ -118,8 +118,12 @@ pub fn build(file: &SystemFile, project: &Project, kernel: &Kernel, reporter: &R
             }
         }
         let names: Vec<&str> = unique.iter().map(|c| c.package.as_str()).collect();
+        // Each component's `log` level, for its own crate (validation made components
+        // of one crate agree).
+        let levels = group.iter().map(|&i| (crates[i].1.package.as_str(), system.components[i].log.as_str()));
+        let env = [(image::DEFMT_LOG.to_string(), crate::log::defmt_filter(levels).into())];
         let step = reporter.step(format!("building components {}", names.join(", ")));
-        let paths = match image::cargo_build(&crates[first].0, &unique, kernel, &[], reporter) {
+        let paths = match image::cargo_build(&crates[first].0, &unique, kernel, &env, reporter) {
             Ok(paths) => paths,
             Err(e) => {
                 step.fail();
@@ -133,7 +137,7 @@ pub fn build(file: &SystemFile, project: &Project, kernel: &Kernel, reporter: &R
         }
     }
     // The plan, as Rust, next to stripped copies of the images it embeds.
-    let out_dir = systems_dir(project, file);
+    let out_dir = systems_dir(project, file, kernel);
     std::fs::create_dir_all(&out_dir).map_err(|e| ToolError::io("writing the boot plan", &out_dir, e))?;
     let images = strip_debug_info(&images, &out_dir)?;
     let mut components = Vec::new();
@@ -156,7 +160,7 @@ pub fn build(file: &SystemFile, project: &Project, kernel: &Kernel, reporter: &R
     let lock = File::create(&lock_path).map_err(|e| ToolError::io("building the root task", &lock_path, e))?;
     lock.lock().map_err(|e| ToolError::io("building the root task", &lock_path, e))?;
     let step = reporter.step(format!("building the root task for {}", system.name));
-    let env = [(kaal_sel4::link::BOOT_PLAN_ENV.to_string(), plan_path.clone())];
+    let env = [(kaal_sel4::link::BOOT_PLAN_ENV.to_string(), plan_path.clone().into())];
     let built = match image::cargo_build(&kaal, std::slice::from_ref(&root_crate), kernel, &env, reporter) {
         Ok(mut paths) => paths.remove(0),
         Err(e) => {
@@ -169,7 +173,10 @@ pub fn build(file: &SystemFile, project: &Project, kernel: &Kernel, reporter: &R
     drop(lock);
     let size = std::fs::metadata(&path).map_err(|e| ToolError::io("copying the system image", &path, e))?.len();
     step.done(format!("{} ({} KiB)", path.display(), size.div_ceil(1024)));
-    Ok(Assembled { image: Image { path, size }, components })
+    let mut elfs = vec![(root_crate.package.clone(), path.clone())];
+    // `crates` and `images` are in the order of `system.components`.
+    elfs.extend(crates.iter().zip(&images).map(|((_, krate), stripped)| (krate.package.clone(), stripped.clone())));
+    Ok(Assembled { image: Image { path, size, elfs }, components })
 }
 
 /// Copies of `images` without debug information, in `out_dir`: the root task carries
@@ -218,11 +225,13 @@ fn strip_debug_info(images: &[PathBuf], out_dir: &Path) -> Result<Vec<PathBuf>> 
         .collect())
 }
 
-/// `target/kaal/systems/<name>-<hash of the file's path>`.
-fn systems_dir(project: &Project, file: &SystemFile) -> PathBuf {
+/// `target/kaal/systems/<name>-<hash of the file's path>/<kernel hash>`.
+fn systems_dir(project: &Project, file: &SystemFile, kernel: &Kernel) -> PathBuf {
     use sha2::{Digest, Sha256};
     let key = file.dir.canonicalize().unwrap_or_else(|_| file.dir.clone());
     let hash = Sha256::digest(key.display().to_string().as_bytes());
     let short: String = hash.iter().take(4).map(|b| format!("{b:02x}")).collect();
-    project.kaal_dir().join("systems").join(format!("{}-{short}", file.system.name))
+    // Per kernel too: the images differ between kernels, and two kernels' builds of one
+    // system may run at once.
+    project.kaal_dir().join("systems").join(format!("{}-{short}", file.system.name)).join(&kernel.hash)
 }

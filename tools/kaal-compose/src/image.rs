@@ -21,6 +21,9 @@ use crate::kernel::Kernel;
 use crate::progress::Reporter;
 use crate::project::{Project, SystemCrate};
 
+/// The variable defmt reads its log filter from at build time.
+pub const DEFMT_LOG: &str = "DEFMT_LOG";
+
 /// A built image.
 #[derive(Debug, Clone)]
 pub struct Image {
@@ -28,12 +31,16 @@ pub struct Image {
     pub path: PathBuf,
     /// Its size in bytes.
     pub size: u64,
+    /// Every ELF file that makes up the image, by package: the image itself first, then
+    /// the components it embeds (for decoding their defmt logs).
+    pub elfs: Vec<(String, PathBuf)>,
 }
 
 /// Builds the root-task image of `system` for `kernel`, after the images of the
 /// components it embeds.
 pub fn build(project: &Project, system: &SystemCrate, kernel: &Kernel, reporter: &Reporter) -> Result<Image> {
     let mut embedded = Vec::new();
+    let mut elfs = Vec::new();
     if !system.components.is_empty() {
         let names: Vec<&str> = system.components.iter().map(|c| c.package.as_str()).collect();
         let step = reporter.step(format!("building components {}", names.join(", ")));
@@ -46,7 +53,8 @@ pub fn build(project: &Project, system: &SystemCrate, kernel: &Kernel, reporter:
         };
         step.done(format!("{} images", paths.len()));
         for (component, path) in system.components.iter().zip(paths) {
-            embedded.push((kaal_sel4::link::component_env(&component.package), path));
+            elfs.push((component.package.clone(), path.clone()));
+            embedded.push((kaal_sel4::link::component_env(&component.package), path.into()));
         }
     }
     let step = reporter.step(format!("building image `{}`", system.package));
@@ -60,7 +68,8 @@ pub fn build(project: &Project, system: &SystemCrate, kernel: &Kernel, reporter:
     let step_name = format!("building the image of {}", system.display);
     let size = std::fs::metadata(&path).map_err(|e| ToolError::io(&step_name, &path, e))?.len();
     step.done(format!("{} ({} KiB)", path.display(), size.div_ceil(1024)));
-    Ok(Image { path, size })
+    elfs.insert(0, (system.package.clone(), path.clone()));
+    Ok(Image { path, size, elfs })
 }
 
 /// Builds `crates` as freestanding images in one cargo run; returns their paths.
@@ -68,7 +77,7 @@ pub(crate) fn cargo_build(
     project: &Project,
     crates: &[SystemCrate],
     kernel: &Kernel,
-    env: &[(String, PathBuf)],
+    env: &[(String, std::ffi::OsString)],
     reporter: &Reporter,
 ) -> Result<Vec<PathBuf>> {
     let names: Vec<&str> = crates.iter().map(|c| c.display.as_str()).collect();
@@ -88,6 +97,9 @@ pub(crate) fn cargo_build(
         .env_remove("RUSTFLAGS")
         .env(kaal_sel4::CONFIG_ENV, &kernel.config_file)
         .env(kaal_sel4::source::SOURCE_ENV, kernel.source.root())
+        // defmt logs only errors unless told otherwise; KaaL's default is info, and
+        // system.toml's `log` levels arrive in `env`.
+        .env(DEFMT_LOG, "info")
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null());
     if reporter.verbosity < crate::progress::Verbosity::Verbose {

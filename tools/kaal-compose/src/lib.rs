@@ -13,6 +13,7 @@ pub mod error;
 pub mod host;
 pub mod image;
 pub mod kernel;
+pub mod log;
 pub mod planner;
 pub mod progress;
 pub mod project;
@@ -46,6 +47,24 @@ pub struct BuiltSystem {
     pub components: Vec<(String, u64)>,
     /// What the system runs on.
     pub machine: Machine,
+}
+
+impl BuiltSystem {
+    /// QEMU's settings for this system (see [`Machine::qemu_config`]), with the decoder
+    /// for its images' defmt logs.
+    ///
+    /// If the decoder cannot be built, the run goes on with frames shown as they came,
+    /// and a warning says why.
+    pub fn qemu_config(&self, memory: Option<u32>) -> qemu::QemuConfig {
+        let log = match log::LogDecoder::start(&assemble::kaal_checkout(), &self.image.elfs) {
+            Ok(log) => Some(std::sync::Arc::new(log)),
+            Err(e) => {
+                eprintln!("[kaal] warning: defmt lines will not be decoded: {e}");
+                None
+            }
+        };
+        qemu::QemuConfig { log, ..self.machine.qemu_config(memory) }
+    }
 }
 
 /// The machine a system asks for: its QEMU arguments (its devices) and memory.

@@ -137,7 +137,7 @@ fn run(cli: Cli) -> Result<i32> {
         Cmd::Run { system, timeout, gdb, icount, memory, qemu_args } => {
             let built = kaal_compose::build_with(system.as_deref(), &options, &reporter)?;
             // The system's own QEMU arguments (its devices), then the command line's.
-            let mut cfg = built.machine.qemu_config(memory);
+            let mut cfg = built.qemu_config(memory);
             cfg.extra_args.extend(qemu_args);
             cfg.timeout = Duration::from_secs(timeout);
             cfg.gdb = gdb;
@@ -241,14 +241,31 @@ fn run(cli: Cli) -> Result<i32> {
                 return Ok(status.code().unwrap_or(1));
             }
             // A project of one's own (KaaL's own boot tests live in tests/): boot each of
-            // its systems and expect it to exit successfully.
+            // its systems and expect it to exit successfully. In the KaaL checkout, the
+            // defmt decoder (a workspace of its own) is linted and tested too.
             if project.root == kaal.root {
+                let manifest = kaal.root.join("tools/kaal-log/Cargo.toml");
+                let target = kaal.kaal_dir().join("kaal-log");
+                for args in [&["clippy", "--all-targets", "--quiet"][..], &["test", "--quiet"][..]] {
+                    let mut cmd = cargo();
+                    cmd.args(args).arg("--manifest-path").arg(&manifest).arg("--target-dir").arg(&target);
+                    if args[0] == "clippy" {
+                        cmd.args(["--", "-D", "warnings"]);
+                    }
+                    let status = cmd
+                        .status()
+                        .map_err(|e| ToolError::new("testing tools/kaal-log", e.to_string(), "is cargo on PATH?"))?;
+                    if !status.success() {
+                        eprintln!("[kaal] tools/kaal-log: cargo {} failed (above)", args[0]);
+                        return Ok(status.code().unwrap_or(1));
+                    }
+                }
                 return Ok(0);
             }
             let mut failed = Vec::new();
             for dir in kaal_compose::system_dirs(&project.root) {
                 let built = kaal_compose::build_with(Some(&dir), &options, &reporter)?;
-                let cfg = QemuConfig { echo: false, ..built.machine.qemu_config(None) };
+                let cfg = QemuConfig { echo: false, ..built.qemu_config(None) };
                 let step = reporter.step(format!("booting {}", built.system.display));
                 let outcome = qemu::boot(&built.kernel.image, &built.image.path, &cfg)?;
                 if outcome.exit_code() == 0 {
@@ -297,7 +314,7 @@ fn run(cli: Cli) -> Result<i32> {
                     timeout: Duration::from_secs(timeout),
                     icount: true,
                     echo: false,
-                    ..Default::default()
+                    ..built.qemu_config(None)
                 };
                 reporter.info(format!(
                     "running {} on the {flavour} kernel under -icount shift=0 (the TSC counts instructions)",

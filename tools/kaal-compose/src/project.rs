@@ -5,11 +5,14 @@
 //! directory holds everything KaaL builds, under `target/kaal/`:
 //!
 //! ```text
-//! target/kaal/venv/            python venv for the kernel's generators
-//! target/kaal/kernel/<hash>/   one kernel build per distinct input hash
-//! target/kaal/image/           cargo target dir for freestanding images
-//! target/kaal/systems/<name>-<hash>/   a system.toml's boot plan, stripped component
-//!                              images and system image
+//! target/kaal/venv/                   python venv for the kernel's generators
+//! target/kaal/kernel/<hash>/          one kernel build per distinct input hash
+//! target/kaal/image/<kernel>/         cargo target dir for freestanding images, per kernel
+//! target/kaal/systems/<name>-<hash>/<kernel>/
+//!                                     a system.toml's boot plan, stripped component
+//!                                     images and system image
+//! target/kaal/kaal-log/               the defmt decoder (tools/kaal-log)
+//! target/kaal/clippy-release/         `kaal test`'s lint against the release kernel
 //! ```
 //!
 //! A system is also a directory with a `system.toml` (see [`crate::assemble`]); its

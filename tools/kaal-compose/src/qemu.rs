@@ -47,6 +47,8 @@ pub struct QemuConfig {
     pub echo: bool,
     /// Stop at the first fault the kernel reports as unhandled.
     pub stop_on_unhandled_fault: bool,
+    /// Decodes the defmt lines of the system's images (see [`crate::log`]).
+    pub log: Option<std::sync::Arc<crate::log::LogDecoder>>,
 }
 
 impl Default for QemuConfig {
@@ -59,6 +61,7 @@ impl Default for QemuConfig {
             extra_args: Vec::new(),
             echo: true,
             stop_on_unhandled_fault: true,
+            log: None,
         }
     }
 }
@@ -260,6 +263,10 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
         };
         match rx.recv_timeout(wait) {
             Ok(Event::Line(line)) => {
+                let line = match cfg.log.as_ref().and_then(|log| log.decode_line(&line)) {
+                    Some(decoded) => decoded,
+                    None => line,
+                };
                 if cfg.echo {
                     println!("{line}");
                 }

@@ -86,8 +86,9 @@ impl Boot {
         let reporter = Reporter { verbosity: Verbosity::Quiet };
         let built = crate::build_with(Some(&self.dir), &self.options, &reporter).unwrap_or_else(|e| panic!("{e}"));
         let mut qemu = self.qemu.clone();
-        let machine = built.machine.qemu_config(None);
+        let machine = built.qemu_config(None);
         qemu.memory_mib = machine.memory_mib;
+        qemu.log = machine.log;
         if self.system_args {
             qemu.extra_args = machine.extra_args.into_iter().chain(qemu.extra_args).collect();
         }

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 ///   its `p_vaddr`, not only `PT_LOAD`s, so `PHDRS` declares load segments only.
 /// * The image starts 4 KiB-aligned at 4 MiB; the kernel maps the IPC buffer and the
 ///   BootInfo frame right after its end.
+/// * `defmt.x` adds the `.defmt` section of interned log strings, never loaded.
 /// * Tables built at link time (registered drivers, a `linkme` distributed slice) get
 ///   explicit start/stop symbols here, and `KEEP` stops `--gc-sections` from dropping
 ///   them.
@@ -63,6 +64,9 @@ SECTIONS
         *(.comment) *(.note .note.*) *(.interp) *(.dynamic) *(.dynsym) *(.dynstr)
     }
 }
+/* defmt's interned log strings: a non-loaded `.defmt` section the host decodes with
+   (kaal-core depends on defmt, whose build script puts defmt.x on the search path). */
+INCLUDE defmt.x
 "#;
 
 /// Linker arguments for an image, given the linker script's path.

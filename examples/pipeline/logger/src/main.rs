@@ -22,6 +22,8 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
     loop {
         let n = log.recv_batch(&mut batch)?;
         batches += 1;
+        // At the default level (info) this line is not even compiled in.
+        defmt::debug!("a batch of {=usize} records", n);
         for record in &batch[..n] {
             if record.op == api::END {
                 println!(

@@ -29,6 +29,7 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
         if op == api::SHUTDOWN && msg.is_empty() {
             log.send(LogRecord { seq, client, op: api::END, a: 0, b: 0, result: 0, status: api::OK })?;
             println!("[{name}] client {client} is done; served {seq} requests");
+            defmt::info!("served {=u64} requests, the last from client {=u64}", seq, client);
             calc.reply(Message::new(api::OK));
             return Ok(());
         }
@@ -38,6 +39,9 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
             Err(status) => (status, 0),
         };
         log.send(LogRecord { seq, client, op, a, b, result, status })?;
+        // The per-request trace is cheap (defmt: no formatting here) and shown only
+        // when system.toml sets `log = "debug"` for this component.
+        defmt::debug!("request {=u64} from client {=u64}: op {=u64} -> status {=u64}", seq, client, op, status);
         seq += 1;
         let reply = if status == api::OK { Message::with_words(api::OK, [result]) } else { Message::new(status) };
         request = calc.reply_recv(reply);

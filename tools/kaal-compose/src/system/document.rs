@@ -486,6 +486,7 @@ fn example(table: &[&str], key: &str) -> Option<String> {
                 "devices" => "[\"com2\"]",
                 "dma" => "\"64 KiB\"",
                 "daemon" => "true",
+                "log" => "\"debug\"",
                 "server" | "signal" | "producer" => return Some(format!("{key} = {}", list_or_one(key, "server"))),
                 "clients" | "wait" | "consumer" => return Some(format!("{key} = {}", list_or_one(key, "client"))),
                 "slots" => "256",

@@ -120,6 +120,8 @@ pub struct Component {
     pub dma: u64,
     /// It serves forever: the system does not wait for it to exit.
     pub daemon: bool,
+    /// The most detailed defmt level its crate logs at (`trace` ..= `error`, `off`).
+    pub log: String,
     /// The line of its `[components.<name>]` table, for later errors about it.
     pub line: usize,
 }

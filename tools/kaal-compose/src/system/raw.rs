@@ -70,6 +70,7 @@ pub(super) struct RawComponent {
     pub devices: Option<Names>,
     pub dma: Option<Spanned<RawSize>>,
     pub daemon: Option<bool>,
+    pub log: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -121,6 +121,7 @@ fn reads_a_complete_system() {
             devices: vec!["com2".into(), "pci:00:1f.2".into()],
             dma: 64 << 10,
             daemon: true,
+            log: "info".into(),
             line: 15,
         }
     );
@@ -216,12 +217,22 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
         ("unknown component key", base("[components.logger]\npath = \"logger\"\nprio = 3\n"), 11, vec![
             "components.logger.prio: unknown key `prio` in component `logger`",
             "did you mean `priority`?",
-            "component `logger` takes: path, priority, heap, stack, devices, dma, daemon",
+            "component `logger` takes: path, priority, heap, stack, devices, dma, daemon, log",
         ]),
         ("unknown section", base("[kernal]\nflavour = \"release\"\n"), 9, vec![
             "unknown section `[kernal]`",
             "did you mean `kernel`?",
             "[system], [resources], [qemu], [kernel], [components.<name>] and [connections.<kind>.<name>]",
+        ]),
+        ("unknown log level", base("[components.logger]\npath = \"logger\"\nlog = \"verbose\"\n"), 11, vec![
+            "components.logger.log: log level `verbose` does not exist",
+            "use one of trace, debug, info, warn, error, off (the default is info)",
+        ]),
+        ("one crate, two log levels", base(
+            "[components.a]\npath = \"twin\"\nlog = \"debug\"\n\n[components.b]\npath = \"twin\"\nlog = \"warn\"\n",
+        ), 15, vec![
+            "components.b.log: components `a` and `b` are the same crate (twin), so they log at one level",
+            "give both the same `log` level",
         ]),
         ("unknown kernel flavour", base("[kernel]\nflavour = \"relase\"\n"), 10, vec![
             "kernel.flavour: kernel flavour `relase` does not exist",

@@ -66,6 +66,10 @@ const DMA: SizeLimit = SizeLimit { what: "DMA memory", default: 0, min: 0, max: 
 const QEMU_MEMORY: SizeLimit = SizeLimit { what: "QEMU memory", default: 512 * MIB, min: 128 * MIB, max: 16 * GIB };
 const REGION_SIZE: SizeLimit = SizeLimit { what: "a shared region", default: 0, min: 4 * KIB, max: MAX_SHARED };
 
+/// defmt's levels, most detailed first, and `off`.
+const LOG_LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+const DEFAULT_LOG: &str = "info";
+
 /// Checks a parsed file and builds the [`System`] it describes.
 pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErrors> {
     let mut check = Checker { source, errors: Vec::new() };
@@ -103,6 +107,7 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
     let regions = links.regions(connections.memory.unwrap_or_default());
 
     check.devices(&raw_components);
+    check.shared_log_levels(&raw_components, &components);
     check.grants(&raw_components, &grants);
     let memory_span = raw.qemu.as_ref().map_or(header, |q| q.get_ref().memory.as_ref().map_or(q.span(), Spanned::span));
     check.memory_budget(&memory_span, &resources, qemu_memory, &components, &rings, &regions);
@@ -345,6 +350,34 @@ impl Checker<'_> {
         (qemu, bytes)
     }
 
+    /// Components built from one crate share its log level (defmt's levels are chosen
+    /// when the crate is compiled, and it is compiled once).
+    fn shared_log_levels(&mut self, raw: &Tables<RawComponent>, components: &[Component]) {
+        for (i, a) in components.iter().enumerate() {
+            for b in &components[i + 1..] {
+                if a.path != b.path || a.log == b.log {
+                    continue;
+                }
+                let Some((_, table)) = raw.iter().find(|(name, _)| name.get_ref() == &b.name) else { continue };
+                let span = table.get_ref().log.as_ref().map_or(table.span(), Spanned::span);
+                self.report(
+                    &span,
+                    format!("components.{}.log", key_part(&b.name)),
+                    format!(
+                        "components `{}` and `{}` are the same crate ({}), so they log at one level, but ask for \
+                         `{}` and `{}`",
+                        a.name,
+                        b.name,
+                        a.path.display(),
+                        a.log,
+                        b.log
+                    ),
+                    "give both the same `log` level (it is chosen when the crate is compiled)",
+                );
+            }
+        }
+    }
+
     /// Checks there are components, and no more than the root task has threads for.
     fn component_count(
         &mut self,
@@ -421,6 +454,20 @@ impl Checker<'_> {
                 0 => 0,
                 bytes => bytes.next_power_of_two().max(4 * KIB),
             };
+            let log = match &component.log {
+                Some(level) if LOG_LEVELS.contains(&level.get_ref().as_str()) => level.get_ref().clone(),
+                Some(level) => {
+                    let suggestion = did_you_mean(level.get_ref(), LOG_LEVELS.iter().copied());
+                    self.report(
+                        &level.span(),
+                        format!("{key}.log"),
+                        format!("log level `{}` does not exist", level.get_ref()),
+                        format!("{suggestion}use one of {} (the default is info)", LOG_LEVELS.join(", ")),
+                    );
+                    DEFAULT_LOG.to_string()
+                }
+                None => DEFAULT_LOG.to_string(),
+            };
             let devices = component.devices.as_ref().map(|d| d.get_ref().as_slice()).unwrap_or_default();
             let devices = devices.iter().filter_map(|device| self.device(device, &format!("{key}.devices"))).collect();
             components.push(Component {
@@ -432,6 +479,7 @@ impl Checker<'_> {
                 devices,
                 dma,
                 daemon: component.daemon.unwrap_or(false),
+                log,
                 line: self.source.line(name.span().start),
             });
         }

@@ -29,10 +29,11 @@ fn main(mut me: Component) -> Result<(), Error> {
         println!("[intruder]   slot {slot}: {what}");
     }
 
-    // 3. Forged pointers: the root task's well-known slots (ASID control, the ASID pool,
-    //    the I/O ports; the root's IRQ control is at 4, which in a component holds its
-    //    own heap lock's notification) and slots where other components hold grants.
-    for slot in [5u64, 6, 7, 9, 10] {
+    // 3. Forged pointers: the root task's well-known slots (ASID control, the I/O
+    //    ports; the root's IRQ control and ASID pool are at 4 and 6, which in a component
+    //    hold its heap lock's notification and its log-ring signal) and slots where other
+    //    components hold grants.
+    for slot in [5u64, 7, 9, 10] {
         // SAFETY: deliberately forged; the kernel decides what it refers to (nothing).
         let forged = unsafe { Cap::<cap_type::IrqControl>::from_cptr(slot) };
         match me.cspace().copy(&forged, Rights::ALL) {
