@@ -97,7 +97,7 @@ fn to_supervisor(bytes: &[u8]) {
             words[1 + i / 8] |= (*b as u64) << ((i % 8) * 8);
         }
         let count = 1 + chunk.len().div_ceil(8);
-        let Ok(msg) = crate::ipc::Message::from_slice(labels::CONSOLE_WRITE, &words[..count]) else { return };
+        let Ok(msg) = crate::ipc::LongMessage::from_slice(labels::CONSOLE_WRITE, &words[..count]) else { return };
         // SAFETY: the supervisor placed its console endpoint in this slot; the handle is
         // used for this one call and forgotten, never deleted.
         let console: crate::cap::Endpoint = unsafe { crate::cap::Cap::from_cptr(slots::CONSOLE) };
@@ -229,18 +229,18 @@ pub(crate) fn print_logs(wake: &crate::cap::Notification) -> ! {
 #[cfg(not(kaal_debug_kernel))]
 pub(crate) fn serve(console: &crate::cap::Endpoint) -> ! {
     use kaal_abi::startup::labels;
-    let mut received = console.recv();
+    let mut received = console.recv_long();
     loop {
         if received.msg.label() == labels::CONSOLE_WRITE {
             write_message(&received.msg);
         }
-        received = console.reply_recv(crate::ipc::Message::new(0));
+        received = console.reply_recv_long(crate::ipc::Message::new(0));
     }
 }
 
 /// Writes the bytes of a `CONSOLE_WRITE` message.
 #[cfg(not(kaal_debug_kernel))]
-fn write_message(msg: &crate::ipc::Message) {
+fn write_message(msg: &crate::ipc::LongMessage) {
     // A hostile count is cut to what the message carries.
     let count = (msg.word(0) as usize).min((msg.len().saturating_sub(1)) * 8).min(MESSAGE_BYTES);
     let mut bytes = [0u8; MESSAGE_BYTES];

@@ -40,44 +40,59 @@ pub const MAX_CAPS: usize = sys::seL4_MsgMaxExtraCaps as usize;
 
 /// An IPC message: label, words and capabilities, all owned until the message is sent.
 ///
-/// Words past the fourth are stored in the message (initialised only up to its length)
-/// and written to the IPC buffer by the call that sends it.
+/// `Message` (the default, `EXTRA = 0`) holds what fits in registers, four words, and
+/// is cheap to move: it is what every fast path uses. [`LongMessage`] holds all
+/// [`MAX_WORDS`]; words past the fourth are written to the IPC buffer by the call that
+/// sends the message, and a received one copies them out at once. A message received
+/// into a `Message` that was longer than four words keeps its first four, and
+/// [`Message::truncated`] says how many did not fit: receive with the `_long` calls
+/// where a peer may send more.
 #[derive(Clone)]
-pub struct Message {
+pub struct Message<const EXTRA: usize = 0> {
+    /// Label, length (at most the capacity) and capabilities, as built or as received.
     info: MessageInfo,
     regs: [u64; REGS],
-    extra: [MaybeUninit<u64>; MAX_WORDS - REGS],
-    caps: [CPtr; MAX_CAPS],
+    extra: [MaybeUninit<u64>; EXTRA],
+    /// Capabilities attached with `with_cap`, initialised up to `attached`.
+    caps: [MaybeUninit<CPtr>; MAX_CAPS],
+    attached: u8,
+    /// Words the sender sent that did not fit (received messages only).
+    truncated: u16,
 }
 
-impl core::fmt::Debug for Message {
+/// A message of up to [`MAX_WORDS`] words.
+pub type LongMessage = Message<{ MAX_WORDS - REGS }>;
+
+impl<const EXTRA: usize> core::fmt::Debug for Message<EXTRA> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Message")
             .field("label", &self.label())
             .field("words", &Words(self))
             .field("caps", &self.caps())
+            .field("truncated", &self.truncated)
             .finish()
     }
 }
 
-struct Words<'a>(&'a Message);
+struct Words<'a, const EXTRA: usize>(&'a Message<EXTRA>);
 
-impl core::fmt::Debug for Words<'_> {
+impl<const EXTRA: usize> core::fmt::Debug for Words<'_, EXTRA> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_list().entries((0..self.0.len()).map(|i| self.0.word(i))).finish()
     }
 }
 
-impl PartialEq for Message {
+impl<const EXTRA: usize> PartialEq for Message<EXTRA> {
     fn eq(&self, other: &Self) -> bool {
         self.label() == other.label()
             && self.len() == other.len()
             && self.caps() == other.caps()
+            && self.truncated == other.truncated
             && (0..self.len()).all(|i| self.word(i) == other.word(i))
     }
 }
 
-impl Eq for Message {}
+impl<const EXTRA: usize> Eq for Message<EXTRA> {}
 
 impl Message {
     /// A message with a label and no words.
@@ -89,7 +104,7 @@ impl Message {
     /// A message with a label and up to four words, all in registers.
     #[inline(always)]
     pub const fn with_words<const N: usize>(label: u64, words: [u64; N]) -> Self {
-        const { assert!(N <= REGS, "with_words takes at most 4 words; use Message::from_slice") };
+        const { assert!(N <= REGS, "with_words takes at most 4 words; use LongMessage::from_slice") };
         let mut regs = [0; REGS];
         let mut i = 0;
         while i < N {
@@ -99,21 +114,51 @@ impl Message {
         Self {
             info: MessageInfo(sys::message_info(label, 0, 0, N as u64)),
             regs,
-            extra: [MaybeUninit::uninit(); MAX_WORDS - REGS],
-            caps: [0; MAX_CAPS],
+            extra: [],
+            caps: [MaybeUninit::uninit(); MAX_CAPS],
+            attached: 0,
+            truncated: 0,
         }
     }
 
-    /// A message with up to [`MAX_WORDS`] words.
+    /// A message from a raw message-info word and register words (the raw layer's view;
+    /// the length is cut to the four register words).
+    #[inline(always)]
+    pub const fn from_raw(info: u64, mr: [u64; REGS]) -> Self {
+        let info = MessageInfo(info);
+        let len = if info.length() as usize > REGS { REGS as u64 } else { info.length() };
+        let mut msg = Self::with_words(0, mr);
+        msg.info = MessageInfo(sys::message_info(info.label(), 0, 0, len));
+        msg
+    }
+}
+
+impl<const EXTRA: usize> Message<EXTRA> {
+    /// Most words this message can hold.
+    pub const CAPACITY: usize = REGS + EXTRA;
+
+    #[inline(always)]
+    const fn empty(label: u64) -> Self {
+        Self {
+            info: MessageInfo(sys::message_info(label, 0, 0, 0)),
+            regs: [0; REGS],
+            extra: [MaybeUninit::uninit(); EXTRA],
+            caps: [MaybeUninit::uninit(); MAX_CAPS],
+            attached: 0,
+            truncated: 0,
+        }
+    }
+
+    /// A message with as many words as `words` holds, up to [`Self::CAPACITY`].
     pub fn from_slice(label: u64, words: &[u64]) -> Result<Self> {
-        if words.len() > MAX_WORDS {
+        if words.len() > Self::CAPACITY {
             return Err(Error::InvalidSize {
                 what: "message length (words)",
                 value: words.len() as u64,
-                limit: MAX_WORDS as u64,
+                limit: Self::CAPACITY as u64,
             });
         }
-        let mut msg = Self::new(label);
+        let mut msg = Self::empty(label);
         for (i, w) in words.iter().enumerate() {
             msg.set_word(i, *w);
         }
@@ -142,7 +187,7 @@ impl Message {
     }
 
     fn with_cptr(mut self, cptr: CPtr) -> Result<Self> {
-        let n = self.info.extra_caps() as usize;
+        let n = self.attached as usize;
         if n >= MAX_CAPS {
             return Err(Error::InvalidSize {
                 what: "capabilities in one message",
@@ -150,7 +195,8 @@ impl Message {
                 limit: MAX_CAPS as u64,
             });
         }
-        self.caps[n] = cptr;
+        self.caps[n] = MaybeUninit::new(cptr);
+        self.attached += 1;
         self.info = MessageInfo(sys::message_info(self.label(), 0, n as u64 + 1, self.len() as u64));
         Ok(self)
     }
@@ -173,6 +219,13 @@ impl Message {
         self.len() == 0
     }
 
+    /// Words the sender sent that did not fit into this message (receive with a
+    /// [`LongMessage`] where a peer may send more than four).
+    #[inline(always)]
+    pub const fn truncated(&self) -> usize {
+        self.truncated as usize
+    }
+
     /// Word `i`, or 0 past the end (a short message from a peer reads as zeros).
     #[inline(always)]
     pub fn word(&self, i: usize) -> u64 {
@@ -182,7 +235,7 @@ impl Message {
             self.regs[i]
         } else {
             // SAFETY: words below `len` are initialised: by `set_word` when built, by
-            // `received` when copied out of the IPC buffer.
+            // `received` when copied out of the IPC buffer (`len` is cut to capacity).
             unsafe { self.extra[i - REGS].assume_init() }
         }
     }
@@ -202,17 +255,6 @@ impl Message {
         self.info.extra_caps() as usize
     }
 
-    /// A message from a raw message-info word and register words (the raw layer's view;
-    /// the length is cut to the four register words).
-    #[inline(always)]
-    pub const fn from_raw(info: u64, mr: [u64; REGS]) -> Self {
-        let info = MessageInfo(info);
-        let len = if info.length() as usize > REGS { REGS as u64 } else { info.length() };
-        let mut msg = Self::with_words(0, mr);
-        msg.info = MessageInfo(sys::message_info(info.label(), 0, 0, len));
-        msg
-    }
-
     /// The raw message-info word and register words, for the raw layer.
     #[inline(always)]
     pub const fn raw(&self) -> (u64, [u64; REGS]) {
@@ -220,94 +262,146 @@ impl Message {
     }
 
     /// Writes the words past the fourth and the capabilities into the IPC buffer, right
-    /// before the syscall that sends them.
+    /// before the syscall that sends them; returns the message info to send with.
     #[inline(always)]
-    fn stage(&self) {
+    fn stage(&self) -> u64 {
         for i in REGS..self.len() {
             sys::set_mr(i, self.word(i));
         }
-        for (i, cptr) in self.caps[..self.caps()].iter().enumerate() {
-            sys::set_cap(i, *cptr);
+        for (i, cptr) in self.caps[..self.attached as usize].iter().enumerate() {
+            // SAFETY: `with_cptr` initialised every capability below `attached`.
+            sys::set_cap(i, unsafe { cptr.assume_init() });
+        }
+        // A received message sent on carries the capabilities attached here, not the
+        // ones it arrived with (those are not in the IPC buffer any more).
+        if self.attached as u64 == self.info.extra_caps() {
+            self.info.0
+        } else {
+            sys::message_info(self.label(), 0, self.attached as u64, self.len() as u64)
         }
     }
 
     /// The message the kernel delivered: registers from the syscall, the other words
-    /// copied out of the IPC buffer before anything can overwrite them.
+    /// (as many as fit) copied out of the IPC buffer before anything can overwrite them.
     #[inline(always)]
     fn received(r: sys::SyscallResult) -> Self {
-        // The kernel never delivers more than MAX_WORDS; clamp anyway, so a corrupted
-        // length cannot index past the message.
-        let len = (r.info.length() as usize).min(MAX_WORDS);
-        let mut msg = Self::with_words(0, r.mr);
-        msg.info = r.info;
-        for i in REGS..len {
+        let mut msg = Self {
+            info: r.info,
+            regs: r.mr,
+            extra: [MaybeUninit::uninit(); EXTRA],
+            caps: [MaybeUninit::uninit(); MAX_CAPS],
+            attached: 0,
+            truncated: 0,
+        };
+        if r.info.length() as usize > Self::CAPACITY {
+            (msg.info, msg.truncated) = Self::cut(r.info);
+        }
+        for i in REGS..msg.len() {
             msg.extra[i - REGS] = MaybeUninit::new(sys::get_mr(i));
         }
-        if len != r.info.length() as usize {
-            msg.info = MessageInfo(sys::message_info(r.info.label(), 0, r.info.extra_caps(), len as u64));
-        }
         msg
+    }
+
+    /// What `stage` would send as the message info, without touching an IPC buffer
+    /// (the message has no words past the fourth and no attached capabilities).
+    #[cfg(test)]
+    fn stage_info_for_tests(&self) -> u64 {
+        assert!(self.len() <= REGS && self.attached == 0);
+        self.stage()
+    }
+
+    /// The info of a received message cut to the capacity, and how many words did not
+    /// fit. Out of line: the fast paths never get here.
+    #[cold]
+    #[inline(never)]
+    fn cut(info: MessageInfo) -> (MessageInfo, u16) {
+        // The kernel never delivers more than MAX_WORDS; a corrupt length is cut too.
+        let sent = (info.length() as usize).min(MAX_WORDS);
+        let len = sent.min(Self::CAPACITY);
+        (MessageInfo(sys::message_info(info.label(), 0, info.extra_caps(), len as u64)), (sent - len) as u16)
     }
 }
 
 /// A received message and the badge of the capability it came through.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Received {
+pub struct Received<const EXTRA: usize = 0> {
     /// The sender's badge (0 if unbadged).
     pub badge: u64,
     /// The message.
-    pub msg: Message,
+    pub msg: Message<EXTRA>,
+}
+
+/// A long received message's type (see [`Message`]).
+pub type LongReceived = Received<{ MAX_WORDS - REGS }>;
+
+/// One syscall that sends `msg` (if `sends`) and returns what arrives, as `Message<R>`.
+#[inline(always)]
+fn transfer<const E: usize, const R: usize>(number: isize, dest: CPtr, msg: Option<&Message<E>>) -> Received<R> {
+    let (info, regs) = match msg {
+        Some(msg) => (msg.stage(), msg.regs),
+        None => (0, [0; REGS]),
+    };
+    // SAFETY: an IPC syscall on a capability of ours; it moves registers and our own
+    // IPC buffer's words, and touches no other memory.
+    let r = unsafe { sys::syscall(number, dest, info, regs) };
+    Received { badge: r.badge, msg: Message::received(r) }
 }
 
 impl Endpoint {
     /// Sends `msg` and blocks until a receiver takes it (`seL4_Send`).
     #[inline(always)]
-    pub fn send(&self, msg: Message) {
-        msg.stage();
-        // SAFETY: Send transfers registers and IPC-buffer words; our memory is untouched.
-        unsafe { sys::syscall(sys::syscall::seL4_SysSend, self.cptr(), msg.info.0, msg.regs) };
+    pub fn send<const E: usize>(&self, msg: Message<E>) {
+        let _: Received = transfer(sys::syscall::seL4_SysSend, self.cptr(), Some(&msg));
     }
 
     /// Sends `msg` only if a receiver is waiting, else drops it (`seL4_NBSend`).
     #[inline(always)]
-    pub fn try_send(&self, msg: Message) {
-        msg.stage();
-        // SAFETY: as for `send`.
-        unsafe { sys::syscall(sys::syscall::seL4_SysNBSend, self.cptr(), msg.info.0, msg.regs) };
+    pub fn try_send<const E: usize>(&self, msg: Message<E>) {
+        let _: Received = transfer(sys::syscall::seL4_SysNBSend, self.cptr(), Some(&msg));
     }
 
-    /// Sends `msg` and waits for the reply (`seL4_Call`).
+    /// Sends `msg` and waits for the reply, of up to four words (`seL4_Call`).
     #[inline(always)]
-    pub fn call(&self, msg: Message) -> Message {
-        msg.stage();
-        // SAFETY: as for `send`; the reply lands in registers and the IPC buffer.
-        Message::received(unsafe { sys::syscall(sys::syscall::seL4_SysCall, self.cptr(), msg.info.0, msg.regs) })
+    pub fn call<const E: usize>(&self, msg: Message<E>) -> Message {
+        transfer(sys::syscall::seL4_SysCall, self.cptr(), Some(&msg)).msg
     }
 
-    /// Waits for a message (`seL4_Recv`).
+    /// [`Endpoint::call`] for a reply of up to [`MAX_WORDS`] words.
+    #[inline(always)]
+    pub fn call_long<const E: usize>(&self, msg: Message<E>) -> LongMessage {
+        transfer(sys::syscall::seL4_SysCall, self.cptr(), Some(&msg)).msg
+    }
+
+    /// Waits for a message of up to four words (`seL4_Recv`).
     #[inline(always)]
     pub fn recv(&self) -> Received {
-        // SAFETY: Recv writes registers and the IPC buffer only.
-        let r = unsafe { sys::syscall(sys::syscall::seL4_SysRecv, self.cptr(), 0, [0; REGS]) };
-        Received { badge: r.badge, msg: Message::received(r) }
+        transfer::<0, 0>(sys::syscall::seL4_SysRecv, self.cptr(), None)
     }
 
-    /// Replies to the last caller and waits for the next message (`seL4_ReplyRecv`).
+    /// [`Endpoint::recv`] for messages of up to [`MAX_WORDS`] words.
     #[inline(always)]
-    pub fn reply_recv(&self, reply: Message) -> Received {
-        reply.stage();
-        // SAFETY: as for `recv`.
-        let r = unsafe { sys::syscall(sys::syscall::seL4_SysReplyRecv, self.cptr(), reply.info.0, reply.regs) };
-        Received { badge: r.badge, msg: Message::received(r) }
+    pub fn recv_long(&self) -> LongReceived {
+        transfer::<0, { MAX_WORDS - REGS }>(sys::syscall::seL4_SysRecv, self.cptr(), None)
+    }
+
+    /// Replies to the last caller and waits for the next message, of up to four words
+    /// (`seL4_ReplyRecv`).
+    #[inline(always)]
+    pub fn reply_recv<const E: usize>(&self, reply: Message<E>) -> Received {
+        transfer(sys::syscall::seL4_SysReplyRecv, self.cptr(), Some(&reply))
+    }
+
+    /// [`Endpoint::reply_recv`] for messages of up to [`MAX_WORDS`] words.
+    #[inline(always)]
+    pub fn reply_recv_long<const E: usize>(&self, reply: Message<E>) -> LongReceived {
+        transfer(sys::syscall::seL4_SysReplyRecv, self.cptr(), Some(&reply))
     }
 }
 
 /// Replies to the thread's last caller (`seL4_Reply`).
 #[inline(always)]
-pub fn reply(msg: Message) {
-    msg.stage();
-    // SAFETY: Reply uses the thread's implicit reply capability; memory is untouched.
-    unsafe { sys::syscall(sys::syscall::seL4_SysReply, 0, msg.info.0, msg.regs) };
+pub fn reply<const E: usize>(msg: Message<E>) {
+    let _: Received = transfer(sys::syscall::seL4_SysReply, 0, Some(&msg));
 }
 
 /// The receiving side of a channel.
@@ -347,21 +441,33 @@ impl Server {
         Ok(Server { ep: cspace.copy(&self.ep, Rights::ALL)? })
     }
 
-    /// Waits for a request.
+    /// Waits for a request of up to four words.
     #[inline(always)]
     pub fn recv(&self) -> Received {
         self.ep.recv()
     }
 
-    /// Replies to the last request and waits for the next.
+    /// Waits for a request of up to [`MAX_WORDS`] words.
     #[inline(always)]
-    pub fn reply_recv(&self, reply: Message) -> Received {
+    pub fn recv_long(&self) -> LongReceived {
+        self.ep.recv_long()
+    }
+
+    /// Replies to the last request and waits for the next, of up to four words.
+    #[inline(always)]
+    pub fn reply_recv<const E: usize>(&self, reply: Message<E>) -> Received {
         self.ep.reply_recv(reply)
+    }
+
+    /// Replies to the last request and waits for the next, of up to [`MAX_WORDS`] words.
+    #[inline(always)]
+    pub fn reply_recv_long<const E: usize>(&self, reply: Message<E>) -> LongReceived {
+        self.ep.reply_recv_long(reply)
     }
 
     /// Replies to the last request.
     #[inline(always)]
-    pub fn reply(&self, msg: Message) {
+    pub fn reply<const E: usize>(&self, msg: Message<E>) {
         reply(msg)
     }
 
@@ -401,21 +507,27 @@ impl Client {
         Self { ep, badge }
     }
 
-    /// Sends a request and waits for the reply.
+    /// Sends a request and waits for the reply, of up to four words.
     #[inline(always)]
-    pub fn call(&self, msg: Message) -> Message {
+    pub fn call<const E: usize>(&self, msg: Message<E>) -> Message {
         self.ep.call(msg)
+    }
+
+    /// Sends a request and waits for a reply of up to [`MAX_WORDS`] words.
+    #[inline(always)]
+    pub fn call_long<const E: usize>(&self, msg: Message<E>) -> LongMessage {
+        self.ep.call_long(msg)
     }
 
     /// Sends a message and waits until the server takes it.
     #[inline(always)]
-    pub fn send(&self, msg: Message) {
+    pub fn send<const E: usize>(&self, msg: Message<E>) {
         self.ep.send(msg)
     }
 
     /// Sends a message only if the server is waiting.
     #[inline(always)]
-    pub fn try_send(&self, msg: Message) {
+    pub fn try_send<const E: usize>(&self, msg: Message<E>) {
         self.ep.try_send(msg)
     }
 
@@ -516,5 +628,41 @@ impl ReceivedCap {
     #[cfg(not(kaal_debug_kernel))]
     fn kernel_kind(&self) -> Option<u64> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arrived(label: u64, len: u64, caps: u64) -> sys::SyscallResult {
+        sys::SyscallResult { badge: 7, info: MessageInfo(sys::message_info(label, 0, caps, len)), mr: [1, 2, 3, 4] }
+    }
+
+    #[test]
+    fn a_long_message_received_short_keeps_four_words_and_says_how_many_are_missing() {
+        let msg: Message = Message::received(arrived(9, 10, 0));
+        assert_eq!((msg.label(), msg.len(), msg.truncated()), (9, 4, 6));
+        assert_eq!([msg.word(0), msg.word(3), msg.word(4)], [1, 4, 0]);
+        let hostile: Message = Message::received(arrived(9, 127, 0));
+        assert_eq!((hostile.len(), hostile.truncated()), (4, MAX_WORDS - 4), "a corrupt length is cut");
+    }
+
+    #[test]
+    fn a_received_message_sent_on_carries_only_its_own_capabilities() {
+        let msg: Message = Message::received(arrived(5, 2, 2));
+        assert_eq!(msg.caps(), 2, "two arrived");
+        let info = MessageInfo(msg.stage_info_for_tests());
+        assert_eq!((info.label(), info.length(), info.extra_caps()), (5, 2, 0));
+    }
+
+    #[test]
+    fn building_checks_the_capacity() {
+        assert!(<Message>::from_slice(1, &[0; 5]).is_err());
+        let long = LongMessage::from_slice(1, &[0; MAX_WORDS]).unwrap();
+        assert_eq!(long.len(), MAX_WORDS);
+        assert!(LongMessage::from_slice(1, &[0; MAX_WORDS + 1]).is_err());
+        let short = Message::with_words(3, [10, 20]);
+        assert_eq!((short.label(), short.len(), short.word(1), short.word(2)), (3, 2, 20, 0));
     }
 }

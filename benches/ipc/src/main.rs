@@ -10,7 +10,7 @@
 use ipc_bench_protocol as proto;
 use kaal_alloc::{HeapConfig, UntypedAllocator};
 use kaal_core::arch::cycles;
-use kaal_core::ipc::{self, Client, Message};
+use kaal_core::ipc::{self, Client, LongMessage, Message};
 use kaal_core::shared::SharedRegion;
 use kaal_core::supervisor::{ComponentConfig, Grant, Supervisor};
 use kaal_core::{println, sys, Badge, Error, Notification, RootTask};
@@ -183,7 +183,7 @@ fn endpoint_bulk(client: &Client) {
             payload[0] = round;
             let mut sum = 0u64;
             for (chunk, words) in payload.chunks(proto::WORDS_PER_MESSAGE).enumerate() {
-                let msg = Message::from_slice(1 + chunk as u64, words).expect("120 words fit in a message");
+                let msg = LongMessage::from_slice(1 + chunk as u64, words).expect("120 words fit in a message");
                 sum = sum.wrapping_add(client.call(msg).word(0));
             }
             if sum != payload_sum(&payload, round) {

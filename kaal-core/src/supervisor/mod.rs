@@ -350,7 +350,9 @@ impl Supervisor {
 
     /// Waits for the next fault, exit or stray message.
     pub fn next_event(&mut self) -> Event {
-        let received = self.endpoint.recv();
+        // Fault messages are longer than four words (an unknown syscall carries every
+        // register).
+        let received = self.endpoint.recv_long();
         let index = received.badge.checked_sub(1).map(|i| i as usize);
         let component = index.and_then(|i| self.components.get_mut(i));
         let label = received.msg.label();

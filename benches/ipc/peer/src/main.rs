@@ -100,12 +100,12 @@ fn notify_loop(ping: &Notification, pong: &Notification) {
     }
 }
 
-/// Receives payload chunks as message words: copies each out of the IPC buffer into
-/// its place in a local buffer (the next message overwrites the IPC buffer), sums it,
-/// and replies with the sum. The label says which chunk it is.
+/// Receives payload chunks as message words (a long message copies them out of the IPC
+/// buffer as it arrives), copies each into its place in a local buffer, sums it, and
+/// replies with the sum. The label says which chunk it is.
 fn endpoint_bulk_loop(server: &Server) -> Received {
     let mut buffer = [0u64; proto::BULK_BYTES / 8];
-    let mut r = server.reply_recv(Message::new(0));
+    let mut r = server.reply_recv_long(Message::new(0));
     while r.msg.label() != proto::STOP {
         let start = (r.msg.label() as usize).saturating_sub(1) * proto::WORDS_PER_MESSAGE;
         let mut sum = 0u64;
@@ -115,9 +115,11 @@ fn endpoint_bulk_loop(server: &Server) -> Received {
             sum = sum.wrapping_add(word);
         }
         core::hint::black_box(&buffer);
-        r = server.reply_recv(Message::with_words(0, [sum]));
+        r = server.reply_recv_long(Message::with_words(0, [sum]));
     }
-    r
+    // The STOP request is short; hand it on as one.
+    let (info, words) = r.msg.raw();
+    Received { badge: r.badge, msg: Message::from_raw(info, words) }
 }
 
 /// Pops `count` values, `batch` at a time; returns their sum.

@@ -10,7 +10,7 @@
 #![no_main]
 
 use kaal_alloc::UntypedAllocator;
-use kaal_core::ipc::{self, Message};
+use kaal_core::ipc::{self, LongMessage};
 use kaal_core::thread::{ThreadConfig, Threads};
 use kaal_core::{println, Badge, Error, ExitStatus, RootTask};
 
@@ -32,22 +32,22 @@ fn main(rt: RootTask) -> Result<ExitStatus, Error> {
     let mut threads = Threads::new(vspace.try_clone(memory.cspace())?, Threads::DEFAULT_REGION)?;
     let serving = threads.spawn(&mut memory, ThreadConfig::new("server").priority(200), move || {
         let server = worker;
-        let request = server.recv();
+        let request = server.recv_long();
         // A kernel invocation between receiving and reading the words.
         let minted = server.client(Badge::new(9).expect("9 is a badge"), &mut server_slots);
         let mut words = [0u64; 8];
         let n = request.msg.copy_words(&mut words);
-        let reply = Message::from_slice(request.msg.label(), &words[..n]).expect("six words fit");
+        let reply = LongMessage::from_slice(request.msg.label(), &words[..n]).expect("six words fit");
         // And one between building the reply and sending it.
         let minted_again = server.client(Badge::new(10).expect("10 is a badge"), &mut server_slots);
         server.reply(reply);
         (request.badge, n, words, minted.is_ok() && minted_again.is_ok())
     })?;
 
-    let msg = Message::from_slice(LABEL, &WORDS)?;
+    let msg = LongMessage::from_slice(LABEL, &WORDS)?;
     // CNode_Mint between building the message and sending it.
     let _second = server.client(Badge::new(2).expect("2 is a badge"), memory.cspace())?;
-    let reply = first.call(msg);
+    let reply = first.call_long(msg);
     let (badge, received, words, minted) =
         threads.join(serving).map_err(|_| Error::InvalidSize { what: "server thread", value: 0, limit: 0 })?;
 
