@@ -19,6 +19,7 @@ struct RawSlotRegion {
     end: u64,
 }
 
+#[cfg(kaal_sel4 = "5")]
 #[repr(C, packed)]
 #[derive(Clone, Copy)]
 struct RawUntypedDesc {
@@ -29,9 +30,23 @@ struct RawUntypedDesc {
     is_device: u8,
 }
 
+/// seL4 16.0.0 moved the padding to the end and grew the descriptor to two words.
+#[cfg(kaal_sel4 = "16")]
+#[repr(C, packed)]
+#[derive(Clone, Copy)]
+struct RawUntypedDesc {
+    paddr: u64,
+    size_bits: u8,
+    is_device: u8,
+    padding: [u8; 6],
+}
+
 /// Number of entries in the untyped list (kernel config).
 pub const MAX_UNTYPEDS: usize = sys::config::CONFIG_MAX_NUM_BOOTINFO_UNTYPED_CAPS as usize;
 
+/// seL4 5.0.0's BootInfo: a byte for the CNode size, and the TSC frequency in
+/// `archInfo`.
+#[cfg(kaal_sel4 = "5")]
 #[repr(C, packed)]
 struct RawBootInfo {
     extra_len: u64,
@@ -50,6 +65,39 @@ struct RawBootInfo {
     arch_info: u64,
     untyped: RawSlotRegion,
     untyped_list: [RawUntypedDesc; MAX_UNTYPEDS],
+}
+
+/// seL4 16.0.0's BootInfo: a word for the CNode size, no `archInfo` (the TSC frequency
+/// is a chunk of the extra bootinfo), and on MCS the SchedControl slots.
+#[cfg(kaal_sel4 = "16")]
+#[repr(C, packed)]
+struct RawBootInfo {
+    extra_len: u64,
+    node_id: u64,
+    num_nodes: u64,
+    num_io_pt_levels: u64,
+    ipc_buffer: u64,
+    empty: RawSlotRegion,
+    shared_frames: RawSlotRegion,
+    user_image_frames: RawSlotRegion,
+    user_image_paging: RawSlotRegion,
+    io_space_caps: RawSlotRegion,
+    extra_bi_pages: RawSlotRegion,
+    init_thread_cnode_size_bits: u64,
+    init_thread_domain: u64,
+    #[cfg(kaal_mcs)]
+    schedcontrol: RawSlotRegion,
+    untyped: RawSlotRegion,
+    untyped_list: [RawUntypedDesc; MAX_UNTYPEDS],
+}
+
+/// A chunk header of the extra bootinfo (after the BootInfo frame).
+#[cfg(kaal_sel4 = "16")]
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct RawBootInfoHeader {
+    id: u64,
+    len: u64,
 }
 
 // The mirrors match the C layout of the configured kernel, field by field (the
@@ -71,18 +119,31 @@ const_assert_eq!(
     sys::OFFSETOF_seL4_BootInfo_initThreadCNodeSizeBits
 );
 const_assert_eq!(offset_of!(RawBootInfo, init_thread_domain), sys::OFFSETOF_seL4_BootInfo_initThreadDomain);
+#[cfg(kaal_sel4 = "5")]
 const_assert_eq!(offset_of!(RawBootInfo, arch_info), sys::OFFSETOF_seL4_BootInfo_archInfo);
+#[cfg(kaal_mcs)]
+const_assert_eq!(offset_of!(RawBootInfo, schedcontrol), sys::OFFSETOF_seL4_BootInfo_schedcontrol);
 const_assert_eq!(offset_of!(RawBootInfo, untyped), sys::OFFSETOF_seL4_BootInfo_untyped);
 const_assert_eq!(offset_of!(RawBootInfo, untyped_list), sys::OFFSETOF_seL4_BootInfo_untypedList);
 const_assert_eq!(size_of::<RawUntypedDesc>(), sys::SIZEOF_seL4_UntypedDesc);
 const_assert_eq!(offset_of!(RawUntypedDesc, paddr), sys::OFFSETOF_seL4_UntypedDesc_paddr);
+#[cfg(kaal_sel4 = "5")]
 const_assert_eq!(offset_of!(RawUntypedDesc, padding1), sys::OFFSETOF_seL4_UntypedDesc_padding1);
+#[cfg(kaal_sel4 = "5")]
 const_assert_eq!(offset_of!(RawUntypedDesc, padding2), sys::OFFSETOF_seL4_UntypedDesc_padding2);
+#[cfg(kaal_sel4 = "16")]
+const_assert_eq!(offset_of!(RawUntypedDesc, padding), sys::OFFSETOF_seL4_UntypedDesc_padding);
 const_assert_eq!(offset_of!(RawUntypedDesc, size_bits), sys::OFFSETOF_seL4_UntypedDesc_sizeBits);
 const_assert_eq!(offset_of!(RawUntypedDesc, is_device), sys::OFFSETOF_seL4_UntypedDesc_isDevice);
 const_assert_eq!(size_of::<RawSlotRegion>(), sys::SIZEOF_seL4_SlotRegion);
 const_assert_eq!(offset_of!(RawSlotRegion, start), sys::OFFSETOF_seL4_SlotRegion_start);
 const_assert_eq!(offset_of!(RawSlotRegion, end), sys::OFFSETOF_seL4_SlotRegion_end);
+#[cfg(kaal_sel4 = "16")]
+const_assert_eq!(size_of::<RawBootInfoHeader>(), sys::SIZEOF_seL4_BootInfoHeader);
+#[cfg(kaal_sel4 = "16")]
+const_assert_eq!(offset_of!(RawBootInfoHeader, id), sys::OFFSETOF_seL4_BootInfoHeader_id);
+#[cfg(kaal_sel4 = "16")]
+const_assert_eq!(offset_of!(RawBootInfoHeader, len), sys::OFFSETOF_seL4_BootInfoHeader_len);
 
 /// One untyped capability as BootInfo describes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,8 +190,8 @@ impl BootInfo {
     /// Wraps the BootInfo frame at `addr`.
     ///
     /// # Safety
-    /// `addr` must be the address the kernel passed to the root task, and the frame must
-    /// stay mapped for the rest of the program.
+    /// `addr` must be the address the kernel passed to the root task, and the frame (and
+    /// the extra bootinfo after it) must stay mapped for the rest of the program.
     pub unsafe fn from_addr(addr: usize) -> Self {
         // SAFETY: forwarded from the caller; the struct is packed, so alignment is 1.
         Self { raw: unsafe { &*(addr as *const RawBootInfo) } }
@@ -166,6 +227,12 @@ impl BootInfo {
         range(self.raw.user_image_frames)
     }
 
+    /// Frame capabilities of the extra boot information's pages (mapped after the
+    /// BootInfo frame).
+    pub fn extra_bi_pages(&self) -> Range<CPtr> {
+        range(self.raw.extra_bi_pages)
+    }
+
     /// Paging-structure capabilities of the root task's image.
     pub fn user_image_paging(&self) -> Range<CPtr> {
         range(self.raw.user_image_paging)
@@ -173,7 +240,10 @@ impl BootInfo {
 
     /// log2 of the root CNode's slot count.
     pub fn cnode_size_bits(&self) -> u8 {
-        self.raw.init_thread_cnode_size_bits
+        // A byte on 5.0.0, a word on 16.0.0; the root CNode has at most 2^58 slots.
+        #[allow(clippy::unnecessary_cast)]
+        let bits = self.raw.init_thread_cnode_size_bits as u8;
+        bits
     }
 
     /// The root task's scheduling domain.
@@ -181,9 +251,41 @@ impl BootInfo {
         self.raw.init_thread_domain
     }
 
-    /// TSC frequency in MHz, as the kernel measured it (x86 `archInfo`).
+    /// TSC frequency in MHz, as the kernel measured it (seL4 5.0.0's `archInfo`).
+    #[cfg(kaal_sel4 = "5")]
     pub fn tsc_mhz(&self) -> u64 {
         self.raw.arch_info
+    }
+
+    /// TSC frequency in MHz, as the kernel measured it: seL4 16.0.0 reports it in a
+    /// chunk of the extra bootinfo (`SEL4_BOOTINFO_HEADER_X86_TSC_FREQ`). 0 if the
+    /// chunk is missing or the chunk list is malformed.
+    #[cfg(kaal_sel4 = "16")]
+    pub fn tsc_mhz(&self) -> u64 {
+        let header = size_of::<RawBootInfoHeader>() as u64;
+        let extra = self.raw as *const RawBootInfo as usize + sys::seL4_BootInfoFrameSize as usize;
+        let mut offset = 0u64;
+        while offset + header <= self.raw.extra_len {
+            // SAFETY: `from_addr`'s contract keeps the extra bootinfo (`extra_len` bytes
+            // after the frame) mapped; the read stays inside it.
+            let h = unsafe { core::ptr::read_unaligned((extra + offset as usize) as *const RawBootInfoHeader) };
+            if h.len < header || offset + h.len > self.raw.extra_len {
+                return 0; // malformed: a zero length would never end
+            }
+            if h.id == sys::SEL4_BOOTINFO_HEADER_X86_TSC_FREQ && h.len >= header + 4 {
+                // SAFETY: as above; the chunk holds a u32 after its header.
+                let mhz = unsafe { core::ptr::read_unaligned((extra + (offset + header) as usize) as *const u32) };
+                return mhz.into();
+            }
+            offset += h.len;
+        }
+        0
+    }
+
+    /// The SchedControl capabilities, one per node (MCS kernels).
+    #[cfg(kaal_mcs)]
+    pub fn sched_control_slots(&self) -> Range<CPtr> {
+        range(self.raw.schedcontrol)
     }
 
     /// Bytes of extra boot information after the BootInfo frame.

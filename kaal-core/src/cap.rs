@@ -102,6 +102,20 @@ cap_types! {
     AsidPool = "ASID pool", tag KERNEL_CAP_TAG_asid_pool_cap;
 }
 
+/// seL4 16.0.0: the right to issue I/O port capabilities, each range once (outside
+/// the macro, which has no place for a `cfg`).
+#[cfg(kaal_sel4 = "16")]
+pub mod io_port_control {
+    /// The marker type.
+    #[derive(Debug)]
+    pub enum IoPortControl {}
+    impl super::sealed::Sealed for IoPortControl {}
+    impl super::CapType for IoPortControl {
+        const NAME: &'static str = "I/O port control";
+        const KERNEL_TAG: Option<u64> = Some(crate::sys::KERNEL_CAP_TAG_io_port_control_cap);
+    }
+}
+
 /// An owned capability of kind `T`.
 ///
 /// Dropping a `Cap` leaks its slot (the capability stays in the CNode); return slots with
@@ -161,18 +175,25 @@ pub type AsidControl = Cap<cap_type::AsidControl>;
 /// An ASID pool.
 pub type AsidPool = Cap<cap_type::AsidPool>;
 
-/// The badge carried by a minted capability. seL4 5.0 on x86_64 has 28-bit badges.
+/// The badge carried by a minted capability. seL4 5.0 on x86_64 has 28-bit badges;
+/// seL4 16.0's badges are whole words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Badge(u64);
 
 impl Badge {
     /// Number of usable badge bits (generated from the `Badge` block in `types_64.bf`).
+    #[cfg(kaal_sel4 = "5")]
     pub const BITS: u32 = sys::Badge_Badge_WIDTH;
+    /// Number of usable badge bits: a whole word.
+    #[cfg(kaal_sel4 = "16")]
+    pub const BITS: u32 = sys::seL4_WordBits as u32;
     /// The largest badge.
-    pub const MAX: u64 = (1 << Self::BITS) - 1;
+    pub const MAX: u64 = if Self::BITS >= 64 { u64::MAX } else { (1 << Self::BITS) - 1 };
 
     /// A badge, if `value` fits in [`Badge::BITS`] bits and is not 0 (0 means "unbadged").
     pub const fn new(value: u64) -> Option<Self> {
+        // On seL4 16.0.0 every non-zero word is a badge and the second test never holds.
+        #[allow(clippy::absurd_extreme_comparisons)]
         if value == 0 || value > Self::MAX {
             None
         } else {
@@ -185,9 +206,16 @@ impl Badge {
         self.0
     }
 
-    /// The `seL4_CapData_t` word for `CNode_Mint`.
+    /// The capability data word for `CNode_Mint`: seL4 5.0's tagged `seL4_CapData_t`.
+    #[cfg(kaal_sel4 = "5")]
     pub(crate) const fn cap_data(self) -> sys::seL4_Word {
         (sys::seL4_CapData_Badge << sys::Badge_CapDataType_SHIFT) | (self.0 << sys::Badge_Badge_SHIFT)
+    }
+
+    /// The capability data word for `CNode_Mint`: in seL4 16.0 the badge itself.
+    #[cfg(kaal_sel4 = "16")]
+    pub(crate) const fn cap_data(self) -> sys::seL4_Word {
+        self.0
     }
 }
 
@@ -222,6 +250,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(kaal_sel4 = "5")]
     fn badges_are_28_bits_and_never_zero() {
         assert_eq!(Badge::BITS, 28);
         assert!(Badge::new(0).is_none());

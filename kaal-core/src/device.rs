@@ -1,12 +1,20 @@
 //! Hardware access: I/O port ranges and interrupts.
 //!
-//! * [`IoPortRange`] is an I/O port capability narrowed to `[first, last]`. The root task
-//!   holds the range of every port; [`IoPortRange::mint`] (seL4 5.0's `io_port_capdata`,
-//!   layout generated from the kernel's own spec) gives a driver exactly its device's
-//!   ports, and the kernel refuses anything outside them. The kernel turns a mint outside
-//!   the parent's range into an empty capability without an error, so the range is
-//!   checked here, against the parent's known range, before minting: no debug syscall
-//!   is needed to find out afterwards.
+//! * [`IoPortRange`] is an I/O port capability for `[first, last]`; the kernel refuses
+//!   any port outside it. The root task's authority over ports, [`IoPortAuthority`],
+//!   differs between the kernels, and the types say so:
+//!   * seL4 5.0.0: the root task holds the range of every port, and
+//!     [`IoPortRange::mint`] (its `io_port_capdata`, layout generated from the kernel's
+//!     own spec) narrows it. The kernel turns a mint outside the parent's range into an
+//!     empty capability without an error, so the range is checked here, against the
+//!     parent's known range, before minting. Ranges may overlap.
+//!   * seL4 16.0.0: the root task holds an [`IoPortControl`], and
+//!     [`IoPortControl::issue`] creates each range. The kernel gives each port to one
+//!     range at a time: issuing an overlapping range fails with [`Error::PortsInUse`]
+//!     until the holder's capability is deleted. Minting cannot narrow a range.
+//!
+//!   Both have `issue(span, cspace)`, so code that only needs "a capability for these
+//!   ports" reads the same on either kernel.
 //! * [`IrqHandler`]s come from [`IrqControl`] for an IOAPIC pin, unbound. Binding one to
 //!   a notification ([`IrqHandler::bind`]) gives an [`Irq`]: the interrupt signals the
 //!   notification, and the driver acknowledges the interrupt when it has handled it.
@@ -16,6 +24,62 @@ use crate::cap::{cap_type, Badge, Cap, IoPort, IrqControl, IrqHandler, Notificat
 use crate::cspace::{CSpace, ROOT_DEPTH};
 use crate::error::{Error, Rejected, Result};
 use crate::sys;
+
+/// The root task's authority over I/O ports: the capability for every port on seL4
+/// 5.0.0, the [`IoPortControl`] on 16.0.0. Both have `issue(span, cspace)`.
+#[cfg(kaal_sel4 = "5")]
+pub type IoPortAuthority = IoPortRange;
+/// The root task's authority over I/O ports: the capability for every port on seL4
+/// 5.0.0, the [`IoPortControl`] on 16.0.0. Both have `issue(span, cspace)`.
+#[cfg(kaal_sel4 = "16")]
+pub type IoPortAuthority = IoPortControl;
+
+/// seL4 16.0.0's authority to issue I/O port capabilities (`seL4_CapIOPortControl`).
+#[cfg(kaal_sel4 = "16")]
+#[derive(Debug)]
+pub struct IoPortControl {
+    cap: Cap<crate::cap::io_port_control::IoPortControl>,
+}
+
+#[cfg(kaal_sel4 = "16")]
+impl IoPortControl {
+    /// Wraps the control capability.
+    ///
+    /// # Safety
+    /// `cap` must be the I/O port control capability, owned by no one else.
+    pub(crate) unsafe fn from_cap(cap: Cap<crate::cap::io_port_control::IoPortControl>) -> Self {
+        Self { cap }
+    }
+
+    /// Issues a capability for `span`. The kernel gives each port to one range at a
+    /// time: if any port of `span` is issued already (to a capability not yet deleted),
+    /// this fails with [`Error::PortsInUse`].
+    pub fn issue(&self, span: PortSpan, cspace: &mut CSpace) -> Result<IoPortRange> {
+        if span.first > span.last {
+            return Err(Error::PortsOutOfRange { first: span.first, last: span.last });
+        }
+        let slot = cspace.alloc_slot()?;
+        // SAFETY: creating an I/O port capability in an empty slot; no memory changes.
+        let err = unsafe {
+            sys::seL4_X86_IOPortControl_Issue(
+                self.cap.cptr(),
+                span.first as u64,
+                span.last as u64,
+                sys::seL4_CapInitThreadCNode,
+                slot.cptr(),
+                ROOT_DEPTH as _,
+            )
+        };
+        let result = match Error::check(err, "seL4_X86_IOPortControl_Issue") {
+            Err(e) if e.kernel_error() == Some(crate::error::KernelError::RevokeFirst) => {
+                Err(Error::PortsInUse { first: span.first, last: span.last })
+            }
+            other => other,
+        };
+        let cap = cspace.finish(slot, result)?;
+        Ok(IoPortRange { cap, span })
+    }
+}
 
 /// The range a port capability covers (inclusive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,10 +114,13 @@ pub struct IoPortRange {
 }
 
 impl IoPortRange {
-    /// All 65536 ports: the root task's initial I/O port capability.
+    /// All 65536 ports: seL4 5.0.0's initial I/O port capability.
+    #[cfg(kaal_sel4 = "5")]
     pub(crate) const ALL: PortSpan = PortSpan { first: 0, last: 0xffff };
 
-    /// Mints a capability for `span` from this range, which must contain it.
+    /// Mints a capability for `span` from this range, which must contain it (seL4
+    /// 5.0.0; 16.0.0 cannot narrow a port capability by minting).
+    #[cfg(kaal_sel4 = "5")]
     pub fn mint(&self, span: PortSpan, cspace: &mut CSpace) -> Result<Self> {
         if span.first > span.last || !self.span.contains(span.first) || !self.span.contains(span.last) {
             return Err(Error::PortsOutOfRange { first: span.first, last: span.last });
@@ -62,6 +129,13 @@ impl IoPortRange {
             | ((span.last as u64) << sys::io_port_capdata_lastPort_SHIFT);
         let cap = cspace.mint_data(&self.cap, Rights::ALL, data, "seL4_CNode_Mint (I/O ports)")?;
         Ok(Self { cap, span })
+    }
+
+    /// A capability for `span`: [`IoPortRange::mint`], under the name both kernels'
+    /// authorities share ([`IoPortAuthority`]).
+    #[cfg(kaal_sel4 = "5")]
+    pub fn issue(&self, span: PortSpan, cspace: &mut CSpace) -> Result<Self> {
+        self.mint(span, cspace)
     }
 
     /// Wraps a granted capability known to cover `span`.
@@ -191,7 +265,7 @@ impl IrqControl {
                 self.cptr(),
                 sys::seL4_CapInitThreadCNode,
                 slot.cptr(),
-                ROOT_DEPTH as u64,
+                ROOT_DEPTH as _,
                 pin.ioapic as u64,
                 pin.pin as u64,
                 level,

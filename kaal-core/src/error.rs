@@ -153,6 +153,9 @@ pub enum Error {
     RingItemSize { name: Name, granted: u32, used: u32 },
     /// Ports outside the capability's range.
     PortsOutOfRange { first: u16, last: u16 },
+    /// seL4 16.0.0 issues each I/O port to one capability range at a time, and some of
+    /// these ports are issued already.
+    PortsInUse { first: u16, last: u16 },
     /// Something is already mapped at this virtual address.
     AddressInUse { vaddr: u64 },
     /// An address is unaligned or outside the usable range.
@@ -261,6 +264,11 @@ impl fmt::Display for Error {
             Error::PortsOutOfRange { first, last } => write!(
                 f,
                 "I/O ports {first:#x}-{last:#x} are outside this capability's range; ask the broker for the device's ports"
+            ),
+            Error::PortsInUse { first, last } => write!(
+                f,
+                "I/O ports {first:#x}-{last:#x} overlap a range already issued (seL4 16.0.0 gives each port to one \
+                 range); delete that capability first, or ask the broker, which holds them"
             ),
             Error::AddressInUse { vaddr } => {
                 write!(f, "virtual address {vaddr:#x} is already mapped; unmap it first or pick another address")

@@ -5,7 +5,9 @@
 //! kernel starts the root task with RSP = 0), the `mem*` functions the compiler expects,
 //! and a panic handler. The runtime then
 //!
-//! 1. checks that the IPC buffer is reachable through GS (the raw layer relies on it),
+//! 1. checks that the IPC buffer is reachable through its segment base (the raw layer
+//!    relies on it): seL4 5.0.0 points GS at it; on 16.0.0 the runtime first points FS
+//!    (the TLS base) at it,
 //! 2. unmaps the page below the stack, so a stack overflow faults instead of silently
 //!    overwriting `.bss`,
 //! 3. wraps the initial capabilities into owned handles ([`RootTask`]) and calls `main`,
@@ -20,9 +22,9 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 pub use kaal_abi::exit::ExitStatus;
 
 use crate::bootinfo::{BootInfo, MAX_UNTYPEDS};
-use crate::cap::{AsidControl, AsidPool, Cap, IrqControl, Rights, Tcb};
+use crate::cap::{AsidControl, AsidPool, Cap, IrqControl, Tcb};
 use crate::cspace::CSpace;
-use crate::device::IoPortRange;
+use crate::device::IoPortAuthority;
 use crate::untyped::Untyped;
 use crate::vspace::VSpace;
 use crate::{println, sys};
@@ -49,8 +51,11 @@ pub struct RootTask {
     pub asid_control: AsidControl,
     /// The root task's ASID pool (for new address spaces).
     pub asid_pool: AsidPool,
-    /// All x86 I/O ports (a copy; the runtime keeps the original to report the exit).
-    pub io_port: IoPortRange,
+    /// The authority over x86 I/O ports: on seL4 5.0.0 a copy of the capability for
+    /// every port (the runtime keeps the original to report the exit); on 16.0.0 the
+    /// I/O port control capability (the runtime holds the exit port, 0xf4, and on a
+    /// release kernel COM1, issued before `main`).
+    pub io_port: IoPortAuthority,
     /// Name of the running system (its crate name).
     pub name: &'static str,
 }
@@ -83,6 +88,25 @@ impl<T: Termination, E: Display> Termination for Result<T, E> {
             }
         }
     }
+}
+
+/// The capability `exit` writes the debug-exit port through: seL4 5.0.0's initial
+/// capability for every port.
+#[cfg(kaal_sel4 = "5")]
+fn exit_port() -> sys::seL4_CPtr {
+    sys::seL4_CapIOPort
+}
+
+/// The capability for the debug-exit port that the runtime issued at start (0 before
+/// that, or if the port was taken, which leaves the write failing harmlessly).
+#[cfg(kaal_sel4 = "16")]
+static EXIT_PORT: AtomicU64 = AtomicU64::new(0);
+
+/// The capability `exit` writes the debug-exit port through: on seL4 16.0.0 one the
+/// runtime issued for that port alone.
+#[cfg(kaal_sel4 = "16")]
+fn exit_port() -> sys::seL4_CPtr {
+    EXIT_PORT.load(Ordering::Relaxed)
 }
 
 /// Addresses from the image's linker script, passed in by [`crate::root_task!`].
@@ -124,7 +148,7 @@ pub fn exit(status: ExitStatus) -> ! {
     // SAFETY: an I/O port write to the debug-exit port and suspending ourselves touch no
     // memory.
     unsafe {
-        sys::seL4_X86_IOPort_Out8(sys::seL4_CapIOPort, kaal_abi::exit::DEBUG_EXIT_PORT as u64, status.to_byte() as u64);
+        sys::seL4_X86_IOPort_Out8(exit_port(), kaal_abi::exit::DEBUG_EXIT_PORT as u64, status.to_byte() as u64);
     }
     println!("[kaal] exit: {} ({:?}); no isa-debug-exit device, suspending", status.describe(), status);
     loop {
@@ -226,42 +250,38 @@ pub unsafe fn __start_root_task<T: Termination>(
     // SAFETY: the caller passes the BootInfo frame's address, which stays mapped for the
     // life of the root task.
     let bootinfo = unsafe { BootInfo::from_addr(bootinfo_addr) };
+    // seL4 16.0.0 leaves the segment bases to user level: point FS at the IPC buffer
+    // before anything uses it.
+    #[cfg(kaal_sel4 = "16")]
+    sys::set_tls_base(bootinfo.ipc_buffer());
     crate::arch::set_tsc_hz(bootinfo.tsc_mhz() * 1_000_000);
     crate::log::set_identity(name, name);
     if !check_ipc_buffer(&bootinfo) {
-        println!("[{name}] runtime error: the IPC buffer is not at the GS base; this kernel does not match kaal-core");
+        println!(
+            "[{name}] runtime error: the IPC buffer is not at the {} base; this kernel does not match kaal-core",
+            if cfg!(kaal_sel4 = "5") { "GS" } else { "FS" }
+        );
         exit(ExitStatus::FAULT);
     }
     sys::debug_name_thread(sys::seL4_CapInitThreadTCB, name);
+    #[cfg(kaal_sel4 = "16")]
+    crate::vspace::record_root_task_mappings(&bootinfo, bootinfo_addr as u64, layout.image_start as u64);
     if !unmap_stack_guard(&bootinfo, &layout) {
         println!("[{name}] warning: could not unmap the stack guard page; stack overflows will go undetected");
     }
     let _ = layout.stack_top;
 
     let mut cspace = CSpace::new(bootinfo.empty_slots());
-    // SAFETY: slot seL4_CapIOPort holds the capability for every I/O port; this
-    // temporary handle is only copied from and then forgotten, so the runtime keeps the
-    // original for `exit`.
-    let original_io = unsafe {
-        IoPortRange::from_cap(Cap::<crate::cap::cap_type::IoPort>::from_cptr(sys::seL4_CapIOPort), IoPortRange::ALL)
-    };
-    let io_port = cspace.copy(original_io.cap(), Rights::ALL);
-    let _ = original_io.into_cap().into_cptr();
-    let io_port = match io_port {
-        // SAFETY: a copy of the capability for every port, owned by this handle alone.
-        Ok(io) => unsafe { IoPortRange::from_cap(io, IoPortRange::ALL) },
-        Err(e) => {
-            println!("[{name}] runtime error: cannot copy the I/O port capability: {e}");
-            exit(ExitStatus::FAULT);
-        }
-    };
-    #[cfg(not(kaal_debug_kernel))]
-    match io_port.mint(crate::console::uart::COM1, &mut cspace) {
-        Ok(com1) => crate::console::uart::init(com1),
-        // No console: report through the exit status alone.
-        Err(_) => exit(ExitStatus::FAULT),
-    }
+    let io_port = io_port_authority(name, &mut cspace);
 
+    if bootinfo.ram_bytes() == 0 && bootinfo.untypeds().count() == MAX_UNTYPEDS {
+        // The kernel creates device untypeds first and drops what does not fit.
+        println!(
+            "[{name}] warning: no RAM reached the root task: the kernel's BootInfo holds at most {MAX_UNTYPEDS} \
+             untypeds (KernelMaxNumBootinfoUntypedCaps) and device memory took them all; build the kernel with \
+             more (seL4 16.0.0's X64_verified configuration fixes 50, too few for QEMU's pc machine)"
+        );
+    }
     let mut untypeds = heapless::Vec::new();
     for u in bootinfo.untypeds() {
         // SAFETY: BootInfo lists each untyped once, untouched; each handle is unique.
@@ -288,6 +308,60 @@ pub unsafe fn __start_root_task<T: Termination>(
     };
     let status = main(rt).report(name);
     exit(status)
+}
+
+/// seL4 5.0.0: a copy of the capability for every port (the original stays for
+/// `exit`), and on a release kernel COM1 for the console.
+#[cfg(kaal_sel4 = "5")]
+fn io_port_authority(name: &str, cspace: &mut CSpace) -> IoPortAuthority {
+    use crate::device::IoPortRange;
+    // SAFETY: slot seL4_CapIOPort holds the capability for every I/O port; this
+    // temporary handle is only copied from and then forgotten, so the runtime keeps the
+    // original for `exit`.
+    let original_io = unsafe {
+        IoPortRange::from_cap(Cap::<crate::cap::cap_type::IoPort>::from_cptr(sys::seL4_CapIOPort), IoPortRange::ALL)
+    };
+    let io_port = cspace.copy(original_io.cap(), crate::cap::Rights::ALL);
+    let _ = original_io.into_cap().into_cptr();
+    let io_port = match io_port {
+        // SAFETY: a copy of the capability for every port, owned by this handle alone.
+        Ok(io) => unsafe { IoPortRange::from_cap(io, IoPortRange::ALL) },
+        Err(e) => {
+            println!("[{name}] runtime error: cannot copy the I/O port capability: {e}");
+            exit(ExitStatus::FAULT);
+        }
+    };
+    #[cfg(not(kaal_debug_kernel))]
+    match io_port.mint(crate::console::uart::COM1, cspace) {
+        Ok(com1) => crate::console::uart::init(com1),
+        // No console: report through the exit status alone.
+        Err(_) => exit(ExitStatus::FAULT),
+    }
+    io_port
+}
+
+/// seL4 16.0.0: the I/O port control capability, after issuing the debug-exit port
+/// for `exit` and, on a release kernel, COM1 for the console.
+#[cfg(kaal_sel4 = "16")]
+fn io_port_authority(name: &str, cspace: &mut CSpace) -> IoPortAuthority {
+    use crate::device::{IoPortControl, PortSpan};
+    // SAFETY: slot seL4_CapIOPortControl holds the I/O port control capability, and
+    // this is the only place that wraps it.
+    let control = unsafe { IoPortControl::from_cap(Cap::from_cptr(sys::seL4_CapIOPortControl)) };
+    match control.issue(PortSpan::new(kaal_abi::exit::DEBUG_EXIT_PORT, 1), cspace) {
+        // The runtime keeps this capability for the life of the system.
+        Ok(port) => EXIT_PORT.store(port.into_cap().into_cptr(), Ordering::Relaxed),
+        Err(e) => {
+            println!("[{name}] warning: cannot issue the debug-exit port: {e}; exit statuses will not reach the host")
+        }
+    }
+    #[cfg(not(kaal_debug_kernel))]
+    match control.issue(crate::console::uart::COM1, cspace) {
+        Ok(com1) => crate::console::uart::init(com1),
+        // No console: report through the exit status alone.
+        Err(_) => exit(ExitStatus::FAULT),
+    }
+    control
 }
 
 /// Declares the root task's `main` and emits the runtime support it needs.

@@ -6,12 +6,14 @@
 //! config being built, except the few primitives the generated code calls: the
 //! `syscall` instruction wrappers, IPC-buffer access and `invoke`.
 //!
-//! ## x86_64 syscall ABI (seL4 5.0.0)
+//! ## x86_64 syscall ABI (seL4 5.0.0, and 16.0.0 without MCS)
 //! `syscall` with RDX = syscall number, RDI = capability or destination (the badge on
 //! return), RSI = message info, and message registers 0..3 in R10, R8, R9, R15. Further
-//! message registers and extra caps live in the calling thread's IPC buffer, which the
-//! kernel maps at the GS base of every thread (`restore_user_context` writes GS base =
-//! `tcbIPCBuffer`), so IPC-buffer access is `%gs`-relative and per-thread.
+//! message registers and extra caps live in the calling thread's IPC buffer. seL4 5.0
+//! points every thread's GS base at it (`restore_user_context` writes GS base =
+//! `tcbIPCBuffer`), so IPC-buffer access is `%gs`-relative and per-thread; seL4 16.0
+//! leaves the segment bases to user level, so KaaL points each thread's FS base at its
+//! IPC buffer (the TLS base) and IPC-buffer access is `%fs`-relative.
 //! The kernel returns with RSP = 0 and restores RBX, so RSP is parked in RBX; LLVM
 //! reserves RBX, so its own value is parked in R12, which the kernel also restores.
 //!
@@ -102,9 +104,10 @@ impl MessageInfo {
 // ---------------------------------------------------------------------------------------
 
 /// Writes word `index` of the calling thread's IPC buffer.
+#[cfg(kaal_sel4 = "5")]
 #[inline(always)]
 pub(crate) fn ipc_buffer_write(index: usize, value: seL4_Word) {
-    // SAFETY: GS base is this thread's IPC buffer (set by the kernel on every return to
+    // SAFETY: GS base is this thread's IPC buffer (seL4 5.0 sets it on every return to
     // user mode), a mapped, writable 4 KiB frame; callers pass indices inside
     // seL4_IPCBuffer (asserted in debug builds).
     debug_assert!(index * 8 < SIZEOF_seL4_IPCBuffer);
@@ -114,6 +117,7 @@ pub(crate) fn ipc_buffer_write(index: usize, value: seL4_Word) {
 }
 
 /// Reads word `index` of the calling thread's IPC buffer.
+#[cfg(kaal_sel4 = "5")]
 #[inline(always)]
 pub(crate) fn ipc_buffer_read(index: usize) -> seL4_Word {
     debug_assert!(index * 8 < SIZEOF_seL4_IPCBuffer);
@@ -123,6 +127,50 @@ pub(crate) fn ipc_buffer_read(index: usize) -> seL4_Word {
         asm!("mov {v}, qword ptr gs:[{off}]", off = in(reg) index * 8, v = out(reg) value, options(nostack, preserves_flags, readonly))
     }
     value
+}
+
+/// Writes word `index` of the calling thread's IPC buffer.
+#[cfg(kaal_sel4 = "16")]
+#[inline(always)]
+pub(crate) fn ipc_buffer_write(index: usize, value: seL4_Word) {
+    // SAFETY: FS base is this thread's IPC buffer (seL4 16.0.0 leaves it to user level:
+    // the runtime sets it before anything else, see `set_tls_base`), a mapped, writable
+    // 4 KiB frame; callers pass indices inside seL4_IPCBuffer.
+    debug_assert!(index * 8 < SIZEOF_seL4_IPCBuffer);
+    unsafe {
+        asm!("mov qword ptr fs:[{off}], {v}", off = in(reg) index * 8, v = in(reg) value, options(nostack, preserves_flags))
+    }
+}
+
+/// Reads word `index` of the calling thread's IPC buffer.
+#[cfg(kaal_sel4 = "16")]
+#[inline(always)]
+pub(crate) fn ipc_buffer_read(index: usize) -> seL4_Word {
+    debug_assert!(index * 8 < SIZEOF_seL4_IPCBuffer);
+    let value;
+    // SAFETY: as for `ipc_buffer_write`; reads have no side effects.
+    unsafe {
+        asm!("mov {v}, qword ptr fs:[{off}]", off = in(reg) index * 8, v = out(reg) value, options(nostack, preserves_flags, readonly))
+    }
+    value
+}
+
+/// Points the calling thread's FS base (seL4 16.0.0's TLS base) at `ipc_buffer`, where
+/// the IPC-buffer accessors look. New threads and components get it from their
+/// registers; the root task calls this first thing.
+#[cfg(kaal_sel4 = "16")]
+pub(crate) fn set_tls_base(ipc_buffer: u64) {
+    #[cfg(kaal_fsgsbase_inst)]
+    // SAFETY: the kernel lets user code write its own FS base (CONFIG_FSGSBASE_INST);
+    // nothing reads through FS before this.
+    unsafe {
+        asm!("wrfsbase {v}", v = in(reg) ipc_buffer, options(nostack, preserves_flags))
+    }
+    #[cfg(not(kaal_fsgsbase_inst))]
+    // SAFETY: SetTLSBase sets the caller's FS base and touches no memory.
+    unsafe {
+        syscall(syscall::seL4_SysSetTLSBase, ipc_buffer, 0, [0; 4]);
+    }
 }
 
 /// Sets message register `i` (for `i >= 4`; the first four travel in CPU registers).

@@ -237,6 +237,15 @@ impl Threads {
         }
         let base = self.next_vaddr + PAGE_SIZE as u64;
         self.next_vaddr += span;
+        // seL4 16.0.0: from the first thread on, the mapping table needs its lock.
+        #[cfg(kaal_sel4 = "16")]
+        if !crate::occupancy::MAP_LOCK.is_attached() {
+            let notification: Notification = alloc.allocate()?;
+            if let Err(taken) = crate::occupancy::MAP_LOCK.attach(notification) {
+                // Attached meanwhile: the new notification is not needed.
+                let _ = taken.into_cptr();
+            }
+        }
         let tcb: Tcb = alloc.allocate()?;
         let done: Notification = alloc.allocate()?;
         for i in 0..pages {
@@ -296,41 +305,36 @@ impl Threads {
         // (checked above), and unused: the slot's previous thread has been joined.
         unsafe { start_ptr.write(start) };
 
-        let prio = ((config.priority as u64) << sys::seL4_PrioProps_prio_SHIFT)
-            | ((config.priority as u64) << sys::seL4_PrioProps_mcp_SHIFT);
-        let regs = sys::seL4_UserContext {
+        let mut regs = sys::seL4_UserContext {
             rip: thread_entry::<F, T> as *const () as u64,
             // The ABI expects RSP + 8 to be 16-byte aligned at function entry.
             rsp: (start_addr & !15) - 8,
             rdi: start_addr,
             ..Default::default()
         };
+        set_ipc_buffer_base(&mut regs, slot.ipc_vaddr);
+        let setup = TcbSetup {
+            fault_ep: 0,
+            priority: config.priority,
+            cspace: sys::seL4_CapInitThreadCNode,
+            cspace_data: 0,
+            vspace: self.vspace.cptr(),
+            ipc_vaddr: slot.ipc_vaddr,
+            ipc_frame: slot.ipc_frame,
+        };
         // SAFETY: configuring and starting a thread we created, on memory we mapped for
         // it alone; the closure is handed over through `start`.
         let started = unsafe {
             let count = size_of::<sys::seL4_UserContext>() as u64 / 8;
-            Error::check(
-                sys::seL4_TCB_Configure(
-                    slot.tcb.cptr(),
-                    0,
-                    prio,
-                    sys::seL4_CapInitThreadCNode,
-                    0,
-                    self.vspace.cptr(),
-                    0,
-                    slot.ipc_vaddr,
-                    slot.ipc_frame,
-                ),
-                "seL4_TCB_Configure",
-            )
-            .and_then(|_| {
-                Error::check(
-                    sys::seL4_TCB_WriteRegisters(slot.tcb.cptr(), false, 0, count, &regs),
-                    "seL4_TCB_WriteRegisters",
-                )
-            })
-            .map(|_| sys::debug_name_thread(slot.tcb.cptr(), config.name))
-            .and_then(|_| Error::check(sys::seL4_TCB_Resume(slot.tcb.cptr()), "seL4_TCB_Resume"))
+            configure_tcb(slot.tcb.cptr(), &setup)
+                .and_then(|_| {
+                    Error::check(
+                        sys::seL4_TCB_WriteRegisters(slot.tcb.cptr(), false, 0, count, &regs),
+                        "seL4_TCB_WriteRegisters",
+                    )
+                })
+                .map(|_| sys::debug_name_thread(slot.tcb.cptr(), config.name))
+                .and_then(|_| Error::check(sys::seL4_TCB_Resume(slot.tcb.cptr()), "seL4_TCB_Resume"))
         };
         if let Err(e) = started {
             // SAFETY: the thread never started, so the closure is still ours to drop.
@@ -366,4 +370,63 @@ impl Threads {
         let _ = self.idle.push(slot);
         outcome
     }
+}
+
+/// How a new thread is set up: its fault endpoint (a slot in its own CSpace; 0 for
+/// none), priority (also its maximum controlled priority, so it cannot raise itself),
+/// CSpace and VSpace roots, and IPC buffer.
+pub(crate) struct TcbSetup {
+    pub fault_ep: sys::seL4_CPtr,
+    pub priority: u8,
+    pub cspace: sys::seL4_CPtr,
+    pub cspace_data: sys::seL4_Word,
+    pub vspace: sys::seL4_CPtr,
+    pub ipc_vaddr: u64,
+    pub ipc_frame: sys::seL4_CPtr,
+}
+
+/// Configures `tcb`. seL4 5.0.0 takes the priorities in `TCB_Configure`.
+///
+/// # Safety
+/// `tcb` must be a TCB capability of the caller's, and the roots and frame must be what
+/// the new thread may use.
+#[cfg(kaal_sel4 = "5")]
+pub(crate) unsafe fn configure_tcb(tcb: sys::seL4_CPtr, s: &TcbSetup) -> Result<()> {
+    let prio = ((s.priority as u64) << sys::seL4_PrioProps_prio_SHIFT)
+        | ((s.priority as u64) << sys::seL4_PrioProps_mcp_SHIFT);
+    // SAFETY: forwarded from the caller.
+    let err = unsafe {
+        sys::seL4_TCB_Configure(tcb, s.fault_ep, prio, s.cspace, s.cspace_data, s.vspace, 0, s.ipc_vaddr, s.ipc_frame)
+    };
+    Error::check(err, "seL4_TCB_Configure")
+}
+
+/// Configures `tcb`. seL4 16.0.0 sets priorities apart from `TCB_Configure`, with the
+/// root task's TCB as the authority (its maximum controlled priority is the highest).
+///
+/// # Safety
+/// As for the 5.0.0 version.
+#[cfg(kaal_sel4 = "16")]
+pub(crate) unsafe fn configure_tcb(tcb: sys::seL4_CPtr, s: &TcbSetup) -> Result<()> {
+    let authority = sys::seL4_CapInitThreadTCB;
+    // SAFETY: forwarded from the caller; setting priorities touches no memory.
+    unsafe {
+        Error::check(
+            sys::seL4_TCB_Configure(tcb, s.fault_ep, s.cspace, s.cspace_data, s.vspace, 0, s.ipc_vaddr, s.ipc_frame),
+            "seL4_TCB_Configure",
+        )?;
+        Error::check(sys::seL4_TCB_SetMCPriority(tcb, authority, s.priority as u64), "seL4_TCB_SetMCPriority")?;
+        Error::check(sys::seL4_TCB_SetPriority(tcb, authority, s.priority as u64), "seL4_TCB_SetPriority")
+    }
+}
+
+/// Where a new thread finds its IPC buffer: seL4 5.0.0 points GS at it by itself.
+#[cfg(kaal_sel4 = "5")]
+pub(crate) fn set_ipc_buffer_base(_regs: &mut sys::seL4_UserContext, _ipc_vaddr: u64) {}
+
+/// Where a new thread finds its IPC buffer: on seL4 16.0.0 its FS base (the TLS
+/// base), set here in its first registers.
+#[cfg(kaal_sel4 = "16")]
+pub(crate) fn set_ipc_buffer_base(regs: &mut sys::seL4_UserContext, ipc_vaddr: u64) {
+    regs.fs_base = ipc_vaddr;
 }

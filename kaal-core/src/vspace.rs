@@ -40,6 +40,11 @@
 //! }
 //! ```
 //!
+//! seL4 5.0.0's kernel refuses to map over a mapped page; seL4 16.0.0's replaces it
+//! silently, so there KaaL records every mapping itself and refuses the same way (see
+//! `occupancy.rs`): on both kernels a mapping over another fails with
+//! [`Error::AddressInUse`] and hands the frame back.
+//!
 //! x86_64 needs a PDPT, a page directory and a page table above every page. `map`
 //! creates the missing ones on demand from an [`ObjectAllocator`] and installs them,
 //! top-down as the kernel's `seL4_FailedLookup` replies ask for them.
@@ -51,6 +56,28 @@ use crate::cspace::CSpace;
 use crate::error::{Error, KernelError, Rejected, Result};
 use crate::sys;
 use crate::untyped::{private::FromRetyped, Memory, Retype, Untyped};
+
+/// The root task's address space in the mapping table.
+const ROOT_SPACE: u32 = 1;
+/// The number the next new address space gets.
+static NEXT_SPACE: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(ROOT_SPACE + 1);
+
+/// seL4 16.0.0: records what the kernel mapped into the root task before it started
+/// (its image, IPC buffer, BootInfo and extra BootInfo), so nothing is mapped over them.
+#[cfg(kaal_sel4 = "16")]
+pub(crate) fn record_root_task_mappings(bootinfo: &crate::BootInfo, bootinfo_addr: u64, image_start: u64) {
+    let page = PAGE_SIZE as u64;
+    let frames = bootinfo.user_image_frames();
+    let extra = bootinfo.extra_bi_pages();
+    for (vaddr, pages) in [
+        (image_start, frames.end - frames.start),
+        (bootinfo.ipc_buffer(), 1),
+        (bootinfo_addr, 1 + (extra.end - extra.start)),
+    ] {
+        // Disjoint, and the table is empty: this cannot be refused.
+        let _ = crate::occupancy::record(ROOT_SPACE, vaddr, pages * page);
+    }
+}
 
 /// Bytes in a (small) page.
 pub const PAGE_SIZE: usize = 1 << sys::seL4_PageBits;
@@ -178,6 +205,9 @@ impl PageSize for Large {
 /// A virtual address space (an x86_64 PML4 and the paging structures below it).
 pub struct VSpace {
     root: Cap<cap_type::Pml4>,
+    /// Which address space this is, for the mapping table on seL4 16.0.0 (1 is the
+    /// root task's own; every handle of one address space has the same number).
+    space: u32,
     /// The calling thread runs in this address space.
     current: bool,
     /// Paging structures created by `map` (they live until the vspace is torn down).
@@ -220,7 +250,12 @@ impl VSpace {
     pub(crate) fn root_task() -> Self {
         // SAFETY: slot seL4_CapInitThreadVSpace holds the root task's PML4; the runtime
         // creates this handle once.
-        Self { root: unsafe { Cap::from_cptr(sys::seL4_CapInitThreadVSpace) }, current: true, paging_structures: 0 }
+        Self {
+            root: unsafe { Cap::from_cptr(sys::seL4_CapInitThreadVSpace) },
+            space: ROOT_SPACE,
+            current: true,
+            paging_structures: 0,
+        }
     }
 
     /// A new, empty address space: assigns `pml4` an ASID from `asid_pool`.
@@ -228,7 +263,12 @@ impl VSpace {
         // SAFETY: assigning an ASID to a fresh PML4 affects no existing mapping.
         let err = unsafe { sys::seL4_X86_ASIDPool_Assign(asid_pool.cptr(), pml4.cptr()) };
         match Error::check(err, "seL4_X86_ASIDPool_Assign") {
-            Ok(()) => Ok(Self { root: pml4, current: false, paging_structures: 0 }),
+            Ok(()) => Ok(Self {
+                root: pml4,
+                space: NEXT_SPACE.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
+                current: false,
+                paging_structures: 0,
+            }),
             Err(error) => Err(Rejected { error, value: pml4 }),
         }
     }
@@ -244,11 +284,12 @@ impl VSpace {
     }
 
     /// A second handle on the same address space, e.g. for a heap that maps its own
-    /// region. The kernel still refuses overlapping mappings, so the handles cannot
-    /// interfere with each other's memory.
+    /// region. Overlapping mappings are still refused (by the kernel on 5.0.0, by
+    /// KaaL's mapping table on 16.0.0), so the handles cannot interfere with each
+    /// other's memory.
     pub fn try_clone(&self, cspace: &mut CSpace) -> Result<VSpace> {
         let root = cspace.copy(&self.root, Rights::ALL)?;
-        Ok(VSpace { root, current: self.current, paging_structures: 0 })
+        Ok(VSpace { root, space: self.space, current: self.current, paging_structures: 0 })
     }
 
     /// Paging structures `map` has created so far.
@@ -467,17 +508,39 @@ impl<S: PageSize, K: FrameKind> Frame<S, K> {
         if let Err(error) = check_vaddr(vaddr, S::BYTES as u64) {
             return Err(Rejected { error, value: self });
         }
+        // seL4 16.0.0 would replace a mapping silently: record this one first.
+        #[cfg(kaal_sel4 = "16")]
+        if let Err(error) = crate::occupancy::record(vspace.space, vaddr, S::BYTES as u64) {
+            return Err(Rejected { error, value: self });
+        }
+        let result = self.map_unrecorded::<A>(vspace, vaddr, cache, alloc);
+        #[cfg(kaal_sel4 = "16")]
+        if result.is_err() {
+            crate::occupancy::forget(vspace.space, vaddr, S::BYTES as u64);
+        }
+        result
+    }
+
+    fn map_unrecorded<A: Access>(
+        self,
+        vspace: &mut VSpace,
+        vaddr: u64,
+        cache: CacheAttr,
+        alloc: &mut impl ObjectAllocator,
+    ) -> Result<MappedFrame<S, K, A>, Rejected<Frame<S, K>>> {
         // A paging-structure miss costs one retry per missing level (at most three).
         for _ in 0..4 {
-            // SAFETY: the kernel refuses to map over an existing translation
-            // (seL4_DeleteFirst), so this cannot change memory Rust already references.
+            // SAFETY: nothing is mapped at `vaddr`: seL4 5.0.0's kernel refuses to map over
+            // an existing translation (seL4_DeleteFirst), and on 16.0.0 the mapping table
+            // refused above. So this cannot change memory Rust already references.
             let err = unsafe {
                 sys::seL4_X86_Page_Map(self.cap.cptr(), vspace.root.cptr(), vaddr, A::RIGHTS.word(), cache.word())
             };
             let error = match Error::check(err, "seL4_X86_Page_Map") {
                 Ok(()) => {
                     let Frame { cap, paddr, .. } = self;
-                    return Ok(MappedFrame { cap, paddr, vaddr, local: vspace.current, _state: PhantomData });
+                    let (space, local) = (vspace.space, vspace.current);
+                    return Ok(MappedFrame { cap, paddr, vaddr, space, local, _state: PhantomData });
                 }
                 Err(e) => e,
             };
@@ -523,6 +586,8 @@ pub struct MappedFrame<S: PageSize = Small, K: FrameKind = Ram, A: Access = Read
     cap: Cap<S::Kind>,
     paddr: u64,
     vaddr: u64,
+    /// The address space, for the mapping table (seL4 16.0.0).
+    space: u32,
     local: bool,
     _state: PhantomData<(K, A)>,
 }
@@ -576,6 +641,10 @@ impl<S: PageSize, K: FrameKind, A: Access> MappedFrame<S, K, A> {
         // Unmap of a valid frame capability cannot fail (the kernel only checks the cap
         // type, which the handle's type guarantees).
         debug_assert_eq!(err, sys::seL4_NoError, "seL4_X86_Page_Unmap");
+        #[cfg(kaal_sel4 = "16")]
+        crate::occupancy::forget(self.space, self.vaddr, S::BYTES as u64);
+        #[cfg(kaal_sel4 = "5")]
+        let _ = self.space;
         Frame { cap: self.cap, paddr: self.paddr, _kind: PhantomData }
     }
 

@@ -22,7 +22,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use kaal_alloc::{DmaPool, UntypedAllocator};
-use kaal_core::device::{IoApicPin, IoPortRange, Irq, PortSpan};
+use kaal_core::device::{IoApicPin, IoPortAuthority, IoPortRange, Irq, PortSpan};
 use kaal_core::error::Bytes;
 use kaal_core::mmio::MmioRegion;
 use kaal_core::vspace::{Device, Frame, Small, VSpace, PAGE_SIZE};
@@ -212,7 +212,7 @@ pub struct Broker {
     devices: Vec<DeviceInfo>,
     holders: BTreeMap<DeviceId, &'static str>,
     irq_holders: BTreeMap<u8, (&'static str, DeviceId)>,
-    io_ports: IoPortRange,
+    io_ports: IoPortAuthority,
     /// PCI configuration space, to enable a function when it is claimed.
     config: PortConfigSpace,
     irq_control: IrqControl,
@@ -239,11 +239,12 @@ fn isa_line(madt: Option<&Madt>, irq: u8) -> InterruptLine {
 }
 
 impl Broker {
-    /// Builds the device table. `io_ports` must cover every port and `irq_control` is
-    /// the root task's; device memory, notifications and DMA pools come from `memory`,
+    /// Builds the device table. `io_ports` is the root task's authority over the ports
+    /// (on seL4 5.0.0 the capability for every port, on 16.0.0 the I/O port control)
+    /// and `irq_control` is the root task's; device memory, notifications and DMA pools come from `memory`,
     /// and mappings go into `vspace` (the root task's own address space).
     pub fn new(
-        io_ports: IoPortRange,
+        io_ports: IoPortAuthority,
         irq_control: IrqControl,
         memory: &mut UntypedAllocator,
         vspace: &mut VSpace,
@@ -279,11 +280,19 @@ impl Broker {
             let present = match device {
                 IsaDevice::Pit => true,
                 _ => {
-                    let probe = io_ports.mint(PortSpan::new(first, count), memory.cspace())?;
-                    let present = isa::uart_present(&probe);
-                    // The probe's capability is not needed again; its slot goes back.
-                    let _ = memory.cspace().delete(probe.into_cap());
-                    present
+                    match io_ports.issue(PortSpan::new(first, count), memory.cspace()) {
+                        Ok(probe) => {
+                            let present = isa::uart_present(&probe);
+                            // The probe's capability is not needed again; deleting it
+                            // returns its slot (and on 16.0.0 its ports).
+                            let _ = memory.cspace().delete(probe.into_cap());
+                            present
+                        }
+                        // seL4 16.0.0: someone in this system holds the ports already
+                        // (the runtime's console on COM1), so the device is there.
+                        Err(kaal_core::Error::PortsInUse { .. }) => true,
+                        Err(e) => return Err(e),
+                    }
                 }
             };
             if present {
@@ -313,7 +322,7 @@ impl Broker {
         }
 
         // PCI.
-        let config = io_ports.mint(PortSpan::new(0xcf8, 8), memory.cspace())?;
+        let config = io_ports.issue(PortSpan::new(0xcf8, 8), memory.cspace())?;
         let mut config = PortConfigSpace { ports: config };
         for function in pci::enumerate(&mut config) {
             let mut mmio = heapless::Vec::new();
@@ -453,7 +462,7 @@ impl Broker {
         let resources = |error| BrokerError::Resources { id, claimant, error };
         let mut claim = DeviceClaim { info: info.clone(), ports: None, irq: None, mmio: Vec::new() };
         if let Some((first, count)) = info.ports {
-            claim.ports = Some(self.io_ports.mint(PortSpan::new(first, count), memory.cspace()).map_err(resources)?);
+            claim.ports = Some(self.io_ports.issue(PortSpan::new(first, count), memory.cspace()).map_err(resources)?);
         }
         if let Some(line) = info.interrupt {
             claim.irq = Some(self.irq(line, delivery, memory).map_err(resources)?);

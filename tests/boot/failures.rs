@@ -5,11 +5,20 @@ use std::time::Duration;
 use kaal_abi::exit::ExitStatus;
 use kaal_compose::qemu::Verdict;
 use kaal_compose::testing::Boot;
-use kaal_sel4::Flavour;
 
 #[test]
 fn a_panic_is_reported_with_message_and_location() {
-    let run = Boot::new("tests/systems/panic-on-purpose").run();
+    panic_on_purpose("5.0.0-debug");
+}
+
+#[test]
+fn a_panic_is_reported_with_message_and_location_on_sel4_16() {
+    panic_on_purpose("16.0.0-debug");
+}
+
+fn panic_on_purpose(kernel: &str) {
+    let Some(boot) = Boot::new("tests/systems/panic-on-purpose").on(kernel) else { return };
+    let run = boot.run();
     run.assert_verdict(Verdict::Exited(ExitStatus::PANIC))
         .assert_lines_in_order(&[
             "about to panic with",
@@ -22,7 +31,17 @@ fn a_panic_is_reported_with_message_and_location() {
 
 #[test]
 fn a_stack_overflow_hits_the_guard_page_and_is_reported() {
-    let run = Boot::new("tests/systems/fault-on-purpose").timeout(Duration::from_secs(60)).run();
+    stack_overflow("5.0.0-debug");
+}
+
+#[test]
+fn a_stack_overflow_hits_the_guard_page_and_is_reported_on_sel4_16() {
+    stack_overflow("16.0.0-debug");
+}
+
+fn stack_overflow(kernel: &str) {
+    let Some(boot) = Boot::new("tests/systems/fault-on-purpose").on(kernel) else { return };
+    let run = boot.timeout(Duration::from_secs(60)).run();
     match &run.verdict {
         Verdict::UnhandledFault { report } => {
             assert!(report.starts_with("vm fault on data at address"), "{report}");
@@ -36,16 +55,27 @@ fn a_stack_overflow_hits_the_guard_page_and_is_reported() {
 
 #[test]
 fn faulting_components_are_stopped_and_named_while_the_others_finish() {
-    fault_isolation(Flavour::Debug);
+    fault_isolation("5.0.0-debug");
 }
 
 #[test]
 fn faulting_components_are_stopped_on_the_release_kernel_too() {
-    fault_isolation(Flavour::Release);
+    fault_isolation("5.0.0-release");
 }
 
-fn fault_isolation(flavour: Flavour) {
-    let run = Boot::new("tests/systems/fault-isolation").kernel(flavour).run();
+#[test]
+fn faulting_components_are_stopped_and_named_on_sel4_16() {
+    fault_isolation("16.0.0-debug");
+}
+
+#[test]
+fn faulting_components_are_stopped_and_named_on_sel4_16_release() {
+    fault_isolation("16.0.0-release");
+}
+
+fn fault_isolation(kernel: &str) {
+    let Some(boot) = Boot::new("tests/systems/fault-isolation").on(kernel) else { return };
+    let run = boot.run();
     run.assert_success()
         .assert_line(
             "[supervisor] component 'vm-fault' faulted: VM fault (write of an unmapped page) at address 0xdead0000, ip 0x",

@@ -9,7 +9,6 @@ use kaal_abi::exit::ExitStatus;
 use kaal_compose::progress::Reporter;
 use kaal_compose::qemu::Verdict;
 use kaal_compose::testing::{workspace_root, Boot};
-use kaal_sel4::Flavour;
 
 /// The hex number after `prefix` on its line.
 fn hex_after(run: &kaal_compose::qemu::BootOutcome, line: &str, prefix: &str) -> String {
@@ -20,16 +19,27 @@ fn hex_after(run: &kaal_compose::qemu::BootOutcome, line: &str, prefix: &str) ->
 
 #[test]
 fn the_pipeline_example_runs_three_components_wired_by_system_toml() {
-    pipeline(Flavour::Debug);
+    pipeline("5.0.0-debug");
 }
 
 #[test]
 fn the_pipeline_example_runs_on_the_release_kernel() {
-    pipeline(Flavour::Release);
+    pipeline("5.0.0-release");
 }
 
-fn pipeline(flavour: Flavour) {
-    let run = Boot::new("examples/pipeline").kernel(flavour).run();
+#[test]
+fn the_pipeline_example_runs_on_sel4_16() {
+    pipeline("16.0.0-debug");
+}
+
+#[test]
+fn the_pipeline_example_runs_on_sel4_16_release() {
+    pipeline("16.0.0-release");
+}
+
+fn pipeline(kernel: &str) {
+    let Some(boot) = Boot::new("examples/pipeline").on(kernel) else { return };
+    let run = boot.run();
     run.assert_success()
         .assert_lines_in_order(&[
             "[kaal-root] system 'pipeline': 3 components",
@@ -59,7 +69,19 @@ fn pipeline(flavour: Flavour) {
 
 #[test]
 fn components_get_only_what_system_toml_grants_them() {
-    let run = Boot::new("tests/systems/confinement").run();
+    confinement("5.0.0-debug");
+}
+
+/// seL4 16.0.0's badges and CNode guards are encoded differently; what a component can
+/// reach must not change.
+#[test]
+fn components_get_only_what_system_toml_grants_them_on_sel4_16() {
+    confinement("16.0.0-debug");
+}
+
+fn confinement(kernel: &str) {
+    let Some(boot) = Boot::new("tests/systems/confinement").on(kernel) else { return };
+    let run = boot.run();
     // The intruder faults on purpose, so the system reports a failure; the others finish.
     run.assert_verdict(Verdict::Exited(ExitStatus::ERROR))
         .assert_line(
@@ -96,7 +118,17 @@ fn components_get_only_what_system_toml_grants_them() {
 
 #[test]
 fn a_network_driver_in_a_component_moves_frames_through_dma() {
-    let run = Boot::new("tests/systems/nic-loopback").run();
+    nic_loopback("5.0.0-debug");
+}
+
+#[test]
+fn a_network_driver_in_a_component_moves_frames_through_dma_on_sel4_16() {
+    nic_loopback("16.0.0-debug");
+}
+
+fn nic_loopback(kernel: &str) {
+    let Some(boot) = Boot::new("tests/systems/nic-loopback").on(kernel) else { return };
+    let run = boot.run();
     run.assert_success()
         .assert_lines_in_order(&[
             "[kaal-root] device pci:00:03.0 -> nic",
@@ -179,7 +211,16 @@ fn isolated_cargo_home() -> PathBuf {
 
 /// Runs `cargo kaal ARGS` in `dir` and returns (success, stdout + stderr).
 fn cargo_kaal(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    cargo_kaal_with(dir, args, &[])
+}
+
+/// [`cargo_kaal`] without the environment variables `unset`.
+fn cargo_kaal_with(dir: &Path, args: &[&str], unset: &[&str]) -> (bool, String) {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    for name in unset {
+        cmd.env_remove(name);
+    }
+    let out = cmd
         .arg("kaal")
         .args(args)
         .current_dir(dir)
@@ -227,6 +268,43 @@ fn new_project_runs(template: &str, command: &[&str], system: Option<&str>, expe
             Some(i) => from += i + 1,
             None => panic!("expected {text:?} (in order) from the `{template}` project:\n{out}"),
         }
+    }
+}
+
+/// seL4 16.0.0 is in no registry: a system that asks for it without a source (or with
+/// one that is not there) fails before anything builds, saying how to give one.
+#[test]
+fn a_sel4_16_system_without_a_reachable_source_fails_before_anything_builds() {
+    let scratch = Scratch::new("no-sel4-16-source");
+    let project = scratch.0.join("demo");
+    let (ok, out) = cargo_kaal(&workspace_root(), &["new", &project.display().to_string()]);
+    assert!(ok, "cargo kaal new failed:\n{out}");
+    let system = std::fs::read_to_string(project.join("system.toml")).unwrap();
+    let unset = [kaal_sel4::source::SOURCE_ENV];
+    for (kernel, expect) in [
+        (
+            "version = \"16.0.0\"",
+            vec!["no seL4 16.0.0 source: no package registry carries it", "git clone --branch 16.0.0"],
+        ),
+        (
+            "version = \"16.0.0\"\nsource = \"../nowhere\"",
+            vec!["is not an seL4 source tree KaaL knows", "[kernel] source names"],
+        ),
+        (
+            "version = \"16.0.0\"\nsource = { git = \"/nonexistent/seL4.git\", tag = \"16.0.0\" }",
+            vec![
+                "git clone --depth 1 --branch 16.0.0 /nonexistent/seL4.git failed",
+                "set [kernel] source to the tree's path",
+            ],
+        ),
+    ] {
+        std::fs::write(project.join("system.toml"), format!("{system}\n[kernel]\n{kernel}\n")).unwrap();
+        let (ok, out) = cargo_kaal_with(&project, &["build"], &unset);
+        assert!(!ok, "a 16.0.0 system with `{kernel}` built:\n{out}");
+        for text in expect {
+            assert!(out.contains(text), "expected {text:?} for `{kernel}`:\n{out}");
+        }
+        assert!(!project.join("target").exists(), "nothing may be built without a kernel source");
     }
 }
 

@@ -253,10 +253,20 @@ pub(super) fn check_region_room(vaddr: u64, size: u64) -> Result<()> {
     Ok(())
 }
 
-/// The `seL4_CapData_t` guard that makes a CNode of `bits` slots resolve a full word.
+/// The `seL4_CapData_t` guard that makes a CNode of `bits` slots resolve a full word
+/// (seL4 5.0.0's tagged capability data).
+#[cfg(kaal_sel4 = "5")]
 pub(super) fn guard_data(bits: u8) -> u64 {
     let guard_size = sys::seL4_WordBits - bits as u64;
     (sys::seL4_CapData_Guard << sys::Guard_CapDataType_SHIFT) | (guard_size << sys::Guard_GuardSize_SHIFT)
+}
+
+/// The guard that makes a CNode of `bits` slots resolve a full word (seL4 16.0.0's
+/// `seL4_CNode_CapData`: a guard of zeros, `64 - bits` long).
+#[cfg(kaal_sel4 = "16")]
+pub(super) fn guard_data(bits: u8) -> u64 {
+    let guard_size = sys::seL4_WordBits - bits as u64;
+    guard_size << sys::seL4_CNode_CapData_guardSize_SHIFT
 }
 
 /// Copies (or mints, with `data`) the capability in root slot `src` into `slot` of

@@ -41,8 +41,9 @@ use crate::println;
 use crate::sys;
 use crate::vspace::{Frame, Large, ObjectAllocator, PageSize, ReadOnly, ReadWrite, VSpace, PAGE_SIZE};
 
-// KaaL's supervisor labels fit the kernel's label field (width generated from the .bf).
-static_assertions::const_assert_eq!(labels::LABEL_BITS, sys::seL4_MessageInfo_label_WIDTH);
+// KaaL's supervisor labels fit the kernel's label field (width generated from the .bf:
+// 20 bits on seL4 5.0.0, 52 on 16.0.0).
+static_assertions::const_assert!(labels::LABEL_BITS as u64 <= sys::seL4_MessageInfo_label_WIDTH as u64);
 
 /// Where a component stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -307,25 +308,21 @@ impl Supervisor {
         frame.map(&mut vspace, startup::STARTUP_BLOCK_VADDR, ReadOnly, alloc)?.leak();
 
         // The thread.
-        let prio = (config.priority as u64) << sys::seL4_PrioProps_prio_SHIFT;
-        let regs = sys::seL4_UserContext { rip: entry, rsp: startup::STACK_TOP, ..Default::default() };
+        let mut regs = sys::seL4_UserContext { rip: entry, rsp: startup::STACK_TOP, ..Default::default() };
+        crate::thread::set_ipc_buffer_base(&mut regs, startup::IPC_BUFFER_VADDR);
+        let setup = crate::thread::TcbSetup {
+            fault_ep: slots::SUPERVISOR,
+            priority: config.priority,
+            cspace: cnode.cptr(),
+            cspace_data: guard,
+            vspace: vspace.cptr(),
+            ipc_vaddr: startup::IPC_BUFFER_VADDR,
+            ipc_frame: ipc_cptr,
+        };
         // SAFETY: configuring and starting a thread in a new address space; nothing of
         // the root task's memory is involved.
         unsafe {
-            Error::check(
-                sys::seL4_TCB_Configure(
-                    tcb.cptr(),
-                    slots::SUPERVISOR,
-                    prio,
-                    cnode.cptr(),
-                    guard,
-                    vspace.cptr(),
-                    0,
-                    startup::IPC_BUFFER_VADDR,
-                    ipc_cptr,
-                ),
-                "seL4_TCB_Configure",
-            )?;
+            crate::thread::configure_tcb(tcb.cptr(), &setup)?;
             let count = core::mem::size_of::<sys::seL4_UserContext>() as u64 / 8;
             Error::check(sys::seL4_TCB_WriteRegisters(tcb.cptr(), false, 0, count, &regs), "seL4_TCB_WriteRegisters")?;
             sys::debug_name_thread(tcb.cptr(), name);

@@ -25,7 +25,7 @@ pub mod testing;
 
 use std::path::{Path, PathBuf};
 
-use kaal_sel4::{Flavour, KernelConfig};
+use kaal_sel4::KernelChoice;
 
 pub use error::{Result, ToolError};
 use progress::Reporter;
@@ -63,7 +63,7 @@ impl BuiltSystem {
                 None
             }
         };
-        qemu::QemuConfig { log, ..self.machine.qemu_config(memory) }
+        qemu::QemuConfig { log, cpu: qemu::cpu_model(&self.kernel.config), ..self.machine.qemu_config(memory) }
     }
 }
 
@@ -197,10 +197,13 @@ pub fn system_dirs(root: &Path) -> Vec<PathBuf> {
 }
 
 /// Choices a build takes beyond the system itself.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BuildOptions {
-    /// The kernel flavour, overriding the system's `[kernel] flavour` (`--kernel`).
-    pub flavour: Option<Flavour>,
+    /// The kernel, over the system's `[kernel]` choice (`--kernel`).
+    pub kernel: KernelChoice,
+    /// A kernel source tree over the system's `[kernel] source` (as `KAAL_SEL4_SOURCE`
+    /// does, for the version the tree holds).
+    pub source: Option<PathBuf>,
 }
 
 /// Builds the system in `dir` (or the default system) with everything it needs.
@@ -218,13 +221,20 @@ pub fn build_with(dir: Option<&Path>, options: &BuildOptions, reporter: &Reporte
         Some(file) => system_project(file)?,
         None => project::Project::discover(&dir)?,
     };
-    let system_flavour = system_file.as_ref().and_then(|f| f.system.kernel.flavour);
-    let flavour = options.flavour.or(system_flavour).unwrap_or_default();
-    let config = KernelConfig::for_flavour(flavour);
-    let kernel = kernel::prepare(&kaal_project(&project)?, &config, reporter)?;
+    let system_kernel = system_file.as_ref().map(|f| f.system.kernel.clone()).unwrap_or_default();
+    let config = options.kernel.or(system_kernel.choice).config();
+    let option_source = options.source.clone().map(system::KernelSourceSpec::Path);
+    let source = match &option_source {
+        Some(spec) => kernel::SourceChoice { spec: Some(spec), base_dir: None },
+        None => kernel::SourceChoice {
+            spec: system_kernel.source.as_ref(),
+            base_dir: system_file.as_ref().map(|f| f.dir.as_path()),
+        },
+    };
+    let kernel = kernel::prepare(&kaal_project(&project)?, &config, source, reporter)?;
     reporter.info(format!(
-        "kernel: seL4 {} {flavour}, {} [{}]",
-        kaal_sel4::source::SEL4_VERSION,
+        "kernel: {}, {} [{}]",
+        config.describe(),
         if kernel.cache_hit { "cache hit" } else { "built" },
         kernel.hash
     ));

@@ -22,11 +22,15 @@ struct Cli {
     /// Print only errors and the system's own output.
     #[arg(short, long, global = true)]
     quiet: bool,
-    /// The kernel flavour: `debug` (debug syscalls, the kernel's console) or `release`
-    /// (neither). Overrides a system.toml's `[kernel] flavour`; the default is debug.
-    /// `kaal bench` runs both unless this names one.
-    #[arg(long, global = true, value_parser = parse_flavour)]
-    kernel: Option<kaal_sel4::Flavour>,
+    /// The kernel: `[VERSION-]FLAVOUR` or `VERSION`. Versions are 5.0.0 (the default)
+    /// and 16.0.0; flavours `debug` (debug syscalls, the kernel's console; the default)
+    /// and `release` (neither), and for 16.0.0 also `verified` (the X64_verified
+    /// configuration) and `mcs` / `mcs-release` (the MCS kernel). E.g. `release`,
+    /// `16.0.0`, `16.0.0-verified`. Overrides a system.toml's `[kernel]`. A 16.0.0
+    /// kernel needs a source: KAAL_SEL4_SOURCE or `[kernel] source`. `kaal bench` runs
+    /// every kernel it can unless this names one.
+    #[arg(long, global = true, value_parser = kaal_sel4::KernelChoice::parse)]
+    kernel: Option<kaal_sel4::KernelChoice>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -105,10 +109,6 @@ enum DebugCmd {
     },
 }
 
-fn parse_flavour(name: &str) -> std::result::Result<kaal_sel4::Flavour, String> {
-    kaal_sel4::Flavour::from_name(name).ok_or_else(|| format!("`{name}` is not a kernel flavour; use debug or release"))
-}
-
 fn reporter(cli: &Cli) -> Reporter {
     let verbosity = if cli.quiet {
         Verbosity::Quiet
@@ -127,7 +127,7 @@ fn run(cli: Cli) -> Result<i32> {
     if let kaal_compose::shim::AliasStatus::Installed(path) = &alias {
         reporter.info(format!("added the `kaal` alias to {}, so `cargo kaal` works in any directory", path.display()));
     }
-    let options = kaal_compose::BuildOptions { flavour: cli.kernel };
+    let options = kaal_compose::BuildOptions { kernel: cli.kernel.unwrap_or_default(), source: None };
     match cli.command {
         Cmd::Build { system } => {
             let built = kaal_compose::build_with(system.as_deref(), &options, &reporter)?;
@@ -159,20 +159,36 @@ fn run(cli: Cli) -> Result<i32> {
             let project = kaal_compose::project::Project::discover(&cwd)?;
             // Build the kernels once, up front, so the boot tests share a warm cache.
             let kaal = kaal_compose::kaal_project(&project)?;
-            let mut release_config = None;
-            for flavour in kaal_sel4::Flavour::ALL {
-                let config = kaal_sel4::KernelConfig::for_flavour(flavour);
-                let kernel = kaal_compose::kernel::prepare(&kaal, &config, &reporter)?;
-                if flavour == kaal_sel4::Flavour::Release {
-                    release_config = Some(kernel.config_file.clone());
+            // Every kernel but the default one gets its own lint of the layers.
+            let mut lint_configs = Vec::new();
+            for choice in kaal_compose::testing::test_kernels() {
+                let config = choice.config();
+                let mut source = None;
+                if config.version == kaal_sel4::KernelVersion::V16_0_0 {
+                    match kaal_compose::testing::sel4_16_source() {
+                        Ok(path) => source = Some(kaal_compose::system::KernelSourceSpec::Path(path)),
+                        // Without a 16.0.0 source its tests say they were skipped, and why.
+                        Err(why) => {
+                            reporter.info(format!("kernel: {}: not built: {why}", config.describe()));
+                            continue;
+                        }
+                    }
+                }
+                let sources = kaal_compose::kernel::SourceChoice { spec: source.as_ref(), base_dir: None };
+                let kernel = kaal_compose::kernel::prepare(&kaal, &config, sources, &reporter)?;
+                if config != kaal_sel4::KernelConfig::default()
+                    && kaal_compose::testing::LINTED_KERNELS.contains(&choice)
+                {
+                    lint_configs.push((config.describe(), kernel.hash.clone(), kernel.config_file.clone()));
                 }
                 reporter.info(format!(
-                    "kernel: seL4 {} {flavour}, {} [{}]",
-                    kaal_sel4::source::SEL4_VERSION,
+                    "kernel: {}, {} [{}]",
+                    config.describe(),
                     if kernel.cache_hit { "cache hit" } else { "built" },
                     kernel.hash
                 ));
             }
+            let report = kaal_compose::testing::TestReport::create(&kaal.kaal_dir())?;
             let cargo = || std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
             // Every crate, images included, built together: this is where cargo's feature
             // unification would pull std or a heap into a no_std image, so it is a test.
@@ -194,17 +210,16 @@ fn run(cli: Cli) -> Result<i32> {
                 ));
             }
             step.done("clean");
-            // Code for release kernels only (`cfg(not(kaal_debug_kernel))`) is compiled
-            // only against a release kernel's bindings: lint it there too.
-            if let (true, Some(config)) = (project.root == kaal.root, release_config) {
-                let step = reporter.step("checking the layers against the release kernel (cargo clippy -D warnings)");
+            // Code for other kernels only (`cfg(not(kaal_debug_kernel))`, `cfg(kaal_sel4 =
+            // "16")`) is compiled only against their bindings: lint the layers there too.
+            for (kernel, hash, config) in lint_configs.iter().filter(|_| project.root == kaal.root) {
+                let step = reporter.step(format!("checking the layers against {kernel} (cargo clippy -D warnings)"));
                 let lint = cargo()
                     .current_dir(&project.root)
-                    .env(kaal_sel4::CONFIG_ENV, &config)
-                    .env("CARGO_TARGET_DIR", kaal.kaal_dir().join("clippy-release"))
+                    .env(kaal_sel4::CONFIG_ENV, config)
+                    .env("CARGO_TARGET_DIR", kaal.kaal_dir().join(format!("clippy-{hash}")))
+                    .args(["clippy", "--quiet"])
                     .args([
-                        "clippy",
-                        "--quiet",
                         "-p",
                         "kaal-core",
                         "-p",
@@ -213,14 +228,16 @@ fn run(cli: Cli) -> Result<i32> {
                         "kaal-dev",
                         "-p",
                         "kaal-ipc",
+                        "-p",
+                        "kaal-root",
                     ])
-                    .args(["-p", "kaal-root", "--", "-D", "warnings"])
+                    .args(["--", "-D", "warnings"])
                     .status()
                     .map_err(|e| ToolError::new("running cargo clippy", e.to_string(), "is cargo on PATH?"))?;
                 if !lint.success() {
                     step.fail();
                     return Err(ToolError::new(
-                        "checking the layers against the release kernel",
+                        format!("checking the layers against {kernel}"),
                         "cargo clippy reported errors or warnings (above)",
                         format!(
                             "see them again with: {}={} cargo clippy -p kaal-core",
@@ -235,8 +252,11 @@ fn run(cli: Cli) -> Result<i32> {
                 .current_dir(&project.root)
                 .args(["test", "--workspace"])
                 .args(&cargo_args)
+                .env(kaal_compose::testing::REPORT_ENV, report.path())
                 .status()
                 .map_err(|e| ToolError::new("running cargo test", e.to_string(), "is cargo on PATH?"))?;
+            // Which boot tests ran on which kernel, and which were skipped (and why).
+            eprint!("{}", report.summary());
             if !status.success() {
                 return Ok(status.code().unwrap_or(1));
             }
@@ -301,14 +321,28 @@ fn run(cli: Cli) -> Result<i32> {
                     "benchmarks live in benches/<name>; try `cargo kaal bench ipc`",
                 ));
             }
-            let flavours = match cli.kernel {
-                Some(flavour) => vec![flavour],
-                None => kaal_sel4::Flavour::ALL.to_vec(),
+            let kernels = match cli.kernel {
+                Some(choice) => vec![choice],
+                None => kaal_compose::bench::KERNELS
+                    .iter()
+                    .map(|k| kaal_sel4::KernelChoice::parse(k).expect("valid"))
+                    .collect(),
             };
             let mut runs = Vec::new();
+            let mut skipped = Vec::new();
             let mut code = 0;
-            for flavour in flavours {
-                let options = kaal_compose::BuildOptions { flavour: Some(flavour) };
+            for choice in kernels {
+                let config = choice.config();
+                let column = config.describe();
+                if config.version != kaal_sel4::KernelVersion::V5_0_0 && cli.kernel.is_none() {
+                    if let Err(e) = kaal_sel4::KernelSource::from_env(config.version)
+                        .and_then(|s| s.ok_or(kaal_sel4::source::SourceError::NoSource { version: config.version }))
+                    {
+                        skipped.push(format!("{column}: {}", e.to_string().lines().next().unwrap_or_default()));
+                        continue;
+                    }
+                }
+                let options = kaal_compose::BuildOptions { kernel: choice, source: None };
                 let built = kaal_compose::build_with(Some(&dir), &options, &reporter)?;
                 let cfg = QemuConfig {
                     timeout: Duration::from_secs(timeout),
@@ -317,21 +351,23 @@ fn run(cli: Cli) -> Result<i32> {
                     ..built.qemu_config(None)
                 };
                 reporter.info(format!(
-                    "running {} on the {flavour} kernel under -icount shift=0 (the TSC counts instructions)",
+                    "running {} on {column} under -icount shift=0 (the TSC counts instructions)",
                     built.system.display
                 ));
                 let outcome = qemu::boot(&built.kernel.image, &built.image.path, &cfg)?;
                 for line in outcome.user_output() {
                     if !line.starts_with("BENCH ") && !line.is_empty() {
-                        println!("[{flavour}] {line}");
+                        println!("[{column}] {line}");
                     }
                 }
                 if outcome.exit_code() != 0 {
-                    eprintln!("[kaal] {} on the {flavour} kernel: {}", built.system.display, outcome.summary());
+                    eprintln!("[kaal] {} on {column}: {}", built.system.display, outcome.summary());
                     code = outcome.exit_code();
                 }
-                let column = format!("seL4 {} {flavour}", kaal_sel4::source::SEL4_VERSION);
                 runs.push((column, kaal_compose::bench::BenchReport::parse(&outcome.serial)));
+            }
+            for line in &skipped {
+                eprintln!("[kaal] skipped {line}; set KAAL_SEL4_SOURCE to a seL4 16.0.0 tree to measure it");
             }
             println!();
             print!("{}", kaal_compose::bench::table(&runs));
@@ -344,7 +380,8 @@ fn run(cli: Cli) -> Result<i32> {
             };
             let lister = kaal_compose::tools_dir().join("kaal-devices");
             let built = kaal_compose::build_with(Some(&lister), &options, &reporter)?;
-            let cfg = QemuConfig { echo: false, ..machine.qemu_config(None) };
+            let cfg =
+                QemuConfig { echo: false, cpu: qemu::cpu_model(&built.kernel.config), ..machine.qemu_config(None) };
             let outcome = qemu::boot(&built.kernel.image, &built.image.path, &cfg)?;
             for line in outcome.user_output() {
                 println!("{line}");

@@ -23,6 +23,25 @@ use crate::error::{Result, ToolError};
 /// QEMU's CPU model: the kernel config needs 1 GiB pages (`+pdpe1gb`) and leaves PCID,
 /// FSGSBASE instructions, XSAVE and VME off. `qemu64` hangs before printing anything.
 pub const CPU: &str = "Nehalem,-vme,+pdpe1gb,-xsave,-xsaveopt,-xsavec,-fsgsbase,-invpcid,enforce";
+/// The CPU model for seL4 16.0.0's `X64_verified` settings, which set the FS and GS
+/// bases with the instructions (`KernelFSGSBase inst`) and save the FPU with XSAVE (the
+/// default they keep): both must be on, or the kernel stops at boot.
+pub const CPU_VERIFIED: &str = "Nehalem,-vme,+pdpe1gb,+xsave,+xsaveopt,-xsavec,+fsgsbase,-invpcid,enforce";
+/// [`CPU_VERIFIED`] with PCIDs, which the exact `X64_verified` configuration also
+/// needs (`KernelSupportPCID`, invalidated with INVPCID). QEMU's TCG does not emulate
+/// them, so [`boot`] refuses this model with an explanation rather than letting QEMU
+/// fail.
+pub const CPU_VERIFIED_PCID: &str = "Nehalem,-vme,+pdpe1gb,+xsave,+xsaveopt,-xsavec,+fsgsbase,+pcid,+invpcid,enforce";
+
+/// The CPU model the kernel built from `config` needs.
+pub fn cpu_model(config: &kaal_sel4::KernelConfig) -> String {
+    match (config.verified, config.pcid) {
+        (true, true) => CPU_VERIFIED_PCID,
+        (true, false) => CPU_VERIFIED,
+        _ => CPU,
+    }
+    .to_string()
+}
 
 /// Tool exit code when the run timed out (as `timeout(1)`).
 pub const EXIT_TIMEOUT: i32 = 124;
@@ -49,6 +68,8 @@ pub struct QemuConfig {
     pub stop_on_unhandled_fault: bool,
     /// Decodes the defmt lines of the system's images (see [`crate::log`]).
     pub log: Option<std::sync::Arc<crate::log::LogDecoder>>,
+    /// QEMU's `-cpu` model (see [`cpu_model`]).
+    pub cpu: String,
 }
 
 impl Default for QemuConfig {
@@ -62,6 +83,7 @@ impl Default for QemuConfig {
             echo: true,
             stop_on_unhandled_fault: true,
             log: None,
+            cpu: CPU.to_string(),
         }
     }
 }
@@ -69,7 +91,7 @@ impl Default for QemuConfig {
 /// Builds the QEMU command line.
 pub fn command(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Command {
     let mut cmd = Command::new("qemu-system-x86_64");
-    cmd.args(["-machine", "pc", "-accel", "tcg", "-cpu", CPU])
+    cmd.args(["-machine", "pc", "-accel", "tcg", "-cpu", &cfg.cpu])
         .args(["-m", &format!("{}M", cfg.memory_mib)])
         .args(["-nographic", "-serial", "mon:stdio", "-no-reboot"])
         .args(["-device", &format!("isa-debug-exit,iobase={:#x},iosize=0x04", kaal_abi::exit::DEBUG_EXIT_PORT)])
@@ -200,6 +222,17 @@ fn kill(child: &mut Child) {
 /// Boots `image` on `kernel` and waits for the verdict.
 pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome> {
     let step = "booting under QEMU";
+    if cfg.cpu.contains("+pcid") {
+        return Err(ToolError::new(
+            step,
+            "this kernel is seL4 16.0.0's exact X64_verified configuration, which uses PCIDs \
+             (KernelSupportPCID), and QEMU's TCG accelerator does not emulate them (QEMU says: \"TCG doesn't \
+             support requested feature: CPUID.01H:ECX.pcid\"; without the feature the kernel stops with \
+             \"PCIDs not supported by the processor\")",
+            "boot it on hardware with PCID and INVPCID; under QEMU use `--kernel 16.0.0-verified-nopcid` (the same \
+             settings with KernelSupportPCID off, which is not the configuration the proofs cover)",
+        ));
+    }
     let mut cmd = command(kernel, image, cfg);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let started = Instant::now();

@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use kaal_abi::exit::ExitStatus;
 
+use kaal_sel4::{KernelChoice, KernelVersion};
+
 use crate::progress::{Reporter, Verbosity};
 use crate::qemu::{BootOutcome, QemuConfig, Verdict};
 
@@ -50,10 +52,31 @@ impl Boot {
         }
     }
 
-    /// Boots on the kernel of `flavour` rather than the system's own choice.
+    /// Boots on the kernel of `flavour` (seL4 5.0.0) rather than the system's own choice.
     pub fn kernel(mut self, flavour: kaal_sel4::Flavour) -> Self {
-        self.options.flavour = Some(flavour);
+        self.options.kernel = KernelChoice { flavour: Some(flavour), ..Default::default() };
         self
+    }
+
+    /// Boots on `kernel`, as `--kernel` names it (`5.0.0-release`, `16.0.0`,
+    /// `16.0.0-verified`, `16.0.0-mcs`, ...). A 16.0.0 kernel uses [`sel4_16_source`]; with
+    /// none, the test is recorded as skipped (with the reason, which `kaal test` reports)
+    /// and this returns `None`, so the test returns early.
+    pub fn on(mut self, kernel: &str) -> Option<Self> {
+        let choice = KernelChoice::parse(kernel).unwrap_or_else(|e| panic!("{e}"));
+        let config = choice.config();
+        self.options.kernel = choice;
+        if config.version == KernelVersion::V16_0_0 {
+            match sel4_16_source() {
+                Ok(source) => self.options.source = Some(source),
+                Err(why) => {
+                    record(&config.describe(), Some(&why));
+                    eprintln!("skipped on {}: {why}", config.describe());
+                    return None;
+                }
+            }
+        }
+        Some(self)
     }
 
     /// Changes the wall-clock limit.
@@ -83,8 +106,14 @@ impl Boot {
 
     /// Builds and boots; panics with the tool's message if building fails.
     pub fn run(self) -> BootOutcome {
+        self.try_run().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Builds and boots; the tool's error if building or booting fails.
+    pub fn try_run(self) -> crate::Result<BootOutcome> {
         let reporter = Reporter { verbosity: Verbosity::Quiet };
-        let built = crate::build_with(Some(&self.dir), &self.options, &reporter).unwrap_or_else(|e| panic!("{e}"));
+        let built = crate::build_with(Some(&self.dir), &self.options, &reporter)?;
+        record(&built.kernel.config.describe(), None);
         let mut qemu = self.qemu.clone();
         let machine = built.qemu_config(None);
         qemu.memory_mib = machine.memory_mib;
@@ -92,7 +121,156 @@ impl Boot {
         if self.system_args {
             qemu.extra_args = machine.extra_args.into_iter().chain(qemu.extra_args).collect();
         }
-        crate::qemu::boot(&built.kernel.image, &built.image.path, &qemu).unwrap_or_else(|e| panic!("{e}"))
+        qemu.cpu = crate::qemu::cpu_model(&built.kernel.config);
+        crate::qemu::boot(&built.kernel.image, &built.image.path, &qemu)
+    }
+}
+
+/// The seL4 16.0.0 source tree the tests use: `KAAL_SEL4_SOURCE` when it holds 16.0.0,
+/// else `../shared/kernels/seL4-16.0.0` beside the checkout when it exists (test data on
+/// the project's own machines). `Err` says why there is none and how to provide one.
+pub fn sel4_16_source() -> Result<PathBuf, String> {
+    let version = KernelVersion::V16_0_0;
+    match kaal_sel4::KernelSource::from_env(version) {
+        Ok(Some(source)) => return Ok(source.root().to_path_buf()),
+        Ok(None) => {}
+        Err(e) => return Err(e.to_string()),
+    }
+    let shared = workspace_root().join("../shared/kernels/seL4-16.0.0");
+    if let Ok(source) = kaal_sel4::KernelSource::at_version(shared.clone(), version) {
+        return Ok(source.root().to_path_buf());
+    }
+    Err(format!(
+        "no seL4 16.0.0 source: {} is not set to a 16.0.0 tree and {} does not exist; clone one with \
+         `git clone --branch 16.0.0 https://github.com/seL4/seL4.git` and set {} to it",
+        kaal_sel4::source::SOURCE_ENV,
+        shared.display(),
+        kaal_sel4::source::SOURCE_ENV
+    ))
+}
+
+/// The kernels `kaal test` builds before the tests run (so they share a warm cache),
+/// as `--kernel` names them: both 5.0.0 flavours, and 16.0.0 (debug, release, the
+/// verified configuration, MCS).
+pub const TEST_KERNELS: &[&str] = &[
+    "5.0.0-debug",
+    "5.0.0-release",
+    "16.0.0-debug",
+    "16.0.0-release",
+    "16.0.0-verified",
+    "16.0.0-verified-nopcid",
+    "16.0.0-mcs",
+];
+
+/// The kernels whose bindings `kaal test` lints the layers against (besides the
+/// default, which the workspace-wide clippy covers): each compiles code the others do
+/// not.
+pub const LINTED_KERNELS: &[KernelChoice] = &[
+    KernelChoice {
+        version: Some(KernelVersion::V5_0_0),
+        flavour: Some(kaal_sel4::Flavour::Release),
+        verified: None,
+        pcid: None,
+        mcs: None,
+    },
+    KernelChoice {
+        version: Some(KernelVersion::V16_0_0),
+        flavour: Some(kaal_sel4::Flavour::Debug),
+        verified: None,
+        pcid: None,
+        mcs: None,
+    },
+];
+
+/// [`TEST_KERNELS`], parsed.
+pub fn test_kernels() -> Vec<KernelChoice> {
+    TEST_KERNELS.iter().map(|k| KernelChoice::parse(k).expect("a valid kernel name")).collect()
+}
+
+/// Where boot tests record which kernel each ran on (set by `kaal test`).
+pub const REPORT_ENV: &str = "KAAL_TEST_REPORT";
+
+/// Appends `<kernel>\t<test>\t<skip reason>` to the report, if `kaal test` asked for one.
+fn record(kernel: &str, skipped: Option<&str>) {
+    let Some(path) = std::env::var_os(REPORT_ENV) else { return };
+    let binary = std::env::args()
+        .next()
+        .map(PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+    let binary = binary.as_deref().unwrap_or("?");
+    let binary = binary.rsplit_once('-').map_or(binary, |(name, _hash)| name);
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    let line = format!("{kernel}\t{binary}::{test}\t{}\n", skipped.unwrap_or("").replace(['\n', '\t'], " "));
+    use std::io::Write as _;
+    if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        // One short write per line: appends from parallel tests do not interleave.
+        let _ = file.write_all(line.as_bytes());
+    }
+}
+
+/// What the boot tests of one `kaal test` run recorded.
+#[derive(Debug)]
+pub struct TestReport {
+    path: PathBuf,
+}
+
+impl Drop for TestReport {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl TestReport {
+    /// A fresh, empty report under `kaal_dir`, of this process alone (a `kaal test`
+    /// that a test runs, in a new project, keeps its own).
+    pub fn create(kaal_dir: &Path) -> crate::Result<Self> {
+        let path = kaal_dir.join(format!("test-report-{}.tsv", std::process::id()));
+        std::fs::create_dir_all(kaal_dir)
+            .and_then(|()| std::fs::write(&path, ""))
+            .map_err(|e| crate::ToolError::io("starting the test report", &path, e))?;
+        Ok(Self { path })
+    }
+
+    /// The file tests append to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Per kernel, how many boot tests ran on it and how many were skipped, with the
+    /// reasons.
+    pub fn summary(&self) -> String {
+        use std::collections::{BTreeMap, BTreeSet};
+        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
+        let mut ran: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        let mut skipped: BTreeMap<&str, (BTreeSet<&str>, BTreeSet<&str>)> = BTreeMap::new();
+        for line in text.lines() {
+            let mut parts = line.splitn(3, '\t');
+            let (Some(kernel), Some(test), why) = (parts.next(), parts.next(), parts.next().unwrap_or("")) else {
+                continue;
+            };
+            if why.is_empty() {
+                ran.entry(kernel).or_default().insert(test);
+            } else {
+                let entry = skipped.entry(kernel).or_default();
+                entry.0.insert(test);
+                entry.1.insert(why);
+            }
+        }
+        if ran.is_empty() && skipped.is_empty() {
+            return String::new();
+        }
+        let mut out = String::from("[kaal] boot tests by kernel:\n");
+        for (kernel, tests) in &ran {
+            out += &format!("[kaal]   {kernel}: {} tests booted it\n", tests.len());
+        }
+        for (kernel, (tests, why)) in &skipped {
+            out += &format!(
+                "[kaal]   {kernel}: {} tests SKIPPED: {}\n",
+                tests.len(),
+                why.iter().copied().collect::<Vec<_>>().join("; ")
+            );
+        }
+        out
     }
 }
 

@@ -21,6 +21,18 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct KernelConfig {
+    /// Which seL4 release.
+    pub version: KernelVersion,
+    /// seL4 16.0.0 only: build exactly the configuration the proofs cover,
+    /// `configs/X64_verified.cmake` (no other setting here applies then).
+    pub verified: bool,
+    /// With `verified`: keep the configuration's PCID support (`KernelSupportPCID`, on
+    /// by default). QEMU's TCG does not emulate PCIDs, so under QEMU only the variant
+    /// without them boots, and that variant is not the verified configuration.
+    pub pcid: bool,
+    /// seL4 16.0.0 only: the mixed-criticality kernel (`KernelIsMCS`), with scheduling
+    /// contexts and reply objects.
+    pub mcs: bool,
     /// log2 of the number of slots in the root task's CNode.
     pub root_cnode_size_bits: u32,
     /// Timer tick in milliseconds.
@@ -57,6 +69,10 @@ pub struct KernelConfig {
 impl Default for KernelConfig {
     fn default() -> Self {
         Self {
+            version: KernelVersion::V5_0_0,
+            verified: false,
+            pcid: false,
+            mcs: false,
             root_cnode_size_bits: 12,
             timer_tick_ms: 2,
             time_slice: 5,
@@ -72,6 +88,138 @@ impl Default for KernelConfig {
             fpu_max_restores_since_switch: 64,
             kernel_stack_bits: 12,
         }
+    }
+}
+
+/// The seL4 releases KaaL builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, PartialOrd, Ord)]
+pub enum KernelVersion {
+    /// seL4 5.0.0 (2017), from the crates.io carrier; the default, because it is the only
+    /// kernel a fresh machine can get from a package registry.
+    #[default]
+    #[serde(rename = "5.0.0")]
+    V5_0_0,
+    /// seL4 16.0.0 (2026), the current release, from a source tree or git.
+    #[serde(rename = "16.0.0")]
+    V16_0_0,
+}
+
+impl KernelVersion {
+    /// Both, oldest first.
+    pub const ALL: [KernelVersion; 2] = [KernelVersion::V5_0_0, KernelVersion::V16_0_0];
+
+    /// `"5.0.0"` or `"16.0.0"`, as the source tree's `VERSION` file says it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            KernelVersion::V5_0_0 => "5.0.0",
+            KernelVersion::V16_0_0 => "16.0.0",
+        }
+    }
+
+    /// Parses a version as system.toml, `--kernel` and `VERSION` spell it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.name() == name.trim())
+    }
+}
+
+impl std::fmt::Display for KernelVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A kernel as `--kernel` names it: `[VERSION][-FLAVOUR]`, where the flavour is `debug`,
+/// `release`, `verified` (16.0.0's `X64_verified` configuration) or `mcs` (16.0.0's MCS
+/// kernel, debug). Missing parts keep what the system chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KernelChoice {
+    pub version: Option<KernelVersion>,
+    pub flavour: Option<Flavour>,
+    pub verified: Option<bool>,
+    /// With `verified`: PCID support (see [`KernelConfig::pcid`]).
+    pub pcid: Option<bool>,
+    pub mcs: Option<bool>,
+}
+
+impl KernelChoice {
+    /// Parses `debug`, `release`, `16.0.0`, `16.0.0-release`, `16.0.0-verified`,
+    /// `16.0.0-mcs` (debug), `16.0.0-mcs-release`, `5.0.0-debug`, ...
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let help = "write a flavour (debug, release), a version (5.0.0, 16.0.0), or both as \
+                    16.0.0-release; 16.0.0 also has -verified (the X64_verified configuration) and -mcs";
+        let mut choice = KernelChoice::default();
+        let (version, rest) = match text.split_once('-') {
+            Some((v, rest)) if KernelVersion::from_name(v).is_some() => (Some(v), Some(rest)),
+            _ if KernelVersion::from_name(text).is_some() => (Some(text), None),
+            _ => (None, Some(text)),
+        };
+        choice.version = version.and_then(KernelVersion::from_name);
+        match rest {
+            None => {}
+            Some("verified-nopcid") => {
+                choice.verified = Some(true);
+                choice.pcid = Some(false);
+                choice.flavour = Some(Flavour::Release);
+            }
+            Some("verified") => {
+                choice.verified = Some(true);
+                choice.flavour = Some(Flavour::Release);
+            }
+            Some("mcs") => choice.mcs = Some(true),
+            Some(mcs) if mcs.strip_prefix("mcs-").and_then(Flavour::from_name).is_some() => {
+                choice.mcs = Some(true);
+                choice.flavour = mcs.strip_prefix("mcs-").and_then(Flavour::from_name);
+            }
+            Some(flavour) => {
+                choice.flavour = Some(Flavour::from_name(flavour).ok_or_else(|| format!("`{text}`: {help}"))?)
+            }
+        }
+        if (choice.verified == Some(true) || choice.mcs == Some(true)) && choice.version != Some(KernelVersion::V16_0_0)
+        {
+            return Err(format!(
+                "`{text}`: -verified and -mcs are configurations of seL4 16.0.0; write 16.0.0-verified or 16.0.0-mcs"
+            ));
+        }
+        Ok(choice)
+    }
+
+    /// This choice where it says something, `base` where it does not. The configuration
+    /// (flavour, verified, MCS) is one part: `--kernel release` over a system's
+    /// `mcs = true` means the plain release kernel.
+    pub fn or(self, base: KernelChoice) -> KernelChoice {
+        let config_given =
+            self.flavour.is_some() || self.verified.is_some() || self.pcid.is_some() || self.mcs.is_some();
+        let config = if config_given { self } else { base };
+        KernelChoice {
+            version: self.version.or(base.version),
+            flavour: config.flavour,
+            verified: config.verified,
+            pcid: config.pcid,
+            mcs: config.mcs,
+        }
+    }
+
+    /// The kernel settings this choice names; unnamed parts take the defaults (5.0.0,
+    /// debug).
+    pub fn config(self) -> KernelConfig {
+        self.over(KernelConfig::default())
+    }
+
+    /// This choice over `base` (what the system asked for).
+    pub fn over(self, base: KernelConfig) -> KernelConfig {
+        let version = self.version.unwrap_or(base.version);
+        let flavour = self.flavour.unwrap_or(base.flavour());
+        let verified = self.verified.unwrap_or(base.verified && version == KernelVersion::V16_0_0);
+        let mcs = self.mcs.unwrap_or(base.mcs && version == KernelVersion::V16_0_0);
+        let mut config = KernelConfig::for_flavour(flavour);
+        config.version = version;
+        config.verified = verified;
+        config.mcs = mcs;
+        if verified {
+            let pcid = self.pcid.unwrap_or(if base.verified { base.pcid } else { true });
+            config = KernelConfig { pcid, ..KernelConfig::x64_verified() };
+        }
+        config
     }
 }
 
@@ -160,6 +308,36 @@ impl KernelConfig {
         }
     }
 
+    /// seL4 16.0.0's `configs/X64_verified.cmake`, the x86_64 configuration the proofs
+    /// cover: no printing, no debug syscalls, a 2^19-slot root CNode, 16 domains, 50
+    /// bootinfo untypeds, FS/GS base through the instructions (the CPU model needs
+    /// `+fsgsbase`). The kernel is built from that file alone.
+    pub fn x64_verified() -> Self {
+        Self {
+            version: KernelVersion::V16_0_0,
+            verified: true,
+            pcid: true,
+            root_cnode_size_bits: 19,
+            num_domains: 16,
+            max_num_bootinfo_untyped_caps: 50,
+            ..Self::for_flavour(Flavour::Release)
+        }
+    }
+
+    /// What the kernel calls itself in messages: `seL4 16.0.0 release`, `seL4 16.0.0 X64_verified`, ...
+    pub fn describe(&self) -> String {
+        let what = if self.verified && self.pcid {
+            "X64_verified".to_string()
+        } else if self.verified {
+            "X64_verified-nopcid".to_string()
+        } else if self.mcs {
+            format!("MCS {}", self.flavour())
+        } else {
+            self.flavour().to_string()
+        };
+        format!("seL4 {} {what}", self.version)
+    }
+
     /// Which flavour these settings are.
     pub fn flavour(&self) -> Flavour {
         if self.debug_build {
@@ -169,11 +347,29 @@ impl KernelConfig {
         }
     }
 
-    /// Checks the settings against what seL4 5.0.0 and KaaL's runtime accept.
+    /// Checks the settings against what the kernel version and KaaL's runtime accept.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let err = |key, value: &dyn ToString, why: &str| {
             Err(ConfigError { key, value: value.to_string(), why: why.to_string() })
         };
+        if self.version == KernelVersion::V5_0_0 && (self.verified || self.mcs) {
+            let key = if self.verified { "verified" } else { "mcs" };
+            return err(key, &true, "the verified configuration and MCS are seL4 16.0.0's; set version = \"16.0.0\"");
+        }
+        if self.pcid && !self.verified {
+            return err(
+                "pcid",
+                &true,
+                "PCIDs are a setting of the verified configuration only (QEMU's TCG cannot run them)",
+            );
+        }
+        if self.verified && *self != (Self { pcid: self.pcid, ..Self::x64_verified() }) {
+            return err(
+                "verified",
+                &true,
+                "the verified configuration is X64_verified.cmake exactly; set no other kernel setting with it",
+            );
+        }
         if !(8..=20).contains(&self.root_cnode_size_bits) {
             return err(
                 "root-cnode-size-bits",
@@ -239,7 +435,8 @@ impl KernelConfig {
         defs
     }
 
-    /// The `autoconf.h` the kernel build copies into `include/plat/pc99/`.
+    /// The `autoconf.h` the seL4 5.0.0 kernel build copies into `include/plat/pc99/`
+    /// (16.0.0 generates its own from the CMake settings).
     pub fn autoconf_h(&self) -> String {
         let mut out = String::from(
             "/* Generated by kaal-sel4 from the system's KernelConfig. Do not edit. */\n\
@@ -249,6 +446,61 @@ impl KernelConfig {
             out.push_str(&format!("#define {k} {v}\n"));
         }
         out.push_str("#endif\n");
+        out
+    }
+
+    /// The CMake initial-cache file (`cmake -C`) that builds seL4 16.0.0 with these
+    /// settings. For the verified configuration it is the kernel's own
+    /// `configs/X64_verified.cmake`, from `source_root`, and nothing else.
+    pub fn cmake_settings(&self, source_root: &std::path::Path) -> String {
+        let mut out = String::from("# Generated by kaal-sel4 from the system's KernelConfig. Do not edit.\n");
+        if self.verified {
+            out.push_str(&format!("include(\"{}\")\n", source_root.join("configs/X64_verified.cmake").display()));
+            if !self.pcid {
+                // The one change from X64_verified, for QEMU's TCG, which has no PCIDs;
+                // with it the kernel is no longer the verified configuration.
+                out.push_str("set(KernelSupportPCID OFF CACHE BOOL \"\" FORCE)\n");
+            }
+            return out;
+        }
+        let mut set = |key: &str, value: String, kind: &str| {
+            out.push_str(&format!("set({key} \"{value}\" CACHE {kind} \"\")\n"));
+        };
+        let on = |b: bool| if b { "ON".to_string() } else { "OFF".to_string() };
+        // The platform: QEMU's pc machine with the Nehalem CPU model (see PLATFORM_DEFINES).
+        set("KernelPlatform", "pc99".into(), "STRING");
+        set("KernelSel4Arch", "x86_64".into(), "STRING");
+        set("KernelMaxNumNodes", "1".into(), "STRING");
+        set("KernelOptimisation", "-O2".into(), "STRING");
+        set("KernelX86MicroArch", "nehalem".into(), "STRING");
+        set("KernelFPU", "FXSAVE".into(), "STRING");
+        set("KernelFSGSBase", "msr".into(), "STRING");
+        set("KernelSupportPCID", on(false), "BOOL");
+        set("KernelIOMMU", on(false), "BOOL");
+        set("KernelVTX", on(false), "BOOL");
+        set("KernelHugePage", on(true), "BOOL");
+        set("KernelVerificationBuild", on(false), "BOOL");
+        set("KernelBenchmarks", "none".into(), "STRING");
+        // The settings.
+        set("KernelIsMCS", on(self.mcs), "BOOL");
+        set("KernelRootCNodeSizeBits", self.root_cnode_size_bits.to_string(), "STRING");
+        if !self.mcs {
+            set("KernelTimerTickMS", self.timer_tick_ms.to_string(), "STRING");
+            set("KernelTimeSlice", self.time_slice.to_string(), "STRING");
+        }
+        set("KernelRetypeFanOutLimit", self.retype_fan_out_limit.to_string(), "STRING");
+        set("KernelMaxNumWorkUnitsPerPreemption", self.max_num_work_units_per_preemption.to_string(), "STRING");
+        set("KernelMaxNumBootinfoUntypedCaps", self.max_num_bootinfo_untyped_caps.to_string(), "STRING");
+        set("KernelNumPriorities", self.num_priorities.to_string(), "STRING");
+        set("KernelNumDomains", self.num_domains.to_string(), "STRING");
+        set("KernelFastpath", on(self.fastpath), "BOOL");
+        set("KernelDebugBuild", on(self.debug_build), "BOOL");
+        set("KernelPrinting", on(self.debug_build), "BOOL");
+        if self.debug_build {
+            set("KernelColourPrinting", on(self.colour_printing), "BOOL");
+            set("KernelIRQReporting", on(self.irq_reporting), "BOOL");
+        }
+        set("KernelStackBits", self.kernel_stack_bits.to_string(), "STRING");
         out
     }
 

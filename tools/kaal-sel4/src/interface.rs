@@ -7,6 +7,16 @@
 //!   capability type. Each enabled method takes the next invocation label, starting at 1
 //!   (0 is `InvalidInvocation`). A disabled method takes no number, so conditions shift
 //!   the labels after it (this mirrors `tools/invocation_header_gen.py`).
+//!
+//! Two shapes of XML are understood, and nothing else:
+//! * seL4 5.0.0: one `<api>` in `syscall.xml`, and conditions as a C expression in a
+//!   `condition="..."` attribute;
+//! * seL4 16.0.0: `<api-master>` and `<api-mcs>` (the MCS kernel's syscalls; which one
+//!   applies is `CONFIG_KERNEL_MCS`), conditions as a `<condition>` element of
+//!   `<config var>`, `<not>`, `<and>` and `<or>`, and interface files that are links
+//!   (`sel4.xml` holds the name `object-api.xml`).
+//!
+//! Anything else is an error: a misread condition would silently shift the numbering.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -95,7 +105,76 @@ pub struct KernelInterface {
 }
 
 fn read(path: &Path) -> Result<String, InterfaceError> {
-    std::fs::read_to_string(path).map_err(|source| InterfaceError::Read { path: path.to_path_buf(), source })
+    let text =
+        std::fs::read_to_string(path).map_err(|source| InterfaceError::Read { path: path.to_path_buf(), source })?;
+    // A symbolic link exported as a file holds the name of its target, a sibling.
+    let target = text.trim();
+    if !target.starts_with('<') && !target.contains(char::is_whitespace) && target.ends_with(".xml") {
+        let sibling = path.with_file_name(target);
+        return std::fs::read_to_string(&sibling).map_err(|source| InterfaceError::Read { path: sibling, source });
+    }
+    Ok(text)
+}
+
+/// Whether `node` (a `<config>` of syscalls, or a `<method>`) is enabled: its
+/// `condition` attribute (5.0.0) or its `<condition>` child (16.0.0), if any.
+fn enabled(
+    node: roxmltree::Node<'_, '_>,
+    path: &Path,
+    defines: &HashMap<String, String>,
+) -> Result<bool, InterfaceError> {
+    let attribute = node.attribute("condition");
+    let element: Vec<_> = node.children().filter(|n| n.has_tag_name("condition")).collect();
+    let malformed = |what: String| InterfaceError::Malformed { path: path.into(), what };
+    match (attribute, element.as_slice()) {
+        (Some(_), [_, ..]) => Err(malformed("both a condition attribute and a <condition> element".into())),
+        (Some(cond), []) => {
+            condition::evaluate(cond, defines).map_err(|source| InterfaceError::Condition { path: path.into(), source })
+        }
+        (None, []) => Ok(true),
+        (None, [cond]) => {
+            let mut children = cond.children().filter(|n| n.is_element());
+            match (children.next(), children.next()) {
+                (None, _) => Ok(true),
+                (Some(expr), None) => structured(expr, path, defines),
+                _ => Err(malformed("a <condition> with more than one expression".into())),
+            }
+        }
+        _ => Err(malformed("more than one <condition> element".into())),
+    }
+}
+
+/// Evaluates a structured condition as `tools/condition.py` turns it into C:
+/// `<config var="X"/>` is `defined(X)`.
+fn structured(
+    node: roxmltree::Node<'_, '_>,
+    path: &Path,
+    defines: &HashMap<String, String>,
+) -> Result<bool, InterfaceError> {
+    let malformed = |what: String| InterfaceError::Malformed { path: path.into(), what };
+    let mut operands = node.children().filter(|n| n.is_element());
+    match node.tag_name().name() {
+        "config" => {
+            let var = node.attribute("var").filter(|v| !v.is_empty());
+            Ok(defines.contains_key(var.ok_or_else(|| malformed("<config> without a var".into()))?))
+        }
+        "not" => match (operands.next(), operands.next()) {
+            (Some(expr), None) => Ok(!structured(expr, path, defines)?),
+            _ => Err(malformed("<not> takes exactly one expression".into())),
+        },
+        "and" | "or" => {
+            let all: Vec<_> = operands.collect();
+            if all.is_empty() {
+                return Err(malformed(format!("an empty <{}>", node.tag_name().name())));
+            }
+            let mut values = Vec::new();
+            for expr in all {
+                values.push(structured(expr, path, defines)?);
+            }
+            Ok(if node.has_tag_name("and") { values.iter().all(|v| *v) } else { values.iter().any(|v| *v) })
+        }
+        other => Err(malformed(format!("unknown element <{other}> in a condition"))),
+    }
 }
 
 fn squash(text: &str) -> String {
@@ -106,19 +185,30 @@ fn squash(text: &str) -> String {
 pub fn parse_syscalls(path: &Path, defines: &HashMap<String, String>) -> Result<Vec<Syscall>, InterfaceError> {
     let text = read(path)?;
     let doc = roxmltree::Document::parse(&text).map_err(|source| InterfaceError::Xml { path: path.into(), source })?;
+    let malformed = |what: String| InterfaceError::Malformed { path: path.into(), what };
+    // The sections, as either kernel shapes them; the MCS kernel has its own API.
+    let root = doc.root_element();
+    let mut api = None;
+    let mut debug = None;
+    let want = if defines.contains_key("CONFIG_KERNEL_MCS") { "api-mcs" } else { "api-master" };
+    for section in root.children().filter(|n| n.is_element()) {
+        match section.tag_name().name() {
+            "api" | "api-master" | "api-mcs" if section.has_tag_name("api") || section.has_tag_name(want) => {
+                if api.replace(section).is_some() {
+                    return Err(malformed("more than one API section applies".into()));
+                }
+            }
+            "api-master" | "api-mcs" => {}
+            "debug" => debug = Some(section),
+            other => return Err(malformed(format!("unknown section <{other}> in syscall.xml"))),
+        }
+    }
+    let api = api.ok_or_else(|| malformed("no <api>, <api-master> or <api-mcs> element".into()))?;
     let mut number = -1;
     let mut out = Vec::new();
-    for section in ["api", "debug"] {
-        let Some(node) = doc.descendants().find(|n| n.has_tag_name(section)) else {
-            if section == "api" {
-                return Err(InterfaceError::Malformed { path: path.into(), what: "no <api> element".into() });
-            }
-            continue;
-        };
+    for node in [Some(api), debug].into_iter().flatten() {
         for config in node.children().filter(|n| n.has_tag_name("config")) {
-            let cond = config.attribute("condition").unwrap_or("");
-            let enabled = condition::evaluate(cond, defines)
-                .map_err(|source| InterfaceError::Condition { path: path.into(), source })?;
+            let enabled = enabled(config, path, defines)?;
             for syscall in config.children().filter(|n| n.has_tag_name("syscall")) {
                 let name = syscall.attribute("name").ok_or_else(|| InterfaceError::Malformed {
                     path: path.into(),
@@ -158,10 +248,7 @@ pub fn parse_methods(
         for iface in doc.descendants().filter(|n| n.has_tag_name("interface")) {
             let interface = iface.attribute("name").unwrap_or_default().to_string();
             for method in iface.children().filter(|n| n.has_tag_name("method")) {
-                let cond = method.attribute("condition").unwrap_or("");
-                let enabled = condition::evaluate(cond, defines)
-                    .map_err(|source| InterfaceError::Condition { path: path.clone(), source })?;
-                if !enabled {
+                if !enabled(method, path, defines)? {
                     continue;
                 }
                 let attr = |name: &str| {
@@ -284,6 +371,48 @@ mod tests {
         assert_eq!(count, 4);
         assert_eq!(methods[0].brief, "first one");
         assert_eq!(methods[1].params[0].dir, Direction::Out);
+    }
+
+    #[test]
+    fn the_16_shape_picks_its_api_and_reads_structured_conditions() {
+        let dir = tempdir("sixteen");
+        let p = write(
+            &dir,
+            "syscall.xml",
+            r#"<syscalls><api-master><config><syscall name="Call"/><syscall name="Reply"/></config></api-master>
+               <api-mcs><config><syscall name="Call"/><syscall name="Wait"/><syscall name="NBWait"/></config></api-mcs>
+               <debug><config><condition><config var="CONFIG_PRINTING"/></condition><syscall name="DebugPutChar"/></config>
+               <config><condition><and><config var="CONFIG_DEBUG_BUILD"/><not><config var="CONFIG_X"/></not></and></condition>
+               <syscall name="DebugHalt"/></config></debug></syscalls>"#,
+        );
+        let names = |d: &[(&str, &str)]| -> Vec<(String, i64)> {
+            parse_syscalls(&p, &defines(d)).unwrap().into_iter().map(|s| (s.name, s.number)).collect()
+        };
+        let own = |v: &[(&str, i64)]| v.iter().map(|(n, i)| (n.to_string(), *i)).collect::<Vec<_>>();
+        assert_eq!(names(&[("CONFIG_PRINTING", "1")]), own(&[("Call", -1), ("Reply", -2), ("DebugPutChar", -3)]));
+        assert_eq!(
+            names(&[("CONFIG_KERNEL_MCS", "1"), ("CONFIG_DEBUG_BUILD", "1")]),
+            own(&[("Call", -1), ("Wait", -2), ("NBWait", -3), ("DebugHalt", -5)])
+        );
+    }
+
+    #[test]
+    fn unknown_xml_shapes_are_errors_not_guesses() {
+        let dir = tempdir("shapes");
+        let section = write(&dir, "a.xml", r#"<syscalls><api-next><config/></api-next></syscalls>"#);
+        assert!(parse_syscalls(&section, &defines(&[]))
+            .unwrap_err()
+            .to_string()
+            .contains("unknown section <api-next>"));
+        let element = write(
+            &dir,
+            "b.xml",
+            r#"<api><interface name="seL4_X"><method id="A" name="A"><condition><xor/></condition></method></interface></api>"#,
+        );
+        let err = parse_methods(&[element], &defines(&[])).unwrap_err().to_string();
+        assert!(err.contains("unknown element <xor>"), "{err}");
+        let link = write(&dir, "link.xml", "b.xml\n");
+        assert!(parse_methods(&[link], &defines(&[])).is_err(), "a link is followed to its target");
     }
 
     fn tempdir(tag: &str) -> PathBuf {

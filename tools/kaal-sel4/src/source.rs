@@ -1,13 +1,20 @@
-//! Where the seL4 5.0.0 kernel source comes from.
+//! Where the seL4 kernel source comes from.
 //!
-//! The source is vendored in the crates.io crate `sel4-sys` 0.0.28, which the carrier
-//! package `sel4-source/` declares as an optional, never-enabled dependency. Cargo
-//! downloads and locks it like any other crate; `cargo metadata --all-features` reports
-//! its location. The registry copy is read-only to KaaL: the kernel build copies it out
-//! before patching (see `kaal-compose`).
+//! * seL4 5.0.0 is vendored in the crates.io crate `sel4-sys` 0.0.28, which the carrier
+//!   package `sel4-source/` declares as an optional, never-enabled dependency. Cargo
+//!   downloads and locks it like any other crate; `cargo metadata --all-features`
+//!   reports its location. It is the only kernel a package registry here carries.
+//! * seL4 16.0.0 comes from a source tree: a path, or a git checkout the tool clones
+//!   (see `kaal-compose`'s kernel module).
+//!
+//! `KAAL_SEL4_SOURCE` names a tree for whichever version it holds (its `VERSION` file
+//! says which). Trees are read-only to KaaL: the 5.0.0 build copies its tree out before
+//! patching, and 16.0.0 builds out of tree.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use crate::config::KernelVersion;
 
 /// The carrier crate's exact version; bumping it means re-verifying the whole boot chain.
 pub const SEL4_SYS_VERSION: &str = "0.0.28";
@@ -29,14 +36,24 @@ pub enum SourceError {
     Cargo { command: String, stderr: String },
     #[error("cargo metadata did not list sel4-sys {SEL4_SYS_VERSION}; is {manifest} intact?")]
     NotListed { manifest: PathBuf },
-    #[error("{path} is not an seL4 {SEL4_VERSION} source tree ({why})\n  help: unset {SOURCE_ENV} to let KaaL fetch the source itself")]
+    #[error("{path} is not an seL4 source tree KaaL knows ({why})\n  help: point {SOURCE_ENV} (or [kernel] source) at a seL4 5.0.0 or 16.0.0 tree, or unset it to let KaaL fetch 5.0.0 itself")]
     NotASourceTree { path: PathBuf, why: String },
+    #[error("no seL4 {version} source: no package registry carries it\n  help: clone it (git clone --branch {version} https://github.com/seL4/seL4.git) and set {SOURCE_ENV} to the tree, or give the system `[kernel] source = \"<path>\"` or `source = {{ git = \"https://github.com/seL4/seL4.git\", tag = \"{version}\" }}`")]
+    NoSource { version: KernelVersion },
+    #[error("{path} holds seL4 {found}, but the system asks for seL4 {wanted}\n  help: point [kernel] source (or {SOURCE_ENV}) at a seL4 {wanted} tree, or set [kernel] version = \"{found}\"")]
+    WrongVersion { path: PathBuf, found: KernelVersion, wanted: KernelVersion },
 }
 
-/// A located, pristine seL4 source tree (the `seL4/` directory).
+/// The file in a kernel build directory that names the source tree it was built from.
+pub const SOURCE_RECORD: &str = "source-root";
+
+/// A located, pristine seL4 source tree (the `seL4/` directory), and its version.
 #[derive(Debug, Clone)]
 pub struct KernelSource {
     root: PathBuf,
+    version: KernelVersion,
+    /// Whether the tree is the crates.io carrier's (fixed by its version).
+    carrier: bool,
 }
 
 fn carrier_manifest() -> PathBuf {
@@ -73,34 +90,98 @@ fn sel4_sys_package_dir(manifest: &Path) -> Result<PathBuf, SourceError> {
 }
 
 impl KernelSource {
-    /// Locates the source: `$KAAL_SEL4_SOURCE` if set, else through the carrier package,
-    /// downloading it with `cargo fetch` on first use.
+    /// Locates the source build scripts are pointed at: `$KAAL_SEL4_SOURCE` if set, else
+    /// the 5.0.0 carrier.
     pub fn locate() -> Result<Self, SourceError> {
-        if let Some(dir) = std::env::var_os(SOURCE_ENV) {
-            return Self::at(PathBuf::from(dir));
+        match std::env::var_os(SOURCE_ENV) {
+            Some(dir) => Self::at(PathBuf::from(dir)),
+            None => Self::carrier(),
         }
+    }
+
+    /// The source of `version` a build script uses: `$KAAL_SEL4_SOURCE` if it holds that
+    /// version, else the tree recorded in the kernel build directory `kernel_dir` (see
+    /// [`SOURCE_RECORD`]), else (5.0.0 only) the crates.io carrier.
+    pub fn for_version(version: KernelVersion, kernel_dir: Option<&Path>) -> Result<Self, SourceError> {
+        if let Some(source) = Self::from_env(version)? {
+            return Ok(source);
+        }
+        if let Some(text) = kernel_dir.and_then(|d| std::fs::read_to_string(d.join(SOURCE_RECORD)).ok()) {
+            return Self::at_version(PathBuf::from(text.trim_end_matches('\n')), version);
+        }
+        match version {
+            KernelVersion::V5_0_0 => Self::carrier(),
+            KernelVersion::V16_0_0 => Err(SourceError::NoSource { version }),
+        }
+    }
+
+    /// `$KAAL_SEL4_SOURCE`, if it is set and holds `version`.
+    pub fn from_env(version: KernelVersion) -> Result<Option<Self>, SourceError> {
+        let Some(dir) = std::env::var_os(SOURCE_ENV) else { return Ok(None) };
+        let source = Self::at(PathBuf::from(dir))?;
+        Ok((source.version == version).then_some(source))
+    }
+
+    /// seL4 5.0.0 from the crates.io carrier, downloading it with `cargo fetch` on first
+    /// use.
+    pub fn carrier() -> Result<Self, SourceError> {
         let manifest = carrier_manifest();
         let mut package = sel4_sys_package_dir(&manifest)?;
         if !package.join("seL4").is_dir() {
             run_cargo(&["fetch", "--manifest-path", &manifest.to_string_lossy()])?;
             package = sel4_sys_package_dir(&manifest)?;
         }
-        Self::at(package.join("seL4"))
+        let source = Self::at_version(package.join("seL4"), KernelVersion::V5_0_0)?;
+        Ok(Self { carrier: true, ..source })
     }
 
-    /// Uses `root` as the source tree after checking that it is seL4 5.0.0.
+    /// Uses `root` as the source tree after checking that it is seL4 5.0.0 or 16.0.0.
     pub fn at(root: PathBuf) -> Result<Self, SourceError> {
-        let version = std::fs::read_to_string(root.join("VERSION"))
+        let text = std::fs::read_to_string(root.join("VERSION"))
             .map_err(|e| SourceError::NotASourceTree { path: root.clone(), why: format!("VERSION: {e}") })?;
-        if version.trim() != SEL4_VERSION {
-            return Err(SourceError::NotASourceTree { path: root, why: format!("VERSION is {}", version.trim()) });
+        let version = KernelVersion::from_name(&text).ok_or_else(|| SourceError::NotASourceTree {
+            path: root.clone(),
+            why: format!("VERSION is {}", text.trim()),
+        })?;
+        Ok(Self { root, version, carrier: false })
+    }
+
+    /// [`KernelSource::at`], and the tree must hold `wanted`.
+    pub fn at_version(root: PathBuf, wanted: KernelVersion) -> Result<Self, SourceError> {
+        let source = Self::at(root)?;
+        if source.version != wanted {
+            return Err(SourceError::WrongVersion { path: source.root, found: source.version, wanted });
         }
-        Ok(Self { root })
+        Ok(source)
     }
 
     /// The `seL4/` directory.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Whether this is the crates.io carrier's tree, which its version pins.
+    pub fn is_carrier(&self) -> bool {
+        self.carrier
+    }
+
+    /// The kernel version the tree holds.
+    pub fn version(&self) -> KernelVersion {
+        self.version
+    }
+
+    /// The `.bf` files with the types libsel4 shares with the kernel, under `libsel4/`.
+    pub fn bitfield_specs(&self) -> &'static [&'static str] {
+        match self.version {
+            KernelVersion::V5_0_0 => &[
+                "include/sel4/shared_types_64.bf",
+                "include/sel4/types_64.bf",
+                "sel4_arch_include/x86_64/sel4/sel4_arch/types.bf",
+            ],
+            KernelVersion::V16_0_0 => {
+                &["mode_include/64/sel4/shared_types.bf", "sel4_arch_include/x86_64/sel4/sel4_arch/types.bf"]
+            }
+        }
     }
 
     /// `include/api/syscall.xml`: the syscall numbering.
@@ -119,9 +200,10 @@ impl KernelSource {
 
     /// libsel4 include directories for x86_64 pc99, most specific last.
     pub fn libsel4_include_dirs(&self) -> Vec<PathBuf> {
-        ["include", "arch_include/x86", "sel4_arch_include/x86_64", "sel4_plat_include/pc99"]
-            .iter()
-            .map(|d| self.root.join("libsel4").join(d))
-            .collect()
+        let mut dirs = vec!["include", "arch_include/x86", "sel4_arch_include/x86_64", "sel4_plat_include/pc99"];
+        if self.version == KernelVersion::V16_0_0 {
+            dirs.push("mode_include/64");
+        }
+        dirs.iter().map(|d| self.root.join("libsel4").join(d)).collect()
     }
 }

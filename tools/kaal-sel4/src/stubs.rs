@@ -55,7 +55,10 @@ fn type_kind(c_type: &str, iface: &KernelInterface) -> Option<TypeKind> {
         "seL4_Uint16" => Value { bits: 16, rust: "u16" },
         "seL4_Uint32" => Value { bits: 32, rust: "u32" },
         "seL4_Uint64" => Value { bits: 64, rust: "u64" },
-        "seL4_Word" | "seL4_X86_VMAttributes" => Value { bits: WORD_BITS, rust: "seL4_Word" },
+        "seL4_Word" | "seL4_X86_VMAttributes" | "seL4_X86_EPT_VMAttributes" => {
+            Value { bits: WORD_BITS, rust: "seL4_Word" }
+        }
+        "seL4_Time" => Value { bits: 64, rust: "u64" },
         "seL4_Bool" => Value { bits: 1, rust: "bool" },
         // Bitfield structures are one word; kaal-core builds them from generated layouts.
         "seL4_CapData_t" | "seL4_PrioProps_t" | "seL4_CapRights_t" => Value { bits: WORD_BITS, rust: "seL4_Word" },
@@ -66,6 +69,9 @@ fn type_kind(c_type: &str, iface: &KernelInterface) -> Option<TypeKind> {
         | "seL4_TCB"
         | "seL4_Untyped"
         | "seL4_DomainSet"
+        | "seL4_SchedContext"
+        | "seL4_SchedControl"
+        | "seL4_X86_IOPortControl"
         | "seL4_X86_IOPort"
         | "seL4_X86_ASIDControl"
         | "seL4_X86_ASIDPool"

@@ -12,8 +12,8 @@ use toml::de::{DeTable, DeValue};
 
 use super::error::{ConfigError, ConfigErrors, Source};
 use super::raw::{
-    keys_of, RawChannel, RawComponent, RawConnections, RawFile, RawKernel, RawNotification, RawPriorities, RawQemu,
-    RawRegion, RawResources, RawRing, RawSystem, SIZE_EXPECTED,
+    keys_of, RawChannel, RawComponent, RawConnections, RawFile, RawGitSource, RawKernel, RawNotification,
+    RawPriorities, RawQemu, RawRegion, RawResources, RawRing, RawSystem, SIZE_EXPECTED,
 };
 use super::{did_you_mean, dotted, CONNECTION_KINDS};
 
@@ -299,6 +299,7 @@ fn schema(path: &[&str]) -> Schema {
         ["resources", "priorities"] => Schema::Keys(keys_of::<RawPriorities>()),
         ["qemu"] => Schema::Keys(keys_of::<RawQemu>()),
         ["kernel"] => Schema::Keys(keys_of::<RawKernel>()),
+        ["kernel", "source"] => Schema::Keys(keys_of::<RawGitSource>()),
         ["components"] => Schema::Names,
         ["components", _] => Schema::Keys(keys_of::<RawComponent>()),
         ["connections"] => Schema::Keys(keys_of::<RawConnections>()),
@@ -474,6 +475,11 @@ fn example(table: &[&str], key: &str) -> Option<String> {
                 "name" => "\"my-system\"",
                 "platform" => "\"qemu-x86_64\"",
                 "flavour" => "\"release\"",
+                "version" => "\"16.0.0\"",
+                "verified" | "mcs" => "true",
+                "source" => "\"../seL4\" (a kernel source tree) or source = { git = \"https://github.com/seL4/seL4.git\", tag = \"16.0.0\" }",
+                "git" => "\"https://github.com/seL4/seL4.git\"",
+                "tag" => "\"16.0.0\"",
                 "description" => "\"what the system does\"",
                 "max-threads" => "16",
                 "priorities" => "{ lowest = 1, highest = 254 }",

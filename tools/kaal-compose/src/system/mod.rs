@@ -89,12 +89,23 @@ pub struct Resources {
     pub highest_priority: u8,
 }
 
-/// The kernel the system runs on (`[kernel]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The kernel the system runs on (`[kernel]`). What the file leaves out is the tool's
+/// to choose (`--kernel`), by default seL4 5.0.0 debug.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Kernel {
-    /// The flavour the file asks for; `None` leaves it to the tool (debug unless
-    /// `--kernel` says otherwise).
-    pub flavour: Option<kaal_sel4::Flavour>,
+    /// The choice: version, flavour, the verified configuration, MCS.
+    pub choice: kaal_sel4::KernelChoice,
+    /// Where its source comes from, when not the default.
+    pub source: Option<KernelSourceSpec>,
+}
+
+/// Where a kernel's source comes from (`[kernel] source`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelSourceSpec {
+    /// A source tree, relative to the system.toml's directory unless absolute.
+    Path(PathBuf),
+    /// A git repository and tag, which the tool clones into its cache.
+    Git { url: String, tag: String },
 }
 
 /// How QEMU runs the system.

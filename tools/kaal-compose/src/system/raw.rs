@@ -57,7 +57,46 @@ pub(super) struct RawQemu {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawKernel {
+    pub version: Option<Spanned<String>>,
     pub flavour: Option<Spanned<String>>,
+    pub verified: Option<Spanned<bool>>,
+    pub mcs: Option<Spanned<bool>>,
+    pub source: Option<Spanned<RawKernelSource>>,
+}
+
+/// `source = "path"` or `source = { git = "url", tag = "16.0.0" }`.
+#[derive(Debug)]
+pub(super) enum RawKernelSource {
+    Path(String),
+    Git(RawGitSource),
+}
+
+// By hand rather than `#[serde(untagged)]`, whose error ("data did not match any
+// variant") says nothing about what to write.
+impl<'de> Deserialize<'de> for RawKernelSource {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SourceVisitor;
+        impl<'de> Visitor<'de> for SourceVisitor {
+            type Value = RawKernelSource;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a path (a string) or a table { git = \"<url>\", tag = \"<tag>\" }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawKernelSource::Path(v.to_string()))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                RawGitSource::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawKernelSource::Git)
+            }
+        }
+        deserializer.deserialize_any(SourceVisitor)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawGitSource {
+    pub git: Spanned<String>,
+    pub tag: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -239,9 +239,36 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
             "did you mean `release`?",
             "what untrusted components should run on",
         ]),
-        ("unknown kernel key", base("[kernel]\nversion = \"13\"\n"), 10, vec![
-            "kernel.version: unknown key `version` in [kernel]",
-            "[kernel] takes: flavour",
+        ("unknown kernel key", base("[kernel]\nrelease = \"13\"\n"), 10, vec![
+            "kernel.release: unknown key `release` in [kernel]",
+            "[kernel] takes: version, flavour, verified, mcs, source",
+        ]),
+        ("unknown kernel version", base("[kernel]\nversion = \"16.0\"\n"), 10, vec![
+            "kernel.version: seL4 `16.0` is not a kernel KaaL builds",
+            "did you mean `16.0.0`?",
+        ]),
+        ("verified on seL4 5.0.0", base("[kernel]\nverified = true\n"), 10, vec![
+            "kernel.verified: the verified configuration (X64_verified) is a configuration of seL4 16.0.0",
+            "add `version = \"16.0.0\"`",
+        ]),
+        ("verified and MCS", base("[kernel]\nversion = \"16.0.0\"\nverified = true\nmcs = true\n"), 12, vec![
+            "kernel.mcs: the verified configuration, X64_verified, is not an MCS kernel",
+        ]),
+        ("verified debug", base("[kernel]\nversion = \"16.0.0\"\nflavour = \"debug\"\nverified = true\n"), 12, vec![
+            "kernel.verified: the verified configuration, X64_verified, has no debug syscalls or console",
+        ]),
+        ("empty kernel source", base("[kernel]\nversion = \"16.0.0\"\nsource = \" \"\n"), 11, vec![
+            "kernel.source: the kernel source path is empty",
+        ]),
+        ("git source without a tag", base("[kernel]\nversion = \"16.0.0\"\nsource = { git = \"https://github.com/seL4/seL4.git\" }\n"), 11, vec![
+            "kernel.source.tag: [kernel.source] is missing `tag`",
+        ]),
+        ("kernel source of the wrong type", base("[kernel]\nversion = \"16.0.0\"\nsource = 5\n"), 11, vec![
+            "kernel.source: `source` must be a path (a string) or a table { git = \"<url>\", tag = \"<tag>\" }",
+        ]),
+        ("git source with an unknown key", base("[kernel]\nversion = \"16.0.0\"\nsource = { git = \"x\", tag = \"16.0.0\", branch = \"master\" }\n"), 11, vec![
+            "unknown key `branch` in [kernel.source]",
+            "takes: git, tag",
         ]),
         ("kernel flavour of the wrong type", base("[kernel]\nflavour = true\n"), 10, vec![
             "kernel.flavour",

@@ -14,13 +14,13 @@ use toml::Spanned;
 
 use super::error::{ConfigError, ConfigErrors, Source};
 use super::raw::{
-    Name, Names, RawChannel, RawComponent, RawFile, RawKernel, RawNotification, RawQemu, RawRegion, RawResources,
-    RawRing, RawSize, Tables,
+    Name, Names, RawChannel, RawComponent, RawFile, RawKernel, RawKernelSource, RawNotification, RawQemu, RawRegion,
+    RawResources, RawRing, RawSize, Tables,
 };
 use super::size::{parse_size, show_approx, show_size, SIZE_FORMS};
 use super::{
-    closest, did_you_mean, key_part, Channel, Component, Kernel, NotificationLink, Platform, Qemu, Region, Resources,
-    Ring, System, PAGE,
+    closest, did_you_mean, key_part, Channel, Component, Kernel, KernelSourceSpec, NotificationLink, Platform, Qemu,
+    Region, Resources, Ring, System, PAGE,
 };
 
 const KIB: u64 = 1 << 10;
@@ -311,24 +311,120 @@ impl Checker<'_> {
 
     /// The kernel the system asks for.
     fn kernel(&mut self, raw: Option<&RawKernel>) -> Kernel {
-        let Some(flavour) = raw.and_then(|k| k.flavour.as_ref()) else { return Kernel::default() };
-        match kaal_sel4::Flavour::from_name(flavour.get_ref()) {
-            Some(flavour) => Kernel { flavour: Some(flavour) },
-            None => {
-                let names = kaal_sel4::Flavour::ALL.map(kaal_sel4::Flavour::name);
-                let suggestion = did_you_mean(flavour.get_ref(), names.iter().copied());
-                self.report(
-                    &flavour.span(),
-                    "kernel.flavour",
-                    format!("kernel flavour `{}` does not exist", flavour.get_ref()),
-                    format!(
-                        "{suggestion}write `flavour = \"debug\"` (the kernel's debug syscalls and console; the \
-                         default) or `flavour = \"release\"` (neither: what untrusted components should run on)"
-                    ),
-                );
-                Kernel::default()
+        use kaal_sel4::{Flavour, KernelVersion};
+        let Some(raw) = raw else { return Kernel::default() };
+        let mut kernel = Kernel::default();
+        if let Some(version) = &raw.version {
+            match KernelVersion::from_name(version.get_ref()) {
+                Some(v) => kernel.choice.version = Some(v),
+                None => {
+                    let names = KernelVersion::ALL.map(KernelVersion::name);
+                    let suggestion = did_you_mean(version.get_ref(), names.iter().copied());
+                    self.report(
+                        &version.span(),
+                        "kernel.version",
+                        format!("seL4 `{}` is not a kernel KaaL builds", version.get_ref()),
+                        format!(
+                            "{suggestion}write `version = \"5.0.0\"` (the default, fetched from crates.io) or \
+                             `version = \"16.0.0\"` (the current release; give it a `source`)"
+                        ),
+                    );
+                }
             }
         }
+        if let Some(flavour) = &raw.flavour {
+            match Flavour::from_name(flavour.get_ref()) {
+                Some(f) => kernel.choice.flavour = Some(f),
+                None => {
+                    let names = Flavour::ALL.map(Flavour::name);
+                    let suggestion = did_you_mean(flavour.get_ref(), names.iter().copied());
+                    self.report(
+                        &flavour.span(),
+                        "kernel.flavour",
+                        format!("kernel flavour `{}` does not exist", flavour.get_ref()),
+                        format!(
+                            "{suggestion}write `flavour = \"debug\"` (the kernel's debug syscalls and console; the \
+                             default) or `flavour = \"release\"` (neither: what untrusted components should run on)"
+                        ),
+                    );
+                }
+            }
+        }
+        let is_16 = kernel.choice.version == Some(KernelVersion::V16_0_0);
+        let version_known = raw.version.is_none() || kernel.choice.version.is_some();
+        for (key, value, what) in [
+            ("kernel.verified", &raw.verified, "the verified configuration (X64_verified)"),
+            ("kernel.mcs", &raw.mcs, "the MCS kernel"),
+        ] {
+            let Some(value) = value else { continue };
+            if *value.get_ref() && !is_16 && version_known {
+                self.report(
+                    &value.span(),
+                    key,
+                    format!("{what} is a configuration of seL4 16.0.0, and this system runs seL4 5.0.0"),
+                    "add `version = \"16.0.0\"` (and a `source`), or remove the line",
+                );
+            }
+        }
+        kernel.choice.verified = raw.verified.as_ref().map(|v| *v.get_ref());
+        kernel.choice.mcs = raw.mcs.as_ref().map(|v| *v.get_ref());
+        if let (Some(verified), Some(mcs)) = (&raw.verified, &raw.mcs) {
+            if *verified.get_ref() && *mcs.get_ref() {
+                self.report(
+                    &mcs.span(),
+                    "kernel.mcs",
+                    "the verified configuration, X64_verified, is not an MCS kernel",
+                    "choose one: `verified = true` or `mcs = true`",
+                );
+            }
+        }
+        if let (Some(verified), Some(Flavour::Debug)) = (&raw.verified, kernel.choice.flavour) {
+            if *verified.get_ref() {
+                self.report(
+                    &verified.span(),
+                    "kernel.verified",
+                    "the verified configuration, X64_verified, has no debug syscalls or console",
+                    "remove `flavour = \"debug\"` (the verified configuration is a release kernel)",
+                );
+            }
+        }
+        if let Some(source) = &raw.source {
+            kernel.source = match source.get_ref() {
+                RawKernelSource::Path(path) if path.trim().is_empty() => {
+                    self.report(
+                        &source.span(),
+                        "kernel.source",
+                        "the kernel source path is empty",
+                        "write the path of a seL4 source tree (the directory holding VERSION), e.g. \
+                         `source = \"../seL4\"`",
+                    );
+                    None
+                }
+                RawKernelSource::Path(path) => Some(KernelSourceSpec::Path(PathBuf::from(path))),
+                RawKernelSource::Git(git) => {
+                    let url = git.git.get_ref().trim();
+                    let tag = git.tag.get_ref().trim();
+                    if url.is_empty() || url.starts_with('-') {
+                        self.report(
+                            &git.git.span(),
+                            "kernel.source.git",
+                            format!("`{url}` is not a git repository URL"),
+                            "write e.g. `git = \"https://github.com/seL4/seL4.git\"`",
+                        );
+                    }
+                    if tag.is_empty() || tag.starts_with('-') || tag.contains(char::is_whitespace) {
+                        self.report(
+                            &git.tag.span(),
+                            "kernel.source.tag",
+                            format!("`{tag}` is not a git tag"),
+                            "write the release tag, e.g. `tag = \"16.0.0\"`",
+                        );
+                    }
+                    Some(KernelSourceSpec::Git { url: url.to_string(), tag: tag.to_string() })
+                }
+            };
+        }
+        kernel
     }
 
     /// QEMU's settings, and its memory in bytes.
