@@ -12,6 +12,11 @@ use crate::sys;
 
 /// Slots in the root CNode, from the kernel config.
 pub const ROOT_SLOTS: usize = 1 << sys::config::CONFIG_ROOT_CNODE_SIZE_BITS;
+/// Slots of the root CNode that [`CSpace`] hands out: all of them, up to 16384. A
+/// `CSpace` is a bitmap that lives on the stack and is split into sub-allocators, so its
+/// size must not follow the CNode's: seL4 16.0.0's X64_verified configuration has 2^19
+/// slots, which would make each `CSpace` 64 KiB and overflow the root task's stack.
+pub const TRACKED_SLOTS: usize = if ROOT_SLOTS < 1 << 14 { ROOT_SLOTS } else { 1 << 14 };
 /// Bits to resolve a slot of the root CNode: its guard makes every CPtr a full word.
 pub(crate) const ROOT_DEPTH: u8 = sys::seL4_WordBits as u8;
 
@@ -40,7 +45,7 @@ impl<const N: usize> SlotBitmap<N> {
     /// A bitmap in which exactly the slots in `free` are available.
     pub fn with_free_range(free: core::ops::Range<u64>) -> Self {
         let mut map = Self { free: [0; N], count: 0, hint: 0 };
-        for slot in free.filter(|s| (*s as usize) < N * 64) {
+        for slot in free.start..free.end.min((N * 64) as u64) {
             map.release(slot);
         }
         map.hint = 0;
@@ -86,12 +91,12 @@ impl<const N: usize> SlotBitmap<N> {
 
 /// The root task's CNode with its free-slot map.
 pub struct CSpace {
-    slots: SlotBitmap<{ ROOT_SLOTS / 64 }>,
+    slots: SlotBitmap<{ TRACKED_SLOTS / 64 }>,
 }
 
 impl core::fmt::Debug for CSpace {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "CSpace({} of {} slots free)", self.slots.free_count(), ROOT_SLOTS)
+        write!(f, "CSpace({} of {} slots free)", self.slots.free_count(), TRACKED_SLOTS)
     }
 }
 
@@ -114,7 +119,7 @@ impl CSpace {
 
     /// Takes an empty slot.
     pub fn alloc_slot(&mut self) -> Result<Slot> {
-        self.slots.take().map(Slot).ok_or(Error::OutOfSlots { cnode: "the root CNode", capacity: ROOT_SLOTS })
+        self.slots.take().map(Slot).ok_or(Error::OutOfSlots { cnode: "the root CNode", capacity: TRACKED_SLOTS })
     }
 
     /// Returns an empty slot.
@@ -127,7 +132,7 @@ impl CSpace {
     /// used all the slots.
     pub fn split(&mut self, count: usize) -> Result<CSpace> {
         if count > self.free_slots() {
-            return Err(Error::OutOfSlots { cnode: "the root CNode", capacity: ROOT_SLOTS });
+            return Err(Error::OutOfSlots { cnode: "the root CNode", capacity: TRACKED_SLOTS });
         }
         let mut part = CSpace { slots: SlotBitmap::with_free_range(0..0) };
         for _ in 0..count {

@@ -45,7 +45,7 @@ pub struct BenchRatio {
 /// The kernels `kaal bench` compares, one column each, as `--kernel` names them. Those
 /// without a source (16.0.0 without KAAL_SEL4_SOURCE) are skipped, and the run says so.
 pub const KERNELS: &[&str] =
-    &["5.0.0-debug", "5.0.0-release", "16.0.0-release", "16.0.0-verified", "16.0.0-mcs-release"];
+    &["5.0.0-debug", "5.0.0-release", "16.0.0-release", "16.0.0-verified-qemu", "16.0.0-mcs-release"];
 
 /// Everything a bench run reported.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -35,9 +35,9 @@ pub const CPU_VERIFIED_PCID: &str = "Nehalem,-vme,+pdpe1gb,+xsave,+xsaveopt,-xsa
 
 /// The CPU model the kernel built from `config` needs.
 pub fn cpu_model(config: &kaal_sel4::KernelConfig) -> String {
-    match (config.verified, config.pcid) {
-        (true, true) => CPU_VERIFIED_PCID,
-        (true, false) => CPU_VERIFIED,
+    match (config.verified, config.qemu_changes) {
+        (true, false) => CPU_VERIFIED_PCID,
+        (true, true) => CPU_VERIFIED,
         _ => CPU,
     }
     .to_string()
@@ -229,8 +229,8 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
              (KernelSupportPCID), and QEMU's TCG accelerator does not emulate them (QEMU says: \"TCG doesn't \
              support requested feature: CPUID.01H:ECX.pcid\"; without the feature the kernel stops with \
              \"PCIDs not supported by the processor\")",
-            "boot it on hardware with PCID and INVPCID; under QEMU use `--kernel 16.0.0-verified-nopcid` (the same \
-             settings with KernelSupportPCID off, which is not the configuration the proofs cover)",
+            "boot it on hardware with PCID and INVPCID; under QEMU use `--kernel 16.0.0-verified-qemu` (its \
+             settings with PCIDs off and 230 BootInfo untypeds, which is not the configuration the proofs cover)",
         ));
     }
     let mut cmd = command(kernel, image, cfg);

@@ -158,7 +158,7 @@ pub const TEST_KERNELS: &[&str] = &[
     "16.0.0-debug",
     "16.0.0-release",
     "16.0.0-verified",
-    "16.0.0-verified-nopcid",
+    "16.0.0-verified-qemu",
     "16.0.0-mcs",
 ];
 
@@ -170,14 +170,14 @@ pub const LINTED_KERNELS: &[KernelChoice] = &[
         version: Some(KernelVersion::V5_0_0),
         flavour: Some(kaal_sel4::Flavour::Release),
         verified: None,
-        pcid: None,
+        qemu_changes: None,
         mcs: None,
     },
     KernelChoice {
         version: Some(KernelVersion::V16_0_0),
         flavour: Some(kaal_sel4::Flavour::Debug),
         verified: None,
-        pcid: None,
+        qemu_changes: None,
         mcs: None,
     },
 ];

@@ -26,10 +26,12 @@ pub struct KernelConfig {
     /// seL4 16.0.0 only: build exactly the configuration the proofs cover,
     /// `configs/X64_verified.cmake` (no other setting here applies then).
     pub verified: bool,
-    /// With `verified`: keep the configuration's PCID support (`KernelSupportPCID`, on
-    /// by default). QEMU's TCG does not emulate PCIDs, so under QEMU only the variant
-    /// without them boots, and that variant is not the verified configuration.
-    pub pcid: bool,
+    /// With `verified`: X64_verified's settings with the two changes QEMU's pc machine
+    /// needs, which make it no longer the verified configuration: PCIDs off
+    /// (`KernelSupportPCID`; TCG does not emulate them) and 230 BootInfo untypeds
+    /// rather than 50 (QEMU's 65 device regions take all 50, leaving the root task no
+    /// RAM).
+    pub qemu_changes: bool,
     /// seL4 16.0.0 only: the mixed-criticality kernel (`KernelIsMCS`), with scheduling
     /// contexts and reply objects.
     pub mcs: bool,
@@ -71,7 +73,7 @@ impl Default for KernelConfig {
         Self {
             version: KernelVersion::V5_0_0,
             verified: false,
-            pcid: false,
+            qemu_changes: false,
             mcs: false,
             root_cnode_size_bits: 12,
             timer_tick_ms: 2,
@@ -136,8 +138,8 @@ pub struct KernelChoice {
     pub version: Option<KernelVersion>,
     pub flavour: Option<Flavour>,
     pub verified: Option<bool>,
-    /// With `verified`: PCID support (see [`KernelConfig::pcid`]).
-    pub pcid: Option<bool>,
+    /// With `verified`: the changes QEMU needs (see [`KernelConfig::qemu_changes`]).
+    pub qemu_changes: Option<bool>,
     pub mcs: Option<bool>,
 }
 
@@ -146,7 +148,9 @@ impl KernelChoice {
     /// `16.0.0-mcs` (debug), `16.0.0-mcs-release`, `5.0.0-debug`, ...
     pub fn parse(text: &str) -> Result<Self, String> {
         let help = "write a flavour (debug, release), a version (5.0.0, 16.0.0), or both as \
-                    16.0.0-release; 16.0.0 also has -verified (the X64_verified configuration) and -mcs";
+                    16.0.0-release; 16.0.0 also has -verified (the X64_verified configuration), \
+                    -verified-qemu (its settings with the two changes QEMU needs; not verified), -mcs and \
+                    -mcs-release";
         let mut choice = KernelChoice::default();
         let (version, rest) = match text.split_once('-') {
             Some((v, rest)) if KernelVersion::from_name(v).is_some() => (Some(v), Some(rest)),
@@ -156,9 +160,9 @@ impl KernelChoice {
         choice.version = version.and_then(KernelVersion::from_name);
         match rest {
             None => {}
-            Some("verified-nopcid") => {
+            Some("verified-qemu") => {
                 choice.verified = Some(true);
-                choice.pcid = Some(false);
+                choice.qemu_changes = Some(true);
                 choice.flavour = Some(Flavour::Release);
             }
             Some("verified") => {
@@ -188,13 +192,13 @@ impl KernelChoice {
     /// `mcs = true` means the plain release kernel.
     pub fn or(self, base: KernelChoice) -> KernelChoice {
         let config_given =
-            self.flavour.is_some() || self.verified.is_some() || self.pcid.is_some() || self.mcs.is_some();
+            self.flavour.is_some() || self.verified.is_some() || self.qemu_changes.is_some() || self.mcs.is_some();
         let config = if config_given { self } else { base };
         KernelChoice {
             version: self.version.or(base.version),
             flavour: config.flavour,
             verified: config.verified,
-            pcid: config.pcid,
+            qemu_changes: config.qemu_changes,
             mcs: config.mcs,
         }
     }
@@ -216,8 +220,8 @@ impl KernelChoice {
         config.verified = verified;
         config.mcs = mcs;
         if verified {
-            let pcid = self.pcid.unwrap_or(if base.verified { base.pcid } else { true });
-            config = KernelConfig { pcid, ..KernelConfig::x64_verified() };
+            let qemu = self.qemu_changes.unwrap_or(base.verified && base.qemu_changes);
+            config = if qemu { KernelConfig::x64_verified_for_qemu() } else { KernelConfig::x64_verified() };
         }
         config
     }
@@ -316,7 +320,7 @@ impl KernelConfig {
         Self {
             version: KernelVersion::V16_0_0,
             verified: true,
-            pcid: true,
+            qemu_changes: false,
             root_cnode_size_bits: 19,
             num_domains: 16,
             max_num_bootinfo_untyped_caps: 50,
@@ -324,12 +328,18 @@ impl KernelConfig {
         }
     }
 
+    /// [`KernelConfig::x64_verified`] with the changes QEMU needs (see
+    /// [`KernelConfig::qemu_changes`]). Not the verified configuration.
+    pub fn x64_verified_for_qemu() -> Self {
+        Self { qemu_changes: true, max_num_bootinfo_untyped_caps: 230, ..Self::x64_verified() }
+    }
+
     /// What the kernel calls itself in messages: `seL4 16.0.0 release`, `seL4 16.0.0 X64_verified`, ...
     pub fn describe(&self) -> String {
-        let what = if self.verified && self.pcid {
+        let what = if self.verified && !self.qemu_changes {
             "X64_verified".to_string()
         } else if self.verified {
-            "X64_verified-nopcid".to_string()
+            "X64_verified-qemu (not verified)".to_string()
         } else if self.mcs {
             format!("MCS {}", self.flavour())
         } else {
@@ -356,14 +366,11 @@ impl KernelConfig {
             let key = if self.verified { "verified" } else { "mcs" };
             return err(key, &true, "the verified configuration and MCS are seL4 16.0.0's; set version = \"16.0.0\"");
         }
-        if self.pcid && !self.verified {
-            return err(
-                "pcid",
-                &true,
-                "PCIDs are a setting of the verified configuration only (QEMU's TCG cannot run them)",
-            );
+        if self.qemu_changes && !self.verified {
+            return err("qemu-changes", &true, "the QEMU changes apply to the verified configuration only");
         }
-        if self.verified && *self != (Self { pcid: self.pcid, ..Self::x64_verified() }) {
+        let expected = if self.qemu_changes { Self::x64_verified_for_qemu() } else { Self::x64_verified() };
+        if self.verified && *self != expected {
             return err(
                 "verified",
                 &true,
@@ -456,10 +463,14 @@ impl KernelConfig {
         let mut out = String::from("# Generated by kaal-sel4 from the system's KernelConfig. Do not edit.\n");
         if self.verified {
             out.push_str(&format!("include(\"{}\")\n", source_root.join("configs/X64_verified.cmake").display()));
-            if !self.pcid {
-                // The one change from X64_verified, for QEMU's TCG, which has no PCIDs;
-                // with it the kernel is no longer the verified configuration.
+            if self.qemu_changes {
+                // The two changes QEMU needs (see `qemu_changes`); with them the kernel is
+                // no longer the verified configuration.
                 out.push_str("set(KernelSupportPCID OFF CACHE BOOL \"\" FORCE)\n");
+                out.push_str(&format!(
+                    "set(KernelMaxNumBootinfoUntypedCaps {} CACHE STRING \"\" FORCE)\n",
+                    self.max_num_bootinfo_untyped_caps
+                ));
             }
             return out;
         }
