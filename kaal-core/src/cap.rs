@@ -41,6 +41,9 @@ pub trait FixedSizeObject: CapType {
     const OBJECT_TYPE: sys::seL4_Word;
     /// log2 of the object's size in bytes (generated).
     const SIZE_BITS: u32;
+    /// The retype's size argument: 0, or `SIZE_BITS` for objects whose size the caller
+    /// chooses (KaaL always picks one size for those).
+    const SIZE_ARG: u32 = 0;
 }
 
 macro_rules! cap_types {
@@ -116,6 +119,52 @@ pub mod io_port_control {
     }
 }
 
+/// seL4 16.0.0 with MCS: reply objects, scheduling contexts and the right to configure
+/// them (outside the macro, which has no place for a `cfg`).
+#[cfg(kaal_mcs)]
+pub mod mcs {
+    use crate::sys;
+
+    /// A reply object: where a `Call`er waits for its answer. Each MCS thread receives
+    /// with one.
+    #[derive(Debug)]
+    pub enum Reply {}
+    impl super::sealed::Sealed for Reply {}
+    impl super::CapType for Reply {
+        const NAME: &'static str = "reply";
+        const KERNEL_TAG: Option<u64> = Some(sys::KERNEL_CAP_TAG_reply_cap);
+    }
+    impl super::FixedSizeObject for Reply {
+        const OBJECT_TYPE: sys::seL4_Word = sys::seL4_ReplyObject;
+        const SIZE_BITS: u32 = sys::seL4_ReplyBits as u32;
+    }
+
+    /// A scheduling context: a budget of CPU time per period. KaaL makes the smallest
+    /// one (`seL4_MinSchedContextBits`), which holds the refills a budget-and-period
+    /// context needs.
+    #[derive(Debug)]
+    pub enum SchedContext {}
+    impl super::sealed::Sealed for SchedContext {}
+    impl super::CapType for SchedContext {
+        const NAME: &'static str = "scheduling context";
+        const KERNEL_TAG: Option<u64> = Some(sys::KERNEL_CAP_TAG_sched_context_cap);
+    }
+    impl super::FixedSizeObject for SchedContext {
+        const OBJECT_TYPE: sys::seL4_Word = sys::seL4_SchedContextObject;
+        const SIZE_BITS: u32 = sys::seL4_MinSchedContextBits as u32;
+        const SIZE_ARG: u32 = sys::seL4_MinSchedContextBits as u32;
+    }
+
+    /// The right to give scheduling contexts budgets (one per core).
+    #[derive(Debug)]
+    pub enum SchedControl {}
+    impl super::sealed::Sealed for SchedControl {}
+    impl super::CapType for SchedControl {
+        const NAME: &'static str = "scheduling control";
+        const KERNEL_TAG: Option<u64> = Some(sys::KERNEL_CAP_TAG_sched_control_cap);
+    }
+}
+
 /// An owned capability of kind `T`.
 ///
 /// Dropping a `Cap` leaks its slot (the capability stays in the CNode); return slots with
@@ -156,6 +205,12 @@ impl<T: CapType> fmt::Debug for Cap<T> {
     }
 }
 
+/// seL4 MCS: a reply object.
+#[cfg(kaal_mcs)]
+pub type Reply = Cap<mcs::Reply>;
+/// seL4 MCS: a scheduling context.
+#[cfg(kaal_mcs)]
+pub type SchedContext = Cap<mcs::SchedContext>;
 /// A thread control block.
 pub type Tcb = Cap<cap_type::Tcb>;
 /// A synchronous IPC endpoint.

@@ -166,6 +166,13 @@ pub enum Error {
     InvalidSize { what: &'static str, value: u64, limit: u64 },
     /// Only a debug kernel can do this.
     NeedsDebugKernel { what: &'static str },
+    /// seL4 MCS: a budget and period the kernel cannot give a scheduling context.
+    BadSchedParams { budget_us: u64, period_us: u64, why: &'static str },
+    /// seL4 MCS: new threads need scheduling contexts, and this task holds no
+    /// scheduling-control capability to configure them (only the root task does).
+    NoSchedControl { what: &'static str },
+    /// A CPU budget was asked of a kernel without MCS, which cannot enforce one.
+    NeedsMcsKernel { what: &'static str },
 }
 
 impl Error {
@@ -283,6 +290,20 @@ impl fmt::Display for Error {
                 f,
                 "{what} needs a debug kernel, which this system does not run on; boot it with `--kernel debug` \
                  or `[kernel] flavour = \"debug\"` in system.toml"
+            ),
+            Error::BadSchedParams { budget_us, period_us, why } => write!(
+                f,
+                "a budget of {budget_us} us every {period_us} us is not possible: {why}"
+            ),
+            Error::NeedsMcsKernel { what } => write!(
+                f,
+                "{what} needs an MCS kernel, which enforces CPU budgets; boot with `--kernel 16.0.0-mcs` or set \
+                 `[kernel] mcs = true` in system.toml"
+            ),
+            Error::NoSchedControl { what } => write!(
+                f,
+                "{what} needs a scheduling context, and only the root task holds the scheduling-control \
+                 capability that configures them (seL4 MCS); create it from the root task"
             ),
         }
     }

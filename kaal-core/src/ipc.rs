@@ -342,9 +342,25 @@ fn transfer<const E: usize, const R: usize>(number: isize, dest: CPtr, msg: Opti
         None => (0, [0; REGS]),
     };
     // SAFETY: an IPC syscall on a capability of ours; it moves registers and our own
-    // IPC buffer's words, and touches no other memory.
-    let r = unsafe { sys::syscall(number, dest, info, regs) };
+    // IPC buffer's words, and touches no other memory. Receiving syscalls name this
+    // thread's reply object on MCS (ignored elsewhere).
+    let r = unsafe {
+        if receives_reply(number) {
+            sys::syscall_with_reply(number, dest, info, regs, sys::current_reply())
+        } else {
+            sys::syscall(number, dest, info, regs)
+        }
+    };
     Received { badge: r.badge, msg: Message::received(r) }
+}
+
+/// Whether syscall `number` receives on an endpoint (and so, on MCS, takes the reply
+/// object that the sender's `Call` is answered through). Folded at compile time.
+#[inline(always)]
+const fn receives_reply(number: isize) -> bool {
+    number == sys::syscall::seL4_SysRecv
+        || number == sys::syscall::seL4_SysNBRecv
+        || number == sys::syscall::seL4_SysReplyRecv
 }
 
 impl Endpoint {
@@ -399,9 +415,18 @@ impl Endpoint {
 }
 
 /// Replies to the thread's last caller (`seL4_Reply`).
+#[cfg(not(kaal_mcs))]
 #[inline(always)]
 pub fn reply<const E: usize>(msg: Message<E>) {
     let _: Received = transfer(sys::syscall::seL4_SysReply, 0, Some(&msg));
+}
+
+/// Replies to the thread's last caller: on MCS, a `Send` on the thread's reply object
+/// (nothing happens if no caller waits on it, as with `seL4_Reply`).
+#[cfg(kaal_mcs)]
+#[inline(always)]
+pub fn reply<const E: usize>(msg: Message<E>) {
+    let _: Received = transfer(sys::syscall::seL4_SysSend, sys::current_reply(), Some(&msg));
 }
 
 /// The receiving side of a channel.

@@ -53,6 +53,7 @@ mod notification;
 #[cfg_attr(not(kaal_sel4 = "16"), allow(dead_code))]
 mod occupancy;
 pub mod runtime;
+pub mod sched;
 pub mod shared;
 pub mod supervisor;
 pub mod sync;

@@ -26,16 +26,16 @@ impl Notification {
     /// (`seL4_Wait`).
     #[inline]
     pub fn wait(&self) -> u64 {
-        // SAFETY: Recv on a notification returns the badge word in a register only.
-        unsafe { sys::syscall(sys::syscall::seL4_SysRecv, self.cptr(), 0, [0; 4]).badge }
+        // SAFETY: Recv (Wait on MCS) on a notification returns the badge word in a register only.
+        unsafe { sys::syscall(sys::SYS_WAIT, self.cptr(), 0, [0; 4]).badge }
     }
 
     /// Returns the accumulated badge bits if the notification was signalled, without
     /// blocking (`seL4_Poll`).
     #[inline]
     pub fn poll(&self) -> Option<u64> {
-        // SAFETY: NBRecv on a notification returns the badge word in a register only.
-        let badge = unsafe { sys::syscall(sys::syscall::seL4_SysNBRecv, self.cptr(), 0, [0; 4]).badge };
+        // SAFETY: NBRecv (NBWait on MCS) on a notification returns the badge word in a register only.
+        let badge = unsafe { sys::syscall(sys::SYS_POLL, self.cptr(), 0, [0; 4]).badge };
         (badge != 0).then_some(badge)
     }
 }

@@ -22,7 +22,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 pub use kaal_abi::exit::ExitStatus;
 
 use crate::bootinfo::{BootInfo, MAX_UNTYPEDS};
-use crate::cap::{AsidControl, AsidPool, Cap, IrqControl, Tcb};
+use crate::cap::{AsidControl, AsidPool, CPtr, Cap, IrqControl, Tcb};
 use crate::cspace::CSpace;
 use crate::device::IoPortAuthority;
 use crate::untyped::Untyped;
@@ -282,8 +282,15 @@ pub unsafe fn __start_root_task<T: Termination>(
              more (seL4 16.0.0's X64_verified configuration fixes 50, too few for QEMU's pc machine)"
         );
     }
+    // MCS: the root thread receives with a reply object of its own, retyped from the
+    // smallest RAM untyped that holds one; the runtime keeps that untyped, so nothing
+    // the program does to its untypeds (a revoke) can destroy the reply object.
+    #[cfg(kaal_mcs)]
+    let kept = root_reply(name, &bootinfo, &mut cspace);
+    #[cfg(not(kaal_mcs))]
+    let kept: Option<CPtr> = None;
     let mut untypeds = heapless::Vec::new();
-    for u in bootinfo.untypeds() {
+    for u in bootinfo.untypeds().filter(|u| Some(u.cptr) != kept) {
         // SAFETY: BootInfo lists each untyped once, untouched; each handle is unique.
         let ut = unsafe { Untyped::from_raw(u.cptr, u.paddr, u.size_bits, u.is_device) };
         // Capacity is MAX_UNTYPEDS, the size of BootInfo's list, so this cannot fail.
@@ -308,6 +315,30 @@ pub unsafe fn __start_root_task<T: Termination>(
     };
     let status = main(rt).report(name);
     exit(status)
+}
+
+/// seL4 MCS: records the scheduling-control capability and gives the root thread its
+/// reply object. Returns the untyped the reply object came from.
+#[cfg(kaal_mcs)]
+fn root_reply(name: &str, bootinfo: &BootInfo, cspace: &mut CSpace) -> Option<CPtr> {
+    crate::sched::set_sched_control(bootinfo.sched_control_slots().start);
+    let bits = sys::seL4_ReplyBits as u8;
+    let Some(info) = bootinfo.untypeds().filter(|u| !u.is_device && u.size_bits >= bits).min_by_key(|u| u.size_bits)
+    else {
+        println!("[{name}] runtime error: no RAM untyped for the root thread's reply object (seL4 MCS)");
+        exit(ExitStatus::FAULT);
+    };
+    // SAFETY: BootInfo lists each untyped once, untouched; this one is then left out of
+    // the root task's list, so this handle is the only one.
+    let mut ut = unsafe { Untyped::from_raw(info.cptr, info.paddr, info.size_bits, info.is_device) };
+    match ut.retype::<crate::cap::Reply>(cspace) {
+        Ok(reply) => sys::set_current_reply(reply.into_cptr()),
+        Err(e) => {
+            println!("[{name}] runtime error: cannot create the root thread's reply object: {e}");
+            exit(ExitStatus::FAULT);
+        }
+    }
+    Some(ut.into_cptr())
 }
 
 /// seL4 5.0.0: a copy of the capability for every port (the original stays for
@@ -564,6 +595,9 @@ pub unsafe fn __start_component<T: Termination>(
         }
     };
     crate::arch::set_tsc_hz(block.tsc_hz);
+    // MCS: the supervisor puts our reply object in its well-known slot.
+    #[cfg(kaal_mcs)]
+    sys::set_current_reply(kaal_abi::startup::slots::REPLY);
     HEAP_BASE.store(block.heap_base, Ordering::Release);
     HEAP_SIZE.store(block.heap_size, Ordering::Release);
     // SAFETY: the supervisor places a notification for the heap lock in this slot.

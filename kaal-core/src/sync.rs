@@ -80,7 +80,7 @@ impl Lock {
             self.waits.fetch_add(1, Ordering::Relaxed);
             // SAFETY: a wait on the lock's own notification returns a badge in a register
             // and touches no memory.
-            unsafe { sys::syscall(sys::syscall::seL4_SysRecv, notification, 0, [0; 4]) };
+            unsafe { sys::syscall(sys::SYS_WAIT, notification, 0, [0; 4]) };
             state = self.state.swap(CONTENDED, Ordering::Acquire);
         }
         Some(LockGuard { lock: self })

@@ -17,6 +17,12 @@
 //! The kernel returns with RSP = 0 and restores RBX, so RSP is parked in RBX; LLVM
 //! reserves RBX, so its own value is parked in R12, which the kernel also restores.
 //!
+//! ## seL4 16.0.0 with MCS
+//! Receiving syscalls name a reply object in R12 (so RBX is parked in R13 instead):
+//! [`syscall_with_reply`]. `Reply` is gone (an answer is a `Send` on the reply object),
+//! notifications are waited on with `Wait`/`NBWait`, and each thread's reply object is
+//! recorded in its IPC-buffer page ([`current_reply`]).
+//!
 //! Higher layers never use this module directly: `kaal-core`'s typed handles wrap it.
 //! Everything here that could break a handle's promise is either private to `kaal-core`
 //! (IPC-buffer access, [`invoke`]) or `unsafe` (the `syscall` instruction and every
@@ -221,6 +227,7 @@ pub struct SyscallResult {
 /// The caller upholds the contract of the syscall `sys` for the capability `dest`; in
 /// particular, words beyond the fourth message register must already be in the IPC
 /// buffer.
+#[cfg(not(kaal_mcs))]
 #[inline(always)]
 pub unsafe fn syscall(sys: isize, dest: seL4_Word, info: seL4_Word, mr: [seL4_Word; 4]) -> SyscallResult {
     let (mut rdi, mut rsi) = (dest, info);
@@ -249,6 +256,131 @@ pub unsafe fn syscall(sys: isize, dest: seL4_Word, info: seL4_Word, mr: [seL4_Wo
         );
     }
     SyscallResult { badge: rdi, info: MessageInfo(rsi), mr: [m0, m1, m2, m3] }
+}
+
+/// Executes `syscall` with every argument register and no reply object (R12 = 0).
+///
+/// # Safety
+/// As for [`syscall_with_reply`].
+#[cfg(kaal_mcs)]
+#[inline(always)]
+pub unsafe fn syscall(sys: isize, dest: seL4_Word, info: seL4_Word, mr: [seL4_Word; 4]) -> SyscallResult {
+    // SAFETY: forwarded from the caller.
+    unsafe { syscall_with_reply(sys, dest, info, mr, 0) }
+}
+
+/// Executes a receiving syscall (`Recv`, `NBRecv`, `ReplyRecv`) that names a reply
+/// object. seL4 MCS takes the reply object in R12 (so RBX is parked in R13 there);
+/// other kernels have no reply objects and ignore `reply`.
+///
+/// # Safety
+/// As for [`syscall`]; on MCS, `reply` is a reply object of the calling thread's (see
+/// [`current_reply`]) or 0 for syscalls that take none.
+#[cfg(kaal_mcs)]
+#[inline(always)]
+pub unsafe fn syscall_with_reply(
+    sys: isize,
+    dest: seL4_Word,
+    info: seL4_Word,
+    mr: [seL4_Word; 4],
+    reply: seL4_CPtr,
+) -> SyscallResult {
+    let (mut rdi, mut rsi) = (dest, info);
+    let [mut m0, mut m1, mut m2, mut m3] = mr;
+    // SAFETY: as for the non-MCS `syscall`; R12 carries the reply object in and comes
+    // back unchanged, R13 holds RBX across the syscall.
+    unsafe {
+        asm!(
+            "mov r13, rbx",
+            "mov rbx, rsp",
+            "syscall",
+            "mov rsp, rbx",
+            "mov rbx, r13",
+            inout("rdx") sys as u64 => _,
+            inout("rdi") rdi,
+            inout("rsi") rsi,
+            inout("r10") m0,
+            inout("r8") m1,
+            inout("r9") m2,
+            inout("r15") m3,
+            inout("r12") reply => _,
+            out("rcx") _,
+            out("r11") _,
+            out("r13") _,
+            options(nostack),
+        );
+    }
+    SyscallResult { badge: rdi, info: MessageInfo(rsi), mr: [m0, m1, m2, m3] }
+}
+
+/// Executes a receiving syscall; without MCS there are no reply objects and `reply` is
+/// ignored (the kernel keeps one reply capability per thread itself).
+///
+/// # Safety
+/// As for [`syscall`].
+#[cfg(not(kaal_mcs))]
+#[inline(always)]
+pub unsafe fn syscall_with_reply(
+    sys: isize,
+    dest: seL4_Word,
+    info: seL4_Word,
+    mr: [seL4_Word; 4],
+    _reply: seL4_CPtr,
+) -> SyscallResult {
+    // SAFETY: forwarded from the caller.
+    unsafe { syscall(sys, dest, info, mr) }
+}
+
+/// Waiting on a notification: MCS has its own syscall without a reply object.
+#[cfg(kaal_mcs)]
+pub(crate) const SYS_WAIT: isize = syscall::seL4_SysWait;
+/// Waiting on a notification.
+#[cfg(not(kaal_mcs))]
+pub(crate) const SYS_WAIT: isize = syscall::seL4_SysRecv;
+/// Polling a notification.
+#[cfg(kaal_mcs)]
+pub(crate) const SYS_POLL: isize = syscall::seL4_SysNBWait;
+/// Polling a notification.
+#[cfg(not(kaal_mcs))]
+pub(crate) const SYS_POLL: isize = syscall::seL4_SysNBRecv;
+
+/// Byte offset, in each thread's IPC-buffer page, of the slot of the thread's reply
+/// object (seL4 MCS): the first word past `seL4_IPCBuffer`, which the kernel never
+/// touches. A per-thread word without thread-local storage, found through the same
+/// segment base as the IPC buffer.
+#[cfg(kaal_mcs)]
+const REPLY_WORD_OFFSET: usize = SIZEOF_seL4_IPCBuffer;
+#[cfg(kaal_mcs)]
+static_assertions::const_assert!(REPLY_WORD_OFFSET + 8 <= 4096);
+
+/// The calling thread's reply object (seL4 MCS), which every receive names so that the
+/// message can be answered.
+#[cfg(kaal_mcs)]
+#[inline(always)]
+pub fn current_reply() -> seL4_CPtr {
+    let value;
+    // SAFETY: FS base is this thread's IPC buffer, a whole mapped 4 KiB page (see
+    // `ipc_buffer_read`); the word past seL4_IPCBuffer is KaaL's.
+    unsafe {
+        asm!("mov {v}, qword ptr fs:[{off}]", off = const REPLY_WORD_OFFSET, v = out(reg) value, options(nostack, preserves_flags, readonly))
+    }
+    value
+}
+
+/// The calling thread's reply object: none without MCS.
+#[cfg(not(kaal_mcs))]
+#[inline(always)]
+pub fn current_reply() -> seL4_CPtr {
+    0
+}
+
+/// Records the calling thread's reply object (seL4 MCS), before it first receives.
+#[cfg(kaal_mcs)]
+pub(crate) fn set_current_reply(reply: seL4_CPtr) {
+    // SAFETY: as for `current_reply`.
+    unsafe {
+        asm!("mov qword ptr fs:[{off}], {v}", off = const REPLY_WORD_OFFSET, v = in(reg) reply, options(nostack, preserves_flags))
+    }
 }
 
 /// A kernel reply to an invocation.

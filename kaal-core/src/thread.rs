@@ -43,12 +43,21 @@ pub struct ThreadConfig {
     pub priority: u8,
     /// Stack size in bytes (rounded up to pages).
     pub stack_size: usize,
+    /// seL4 MCS: the thread's CPU budget (default: [`SchedParams::round_robin`]).
+    #[cfg(kaal_mcs)]
+    pub sched: crate::sched::SchedParams,
 }
 
 impl ThreadConfig {
     /// A thread called `name` with priority 100 and a 64 KiB stack.
     pub const fn new(name: &'static str) -> Self {
-        Self { name, priority: 100, stack_size: 64 * 1024 }
+        Self {
+            name,
+            priority: 100,
+            stack_size: 64 * 1024,
+            #[cfg(kaal_mcs)]
+            sched: crate::sched::SchedParams::round_robin(),
+        }
     }
 
     /// Sets the priority.
@@ -62,6 +71,15 @@ impl ThreadConfig {
         self.stack_size = bytes;
         self
     }
+
+    /// seL4 MCS: sets the thread's CPU budget. When it is used up the thread waits for
+    /// its next period, whatever its priority (kernels without MCS have no budgets, so
+    /// this method exists only on MCS).
+    #[cfg(kaal_mcs)]
+    pub const fn budget(mut self, sched: crate::sched::SchedParams) -> Self {
+        self.sched = sched;
+        self
+    }
 }
 
 /// What the runtime knows about a spawned thread (reached through `userData`).
@@ -71,6 +89,9 @@ pub(crate) struct ThreadControl {
     state: AtomicU8,
     done: CPtr,
     tcb: CPtr,
+    /// seL4 MCS: the thread's reply object, recorded in its IPC-buffer page at start.
+    #[cfg(kaal_mcs)]
+    reply: CPtr,
 }
 
 impl ThreadControl {
@@ -129,6 +150,8 @@ extern "C" fn thread_entry<F: FnOnce() -> T, T>(start: *mut Start<F, T>) -> ! {
     // and does not touch it until we publish FINISHED or PANICKED.
     let start = unsafe { &*start };
     sys::ipc_buffer_write(sys::OFFSETOF_seL4_IPCBuffer_userData / 8, &start.control as *const _ as u64);
+    #[cfg(kaal_mcs)]
+    sys::set_current_reply(start.control.reply);
     // SAFETY: the body was written by `spawn` and is read exactly once, here.
     let body = unsafe { (*start.body.get()).assume_init_read() };
     let value = body();
@@ -147,6 +170,11 @@ struct ThreadSlot {
     stack_top: u64,
     ipc_vaddr: u64,
     ipc_frame: CPtr,
+    /// seL4 MCS: the reply object the thread receives with, and its scheduling context.
+    #[cfg(kaal_mcs)]
+    reply: crate::cap::Reply,
+    #[cfg(kaal_mcs)]
+    sc: crate::cap::SchedContext,
 }
 
 /// A handle to a running thread.
@@ -248,6 +276,10 @@ impl Threads {
         }
         let tcb: Tcb = alloc.allocate()?;
         let done: Notification = alloc.allocate()?;
+        #[cfg(kaal_mcs)]
+        let reply: crate::cap::Reply = alloc.allocate()?;
+        #[cfg(kaal_mcs)]
+        let sc = crate::sched::sched_context(alloc, crate::sched::SchedParams::round_robin(), 0, "a new thread")?;
         for i in 0..pages {
             let frame: Frame = alloc.allocate()?;
             // The stack stays mapped for as long as the program runs; slots are reused.
@@ -258,7 +290,18 @@ impl Threads {
         let ipc = ipc.map(&mut self.vspace, stack_top, ReadWrite, alloc)?;
         let ipc_frame = ipc.cptr();
         let ipc_vaddr = ipc.leak();
-        Ok(ThreadSlot { tcb, done, pages, stack_top, ipc_vaddr, ipc_frame })
+        Ok(ThreadSlot {
+            tcb,
+            done,
+            pages,
+            stack_top,
+            ipc_vaddr,
+            ipc_frame,
+            #[cfg(kaal_mcs)]
+            reply,
+            #[cfg(kaal_mcs)]
+            sc,
+        })
     }
 
     /// Starts `body` on a new thread.
@@ -287,6 +330,12 @@ impl Threads {
         };
         // Clear any stale signal from the slot's previous thread.
         let _ = slot.done.poll();
+        // MCS: this thread's budget (the slot's context may have served another).
+        #[cfg(kaal_mcs)]
+        if let Err(e) = crate::sched::reconfigure(&slot.sc, config.sched) {
+            let _ = self.idle.push(slot);
+            return Err(e);
+        }
 
         let align = align_of::<Start<F, T>>().max(16) as u64;
         let start_addr = (slot.stack_top - start_size as u64) & !(align - 1);
@@ -297,6 +346,8 @@ impl Threads {
                 state: AtomicU8::new(RUNNING),
                 done: slot.done.cptr(),
                 tcb: slot.tcb.cptr(),
+                #[cfg(kaal_mcs)]
+                reply: slot.reply.cptr(),
             },
             result: UnsafeCell::new(MaybeUninit::uninit()),
             body: UnsafeCell::new(MaybeUninit::new(body)),
@@ -321,6 +372,8 @@ impl Threads {
             vspace: self.vspace.cptr(),
             ipc_vaddr: slot.ipc_vaddr,
             ipc_frame: slot.ipc_frame,
+            #[cfg(kaal_mcs)]
+            sched_context: slot.sc.cptr(),
         };
         // SAFETY: configuring and starting a thread we created, on memory we mapped for
         // it alone; the closure is handed over through `start`.
@@ -372,9 +425,10 @@ impl Threads {
     }
 }
 
-/// How a new thread is set up: its fault endpoint (a slot in its own CSpace; 0 for
-/// none), priority (also its maximum controlled priority, so it cannot raise itself),
-/// CSpace and VSpace roots, and IPC buffer.
+/// How a new thread is set up: its fault endpoint (0 for none; a slot in the thread's
+/// own CSpace, except on MCS, where the kernel looks it up in the caller's and keeps a
+/// copy), priority (also its maximum controlled priority, so it cannot raise itself),
+/// CSpace and VSpace roots, IPC buffer, and on MCS its scheduling context.
 pub(crate) struct TcbSetup {
     pub fault_ep: sys::seL4_CPtr,
     pub priority: u8,
@@ -383,6 +437,8 @@ pub(crate) struct TcbSetup {
     pub vspace: sys::seL4_CPtr,
     pub ipc_vaddr: u64,
     pub ipc_frame: sys::seL4_CPtr,
+    #[cfg(kaal_mcs)]
+    pub sched_context: sys::seL4_CPtr,
 }
 
 /// Configures `tcb`. seL4 5.0.0 takes the priorities in `TCB_Configure`.
@@ -406,7 +462,7 @@ pub(crate) unsafe fn configure_tcb(tcb: sys::seL4_CPtr, s: &TcbSetup) -> Result<
 ///
 /// # Safety
 /// As for the 5.0.0 version.
-#[cfg(kaal_sel4 = "16")]
+#[cfg(all(kaal_sel4 = "16", not(kaal_mcs)))]
 pub(crate) unsafe fn configure_tcb(tcb: sys::seL4_CPtr, s: &TcbSetup) -> Result<()> {
     let authority = sys::seL4_CapInitThreadTCB;
     // SAFETY: forwarded from the caller; setting priorities touches no memory.
@@ -417,6 +473,30 @@ pub(crate) unsafe fn configure_tcb(tcb: sys::seL4_CPtr, s: &TcbSetup) -> Result<
         )?;
         Error::check(sys::seL4_TCB_SetMCPriority(tcb, authority, s.priority as u64), "seL4_TCB_SetMCPriority")?;
         Error::check(sys::seL4_TCB_SetPriority(tcb, authority, s.priority as u64), "seL4_TCB_SetPriority")
+    }
+}
+
+/// Configures `tcb`. seL4 16.0.0 with MCS: `TCB_Configure` sets the spaces and the IPC
+/// buffer; `SetSchedParams` the priorities (with the root task's TCB as the authority),
+/// the scheduling context and the fault endpoint, which the kernel copies from the
+/// caller's CSpace.
+///
+/// # Safety
+/// As for the 5.0.0 version.
+#[cfg(kaal_mcs)]
+pub(crate) unsafe fn configure_tcb(tcb: sys::seL4_CPtr, s: &TcbSetup) -> Result<()> {
+    let authority = sys::seL4_CapInitThreadTCB;
+    let prio = s.priority as u64;
+    // SAFETY: forwarded from the caller; scheduling parameters touch no memory.
+    unsafe {
+        Error::check(
+            sys::seL4_TCB_Configure(tcb, s.cspace, s.cspace_data, s.vspace, 0, s.ipc_vaddr, s.ipc_frame),
+            "seL4_TCB_Configure",
+        )?;
+        Error::check(
+            sys::seL4_TCB_SetSchedParams(tcb, authority, prio, prio, s.sched_context, s.fault_ep),
+            "seL4_TCB_SetSchedParams",
+        )
     }
 }
 

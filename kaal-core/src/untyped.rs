@@ -31,6 +31,9 @@ pub trait Retype: Sized + private::FromRetyped {
     const OBJECT_TYPE: sys::seL4_Word;
     /// log2 of the object's size in bytes.
     const SIZE_BITS: u32;
+    /// The retype's size argument: 0 for objects of one size, log2 bytes for objects
+    /// whose size the caller picks (an MCS scheduling context).
+    const SIZE_ARG: u32 = 0;
     /// Name for diagnostics.
     const NAME: &'static str;
     /// The memory it must be made from: a RAM frame from device memory would lend out
@@ -57,6 +60,7 @@ impl<T: FixedSizeObject> private::FromRetyped for Cap<T> {
 impl<T: FixedSizeObject> Retype for Cap<T> {
     const OBJECT_TYPE: sys::seL4_Word = T::OBJECT_TYPE;
     const SIZE_BITS: u32 = T::SIZE_BITS;
+    const SIZE_ARG: u32 = T::SIZE_ARG;
     const NAME: &'static str = T::NAME;
     const MEMORY: Memory = Memory::Ram;
 }
@@ -204,7 +208,7 @@ impl Untyped {
     /// not fit; the slot goes back to `cspace` and nothing is lost.
     pub fn retype<T: Retype>(&mut self, cspace: &mut CSpace) -> Result<T> {
         let slot = cspace.alloc_slot()?;
-        match self.retype_raw(T::OBJECT_TYPE, 0, T::SIZE_BITS, T::NAME, Some(T::MEMORY), slot) {
+        match self.retype_raw(T::OBJECT_TYPE, T::SIZE_ARG, T::SIZE_BITS, T::NAME, Some(T::MEMORY), slot) {
             // SAFETY: the kernel just created the object; its only cap is in our slot.
             Ok((cptr, paddr)) => Ok(unsafe { T::from_retyped(cptr, paddr) }),
             Err((e, slot)) => {

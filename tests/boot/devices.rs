@@ -26,6 +26,13 @@ fn broker_lists_devices_refuses_second_claims_and_the_timer_keeps_time_on_sel4_1
     lesson_05("16.0.0-debug");
 }
 
+/// MCS release: the drivers wait for interrupts with `Wait`, and print through the
+/// console thread, which answers through its reply object.
+#[test]
+fn broker_lists_devices_refuses_second_claims_and_the_timer_keeps_time_on_sel4_16_mcs_release() {
+    lesson_05("16.0.0-mcs-release");
+}
+
 fn lesson_05(kernel: &str) {
     // Deterministic virtual time: the PIT and the time-stamp counter both follow
     // executed instructions, so the measurement is exact.

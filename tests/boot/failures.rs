@@ -16,6 +16,11 @@ fn a_panic_is_reported_with_message_and_location_on_sel4_16() {
     panic_on_purpose("16.0.0-debug");
 }
 
+#[test]
+fn a_panic_is_reported_with_message_and_location_on_sel4_16_mcs() {
+    panic_on_purpose("16.0.0-mcs");
+}
+
 fn panic_on_purpose(kernel: &str) {
     let Some(boot) = Boot::new("tests/systems/panic-on-purpose").on(kernel) else { return };
     let run = boot.run();
@@ -37,6 +42,11 @@ fn a_stack_overflow_hits_the_guard_page_and_is_reported() {
 #[test]
 fn a_stack_overflow_hits_the_guard_page_and_is_reported_on_sel4_16() {
     stack_overflow("16.0.0-debug");
+}
+
+#[test]
+fn a_stack_overflow_hits_the_guard_page_and_is_reported_on_sel4_16_mcs() {
+    stack_overflow("16.0.0-mcs");
 }
 
 fn stack_overflow(kernel: &str) {
@@ -71,6 +81,11 @@ fn faulting_components_are_stopped_and_named_on_sel4_16() {
 #[test]
 fn faulting_components_are_stopped_and_named_on_sel4_16_release() {
     fault_isolation("16.0.0-release");
+}
+
+#[test]
+fn faulting_components_are_stopped_and_named_on_sel4_16_mcs_release() {
+    fault_isolation("16.0.0-mcs-release");
 }
 
 fn fault_isolation(kernel: &str) {

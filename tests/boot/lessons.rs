@@ -29,12 +29,18 @@ fn lesson_01_hello_on_sel4_16_release() {
     lesson_01("16.0.0-release");
 }
 
+/// seL4 16.0.0 with MCS: the root thread gets a reply object before `main`.
+#[test]
+fn lesson_01_hello_on_sel4_16_mcs() {
+    lesson_01("16.0.0-mcs");
+}
+
 fn lesson_01(kernel: &str) {
     let Some(boot) = Boot::new("tutorial/01-hello").on(kernel) else { return };
     let run = boot.run();
     // Only a debug kernel prints its boot log; on a release kernel the first line is
     // the root task's, through KaaL's own 16550 driver.
-    if kernel.ends_with("debug") {
+    if kernel.ends_with("debug") || kernel.ends_with("mcs") {
         run.assert_line("Booting all finished, dropped to user space");
     } else {
         run.assert_no_line("Booting all finished");
@@ -98,6 +104,11 @@ fn lesson_02_memory_alloc_on_sel4_16() {
     lesson_02("16.0.0-debug");
 }
 
+#[test]
+fn lesson_02_memory_alloc_on_sel4_16_mcs() {
+    lesson_02("16.0.0-mcs");
+}
+
 fn lesson_02(kernel: &str) {
     let Some(boot) = Boot::new("tutorial/02-memory-alloc").on(kernel) else { return };
     let run = boot.run();
@@ -133,6 +144,13 @@ fn lesson_03_threads_and_a_second_process_on_sel4_16() {
 #[test]
 fn lesson_03_threads_and_a_second_process_on_the_x64_verified_settings() {
     lesson_03("16.0.0-verified-qemu");
+}
+
+/// MCS: every thread and the component get a scheduling context and a reply object;
+/// without them the threads would never run.
+#[test]
+fn lesson_03_threads_and_a_second_process_on_sel4_16_mcs() {
+    lesson_03("16.0.0-mcs");
 }
 
 fn lesson_03(kernel: &str) {
@@ -175,6 +193,12 @@ fn lesson_04_ipc_endpoint_and_shared_ring_on_sel4_16() {
     lesson_04_debug("16.0.0-debug");
 }
 
+/// MCS: servers answer through reply objects (`Send` on the reply, `ReplyRecv` naming it).
+#[test]
+fn lesson_04_ipc_endpoint_and_shared_ring_on_sel4_16_mcs() {
+    lesson_04_debug("16.0.0-mcs");
+}
+
 fn lesson_04_debug(kernel: &str) {
     let Some(run) = lesson_04(kernel) else { return };
     // The debug kernel tells a capability's kind, so the server refuses an endpoint
@@ -191,6 +215,11 @@ fn lesson_04_ipc_on_the_release_kernel() {
 #[test]
 fn lesson_04_ipc_on_the_sel4_16_release_kernel() {
     lesson_04_release("16.0.0-release");
+}
+
+#[test]
+fn lesson_04_ipc_on_the_sel4_16_mcs_release_kernel() {
+    lesson_04_release("16.0.0-mcs-release");
 }
 
 fn lesson_04_release(kernel: &str) {

@@ -37,6 +37,11 @@ fn the_pipeline_example_runs_on_sel4_16_release() {
     pipeline("16.0.0-release");
 }
 
+#[test]
+fn the_pipeline_example_runs_on_sel4_16_mcs() {
+    pipeline("16.0.0-mcs");
+}
+
 fn pipeline(kernel: &str) {
     let Some(boot) = Boot::new("examples/pipeline").on(kernel) else { return };
     let run = boot.run();
@@ -77,6 +82,11 @@ fn components_get_only_what_system_toml_grants_them() {
 #[test]
 fn components_get_only_what_system_toml_grants_them_on_sel4_16() {
     confinement("16.0.0-debug");
+}
+
+#[test]
+fn components_get_only_what_system_toml_grants_them_on_sel4_16_mcs() {
+    confinement("16.0.0-mcs");
 }
 
 fn confinement(kernel: &str) {

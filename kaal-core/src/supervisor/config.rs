@@ -26,4 +26,7 @@ pub struct ComponentConfig<'a> {
     /// What the component is given.
     #[builder(default)]
     pub grants: &'a [Grant<'a>],
+    /// Its CPU budget on an MCS kernel (see [`crate::sched`]); nothing to set elsewhere.
+    #[builder(default)]
+    pub scheduling: crate::sched::Scheduling,
 }

@@ -17,6 +17,11 @@ pub enum Fault {
     UnknownSyscall { ip: u64, sp: u64, number: u64 },
     /// A CPU exception (divide error, invalid opcode, general protection, ...).
     UserException { ip: u64, sp: u64, number: u64, code: u64 },
+    /// seL4 MCS: the component used up its budget (`consumed_us` of CPU time in its
+    /// scheduling context) and its overrun policy is a fault. `badge` identifies the
+    /// scheduling context.
+    #[cfg(kaal_mcs)]
+    Timeout { badge: u64, consumed_us: u64 },
 }
 
 impl Fault {
@@ -51,13 +56,19 @@ impl Fault {
                 number: w(sys::seL4_UserException_Number),
                 code: w(sys::seL4_UserException_Code),
             },
+            #[cfg(kaal_mcs)]
+            sys::seL4_Fault_Timeout => {
+                Fault::Timeout { badge: w(sys::seL4_Timeout_Data), consumed_us: w(sys::seL4_Timeout_Consumed) }
+            }
             _ => return None,
         })
     }
 
-    /// The faulting instruction.
+    /// The faulting instruction (0 for a timeout, which has none).
     pub fn ip(&self) -> u64 {
         match *self {
+            #[cfg(kaal_mcs)]
+            Fault::Timeout { .. } => 0,
             Fault::VmFault { ip, .. }
             | Fault::CapFault { ip, .. }
             | Fault::UnknownSyscall { ip, .. }
@@ -91,6 +102,10 @@ impl fmt::Display for Fault {
             }
             Fault::UserException { ip, number, code, .. } => {
                 write!(f, "CPU exception {number} (error code {code:#x}) at ip {ip:#x}")
+            }
+            #[cfg(kaal_mcs)]
+            Fault::Timeout { consumed_us, .. } => {
+                write!(f, "timeout fault: it used up its CPU budget ({consumed_us} us consumed in all)")
             }
         }
     }

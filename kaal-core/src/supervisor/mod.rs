@@ -265,6 +265,17 @@ impl Supervisor {
             Rights { read: false, write: true, grant: true },
             Some(badge.cap_data()),
         )?;
+        // MCS: a reply object to receive with, and where the kernel sends faults (looked
+        // up in the root's CSpace, so a badged copy lives there).
+        #[cfg(kaal_mcs)]
+        let fault_ep = {
+            let reply: crate::cap::Reply = alloc.allocate()?;
+            grant::copy_into(&cnode, slots::REPLY, depth, reply.cptr(), Rights::ALL, None)?;
+            // The component's copy is the only one it needs.
+            let _ = reply.into_cptr();
+            let rights = Rights { read: false, write: true, grant: true };
+            alloc.cspace().mint(&self.endpoint, rights, badge)?
+        };
         let heap_lock: Notification = alloc.allocate()?;
         grant::copy_into(&cnode, slots::HEAP_LOCK, depth, heap_lock.cptr(), Rights::ALL, None)?;
         // The component's copy is the only one it needs; the root's slot is given up.
@@ -310,8 +321,15 @@ impl Supervisor {
         // The thread.
         let mut regs = sys::seL4_UserContext { rip: entry, rsp: startup::STACK_TOP, ..Default::default() };
         crate::thread::set_ipc_buffer_base(&mut regs, startup::IPC_BUFFER_VADDR);
+        #[cfg(kaal_mcs)]
+        let sc = crate::sched::sched_context(alloc, config.scheduling.budget, badge.value(), name)?;
         let setup = crate::thread::TcbSetup {
+            #[cfg(not(kaal_mcs))]
             fault_ep: slots::SUPERVISOR,
+            #[cfg(kaal_mcs)]
+            fault_ep: fault_ep.cptr(),
+            #[cfg(kaal_mcs)]
+            sched_context: sc.cptr(),
             priority: config.priority,
             cspace: cnode.cptr(),
             cspace_data: guard,
@@ -323,12 +341,26 @@ impl Supervisor {
         // the root task's memory is involved.
         unsafe {
             crate::thread::configure_tcb(tcb.cptr(), &setup)?;
+            #[cfg(kaal_mcs)]
+            if config.scheduling.overrun == crate::sched::Overrun::Fault {
+                Error::check(
+                    sys::seL4_TCB_SetTimeoutEndpoint(tcb.cptr(), fault_ep.cptr()),
+                    "seL4_TCB_SetTimeoutEndpoint",
+                )?;
+            }
             let count = core::mem::size_of::<sys::seL4_UserContext>() as u64 / 8;
             Error::check(sys::seL4_TCB_WriteRegisters(tcb.cptr(), false, 0, count, &regs), "seL4_TCB_WriteRegisters")?;
             sys::debug_name_thread(tcb.cptr(), name);
             Error::check(sys::seL4_TCB_Resume(tcb.cptr()), "seL4_TCB_Resume")?;
         }
         crate::console::rings::register(index, name, ring_vaddr);
+        // MCS: the kernel keeps its own copies of the fault endpoint, so the root's goes;
+        // the context stays bound to the component's TCB for its life.
+        #[cfg(kaal_mcs)]
+        {
+            let _ = alloc.cspace().delete(fault_ep);
+            let _ = sc.into_cptr();
+        }
         let component = Component { name, tcb, state: ComponentState::Running, _vspace: vspace, _cnode: cnode };
         // Capacity was checked before anything was built.
         let _ = self.components.push(component);

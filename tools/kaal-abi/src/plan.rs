@@ -101,6 +101,11 @@ pub struct ComponentPlan {
     /// Bytes of DMA memory for its drivers (a power of two; 0 for none), granted as
     /// region `dma`.
     pub dma: u64,
+    /// seL4 MCS: its CPU budget and period, microseconds (0 and 0: the kernel's time
+    /// slice), and whether overrunning the budget is a timeout fault.
+    pub budget_us: u64,
+    pub period_us: u64,
+    pub overrun_fault: bool,
     pub grants: &'static [GrantPlan],
 }
 

@@ -70,13 +70,16 @@ pub mod slots {
     /// A badged copy of the notification bound to the supervisor's console thread: the
     /// component signals it when it wrote to its log ring while the thread slept.
     pub const LOG_SIGNAL: u64 = 6;
+    /// seL4 MCS: the reply object the component receives with (empty on other
+    /// kernels, whose threads have a reply capability built in).
+    pub const REPLY: u64 = 7;
     /// The first slot of granted capabilities.
     pub const FIRST_GRANT: u64 = 8;
     /// The first slot free for the component's own use (received capabilities).
     pub const FIRST_FREE: u64 = 128;
 }
 
-/// Message labels on the supervisor endpoint. seL4 fault messages use labels 1..=5 (the
+/// Message labels on the supervisor endpoint. seL4 fault messages use labels 1..=6 (the
 /// fault type), so KaaL's own labels start far above them. Labels are 20 bits wide.
 pub mod labels {
     /// "I am done": MR0 = the exit status byte (`ExitStatus::to_byte`).

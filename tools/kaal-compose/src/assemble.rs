@@ -90,6 +90,22 @@ pub struct Assembled {
 pub fn build(file: &SystemFile, project: &Project, kernel: &Kernel, reporter: &Reporter) -> Result<Assembled> {
     let system = &file.system;
     let plan = file.plan()?;
+    // Budgets need a kernel that enforces them; say so before anything builds.
+    if let Some(c) = system.components.iter().find(|c| c.budget.is_some()).filter(|_| !kernel.config.mcs) {
+        return Err(ToolError::new(
+            format!("checking {}", file.display),
+            format!(
+                "{}:{}: component `{}` has a CPU budget, which only an MCS kernel enforces, and this system \
+                 builds for {}",
+                file.display,
+                c.line,
+                c.name,
+                kernel.config.describe()
+            ),
+            "boot it with `--kernel 16.0.0-mcs` (or `16.0.0-mcs-release`), or set `[kernel] version = \"16.0.0\"` \
+             and `mcs = true` in system.toml; or remove `budget` and `period`",
+        ));
+    }
 
     // Components, grouped by the workspace each belongs to.
     let mut crates: Vec<(Project, SystemCrate)> = Vec::new();

@@ -243,6 +243,11 @@ impl Plan {
             let _ = writeln!(out, "                cnode_bits: {CNODE_BITS},");
             let _ = writeln!(out, "                daemon: {},", component.daemon);
             let _ = writeln!(out, "                dma: {},", component.dma);
+            let (budget, period, fault) =
+                component.budget.map(|b| (b.budget_us, b.period_us, b.overrun_fault)).unwrap_or((0, 0, false));
+            let _ = writeln!(out, "                budget_us: {budget},");
+            let _ = writeln!(out, "                period_us: {period},");
+            let _ = writeln!(out, "                overrun_fault: {fault},");
             let _ = writeln!(out, "                grants: &[");
             for g in &planned.grants {
                 let slot = match g.placement {
@@ -341,12 +346,21 @@ impl Plan {
         for (planned, component) in self.components.iter().zip(&system.components) {
             let _ = writeln!(
                 out,
-                "{} (priority {}, heap {}, stack {}{}):",
+                "{} (priority {}, heap {}, stack {}{}{}):",
                 planned.name,
                 component.priority,
                 human(component.heap),
                 human(component.stack),
-                if component.daemon { ", daemon" } else { "" }
+                if component.daemon { ", daemon" } else { "" },
+                match component.budget {
+                    Some(b) => format!(
+                        ", budget {} us every {} us{}",
+                        b.budget_us,
+                        b.period_us,
+                        if b.overrun_fault { ", overrun faults" } else { "" }
+                    ),
+                    None => String::new(),
+                }
             );
             let mut rows = vec![["slot or address".to_string(), "name".to_string(), "what".to_string()]];
             rows.push(["1".into(), "(own TCB)".into(), "thread".into()]);

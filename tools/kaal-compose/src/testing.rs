@@ -160,6 +160,7 @@ pub const TEST_KERNELS: &[&str] = &[
     "16.0.0-verified",
     "16.0.0-verified-qemu",
     "16.0.0-mcs",
+    "16.0.0-mcs-release",
 ];
 
 /// The kernels whose bindings `kaal test` lints the layers against (besides the
@@ -179,6 +180,13 @@ pub const LINTED_KERNELS: &[KernelChoice] = &[
         verified: None,
         qemu_changes: None,
         mcs: None,
+    },
+    KernelChoice {
+        version: Some(KernelVersion::V16_0_0),
+        flavour: Some(kaal_sel4::Flavour::Release),
+        verified: None,
+        qemu_changes: None,
+        mcs: Some(true),
     },
 ];
 

@@ -300,6 +300,9 @@ fn spawn(
         grants.push(if planned.source.is_capability() { grant.at_slot(planned.slot) } else { grant });
     }
 
+    let scheduling =
+        kaal_core::sched::Scheduling::planned(component.budget_us, component.period_us, component.overrun_fault)
+            .map_err(|error| BootError::Spawn { component: component.name, error })?;
     let config = ComponentConfig::builder()
         .name(component.name)
         .image(component.image)
@@ -308,6 +311,7 @@ fn spawn(
         .stack_size(component.stack as usize)
         .cnode_bits(component.cnode_bits)
         .grants(&grants)
+        .scheduling(scheduling)
         .build();
     let block =
         supervisor.spawn(memory, config).map_err(|error| BootError::Spawn { component: component.name, error })?;
@@ -325,8 +329,15 @@ fn spawn(
             });
         }
     }
+    let budget = match (component.budget_us, component.period_us) {
+        (0, 0) => String::new(),
+        (budget, period) => format!(
+            ", budget {budget} us every {period} us{}",
+            if component.overrun_fault { ", overrun faults" } else { "" }
+        ),
+    };
     println!(
-        "[kaal-root] started {} (priority {}, {} grants)",
+        "[kaal-root] started {} (priority {}, {} grants{budget})",
         component.name,
         component.priority,
         block.caps().count() + block.regions().count()

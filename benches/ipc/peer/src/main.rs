@@ -71,11 +71,16 @@ fn raw_loop(server: &Server) -> Received {
     // SAFETY: the server side is used only to reply and receive.
     let ep = unsafe { server.raw_cptr() };
     let reply_info = sys::message_info(0, 0, 0, 1);
-    // SAFETY: ReplyRecv on our own endpoint moves only registers.
-    let mut r = unsafe { sys::syscall(sys::syscall::seL4_SysReplyRecv, ep, reply_info, [0; 4]) };
+    // MCS answers through this thread's reply object (0, and ignored, elsewhere).
+    let reply = sys::current_reply();
+    // SAFETY: ReplyRecv on our own endpoint, with our own reply object, moves only
+    // registers.
+    let mut r = unsafe { sys::syscall_with_reply(sys::syscall::seL4_SysReplyRecv, ep, reply_info, [0; 4], reply) };
     while r.info.label() != proto::STOP {
         // SAFETY: as above.
-        r = unsafe { sys::syscall(sys::syscall::seL4_SysReplyRecv, ep, reply_info, [r.mr[0] + 1, 0, 0, 0]) };
+        r = unsafe {
+            sys::syscall_with_reply(sys::syscall::seL4_SysReplyRecv, ep, reply_info, [r.mr[0] + 1, 0, 0, 0], reply)
+        };
     }
     Received { badge: r.badge, msg: Message::from_raw(r.info.0, r.mr) }
 }

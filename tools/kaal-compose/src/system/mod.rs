@@ -30,6 +30,7 @@
 //! ```
 
 mod document;
+mod duration;
 mod error;
 mod raw;
 mod size;
@@ -133,8 +134,20 @@ pub struct Component {
     pub daemon: bool,
     /// The most detailed defmt level its crate logs at (`trace` ..= `error`, `off`).
     pub log: String,
+    /// Its CPU budget, enforced by an MCS kernel (`None`: a plain time slice).
+    pub budget: Option<Budget>,
     /// The line of its `[components.<name>]` table, for later errors about it.
     pub line: usize,
+}
+
+/// A component's CPU budget (seL4 MCS): `budget_us` of execution in every `period_us`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub budget_us: u64,
+    pub period_us: u64,
+    /// Overrunning it is a timeout fault (the supervisor stops and reports the
+    /// component) rather than a wait for the next period.
+    pub overrun_fault: bool,
 }
 
 /// An endpoint: clients call, the server receives. Each client's capability is badged.

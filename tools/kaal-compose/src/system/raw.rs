@@ -110,6 +110,9 @@ pub(super) struct RawComponent {
     pub dma: Option<Spanned<RawSize>>,
     pub daemon: Option<bool>,
     pub log: Option<Spanned<String>>,
+    pub budget: Option<Spanned<String>>,
+    pub period: Option<Spanned<String>>,
+    pub overrun: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

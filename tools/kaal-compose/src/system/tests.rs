@@ -122,6 +122,7 @@ fn reads_a_complete_system() {
             dma: 64 << 10,
             daemon: true,
             log: "info".into(),
+            budget: None,
             line: 15,
         }
     );
@@ -168,6 +169,16 @@ fn applies_defaults_to_a_minimal_system() {
     assert!(system.components.iter().all(|c| c.priority == 100));
     assert!(system.channels.is_empty() && system.notifications.is_empty());
     assert!(system.rings.is_empty() && system.regions.is_empty());
+}
+
+#[test]
+fn reads_budgets_for_mcs_kernels() {
+    let text =
+        base("[components.spin]\npath = \"spin\"\nbudget = \"1500 us\"\nperiod = \"1 s\"\noverrun = \"fault\"\n");
+    let system = parse("system.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let spin = system.components.iter().find(|c| c.name == "spin").expect("spin");
+    assert_eq!(spin.budget, Some(Budget { budget_us: 1500, period_us: 1_000_000, overrun_fault: true }));
+    assert!(system.components.iter().filter(|c| c.name != "spin").all(|c| c.budget.is_none()));
 }
 
 /// `n` rings from `a` to `b`, for the grant limits.
@@ -223,6 +234,29 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
             "unknown section `[kernal]`",
             "did you mean `kernel`?",
             "[system], [resources], [qemu], [kernel], [components.<name>] and [connections.<kind>.<name>]",
+        ]),
+        ("budget without a period", base("[components.spin]\npath = \"spin\"\nbudget = \"2 ms\"\n"), 11, vec![
+            "components.spin: a budget needs both `budget` and `period`",
+            "add the missing one, e.g. `budget = \"2 ms\"` and `period = \"10 ms\"`",
+        ]),
+        ("duration without a unit", base("[components.spin]\npath = \"spin\"\nbudget = \"5\"\nperiod = \"10 ms\"\n"), 11, vec![
+            "components.spin.budget: `5` is not a duration: a duration needs a unit",
+            "\"500 us\", \"2 ms\", \"1 s\"",
+        ]),
+        ("budget longer than its period", base(
+            "[components.spin]\npath = \"spin\"\nbudget = \"20 ms\"\nperiod = \"10 ms\"\n",
+        ), 11, vec![
+            "components.spin.budget: the budget (20 ms) is longer than the period (10 ms)",
+            "a budget runs from 20 us up to its period",
+        ]),
+        ("budget below the kernel's minimum", base(
+            "[components.spin]\npath = \"spin\"\nbudget = \"10 us\"\nperiod = \"10 ms\"\n",
+        ), 11, vec!["a budget of 10 us is below the kernel's minimum of 20 us"]),
+        ("unknown overrun policy", base(
+            "[components.spin]\npath = \"spin\"\nbudget = \"1 ms\"\nperiod = \"10 ms\"\noverrun = \"faults\"\n",
+        ), 13, vec!["components.spin.overrun: overrun policy `faults` does not exist", "did you mean `fault`?"]),
+        ("overrun without a budget", base("[components.spin]\npath = \"spin\"\noverrun = \"fault\"\n"), 11, vec![
+            "components.spin.overrun: `overrun` applies to a budget, and this component has none",
         ]),
         ("unknown log level", base("[components.logger]\npath = \"logger\"\nlog = \"verbose\"\n"), 11, vec![
             "components.logger.log: log level `verbose` does not exist",

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use kaal_abi::startup::{MAX_CAPS, MAX_REGIONS, NAME_LEN};
 use toml::Spanned;
 
+use super::duration::{parse_duration_us, show_duration, DURATION_FORMS};
 use super::error::{ConfigError, ConfigErrors, Source};
 use super::raw::{
     Name, Names, RawChannel, RawComponent, RawFile, RawKernel, RawKernelSource, RawNotification, RawQemu, RawRegion,
@@ -19,8 +20,8 @@ use super::raw::{
 };
 use super::size::{parse_size, show_approx, show_size, SIZE_FORMS};
 use super::{
-    closest, did_you_mean, key_part, Channel, Component, Kernel, KernelSourceSpec, NotificationLink, Platform, Qemu,
-    Region, Resources, Ring, System, PAGE,
+    closest, did_you_mean, key_part, Budget, Channel, Component, Kernel, KernelSourceSpec, NotificationLink, Platform,
+    Qemu, Region, Resources, Ring, System, PAGE,
 };
 
 const KIB: u64 = 1 << 10;
@@ -36,6 +37,11 @@ const MAX_THREADS: i64 = 64;
 const MAX_PRIORITY: i64 = 254;
 const DEFAULT_PRIORITIES: RangeInclusive<i64> = 1..=MAX_PRIORITY;
 const DEFAULT_PRIORITY: i64 = 100;
+/// The shortest budget seL4 MCS accepts on x86 (twice its 10 us worst-case execution
+/// time estimate, with KaaL's `KernelWcetScale` of 1).
+const MIN_BUDGET_US: u64 = 20;
+/// The longest period KaaL accepts (as `kaal_core::sched::MAX_PERIOD_US`).
+const MAX_PERIOD_US: u64 = 3_600_000_000;
 /// Memory each component costs beyond its heap and stack (page tables, CNode, TCB,
 /// start-up block, ELF image).
 const COMPONENT_OVERHEAD: u64 = MIB;
@@ -564,6 +570,7 @@ impl Checker<'_> {
                 }
                 None => DEFAULT_LOG.to_string(),
             };
+            let budget = self.budget(component, &key);
             let devices = component.devices.as_ref().map(|d| d.get_ref().as_slice()).unwrap_or_default();
             let devices = devices.iter().filter_map(|device| self.device(device, &format!("{key}.devices"))).collect();
             components.push(Component {
@@ -576,10 +583,96 @@ impl Checker<'_> {
                 dma,
                 daemon: component.daemon.unwrap_or(false),
                 log,
+                budget,
                 line: self.source.line(name.span().start),
             });
         }
         components
+    }
+
+    /// A component's `budget`, `period` and `overrun`: both times or neither, the
+    /// budget within the period and above the kernel's minimum.
+    fn budget(&mut self, component: &RawComponent, key: &str) -> Option<Budget> {
+        let mut time = |raw: &Option<Spanned<String>>, field: &str| {
+            let raw = raw.as_ref()?;
+            match parse_duration_us(raw.get_ref()) {
+                Ok(us) => Some((us, raw.span())),
+                Err(e) => {
+                    let message = format!("`{}` is not a duration: {e}", raw.get_ref());
+                    self.report(&raw.span(), format!("{key}.{field}"), message, DURATION_FORMS);
+                    None
+                }
+            }
+        };
+        let budget = time(&component.budget, "budget");
+        let period = time(&component.period, "period");
+        let overrun_fault = match &component.overrun {
+            None => false,
+            Some(o) if o.get_ref() == "fault" => true,
+            Some(o) if o.get_ref() == "throttle" => false,
+            Some(o) => {
+                let suggestion = did_you_mean(o.get_ref(), ["fault", "throttle"]);
+                self.report(
+                    &o.span(),
+                    format!("{key}.overrun"),
+                    format!("overrun policy `{}` does not exist", o.get_ref()),
+                    format!("{suggestion}use \"throttle\" (wait for the next period, the default) or \"fault\" (stop the component with a timeout fault)"),
+                );
+                false
+            }
+        };
+        let ((budget_us, span), (period_us, _)) = match (budget, period) {
+            (Some(b), Some(p)) => (b, p),
+            (None, None) => {
+                if let Some(o) = &component.overrun {
+                    self.report(
+                        &o.span(),
+                        format!("{key}.overrun"),
+                        "`overrun` applies to a budget, and this component has none".to_string(),
+                        "give it `budget` and `period` too, or remove `overrun`",
+                    );
+                }
+                return None;
+            }
+            (Some((_, span)), None) | (None, Some((_, span))) => {
+                if component.budget.is_some() != component.period.is_some() {
+                    self.report(
+                        &span,
+                        key,
+                        "a budget needs both `budget` and `period`".to_string(),
+                        "add the missing one, e.g. `budget = \"2 ms\"` and `period = \"10 ms\"` (2 ms of CPU in every 10 ms)",
+                    );
+                }
+                return None;
+            }
+        };
+        let problem = if budget_us < MIN_BUDGET_US {
+            Some(format!(
+                "a budget of {} is below the kernel's minimum of {} (twice its worst-case execution time)",
+                show_duration(budget_us),
+                show_duration(MIN_BUDGET_US)
+            ))
+        } else if period_us > MAX_PERIOD_US {
+            Some(format!("a period of {} is longer than an hour", show_duration(period_us)))
+        } else if budget_us > period_us {
+            Some(format!(
+                "the budget ({}) is longer than the period ({})",
+                show_duration(budget_us),
+                show_duration(period_us)
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = problem {
+            self.report(
+                &span,
+                format!("{key}.budget"),
+                message,
+                "a budget runs from 20 us up to its period, and a period up to 1 hour",
+            );
+            return None;
+        }
+        Some(Budget { budget_us, period_us, overrun_fault })
     }
 
     fn component_path(&mut self, path: &Spanned<String>, key: &str, name: &str) {
