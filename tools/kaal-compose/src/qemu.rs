@@ -5,7 +5,8 @@
 //! line to the terminal and recorded. The run ends when
 //!
 //! * the system writes its exit status to `isa-debug-exit` ([`kaal_abi::exit`]);
-//! * the kernel reports a fault nobody handled ("Caught ... while trying to handle"):
+//! * the kernel reports a fault nobody handled ("Caught ... while trying to handle",
+//!   or on MCS "Found thread has no fault handler while trying to handle"):
 //!   the system cannot go on, so QEMU is stopped and the fault is reported;
 //! * the timeout fires; or
 //! * QEMU exits for another reason (its own error, or a reboot).
@@ -197,9 +198,13 @@ pub fn strip_ansi(line: &str) -> String {
     out
 }
 
-/// Parses the kernel's double-fault report (see `handleDoubleFault`) out of `lines`.
+/// Parses the kernel's report of a fault nobody handled out of `lines`: the double
+/// fault (`handleDoubleFault`, "Caught ... while trying to handle"), or on MCS the
+/// missing handler (`handleNoFaultHandler`, "Found thread has no fault handler while
+/// trying to handle:").
 pub fn unhandled_fault(lines: &[String]) -> Option<String> {
-    let start = lines.iter().rposition(|l| l.starts_with("Caught "))?;
+    let start =
+        lines.iter().rposition(|l| l.starts_with("Caught ") || l.starts_with("Found thread has no fault handler"))?;
     let rest = &lines[start..];
     if !rest.iter().any(|l| l.contains("while trying to handle")) {
         return None;
@@ -352,6 +357,16 @@ mod tests {
             "vm fault on data at address 0x0 with status 0x4 (in thread 0xffffff801ffb5200 \"hello\" at address 0x4006bc)"
         );
         assert_eq!(unhandled_fault(&lines("Caught nothing\nok")), None);
+        // seL4 16.0.0 with MCS reports a thread without a fault handler in one line.
+        let serial = lines(
+            "Found thread has no fault handler while trying to handle:\nvm fault on data at address 0x40dfa8 with \
+             status 0x6\nin thread 0xffffff801ffc8400 \"fault-on-purpose\" at address 0x400117\nWith stack:",
+        );
+        assert_eq!(
+            unhandled_fault(&serial).unwrap(),
+            "vm fault on data at address 0x40dfa8 with status 0x6 (in thread 0xffffff801ffc8400 \"fault-on-purpose\" at \
+             address 0x400117)"
+        );
     }
 
     #[test]
