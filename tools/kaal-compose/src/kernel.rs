@@ -123,31 +123,45 @@ fn compiler_version() -> String {
         .unwrap_or_else(|| "unknown gcc".into())
 }
 
-/// A fingerprint of a source tree: every file's path, size and modification time, so
-/// an edited tree builds afresh while an untouched one costs a directory walk.
+/// A fingerprint of a source tree: every file's path and contents, so an edited tree
+/// builds afresh and a copied or re-extracted one (new modification times, same files)
+/// does not. Hashing seL4 16.0.0's 13 MB takes a few tens of milliseconds.
 fn tree_fingerprint(root: &Path) -> String {
-    fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
+    fn walk(dir: &Path, root: &Path, out: &mut Vec<(String, [u8; 32])>) {
         let Ok(entries) = fs::read_dir(dir) else { return };
         for entry in entries.flatten() {
             let path = entry.path();
             let name = entry.file_name();
-            if name.to_string_lossy().starts_with(".git") {
+            // Git's own files, and python's bytecode caches (written by anything that
+            // runs the tree's generators), are not the source.
+            let name = name.to_string_lossy();
+            if name.starts_with(".git") || name == "__pycache__" || name.ends_with(".pyc") {
                 continue;
             }
             let Ok(meta) = fs::metadata(&path) else { continue };
             if meta.is_dir() {
                 walk(&path, root, out);
             } else {
-                let modified = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
                 let rel = path.strip_prefix(root).unwrap_or(&path).display().to_string();
-                out.push(format!("{rel} {} {:?}", meta.len(), modified));
+                // An unreadable file still counts, by its size.
+                let digest = match fs::read(&path) {
+                    Ok(bytes) => Sha256::digest(bytes).into(),
+                    Err(_) => Sha256::digest(meta.len().to_le_bytes()).into(),
+                };
+                out.push((rel, digest));
             }
         }
     }
     let mut files = Vec::new();
     walk(root, root, &mut files);
     files.sort();
-    let digest = Sha256::digest(files.join("\n"));
+    let mut h = Sha256::new();
+    for (rel, digest) in &files {
+        h.update(rel.as_bytes());
+        h.update([0]);
+        h.update(digest);
+    }
+    let digest = h.finalize();
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
@@ -367,6 +381,9 @@ pub fn prepare(
         reporter.debug(format!("{cmd:?}"));
         let status = cmd
             .env("PATH", &path)
+            // The kernel's python generators run from the user's source tree; caching
+            // their bytecode there would change the tree (and its fingerprint).
+            .env("PYTHONDONTWRITEBYTECODE", "1")
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err)
@@ -605,7 +622,16 @@ mod tests {
         let before = tree_fingerprint(&dir);
         assert_eq!(before, tree_fingerprint(&dir));
         fs::write(dir.join("src/a.c"), "int a, b;").unwrap();
-        assert_ne!(before, tree_fingerprint(&dir));
+        let edited = tree_fingerprint(&dir);
+        assert_ne!(before, edited);
+        // Same contents, new modification time (a re-extracted tree): the same kernel.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        fs::write(dir.join("src/a.c"), "int a, b;").unwrap();
+        assert_eq!(edited, tree_fingerprint(&dir));
+        // Python's bytecode caches are not the source.
+        fs::create_dir_all(dir.join("tools/__pycache__")).unwrap();
+        fs::write(dir.join("tools/__pycache__/gen.cpython-311.pyc"), "bytecode").unwrap();
+        assert_eq!(edited, tree_fingerprint(&dir));
         let _ = fs::remove_dir_all(&dir);
     }
 
