@@ -175,6 +175,14 @@ impl Component {
         Ok(unsafe { Cap::from_cptr(slot) })
     }
 
+    /// The time service (`time = true` in system.toml): sleeps and timeouts. Fails
+    /// with [`Error::NotGranted`] naming `time` when the component has no time.
+    pub fn timer(&mut self) -> Result<crate::time::Timer> {
+        let service = self.client(kaal_abi::time::GRANT)?;
+        let wake = self.notification(kaal_abi::time::WAKE)?;
+        Ok(crate::time::Timer::new(service, wake))
+    }
+
     /// The I/O ports granted as `name`.
     pub fn io_ports(&mut self, name: &str) -> Result<IoPortRange> {
         let (slot, _, data) = self.take(name, &[CapKind::IoPort], "I/O ports")?;

@@ -1,17 +1,20 @@
 //! `print!` and `println!`: to the kernel's debug console, or to a user-level 16550
 //! driver on a release kernel.
 //!
-//! * On a **debug kernel** every thread prints through `seL4_DebugPutChar`, and the
-//!   kernel writes to the first serial port (COM1).
-//! * A **release kernel** has no console of its own. The root task then drives COM1
-//!   itself with the small polled 16550 transmitter below (the runtime mints the
-//!   port range and initialises the UART before `main`). A component has no ports: it
-//!   sends each line to its supervisor's console thread over the endpoint in its
-//!   [`kaal_abi::startup::slots::CONSOLE`] slot, and that thread writes it to COM1.
+//! * The **root task** (and its threads) writes directly: on a **debug kernel** through
+//!   `seL4_DebugPutChar` (the kernel writes to the first serial port, COM1); a **release
+//!   kernel** has no console of its own, so the root task drives COM1 itself with the
+//!   small polled 16550 transmitter below (the runtime mints the port range and
+//!   initialises the UART before `main`).
+//! * A **component** sends each line to its supervisor's console thread over the
+//!   endpoint in its [`kaal_abi::startup::slots::CONSOLE`] slot, and that thread, at
+//!   the highest priority, writes it out whole. On a release kernel a component has no
+//!   ports to write with; on a debug kernel it could print through the kernel, but one
+//!   `DebugPutChar` per byte can be preempted mid-line, and two components' lines
+//!   would interleave character by character.
 //!   The host reads COM1 either way (`kaal run` shows QEMU's first serial port).
 //!
-//! A line is formatted into a stack buffer first and emitted in one burst, so lines from
-//! different threads rarely interleave. There is deliberately no spinning lock: seL4
+//! A line is formatted into a stack buffer first and emitted in one burst. There is deliberately no spinning lock: seL4
 //! schedules strictly by priority, so a high-priority thread spinning on a lock held by
 //! a preempted low-priority one would never let it finish.
 
@@ -65,29 +68,32 @@ pub fn _print(args: fmt::Arguments<'_>) {
 }
 
 /// Writes raw bytes to the console.
-#[cfg(kaal_debug_kernel)]
 pub(crate) fn write_bytes(bytes: &[u8]) {
+    if crate::runtime::is_component() {
+        to_supervisor(bytes)
+    } else {
+        write_root(bytes)
+    }
+}
+
+/// The root task's own output: through the kernel.
+#[cfg(kaal_debug_kernel)]
+fn write_root(bytes: &[u8]) {
     for &b in bytes {
         sys::debug_put_char(b);
     }
 }
 
-/// Writes raw bytes to the console.
+/// The root task's own output: to COM1.
 #[cfg(not(kaal_debug_kernel))]
-pub(crate) fn write_bytes(bytes: &[u8]) {
-    if crate::runtime::is_component() {
-        to_supervisor(bytes)
-    } else {
-        uart::write(bytes)
-    }
+fn write_root(bytes: &[u8]) {
+    uart::write(bytes)
 }
 
 /// Most bytes in one console message (after the count word).
-#[cfg(not(kaal_debug_kernel))]
 const MESSAGE_BYTES: usize = (crate::ipc::MAX_WORDS - 1) * 8;
 
-/// A component on a release kernel: the line goes to the supervisor's console thread.
-#[cfg(not(kaal_debug_kernel))]
+/// A component: the line goes to the supervisor's console thread.
 fn to_supervisor(bytes: &[u8]) {
     use kaal_abi::startup::{labels, slots};
     for chunk in bytes.chunks(MESSAGE_BYTES) {
@@ -223,10 +229,9 @@ pub(crate) fn print_logs(wake: &crate::cap::Notification) -> ! {
     }
 }
 
-/// The supervisor's console thread on a release kernel: writes what components send to
-/// the console endpoint, and answers each message once written (so a component's lines
-/// keep their order, and a fast printer waits for the port rather than losing output).
-#[cfg(not(kaal_debug_kernel))]
+/// The supervisor's console thread: writes what components send to the console
+/// endpoint, and answers each message once written (so a component's lines keep their
+/// order, and a fast printer waits for the port rather than losing output).
 pub(crate) fn serve(console: &crate::cap::Endpoint) -> ! {
     use kaal_abi::startup::labels;
     let mut received = console.recv_long();
@@ -239,7 +244,6 @@ pub(crate) fn serve(console: &crate::cap::Endpoint) -> ! {
 }
 
 /// Writes the bytes of a `CONSOLE_WRITE` message.
-#[cfg(not(kaal_debug_kernel))]
 fn write_message(msg: &crate::ipc::LongMessage) {
     // A hostile count is cut to what the message carries.
     let count = (msg.word(0) as usize).min((msg.len().saturating_sub(1)) * 8).min(MESSAGE_BYTES);
@@ -247,7 +251,7 @@ fn write_message(msg: &crate::ipc::LongMessage) {
     for (i, b) in bytes[..count].iter_mut().enumerate() {
         *b = (msg.word(1 + i / 8) >> ((i % 8) * 8)) as u8;
     }
-    uart::write(&bytes[..count]);
+    write_root(&bytes[..count]);
 }
 
 /// A polled 16550 transmitter on COM1, the release kernel's console.

@@ -173,6 +173,8 @@ pub enum Error {
     NoSchedControl { what: &'static str },
     /// A CPU budget was asked of a kernel without MCS, which cannot enforce one.
     NeedsMcsKernel { what: &'static str },
+    /// The time service refused a request.
+    TimeService { code: u64, why: &'static str },
 }
 
 impl Error {
@@ -295,6 +297,7 @@ impl fmt::Display for Error {
                 f,
                 "a budget of {budget_us} us every {period_us} us is not possible: {why}"
             ),
+            Error::TimeService { code, why } => write!(f, "the time service refused the request (code {code}): {why}"),
             Error::NeedsMcsKernel { what } => write!(
                 f,
                 "{what} needs an MCS kernel, which enforces CPU budgets; boot with `--kernel 16.0.0-mcs` or set \

@@ -59,6 +59,7 @@ pub mod supervisor;
 pub mod sync;
 pub mod sys;
 pub mod thread;
+pub mod time;
 pub mod untyped;
 pub mod vspace;
 

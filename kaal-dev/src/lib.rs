@@ -27,6 +27,7 @@ pub mod isa;
 pub mod kit;
 pub mod pci;
 pub mod registers;
+pub mod time_service;
 
 pub use broker::{Broker, BrokerError, DeviceClaim, DeviceMemory, IrqDelivery};
 pub use device::{DeviceId, DeviceInfo, DeviceMatch, IsaDevice};

@@ -328,6 +328,33 @@ impl<T: Pod, M: SharedMemory> Consumer<T, M> {
         }
     }
 
+    /// Pops one item, sleeping on `wait` while the ring is empty, until `expired` says
+    /// the wait is over: `Ok(None)` then. `wait` must return by the deadline (a timed
+    /// wait, such as kaal-ipc's `Deadline`), and spurious wake-ups are harmless.
+    pub fn pop_until(
+        &mut self,
+        wait: &impl Wait,
+        notify_space: &impl Notify,
+        expired: impl Fn() -> bool,
+    ) -> Result<Option<T>, RingError> {
+        loop {
+            if let Some(item) = self.pop_notify(notify_space)? {
+                return Ok(Some(item));
+            }
+            if !self.request_signal()? {
+                // Items arrived while announcing: serve them.
+                continue;
+            }
+            if expired() {
+                self.cancel_signal();
+                // One last look: the producer may have pushed after the check.
+                return self.pop_notify(notify_space);
+            }
+            wait.wait();
+            self.cancel_signal();
+        }
+    }
+
     /// Fills `out` with what is there, sleeping on `wait` until at least one item is;
     /// notifies the producer (once) if it waits for space. Returns how many it took.
     pub fn pop_batch_blocking(

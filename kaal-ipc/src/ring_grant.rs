@@ -14,6 +14,7 @@
 
 use bytemuck::Pod;
 use kaal_core::component::{parts, Component, Name};
+use kaal_core::time::{Duration, Instant, Timer, WakeTarget};
 use kaal_core::{Error, Notification};
 
 use crate::ring::{Consumer, Producer, RingError};
@@ -54,6 +55,36 @@ fn layout_error(e: crate::LayoutError) -> Error {
     }
 }
 
+/// Why a timed receive failed: the ring (its peer corrupted it) or the time service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimedRecvError {
+    Ring(RingError),
+    Time(Error),
+}
+
+impl From<RingError> for TimedRecvError {
+    fn from(e: RingError) -> Self {
+        TimedRecvError::Ring(e)
+    }
+}
+
+impl From<Error> for TimedRecvError {
+    fn from(e: Error) -> Self {
+        TimedRecvError::Time(e)
+    }
+}
+
+impl core::fmt::Display for TimedRecvError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            TimedRecvError::Ring(e) => write!(f, "{e}"),
+            TimedRecvError::Time(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl core::error::Error for TimedRecvError {}
+
 /// The producing end of a granted ring, with its notifications.
 pub struct RingSender<T> {
     ring: RingProducer<T>,
@@ -66,6 +97,9 @@ pub struct RingReceiver<T> {
     ring: RingConsumer<T>,
     data: Notification,
     space: Notification,
+    /// The data notification's registration with the time service, once a timed wait
+    /// made one.
+    target: Option<WakeTarget>,
 }
 
 impl<T: Pod> core::fmt::Debug for RingSender<T> {
@@ -95,7 +129,7 @@ pub fn receiver<T: Pod>(me: &mut Component, name: &str) -> Result<RingReceiver<T
     let data = me.notification(part(name, parts::RING_DATA)?.as_str())?;
     let space = me.notification(part(name, parts::RING_SPACE)?.as_str())?;
     let ring = Consumer::new(region, slots).map_err(layout_error)?;
-    Ok(RingReceiver { ring, data, space })
+    Ok(RingReceiver { ring, data, space, target: None })
 }
 
 impl<T: Pod> RingSender<T> {
@@ -130,6 +164,32 @@ impl<T: Pod> RingReceiver<T> {
     /// waiting for space.
     pub fn recv(&mut self) -> Result<T, RingError> {
         self.ring.pop_blocking(&self.data, &self.space)
+    }
+
+    /// The next item, sleeping while the ring is empty but no longer than `timeout`:
+    /// `Ok(None)` if nothing came by then. The first timed wait registers the ring's
+    /// notification with the time service (`timer`), so the wait ends by the deadline
+    /// whether or not the producer signals.
+    pub fn recv_timeout(&mut self, timer: &Timer, timeout: Duration) -> Result<Option<T>, TimedRecvError> {
+        if let Some(item) = self.ring.pop_notify(&self.space)? {
+            return Ok(Some(item));
+        }
+        let target = match self.target {
+            Some(target) => target,
+            None => *self.target.insert(timer.register(&self.data)?),
+        };
+        let at = Instant::now().checked_add(timeout).ok_or(Error::InvalidSize {
+            what: "ring wait timeout (ns)",
+            value: timeout.as_nanos().min(u64::MAX as u128) as u64,
+            limit: u64::MAX,
+        })?;
+        timer.wake_at(at, target)?;
+        let item = self.ring.pop_until(&self.data, &self.space, || Instant::now() >= at)?;
+        if item.is_some() {
+            // Woken by the producer: the deadline's signal is not needed any more.
+            timer.cancel(target)?;
+        }
+        Ok(item)
     }
 
     /// The next item if there is one.

@@ -91,18 +91,21 @@ fn components_get_only_what_system_toml_grants_them_on_sel4_16_mcs() {
 
 fn confinement(kernel: &str) {
     let mcs = kernel.contains("mcs");
-    // What the kernel says the intruder's CNode holds; on MCS also its reply object.
+    // What the kernel says the intruder's CNode holds: its own TCB and CNode, the
+    // supervisor and console endpoints, the heap lock and log signal, on MCS its reply
+    // object, and its one grant.
     let mut held = vec![
-        if mcs { "[intruder] my CNode holds 7 capabilities:" } else { "[intruder] my CNode holds 6 capabilities:" },
+        if mcs { "[intruder] my CNode holds 8 capabilities:" } else { "[intruder] my CNode holds 7 capabilities:" },
         "[intruder]   slot 1: thread_cap",
         "[intruder]   slot 2: cnode_cap",
         "[intruder]   slot 3: endpoint_cap",
         "[intruder]   slot 4: notification_cap",
+        "[intruder]   slot 5: endpoint_cap",
         "[intruder]   slot 6: notification_cap",
         "[intruder]   slot 8: notification_cap",
     ];
     if mcs {
-        held.insert(6, "[intruder]   slot 7: reply_cap");
+        held.insert(7, "[intruder]   slot 7: reply_cap");
     }
     let Some(boot) = Boot::new("tests/systems/confinement").on(kernel) else { return };
     let run = boot.run();
@@ -121,8 +124,9 @@ fn confinement(kernel: &str) {
         .assert_line("[vault] served 101 calls from the owner and 0 from anyone else")
         .assert_line("[owner] 100 of 100 vault calls answered correctly")
         .assert_line("[kaal-root] system 'confinement' done: 2 succeeded, 0 failed, 1 faulted");
-    // MCS: slot 7 is the intruder's own reply object (listed above), so it is not forged.
-    for slot in [5, 7, 9, 10].into_iter().filter(|s| !(mcs && *s == 7)) {
+    // Slot 5 is the intruder's own console endpoint and on MCS slot 7 its reply object
+    // (both listed above), so those are not forged.
+    for slot in [5, 7, 9, 10].into_iter().filter(|s| *s != 5 && !(mcs && *s == 7)) {
         run.assert_line(&format!("[intruder] copying slot {slot} -> seL4_CNode_Copy failed: seL4_FailedLookup"));
     }
     // Calling through an empty slot is refused by the kernel with seL4_InvalidCapability (2).
@@ -332,7 +336,7 @@ fn kaal_new_minimal_boots_as_generated() {
         &[
             "[hello] Hello from a KaaL component on seL4!",
             "[hello] the heap works: the first ten squares add up to 385",
-            "[hello] my CNode holds 5 capabilities",
+            "[hello] my CNode holds 6 capabilities",
             "[kaal-root] system 'demo' done: 1 succeeded",
         ],
     );

@@ -110,10 +110,8 @@ pub struct Supervisor {
 /// The supervisor's printing threads (see [`crate::console`]). They run for the rest of
 /// the program; their handles keep their kernel objects.
 struct Console {
-    /// The console thread's endpoint, which components print through on a release kernel.
-    #[cfg(not(kaal_debug_kernel))]
+    /// The console thread's endpoint, which components print through.
     endpoint: Endpoint,
-    #[cfg(not(kaal_debug_kernel))]
     _printer: crate::thread::JoinHandle<()>,
     /// The log thread waits on it; components signal it after writing to their log ring.
     wake: Notification,
@@ -137,8 +135,8 @@ impl Supervisor {
 
     /// A supervisor with its own endpoint. `root_vspace` is a handle on the root task's
     /// address space (see [`VSpace::try_clone`]). It also starts the log thread that
-    /// prints components' defmt logs, at the lowest priority, and on a release kernel the
-    /// console thread that prints what components `println!`, at the highest.
+    /// prints components' defmt logs, at the lowest priority, and the console thread that
+    /// prints what components `println!`, at the highest.
     pub fn new(alloc: &mut impl ObjectAllocator, asid_pool: AsidPool, root_vspace: VSpace) -> Result<Self> {
         use crate::thread::{ThreadConfig, Threads};
         let endpoint = alloc.allocate::<Endpoint>()?;
@@ -147,7 +145,6 @@ impl Supervisor {
         let waiting = alloc.cspace().copy(&wake, Rights::ALL)?;
         let config = ThreadConfig::new("logs").priority(0).stack_size(16 * 1024);
         let logs = threads.spawn(alloc, config, move || -> () { crate::console::print_logs(&waiting) })?;
-        #[cfg(not(kaal_debug_kernel))]
         let console = {
             let console: Endpoint = alloc.allocate()?;
             let served = alloc.cspace().copy(&console, Rights::ALL)?;
@@ -160,15 +157,7 @@ impl Supervisor {
             asid_pool,
             stager: loader::Stager { vspace: root_vspace, vaddr: Self::SCRATCH_VADDR },
             components: heapless::Vec::new(),
-            console: Console {
-                #[cfg(not(kaal_debug_kernel))]
-                endpoint: console.0,
-                #[cfg(not(kaal_debug_kernel))]
-                _printer: console.1,
-                wake,
-                _logs: logs,
-                _threads: threads,
-            },
+            console: Console { endpoint: console.0, _printer: console.1, wake, _logs: logs, _threads: threads },
         })
     }
 
@@ -298,7 +287,6 @@ impl Supervisor {
             Rights::WRITE,
             Some(Badge::new(1).expect("1 is a badge").cap_data()),
         )?;
-        #[cfg(not(kaal_debug_kernel))]
         grant::copy_into(
             &cnode,
             slots::CONSOLE,

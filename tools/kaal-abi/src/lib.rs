@@ -8,3 +8,4 @@
 pub mod exit;
 pub mod plan;
 pub mod startup;
+pub mod time;

@@ -65,6 +65,10 @@ pub enum Source {
     /// The component's own DMA memory ([`ComponentPlan::dma`] bytes, physically
     /// contiguous, its physical address recorded in the start-up block).
     Dma,
+    /// A calling side of the time service's endpoint (see [`crate::time`]), badged.
+    TimeService { badge: u64 },
+    /// The component's own wake notification from the time service, to wait on.
+    TimeWake,
 }
 
 impl Source {
@@ -160,6 +164,15 @@ pub struct BootPlan {
     pub rings: &'static [RingPlan],
     pub regions: &'static [RegionPlan],
     pub devices: &'static [DevicePlan],
+    /// The time service, if the system has one.
+    pub time: Option<TimePlan>,
+}
+
+/// The time service: which timer it drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimePlan {
+    /// The broker's name for the timer (`pit`).
+    pub device: &'static str,
 }
 
 impl BootPlan {
@@ -174,5 +187,6 @@ impl BootPlan {
         rings: &[],
         regions: &[],
         devices: &[],
+        time: None,
     };
 }

@@ -63,9 +63,9 @@ pub mod slots {
     pub const SUPERVISOR: u64 = 3;
     /// The notification the component's heap lock sleeps on (`kaal_core::sync::Lock`).
     pub const HEAP_LOCK: u64 = 4;
-    /// On a release kernel, which has no debug console: a badged endpoint to the
-    /// supervisor's console thread, which writes what the component prints to the
-    /// serial port. Empty on a debug kernel, where components print through the kernel.
+    /// A badged endpoint to the supervisor's console thread, which writes what the
+    /// component prints, a whole line at a time (on a release kernel, which has no
+    /// debug console, to the serial port; on a debug kernel, through the kernel).
     pub const CONSOLE: u64 = 5;
     /// A badged copy of the notification bound to the supervisor's console thread: the
     /// component signals it when it wrote to its log ring while the thread slept.

@@ -89,7 +89,7 @@ pub fn plan(system: &System) -> Result<Plan, ToolError> {
             devices.push((c.name.as_str(), d.as_str()));
         }
     }
-    for component in &system.components {
+    for (index, component) in system.components.iter().enumerate() {
         let me = component.name.as_str();
         let mut p = Placer { next_slot: slots::FIRST_GRANT, next_region: startup::REGIONS_BASE, grants: Vec::new() };
         for (i, ch) in system.channels.iter().enumerate() {
@@ -161,6 +161,21 @@ pub fn plan(system: &System) -> Result<Plan, ToolError> {
                 Source::Dma,
                 component.dma,
                 "DMA memory: physically contiguous, for drivers".into(),
+            );
+        }
+        if component.time {
+            let badge = index as u64 + 1;
+            p.cap(
+                kaal_abi::time::GRANT.into(),
+                Source::TimeService { badge },
+                CapKind::EndpointClient,
+                format!("badge {badge}, the time service"),
+            );
+            p.cap(
+                kaal_abi::time::WAKE.into(),
+                Source::TimeWake,
+                CapKind::NotificationWait,
+                "the time service wakes it here".into(),
             );
         }
         for device in &component.devices {
@@ -320,6 +335,14 @@ impl Plan {
             }
         }
         list(&mut out, "devices", devices);
+        match system.time {
+            Some(source) => {
+                let _ = writeln!(out, "        time: Some(TimePlan {{ device: {} }}),", rust_str(source.device()));
+            }
+            None => {
+                let _ = writeln!(out, "        time: None,");
+            }
+        }
         let _ = writeln!(out, "    }}");
         let _ = writeln!(out, "}};");
         // Slots and sources are checked against kaal-abi's own rules, so a plan the root

@@ -33,6 +33,7 @@ use kaal_core::supervisor::{ComponentConfig, ComponentState, Grant, Supervisor};
 use kaal_core::vspace::CacheAttr;
 use kaal_core::{println, Badge, ExitStatus, Notification, RootTask};
 use kaal_dev::broker::IrqDelivery;
+use kaal_dev::time_service::TimeService;
 use kaal_dev::{Broker, BrokerError, DeviceClaim, DeviceId};
 
 include!(concat!(env!("OUT_DIR"), "/boot_plan.rs"));
@@ -43,6 +44,8 @@ kaal_alloc::global_heap!(HEAP);
 /// Where the root task maps rings and shared regions (to zero their headers and keep
 /// them alive); one region after another.
 const SHARED_BASE: u64 = 0x0000_5000_0000_0000;
+/// Where the time service's thread has its stack.
+const TIME_REGION: (u64, u64) = (0x0000_5e00_0000_0000, 1 << 20);
 
 /// Why the system could not be booted.
 enum BootError {
@@ -59,8 +62,12 @@ enum BootError {
         device: &'static str,
         error: alloc::boxed::Box<BrokerError>,
     },
+    Time(kaal_dev::time_service::TimeServiceError),
     BadDeviceName {
         device: &'static str,
+    },
+    NoTimeService {
+        component: &'static str,
     },
     SlotMismatch {
         component: &'static str,
@@ -85,6 +92,7 @@ impl fmt::Display for BootError {
                  `cargo kaal build <directory with system.toml>` (or `cargo kaal run ...`)"
             ),
             BootError::Kernel(e) => write!(f, "{e}"),
+            BootError::Time(e) => write!(f, "{e}"),
             BootError::Device { component, device, error } => {
                 write!(f, "cannot give device {device} to component {component}: {error}")
             }
@@ -97,6 +105,11 @@ impl fmt::Display for BootError {
                 f,
                 "the boot plan names device {device:?}, which this root task cannot parse\n  help: rebuild with \
                  `cargo kaal build` so the tool and the root task come from one KaaL checkout"
+            ),
+            BootError::NoTimeService { component } => write!(
+                f,
+                "component {component} is planned to get the time service, but the plan has none\n  help: rebuild \
+                 with `cargo kaal build` so the tool and the root task come from one KaaL checkout"
             ),
             BootError::SlotMismatch { component, grant, planned, got } => write!(
                 f,
@@ -116,6 +129,8 @@ struct Objects {
     rings: Vec<(SharedRegion, Notification, Notification)>,
     regions: Vec<SharedRegion>,
     devices: Vec<DeviceClaim>,
+    /// The time service, if `[time]` asked for one.
+    time: Option<TimeService>,
 }
 
 fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
@@ -142,6 +157,7 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
         rings: Vec::new(),
         regions: Vec::new(),
         devices: Vec::new(),
+        time: None,
     };
     for _ in plan.channels {
         objects.channels.push(ipc::channel(&mut memory)?);
@@ -162,9 +178,18 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
         objects.regions.push(shared);
     }
 
-    // 2. Devices, from the broker.
-    if !plan.devices.is_empty() {
+    // 2. Devices, from the broker; the time service's timer first.
+    if !plan.devices.is_empty() || plan.time.is_some() {
         let mut broker = Broker::new(io_port, irq_control, &mut memory, &mut vspace)?;
+        if let Some(time) = plan.time {
+            let mut threads = kaal_core::thread::Threads::new(vspace.try_clone(memory.cspace())?, TIME_REGION)?;
+            let service = TimeService::start(&mut broker, &mut memory, &mut threads, plan.components.len(), 255)
+                .map_err(BootError::Time)?;
+            println!("[kaal-root] time service on {}", time.device);
+            // The spawner may go: the thread and its stack live on (nothing is freed).
+            drop(threads);
+            objects.time = Some(service);
+        }
         for device in plan.devices {
             let component = plan.components[device.holder].name;
             let fail =
@@ -180,7 +205,7 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
     //    memory if it asked for some.
     let root_vspace = vspace.try_clone(memory.cspace())?;
     let mut supervisor = Supervisor::new(&mut memory, asid_pool, root_vspace)?;
-    for component in plan.components {
+    for (index, component) in plan.components.iter().enumerate() {
         let dma = match component.dma {
             0 => None,
             bytes => {
@@ -193,7 +218,7 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
             }
         };
         // The handle may go: its frames stay mapped, here and in the component.
-        spawn(component, &objects, dma.as_ref(), &mut supervisor, &mut memory)?;
+        spawn(index, component, &objects, dma.as_ref(), &mut supervisor, &mut memory)?;
     }
 
     // 4. Supervision.
@@ -215,6 +240,7 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
 
 /// Builds one component's grants and starts it.
 fn spawn(
+    index: usize,
     component: &'static ComponentPlan,
     objects: &Objects,
     dma: Option<&(SharedRegion, u64)>,
@@ -235,6 +261,10 @@ fn spawn(
                 })?;
                 clients.push((i, objects.channels[channel].client(badge, memory.cspace())?));
             }
+            Source::TimeService { .. } => {
+                let service = objects.time.as_ref().ok_or(BootError::NoTimeService { component: component.name })?;
+                clients.push((i, service.client(index, memory.cspace())?));
+            }
             Source::DeviceMmio(device) => {
                 for (w, window) in objects.devices[device].mmio.iter().enumerate() {
                     // The plan names the grant `D:mmio`; each window is `D:mmio<BAR>`.
@@ -250,11 +280,17 @@ fn spawn(
         let name = planned.name;
         let grant = match planned.source {
             Source::ChannelServer(c) => Grant::server(name, &objects.channels[c]),
-            Source::ChannelClient { .. } => {
+            Source::ChannelClient { .. } | Source::TimeService { .. } => {
                 let client = clients.iter().find(|(at, _)| *at == i).map(|(_, c)| c).expect("minted above");
                 Grant::client(name, client)
             }
-            Source::NotificationWait(n) => Grant::wait(name, &objects.notifications[n]),
+            Source::TimeWake => {
+                let service = objects.time.as_ref().ok_or(BootError::NoTimeService { component: component.name })?;
+                Grant::wait(name, service.wake(index).ok_or(BootError::NoTimeService { component: component.name })?)
+            }
+            // A waiter may also signal its own notification, so it can give the time
+            // service a copy that ends a wait by a deadline.
+            Source::NotificationWait(n) => Grant::notification(name, &objects.notifications[n]),
             Source::NotificationSignal { notification, badge } => {
                 Grant::signal(name, &objects.notifications[notification], badge_of(badge)?)
             }
@@ -266,7 +302,8 @@ fn spawn(
                 let (_, data_ready, space_free) = &objects.rings[ring];
                 let notification = if data { data_ready } else { space_free };
                 if wait {
-                    Grant::wait(name, notification)
+                    // As for NotificationWait: the waiter may signal it too.
+                    Grant::notification(name, notification)
                 } else {
                     Grant::signal(name, notification, badge_of(1)?)
                 }

@@ -13,7 +13,7 @@ use toml::de::{DeTable, DeValue};
 use super::error::{ConfigError, ConfigErrors, Source};
 use super::raw::{
     keys_of, RawChannel, RawComponent, RawConnections, RawFile, RawGitSource, RawKernel, RawNotification,
-    RawPriorities, RawQemu, RawRegion, RawResources, RawRing, RawSystem, SIZE_EXPECTED,
+    RawPriorities, RawQemu, RawRegion, RawResources, RawRing, RawSystem, RawTime, SIZE_EXPECTED,
 };
 use super::{did_you_mean, dotted, CONNECTION_KINDS};
 
@@ -299,6 +299,7 @@ fn schema(path: &[&str]) -> Schema {
         ["resources", "priorities"] => Schema::Keys(keys_of::<RawPriorities>()),
         ["qemu"] => Schema::Keys(keys_of::<RawQemu>()),
         ["kernel"] => Schema::Keys(keys_of::<RawKernel>()),
+        ["time"] => Schema::Keys(keys_of::<RawTime>()),
         ["kernel", "source"] => Schema::Keys(keys_of::<RawGitSource>()),
         ["components"] => Schema::Names,
         ["components", _] => Schema::Keys(keys_of::<RawComponent>()),
@@ -365,7 +366,7 @@ fn unknown_key(
         [] => (
             if is_table { format!("unknown section `[{key}]`") } else { format!("unknown top-level key `{key}`") },
             format!(
-                "{suggestion}a system.toml has the sections [system], [resources], [qemu], [kernel], \
+                "{suggestion}a system.toml has the sections [system], [resources], [qemu], [kernel], [time], \
                  [components.<name>] and [connections.<kind>.<name>]"
             ),
         ),
@@ -462,6 +463,9 @@ fn example(table: &[&str], key: &str) -> Option<String> {
         ([], "resources") => "[resources]\nheap = \"16 MiB\"".to_string(),
         ([], "qemu") => "[qemu]\nmemory = \"512 MiB\"".to_string(),
         ([], "kernel") => "[kernel]\nflavour = \"release\"".to_string(),
+        ([], "time") => "[time]\nsource = \"pit\"".to_string(),
+        (["time"], "source") => "source = \"pit\"".to_string(),
+        (["components", ..], "time") => "time = true".to_string(),
         ([], "components") => component_example("hello"),
         ([], "connections") | (["connections"], "channels") => connection_example("channels", "requests"),
         (["connections"], kind) => connection_example(kind, "example"),
@@ -541,13 +545,14 @@ mod tests {
     /// generic text.
     #[test]
     fn every_known_key_has_an_example() {
-        let tables: [&[&str]; 14] = [
+        let tables: [&[&str]; 15] = [
             &[],
             &["system"],
             &["resources"],
             &["resources", "priorities"],
             &["qemu"],
             &["kernel"],
+            &["time"],
             &["components"],
             &["components", "a"],
             &["connections"],

@@ -53,6 +53,8 @@ pub struct System {
     pub resources: Resources,
     pub qemu: Qemu,
     pub kernel: Kernel,
+    /// The time service (`[time]`), if any.
+    pub time: Option<TimeSource>,
     /// In start order: highest priority first, then by name.
     pub components: Vec<Component>,
     /// Each connection list is sorted by name.
@@ -136,8 +138,26 @@ pub struct Component {
     pub log: String,
     /// Its CPU budget, enforced by an MCS kernel (`None`: a plain time slice).
     pub budget: Option<Budget>,
+    /// It may use the time service (`time = true`): sleeps and timeouts.
+    pub time: bool,
     /// The line of its `[components.<name>]` table, for later errors about it.
     pub line: usize,
+}
+
+/// The timer the time service drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeSource {
+    /// The 8254 PIT, one-shot.
+    Pit,
+}
+
+impl TimeSource {
+    /// The broker's name for the device.
+    pub const fn device(self) -> &'static str {
+        match self {
+            TimeSource::Pit => "pit",
+        }
+    }
 }
 
 /// A component's CPU budget (seL4 MCS): `budget_us` of execution in every `period_us`.

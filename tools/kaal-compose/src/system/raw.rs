@@ -20,6 +20,7 @@ pub(super) struct RawFile {
     pub resources: Option<Spanned<RawResources>>,
     pub qemu: Option<Spanned<RawQemu>>,
     pub kernel: Option<Spanned<RawKernel>>,
+    pub time: Option<Spanned<RawTime>>,
     pub components: Option<Spanned<Tables<RawComponent>>>,
     pub connections: Option<RawConnections>,
 }
@@ -52,6 +53,12 @@ pub(super) struct RawPriorities {
 pub(super) struct RawQemu {
     pub memory: Option<Spanned<RawSize>>,
     pub args: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawTime {
+    pub source: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,6 +120,7 @@ pub(super) struct RawComponent {
     pub budget: Option<Spanned<String>>,
     pub period: Option<Spanned<String>>,
     pub overrun: Option<Spanned<String>>,
+    pub time: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

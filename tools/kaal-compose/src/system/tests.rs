@@ -123,6 +123,7 @@ fn reads_a_complete_system() {
             daemon: true,
             log: "info".into(),
             budget: None,
+            time: false,
             line: 15,
         }
     );
@@ -233,7 +234,7 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
         ("unknown section", base("[kernal]\nflavour = \"release\"\n"), 9, vec![
             "unknown section `[kernal]`",
             "did you mean `kernel`?",
-            "[system], [resources], [qemu], [kernel], [components.<name>] and [connections.<kind>.<name>]",
+            "[system], [resources], [qemu], [kernel], [time], [components.<name>] and [connections.<kind>.<name>]",
         ]),
         ("budget without a period", base("[components.spin]\npath = \"spin\"\nbudget = \"2 ms\"\n"), 11, vec![
             "components.spin: a budget needs both `budget` and `period`",

@@ -16,12 +16,12 @@ use super::duration::{parse_duration_us, show_duration, DURATION_FORMS};
 use super::error::{ConfigError, ConfigErrors, Source};
 use super::raw::{
     Name, Names, RawChannel, RawComponent, RawFile, RawKernel, RawKernelSource, RawNotification, RawQemu, RawRegion,
-    RawResources, RawRing, RawSize, Tables,
+    RawResources, RawRing, RawSize, RawTime, Tables,
 };
 use super::size::{parse_size, show_approx, show_size, SIZE_FORMS};
 use super::{
     closest, did_you_mean, key_part, Budget, Channel, Component, Kernel, KernelSourceSpec, NotificationLink, Platform,
-    Qemu, Region, Resources, Ring, System, PAGE,
+    Qemu, Region, Resources, Ring, System, TimeSource, PAGE,
 };
 
 const KIB: u64 = 1 << 10;
@@ -94,6 +94,7 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
     let (resources, priorities_valid) = check.resources(raw_resources);
     let (qemu, qemu_memory) = check.qemu(raw.qemu.as_ref().map(Spanned::get_ref));
     let kernel = check.kernel(raw.kernel.as_ref().map(Spanned::get_ref));
+    let time = check.time(raw.time.as_ref());
 
     let raw_components = raw.components.map(Spanned::into_inner).unwrap_or_default();
     let mut components = check.components(&raw_components, &resources, priorities_valid);
@@ -102,7 +103,9 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
 
     let mut grants: BTreeMap<String, Grants> = BTreeMap::new();
     for component in &components {
-        grants.entry(component.name.clone()).or_default().devices = component.devices.len();
+        let entry = grants.entry(component.name.clone()).or_default();
+        entry.devices = component.devices.len();
+        entry.time = component.time;
     }
     let known: BTreeSet<&str> = raw_components.keys().map(|name| name.get_ref().as_str()).collect();
     let connections = raw.connections.unwrap_or_default();
@@ -113,6 +116,7 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
     let regions = links.regions(connections.memory.unwrap_or_default());
 
     check.devices(&raw_components);
+    check.time_users(&raw_components, raw.time.as_ref(), time);
     check.shared_log_levels(&raw_components, &components);
     check.grants(&raw_components, &grants);
     let memory_span = raw.qemu.as_ref().map_or(header, |q| q.get_ref().memory.as_ref().map_or(q.span(), Spanned::span));
@@ -131,6 +135,7 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
         resources,
         qemu,
         kernel,
+        time,
         components,
         channels,
         notifications,
@@ -147,11 +152,17 @@ struct Grants {
     ring_ends: usize,
     regions: usize,
     devices: usize,
+    /// The time service's endpoint and wake notification.
+    time: bool,
 }
 
 impl Grants {
     fn capabilities(&self) -> usize {
-        self.channel_ends + self.notification_ends + 2 * self.ring_ends + DEVICE_CAPS * self.devices
+        self.channel_ends
+            + self.notification_ends
+            + 2 * self.ring_ends
+            + DEVICE_CAPS * self.devices
+            + 2 * self.time as usize
     }
 
     fn mapped_regions(&self) -> usize {
@@ -165,6 +176,7 @@ impl Grants {
             (self.notification_ends, "notification ends", 1),
             (self.ring_ends, "ring ends", 2),
             (self.devices, "devices", DEVICE_CAPS),
+            (self.time as usize, "time service", 2),
         ]
         .into_iter()
         .filter(|(count, _, _)| *count > 0)
@@ -584,6 +596,7 @@ impl Checker<'_> {
                 daemon: component.daemon.unwrap_or(false),
                 log,
                 budget,
+                time: component.time.as_ref().is_some_and(|t| *t.get_ref()),
                 line: self.source.line(name.span().start),
             });
         }
@@ -756,6 +769,70 @@ impl Checker<'_> {
                     "a device is driven by exactly one component: remove it from one of them, and let the other \
                      reach it through a channel to the driver",
                 ),
+            }
+        }
+    }
+
+    /// `[time]`: which timer the time service drives.
+    fn time(&mut self, raw: Option<&Spanned<RawTime>>) -> Option<TimeSource> {
+        let raw = raw?;
+        let Some(source) = &raw.get_ref().source else { return Some(TimeSource::Pit) };
+        match source.get_ref().as_str() {
+            "pit" => Some(TimeSource::Pit),
+            "hpet" => {
+                self.report(
+                    &source.span(),
+                    "time.source",
+                    "the HPET cannot drive the time service yet (KaaL has no HPET driver)",
+                    "use `source = \"pit\"` (the 8254 timer, one-shot)",
+                );
+                None
+            }
+            other => {
+                let suggestion = did_you_mean(other, ["pit", "hpet"]);
+                self.report(
+                    &source.span(),
+                    "time.source",
+                    format!("time source `{other}` does not exist"),
+                    format!("{suggestion}use `source = \"pit\"` (the 8254 timer)"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Components with `time = true` need a `[time]` section, and the timer it drives
+    /// is the time service's alone.
+    fn time_users(
+        &mut self,
+        raw: &Tables<RawComponent>,
+        raw_time: Option<&Spanned<RawTime>>,
+        time: Option<TimeSource>,
+    ) {
+        for (name, table) in raw {
+            let component = table.get_ref();
+            let key = format!("components.{}", key_part(name.get_ref()));
+            if let Some(t) = component.time.as_ref().filter(|t| *t.get_ref()) {
+                if raw_time.is_none() {
+                    self.report(
+                        &t.span(),
+                        format!("{key}.time"),
+                        format!("component `{}` asks for time, but the system has no time service", name.get_ref()),
+                        "add a time service to system.toml:\n        [time]\n        source = \"pit\"",
+                    );
+                }
+            }
+            let (Some(source), Some(raw_time)) = (time, raw_time) else { continue };
+            let devices = component.devices.as_ref().map(|d| d.get_ref().as_slice()).unwrap_or_default();
+            for device in devices.iter().filter(|d| d.get_ref() == source.device()) {
+                let line = self.source.line(raw_time.span().start);
+                self.report(
+                    &device.span(),
+                    format!("{key}.devices"),
+                    format!("device `{}` drives the time service ([time] at line {line})", source.device()),
+                    "remove it from the component's devices and use `time = true` for sleeps and timeouts, or \
+                     remove [time] to drive the timer yourself",
+                );
             }
         }
     }

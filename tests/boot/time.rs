@@ -1,0 +1,55 @@
+//! The time service: `sleep`, and ring waits that time out, under `-icount` (the PIT and
+//! the time-stamp counter follow one virtual clock, so the figures are exact).
+
+use kaal_compose::testing::Boot;
+
+/// The number of microseconds after `prefix` on its line.
+fn micros_after(run: &kaal_compose::qemu::BootOutcome, prefix: &str) -> u64 {
+    let rest = run.value_after(prefix).unwrap_or_else(|| panic!("no line with {prefix:?}"));
+    let digits: String = rest.trim_start().chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().unwrap_or_else(|_| panic!("no number after {prefix:?}: {rest:?}"))
+}
+
+fn time_service(kernel: &str) {
+    let Some(boot) = Boot::new("tests/systems/time-service").on(kernel) else { return };
+    let run = boot.icount().run();
+    run.assert_success()
+        .assert_line("[kaal-root] time service on pit")
+        .assert_lines_in_order(&[
+            "[sleeper] sleep(100 ms) took",
+            "[sleeper] nothing within 30 ms: timed out after",
+            "[late] sending 42 after",
+            "[sleeper] got 42 after",
+            "[sleeper] sleep_until(now) returned after",
+            "[kaal-root] system 'time-service' done: 2 succeeded, 0 failed, 0 faulted",
+        ])
+        .assert_no_line("UNEXPECTED")
+        .assert_no_line("timed receive failed");
+    // A sleep lasts at least as long as asked, and not much longer (the PIT's tick is
+    // 0.84 us; a request and a wake-up cost a few microseconds of instructions).
+    let slept = micros_after(&run, "[sleeper] sleep(100 ms) took");
+    assert!((100_000..100_500).contains(&slept), "sleep(100 ms) took {slept} us");
+    let timed_out = micros_after(&run, "timed out after");
+    assert!((30_000..30_500).contains(&timed_out), "a 30 ms timeout took {timed_out} us");
+    let late = micros_after(&run, "[late] sending 42 after");
+    assert!((300_000..300_500).contains(&late), "late slept {late} us");
+    // The value ended the 2 s wait long before its deadline.
+    let got = micros_after(&run, "[sleeper] got 42 after");
+    assert!(got < 300_000, "the value took {got} us to arrive");
+    assert!(micros_after(&run, "sleep_until(now) returned after") < 100);
+}
+
+#[test]
+fn components_sleep_and_time_out_ring_waits() {
+    time_service("5.0.0-debug");
+}
+
+#[test]
+fn components_sleep_and_time_out_ring_waits_on_sel4_16_release() {
+    time_service("16.0.0-release");
+}
+
+#[test]
+fn components_sleep_and_time_out_ring_waits_on_sel4_16_mcs() {
+    time_service("16.0.0-mcs");
+}
