@@ -105,6 +105,7 @@ pub(crate) fn cargo_build(
     if reporter.verbosity < crate::progress::Verbosity::Verbose {
         cmd.arg("--quiet");
     }
+    reporter.command(&cmd);
     let out =
         cmd.output().map_err(|e| ToolError::new(&step_name, format!("cannot run cargo: {e}"), "is cargo on PATH?"))?;
     if !out.status.success() {

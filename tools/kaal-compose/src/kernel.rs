@@ -378,7 +378,7 @@ pub fn prepare(
             .open(&log_path)
             .map_err(|e| ToolError::io(step_name, &log_path, e))?;
         let log_err = log.try_clone().map_err(|e| ToolError::io(step_name, &log_path, e))?;
-        reporter.debug(format!("{cmd:?}"));
+        reporter.command(cmd);
         let status = cmd
             .env("PATH", &path)
             // The kernel's python generators run from the user's source tree; caching

@@ -143,7 +143,7 @@ fn run(cli: Cli) -> Result<i32> {
             cfg.gdb = gdb;
             cfg.icount = icount;
             reporter.info(format!("booting {} (timeout {timeout}s)", built.system.display));
-            let outcome = qemu::boot(&built.kernel.image, &built.image.path, &cfg)?;
+            let outcome = qemu::boot(&built.kernel.image, &built.image.path, &shown(&cfg, &reporter))?;
             let code = outcome.exit_code();
             if code == 0 {
                 reporter.info(format!("{} ({:.1}s)", outcome.summary(), outcome.wall.as_secs_f64()));
@@ -287,7 +287,7 @@ fn run(cli: Cli) -> Result<i32> {
                 let built = kaal_compose::build_with(Some(&dir), &options, &reporter)?;
                 let cfg = QemuConfig { echo: false, ..built.qemu_config(None) };
                 let step = reporter.step(format!("booting {}", built.system.display));
-                let outcome = qemu::boot(&built.kernel.image, &built.image.path, &cfg)?;
+                let outcome = qemu::boot(&built.kernel.image, &built.image.path, &shown(&cfg, &reporter))?;
                 if outcome.exit_code() == 0 {
                     step.done(outcome.summary());
                 } else {
@@ -367,7 +367,7 @@ fn run(cli: Cli) -> Result<i32> {
                     "running {} on {column} under -icount shift=0 (the TSC counts instructions)",
                     built.system.display
                 ));
-                let outcome = qemu::boot(&built.kernel.image, &built.image.path, &cfg)?;
+                let outcome = qemu::boot(&built.kernel.image, &built.image.path, &shown(&cfg, &reporter))?;
                 for line in outcome.user_output() {
                     if !line.starts_with("BENCH ") && !line.is_empty() {
                         println!("[{column}] {line}");
@@ -395,7 +395,7 @@ fn run(cli: Cli) -> Result<i32> {
             let built = kaal_compose::build_with(Some(&lister), &options, &reporter)?;
             let cfg =
                 QemuConfig { echo: false, cpu: qemu::cpu_model(&built.kernel.config), ..machine.qemu_config(None) };
-            let outcome = qemu::boot(&built.kernel.image, &built.image.path, &cfg)?;
+            let outcome = qemu::boot(&built.kernel.image, &built.image.path, &shown(&cfg, &reporter))?;
             for line in outcome.user_output() {
                 println!("{line}");
             }
@@ -479,4 +479,9 @@ fn main() -> ExitCode {
             ExitCode::from(126)
         }
     }
+}
+
+/// `cfg`, printing QEMU's command line first in verbose mode (`-v`).
+fn shown(cfg: &QemuConfig, reporter: &kaal_compose::progress::Reporter) -> QemuConfig {
+    QemuConfig { show_command: reporter.verbosity >= kaal_compose::progress::Verbosity::Verbose, ..cfg.clone() }
 }

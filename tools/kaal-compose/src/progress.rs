@@ -92,6 +92,38 @@ impl Reporter {
             eprintln!("[kaal] {}", line.as_ref());
         }
     }
+
+    /// In verbose mode, prints a command about to run, as a shell would take it (the
+    /// environment variables it sets first, then the program and its arguments).
+    pub fn command(&self, cmd: &std::process::Command) {
+        if self.verbosity >= Verbosity::Verbose {
+            eprintln!("[kaal] running: {}", shell_line(cmd));
+        }
+    }
+}
+
+/// `cmd` as one shell line: `VAR=value program 'arg with space'`.
+pub fn shell_line(cmd: &std::process::Command) -> String {
+    fn quote(word: &str) -> String {
+        let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+        if plain {
+            word.to_string()
+        } else {
+            format!("'{}'", word.replace('\'', r"'\''"))
+        }
+    }
+    let mut words: Vec<String> = Vec::new();
+    if let Some(dir) = cmd.get_current_dir() {
+        words.push(format!("cd {} &&", quote(&dir.to_string_lossy())));
+    }
+    for (key, value) in cmd.get_envs() {
+        if let Some(value) = value {
+            words.push(format!("{}={}", key.to_string_lossy(), quote(&value.to_string_lossy())));
+        }
+    }
+    words.push(quote(&cmd.get_program().to_string_lossy()));
+    words.extend(cmd.get_args().map(|a| quote(&a.to_string_lossy())));
+    words.join(" ")
 }
 
 /// A running step.
@@ -143,5 +175,15 @@ mod tests {
         assert_eq!(Verbosity::from_filters(None, Some("error,hyper=debug")), Some(Verbosity::Quiet));
         assert_eq!(Verbosity::from_filters(Some("nonsense"), None), None);
         assert_eq!(Verbosity::from_filters(None, None), None);
+    }
+
+    #[test]
+    fn commands_print_as_a_shell_would_take_them() {
+        let mut cmd = std::process::Command::new("qemu-system-x86_64");
+        cmd.args(["-cpu", "Nehalem,+xsave", "-append", "it's here"]).env("KAAL_X", "a b").current_dir("/tmp");
+        assert_eq!(
+            super::shell_line(&cmd),
+            r"cd /tmp && KAAL_X='a b' qemu-system-x86_64 -cpu Nehalem,+xsave -append 'it'\''s here'"
+        );
     }
 }

@@ -71,6 +71,8 @@ pub struct QemuConfig {
     pub log: Option<std::sync::Arc<crate::log::LogDecoder>>,
     /// QEMU's `-cpu` model (see [`cpu_model`]).
     pub cpu: String,
+    /// Print the QEMU command line before running it (`-v`).
+    pub show_command: bool,
 }
 
 impl Default for QemuConfig {
@@ -85,6 +87,7 @@ impl Default for QemuConfig {
             stop_on_unhandled_fault: true,
             log: None,
             cpu: CPU.to_string(),
+            show_command: false,
         }
     }
 }
@@ -239,6 +242,9 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
         ));
     }
     let mut cmd = command(kernel, image, cfg);
+    if cfg.show_command {
+        eprintln!("[kaal] running: {}", crate::progress::shell_line(&cmd));
+    }
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let started = Instant::now();
     let mut child = cmd.spawn().map_err(|e| {

@@ -269,7 +269,7 @@ impl TestReport {
         }
         let mut out = String::from("[kaal] boot tests by kernel:\n");
         for (kernel, tests) in &ran {
-            out += &format!("[kaal]   {kernel}: {} tests booted it\n", tests.len());
+            out += &format!("[kaal]   {kernel}: {} tests used it\n", tests.len());
         }
         for (kernel, (tests, why)) in &skipped {
             out += &format!(
