@@ -1,5 +1,6 @@
-//! The time service: `sleep`, and ring waits that time out, under `-icount` (the PIT and
-//! the time-stamp counter follow one virtual clock, so the figures are exact).
+//! The time service: `sleep`, ring waits that time out, and malformed requests, under
+//! `-icount` (the PIT and the time-stamp counter follow one virtual clock, so the
+//! figures are exact).
 
 use kaal_compose::testing::Boot;
 
@@ -21,10 +22,25 @@ fn time_service(kernel: &str) {
             "[late] sending 42 after",
             "[sleeper] got 42 after",
             "[sleeper] sleep_until(now) returned after",
-            "[kaal-root] system 'time-service' done: 2 succeeded, 0 failed, 0 faulted",
+            "[kaal-root] system 'time-service' done: 3 succeeded, 0 failed, 0 faulted",
         ])
         .assert_no_line("UNEXPECTED")
-        .assert_no_line("timed receive failed");
+        .assert_no_line("timed receive failed")
+        // Every malformed request is refused with a code that says why, and the
+        // service goes on serving the component that sent them (and the others).
+        .assert_lines_in_order(&[
+            "[prankster] label 0 -> code 1: the time service did not understand the request",
+            "[prankster] unknown label 77 -> code 1:",
+            "[prankster] WAKE_AT without a target -> code 1:",
+            "[prankster] WAKE_AT for target 99 -> code 2: no such wake-up target",
+            "[prankster] CANCEL of unregistered target 3 -> code 2:",
+            "[prankster] REGISTER without a capability -> code 4:",
+            "[prankster] WAKE_AT with a capability attached -> code 1:",
+            "[prankster] registration 8 -> code 3: every wake-up target is taken",
+            "[prankster] still served: sleep(10 ms) took",
+        ]);
+    let prank_sleep = micros_after(&run, "[prankster] still served: sleep(10 ms) took");
+    assert!((10_000..10_500).contains(&prank_sleep), "sleep(10 ms) took {prank_sleep} us");
     // A sleep lasts at least as long as asked, and not much longer (the PIT's tick is
     // 0.84 us; a request and a wake-up cost a few microseconds of instructions).
     let slept = micros_after(&run, "[sleeper] sleep(100 ms) took");
