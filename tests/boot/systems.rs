@@ -72,6 +72,29 @@ fn pipeline(kernel: &str) {
     assert_eq!(client, logger, "the logger's checksum differs from the client's");
 }
 
+/// A driver without `#[interrupt]` gets the device's ports and no interrupt: the tool
+/// reads the driver's declaration from the component's image. `kaal debug caps` says so.
+#[test]
+fn a_driver_without_an_interrupt_is_granted_none() {
+    let Some(boot) = Boot::new("tests/systems/least-authority").on("5.0.0-debug") else { return };
+    let run = boot.run();
+    run.assert_success()
+        .assert_line("[pit-reader] granted pit:ports")
+        .assert_no_line("[pit-reader] granted pit:irq")
+        .assert_no_line("[pit-reader] granted pit:events")
+        .assert_line(": running")
+        .assert_line("[pit-reader] the interrupt: this component was not granted anything called \"pit:")
+        .assert_no_line("UNEXPECTED");
+    let (ok, out) = cargo_kaal(&workspace_root(), &["debug", "caps", "tests/systems/least-authority"]);
+    assert!(ok, "{out}");
+    let row =
+        |name: &str| out.lines().find(|l| l.split_whitespace().nth(1) == Some(name)).unwrap_or_default().to_string();
+    assert!(row("pit:ports").trim_start().starts_with("8 "), "{out}");
+    assert!(row("pit:irq").contains("not granted: pit-reader takes no interrupt"), "{out}");
+    assert!(row("pit:events").contains("not granted: pit-reader takes no interrupt"), "{out}");
+    assert!(row("pit:mmio").contains("not granted: pit-reader takes no device memory"), "{out}");
+}
+
 #[test]
 fn components_get_only_what_system_toml_grants_them() {
     confinement("5.0.0-debug");

@@ -13,6 +13,7 @@ use crate::model::{DriverDef, FieldDef};
 pub(crate) fn expand(driver: &DriverDef) -> TokenStream {
     let driver_impl = driver_impl(driver);
     let registration = registration(driver);
+    let declaration = declaration(driver);
     // The macro sizes DMA memory with its own copy of the ring buffer size; make the
     // build fail if it ever disagrees with kaal-dev's.
     let buffer_bytes = Literal::u64_unsuffixed(crate::model::DMA_RING_BUFFER_BYTES);
@@ -28,7 +29,48 @@ pub(crate) fn expand(driver: &DriverDef) -> TokenStream {
     quote! {
         #driver_impl
         #registration
+        #declaration
         #size_check
+    }
+}
+
+/// The driver's declaration for the `kaal` tool: one line in the image's non-loaded
+/// `.kaal_drivers` section saying which devices it drives and which of their resources
+/// it takes, so that a component is granted only those (see `kaal_abi::drivers`).
+fn declaration(driver: &DriverDef) -> TokenStream {
+    let matches: Vec<String> = driver
+        .matches
+        .iter()
+        .map(|m| match m {
+            DeviceMatch::Isa(variant) => format!("isa:{}", variant.to_string().to_lowercase()),
+            DeviceMatch::Pci { vendor, device } => format!("pci:{vendor:04x}:{device:04x}"),
+        })
+        .collect();
+    let has = |wanted: fn(&Resource) -> bool| {
+        driver.fields.iter().any(|f| f.resource.as_ref().is_some_and(|(r, _)| wanted(r)))
+    };
+    let mmio: u8 = driver
+        .fields
+        .iter()
+        .filter_map(|f| match &f.resource {
+            Some((Resource::Mmio { bar }, _)) => Some(1u8 << bar),
+            _ => None,
+        })
+        .fold(0, |a, b| a | b);
+    let line = format!(
+        "kaal-driver 1 name={} match={} ports={} irq={} mmio={mmio:#x}\n",
+        driver.name.value(),
+        matches.join(","),
+        has(|r| matches!(r, Resource::Ports)) as u8,
+        has(|r| matches!(r, Resource::Interrupt { .. })) as u8,
+    );
+    let bytes = syn::LitByteStr::new(line.as_bytes(), Span::call_site());
+    let len = line.len();
+    let ident = format_ident!("__KAAL_DRIVER_DECLARATION_{}", driver.ident.unraw().to_string().to_shouty_snake_case());
+    quote! {
+        #[used]
+        #[link_section = ".kaal_drivers"]
+        static #ident: [u8; #len] = *#bytes;
     }
 }
 

@@ -84,12 +84,16 @@ pub struct Assembled {
     pub image: Image,
     /// Each component (start order) and the size of its image.
     pub components: Vec<(String, u64)>,
+    /// The boot plan the root task carries out.
+    pub plan: Plan,
 }
 
 /// Builds the system in `file` for `kernel`.
 pub fn build(file: &SystemFile, project: &Project, kernel: &Kernel, reporter: &Reporter) -> Result<Assembled> {
     let system = &file.system;
-    let plan = file.plan()?;
+    // Planning problems show before anything builds; the real plan comes once the
+    // components' driver declarations are known.
+    file.plan()?;
     // Budgets need a kernel that enforces them; say so before anything builds.
     if let Some(c) = system.components.iter().find(|c| c.budget.is_some()).filter(|_| !kernel.config.mcs) {
         return Err(ToolError::new(
@@ -155,6 +159,19 @@ pub fn build(file: &SystemFile, project: &Project, kernel: &Kernel, reporter: &R
     // The plan, as Rust, next to stripped copies of the images it embeds.
     let out_dir = systems_dir(project, file, kernel);
     std::fs::create_dir_all(&out_dir).map_err(|e| ToolError::io("writing the boot plan", &out_dir, e))?;
+    // Each device's resources go only as far as the component's drivers declare.
+    let mut needs = planner::Needs::new();
+    for (component, image) in system.components.iter().zip(&images) {
+        if component.devices.is_empty() {
+            continue;
+        }
+        let declarations = driver_declarations(image, &out_dir)?;
+        for device in &component.devices {
+            let need = planner::DeviceNeeds::from_declarations(device, declarations.lines());
+            needs.insert((component.name.clone(), device.clone()), need);
+        }
+    }
+    let plan = planner::plan_with(system, &needs)?;
     let images = strip_debug_info(&images, &out_dir)?;
     let mut components = Vec::new();
     for (component, path) in system.components.iter().zip(&images) {
@@ -192,7 +209,38 @@ pub fn build(file: &SystemFile, project: &Project, kernel: &Kernel, reporter: &R
     let mut elfs = vec![(root_crate.package.clone(), path.clone())];
     // `crates` and `images` are in the order of `system.components`.
     elfs.extend(crates.iter().zip(&images).map(|((_, krate), stripped)| (krate.package.clone(), stripped.clone())));
-    Ok(Assembled { image: Image { path, size, elfs }, components })
+    Ok(Assembled { image: Image { path, size, elfs }, components, plan })
+}
+
+/// The driver declarations in `image`'s `.kaal_drivers` section (see
+/// `kaal_abi::drivers`): empty if it has none.
+pub fn driver_declarations(image: &Path, scratch_dir: &Path) -> Result<String> {
+    let step = "reading the components' driver declarations";
+    let name = image.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let section = scratch_dir.join(format!("{name}.kaal_drivers"));
+    let copy = scratch_dir.join(format!("{name}.kaal_drivers.elf"));
+    let _ = std::fs::remove_file(&section);
+    let out = std::process::Command::new("objcopy")
+        .arg(format!("--dump-section=.kaal_drivers={}", section.display()))
+        .arg(image)
+        .arg(&copy)
+        .output()
+        .map_err(|e| ToolError::new(step, format!("cannot run objcopy: {e}"), "install binutils"))?;
+    let _ = std::fs::remove_file(&copy);
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if stderr.contains("does not exist") || stderr.contains("can't dump section") {
+            return Ok(String::new());
+        }
+        return Err(ToolError::new(
+            step,
+            format!("objcopy --dump-section .kaal_drivers {}: {}", image.display(), stderr.trim()),
+            "check that the component built as an ELF file (cargo kaal build -v shows the build)",
+        ));
+    }
+    let text = std::fs::read(&section).map_err(|e| ToolError::io(step, &section, e))?;
+    let _ = std::fs::remove_file(&section);
+    Ok(String::from_utf8_lossy(&text).into_owned())
 }
 
 /// Copies of `images` without debug information, in `out_dir`: the root task carries

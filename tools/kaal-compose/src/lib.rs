@@ -45,6 +45,9 @@ pub struct BuiltSystem {
     pub image: image::Image,
     /// For a system.toml: its components (start order) and their image sizes.
     pub components: Vec<(String, u64)>,
+    /// For a system.toml: the boot plan (with each device's resources as far as the
+    /// components' drivers declare them) and the checked file.
+    pub plan: Option<(planner::Plan, assemble::SystemFile)>,
     /// What the system runs on.
     pub machine: Machine,
 }
@@ -257,14 +260,18 @@ pub fn build_with(dir: Option<&Path>, options: &BuildOptions, reporter: &Reporte
                 kernel,
                 image: assembled.image,
                 components: assembled.components,
-                machine: Machine { qemu_args: file.system.qemu.args, memory_mib: Some(file.system.qemu.memory_mib) },
+                machine: Machine {
+                    qemu_args: file.system.qemu.args.clone(),
+                    memory_mib: Some(file.system.qemu.memory_mib),
+                },
+                plan: Some((assembled.plan, file)),
             })
         }
         None => {
             let system = project.system(&dir)?;
             let image = image::build(&project, &system, &kernel, reporter)?;
             let machine = Machine { qemu_args: system.qemu_args.clone(), memory_mib: None };
-            Ok(BuiltSystem { project, system, kernel, image, components: Vec::new(), machine })
+            Ok(BuiltSystem { project, system, kernel, image, components: Vec::new(), plan: None, machine })
         }
     }
 }

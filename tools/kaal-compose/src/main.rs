@@ -410,8 +410,10 @@ fn run(cli: Cli) -> Result<i32> {
                     "`kaal debug caps` reads a system.toml; a hand-written root task grants capabilities in its own code",
                 ));
             }
-            let file = kaal_compose::load_system_file(&dir)?;
-            let plan = file.plan()?;
+            // The components are built first: their drivers' declarations decide which
+            // device resources each is granted.
+            let built = kaal_compose::build(Some(&dir), &reporter)?;
+            let Some((plan, file)) = built.plan else { return Ok(0) };
             println!("system '{}' ({}): components in start order\n", file.system.name, file.display);
             print!("{}", plan.caps_table(&file.system));
             Ok(0)

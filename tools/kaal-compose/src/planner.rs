@@ -7,6 +7,7 @@
 //! `kaal_abi::plan`'s conventions, which the component-side helpers (`kaal-ipc`,
 //! `kaal-dev`) rely on.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -48,7 +49,54 @@ pub struct PlannedGrant {
 pub struct PlannedComponent {
     pub name: String,
     pub grants: Vec<PlannedGrant>,
+    /// Device resources it is not granted, because no driver in its image takes them:
+    /// the grant's name and why.
+    pub withheld: Vec<(String, String)>,
 }
+
+/// Which of a device's resources a component's drivers take (from the declarations
+/// `#[derive(Driver)]` puts in the image, see `kaal_abi::drivers`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceNeeds {
+    pub ports: bool,
+    pub irq: bool,
+    pub mmio: bool,
+    /// The drivers that declared them (empty: none did, so the component gets every
+    /// resource, as for code that drives the device without the driver kit).
+    pub drivers: Vec<String>,
+}
+
+impl DeviceNeeds {
+    /// Every resource: what a component gets when no driver declares the device.
+    pub fn all() -> Self {
+        DeviceNeeds { ports: true, irq: true, mmio: true, drivers: Vec::new() }
+    }
+
+    /// What the drivers declared in `declarations` (lines of an image's
+    /// `.kaal_drivers` section) take from `device` (`com2`, `pci:00:03.0`).
+    pub fn from_declarations<'a>(device: &str, declarations: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut needs = DeviceNeeds { ports: false, irq: false, mmio: false, drivers: Vec::new() };
+        for line in declarations {
+            let Some(d) = kaal_abi::drivers::Declaration::parse(line) else { continue };
+            let drives = if device.starts_with("pci:") { d.drives_pci() } else { d.drives_isa(device) };
+            if drives {
+                needs.ports |= d.ports;
+                needs.irq |= d.irq;
+                needs.mmio |= d.mmio != 0;
+                needs.drivers.push(d.name.to_string());
+            }
+        }
+        if needs.drivers.is_empty() {
+            DeviceNeeds::all()
+        } else {
+            needs
+        }
+    }
+}
+
+/// Each component's needs for each of its devices, by (component, device) name; a
+/// pair without an entry gets every resource.
+pub type Needs = BTreeMap<(String, String), DeviceNeeds>;
 
 /// The whole plan.
 #[derive(Debug, Clone)]
@@ -81,6 +129,11 @@ impl Placer {
 
 /// Plans `system`. Fails only on limits the validator does not know (badge bits).
 pub fn plan(system: &System) -> Result<Plan, ToolError> {
+    plan_with(system, &Needs::new())
+}
+
+/// [`plan`], granting each device's resources only as far as `needs` says.
+pub fn plan_with(system: &System, needs: &Needs) -> Result<Plan, ToolError> {
     let mut components = Vec::new();
     // Devices in claim order: by component (start order), then as listed.
     let mut devices: Vec<(&str, &str)> = Vec::new();
@@ -178,34 +231,53 @@ pub fn plan(system: &System) -> Result<Plan, ToolError> {
                 "the time service wakes it here".into(),
             );
         }
+        let mut withheld = Vec::new();
         for device in &component.devices {
             let index = devices.iter().position(|(c, d)| *c == me && d == device).expect("listed above");
-            p.cap(
-                format!("{device}{}", parts::DEVICE_PORTS),
-                Source::DevicePorts(index),
-                CapKind::IoPort,
-                "if the device has ports".into(),
-            );
-            p.cap(
-                format!("{device}{}", parts::DEVICE_IRQ),
-                Source::DeviceIrq(index),
-                CapKind::IrqHandler,
-                "if it has an interrupt".into(),
-            );
-            p.cap(
-                format!("{device}{}", parts::DEVICE_EVENTS),
-                Source::DeviceEvents(index),
-                CapKind::NotificationWait,
-                "its interrupt arrives here, badge 1".into(),
-            );
-            p.grants.push(PlannedGrant {
-                name: format!("{device}{}", parts::DEVICE_MMIO),
-                source: Source::DeviceMmio(index),
-                placement: Placement::AtBoot,
-                description: "device memory: one region `<name><BAR>` per MMIO window, uncached".into(),
-            });
+            let need = needs.get(&(me.to_string(), device.clone())).cloned().unwrap_or_else(DeviceNeeds::all);
+            let by = need.drivers.join(", ");
+            let mut withhold = |part: &str, what: &str| {
+                withheld.push((format!("{device}{part}"), format!("not granted: {by} takes no {what}")));
+            };
+            if need.ports {
+                p.cap(
+                    format!("{device}{}", parts::DEVICE_PORTS),
+                    Source::DevicePorts(index),
+                    CapKind::IoPort,
+                    "if the device has ports".into(),
+                );
+            } else {
+                withhold(parts::DEVICE_PORTS, "I/O ports");
+            }
+            if need.irq {
+                p.cap(
+                    format!("{device}{}", parts::DEVICE_IRQ),
+                    Source::DeviceIrq(index),
+                    CapKind::IrqHandler,
+                    "if it has an interrupt".into(),
+                );
+                p.cap(
+                    format!("{device}{}", parts::DEVICE_EVENTS),
+                    Source::DeviceEvents(index),
+                    CapKind::NotificationWait,
+                    "its interrupt arrives here, badge 1".into(),
+                );
+            } else {
+                withhold(parts::DEVICE_IRQ, "interrupt (#[interrupt])");
+                withhold(parts::DEVICE_EVENTS, "interrupt (#[interrupt])");
+            }
+            if need.mmio {
+                p.grants.push(PlannedGrant {
+                    name: format!("{device}{}", parts::DEVICE_MMIO),
+                    source: Source::DeviceMmio(index),
+                    placement: Placement::AtBoot,
+                    description: "device memory: one region `<name><BAR>` per MMIO window, uncached".into(),
+                });
+            } else {
+                withhold(parts::DEVICE_MMIO, "device memory (#[mmio])");
+            }
         }
-        components.push(PlannedComponent { name: component.name.clone(), grants: p.grants });
+        components.push(PlannedComponent { name: component.name.clone(), grants: p.grants, withheld });
     }
     Ok(Plan { components })
 }
@@ -389,6 +461,10 @@ impl Plan {
             rows.push(["1".into(), "(own TCB)".into(), "thread".into()]);
             rows.push(["2".into(), "(own CNode)".into(), format!("CNode, {} slots", 1 << CNODE_BITS)]);
             rows.push(["3".into(), "(supervisor)".into(), "endpoint: faults and exit status".into()]);
+            rows.push(["4".into(), "(heap lock)".into(), "notification its heap lock sleeps on".into()]);
+            rows.push(["5".into(), "(console)".into(), "endpoint: the lines it prints".into()]);
+            rows.push(["6".into(), "(log signal)".into(), "notification: it wrote to its log ring".into()]);
+            rows.push(["7".into(), "(reply)".into(), "MCS kernels only: the reply object it receives with".into()]);
             for g in &planned.grants {
                 let at = match g.placement {
                     Placement::Slot(s) => s.to_string(),
@@ -396,6 +472,9 @@ impl Plan {
                     Placement::AtBoot => "mapped at boot".into(),
                 };
                 rows.push([at, g.name.clone(), g.description.clone()]);
+            }
+            for (name, why) in &planned.withheld {
+                rows.push(["-".into(), name.clone(), why.clone()]);
             }
             let widths = [0, 1].map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0));
             for r in rows {

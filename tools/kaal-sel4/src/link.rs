@@ -60,6 +60,8 @@ SECTIONS
     } :data
     . = ALIGN(4096);
     __kaal_image_end = .;
+    /* Driver declarations for the kaal tool (`kaal_abi::drivers`): not loaded. */
+    .kaal_drivers 0 (INFO) : { KEEP(*(.kaal_drivers)) }
     /DISCARD/ : {
         *(.comment) *(.note .note.*) *(.interp) *(.dynamic) *(.dynsym) *(.dynstr)
     }
