@@ -73,7 +73,8 @@ fn pipeline(kernel: &str) {
 }
 
 /// A driver without `#[interrupt]` gets the device's ports and no interrupt: the tool
-/// reads the driver's declaration from the component's image. `kaal debug caps` says so.
+/// reads the driver's declaration from the component's image. `kaal debug caps` says so,
+/// and `kaal debug devices` matches the system's drivers to the device table.
 #[test]
 fn a_driver_without_an_interrupt_is_granted_none() {
     let Some(boot) = Boot::new("tests/systems/least-authority").on("5.0.0-debug") else { return };
@@ -93,6 +94,12 @@ fn a_driver_without_an_interrupt_is_granted_none() {
     assert!(row("pit:irq").contains("not granted: pit-reader takes no interrupt"), "{out}");
     assert!(row("pit:events").contains("not granted: pit-reader takes no interrupt"), "{out}");
     assert!(row("pit:mmio").contains("not granted: pit-reader takes no device memory"), "{out}");
+    // `debug devices` boots the machine, prints the broker's table, and matches the
+    // system's own drivers to it.
+    let (ok, out) = cargo_kaal(&workspace_root(), &["debug", "devices", "tests/systems/least-authority"]);
+    assert!(ok, "{out}");
+    assert!(out.lines().any(|l| l.starts_with("pit ") && l.contains("8254 interval timer")), "{out}");
+    assert!(out.contains("pit-reader (in least-authority-pit-reader; takes ports): drives pit"), "{out}");
 }
 
 #[test]

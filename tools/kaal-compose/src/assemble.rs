@@ -243,6 +243,46 @@ pub fn driver_declarations(image: &Path, scratch_dir: &Path) -> Result<String> {
     Ok(String::from_utf8_lossy(&text).into_owned())
 }
 
+/// The drivers a system's components declare (`(package, declaration line)`), each
+/// with the devices of `table` (the broker's device table as the guest printed it) it
+/// would drive: for `kaal debug devices`, which lists the table from a root task that
+/// does not contain the project's drivers.
+pub fn declared_drivers_table(declared: &[(String, String)], table: &[String]) -> String {
+    let mut out = String::from("\ndrivers in this system's components (from their declarations):\n");
+    if declared.is_empty() {
+        out += "  none: no component uses #[derive(Driver)]\n";
+        return out;
+    }
+    // Table rows start with the device's name; PCI rows carry `vendor:device` ids.
+    let rows: Vec<Vec<&str>> = table.iter().map(|l| l.split_whitespace().collect()).collect();
+    for (package, line) in declared {
+        let Some(d) = kaal_abi::drivers::Declaration::parse(line) else { continue };
+        let mut found = Vec::new();
+        for m in d.matches.split(',') {
+            if let Some(isa) = m.strip_prefix("isa:") {
+                if rows.iter().any(|r| r.first() == Some(&isa)) {
+                    found.push(isa.to_string());
+                }
+            } else if let Some(ids) = m.strip_prefix("pci:") {
+                for r in rows.iter().filter(|r| r.contains(&ids)) {
+                    found.push(r[0].to_string());
+                }
+            }
+        }
+        let takes: Vec<&str> = [(d.ports, "ports"), (d.irq, "interrupt"), (d.mmio != 0, "mmio")]
+            .into_iter()
+            .filter_map(|(yes, what)| yes.then_some(what))
+            .collect();
+        let drives = if found.is_empty() {
+            format!("no device in the table matches {}", d.matches)
+        } else {
+            format!("drives {}", found.join(", "))
+        };
+        out += &format!("  {} (in {package}; takes {}): {drives}\n", d.name, takes.join(", "));
+    }
+    out
+}
+
 /// Copies of `images` without debug information, in `out_dir`: the root task carries
 /// every component image in its own memory, and debug sections (most of an image) are
 /// of no use there. The originals, with symbols, stay in the build directory for

@@ -102,9 +102,11 @@ enum DebugCmd {
         /// The system's directory [default: the current directory]
         system: Option<PathBuf>,
     },
-    /// Boot the machine a system runs on and print the capability broker's device table.
+    /// Boot the machine a system runs on and print the capability broker's device table,
+    /// with the system's own drivers matched to the devices they drive.
     Devices {
-        /// Use this system's QEMU arguments (its devices) [default: none].
+        /// Use this system's QEMU arguments (its devices) and drivers [default: the
+        /// current directory's system.toml, if it has one; else a bare machine].
         system: Option<PathBuf>,
     },
 }
@@ -387,17 +389,34 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(code)
         }
         Cmd::Debug { what: DebugCmd::Devices { system } } => {
-            let machine = match system {
-                Some(dir) => kaal_compose::machine_of(&dir)?,
+            // Inside a project, its system is the one whose machine and drivers count.
+            let system =
+                system.or_else(|| std::env::current_dir().ok().filter(|d| kaal_compose::assemble::is_system_dir(d)));
+            let machine = match &system {
+                Some(dir) => kaal_compose::machine_of(dir)?,
                 None => Default::default(),
             };
+            // The system's own drivers, from the declarations in its components' images.
+            let mut declared = Vec::new();
+            if let Some(dir) = system.as_ref().filter(|d| kaal_compose::assemble::is_system_dir(d)) {
+                let built = kaal_compose::build_with(Some(dir), &options, &reporter)?;
+                let scratch = built.project.kaal_dir();
+                for (package, elf) in built.image.elfs.iter().skip(1) {
+                    let text = kaal_compose::assemble::driver_declarations(elf, &scratch)?;
+                    declared.extend(text.lines().map(|line| (package.clone(), line.to_string())));
+                }
+            }
             let lister = kaal_compose::tools_dir().join("kaal-devices");
             let built = kaal_compose::build_with(Some(&lister), &options, &reporter)?;
             let cfg =
                 QemuConfig { echo: false, cpu: qemu::cpu_model(&built.kernel.config), ..machine.qemu_config(None) };
             let outcome = qemu::boot(&built.kernel.image, &built.image.path, &shown(&cfg, &reporter))?;
-            for line in outcome.user_output() {
+            let lines = outcome.user_output();
+            for line in lines {
                 println!("{line}");
+            }
+            if system.is_some() {
+                print!("{}", kaal_compose::assemble::declared_drivers_table(&declared, lines));
             }
             Ok(outcome.exit_code())
         }

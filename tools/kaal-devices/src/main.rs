@@ -12,8 +12,14 @@ kaal_alloc::global_heap!(HEAP);
 fn main(rt: RootTask) -> Result<(), Error> {
     let RootTask { cspace, mut vspace, untypeds, io_port, irq_control, .. } = rt;
     let mut memory = UntypedAllocator::new(untypeds, cspace);
-    let heap = memory.sub_allocator(22, 16)?;
-    kaal_alloc::heap::init(vspace.try_clone(memory.cspace())?, heap, HeapConfig::default())?;
+    // 16 MiB for the heap, in 2 MiB frames, with room for their paging structures (a
+    // 4 MiB budget held one frame: the paging structure it needed split the second).
+    let heap = memory.sub_allocator(24, 24)?;
+    kaal_alloc::heap::init(
+        vspace.try_clone(memory.cspace())?,
+        heap,
+        HeapConfig { limit: 15 << 20, ..HeapConfig::default() },
+    )?;
     let broker = Broker::new(io_port, irq_control, &mut memory, &mut vspace)?;
     println!("{broker}");
     Ok(())
