@@ -322,6 +322,48 @@ fn new_project_runs(template: &str, command: &[&str], system: Option<&str>, expe
     }
 }
 
+/// `kaal add` grows a generated project: a component (crate, workspace member, system.toml
+/// table) and a driver crate the component then uses; the project builds and boots with
+/// no file of the KaaL checkout changed.
+#[test]
+fn kaal_add_grows_a_project_with_a_component_and_a_driver() {
+    let scratch = Scratch::new("kaal-add");
+    let project = scratch.0.join("demo");
+    let (ok, out) = cargo_kaal(&workspace_root(), &["new", &project.display().to_string()]);
+    assert!(ok, "cargo kaal new failed:\n{out}");
+    let shared = workspace_root().join("target/kaal/new-project-target");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::os::unix::fs::symlink(&shared, project.join("target")).unwrap();
+    let (ok, out) = cargo_kaal(&project, &["add", "component", "extra"]);
+    assert!(ok && out.contains("created components/extra/src/main.rs"), "{out}");
+    let (ok, out) = cargo_kaal(&project, &["add", "driver", "drv-extra"]);
+    assert!(ok && out.contains("created drivers/drv-extra/src/lib.rs"), "{out}");
+    let (ok, out) = cargo_kaal(&project, &["add", "component", "extra"]);
+    assert!(!ok && out.contains("system.toml already has [components.extra]"), "{out}");
+    let system = std::fs::read_to_string(project.join("system.toml")).unwrap();
+    assert!(system.contains("[components.extra]\npath = \"components/extra\""), "{system}");
+    let manifest = std::fs::read_to_string(project.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("\"components/extra\"") && manifest.contains("\"drivers/drv-extra\""), "{manifest}");
+    // The component links the new driver (its declaration and registration come along).
+    let extra = project.join("components/extra");
+    let toml = std::fs::read_to_string(extra.join("Cargo.toml")).unwrap();
+    let toml = toml.replace("[dependencies]\n", "[dependencies]\ndrv-extra = { path = \"../../drivers/drv-extra\" }\n");
+    std::fs::write(extra.join("Cargo.toml"), toml).unwrap();
+    let main = std::fs::read_to_string(extra.join("src/main.rs")).unwrap();
+    std::fs::write(
+        extra.join("src/main.rs"),
+        main.replace(
+            "use kaal_core::component::Component;",
+            "use drv_extra as _;\nuse kaal_core::component::Component;",
+        ),
+    )
+    .unwrap();
+    let (ok, out) = cargo_kaal(&project, &["run"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("[extra] hello from a new component"), "{out}");
+    assert!(out.contains("system 'demo' done: 2 succeeded"), "{out}");
+}
+
 /// seL4 16.0.0 is in no registry: a system that asks for it without a source (or with
 /// one that is not there) fails before anything builds, saying how to give one.
 #[test]

@@ -25,7 +25,9 @@ struct Cli {
     /// The kernel: `[VERSION-]FLAVOUR` or `VERSION`. Versions are 5.0.0 (the default)
     /// and 16.0.0; flavours `debug` (debug syscalls, the kernel's console; the default)
     /// and `release` (neither), and for 16.0.0 also `verified` (the X64_verified
-    /// configuration) and `mcs` / `mcs-release` (the MCS kernel). E.g. `release`,
+    /// configuration, which QEMU cannot boot), `verified-qemu` (its settings with PCIDs
+    /// off and more boot untypeds; not verified) and `mcs` / `mcs-release` (the MCS
+    /// kernel). E.g. `release`,
     /// `16.0.0`, `16.0.0-verified`. Overrides a system.toml's `[kernel]`. A 16.0.0
     /// kernel needs a source: KAAL_SEL4_SOURCE or `[kernel] source`. `kaal bench` runs
     /// every kernel it can unless this names one.
@@ -84,6 +86,11 @@ enum Cmd {
     },
     /// Check (and on Debian as root, install) the host tools KaaL needs.
     Doctor,
+    /// Add a component or a driver crate to the project in the current directory.
+    Add {
+        #[command(subcommand)]
+        what: AddCmd,
+    },
     /// Create a new KaaL project (a system.toml and its component crates) in PATH.
     New {
         /// The new project's directory; its last part names the system.
@@ -95,9 +102,24 @@ enum Cmd {
 }
 
 #[derive(Debug, Subcommand)]
+enum AddCmd {
+    /// A component crate in components/NAME, a workspace member, and its
+    /// `[components.NAME]` table in system.toml.
+    Component {
+        /// Its name (also the crate's and the system.toml table's).
+        name: String,
+    },
+    /// A driver crate in drivers/NAME (a driver-kit skeleton) and a workspace member.
+    Driver {
+        /// Its name (also the crate's).
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum DebugCmd {
-    /// Print each component's granted capabilities and regions by name and slot (from
-    /// the system.toml; nothing is built).
+    /// Print each component's granted capabilities and regions by name and slot (the
+    /// components are built first: their drivers decide which device resources they get).
     Caps {
         /// The system's directory [default: the current directory]
         system: Option<PathBuf>,
@@ -435,6 +457,30 @@ fn run(cli: Cli) -> Result<i32> {
             let Some((plan, file)) = built.plan else { return Ok(0) };
             println!("system '{}' ({}): components in start order\n", file.system.name, file.display);
             print!("{}", plan.caps_table(&file.system));
+            Ok(0)
+        }
+        Cmd::Add { what } => {
+            let root = std::env::current_dir()
+                .map_err(|e| ToolError::new("finding the project", e.to_string(), "cd into your project"))?;
+            let kaal = kaal_compose::assemble::kaal_checkout();
+            let (files, next) = match what {
+                AddCmd::Component { name } => {
+                    let files = kaal_compose::scaffold::add_component(&root, &name, &kaal)?;
+                    (files, format!("next: edit components/{name}/src/main.rs, grant it what it needs in system.toml, then `cargo kaal run`"))
+                }
+                AddCmd::Driver { name } => {
+                    let files = kaal_compose::scaffold::add_driver(&root, &name, &kaal)?;
+                    (files, format!(
+                        "next: change drivers/{name}/src/lib.rs to your device, add `{name} = {{ path = \"../../drivers/{name}\" }}` \
+                         to a component's [dependencies], list the device under its `devices` in system.toml, and claim it \
+                         with kaal_dev::device_grant::claim"
+                    ))
+                }
+            };
+            for f in &files {
+                println!("created {}", f.display());
+            }
+            println!("{next}");
             Ok(0)
         }
         Cmd::New { path, template } => {

@@ -201,6 +201,183 @@ pub fn create(dest: &Path, template: Template, kaal: &Path) -> Result<Vec<PathBu
     Ok(written)
 }
 
+/// A new component's `main`.
+const NEW_COMPONENT_MAIN: &str = r#"//! The {{crate}} component: an isolated seL4 process. Everything it may use is granted
+//! in system.toml (`[components.{{crate}}]`); `cargo kaal debug caps` lists it.
+#![no_std]
+#![no_main]
+
+use kaal_core::component::Component;
+use kaal_core::{println, Error};
+
+kaal_core::component!(main);
+kaal_alloc::global_heap!(HEAP);
+
+fn main(me: Component) -> Result<(), Error> {
+    println!("[{}] hello from a new component", me.name());
+    Ok(())
+}
+"#;
+
+/// A new driver crate's manifest.
+const NEW_DRIVER_TOML: &str = r#"[package]
+name = "{{crate}}"
+version.workspace = true
+edition.workspace = true
+publish = false
+
+[dependencies]
+kaal-dev = { path = "{{kaal}}/kaal-dev" }
+"#;
+
+/// A new driver: a skeleton for a 16550-style UART on COM2, to change into the device's.
+const NEW_DRIVER_LIB: &str = r#"//! The {{crate}} driver, written with KaaL's driver kit.
+//!
+//! The struct lists the device's resources and `#[derive(Driver)]` writes the probing
+//! and the interrupt wiring; a component is granted only what the struct declares
+//! (no `#[interrupt]`: no interrupt). To drive your own device, match it with `#[isa]`
+//! or `#[pci(vendor = .., device = ..)]`, declare its `#[ports]`, `#[mmio(bar = N)]`
+//! windows and `#[interrupt]`, and name its registers below.
+#![no_std]
+#![forbid(unsafe_code)]
+
+use kaal_dev::registers::{ReadOnly, Reg, RegisterBlock};
+use kaal_dev::{Driver, DriverError, Irq, PortBlock};
+
+/// A register: its offset in the device's ports, its width and its access.
+const STATUS: Reg<u8, ReadOnly> = Reg::at(5);
+
+#[derive(Driver)]
+#[isa(com2)]
+pub struct Device {
+    #[ports]
+    regs: PortBlock,
+    #[interrupt(handler = on_interrupt)]
+    irq: Irq,
+    interrupts: u64,
+}
+
+impl Device {
+    /// The status register.
+    pub fn status(&self) -> Result<u8, DriverError> {
+        Ok(self.regs.read(STATUS)?)
+    }
+
+    /// Interrupts served so far.
+    pub fn interrupts(&self) -> u64 {
+        self.interrupts
+    }
+
+    fn on_interrupt(&mut self) -> Result<(), DriverError> {
+        self.interrupts += 1;
+        Ok(())
+    }
+}
+"#;
+
+/// The project whose `system.toml` and workspace manifest are in `root`, for `kaal add`.
+fn project_files(root: &Path, step: &str) -> Result<(PathBuf, PathBuf)> {
+    let (system, manifest) = (root.join("system.toml"), root.join("Cargo.toml"));
+    if !system.is_file() || !manifest.is_file() {
+        return Err(ToolError::new(
+            step,
+            format!("{} is not a KaaL project (it needs a system.toml and a workspace Cargo.toml)", root.display()),
+            "run it at the top of a project `cargo kaal new` made",
+        ));
+    }
+    Ok((system, manifest))
+}
+
+/// Adds `member` to the workspace in `manifest`, keeping the file's layout.
+fn add_member(manifest: &Path, member: &str, step: &str) -> Result<()> {
+    let text = std::fs::read_to_string(manifest).map_err(|e| ToolError::io(step, manifest, e))?;
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| {
+        ToolError::new(step, format!("{} is not valid TOML: {e}", manifest.display()), "fix the file first")
+    })?;
+    let members =
+        doc.get_mut("workspace").and_then(|w| w.get_mut("members")).and_then(|m| m.as_array_mut()).ok_or_else(
+            || {
+                ToolError::new(
+                    step,
+                    format!("{} has no [workspace] members list", manifest.display()),
+                    "add `members = []` under [workspace]",
+                )
+            },
+        )?;
+    if !members.iter().any(|m| m.as_str() == Some(member)) {
+        members.push(member);
+    }
+    std::fs::write(manifest, doc.to_string()).map_err(|e| ToolError::io(step, manifest, e))
+}
+
+/// Writes `files` under `root`, refusing if `dir` exists.
+fn write_new(root: &Path, dir: &str, files: &[(String, String)], step: &str) -> Result<Vec<PathBuf>> {
+    if root.join(dir).exists() {
+        return Err(ToolError::new(
+            step,
+            format!("{} already exists", root.join(dir).display()),
+            "pick another name; nothing was written",
+        ));
+    }
+    let mut written = Vec::new();
+    for (path, text) in files {
+        let full = root.join(path);
+        if let Some(parent) = full.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| ToolError::io(step, parent, e))?;
+        }
+        std::fs::write(&full, text).map_err(|e| ToolError::io(step, &full, e))?;
+        written.push(PathBuf::from(path));
+    }
+    Ok(written)
+}
+
+/// `kaal add component NAME`: a component crate under `components/NAME`, a workspace
+/// member, and its `[components.NAME]` table in system.toml.
+pub fn add_component(root: &Path, name: &str, kaal: &Path) -> Result<Vec<PathBuf>> {
+    let step = format!("adding component {name}");
+    check_name(name).map_err(|cause| ToolError::new(&step, cause, "pick another name"))?;
+    let (system, manifest) = project_files(root, &step)?;
+    let system_text = std::fs::read_to_string(&system).map_err(|e| ToolError::io(&step, &system, e))?;
+    if system_text.lines().any(|l| l.trim() == format!("[components.{name}]")) {
+        return Err(ToolError::new(
+            &step,
+            format!("system.toml already has [components.{name}]"),
+            "pick another name; nothing was written",
+        ));
+    }
+    let kaal_text = kaal.display().to_string();
+    let dir = format!("components/{name}");
+    let manifest_text = fill(COMPONENT_TOML, &[("crate", name), ("dependencies", ""), ("kaal", &kaal_text)]);
+    let files = [
+        (format!("{dir}/Cargo.toml"), manifest_text),
+        (format!("{dir}/build.rs"), BUILD_RS.to_string()),
+        (format!("{dir}/src/main.rs"), fill(NEW_COMPONENT_MAIN, &[("crate", name)])),
+    ];
+    let written = write_new(root, &dir, &files, &step)?;
+    add_member(&manifest, &dir, &step)?;
+    let table = format!("\n[components.{name}]\npath = \"{dir}\"\n");
+    let separator = if system_text.ends_with('\n') { "" } else { "\n" };
+    std::fs::write(&system, format!("{system_text}{separator}{table}"))
+        .map_err(|e| ToolError::io(&step, &system, e))?;
+    Ok(written)
+}
+
+/// `kaal add driver NAME`: a driver crate under `drivers/NAME` and a workspace member.
+pub fn add_driver(root: &Path, name: &str, kaal: &Path) -> Result<Vec<PathBuf>> {
+    let step = format!("adding driver {name}");
+    check_name(name).map_err(|cause| ToolError::new(&step, cause, "pick another name"))?;
+    let (_, manifest) = project_files(root, &step)?;
+    let kaal_text = kaal.display().to_string();
+    let dir = format!("drivers/{name}");
+    let files = [
+        (format!("{dir}/Cargo.toml"), fill(NEW_DRIVER_TOML, &[("crate", name), ("kaal", &kaal_text)])),
+        (format!("{dir}/src/lib.rs"), fill(NEW_DRIVER_LIB, &[("crate", name)])),
+    ];
+    let written = write_new(root, &dir, &files, &step)?;
+    add_member(&manifest, &dir, &step)?;
+    Ok(written)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
