@@ -131,8 +131,12 @@ impl From<DriverError> for BrokerError {
 
 /// PCI configuration space through I/O ports 0xcf8 (address) and 0xcfc (data).
 struct PortConfigSpace {
-    ports: IoPortRange,
+    ports: crate::registers::PortBlock,
 }
+
+/// PCI configuration mechanism #1: CONFIG_ADDRESS at 0xcf8 selects a function's
+/// register, CONFIG_DATA at 0xcfc reads or writes it (an index/data pair).
+const CONFIG: crate::registers::Indexed<u32, u32, crate::registers::ReadWrite> = crate::registers::Indexed::at(0, 4);
 
 impl PortConfigSpace {
     fn address(a: PciAddress, offset: u8) -> u32 {
@@ -146,16 +150,13 @@ impl PortConfigSpace {
 
 impl ConfigSpace for PortConfigSpace {
     fn read32(&mut self, address: PciAddress, offset: u8) -> u32 {
-        if self.ports.write32(0, Self::address(address, offset)).is_err() {
-            return u32::MAX;
-        }
-        self.ports.read32(4).unwrap_or(u32::MAX)
+        use crate::registers::RegisterBlock;
+        self.ports.read_indexed(CONFIG, Self::address(address, offset)).unwrap_or(u32::MAX)
     }
 
     fn write32(&mut self, address: PciAddress, offset: u8, value: u32) {
-        if self.ports.write32(0, Self::address(address, offset)).is_ok() {
-            let _ = self.ports.write32(4, value);
-        }
+        use crate::registers::RegisterBlock;
+        let _ = self.ports.write_indexed(CONFIG, Self::address(address, offset), value);
     }
 }
 
@@ -323,7 +324,7 @@ impl Broker {
 
         // PCI.
         let config = io_ports.issue(PortSpan::new(0xcf8, 8), memory.cspace())?;
-        let mut config = PortConfigSpace { ports: config };
+        let mut config = PortConfigSpace { ports: crate::registers::PortBlock::new(config) };
         for function in pci::enumerate(&mut config) {
             let mut mmio = heapless::Vec::new();
             let mut ports = None;

@@ -197,6 +197,39 @@ mod raw {
     }
 }
 
+/// An index/data register pair: a device whose registers sit behind two ports (the
+/// CMOS clock, a VGA controller, an IOAPIC's MMIO window) is reached by writing the
+/// register's number to the index register and then reading or writing the data
+/// register. `Indexed<I, D, A>` names the pair; `A` is the access of the registers
+/// behind it. [`RegisterBlock::read_indexed`] and [`RegisterBlock::write_indexed`] do
+/// the two steps, so they cannot be split or done in the wrong order.
+///
+/// ```ignore
+/// const CMOS: Indexed<u8, u8, ReadWrite> = Indexed::at(0, 1);
+/// let seconds = regs.read_indexed(CMOS, 0x00)?;
+/// ```
+#[derive(Debug)]
+pub struct Indexed<I, D, A> {
+    index: usize,
+    data: usize,
+    _kind: PhantomData<(I, D, A)>,
+}
+
+impl<I, D, A> Clone for Indexed<I, D, A> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<I, D, A> Copy for Indexed<I, D, A> {}
+
+impl<I, D, A> Indexed<I, D, A> {
+    /// The pair with its index register at byte `index` and its data register at byte
+    /// `data` of the block.
+    pub const fn at(index: usize, data: usize) -> Self {
+        Self { index, data, _kind: PhantomData }
+    }
+}
+
 /// A block of registers: I/O ports ([`PortBlock`]) or MMIO ([`MmioBlock`]). Registers are
 /// reached only by name, with their declared access. Sealed: implemented here only.
 pub trait RegisterBlock: raw::Sealed {
@@ -218,6 +251,27 @@ pub trait RegisterBlock: raw::Sealed {
     fn modify<T: RegisterValue>(&self, reg: Reg<T, ReadWrite>, change: impl FnOnce(T) -> T) -> Result<()> {
         let value = self.read(reg)?;
         self.write(reg, change(value))
+    }
+
+    /// Reads register `index` behind an index/data pair: writes the index, reads the data.
+    fn read_indexed<I: RegisterValue, D: RegisterValue, A: Readable>(
+        &self,
+        pair: Indexed<I, D, A>,
+        index: I,
+    ) -> Result<D> {
+        self.registers().write(pair.index, index.to_raw())?;
+        self.registers().read::<D::Raw>(pair.data).map(D::from_raw)
+    }
+
+    /// Writes register `index` behind an index/data pair: writes the index, then the data.
+    fn write_indexed<I: RegisterValue, D: RegisterValue, A: Writable>(
+        &self,
+        pair: Indexed<I, D, A>,
+        index: I,
+        value: D,
+    ) -> Result<()> {
+        self.registers().write(pair.index, index.to_raw())?;
+        self.registers().write(pair.data, value.to_raw())
     }
 }
 
