@@ -94,7 +94,11 @@ pub(crate) fn parse_isa(attr: &Attribute) -> Result<DeviceMatch> {
         Some((_, variant)) => Ok(DeviceMatch::Isa(Ident::new(variant, device.span()))),
         None => Err(Error::new_spanned(
             &device,
-            format!("unknown ISA device `{device}`; the ISA devices are: {}", names.join(", ")),
+            format!(
+                "unknown ISA device `{device}`; the ISA devices are: {} (a closed list in this version of \
+                 KaaL; docs/SYSTEM_TOML.md#devices-kaal-does-not-know says where it is kept)",
+                names.join(", ")
+            ),
         )),
     }
 }

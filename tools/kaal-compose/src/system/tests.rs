@@ -407,6 +407,7 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
             "`hpte` is not a device KaaL knows",
             "did you mean `hpet`?",
             "pci:BB:DD.F",
+            "a closed list in this version of KaaL; docs/SYSTEM_TOML.md#devices-kaal-does-not-know",
         ]),
         ("com1", base("[components.d]\npath = \"d\"\ndevices = [\"com1\"]\n"), 11, vec![
             "COM1 is the seL4 kernel's serial console; use com2..com4",

@@ -54,7 +54,9 @@ const MAX_SHARED: u64 = MIB;
 const DEVICE_CAPS: usize = 3;
 const DEVICES: [&str; 5] = ["com2", "com3", "com4", "pit", "hpet"];
 const DEVICE_FORMS: &str = "devices are com2, com3, com4 (serial ports), pit, hpet (timers), or a PCI function \
-                            as pci:BB:DD.F\n(hex bus 00-ff, device 00-1f, function 0-7; e.g. `pci:00:03.0`)";
+                            as pci:BB:DD.F\n(hex bus 00-ff, device 00-1f, function 0-7; e.g. `pci:00:03.0`)\nthe \
+                            fixed (non-PCI) devices are a closed list in this version of KaaL; \
+                            docs/SYSTEM_TOML.md#devices-kaal-does-not-know says where it is kept";
 
 /// A size setting's default and bounds.
 struct SizeLimit {
