@@ -346,12 +346,62 @@ fn transfer<const E: usize, const R: usize>(number: isize, dest: CPtr, msg: Opti
     // thread's reply object on MCS (ignored elsewhere).
     let r = unsafe {
         if receives_reply(number) {
+            #[cfg(kaal_mcs)]
+            if passive::pending() && number != sys::syscall::seL4_SysNBRecv {
+                return passive::first_receive(number, dest, info, regs);
+            }
             sys::syscall_with_reply(number, dest, info, regs, sys::current_reply())
         } else {
             sys::syscall(number, dest, info, regs)
         }
     };
     Received { badge: r.badge, msg: Message::received(r) }
+}
+
+/// seL4 MCS passive servers (see [`kaal_abi::startup::flags::PASSIVE`]).
+#[cfg(kaal_mcs)]
+pub(crate) mod passive {
+    use core::sync::atomic::{AtomicBool, Ordering};
+
+    use super::{Message, Received, REGS};
+    use crate::sys;
+
+    /// The component is to become passive at its first blocking receive.
+    static PENDING: AtomicBool = AtomicBool::new(false);
+
+    /// Marks the component to become passive (the runtime, from the start-up block).
+    pub(crate) fn request() {
+        PENDING.store(true, Ordering::Release);
+    }
+
+    #[inline(always)]
+    pub(crate) fn pending() -> bool {
+        PENDING.load(Ordering::Relaxed)
+    }
+
+    /// The first blocking receive: answers the caller if it is a `ReplyRecv`, then tells
+    /// the supervisor and waits on `src` in one syscall, so that by the time the
+    /// supervisor takes the scheduling context away, the component already waits.
+    #[cold]
+    pub(crate) fn first_receive<const R: usize>(
+        number: isize,
+        src: sys::seL4_CPtr,
+        info: sys::seL4_Word,
+        regs: [sys::seL4_Word; REGS],
+    ) -> Received<R> {
+        PENDING.store(false, Ordering::Release);
+        let reply = sys::current_reply();
+        // SAFETY: IPC syscalls on capabilities of ours; they move registers and our own
+        // IPC buffer's words.
+        let r = unsafe {
+            if number == sys::syscall::seL4_SysReplyRecv {
+                sys::syscall(sys::syscall::seL4_SysSend, reply, info, regs);
+            }
+            let ready = sys::message_info(kaal_abi::startup::labels::PASSIVE_READY, 0, 0, 0);
+            sys::nbsend_recv(kaal_abi::startup::slots::SUPERVISOR, ready, src, reply)
+        };
+        Received { badge: r.badge, msg: Message::received(r) }
+    }
 }
 
 /// Whether syscall `number` receives on an endpoint (and so, on MCS, takes the reply

@@ -595,9 +595,15 @@ pub unsafe fn __start_component<T: Termination>(
         }
     };
     crate::arch::set_tsc_hz(block.tsc_hz);
-    // MCS: the supervisor puts our reply object in its well-known slot.
+    // MCS: the supervisor puts our reply object in its well-known slot, and may have
+    // made us a passive server.
     #[cfg(kaal_mcs)]
-    sys::set_current_reply(kaal_abi::startup::slots::REPLY);
+    {
+        sys::set_current_reply(kaal_abi::startup::slots::REPLY);
+        if block.flags & kaal_abi::startup::flags::PASSIVE != 0 {
+            crate::ipc::passive::request();
+        }
+    }
     HEAP_BASE.store(block.heap_base, Ordering::Release);
     HEAP_SIZE.store(block.heap_size, Ordering::Release);
     // SAFETY: the supervisor places a notification for the heap lock in this slot.

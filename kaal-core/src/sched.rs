@@ -119,25 +119,42 @@ pub struct Scheduling {
     /// What happens when it overruns the budget.
     #[cfg(kaal_mcs)]
     pub overrun: Overrun,
+    /// A passive server: once it waits for its first caller it has no scheduling
+    /// context of its own and runs on its callers' (which also lets the kernel's IPC fast
+    /// path take their calls). It never runs on its own again, so it must serve for
+    /// ever (a daemon): after answering its last caller it cannot even exit.
+    #[cfg(kaal_mcs)]
+    pub passive: bool,
 }
 
 impl Scheduling {
     /// From a boot plan's numbers: `0, 0` for the default time slice. A kernel without
     /// MCS refuses any budget, since it cannot enforce one (`kaal build` refuses such
     /// a system before it builds).
-    pub fn planned(budget_us: u64, period_us: u64, overrun_fault: bool) -> Result<Self, crate::Error> {
-        if budget_us == 0 && period_us == 0 {
+    pub fn planned(budget_us: u64, period_us: u64, overrun_fault: bool, passive: bool) -> Result<Self, crate::Error> {
+        if budget_us == 0 && period_us == 0 && !passive {
             return Ok(Self::default());
         }
         #[cfg(kaal_mcs)]
         {
-            let budget = SchedParams::new(budget_us, period_us)?;
-            Ok(if overrun_fault { Self::budget_or_fault(budget) } else { Self::budget(budget) })
+            let mut scheduling = match (budget_us, period_us) {
+                (0, 0) => Self::default(),
+                _ => {
+                    let budget = SchedParams::new(budget_us, period_us)?;
+                    if overrun_fault {
+                        Self::budget_or_fault(budget)
+                    } else {
+                        Self::budget(budget)
+                    }
+                }
+            };
+            scheduling.passive = passive;
+            Ok(scheduling)
         }
         #[cfg(not(kaal_mcs))]
         {
             let _ = overrun_fault;
-            Err(crate::Error::NeedsMcsKernel { what: "a CPU budget" })
+            Err(crate::Error::NeedsMcsKernel { what: if passive { "a passive server" } else { "a CPU budget" } })
         }
     }
 }
@@ -146,12 +163,17 @@ impl Scheduling {
 impl Scheduling {
     /// `budget`, throttled when used up.
     pub const fn budget(budget: SchedParams) -> Self {
-        Self { budget, overrun: Overrun::Throttle }
+        Self { budget, overrun: Overrun::Throttle, passive: false }
     }
 
     /// `budget`, with a timeout fault when used up.
     pub const fn budget_or_fault(budget: SchedParams) -> Self {
-        Self { budget, overrun: Overrun::Fault }
+        Self { budget, overrun: Overrun::Fault, passive: false }
+    }
+
+    /// A passive server (see [`Scheduling::passive`]).
+    pub const fn passive() -> Self {
+        Self { budget: SchedParams::round_robin(), overrun: Overrun::Throttle, passive: true }
     }
 }
 

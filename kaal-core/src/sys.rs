@@ -313,6 +313,44 @@ pub unsafe fn syscall_with_reply(
     SyscallResult { badge: rdi, info: MessageInfo(rsi), mr: [m0, m1, m2, m3] }
 }
 
+/// seL4 MCS `NBSendRecv`: sends `info` (no words) to `dest` if a receiver waits, then
+/// receives on `src` with `reply`, in one syscall. The destination travels in R13, so
+/// RBX is parked in R14 here.
+///
+/// # Safety
+/// As for [`syscall_with_reply`]; `dest` and `src` are capabilities of the caller's.
+#[cfg(kaal_mcs)]
+#[inline(always)]
+pub(crate) unsafe fn nbsend_recv(dest: seL4_CPtr, info: seL4_Word, src: seL4_CPtr, reply: seL4_CPtr) -> SyscallResult {
+    let (mut rdi, mut rsi) = (src, info);
+    let (mut m0, mut m1, mut m2, mut m3) = (0u64, 0u64, 0u64, 0u64);
+    // SAFETY: as for `syscall_with_reply`; R12 and R13 carry the reply object and the
+    // destination in and come back unchanged, R14 holds RBX across the syscall.
+    unsafe {
+        asm!(
+            "mov r14, rbx",
+            "mov rbx, rsp",
+            "syscall",
+            "mov rsp, rbx",
+            "mov rbx, r14",
+            inout("rdx") syscall::seL4_SysNBSendRecv as u64 => _,
+            inout("rdi") rdi,
+            inout("rsi") rsi,
+            inout("r10") m0,
+            inout("r8") m1,
+            inout("r9") m2,
+            inout("r15") m3,
+            inout("r12") reply => _,
+            inout("r13") dest => _,
+            out("rcx") _,
+            out("r11") _,
+            out("r14") _,
+            options(nostack),
+        );
+    }
+    SyscallResult { badge: rdi, info: MessageInfo(rsi), mr: [m0, m1, m2, m3] }
+}
+
 /// Executes a receiving syscall; without MCS there are no reply objects and `reply` is
 /// ignored (the kernel keeps one reply capability per thread itself).
 ///

@@ -62,6 +62,10 @@ pub enum Event {
     Faulted { component: &'static str, fault: Fault },
     /// A message the supervisor does not understand (ignored).
     Unexpected { component: Option<&'static str>, label: u64 },
+    /// seL4 MCS: a passive server waits for its first caller and now runs on its
+    /// callers' scheduling contexts.
+    #[cfg(kaal_mcs)]
+    Passive { component: &'static str },
 }
 
 impl fmt::Display for Event {
@@ -79,6 +83,10 @@ impl fmt::Display for Event {
             Event::Unexpected { component: None, label } => {
                 write!(f, "an unknown sender sent a message (label {label:#x}) to the supervisor; ignored")
             }
+            #[cfg(kaal_mcs)]
+            Event::Passive { component } => {
+                write!(f, "component '{component}' is passive: it runs on its callers' scheduling contexts")
+            }
         }
     }
 }
@@ -90,6 +98,11 @@ struct Component {
     name: &'static str,
     tcb: Tcb,
     state: ComponentState,
+    /// MCS: its scheduling context, and whether it is to become passive.
+    #[cfg(kaal_mcs)]
+    sc: crate::cap::SchedContext,
+    #[cfg(kaal_mcs)]
+    passive: bool,
     // Kept for the component's lifetime: its address space and CNode. Its frames stay
     // mapped in that address space; their capabilities stay in the root CNode.
     _vspace: VSpace,
@@ -242,6 +255,10 @@ impl Supervisor {
         block.stack_size = stack_pages * PAGE_SIZE as u64;
         block.ipc_buffer = startup::IPC_BUFFER_VADDR;
         block.tsc_hz = crate::arch::tsc_hz().unwrap_or(0);
+        #[cfg(kaal_mcs)]
+        if config.scheduling.passive {
+            block.flags |= kaal_abi::startup::flags::PASSIVE;
+        }
         let guard = grant::guard_data(config.cnode_bits);
         let depth = config.cnode_bits;
         grant::copy_into(&cnode, slots::TCB, depth, tcb.cptr(), Rights::ALL, None)?;
@@ -342,14 +359,20 @@ impl Supervisor {
             Error::check(sys::seL4_TCB_Resume(tcb.cptr()), "seL4_TCB_Resume")?;
         }
         crate::console::rings::register(index, name, ring_vaddr);
-        // MCS: the kernel keeps its own copies of the fault endpoint, so the root's goes;
-        // the context stays bound to the component's TCB for its life.
+        // MCS: the kernel keeps its own copies of the fault endpoint, so the root's goes.
         #[cfg(kaal_mcs)]
-        {
-            let _ = alloc.cspace().delete(fault_ep);
-            let _ = sc.into_cptr();
-        }
-        let component = Component { name, tcb, state: ComponentState::Running, _vspace: vspace, _cnode: cnode };
+        let _ = alloc.cspace().delete(fault_ep);
+        let component = Component {
+            name,
+            tcb,
+            state: ComponentState::Running,
+            #[cfg(kaal_mcs)]
+            sc,
+            #[cfg(kaal_mcs)]
+            passive: config.scheduling.passive,
+            _vspace: vspace,
+            _cnode: cnode,
+        };
         // Capacity was checked before anything was built.
         let _ = self.components.push(component);
         Ok(block)
@@ -376,6 +399,21 @@ impl Supervisor {
         let Some(component) = component else {
             return Event::Unexpected { component: None, label };
         };
+        #[cfg(kaal_mcs)]
+        if label == labels::PASSIVE_READY && component.passive {
+            // It sent this in the same syscall that made it wait for callers, so taking
+            // its context away cannot stop it anywhere else. Once only.
+            component.passive = false;
+            // SAFETY: unbinding a scheduling context of ours touches no memory.
+            let err = unsafe { sys::seL4_SchedContext_Unbind(component.sc.cptr()) };
+            return match Error::check(err, "seL4_SchedContext_Unbind") {
+                Ok(()) => Event::Passive { component: component.name },
+                Err(e) => {
+                    crate::println!("[supervisor] component '{}' stays active: {e}", component.name);
+                    Event::Unexpected { component: Some(component.name), label }
+                }
+            };
+        }
         if label == labels::EXIT {
             let status = ExitStatus::from_qemu_status(((received.msg.word(0) as i32) << 1) | 1)
                 .unwrap_or(ExitStatus::Failure(kaal_abi::exit::MAX_FAILURE_CODE));

@@ -110,6 +110,8 @@ pub struct ComponentPlan {
     pub budget_us: u64,
     pub period_us: u64,
     pub overrun_fault: bool,
+    /// seL4 MCS: a passive server (runs on its callers' scheduling contexts).
+    pub passive: bool,
     pub grants: &'static [GrantPlan],
 }
 

@@ -79,6 +79,15 @@ pub mod slots {
     pub const FIRST_FREE: u64 = 128;
 }
 
+/// [`StartupBlock::flags`] bits.
+pub mod flags {
+    /// seL4 MCS: the component is to become a passive server. Its first receive on an
+    /// endpoint also tells the supervisor (label [`super::labels::PASSIVE_READY`]), in one
+    /// syscall, so the supervisor takes its scheduling context away only once it waits
+    /// for callers, whose contexts it then runs on.
+    pub const PASSIVE: u32 = 1;
+}
+
 /// Message labels on the supervisor endpoint. seL4 fault messages use labels 1..=6 (the
 /// fault type), so KaaL's own labels start far above them. Labels are 20 bits wide.
 pub mod labels {
@@ -87,6 +96,8 @@ pub mod labels {
     /// On the console endpoint: "print this". MR0 = the byte count, MR1.. = the bytes,
     /// little-endian, eight to a word.
     pub const CONSOLE_WRITE: u64 = 0x4_b002;
+    /// seL4 MCS: "I wait for callers now; make me passive" (see [`super::flags::PASSIVE`]).
+    pub const PASSIVE_READY: u64 = 0x4_b003;
     /// Every KaaL label fits in the 20-bit message-info label field.
     pub const LABEL_BITS: u32 = 20;
     const _: () = assert!(EXIT < 1 << LABEL_BITS && CONSOLE_WRITE < 1 << LABEL_BITS);
@@ -269,6 +280,8 @@ pub struct StartupBlock {
     pub ipc_buffer: u64,
     /// The time-stamp counter's rate in Hz (0 if unknown), for the component's clock.
     pub tsc_hz: u64,
+    /// [`flags`] bits.
+    pub flags: u32,
     caps: [Option<CapEntry>; MAX_CAPS],
     regions: [Option<RegionEntry>; MAX_REGIONS],
 }
@@ -365,6 +378,7 @@ impl StartupBlock {
             stack_size: 0,
             ipc_buffer: 0,
             tsc_hz: 0,
+            flags: 0,
             caps: [None; MAX_CAPS],
             regions: [None; MAX_REGIONS],
         })
@@ -425,7 +439,7 @@ impl StartupBlock {
         let mut w = Writer { out, at: 0 };
         w.u64(MAGIC);
         w.u32(VERSION);
-        w.u32(0);
+        w.u32(self.flags);
         w.name(&self.name);
         let words = [
             self.cnode_bits,
@@ -479,8 +493,9 @@ impl StartupBlock {
         if r.u32()? != VERSION {
             return Err(StartupError::Corrupt("unknown version"));
         }
-        r.u32()?;
+        let flags = r.u32()?;
         let mut block = StartupBlock::new("x").map_err(|_| StartupError::Corrupt("name"))?;
+        block.flags = flags;
         block.name = r.name()?;
         block.cnode_bits = r.u64()?;
         block.heap_base = r.u64()?;

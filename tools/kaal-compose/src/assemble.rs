@@ -95,12 +95,12 @@ pub fn build(file: &SystemFile, project: &Project, kernel: &Kernel, reporter: &R
     // components' driver declarations are known.
     file.plan()?;
     // Budgets need a kernel that enforces them; say so before anything builds.
-    if let Some(c) = system.components.iter().find(|c| c.budget.is_some()).filter(|_| !kernel.config.mcs) {
+    if let Some(c) = system.components.iter().find(|c| c.budget.is_some() || c.passive).filter(|_| !kernel.config.mcs) {
         return Err(ToolError::new(
             format!("checking {}", file.display),
             format!(
-                "{}:{}: component `{}` has a CPU budget, which only an MCS kernel enforces, and this system \
-                 builds for {}",
+                "{}:{}: component `{}` has a CPU budget or is passive, which only an MCS kernel supports, and \
+                 this system builds for {}",
                 file.display,
                 c.line,
                 c.name,

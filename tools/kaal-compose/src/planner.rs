@@ -335,6 +335,7 @@ impl Plan {
             let _ = writeln!(out, "                budget_us: {budget},");
             let _ = writeln!(out, "                period_us: {period},");
             let _ = writeln!(out, "                overrun_fault: {fault},");
+            let _ = writeln!(out, "                passive: {},", component.passive);
             let _ = writeln!(out, "                grants: &[");
             for g in &planned.grants {
                 let slot = match g.placement {

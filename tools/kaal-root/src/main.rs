@@ -337,9 +337,13 @@ fn spawn(
         grants.push(if planned.source.is_capability() { grant.at_slot(planned.slot) } else { grant });
     }
 
-    let scheduling =
-        kaal_core::sched::Scheduling::planned(component.budget_us, component.period_us, component.overrun_fault)
-            .map_err(|error| BootError::Spawn { component: component.name, error })?;
+    let scheduling = kaal_core::sched::Scheduling::planned(
+        component.budget_us,
+        component.period_us,
+        component.overrun_fault,
+        component.passive,
+    )
+    .map_err(|error| BootError::Spawn { component: component.name, error })?;
     let config = ComponentConfig::builder()
         .name(component.name)
         .image(component.image)
@@ -372,7 +376,7 @@ fn spawn(
             ", budget {budget} us every {period} us{}",
             if component.overrun_fault { ", overrun faults" } else { "" }
         ),
-    };
+    } + if component.passive { ", passive" } else { "" };
     println!(
         "[kaal-root] started {} (priority {}, {} grants{budget})",
         component.name,

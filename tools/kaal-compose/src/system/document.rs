@@ -466,6 +466,7 @@ fn example(table: &[&str], key: &str) -> Option<String> {
         ([], "time") => "[time]\nsource = \"pit\"".to_string(),
         (["time"], "source") => "source = \"pit\"".to_string(),
         (["components", ..], "time") => "time = true".to_string(),
+        (["components", ..], "passive") => "passive = true".to_string(),
         ([], "components") => component_example("hello"),
         ([], "connections") | (["connections"], "channels") => connection_example("channels", "requests"),
         (["connections"], kind) => connection_example(kind, "example"),

@@ -140,6 +140,8 @@ pub struct Component {
     pub budget: Option<Budget>,
     /// It may use the time service (`time = true`): sleeps and timeouts.
     pub time: bool,
+    /// seL4 MCS: a passive server (`passive = true`; only with `daemon = true`).
+    pub passive: bool,
     /// The line of its `[components.<name>]` table, for later errors about it.
     pub line: usize,
 }

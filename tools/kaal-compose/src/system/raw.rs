@@ -121,6 +121,7 @@ pub(super) struct RawComponent {
     pub period: Option<Spanned<String>>,
     pub overrun: Option<Spanned<String>>,
     pub time: Option<Spanned<bool>>,
+    pub passive: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

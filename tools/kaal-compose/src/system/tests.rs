@@ -124,6 +124,7 @@ fn reads_a_complete_system() {
             log: "info".into(),
             budget: None,
             time: false,
+            passive: false,
             line: 15,
         }
     );
@@ -256,6 +257,10 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
         ("unknown overrun policy", base(
             "[components.spin]\npath = \"spin\"\nbudget = \"1 ms\"\nperiod = \"10 ms\"\noverrun = \"faults\"\n",
         ), 13, vec!["components.spin.overrun: overrun policy `faults` does not exist", "did you mean `fault`?"]),
+        ("a passive server that is not a daemon", base("[components.spin]\npath = \"spin\"\npassive = true\n"), 11, vec![
+            "components.spin.passive: a passive server must be a daemon",
+            "add `daemon = true`, or remove `passive`",
+        ]),
         ("overrun without a budget", base("[components.spin]\npath = \"spin\"\noverrun = \"fault\"\n"), 11, vec![
             "components.spin.overrun: `overrun` applies to a budget, and this component has none",
         ]),

@@ -599,6 +599,7 @@ impl Checker<'_> {
                 log,
                 budget,
                 time: component.time.as_ref().is_some_and(|t| *t.get_ref()),
+                passive: self.passive(component, &key),
                 line: self.source.line(name.span().start),
             });
         }
@@ -773,6 +774,22 @@ impl Checker<'_> {
                 ),
             }
         }
+    }
+
+    /// `passive = true`: a passive server never runs on its own again, so it cannot exit;
+    /// it must be a daemon.
+    fn passive(&mut self, component: &RawComponent, key: &str) -> bool {
+        let Some(passive) = component.passive.as_ref().filter(|p| *p.get_ref()) else { return false };
+        if component.daemon != Some(true) {
+            self.report(
+                &passive.span(),
+                format!("{key}.passive"),
+                "a passive server must be a daemon: once it has answered its last caller it has no scheduling \
+                 context to run on, not even to exit",
+                "add `daemon = true`, or remove `passive`",
+            );
+        }
+        true
     }
 
     /// `[time]`: which timer the time service drives.
