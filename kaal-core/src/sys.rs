@@ -106,59 +106,74 @@ impl MessageInfo {
 }
 
 // ---------------------------------------------------------------------------------------
-// IPC buffer (per thread, at the GS base)
+// IPC buffer (per thread, at a segment base)
 // ---------------------------------------------------------------------------------------
 
-/// Writes word `index` of the calling thread's IPC buffer.
+/// The segment whose base is each thread's IPC buffer: seL4 5.0 points GS at it on every
+/// return to user mode; seL4 16.0.0 leaves the segment bases to user level, and the
+/// runtime points FS (the TLS base) at it before anything else (see `set_tls_base`).
 #[cfg(kaal_sel4 = "5")]
+macro_rules! ipc_segment {
+    () => {
+        "gs"
+    };
+}
+#[cfg(kaal_sel4 = "16")]
+macro_rules! ipc_segment {
+    () => {
+        "fs"
+    };
+}
+
+/// Words in the IPC buffer's page.
+const PAGE_WORDS: usize = 4096 / 8;
+
+/// Writes word `index` of the calling thread's IPC-buffer page.
 #[inline(always)]
-pub(crate) fn ipc_buffer_write(index: usize, value: seL4_Word) {
-    // SAFETY: GS base is this thread's IPC buffer (seL4 5.0 sets it on every return to
-    // user mode), a mapped, writable 4 KiB frame; callers pass indices inside
-    // seL4_IPCBuffer (asserted in debug builds).
-    debug_assert!(index * 8 < SIZEOF_seL4_IPCBuffer);
+fn page_word_write(index: usize, value: seL4_Word) {
+    debug_assert!(index < PAGE_WORDS);
+    // SAFETY: the segment base is this thread's IPC buffer, a mapped, writable 4 KiB
+    // frame of its own (the runtime checks this at start); callers pass indices inside
+    // the page (asserted in debug builds).
     unsafe {
-        asm!("mov qword ptr gs:[{off}], {v}", off = in(reg) index * 8, v = in(reg) value, options(nostack, preserves_flags))
+        asm!(
+            concat!("mov qword ptr ", ipc_segment!(), ":[{off}], {v}"),
+            off = in(reg) index * 8,
+            v = in(reg) value,
+            options(nostack, preserves_flags)
+        )
     }
 }
 
-/// Reads word `index` of the calling thread's IPC buffer.
-#[cfg(kaal_sel4 = "5")]
+/// Reads word `index` of the calling thread's IPC-buffer page.
 #[inline(always)]
-pub(crate) fn ipc_buffer_read(index: usize) -> seL4_Word {
-    debug_assert!(index * 8 < SIZEOF_seL4_IPCBuffer);
+fn page_word_read(index: usize) -> seL4_Word {
+    debug_assert!(index < PAGE_WORDS);
     let value;
-    // SAFETY: as for `ipc_buffer_write`; reads have no side effects.
+    // SAFETY: as for `page_word_write`; reads have no side effects.
     unsafe {
-        asm!("mov {v}, qword ptr gs:[{off}]", off = in(reg) index * 8, v = out(reg) value, options(nostack, preserves_flags, readonly))
+        asm!(
+            concat!("mov {v}, qword ptr ", ipc_segment!(), ":[{off}]"),
+            off = in(reg) index * 8,
+            v = out(reg) value,
+            options(nostack, preserves_flags, readonly)
+        )
     }
     value
 }
 
 /// Writes word `index` of the calling thread's IPC buffer.
-#[cfg(kaal_sel4 = "16")]
 #[inline(always)]
 pub(crate) fn ipc_buffer_write(index: usize, value: seL4_Word) {
-    // SAFETY: FS base is this thread's IPC buffer (seL4 16.0.0 leaves it to user level:
-    // the runtime sets it before anything else, see `set_tls_base`), a mapped, writable
-    // 4 KiB frame; callers pass indices inside seL4_IPCBuffer.
     debug_assert!(index * 8 < SIZEOF_seL4_IPCBuffer);
-    unsafe {
-        asm!("mov qword ptr fs:[{off}], {v}", off = in(reg) index * 8, v = in(reg) value, options(nostack, preserves_flags))
-    }
+    page_word_write(index, value)
 }
 
 /// Reads word `index` of the calling thread's IPC buffer.
-#[cfg(kaal_sel4 = "16")]
 #[inline(always)]
 pub(crate) fn ipc_buffer_read(index: usize) -> seL4_Word {
     debug_assert!(index * 8 < SIZEOF_seL4_IPCBuffer);
-    let value;
-    // SAFETY: as for `ipc_buffer_write`; reads have no side effects.
-    unsafe {
-        asm!("mov {v}, qword ptr fs:[{off}]", off = in(reg) index * 8, v = out(reg) value, options(nostack, preserves_flags, readonly))
-    }
-    value
+    page_word_read(index)
 }
 
 /// Points the calling thread's FS base (seL4 16.0.0's TLS base) at `ipc_buffer`, where
@@ -382,27 +397,21 @@ pub(crate) const SYS_POLL: isize = syscall::seL4_SysNBWait;
 #[cfg(not(kaal_mcs))]
 pub(crate) const SYS_POLL: isize = syscall::seL4_SysNBRecv;
 
-/// Byte offset, in each thread's IPC-buffer page, of the slot of the thread's reply
+/// Word index, in each thread's IPC-buffer page, of the slot of the thread's reply
 /// object (seL4 MCS): the first word past `seL4_IPCBuffer`, which the kernel never
 /// touches. A per-thread word without thread-local storage, found through the same
 /// segment base as the IPC buffer.
 #[cfg(kaal_mcs)]
-const REPLY_WORD_OFFSET: usize = SIZEOF_seL4_IPCBuffer;
+const REPLY_WORD: usize = SIZEOF_seL4_IPCBuffer / 8;
 #[cfg(kaal_mcs)]
-static_assertions::const_assert!(REPLY_WORD_OFFSET + 8 <= 4096);
+static_assertions::const_assert!(REPLY_WORD < PAGE_WORDS && SIZEOF_seL4_IPCBuffer.is_multiple_of(8));
 
 /// The calling thread's reply object (seL4 MCS), which every receive names so that the
 /// message can be answered.
 #[cfg(kaal_mcs)]
 #[inline(always)]
 pub fn current_reply() -> seL4_CPtr {
-    let value;
-    // SAFETY: FS base is this thread's IPC buffer, a whole mapped 4 KiB page (see
-    // `ipc_buffer_read`); the word past seL4_IPCBuffer is KaaL's.
-    unsafe {
-        asm!("mov {v}, qword ptr fs:[{off}]", off = const REPLY_WORD_OFFSET, v = out(reg) value, options(nostack, preserves_flags, readonly))
-    }
-    value
+    page_word_read(REPLY_WORD)
 }
 
 /// The calling thread's reply object: none without MCS.
@@ -415,10 +424,7 @@ pub fn current_reply() -> seL4_CPtr {
 /// Records the calling thread's reply object (seL4 MCS), before it first receives.
 #[cfg(kaal_mcs)]
 pub(crate) fn set_current_reply(reply: seL4_CPtr) {
-    // SAFETY: as for `current_reply`.
-    unsafe {
-        asm!("mov qword ptr fs:[{off}], {v}", off = const REPLY_WORD_OFFSET, v = in(reg) reply, options(nostack, preserves_flags))
-    }
+    page_word_write(REPLY_WORD, reply)
 }
 
 /// A kernel reply to an invocation.
