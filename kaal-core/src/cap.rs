@@ -46,26 +46,37 @@ pub trait FixedSizeObject: CapType {
     const SIZE_ARG: u32 = 0;
 }
 
+/// One marker type per entry: `Name = "display name", tag KERNEL_TAG` and, for objects
+/// an untyped can be retyped into, `object TYPE, bits SIZE_BITS` (and `size_arg BITS` for
+/// objects whose size the caller picks). An entry's attributes (docs, a `cfg` for kinds
+/// only some kernels have) apply to the type and its impls alike.
 macro_rules! cap_types {
-    ($($(#[$doc:meta])* $name:ident = $display:literal, tag $tag:ident $(, object $ty:expr, bits $bits:expr)?;)*) => {
+    ($($(#[$attr:meta])* $name:ident = $display:literal, tag $tag:ident
+        $(, object $ty:expr, bits $bits:expr $(, size_arg $arg:expr)?)?;)*) => {
         /// Marker types, one per kind of capability.
         pub mod cap_type {
             $(
-                $(#[$doc])*
+                $(#[$attr])*
                 #[derive(Debug)]
                 pub enum $name {}
+                $(#[$attr])*
                 impl super::sealed::Sealed for $name {}
+                $(#[$attr])*
                 impl super::CapType for $name {
                     const NAME: &'static str = $display;
                     const KERNEL_TAG: Option<u64> = Some(crate::sys::$tag);
                 }
-                $(
-                    impl super::FixedSizeObject for $name {
-                        const OBJECT_TYPE: crate::sys::seL4_Word = $ty;
-                        const SIZE_BITS: u32 = $bits as u32;
-                    }
-                )?
+                cap_types!(@object [$(#[$attr])*] $name $(, $ty, $bits $(, $arg)?)?);
             )*
+        }
+    };
+    (@object [$($attr:tt)*] $name:ident) => {};
+    (@object [$($attr:tt)*] $name:ident, $ty:expr, $bits:expr $(, $arg:expr)?) => {
+        $($attr)*
+        impl super::FixedSizeObject for $name {
+            const OBJECT_TYPE: crate::sys::seL4_Word = $ty;
+            const SIZE_BITS: u32 = $bits as u32;
+            $(const SIZE_ARG: u32 = $arg as u32;)?
         }
     };
 }
@@ -103,66 +114,23 @@ cap_types! {
     AsidControl = "ASID control", tag KERNEL_CAP_TAG_asid_control_cap;
     /// A pool of address-space identifiers.
     AsidPool = "ASID pool", tag KERNEL_CAP_TAG_asid_pool_cap;
-}
-
-/// seL4 16.0.0: the right to issue I/O port capabilities, each range once (outside
-/// the macro, which has no place for a `cfg`).
-#[cfg(kaal_sel4 = "16")]
-pub mod io_port_control {
-    /// The marker type.
-    #[derive(Debug)]
-    pub enum IoPortControl {}
-    impl super::sealed::Sealed for IoPortControl {}
-    impl super::CapType for IoPortControl {
-        const NAME: &'static str = "I/O port control";
-        const KERNEL_TAG: Option<u64> = Some(crate::sys::KERNEL_CAP_TAG_io_port_control_cap);
-    }
-}
-
-/// seL4 16.0.0 with MCS: reply objects, scheduling contexts and the right to configure
-/// them (outside the macro, which has no place for a `cfg`).
-#[cfg(kaal_mcs)]
-pub mod mcs {
-    use crate::sys;
-
-    /// A reply object: where a `Call`er waits for its answer. Each MCS thread receives
-    /// with one.
-    #[derive(Debug)]
-    pub enum Reply {}
-    impl super::sealed::Sealed for Reply {}
-    impl super::CapType for Reply {
-        const NAME: &'static str = "reply";
-        const KERNEL_TAG: Option<u64> = Some(sys::KERNEL_CAP_TAG_reply_cap);
-    }
-    impl super::FixedSizeObject for Reply {
-        const OBJECT_TYPE: sys::seL4_Word = sys::seL4_ReplyObject;
-        const SIZE_BITS: u32 = sys::seL4_ReplyBits as u32;
-    }
-
-    /// A scheduling context: a budget of CPU time per period. KaaL makes the smallest
-    /// one (`seL4_MinSchedContextBits`), which holds the refills a budget-and-period
-    /// context needs.
-    #[derive(Debug)]
-    pub enum SchedContext {}
-    impl super::sealed::Sealed for SchedContext {}
-    impl super::CapType for SchedContext {
-        const NAME: &'static str = "scheduling context";
-        const KERNEL_TAG: Option<u64> = Some(sys::KERNEL_CAP_TAG_sched_context_cap);
-    }
-    impl super::FixedSizeObject for SchedContext {
-        const OBJECT_TYPE: sys::seL4_Word = sys::seL4_SchedContextObject;
-        const SIZE_BITS: u32 = sys::seL4_MinSchedContextBits as u32;
-        const SIZE_ARG: u32 = sys::seL4_MinSchedContextBits as u32;
-    }
-
-    /// The right to give scheduling contexts budgets (one per core).
-    #[derive(Debug)]
-    pub enum SchedControl {}
-    impl super::sealed::Sealed for SchedControl {}
-    impl super::CapType for SchedControl {
-        const NAME: &'static str = "scheduling control";
-        const KERNEL_TAG: Option<u64> = Some(sys::KERNEL_CAP_TAG_sched_control_cap);
-    }
+    /// seL4 16.0.0: the right to issue I/O port capabilities, each range once.
+    #[cfg(kaal_sel4 = "16")]
+    IoPortControl = "I/O port control", tag KERNEL_CAP_TAG_io_port_control_cap;
+    /// seL4 MCS: a reply object, where a `Call`er waits for its answer. Each MCS thread
+    /// receives with one.
+    #[cfg(kaal_mcs)]
+    Reply = "reply", tag KERNEL_CAP_TAG_reply_cap, object crate::sys::seL4_ReplyObject, bits crate::sys::seL4_ReplyBits;
+    /// seL4 MCS: a scheduling context, a budget of CPU time per period. KaaL makes the
+    /// smallest one (`seL4_MinSchedContextBits`), which holds the refills a
+    /// budget-and-period context needs.
+    #[cfg(kaal_mcs)]
+    SchedContext = "scheduling context", tag KERNEL_CAP_TAG_sched_context_cap,
+        object crate::sys::seL4_SchedContextObject, bits crate::sys::seL4_MinSchedContextBits,
+        size_arg crate::sys::seL4_MinSchedContextBits;
+    /// seL4 MCS: the right to give scheduling contexts budgets (one per core).
+    #[cfg(kaal_mcs)]
+    SchedControl = "scheduling control", tag KERNEL_CAP_TAG_sched_control_cap;
 }
 
 /// An owned capability of kind `T`.
@@ -207,10 +175,10 @@ impl<T: CapType> fmt::Debug for Cap<T> {
 
 /// seL4 MCS: a reply object.
 #[cfg(kaal_mcs)]
-pub type Reply = Cap<mcs::Reply>;
+pub type Reply = Cap<cap_type::Reply>;
 /// seL4 MCS: a scheduling context.
 #[cfg(kaal_mcs)]
-pub type SchedContext = Cap<mcs::SchedContext>;
+pub type SchedContext = Cap<cap_type::SchedContext>;
 /// A thread control block.
 pub type Tcb = Cap<cap_type::Tcb>;
 /// A synchronous IPC endpoint.

@@ -38,7 +38,7 @@ pub type IoPortAuthority = IoPortControl;
 #[cfg(kaal_sel4 = "16")]
 #[derive(Debug)]
 pub struct IoPortControl {
-    cap: Cap<crate::cap::io_port_control::IoPortControl>,
+    cap: Cap<crate::cap::cap_type::IoPortControl>,
 }
 
 #[cfg(kaal_sel4 = "16")]
@@ -47,7 +47,7 @@ impl IoPortControl {
     ///
     /// # Safety
     /// `cap` must be the I/O port control capability, owned by no one else.
-    pub(crate) unsafe fn from_cap(cap: Cap<crate::cap::io_port_control::IoPortControl>) -> Self {
+    pub(crate) unsafe fn from_cap(cap: Cap<crate::cap::cap_type::IoPortControl>) -> Self {
         Self { cap }
     }
 
