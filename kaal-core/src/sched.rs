@@ -199,6 +199,14 @@ mod mcs {
         SCHED_CONTROL.store(cptr, Ordering::Release);
     }
 
+    /// The scheduling-control capability; `what` needs it, for the error if there is none.
+    fn control(what: &'static str) -> Result<sys::seL4_CPtr> {
+        match SCHED_CONTROL.load(Ordering::Acquire) {
+            0 => Err(Error::NoSchedControl { what }),
+            control => Ok(control),
+        }
+    }
+
     /// Creates a scheduling context with `params`; `badge` comes back in its timeout
     /// faults. `what` names the thread, for the error when there is no control cap.
     pub(crate) fn sched_context(
@@ -207,10 +215,7 @@ mod mcs {
         badge: u64,
         what: &'static str,
     ) -> Result<SchedContext> {
-        let control = SCHED_CONTROL.load(Ordering::Acquire);
-        if control == 0 {
-            return Err(Error::NoSchedControl { what });
-        }
+        let control = control(what)?;
         let sc: SchedContext = alloc.allocate()?;
         configure(control, &sc, params, badge)?;
         Ok(sc)
@@ -218,14 +223,11 @@ mod mcs {
 
     /// Gives `sc`, a context of this task's, a new budget and period.
     pub(crate) fn reconfigure(sc: &SchedContext, params: SchedParams) -> Result<()> {
-        match SCHED_CONTROL.load(Ordering::Acquire) {
-            0 => Err(Error::NoSchedControl { what: "a thread" }),
-            control => configure(control, sc, params, 0),
-        }
+        configure(control("a thread")?, sc, params, 0)
     }
 
     /// Gives `sc` a new budget and period.
-    pub(crate) fn configure(control: sys::seL4_CPtr, sc: &SchedContext, params: SchedParams, badge: u64) -> Result<()> {
+    fn configure(control: sys::seL4_CPtr, sc: &SchedContext, params: SchedParams, badge: u64) -> Result<()> {
         // SAFETY: configuring a scheduling context of ours changes no memory.
         let err = unsafe {
             sys::seL4_SchedControl_ConfigureFlags(
