@@ -113,8 +113,8 @@ impl Timer {
         Timer { service, wake }
     }
 
-    fn request(&self, label: u64, words: &[u64]) -> Result<Message> {
-        let reply = self.service.call(Message::<0>::from_slice(label, words)?);
+    fn request<const E: usize>(&self, msg: Message<E>) -> Result<Message> {
+        let reply = self.service.call(msg);
         match reply.label() {
             errors::OK => Ok(reply),
             code => Err(Error::TimeService { code, why: errors::describe(code) }),
@@ -124,22 +124,19 @@ impl Timer {
     /// Asks the service to signal `target` once the counter passes `at`, replacing any
     /// wake-up `target` had. A past deadline is signalled at once.
     pub fn wake_at(&self, at: Instant, target: WakeTarget) -> Result<()> {
-        self.request(labels::WAKE_AT, &[at.0, target.0]).map(|_| ())
+        self.request(Message::with_words(labels::WAKE_AT, [at.0, target.0])).map(|_| ())
     }
 
     /// Drops `target`'s wake-up, if it has one.
     pub fn cancel(&self, target: WakeTarget) -> Result<()> {
-        self.request(labels::CANCEL, &[target.0]).map(|_| ())
+        self.request(Message::with_words(labels::CANCEL, [target.0])).map(|_| ())
     }
 
     /// Gives the service the right to signal `notification` (a copy of the capability
     /// travels with the request), so that waits on it can time out.
     pub fn register(&self, notification: &Notification) -> Result<WakeTarget> {
-        let reply = self.service.call(Message::new(labels::REGISTER).with_cap(notification)?);
-        match reply.label() {
-            errors::OK => Ok(WakeTarget(reply.word(0))),
-            code => Err(Error::TimeService { code, why: errors::describe(code) }),
-        }
+        let reply = self.request(Message::new(labels::REGISTER).with_cap(notification)?)?;
+        Ok(WakeTarget(reply.word(0)))
     }
 
     /// Sleeps until `at`.
