@@ -29,7 +29,7 @@ use kaal_core::vspace::{Device, Frame, Small, VSpace, PAGE_SIZE};
 use kaal_core::{Badge, IrqControl, Notification, Rights};
 
 use crate::acpi::{self, AcpiError, Madt, PhysicalMemory};
-use crate::device::{DeviceId, DeviceInfo, DeviceMatch, InterruptLine, IsaDevice, MmioWindow};
+use crate::device::{DeviceId, DeviceInfo, DeviceMatch, DeviceName, FixedDevice, InterruptLine, MmioWindow, Probe};
 use crate::isa;
 use crate::kit::{DeviceBundle, Driver, DriverError};
 use crate::pci::{self, Bar, ConfigSpace, PciAddress};
@@ -240,15 +240,29 @@ fn isa_line(madt: Option<&Madt>, irq: u8) -> InterruptLine {
 }
 
 impl Broker {
-    /// Builds the device table. `io_ports` is the root task's authority over the ports
-    /// (on seL4 5.0.0 the capability for every port, on 16.0.0 the I/O port control)
-    /// and `irq_control` is the root task's; device memory, notifications and DMA pools come from `memory`,
-    /// and mappings go into `vspace` (the root task's own address space).
+    /// Builds the device table from the built-in fixed devices, the HPET and the PCI bus
+    /// (see [`with_devices`](Self::with_devices)).
     pub fn new(
         io_ports: IoPortAuthority,
         irq_control: IrqControl,
         memory: &mut UntypedAllocator,
         vspace: &mut VSpace,
+    ) -> Result<Self, kaal_core::Error> {
+        Self::with_devices(io_ports, irq_control, memory, vspace, &[])
+    }
+
+    /// Builds the device table, with the fixed devices in `declared` (a system.toml's
+    /// `[devices.NAME]`, which the root task finds in its boot plan) beside the
+    /// built-in ones. `io_ports` is the root task's authority over the ports
+    /// (on seL4 5.0.0 the capability for every port, on 16.0.0 the I/O port control)
+    /// and `irq_control` is the root task's; device memory, notifications and DMA pools come from `memory`,
+    /// and mappings go into `vspace` (the root task's own address space).
+    pub fn with_devices(
+        io_ports: IoPortAuthority,
+        irq_control: IrqControl,
+        memory: &mut UntypedAllocator,
+        vspace: &mut VSpace,
+        declared: &[FixedDevice],
     ) -> Result<Self, kaal_core::Error> {
         let mut next_vaddr = MAPPINGS_BASE;
         let mut notes = Vec::new();
@@ -275,18 +289,32 @@ impl Broker {
         drop(acpi_memory);
 
         let mut devices = Vec::new();
-        // Legacy ISA devices.
-        for device in IsaDevice::ALL {
-            let (first, count) = device.ports();
-            let present = match device {
-                IsaDevice::Pit => true,
-                _ => {
-                    match io_ports.issue(PortSpan::new(first, count), memory.cspace()) {
-                        Ok(probe) => {
-                            let present = isa::uart_present(&probe);
+        // Fixed devices: the built-in table, then the system's own, each probed as its
+        // row says. A declared device that clashes with one already listed is left out
+        // with a note (kaal build refuses such a system.toml before it gets here).
+        for fixed in kaal_abi::devices::BUILT_IN.iter().chain(declared) {
+            let Some(name) = DeviceName::new(fixed.name) else {
+                notes.push(alloc::format!("fixed device {:?} left out: not a valid device name", fixed.name));
+                continue;
+            };
+            let shares_ports = |d: &DeviceInfo| match (d.ports, fixed.ports) {
+                (Some((first, count)), Some(ports)) => ports.overlaps(kaal_abi::devices::PortRange { first, count }),
+                _ => false,
+            };
+            if let Some(clash) = devices.iter().find(|d: &&DeviceInfo| d.id == DeviceId::Fixed(name) || shares_ports(d))
+            {
+                notes.push(alloc::format!("fixed device {} left out: it clashes with {}", fixed.name, clash.id));
+                continue;
+            }
+            let present = match (fixed.probe, fixed.ports) {
+                (Probe::None, _) | (_, None) => true,
+                (probe, Some(range)) => {
+                    match io_ports.issue(PortSpan::new(range.first, range.count), memory.cspace()) {
+                        Ok(ports) => {
+                            let present = isa::present(probe, &ports);
                             // The probe's capability is not needed again; deleting it
                             // returns its slot (and on 16.0.0 its ports).
-                            let _ = memory.cspace().delete(probe.into_cap());
+                            let _ = memory.cspace().delete(ports.into_cap());
                             present
                         }
                         // seL4 16.0.0: someone in this system holds the ports already
@@ -296,17 +324,22 @@ impl Broker {
                     }
                 }
             };
-            if present {
-                devices.push(DeviceInfo {
-                    id: DeviceId::Isa(device),
-                    description: device.description(),
-                    pci_ids: None,
-                    ports: Some((first, count)),
-                    mmio: heapless::Vec::new(),
-                    interrupt: Some(isa_line(madt.as_ref(), device.irq())),
-                    reserved: isa::reserved(device),
-                });
+            if !present {
+                continue;
             }
+            let mut mmio = heapless::Vec::new();
+            if let Some(window) = fixed.mmio {
+                let _ = mmio.push(MmioWindow { index: 0, paddr: window.address, size: window.size });
+            }
+            devices.push(DeviceInfo {
+                id: DeviceId::Fixed(name),
+                description: fixed.description,
+                pci_ids: None,
+                ports: fixed.ports.map(|p| (p.first, p.count)),
+                mmio,
+                interrupt: fixed.irq.map(|irq| isa_line(madt.as_ref(), irq)),
+                reserved: fixed.reserved,
+            });
         }
         if let Some(hpet) = hpet {
             let mut mmio = heapless::Vec::new();
@@ -538,7 +571,7 @@ impl Broker {
 pub(crate) fn describe_match(m: &DeviceMatch) -> String {
     match m {
         DeviceMatch::Pci { vendor, device } => alloc::format!("PCI {vendor:04x}:{device:04x}"),
-        DeviceMatch::Isa(d) => alloc::format!("ISA {}", d.name()),
+        DeviceMatch::Fixed(name) => alloc::format!("fixed device {name}"),
     }
 }
 

@@ -2,67 +2,39 @@
 
 use core::fmt;
 
-/// A legacy ISA device at a fixed address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum IsaDevice {
-    /// 16550 UART at 0x3f8, IRQ 4. Reserved: the kernel's debug console.
-    Com1,
-    /// 16550 UART at 0x2f8, IRQ 3.
-    Com2,
-    /// 16550 UART at 0x3e8, IRQ 4.
-    Com3,
-    /// 16550 UART at 0x2e8, IRQ 3.
-    Com4,
-    /// 8254 programmable interval timer at 0x40, IRQ 0.
-    Pit,
+pub use kaal_abi::devices::{FixedDevice, Probe};
+
+/// A fixed device's name, held inline so that a [`DeviceId`] stays `Copy`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DeviceName {
+    len: u8,
+    bytes: [u8; kaal_abi::devices::MAX_NAME],
 }
 
-impl IsaDevice {
-    /// Every ISA device the broker knows.
-    pub const ALL: [IsaDevice; 5] = [Self::Com1, Self::Com2, Self::Com3, Self::Com4, Self::Pit];
-
-    /// Lower-case name, as used in `#[isa(...)]` and system.toml.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Com1 => "com1",
-            Self::Com2 => "com2",
-            Self::Com3 => "com3",
-            Self::Com4 => "com4",
-            Self::Pit => "pit",
+impl DeviceName {
+    /// `name`, if it is a valid device name (see [`kaal_abi::devices::check_name`]).
+    pub const fn new(name: &str) -> Option<Self> {
+        if kaal_abi::devices::check_name(name).is_err() {
+            return None;
         }
+        let mut bytes = [0; kaal_abi::devices::MAX_NAME];
+        let mut i = 0;
+        while i < name.len() {
+            bytes[i] = name.as_bytes()[i];
+            i += 1;
+        }
+        Some(Self { len: name.len() as u8, bytes })
     }
 
-    /// The device called `name`.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|d| d.name() == name)
+    pub fn as_str(&self) -> &str {
+        // The bytes were copied from a `&str` of ASCII characters.
+        core::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
     }
+}
 
-    /// First I/O port and number of ports.
-    pub const fn ports(self) -> (u16, u16) {
-        match self {
-            Self::Com1 => (0x3f8, 8),
-            Self::Com2 => (0x2f8, 8),
-            Self::Com3 => (0x3e8, 8),
-            Self::Com4 => (0x2e8, 8),
-            Self::Pit => (0x40, 4),
-        }
-    }
-
-    /// The ISA interrupt line.
-    pub const fn irq(self) -> u8 {
-        match self {
-            Self::Com1 | Self::Com3 => 4,
-            Self::Com2 | Self::Com4 => 3,
-            Self::Pit => 0,
-        }
-    }
-
-    /// What it is.
-    pub const fn description(self) -> &'static str {
-        match self {
-            Self::Com1 | Self::Com2 | Self::Com3 | Self::Com4 => "16550 UART",
-            Self::Pit => "8254 interval timer",
-        }
+impl fmt::Debug for DeviceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
@@ -71,22 +43,27 @@ impl IsaDevice {
 pub enum DeviceMatch {
     /// A PCI function by vendor and device ID.
     Pci { vendor: u16, device: u16 },
-    /// A legacy ISA device.
-    Isa(IsaDevice),
+    /// A fixed device, built in or declared in system.toml, by name (`#[isa(com2)]`).
+    Fixed(&'static str),
 }
 
 /// The broker's name for a device: `com2`, `pit`, `hpet`, `pci:00:03.0`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DeviceId {
-    Isa(IsaDevice),
+    /// A fixed device: built in (`com2`, `pit`) or declared in system.toml.
+    Fixed(DeviceName),
     Hpet,
-    Pci { bus: u8, device: u8, function: u8 },
+    Pci {
+        bus: u8,
+        device: u8,
+        function: u8,
+    },
 }
 
 impl fmt::Display for DeviceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DeviceId::Isa(d) => f.write_str(d.name()),
+            DeviceId::Fixed(d) => f.write_str(d.as_str()),
             DeviceId::Hpet => f.write_str("hpet"),
             DeviceId::Pci { bus, device, function } => write!(f, "pci:{bus:02x}:{device:02x}.{function}"),
         }
@@ -94,13 +71,22 @@ impl fmt::Display for DeviceId {
 }
 
 impl DeviceId {
+    /// The fixed device `name`, checked when a constant is evaluated:
+    /// `const COM2: DeviceId = DeviceId::fixed("com2");`.
+    pub const fn fixed(name: &str) -> Self {
+        match DeviceName::new(name) {
+            Some(name) => DeviceId::Fixed(name),
+            None => panic!("not a valid device name: lower-case letters, digits and `_`, at most 24"),
+        }
+    }
+
     /// Parses the names [`Display`](fmt::Display) prints.
     pub fn parse(name: &str) -> Option<Self> {
-        if let Some(isa) = IsaDevice::from_name(name) {
-            return Some(DeviceId::Isa(isa));
-        }
         if name == "hpet" {
             return Some(DeviceId::Hpet);
+        }
+        if let Some(fixed) = DeviceName::new(name) {
+            return Some(DeviceId::Fixed(fixed));
         }
         let rest = name.strip_prefix("pci:")?;
         let (bus, rest) = rest.split_once(':')?;
@@ -144,7 +130,7 @@ impl DeviceInfo {
     /// Whether a driver declaring `m` drives this device.
     pub fn matches(&self, m: &DeviceMatch) -> bool {
         match (m, self.id) {
-            (DeviceMatch::Isa(want), DeviceId::Isa(have)) => *want == have,
+            (DeviceMatch::Fixed(want), DeviceId::Fixed(have)) => *want == have.as_str(),
             (DeviceMatch::Pci { vendor, device }, _) => self.pci_ids == Some((*vendor, *device)),
             _ => false,
         }
@@ -157,11 +143,17 @@ mod tests {
 
     #[test]
     fn device_names_round_trip() {
-        for id in [DeviceId::Isa(IsaDevice::Com2), DeviceId::Hpet, DeviceId::Pci { bus: 0, device: 3, function: 1 }] {
+        for id in [
+            DeviceId::fixed("com2"),
+            DeviceId::fixed("rtc"),
+            DeviceId::Hpet,
+            DeviceId::Pci { bus: 0, device: 3, function: 1 },
+        ] {
             let name = std::format!("{id}");
             assert_eq!(DeviceId::parse(&name), Some(id), "{name}");
         }
-        assert_eq!(DeviceId::parse("com9"), None);
+        assert_eq!(DeviceId::parse("Com9"), None);
+        assert_eq!(DeviceId::parse("my-rtc"), None);
         assert_eq!(DeviceId::parse("pci:zz:00.0"), None);
     }
 }

@@ -67,7 +67,7 @@ pub fn claim<D: Driver>(me: &mut Component, device: &str) -> Result<D, BrokerErr
         interrupt: None,
         reserved: None,
     };
-    let identified = matches!(id, DeviceId::Isa(_)) || pci_ids.is_some();
+    let identified = matches!(id, DeviceId::Fixed(_)) || pci_ids.is_some();
     if identified && !D::MATCHES.is_empty() && !D::MATCHES.iter().any(|m| info.matches(m)) {
         let wanted: Vec<String> = D::MATCHES.iter().map(crate::broker::describe_match).collect();
         let granted = match pci_ids {

@@ -30,7 +30,7 @@ pub mod registers;
 pub mod time_service;
 
 pub use broker::{Broker, BrokerError, DeviceClaim, DeviceMemory, IrqDelivery};
-pub use device::{DeviceId, DeviceInfo, DeviceMatch, IsaDevice};
+pub use device::{DeviceId, DeviceInfo, DeviceMatch, DeviceName, FixedDevice, Probe};
 pub use kaal_alloc::{DmaBuffer, DmaPool};
 pub use kaal_core::device::Irq;
 pub use kaal_dev_macros::Driver;

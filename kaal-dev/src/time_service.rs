@@ -28,7 +28,7 @@ use kaal_core::time::Instant;
 use kaal_core::{Badge, Notification};
 
 use crate::broker::{Broker, BrokerError, IrqDelivery};
-use crate::device::{DeviceId, IsaDevice};
+use crate::device::DeviceId;
 
 /// The PIT's input clock, Hz.
 const PIT_HZ: u64 = 1_193_182;
@@ -111,7 +111,7 @@ impl TimeService {
         let badge = Badge::new(TIMER_EVENT).expect("fits every kernel's badge");
         let delivery = IrqDelivery::Shared { notification: &events, badge };
         let claim = broker
-            .claim_device(DeviceId::Isa(IsaDevice::Pit), "time service", delivery, memory)
+            .claim_device(DeviceId::fixed("pit"), "time service", delivery, memory)
             .map_err(TimeServiceError::Device)?;
         let (Some(ports), Some(irq)) = (claim.ports, claim.irq) else {
             return Err(TimeServiceError::Unusable { device: "pit", why: "it has no ports or no interrupt" });

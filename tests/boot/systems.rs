@@ -470,3 +470,166 @@ fn kaal_new_driver_boots_as_generated() {
         ],
     );
 }
+
+/// The CMOS real-time clock driver the test below writes into a new project: a device
+/// KaaL does not ship, reached through an index/data register pair, with an interrupt.
+const RTC_DRIVER: &str = r#"//! The PC's MC146818 CMOS real-time clock: register N is read by writing N to port
+//! 0x70 and reading port 0x71. It raises IRQ 8 once a second when the update-ended
+//! interrupt is on; reading status register C acknowledges it.
+#![no_std]
+#![forbid(unsafe_code)]
+
+use kaal_dev::registers::{Indexed, ReadWrite, RegisterBlock};
+use kaal_dev::{Driver, DriverError, Irq, PortBlock};
+
+const CMOS: Indexed<u8, u8, ReadWrite> = Indexed::at(0, 1);
+const SECONDS: u8 = 0x00;
+const MINUTES: u8 = 0x02;
+const HOURS: u8 = 0x04;
+const STATUS_B: u8 = 0x0b;
+const STATUS_C: u8 = 0x0c;
+const UPDATE_ENDED: u8 = 1 << 4;
+const BINARY: u8 = 1 << 2;
+
+#[derive(Driver)]
+#[driver(name = "cmos-rtc")]
+#[isa(rtc)]
+pub struct Rtc {
+    #[ports]
+    regs: PortBlock,
+    #[interrupt(handler = on_interrupt)]
+    irq: Irq,
+    updates: u64,
+}
+
+impl Rtc {
+    /// Seconds since midnight.
+    pub fn seconds_of_day(&self) -> Result<u32, DriverError> {
+        let bcd = self.regs.read_indexed(CMOS, STATUS_B)? & BINARY == 0;
+        let field = |register| -> Result<u32, DriverError> {
+            let v = self.regs.read_indexed(CMOS, register)? as u32;
+            Ok(if bcd { (v >> 4) * 10 + (v & 0xf) } else { v })
+        };
+        Ok(field(HOURS)? * 3600 + field(MINUTES)? * 60 + field(SECONDS)?)
+    }
+
+    /// Turns on the once-a-second update-ended interrupt.
+    pub fn interrupt_every_second(&mut self) -> Result<(), DriverError> {
+        let b = self.regs.read_indexed(CMOS, STATUS_B)?;
+        self.regs.write_indexed(CMOS, STATUS_B, b | UPDATE_ENDED)?;
+        self.regs.read_indexed(CMOS, STATUS_C)?;
+        Ok(())
+    }
+
+    pub fn updates(&self) -> u64 {
+        self.updates
+    }
+
+    fn on_interrupt(&mut self) -> Result<(), DriverError> {
+        if self.regs.read_indexed(CMOS, STATUS_C)? & UPDATE_ENDED != 0 {
+            self.updates += 1;
+        }
+        Ok(())
+    }
+}
+"#;
+
+const RTC_COMPONENT: &str = r#"//! Reads the CMOS clock, waits for two of its interrupts, and reads it again.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::boxed::Box;
+
+use drv_rtc::Rtc;
+use kaal_core::component::Component;
+use kaal_core::println;
+
+kaal_core::component!(main);
+kaal_alloc::global_heap!(HEAP);
+
+fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
+    let name = me.name();
+    let mut rtc: Rtc = kaal_dev::device_grant::claim(&mut me, "rtc")?;
+    let before = rtc.seconds_of_day()?;
+    println!("[{name}] the CMOS clock reads {:02}:{:02}:{:02}", before / 3600, before / 60 % 60, before % 60);
+    rtc.interrupt_every_second()?;
+    kaal_dev::kit::serve(&mut rtc, |r| r.updates() < 2)?;
+    let after = rtc.seconds_of_day()?;
+    let elapsed = (after + 86_400 - before) % 86_400;
+    println!("[{name}] {} update interrupts later it reads {elapsed} s further", rtc.updates());
+    if !(1..=10).contains(&elapsed) {
+        return Err("the clock did not advance between its interrupts".into());
+    }
+    Ok(())
+}
+"#;
+
+/// The path to a device KaaL does not ship, as a newcomer takes it: a new project
+/// declares the PC's CMOS clock in system.toml (`[devices.rtc]`), `kaal add` makes a
+/// driver crate and a component, the driver uses the declared name in `#[isa(rtc)]`,
+/// and the system boots with the clock's ports and interrupt granted to the component.
+/// No file of the KaaL checkout changes.
+#[test]
+fn a_project_drives_a_device_kaal_does_not_ship_declared_in_system_toml() {
+    let checkout_status = || {
+        Command::new("git")
+            .args(["status", "--porcelain", "--untracked-files=all"])
+            .current_dir(workspace_root())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let before = checkout_status();
+    let scratch = Scratch::new("declared-device");
+    let project = scratch.0.join("demo");
+    let (ok, out) = cargo_kaal(&workspace_root(), &["new", &project.display().to_string()]);
+    assert!(ok, "cargo kaal new failed:\n{out}");
+    let shared = workspace_root().join("target/kaal/new-project-target");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::os::unix::fs::symlink(&shared, project.join("target")).unwrap();
+    for args in [["add", "component", "clock"], ["add", "driver", "drv-rtc"]] {
+        let (ok, out) = cargo_kaal(&project, &args);
+        assert!(ok, "cargo kaal {}:\n{out}", args.join(" "));
+    }
+    std::fs::write(project.join("drivers/drv-rtc/src/lib.rs"), RTC_DRIVER).unwrap();
+    let clock = project.join("components/clock");
+    std::fs::write(clock.join("src/main.rs"), RTC_COMPONENT).unwrap();
+    // The component uses the driver crate and the kit (kaal-dev, as the driver does).
+    let driver_toml = std::fs::read_to_string(project.join("drivers/drv-rtc/Cargo.toml")).unwrap();
+    let kaal_dev = driver_toml.lines().find(|l| l.starts_with("kaal-dev ")).expect("the driver uses kaal-dev");
+    let toml = std::fs::read_to_string(clock.join("Cargo.toml")).unwrap();
+    let toml = toml.replace(
+        "[dependencies]\n",
+        &format!("[dependencies]\ndrv-rtc = {{ path = \"../../drivers/drv-rtc\" }}\n{kaal_dev}\n"),
+    );
+    std::fs::write(clock.join("Cargo.toml"), toml).unwrap();
+    let system = std::fs::read_to_string(project.join("system.toml")).unwrap();
+    let system = system.replace(
+        "[components.clock]\npath = \"components/clock\"\n",
+        "[components.clock]\npath = \"components/clock\"\ndevices = [\"rtc\"]\n",
+    );
+    std::fs::write(
+        project.join("system.toml"),
+        format!(
+            "{system}\n[devices.rtc]\ndescription = \"MC146818 CMOS real-time clock\"\nports = \"0x70-0x71\"\nirq = 8\n"
+        ),
+    )
+    .unwrap();
+
+    let (ok, out) = cargo_kaal(&project, &["run"]);
+    assert!(ok, "{out}");
+    for line in [
+        "[kaal-root] device rtc -> clock",
+        "[clock] the CMOS clock reads ",
+        "[clock] 2 update interrupts later it reads ",
+        "system 'demo' done: 2 succeeded",
+    ] {
+        assert!(out.contains(line), "expected {line:?} in:\n{out}");
+    }
+    let (ok, caps) = cargo_kaal(&project, &["debug", "caps"]);
+    assert!(ok && caps.contains("rtc:ports") && caps.contains("rtc:irq"), "{caps}");
+    assert_eq!(checkout_status(), before, "the KaaL checkout changed");
+}

@@ -10,10 +10,6 @@ pub(crate) const STRUCT_ATTRS: [&str; 4] = ["driver", "isa", "pci", "resources"]
 /// Attributes that go on a field.
 pub(crate) const FIELD_ATTRS: [&str; 5] = ["ports", "mmio", "interrupt", "dma", "dma_ring"];
 
-/// The names `#[isa(...)]` accepts, with their `kaal_dev::IsaDevice` variant.
-const ISA_DEVICES: [(&str, &str); 5] =
-    [("com1", "Com1"), ("com2", "Com2"), ("com3", "Com3"), ("com4", "Com4"), ("pit", "Pit")];
-
 /// Highest PCI BAR number.
 const MAX_BAR: u64 = 5;
 
@@ -22,8 +18,8 @@ const MAX_RING_SIZE: u64 = 4096;
 
 /// A device the driver drives.
 pub(crate) enum DeviceMatch {
-    /// The `kaal_dev::IsaDevice` variant.
-    Isa(Ident),
+    /// A fixed device, built in (`com2`, `pit`) or declared in system.toml, by name.
+    Fixed(Ident),
     Pci {
         vendor: u16,
         device: u16,
@@ -78,26 +74,29 @@ pub(crate) fn parse_driver(attr: &Attribute) -> Result<LitStr> {
     Ok(name)
 }
 
-/// `#[isa(com2)]`: one ISA device.
+/// `#[isa(com2)]`: one fixed device, by the name it has in the device table: a built-in
+/// one (`com1`..`com4`, `pit`) or one the system declares in system.toml
+/// (`[devices.NAME]`). Whether the system has it is checked by `kaal build`, which
+/// knows the system; here only the name's form.
 pub(crate) fn parse_isa(attr: &Attribute) -> Result<DeviceMatch> {
-    let names: Vec<&str> = ISA_DEVICES.iter().map(|(name, _)| *name).collect();
     let usage = || {
-        let message = format!(
-            "expected one ISA device, like `#[isa(com2)]` (one #[isa] per device; the ISA devices are: {})",
-            names.join(", ")
-        );
-        Error::new_spanned(attr, message)
+        Error::new_spanned(
+            attr,
+            "expected one fixed device by name, like `#[isa(com2)]` (one #[isa] per device; a device KaaL does not \
+             ship is declared in system.toml as [devices.NAME], see \
+             docs/SYSTEM_TOML.md#devices-kaal-does-not-know)",
+        )
     };
     let Meta::List(list) = &attr.meta else { return Err(usage()) };
     let device: Ident = list.parse_args().map_err(|_| usage())?;
-    match ISA_DEVICES.iter().find(|(name, _)| device == name) {
-        Some((_, variant)) => Ok(DeviceMatch::Isa(Ident::new(variant, device.span()))),
-        None => Err(Error::new_spanned(
+    match kaal_abi::devices::check_name(&device.to_string()) {
+        Ok(()) => Ok(DeviceMatch::Fixed(device)),
+        Err(why) => Err(Error::new_spanned(
             &device,
             format!(
-                "unknown ISA device `{device}`; the ISA devices are: {} (a closed list in this version of \
-                 KaaL; docs/SYSTEM_TOML.md#devices-kaal-does-not-know says where it is kept)",
-                names.join(", ")
+                "`{device}` cannot name a device: {why}\n  help: the built-in fixed devices are {}; declare others \
+                 in system.toml as [devices.NAME] (docs/SYSTEM_TOML.md#devices-kaal-does-not-know)",
+                kaal_abi::devices::BUILT_IN.map(|d| d.name).join(", ")
             ),
         )),
     }

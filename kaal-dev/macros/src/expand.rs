@@ -42,7 +42,7 @@ fn declaration(driver: &DriverDef) -> TokenStream {
         .matches
         .iter()
         .map(|m| match m {
-            DeviceMatch::Isa(variant) => format!("isa:{}", variant.to_string().to_lowercase()),
+            DeviceMatch::Fixed(name) => format!("isa:{name}"),
             DeviceMatch::Pci { vendor, device } => format!("pci:{vendor:04x}:{device:04x}"),
         })
         .collect();
@@ -111,7 +111,10 @@ fn driver_impl(driver: &DriverDef) -> TokenStream {
 /// One element of `MATCHES`.
 fn device_match(device_match: &DeviceMatch) -> TokenStream {
     match device_match {
-        DeviceMatch::Isa(variant) => quote!(::kaal_dev::DeviceMatch::Isa(::kaal_dev::IsaDevice::#variant)),
+        DeviceMatch::Fixed(name) => {
+            let name = name.to_string();
+            quote!(::kaal_dev::DeviceMatch::Fixed(#name))
+        }
         DeviceMatch::Pci { vendor, device } => {
             let vendor = Literal::u16_unsuffixed(*vendor);
             let device = Literal::u16_unsuffixed(*device);

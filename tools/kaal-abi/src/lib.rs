@@ -5,6 +5,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod devices;
 pub mod drivers;
 pub mod exit;
 pub mod plan;

@@ -166,6 +166,8 @@ pub struct BootPlan {
     pub rings: &'static [RingPlan],
     pub regions: &'static [RegionPlan],
     pub devices: &'static [DevicePlan],
+    /// The fixed devices the system declares (`[devices.NAME]`), beside the built-in ones.
+    pub fixed_devices: &'static [crate::devices::FixedDevice],
     /// The time service, if the system has one.
     pub time: Option<TimePlan>,
 }
@@ -189,6 +191,7 @@ impl BootPlan {
         rings: &[],
         regions: &[],
         devices: &[],
+        fixed_devices: &[],
         time: None,
     };
 }

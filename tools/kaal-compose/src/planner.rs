@@ -249,6 +249,19 @@ pub fn plan_with(system: &System, needs: &Needs) -> Result<Plan, ToolError> {
             } else {
                 withhold(parts::DEVICE_PORTS, "I/O ports");
             }
+            if need.irq && !need.drivers.is_empty() && system.fixed_device_irq(device) == Some(None) {
+                return Err(ToolError::new(
+                    "planning the system",
+                    format!(
+                        "driver {by} in component {me} handles interrupts (#[interrupt]), but device {device} has no \
+                         interrupt line"
+                    ),
+                    format!(
+                        "add the device's ISA line to [devices.{device}] in system.toml (e.g. `irq = 8`), or remove \
+                         the driver's #[interrupt] field"
+                    ),
+                ));
+            }
             if need.irq {
                 p.cap(
                     format!("{device}{}", parts::DEVICE_IRQ),
@@ -280,6 +293,33 @@ pub fn plan_with(system: &System, needs: &Needs) -> Result<Plan, ToolError> {
         components.push(PlannedComponent { name: component.name.clone(), grants: p.grants, withheld });
     }
     Ok(Plan { components })
+}
+
+/// A declared device as a `kaal_abi::devices::FixedDevice` literal.
+fn fixed_device_source(d: &crate::system::DeclaredDevice) -> String {
+    use kaal_abi::devices::Probe;
+    let ports = match d.ports {
+        Some(p) => format!("Some(::kaal_abi::devices::PortRange {{ first: {:#x}, count: {} }})", p.first, p.count),
+        None => "None".into(),
+    };
+    let mmio = match d.mmio {
+        Some(m) => format!("Some(::kaal_abi::devices::MmioRange {{ address: {:#x}, size: {:#x} }})", m.address, m.size),
+        None => "None".into(),
+    };
+    let probe = match d.probe {
+        Probe::None => "None".to_string(),
+        Probe::Scratch { offset } => format!("Scratch {{ offset: {offset} }}"),
+        Probe::Read { offset, mask, equals } => {
+            format!("Read {{ offset: {offset}, mask: {mask:#x}, equals: {equals:#x} }}")
+        }
+    };
+    format!(
+        "::kaal_abi::devices::FixedDevice {{ name: {}, description: {}, ports: {ports}, irq: {:?}, mmio: {mmio}, \
+         probe: ::kaal_abi::devices::Probe::{probe}, reserved: None }}",
+        rust_str(&d.name),
+        rust_str(&d.description),
+        d.irq,
+    )
 }
 
 fn rust_str(s: &str) -> String {
@@ -408,6 +448,7 @@ impl Plan {
             }
         }
         list(&mut out, "devices", devices);
+        list(&mut out, "fixed_devices", system.devices.iter().map(fixed_device_source).collect());
         match system.time {
             Some(source) => {
                 let _ = writeln!(out, "        time: Some(TimePlan {{ device: {} }}),", rust_str(source.device()));

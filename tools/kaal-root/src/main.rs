@@ -180,7 +180,7 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
 
     // 2. Devices, from the broker; the time service's timer first.
     if !plan.devices.is_empty() || plan.time.is_some() {
-        let mut broker = Broker::new(io_port, irq_control, &mut memory, &mut vspace)?;
+        let mut broker = Broker::with_devices(io_port, irq_control, &mut memory, &mut vspace, plan.fixed_devices)?;
         if let Some(time) = plan.time {
             let mut threads = kaal_core::thread::Threads::new(vspace.try_clone(memory.cspace())?, TIME_REGION)?;
             let service = TimeService::start(&mut broker, &mut memory, &mut threads, plan.components.len(), 255)

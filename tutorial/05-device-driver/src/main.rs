@@ -20,7 +20,7 @@ use kaal_alloc::{HeapConfig, UntypedAllocator};
 use kaal_core::arch::cycles;
 use kaal_core::{println, Badge, Notification, RootTask};
 use kaal_dev::broker::IrqDelivery;
-use kaal_dev::{kit, Broker, BrokerError, DeviceId, DriverError, IsaDevice};
+use kaal_dev::{kit, Broker, BrokerError, DeviceId, DriverError};
 
 mod nic;
 
@@ -105,14 +105,7 @@ fn main(rt: RootTask) -> Result<(), Problem> {
         Ok(_) => println!("unexpected: the PIT was handed out twice"),
         Err(e) => println!("a second claim on the PIT is refused:\n{e}"),
     }
-    match broker.request_device(
-        DeviceId::Isa(IsaDevice::Com1),
-        "lesson-05",
-        0,
-        IrqDelivery::Own,
-        &mut memory,
-        &mut vspace,
-    ) {
+    match broker.request_device(DeviceId::fixed("com1"), "lesson-05", 0, IrqDelivery::Own, &mut memory, &mut vspace) {
         Ok(_) => println!("unexpected: COM1 was handed out"),
         Err(e) => println!("a claim on COM1 is refused:\n{e}"),
     }
@@ -126,20 +119,10 @@ fn main(rt: RootTask) -> Result<(), Problem> {
     uart.init(115_200)?;
     println!(
         "{}",
-        broker
-            .holder(DeviceId::Isa(IsaDevice::Com2))
-            .map(|h| alloc::format!("com2 is held by {h}"))
-            .unwrap_or_default()
+        broker.holder(DeviceId::fixed("com2")).map(|h| alloc::format!("com2 is held by {h}")).unwrap_or_default()
     );
     // COM4 shares interrupt line 3 with COM2 on a PC, so it cannot go to anyone else now.
-    match broker.request_device(
-        DeviceId::Isa(IsaDevice::Com4),
-        "lesson-05",
-        0,
-        IrqDelivery::Own,
-        &mut memory,
-        &mut vspace,
-    ) {
+    match broker.request_device(DeviceId::fixed("com4"), "lesson-05", 0, IrqDelivery::Own, &mut memory, &mut vspace) {
         Ok(_) => println!("unexpected: COM4 was handed out while its interrupt line is held"),
         Err(e) => println!("a claim on COM4 is refused:\n{e}"),
     }

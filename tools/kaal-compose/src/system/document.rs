@@ -12,8 +12,9 @@ use toml::de::{DeTable, DeValue};
 
 use super::error::{ConfigError, ConfigErrors, Source};
 use super::raw::{
-    keys_of, RawChannel, RawComponent, RawConnections, RawFile, RawGitSource, RawKernel, RawNotification,
-    RawPriorities, RawQemu, RawRegion, RawResources, RawRing, RawSystem, RawTime, SIZE_EXPECTED,
+    keys_of, RawChannel, RawComponent, RawConnections, RawDevice, RawFile, RawGitSource, RawKernel, RawMmio,
+    RawNotification, RawPriorities, RawProbe, RawQemu, RawRegion, RawResources, RawRing, RawSystem, RawTime,
+    SIZE_EXPECTED,
 };
 use super::{did_you_mean, dotted, CONNECTION_KINDS};
 
@@ -301,6 +302,10 @@ fn schema(path: &[&str]) -> Schema {
         ["kernel"] => Schema::Keys(keys_of::<RawKernel>()),
         ["time"] => Schema::Keys(keys_of::<RawTime>()),
         ["kernel", "source"] => Schema::Keys(keys_of::<RawGitSource>()),
+        ["devices"] => Schema::Names,
+        ["devices", _] => Schema::Keys(keys_of::<RawDevice>()),
+        ["devices", _, "mmio"] => Schema::Keys(keys_of::<RawMmio>()),
+        ["devices", _, "probe"] => Schema::Keys(keys_of::<RawProbe>()),
         ["components"] => Schema::Names,
         ["components", _] => Schema::Keys(keys_of::<RawComponent>()),
         ["connections"] => Schema::Keys(keys_of::<RawConnections>()),
@@ -324,6 +329,7 @@ fn table_name(path: &[&str]) -> String {
         ["resources", "priorities"] => "[resources] priorities".to_string(),
         [table] => format!("[{table}]"),
         ["components", name] => format!("component `{name}`"),
+        ["devices", name] => format!("device `{name}`"),
         ["connections", kind, name] if kind_noun(kind).is_some() => {
             format!("{} `{name}`", kind_noun(kind).unwrap_or_default())
         }
@@ -468,6 +474,8 @@ fn example(table: &[&str], key: &str) -> Option<String> {
         (["components", ..], "time") => "time = true".to_string(),
         (["components", ..], "passive") => "passive = true".to_string(),
         ([], "components") => component_example("hello"),
+        ([], "devices") | (["devices"], _) => "[devices.rtc]\nports = \"0x70-0x71\"\nirq = 8".to_string(),
+        (["devices", _, "mmio"], "size") => "size = \"4 KiB\"".to_string(),
         ([], "connections") | (["connections"], "channels") => connection_example("channels", "requests"),
         (["connections"], kind) => connection_example(kind, "example"),
         (["components"], name) => component_example(name),
@@ -495,6 +503,15 @@ fn example(table: &[&str], key: &str) -> Option<String> {
                 "priority" => "150",
                 "stack" => "\"64 KiB\"",
                 "devices" => "[\"com2\"]",
+                "ports" => "\"0x70-0x71\"",
+                "irq" => "8",
+                "mmio" => "{ address = 0xfed40000, size = \"4 KiB\" }",
+                "address" => "0xfed40000",
+                "probe" => "{ scratch = 7 } (a register that keeps what is written) or probe = { read = 5, mask = 0x80, equals = 0x80 }",
+                "scratch" => "7",
+                "read" => "5",
+                "mask" => "0x80",
+                "equals" => "0x80",
                 "dma" => "\"64 KiB\"",
                 "daemon" => "true",
                 "log" => "\"debug\"",
@@ -546,7 +563,7 @@ mod tests {
     /// generic text.
     #[test]
     fn every_known_key_has_an_example() {
-        let tables: [&[&str]; 15] = [
+        let tables: [&[&str]; 19] = [
             &[],
             &["system"],
             &["resources"],
@@ -562,6 +579,10 @@ mod tests {
             &["connections", "rings", "a"],
             &["connections", "memory", "a"],
             &["connections", "channels"],
+            &["devices"],
+            &["devices", "rtc"],
+            &["devices", "rtc", "mmio"],
+            &["devices", "rtc", "probe"],
         ];
         for table in tables {
             match schema(table) {

@@ -55,6 +55,8 @@ pub struct System {
     pub kernel: Kernel,
     /// The time service (`[time]`), if any.
     pub time: Option<TimeSource>,
+    /// The fixed devices it declares (`[devices.NAME]`), by name.
+    pub devices: Vec<DeclaredDevice>,
     /// In start order: highest priority first, then by name.
     pub components: Vec<Component>,
     /// Each connection list is sorted by name.
@@ -159,6 +161,28 @@ impl TimeSource {
         match self {
             TimeSource::Pit => "pit",
         }
+    }
+}
+
+/// A fixed device the system declares (`[devices.NAME]`): one KaaL does not ship.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredDevice {
+    pub name: String,
+    pub description: String,
+    pub ports: Option<kaal_abi::devices::PortRange>,
+    pub irq: Option<u8>,
+    pub mmio: Option<kaal_abi::devices::MmioRange>,
+    pub probe: kaal_abi::devices::Probe,
+}
+
+impl System {
+    /// Whether fixed device `name` (built in or declared) has an interrupt line; `None`
+    /// if it is not a fixed device.
+    pub fn fixed_device_irq(&self, name: &str) -> Option<Option<u8>> {
+        if let Some(device) = kaal_abi::devices::built_in(name) {
+            return Some(device.irq);
+        }
+        self.devices.iter().find(|d| d.name == name).map(|d| d.irq)
     }
 }
 

@@ -21,6 +21,7 @@ pub(super) struct RawFile {
     pub qemu: Option<Spanned<RawQemu>>,
     pub kernel: Option<Spanned<RawKernel>>,
     pub time: Option<Spanned<RawTime>>,
+    pub devices: Option<Spanned<Tables<RawDevice>>>,
     pub components: Option<Spanned<Tables<RawComponent>>>,
     pub connections: Option<RawConnections>,
 }
@@ -59,6 +60,36 @@ pub(super) struct RawQemu {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawTime {
     pub source: Option<Spanned<String>>,
+}
+
+/// `[devices.NAME]`: a fixed device KaaL does not ship.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawDevice {
+    pub description: Option<Spanned<String>>,
+    /// `"0x70-0x71"` or `"0x70"`.
+    pub ports: Option<Spanned<String>>,
+    pub irq: Option<Spanned<i64>>,
+    pub mmio: Option<Spanned<RawMmio>>,
+    pub probe: Option<Spanned<RawProbe>>,
+}
+
+/// `mmio = { address = 0xfed40000, size = "4 KiB" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawMmio {
+    pub address: Spanned<i64>,
+    pub size: Spanned<RawSize>,
+}
+
+/// `probe = { scratch = 7 }` or `probe = { read = 5, mask = 0x80, equals = 0x80 }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawProbe {
+    pub scratch: Option<Spanned<i64>>,
+    pub read: Option<Spanned<i64>>,
+    pub mask: Option<Spanned<i64>>,
+    pub equals: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

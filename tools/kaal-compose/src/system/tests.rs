@@ -412,8 +412,75 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
             "`hpte` is not a device KaaL knows",
             "did you mean `hpet`?",
             "pci:BB:DD.F",
-            "a closed list in this version of KaaL; docs/SYSTEM_TOML.md#devices-kaal-does-not-know",
+            "[devices.hpte]",
+            "docs/SYSTEM_TOML.md#devices-kaal-does-not-know",
         ]),
+        // Declared fixed devices ([devices.NAME]).
+        ("device overlapping a built-in one", base("[devices.rtc]\nports = \"0x2f8-0x2f9\"\n"), 10, vec![
+            "devices.rtc.ports: ports 0x2f8-0x2f9 of device `rtc` overlap device com2 (the 16550 UART at 0x2f8-0x2ff",
+            "list `com2` in the component's `devices` and remove [devices.rtc]",
+        ]),
+        ("device on the kernel's ports", base("[devices.pci2]\nports = \"0xcf0-0xcff\"\n"), 10, vec![
+            "ports 0xcf0-0xcff of device `pci2` overlap 0xcf8-0xcff (PCI configuration space",
+            "never handed out",
+        ]),
+        ("device on the kernel's console", base("[devices.dbg]\nports = \"0x3f8\"\n"), 10, vec![
+            "overlap device com1",
+        ]),
+        ("device on the debug-exit port", base("[devices.exit]\nports = \"0xf4\"\n"), 10, vec![
+            "overlap 0xf4 (QEMU's isa-debug-exit port",
+        ]),
+        (
+            "two devices overlapping",
+            base("[devices.a]\nports = \"0x300-0x307\"\n\n[devices.b]\nports = \"0x304\"\n"),
+            13,
+            vec!["ports 0x304 of device `b` overlap device a (line 9)", "a port belongs to one device"],
+        ),
+        ("backwards port range", base("[devices.rtc]\nports = \"0x71-0x70\"\n"), 10, vec![
+            "`0x71-0x70` is not a port range: the range 0x71-0x70 runs backwards",
+            "ports = \"0x70-0x71\"",
+        ]),
+        ("port out of range", base("[devices.rtc]\nports = \"0x10000\"\n"), 10, vec![
+            "port 0x10000 is out of range",
+        ]),
+        ("IRQ out of range", base("[devices.rtc]\nports = \"0x70-0x71\"\nirq = 16\n"), 11, vec![
+            "devices.rtc.irq: IRQ 16 is not an ISA interrupt line",
+            "lines 0-15",
+        ]),
+        ("IRQ 2", base("[devices.rtc]\nports = \"0x70-0x71\"\nirq = 2\n"), 11, vec!["IRQ 2 is the cascade"]),
+        ("built-in device declared again", base("[devices.com2]\nports = \"0x2f8-0x2ff\"\n"), 9, vec![
+            "`com2` is a device KaaL already knows (the 16550 UART at 0x2f8-0x2ff)",
+            "remove [devices.com2]",
+        ]),
+        (
+            "device declared twice",
+            base("[devices.rtc]\nports = \"0x70-0x71\"\n\n[devices.rtc]\nirq = 8\n"),
+            12,
+            vec!["rtc"],
+        ),
+        ("bad device name", base("[devices.My-Rtc]\nports = \"0x70\"\n"), 9, vec![
+            "`My-Rtc` cannot name a device: a device name starts with a lower-case letter",
+        ]),
+        ("device without ports or memory", base("[devices.rtc]\nirq = 8\n"), 9, vec![
+            "device `rtc` has neither ports nor an MMIO window",
+        ]),
+        ("MMIO inside RAM", base("[devices.fb]\nmmio = { address = 0x100000, size = \"4 KiB\" }\n"), 10, vec![
+            "MMIO address 0x100000 is inside the guest's RAM",
+        ]),
+        ("MMIO on the IOAPIC", base("[devices.fb]\nmmio = { address = 0xfec00800, size = \"4 KiB\" }\n"), 10, vec![
+            "overlaps 0xfec00000-0xfec00fff (the IOAPIC",
+        ]),
+        ("probe offset outside the ports", base("[devices.rtc]\nports = \"0x70-0x71\"\nprobe = { scratch = 2 }\n"), 11, vec![
+            "probe offset 2 is outside the device's ports",
+            "it has 2 (0x70-0x71)",
+        ]),
+        ("probe that can never match", base("[devices.rtc]\nports = \"0x70-0x71\"\nprobe = { read = 1, mask = 0x0f, equals = 0x80 }\n"), 11, vec![
+            "has bits outside `mask = 0x0f`",
+        ]),
+        ("read probe without equals", base("[devices.rtc]\nports = \"0x70-0x71\"\nprobe = { read = 1 }\n"), 11, vec![
+            "a `read` probe needs `equals`",
+        ]),
+        ("unknown device key", base("[devices.rtc]\nport = \"0x70\"\n"), 10, vec!["did you mean `ports`?"]),
         ("com1", base("[components.d]\npath = \"d\"\ndevices = [\"com1\"]\n"), 11, vec![
             "COM1 is the seL4 kernel's serial console; use com2..com4",
         ]),
@@ -597,6 +664,13 @@ fn explains_each_mistake_at_its_line() {
     }
     assert!(failures.is_empty(), "{failures}");
     assert!(cases.len() >= 14);
+    assert!(
+        cases
+            .iter()
+            .filter(|(name, ..)| name.contains("device") || name.contains("IRQ") || name.contains("probe"))
+            .count()
+            >= 15
+    );
 }
 
 #[test]

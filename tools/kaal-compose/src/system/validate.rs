@@ -18,6 +18,9 @@ use super::raw::{
     Name, Names, RawChannel, RawComponent, RawFile, RawKernel, RawKernelSource, RawNotification, RawQemu, RawRegion,
     RawResources, RawRing, RawSize, RawTime, Tables,
 };
+#[path = "fixed_devices.rs"]
+mod fixed_devices;
+
 use super::size::{parse_size, show_approx, show_size, SIZE_FORMS};
 use super::{
     closest, did_you_mean, key_part, Budget, Channel, Component, Kernel, KernelSourceSpec, NotificationLink, Platform,
@@ -52,11 +55,18 @@ const RING_ITEM_SIZE: RangeInclusive<i64> = 1..=4096;
 const MAX_SHARED: u64 = MIB;
 /// A device's I/O ports, IRQ handler and the notification its interrupts arrive on.
 const DEVICE_CAPS: usize = 3;
-const DEVICES: [&str; 5] = ["com2", "com3", "com4", "pit", "hpet"];
-const DEVICE_FORMS: &str = "devices are com2, com3, com4 (serial ports), pit, hpet (timers), or a PCI function \
-                            as pci:BB:DD.F\n(hex bus 00-ff, device 00-1f, function 0-7; e.g. `pci:00:03.0`)\nthe \
-                            fixed (non-PCI) devices are a closed list in this version of KaaL; \
-                            docs/SYSTEM_TOML.md#devices-kaal-does-not-know says where it is kept";
+const DEVICE_FORMS: &str = "devices are com2, com3, com4 (serial ports), pit, hpet (timers), a fixed device this \
+                            system declares in [devices.NAME], or a PCI function as pci:BB:DD.F\n(hex bus 00-ff, \
+                            device 00-1f, function 0-7; e.g. `pci:00:03.0`)";
+
+/// The devices KaaL ships that a component may be granted by name.
+fn grantable() -> impl Iterator<Item = &'static str> {
+    kaal_abi::devices::BUILT_IN
+        .iter()
+        .filter(|d| d.reserved.is_none())
+        .map(|d| d.name)
+        .chain(kaal_abi::devices::OTHER_NAMES)
+}
 
 /// A size setting's default and bounds.
 struct SizeLimit {
@@ -80,7 +90,7 @@ const DEFAULT_LOG: &str = "info";
 
 /// Checks a parsed file and builds the [`System`] it describes.
 pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErrors> {
-    let mut check = Checker { source, errors: Vec::new() };
+    let mut check = Checker { source, errors: Vec::new(), declared: BTreeSet::new() };
     let header = raw.system.span();
     let raw_system = raw.system.into_inner();
     check.name(&raw_system.name, "system.name", "system", NAME_LEN);
@@ -97,6 +107,7 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
     let (qemu, qemu_memory) = check.qemu(raw.qemu.as_ref().map(Spanned::get_ref));
     let kernel = check.kernel(raw.kernel.as_ref().map(Spanned::get_ref));
     let time = check.time(raw.time.as_ref());
+    let devices = check.declared_devices(raw.devices.as_ref(), qemu_memory);
 
     let raw_components = raw.components.map(Spanned::into_inner).unwrap_or_default();
     let mut components = check.components(&raw_components, &resources, priorities_valid);
@@ -138,6 +149,7 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
         qemu,
         kernel,
         time,
+        devices,
         components,
         channels,
         notifications,
@@ -195,6 +207,8 @@ impl Grants {
 struct Checker<'a> {
     source: &'a Source<'a>,
     errors: Vec<ConfigError>,
+    /// The names of the fixed devices the file declares (`[devices.NAME]`).
+    declared: BTreeSet<String>,
 }
 
 impl Checker<'_> {
@@ -718,8 +732,9 @@ impl Checker<'_> {
     /// The canonical name of a device, if it is well formed and may be granted.
     fn device(&mut self, device: &Name, key: &str) -> Option<String> {
         let written = device.get_ref();
+        let known: Vec<String> = grantable().map(String::from).chain(self.declared.iter().cloned()).collect();
         let (message, help) = match written.as_str() {
-            name if DEVICES.contains(&name) => return Some(name.to_string()),
+            name if grantable().any(|d| d == name) || self.declared.contains(name) => return Some(name.to_string()),
             "com1" => (
                 "`com1` is reserved: COM1 is the seL4 kernel's serial console; use com2..com4".to_string(),
                 "pick com2, com3 or com4".to_string(),
@@ -728,8 +743,14 @@ impl Checker<'_> {
                 Some(Ok(canonical)) => return Some(canonical),
                 Some(Err(why)) => (format!("`{name}` is not a valid PCI address: {why}"), DEVICE_FORMS.to_string()),
                 None => (
-                    format!("`{name}` is not a device KaaL knows"),
-                    format!("{}{DEVICE_FORMS}", did_you_mean(name, DEVICES)),
+                    format!("`{name}` is not a device KaaL knows, and this system declares no device `{name}`"),
+                    format!(
+                        "{}{DEVICE_FORMS}\nto drive a fixed device KaaL does not ship, declare it with its \
+                         ports and interrupt line, e.g.\n  [devices.{}]\n  ports = \"0x70-0x71\"\n  irq = 8\n(see \
+                         docs/SYSTEM_TOML.md#devices-kaal-does-not-know)",
+                        did_you_mean(name, known.iter().map(String::as_str)),
+                        key_part(name),
+                    ),
                 ),
             },
         };

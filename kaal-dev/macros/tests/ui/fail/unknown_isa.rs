@@ -1,8 +1,8 @@
-// ISA devices are com1, com2, com3, com4 and pit; one per #[isa(...)].
+// A fixed device is named like `com2` or `rtc` (lower case), one per #[isa(...)].
 use kaal_dev::{Driver, PortBlock};
 
 #[derive(Driver)]
-#[isa(com9)]
+#[isa(Com9)]
 #[isa(com1, com2)]
 #[isa = "com2"]
 struct Uart {

@@ -1,7 +1,7 @@
 //! An ISA driver with I/O ports, an interrupt and plain fields.
 
 use kaal_dev::kit::{ResourceRequest, DRIVERS};
-use kaal_dev::{DeviceMatch, Driver, DriverError, Irq, IsaDevice, PortBlock};
+use kaal_dev::{DeviceMatch, Driver, DriverError, Irq, PortBlock};
 
 #[derive(Driver)]
 #[driver(name = "uart16550")]
@@ -27,7 +27,7 @@ impl Uart {
 
 fn main() {
     assert_eq!(<Uart as Driver>::NAME, "uart16550");
-    assert_eq!(<Uart as Driver>::MATCHES, &[DeviceMatch::Isa(IsaDevice::Com2), DeviceMatch::Isa(IsaDevice::Com4)]);
+    assert_eq!(<Uart as Driver>::MATCHES, &[DeviceMatch::Fixed("com2"), DeviceMatch::Fixed("com4")]);
     assert_eq!(<Uart as Driver>::RESOURCES, ResourceRequest { dma_bytes: 0 });
     let entry = DRIVERS.iter().find(|entry| entry.name == "uart16550").expect("registered in DRIVERS");
     assert_eq!(entry.matches, <Uart as Driver>::MATCHES);

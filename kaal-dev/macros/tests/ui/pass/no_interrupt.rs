@@ -2,7 +2,7 @@
 //! nothing. Two drivers in one crate get two entries in `DRIVERS`.
 
 use kaal_dev::kit::{ResourceRequest, DRIVERS};
-use kaal_dev::{DeviceMatch, Driver, IsaDevice, MmioBlock, PortBlock};
+use kaal_dev::{DeviceMatch, Driver, MmioBlock, PortBlock};
 
 /// Polled: reads the counter when asked.
 #[derive(Driver)]
@@ -24,7 +24,7 @@ struct Framebuffer {
 
 fn main() {
     assert_eq!(<PolledTimer as Driver>::NAME, "polled_timer");
-    assert_eq!(<PolledTimer as Driver>::MATCHES, &[DeviceMatch::Isa(IsaDevice::Pit)]);
+    assert_eq!(<PolledTimer as Driver>::MATCHES, &[DeviceMatch::Fixed("pit")]);
     assert_eq!(<PolledTimer as Driver>::RESOURCES, ResourceRequest::default());
     assert_eq!(<Framebuffer as Driver>::NAME, "framebuffer");
     assert_eq!(<Framebuffer as Driver>::MATCHES, &[DeviceMatch::Pci { vendor: 0x1234, device: 0x1111 }]);
