@@ -262,7 +262,7 @@ impl Broker {
         irq_control: IrqControl,
         memory: &mut UntypedAllocator,
         vspace: &mut VSpace,
-        declared: &[FixedDevice],
+        declared: &[FixedDevice<'static>],
     ) -> Result<Self, kaal_core::Error> {
         let mut next_vaddr = MAPPINGS_BASE;
         let mut notes = Vec::new();

@@ -631,5 +631,10 @@ fn a_project_drives_a_device_kaal_does_not_ship_declared_in_system_toml() {
     }
     let (ok, caps) = cargo_kaal(&project, &["debug", "caps"]);
     assert!(ok && caps.contains("rtc:ports") && caps.contains("rtc:irq"), "{caps}");
+    // The device table has the declared device, with the project's driver matched to it.
+    let (ok, devices) = cargo_kaal(&project, &["debug", "devices"]);
+    let row = devices.lines().find(|l| l.starts_with("rtc ")).unwrap_or_default();
+    assert!(ok && row.contains("MC146818 CMOS real-time clock") && row.contains("0x70-0x71"), "{devices}");
+    assert!(devices.lines().any(|l| l.contains("rtc") && l.contains("cmos-rtc")), "{devices}");
     assert_eq!(checkout_status(), before, "the KaaL checkout changed");
 }

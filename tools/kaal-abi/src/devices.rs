@@ -9,6 +9,8 @@
 //! lists them. The validator checks declared devices against [`BUILT_IN`],
 //! [`KERNEL_PORTS`], [`KERNEL_MMIO`] and each other with the functions here.
 
+use core::fmt;
+
 /// Longest device name: it must leave room in a 32-byte grant name for `:events`.
 pub const MAX_NAME: usize = 24;
 
@@ -27,12 +29,12 @@ pub enum Probe {
 
 /// A fixed device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FixedDevice {
+pub struct FixedDevice<'a> {
     /// The broker's name for it: lower-case letters, digits and `_`, starting with a
     /// letter, at most [`MAX_NAME`] bytes.
-    pub name: &'static str,
+    pub name: &'a str,
     /// What it is ("16550 UART").
-    pub description: &'static str,
+    pub description: &'a str,
     /// Its I/O ports.
     pub ports: Option<PortRange>,
     /// Its ISA interrupt line (0-15).
@@ -41,7 +43,83 @@ pub struct FixedDevice {
     pub mmio: Option<MmioRange>,
     pub probe: Probe,
     /// Why it may never be handed out, if so.
-    pub reserved: Option<&'static str>,
+    pub reserved: Option<&'a str>,
+}
+
+impl<'a> FixedDevice<'a> {
+    /// Reads one line [`Display`](fmt::Display) wrote (how `kaal debug devices` hands a
+    /// system's declared devices to the device lister); `None` if it is malformed.
+    pub fn parse(line: &'a str) -> Option<Self> {
+        let (fields, description) = line.trim_end().split_once(" description=")?;
+        let mut device = FixedDevice {
+            name: "",
+            description,
+            ports: None,
+            irq: None,
+            mmio: None,
+            probe: Probe::None,
+            reserved: None,
+        };
+        for word in fields.split(' ') {
+            let (key, value) = word.split_once('=')?;
+            match key {
+                "name" => device.name = value,
+                "ports" => {
+                    let (first, count) = value.split_once('+')?;
+                    device.ports = Some(PortRange { first: hex(first)? as u16, count: hex(count)? as u16 });
+                }
+                "irq" => device.irq = Some(value.parse().ok()?),
+                "mmio" => {
+                    let (address, size) = value.split_once('+')?;
+                    device.mmio = Some(MmioRange { address: hex(address)?, size: hex(size)? });
+                }
+                "probe" => {
+                    let mut parts = value.split(':');
+                    device.probe = match (parts.next()?, parts.next(), parts.next(), parts.next()) {
+                        ("none", None, ..) => Probe::None,
+                        ("scratch", Some(offset), None, _) => Probe::Scratch { offset: hex(offset)? as u16 },
+                        ("read", Some(offset), Some(mask), Some(equals)) => Probe::Read {
+                            offset: hex(offset)? as u16,
+                            mask: hex(mask)? as u8,
+                            equals: hex(equals)? as u8,
+                        },
+                        _ => return None,
+                    };
+                }
+                _ => return None,
+            }
+        }
+        check_name(device.name).ok()?;
+        Some(device)
+    }
+}
+
+fn hex(text: &str) -> Option<u64> {
+    u64::from_str_radix(text.strip_prefix("0x")?, 16).ok()
+}
+
+/// One line: `name=rtc ports=0x70+0x2 irq=8 probe=none description=CMOS clock`.
+impl fmt::Display for FixedDevice<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "name={}", self.name)?;
+        if let Some(p) = self.ports {
+            write!(f, " ports={:#x}+{:#x}", p.first, p.count)?;
+        }
+        if let Some(irq) = self.irq {
+            write!(f, " irq={irq}")?;
+        }
+        if let Some(m) = self.mmio {
+            write!(f, " mmio={:#x}+{:#x}", m.address, m.size)?;
+        }
+        match self.probe {
+            Probe::None => write!(f, " probe=none")?,
+            Probe::Scratch { offset } => write!(f, " probe=scratch:{offset:#x}")?,
+            Probe::Read { offset, mask, equals } => write!(f, " probe=read:{offset:#x}:{mask:#x}:{equals:#x}")?,
+        }
+        // Last: the description may hold spaces (but not line breaks).
+        let description = self.description.split(['\n', '\r']).next().unwrap_or("");
+        write!(f, " description={description}")
+    }
 }
 
 /// I/O ports `first..first + count`.
@@ -82,7 +160,7 @@ const fn ports(first: u16, count: u16) -> Option<PortRange> {
     Some(PortRange { first, count })
 }
 
-const fn uart(name: &'static str, first: u16, irq: u8, reserved: Option<&'static str>) -> FixedDevice {
+const fn uart(name: &'static str, first: u16, irq: u8, reserved: Option<&'static str>) -> FixedDevice<'static> {
     FixedDevice {
         name,
         description: "16550 UART",
@@ -96,7 +174,7 @@ const fn uart(name: &'static str, first: u16, irq: u8, reserved: Option<&'static
 
 /// The fixed devices KaaL knows on QEMU's `pc` machine. (The HPET is found through ACPI,
 /// not listed here.)
-pub const BUILT_IN: [FixedDevice; 5] = [
+pub const BUILT_IN: [FixedDevice<'static>; 5] = [
     uart("com1", 0x3f8, 4, Some("the seL4 kernel's debug console (seL4_DebugPutChar) writes to it")),
     uart("com2", 0x2f8, 3, None),
     uart("com3", 0x3e8, 4, None),
@@ -135,7 +213,7 @@ pub const KERNEL_MMIO: [(MmioRange, &str); 3] = [
 ];
 
 /// The built-in device called `name`.
-pub fn built_in(name: &str) -> Option<&'static FixedDevice> {
+pub fn built_in(name: &str) -> Option<&'static FixedDevice<'static>> {
     BUILT_IN.iter().find(|d| d.name == name)
 }
 
@@ -191,6 +269,30 @@ mod tests {
         let m = |address, size| MmioRange { address, size };
         assert!(m(0x1000, 0x1000).overlaps(m(0x1fff, 1)));
         assert!(!m(0x1000, 0x1000).overlaps(m(0x2000, 1)));
+    }
+
+    #[test]
+    fn declared_devices_round_trip_through_one_line() {
+        extern crate std;
+        use std::string::ToString;
+        let rtc = FixedDevice {
+            name: "rtc",
+            description: "CMOS clock, battery backed",
+            ports: ports(0x70, 2),
+            irq: Some(8),
+            mmio: Some(MmioRange { address: 0xfed4_0000, size: 0x1000 }),
+            probe: Probe::Read { offset: 1, mask: 0x80, equals: 0x80 },
+            reserved: None,
+        };
+        let line = rtc.to_string();
+        assert_eq!(FixedDevice::parse(&line), Some(rtc));
+        for device in BUILT_IN {
+            let line = device.to_string();
+            assert_eq!(FixedDevice::parse(&line), Some(FixedDevice { reserved: None, ..device }));
+        }
+        assert_eq!(FixedDevice::parse("name=Bad description=x"), None);
+        assert_eq!(FixedDevice::parse("name=rtc ports=70 description=x"), None);
+        assert_eq!(FixedDevice::parse("name=rtc"), None);
     }
 
     #[test]

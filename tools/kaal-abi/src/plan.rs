@@ -167,7 +167,7 @@ pub struct BootPlan {
     pub regions: &'static [RegionPlan],
     pub devices: &'static [DevicePlan],
     /// The fixed devices the system declares (`[devices.NAME]`), beside the built-in ones.
-    pub fixed_devices: &'static [crate::devices::FixedDevice],
+    pub fixed_devices: &'static [crate::devices::FixedDevice<'static>],
     /// The time service, if the system has one.
     pub time: Option<TimePlan>,
 }

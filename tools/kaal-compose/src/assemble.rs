@@ -227,11 +227,13 @@ pub fn driver_declarations(image: &Path, scratch_dir: &Path) -> Result<String> {
         .output()
         .map_err(|e| ToolError::new(step, format!("cannot run objcopy: {e}"), "install binutils"))?;
     let _ = std::fs::remove_file(&copy);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // An image without drivers has no such section: objcopy (binutils 2.40) says so
+    // and exits with status 0, writing nothing.
+    if stderr.contains("does not exist") || stderr.contains("can't dump section") {
+        return Ok(String::new());
+    }
     if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if stderr.contains("does not exist") || stderr.contains("can't dump section") {
-            return Ok(String::new());
-        }
         return Err(ToolError::new(
             step,
             format!("objcopy --dump-section .kaal_drivers {}: {}", image.display(), stderr.trim()),

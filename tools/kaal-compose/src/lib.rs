@@ -30,6 +30,10 @@ use kaal_sel4::KernelChoice;
 pub use error::{Result, ToolError};
 use progress::Reporter;
 
+/// The environment variable that carries a system's declared fixed devices to the
+/// device lister (`tools/kaal-devices`) when `kaal debug devices` builds it.
+pub const DECLARED_DEVICES_ENV: &str = "KAAL_DECLARED_DEVICES";
+
 /// KaaL's own `tools/` directory (systems the tool boots for itself, like the device
 /// lister), in the checkout this tool was built from.
 pub fn tools_dir() -> std::path::PathBuf {

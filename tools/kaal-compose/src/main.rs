@@ -428,6 +428,16 @@ fn run(cli: Cli) -> Result<i32> {
                     declared.extend(text.lines().map(|line| (package.clone(), line.to_string())));
                 }
             }
+            // The system's declared fixed devices go to the lister as one line each
+            // (`kaal_abi::devices::FixedDevice`'s format), which it reads at compile time.
+            let declared_devices: Vec<String> = match &system {
+                Some(dir) if kaal_compose::assemble::is_system_dir(dir) => {
+                    let file = kaal_compose::load_system_file(dir)?;
+                    file.system.devices.iter().map(|d| d.as_fixed().to_string()).collect()
+                }
+                _ => Vec::new(),
+            };
+            std::env::set_var(kaal_compose::DECLARED_DEVICES_ENV, declared_devices.join("\n"));
             let lister = kaal_compose::tools_dir().join("kaal-devices");
             let built = kaal_compose::build_with(Some(&lister), &options, &reporter)?;
             let cfg =

@@ -298,6 +298,7 @@ pub fn plan_with(system: &System, needs: &Needs) -> Result<Plan, ToolError> {
 /// A declared device as a `kaal_abi::devices::FixedDevice` literal.
 fn fixed_device_source(d: &crate::system::DeclaredDevice) -> String {
     use kaal_abi::devices::Probe;
+    let d = d.as_fixed();
     let ports = match d.ports {
         Some(p) => format!("Some(::kaal_abi::devices::PortRange {{ first: {:#x}, count: {} }})", p.first, p.count),
         None => "None".into(),
@@ -316,8 +317,8 @@ fn fixed_device_source(d: &crate::system::DeclaredDevice) -> String {
     format!(
         "::kaal_abi::devices::FixedDevice {{ name: {}, description: {}, ports: {ports}, irq: {:?}, mmio: {mmio}, \
          probe: ::kaal_abi::devices::Probe::{probe}, reserved: None }}",
-        rust_str(&d.name),
-        rust_str(&d.description),
+        rust_str(d.name),
+        rust_str(d.description),
         d.irq,
     )
 }

@@ -4,7 +4,9 @@
 
 use kaal_alloc::{HeapConfig, UntypedAllocator};
 use kaal_core::{println, Error, RootTask};
-use kaal_dev::Broker;
+use kaal_dev::{Broker, FixedDevice};
+
+extern crate alloc;
 
 kaal_core::root_task!(main);
 kaal_alloc::global_heap!(HEAP);
@@ -20,7 +22,17 @@ fn main(rt: RootTask) -> Result<(), Error> {
         heap,
         HeapConfig { limit: 15 << 20, ..HeapConfig::default() },
     )?;
-    let broker = Broker::new(io_port, irq_control, &mut memory, &mut vspace)?;
+    // `kaal debug devices` in a system's directory passes the system's declared fixed
+    // devices (`[devices.NAME]`), one `FixedDevice` line each, when it builds this.
+    let lines = option_env!("KAAL_DECLARED_DEVICES").unwrap_or("");
+    let mut declared = alloc::vec::Vec::new();
+    for line in lines.lines().filter(|l| !l.is_empty()) {
+        match FixedDevice::parse(line) {
+            Some(device) => declared.push(device),
+            None => println!("note: a declared device could not be read (kaal and kaal-devices disagree?): {line}"),
+        }
+    }
+    let broker = Broker::with_devices(io_port, irq_control, &mut memory, &mut vspace, &declared)?;
     println!("{broker}");
     Ok(())
 }

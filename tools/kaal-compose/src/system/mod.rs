@@ -175,6 +175,21 @@ pub struct DeclaredDevice {
     pub probe: kaal_abi::devices::Probe,
 }
 
+impl DeclaredDevice {
+    /// As a row of the broker's device table.
+    pub fn as_fixed(&self) -> kaal_abi::devices::FixedDevice<'_> {
+        kaal_abi::devices::FixedDevice {
+            name: &self.name,
+            description: &self.description,
+            ports: self.ports,
+            irq: self.irq,
+            mmio: self.mmio,
+            probe: self.probe,
+            reserved: None,
+        }
+    }
+}
+
 impl System {
     /// Whether fixed device `name` (built in or declared) has an interrupt line; `None`
     /// if it is not a fixed device.
