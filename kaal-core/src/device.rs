@@ -163,7 +163,8 @@ impl IoPortRange {
 
     fn port(&self, offset: u16) -> Result<u16> {
         let port = self.span.first.checked_add(offset).filter(|p| self.span.contains(*p));
-        port.ok_or(Error::PortsOutOfRange { first: self.span.first.wrapping_add(offset), last: self.span.last })
+        let outside = self.span.first as u32 + offset as u32;
+        port.ok_or(Error::PortOutside { port: outside, first: self.span.first, last: self.span.last })
     }
 
     /// Reads the byte at `first + offset`.

@@ -153,6 +153,8 @@ pub enum Error {
     RingItemSize { name: Name, granted: u32, used: u32 },
     /// Ports outside the capability's range.
     PortsOutOfRange { first: u16, last: u16 },
+    /// A port access outside the capability's range `first..=last`.
+    PortOutside { port: u32, first: u16, last: u16 },
     /// seL4 16.0.0 issues each I/O port to one capability range at a time, and some of
     /// these ports are issued already.
     PortsInUse { first: u16, last: u16 },
@@ -273,6 +275,11 @@ impl fmt::Display for Error {
             Error::PortsOutOfRange { first, last } => write!(
                 f,
                 "I/O ports {first:#x}-{last:#x} are outside this capability's range; ask the broker for the device's ports"
+            ),
+            Error::PortOutside { port, first, last } => write!(
+                f,
+                "I/O port {port:#x} is outside this capability's range {first:#x}-{last:#x}; a driver is granted only \
+                 the ports it declares (#[ports] or #[ports(count = N)])"
             ),
             Error::PortsInUse { first, last } => write!(
                 f,

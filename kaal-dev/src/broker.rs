@@ -414,6 +414,11 @@ impl Broker {
         crate::kit::DRIVERS.iter().filter(|e| e.matches.iter().any(|m| device.matches(m))).map(|e| e.name).collect()
     }
 
+    /// The table's row for `id`.
+    pub fn device(&self, id: DeviceId) -> Option<&DeviceInfo> {
+        self.devices.iter().find(|d| d.id == id)
+    }
+
     /// Who holds `id`, if anyone.
     pub fn holder(&self, id: DeviceId) -> Option<&'static str> {
         self.holders.get(&id).copied()
@@ -435,7 +440,23 @@ impl Broker {
         memory: &mut UntypedAllocator,
         vspace: &mut VSpace,
     ) -> Result<DeviceBundle, BrokerError> {
-        let claim = self.claim_device(id, claimant, delivery, memory)?;
+        self.bundle(id, claimant, dma_bytes, None, delivery, memory, vspace)
+    }
+
+    /// [`request_device`](Self::request_device), with only the first `port_count` ports
+    /// if given.
+    #[allow(clippy::too_many_arguments)]
+    fn bundle(
+        &mut self,
+        id: DeviceId,
+        claimant: &'static str,
+        dma_bytes: usize,
+        port_count: Option<u16>,
+        delivery: IrqDelivery<'_>,
+        memory: &mut UntypedAllocator,
+        vspace: &mut VSpace,
+    ) -> Result<DeviceBundle, BrokerError> {
+        let claim = self.claim(id, claimant, delivery, port_count, memory)?;
         let resources = |error| BrokerError::Resources { id, claimant, error };
         let mut bundle = DeviceBundle {
             info: claim.info,
@@ -472,7 +493,32 @@ impl Broker {
         delivery: IrqDelivery<'_>,
         memory: &mut UntypedAllocator,
     ) -> Result<DeviceClaim, BrokerError> {
-        let info = match self.devices.iter().find(|d| d.id == id) {
+        self.claim(id, claimant, delivery, None, memory)
+    }
+
+    /// [`claim_device`](Self::claim_device) with only the device's first `port_count`
+    /// I/O ports (all of them if it has fewer): for a driver that declares
+    /// `#[ports(count = N)]`, so that the capability reaches no further.
+    pub fn claim_device_narrowed(
+        &mut self,
+        id: DeviceId,
+        claimant: &'static str,
+        delivery: IrqDelivery<'_>,
+        port_count: u16,
+        memory: &mut UntypedAllocator,
+    ) -> Result<DeviceClaim, BrokerError> {
+        self.claim(id, claimant, delivery, Some(port_count), memory)
+    }
+
+    fn claim(
+        &mut self,
+        id: DeviceId,
+        claimant: &'static str,
+        delivery: IrqDelivery<'_>,
+        port_count: Option<u16>,
+        memory: &mut UntypedAllocator,
+    ) -> Result<DeviceClaim, BrokerError> {
+        let mut info = match self.devices.iter().find(|d| d.id == id) {
             Some(info) => info.clone(),
             None => return Err(BrokerError::NoSuchDevice { id, known: self.known() }),
         };
@@ -494,6 +540,9 @@ impl Broker {
             }
         }
         let resources = |error| BrokerError::Resources { id, claimant, error };
+        if let (Some((first, count)), Some(wanted)) = (info.ports, port_count) {
+            info.ports = Some((first, count.min(wanted.max(1))));
+        }
         let mut claim = DeviceClaim { info: info.clone(), ports: None, irq: None, mmio: Vec::new() };
         if let Some((first, count)) = info.ports {
             claim.ports = Some(self.io_ports.issue(PortSpan::new(first, count), memory.cspace()).map_err(resources)?);
@@ -563,7 +612,8 @@ impl Broker {
             });
         };
         let id = candidates.iter().copied().find(|id| self.holder(*id).is_none()).unwrap_or(first);
-        let mut bundle = self.request_device(id, D::NAME, D::RESOURCES.dma_bytes, delivery, memory, vspace)?;
+        let resources = D::RESOURCES;
+        let mut bundle = self.bundle(id, D::NAME, resources.dma_bytes, resources.ports, delivery, memory, vspace)?;
         Ok(D::probe(&mut bundle)?)
     }
 }

@@ -79,6 +79,8 @@ impl core::error::Error for DriverError {}
 pub struct ResourceRequest {
     /// Bytes of DMA memory (0 for none). Rounded up to a power of two.
     pub dma_bytes: usize,
+    /// Only the device's first `N` I/O ports (`#[ports(count = N)]`); `None`: all.
+    pub ports: Option<u16>,
 }
 
 /// Bytes in each buffer of a [`DmaRing`].

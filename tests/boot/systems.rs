@@ -85,7 +85,12 @@ fn a_driver_without_an_interrupt_is_granted_none() {
         .assert_no_line("[pit-reader] granted pit:events")
         .assert_line(": running")
         .assert_line("[pit-reader] the interrupt: this component was not granted anything called \"pit:")
-        .assert_no_line("UNEXPECTED");
+        .assert_no_line("UNEXPECTED")
+        // #[ports(count = 6)]: COM2's first six ports, narrowed in the capability itself.
+        .assert_line("[kaal-root] device com2 -> lsr-reader (ports 0x2f8-0x2fd of 0x2f8-0x2ff)")
+        .assert_line("[lsr-reader] line status 0x60: transmitter empty")
+        .assert_line("[lsr-reader] the scratch register: ")
+        .assert_line("[lsr-reader] the kernel refuses port 0x2ff: ");
     let (ok, out) = cargo_kaal(&workspace_root(), &["debug", "caps", "tests/systems/least-authority"]);
     assert!(ok, "{out}");
     let row =
@@ -94,6 +99,7 @@ fn a_driver_without_an_interrupt_is_granted_none() {
     assert!(row("pit:irq").contains("not granted: pit-reader takes no interrupt"), "{out}");
     assert!(row("pit:events").contains("not granted: pit-reader takes no interrupt"), "{out}");
     assert!(row("pit:mmio").contains("not granted: pit-reader takes no device memory"), "{out}");
+    assert!(row("com2:ports").contains("only the device's first 6 ports: lsr-reader takes no more"), "{out}");
     // `debug devices` boots the machine, prints the broker's table, and matches the
     // system's own drivers to it.
     let (ok, out) = cargo_kaal(&workspace_root(), &["debug", "devices", "tests/systems/least-authority"]);

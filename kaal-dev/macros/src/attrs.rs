@@ -28,7 +28,10 @@ pub(crate) enum DeviceMatch {
 
 /// The resource a field takes from the device bundle.
 pub(crate) enum Resource {
-    Ports,
+    /// `count`: only the device's first `count` ports (`#[ports(count = N)]`).
+    Ports {
+        count: Option<u16>,
+    },
     Mmio {
         bar: u8,
     },
@@ -169,12 +172,27 @@ pub(crate) fn parse_resource(attr: &Attribute) -> Result<Resource> {
     }
 }
 
-/// `#[ports]`.
+/// `#[ports]` (all of the device's I/O ports) or `#[ports(count = N)]` (its first `N`:
+/// the component is granted no more, so the driver cannot reach the others).
 fn parse_ports(attr: &Attribute) -> Result<Resource> {
-    match attr.meta {
-        Meta::Path(_) => Ok(Resource::Ports),
-        _ => Err(Error::new_spanned(attr, "#[ports] takes no arguments: the field gets all of the device's I/O ports")),
+    if let Meta::Path(_) = attr.meta {
+        return Ok(Resource::Ports { count: None });
     }
+    let usage = "#[ports] or #[ports(count = 4)]";
+    let mut count = None;
+    parse_list(attr, usage, |meta| {
+        if meta.path.is_ident("count") {
+            let (value, lit) = int_value(&meta, "4")?;
+            if !(1..=u16::MAX as u64).contains(&value) {
+                let message = format!("a device has 1 to {} I/O ports, not {value}", u16::MAX);
+                return Err(Error::new_spanned(lit, message));
+            }
+            set_once(&mut count, &meta, value as u16)
+        } else {
+            Err(unknown_key(&meta, "ports", &["count"]))
+        }
+    })?;
+    Ok(Resource::Ports { count })
 }
 
 /// `#[mmio(bar = 0)]`.

@@ -57,11 +57,15 @@ fn declaration(driver: &DriverDef) -> TokenStream {
             _ => None,
         })
         .fold(0, |a, b| a | b);
+    let port_count = match port_count(driver) {
+        Some(count) => format!(" portcount={count}"),
+        None => String::new(),
+    };
     let line = format!(
-        "kaal-driver 1 name={} match={} ports={} irq={} mmio={mmio:#x}\n",
+        "kaal-driver 1 name={} match={} ports={} irq={} mmio={mmio:#x}{port_count}\n",
         driver.name.value(),
         matches.join(","),
-        has(|r| matches!(r, Resource::Ports)) as u8,
+        has(|r| matches!(r, Resource::Ports { .. })) as u8,
         has(|r| matches!(r, Resource::Interrupt { .. })) as u8,
     );
     let bytes = syn::LitByteStr::new(line.as_bytes(), Span::call_site());
@@ -74,6 +78,14 @@ fn declaration(driver: &DriverDef) -> TokenStream {
     }
 }
 
+/// `N` of the driver's `#[ports(count = N)]`, if it has one.
+fn port_count(driver: &DriverDef) -> Option<u16> {
+    driver.fields.iter().find_map(|f| match &f.resource {
+        Some((Resource::Ports { count }, _)) => *count,
+        _ => None,
+    })
+}
+
 /// `impl kaal_dev::kit::Driver for ...`.
 fn driver_impl(driver: &DriverDef) -> TokenStream {
     let DriverDef { ident, name, .. } = driver;
@@ -82,13 +94,17 @@ fn driver_impl(driver: &DriverDef) -> TokenStream {
     let field_inits = driver.fields.iter().map(field_init);
     let interrupt = interrupt_body(driver);
     let handle_interrupt = handle_interrupt_body(driver);
+    let ports = match port_count(driver) {
+        Some(count) => quote!(::core::option::Option::Some(#count)),
+        None => quote!(::core::option::Option::None),
+    };
     quote! {
         #[automatically_derived]
         impl ::kaal_dev::kit::Driver for #ident {
             const NAME: &'static str = #name;
             const MATCHES: &'static [::kaal_dev::DeviceMatch] = &[#(#matches),*];
             const RESOURCES: ::kaal_dev::kit::ResourceRequest =
-                ::kaal_dev::kit::ResourceRequest { dma_bytes: #dma_bytes };
+                ::kaal_dev::kit::ResourceRequest { dma_bytes: #dma_bytes, ports: #ports };
 
             #[allow(unused_variables)]
             fn probe(
@@ -130,7 +146,7 @@ fn field_init(field: &FieldDef) -> TokenStream {
     let span = Span::call_site().located_at(field.ty.span());
     let value = match &field.resource {
         None => quote_spanned!(span=> ::core::default::Default::default()),
-        Some((Resource::Ports, _)) => quote_spanned!(span=> device.take_ports()?),
+        Some((Resource::Ports { .. }, _)) => quote_spanned!(span=> device.take_ports()?),
         Some((Resource::Interrupt { .. }, _)) => quote_spanned!(span=> device.take_irq()?),
         Some((Resource::Mmio { bar }, _)) => {
             let bar = Literal::u8_unsuffixed(*bar);

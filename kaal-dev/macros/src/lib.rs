@@ -34,7 +34,8 @@
 //! - `impl kaal_dev::kit::Driver for Uart`:
 //!   - `NAME`: the driver name;
 //!   - `MATCHES`: one `DeviceMatch` per `#[isa]` and `#[pci]` attribute, in order;
-//!   - `RESOURCES`: `ResourceRequest { dma_bytes }` (0 without `#[resources]`);
+//!   - `RESOURCES`: `ResourceRequest { dma_bytes, ports }` (0 without `#[resources]`; `ports`
+//!     from `#[ports(count = N)]`);
 //!   - `probe`: builds every field as the comments above say, in field order;
 //!   - `interrupt`: `Some(&self.irq)` for the `#[interrupt]` field, else `None`;
 //!   - `handle_interrupt`: calls `self.on_interrupt()`, the method named by `handler`

@@ -191,7 +191,7 @@ fn check_taken_once(fields: &[FieldDef], errors: &mut Errors) {
 /// The device resource a field attribute takes, for messages.
 fn resource_name(resource: &Resource) -> String {
     match resource {
-        Resource::Ports => "I/O ports".to_string(),
+        Resource::Ports { .. } => "I/O ports".to_string(),
         Resource::Mmio { bar } => format!("MMIO BAR {bar}"),
         Resource::Interrupt { .. } => "interrupt".to_string(),
         // Both take the whole pool, so they share one name.

@@ -5,11 +5,13 @@
 //!
 //! ```text
 //! kaal-driver 1 name=uart16550 match=isa:com2,isa:com3 ports=1 irq=1 mmio=0x0
+//! kaal-driver 1 name=lsr-reader match=isa:com2 ports=1 irq=0 mmio=0x0 portcount=6
 //! ```
 //!
 //! `match` lists the devices it drives (`isa:<name>` or `pci:<vendor>:<device>`, hex),
 //! `ports` and `irq` whether it takes the device's I/O ports and interrupt, and `mmio`
-//! a bit mask of the PCI BARs it maps. `kaal build` reads the lines of each component's
+//! a bit mask of the PCI BARs it maps, and `portcount` (optional) that it takes only the
+//! device's first so many ports (`#[ports(count = N)]`). `kaal build` reads the lines of each component's
 //! image and grants the component only the resources of the devices it lists that its
 //! drivers take: a driver without `#[interrupt]` gets no IRQ handler and no event
 //! notification.
@@ -24,6 +26,8 @@ pub struct Declaration<'a> {
     pub irq: bool,
     /// PCI BARs it maps, one bit each.
     pub mmio: u8,
+    /// It takes only the device's first so many I/O ports.
+    pub port_count: Option<u16>,
 }
 
 impl<'a> Declaration<'a> {
@@ -34,6 +38,7 @@ impl<'a> Declaration<'a> {
             return None;
         }
         let (mut name, mut matches, mut ports, mut irq, mut mmio) = (None, None, None, None, None);
+        let mut port_count = None;
         for word in words {
             let (key, value) = word.split_once('=')?;
             match key {
@@ -42,10 +47,11 @@ impl<'a> Declaration<'a> {
                 "ports" => ports = Some(value == "1"),
                 "irq" => irq = Some(value == "1"),
                 "mmio" => mmio = u8::from_str_radix(value.strip_prefix("0x")?, 16).ok(),
+                "portcount" => port_count = Some(value.parse().ok().filter(|n| *n > 0)?),
                 _ => {}
             }
         }
-        Some(Declaration { name: name?, matches: matches?, ports: ports?, irq: irq?, mmio: mmio? })
+        Some(Declaration { name: name?, matches: matches?, ports: ports?, irq: irq?, mmio: mmio?, port_count })
     }
 
     /// Whether it drives the ISA device `name` (`com2`).
@@ -67,7 +73,13 @@ mod tests {
     #[test]
     fn reads_what_the_derive_writes() {
         let d = Declaration::parse("kaal-driver 1 name=pit8254 match=isa:pit ports=1 irq=0 mmio=0x0\n").unwrap();
-        assert_eq!(d, Declaration { name: "pit8254", matches: "isa:pit", ports: true, irq: false, mmio: 0 });
+        assert_eq!(
+            d,
+            Declaration { name: "pit8254", matches: "isa:pit", ports: true, irq: false, mmio: 0, port_count: None }
+        );
+        let n = Declaration::parse("kaal-driver 1 name=lsr match=isa:com2 ports=1 irq=0 mmio=0x0 portcount=6").unwrap();
+        assert_eq!(n.port_count, Some(6));
+        assert_eq!(Declaration::parse("kaal-driver 1 name=l match=isa:com2 ports=1 irq=0 mmio=0x0 portcount=0"), None);
         assert!(d.drives_isa("pit") && !d.drives_isa("com2") && !d.drives_pci());
         let e = Declaration::parse("kaal-driver 1 name=e1000 match=pci:8086:100e ports=0 irq=1 mmio=0x1").unwrap();
         assert!(e.drives_pci() && e.irq && e.mmio == 1);

@@ -151,6 +151,9 @@ pub struct DevicePlan {
     pub name: &'static str,
     /// Index of the component that holds it.
     pub holder: usize,
+    /// Only the device's first so many I/O ports are claimed (its drivers'
+    /// `#[ports(count = N)]`); 0: all of them.
+    pub port_count: u16,
 }
 
 /// A whole system.

@@ -52,6 +52,9 @@ pub struct PlannedComponent {
     /// Device resources it is not granted, because no driver in its image takes them:
     /// the grant's name and why.
     pub withheld: Vec<(String, String)>,
+    /// Each of its devices whose ports its drivers narrow (`#[ports(count = N)]`): the
+    /// device and `N`.
+    pub port_counts: Vec<(String, u16)>,
 }
 
 /// Which of a device's resources a component's drivers take (from the declarations
@@ -59,6 +62,8 @@ pub struct PlannedComponent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceNeeds {
     pub ports: bool,
+    /// Only the first so many ports (every driver that takes ports narrows them).
+    pub port_count: Option<u16>,
     pub irq: bool,
     pub mmio: bool,
     /// The drivers that declared them (empty: none did, so the component gets every
@@ -69,23 +74,33 @@ pub struct DeviceNeeds {
 impl DeviceNeeds {
     /// Every resource: what a component gets when no driver declares the device.
     pub fn all() -> Self {
-        DeviceNeeds { ports: true, irq: true, mmio: true, drivers: Vec::new() }
+        DeviceNeeds { ports: true, port_count: None, irq: true, mmio: true, drivers: Vec::new() }
     }
 
     /// What the drivers declared in `declarations` (lines of an image's
     /// `.kaal_drivers` section) take from `device` (`com2`, `pci:00:03.0`).
     pub fn from_declarations<'a>(device: &str, declarations: impl IntoIterator<Item = &'a str>) -> Self {
-        let mut needs = DeviceNeeds { ports: false, irq: false, mmio: false, drivers: Vec::new() };
+        let mut needs = DeviceNeeds { ports: false, port_count: None, irq: false, mmio: false, drivers: Vec::new() };
+        // Ports narrow only if every driver that takes them narrows them: to the most any asks.
+        let mut narrowed: Option<Option<u16>> = None;
         for line in declarations {
             let Some(d) = kaal_abi::drivers::Declaration::parse(line) else { continue };
             let drives = if device.starts_with("pci:") { d.drives_pci() } else { d.drives_isa(device) };
             if drives {
                 needs.ports |= d.ports;
+                if d.ports {
+                    narrowed = Some(match (narrowed, d.port_count) {
+                        (Some(None), _) | (_, None) => None,
+                        (Some(Some(a)), Some(b)) => Some(a.max(b)),
+                        (None, Some(b)) => Some(b),
+                    });
+                }
                 needs.irq |= d.irq;
                 needs.mmio |= d.mmio != 0;
                 needs.drivers.push(d.name.to_string());
             }
         }
+        needs.port_count = narrowed.flatten();
         if needs.drivers.is_empty() {
             DeviceNeeds::all()
         } else {
@@ -232,6 +247,7 @@ pub fn plan_with(system: &System, needs: &Needs) -> Result<Plan, ToolError> {
             );
         }
         let mut withheld = Vec::new();
+        let mut port_counts = Vec::new();
         for device in &component.devices {
             let index = devices.iter().position(|(c, d)| *c == me && d == device).expect("listed above");
             let need = needs.get(&(me.to_string(), device.clone())).cloned().unwrap_or_else(DeviceNeeds::all);
@@ -240,11 +256,18 @@ pub fn plan_with(system: &System, needs: &Needs) -> Result<Plan, ToolError> {
                 withheld.push((format!("{device}{part}"), format!("not granted: {by} takes no {what}")));
             };
             if need.ports {
+                let description = match need.port_count {
+                    Some(count) => {
+                        port_counts.push((device.clone(), count));
+                        format!("only the device's first {count} ports: {by} takes no more (#[ports(count = {count})])")
+                    }
+                    None => "if the device has ports".into(),
+                };
                 p.cap(
                     format!("{device}{}", parts::DEVICE_PORTS),
                     Source::DevicePorts(index),
                     CapKind::IoPort,
-                    "if the device has ports".into(),
+                    description,
                 );
             } else {
                 withhold(parts::DEVICE_PORTS, "I/O ports");
@@ -290,7 +313,7 @@ pub fn plan_with(system: &System, needs: &Needs) -> Result<Plan, ToolError> {
                 withhold(parts::DEVICE_MMIO, "device memory (#[mmio])");
             }
         }
-        components.push(PlannedComponent { name: component.name.clone(), grants: p.grants, withheld });
+        components.push(PlannedComponent { name: component.name.clone(), grants: p.grants, withheld, port_counts });
     }
     Ok(Plan { components })
 }
@@ -443,9 +466,13 @@ impl Plan {
                 .collect(),
         );
         let mut devices = Vec::new();
-        for (holder, c) in system.components.iter().enumerate() {
+        for (holder, (c, planned)) in system.components.iter().zip(&self.components).enumerate() {
             for d in &c.devices {
-                devices.push(format!("DevicePlan {{ name: {}, holder: {holder} }}", rust_str(d)));
+                let port_count = planned.port_counts.iter().find(|(name, _)| name == d).map_or(0, |(_, n)| *n);
+                devices.push(format!(
+                    "DevicePlan {{ name: {}, holder: {holder}, port_count: {port_count} }}",
+                    rust_str(d)
+                ));
             }
         }
         list(&mut out, "devices", devices);
@@ -642,7 +669,7 @@ readers = ["b"]
         assert!(rust.contains("AlignedImage<200>") && rust.contains("AlignedImage<100>"), "{rust}");
         assert!(!rust.contains("IMAGE_2"), "an image used twice is embedded once: {rust}");
         assert!(rust.contains("RingPlan { name: \"log\", slots: 64, item_size: 16, bytes: 4096 }"), "{rust}");
-        assert!(rust.contains("DevicePlan { name: \"com2\", holder: 1 }"), "{rust}");
+        assert!(rust.contains("DevicePlan { name: \"com2\", holder: 1, port_count: 0 }"), "{rust}");
         assert!(rust.contains("GrantPlan { name: \"log:space\", source: Source::RingNotification { ring: 0, data: false, wait: true }, slot: 11 }"), "{rust}");
         let table = plan.caps_table(&system);
         assert!(table.lines().any(|l| l.trim_start().starts_with("8 ") && l.contains(" calls ")), "{table}");

@@ -195,8 +195,19 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
             let fail =
                 |error| BootError::Device { component, device: device.name, error: alloc::boxed::Box::new(error) };
             let id = DeviceId::parse(device.name).ok_or(BootError::BadDeviceName { device: device.name })?;
-            let claim = broker.claim_device(id, component, IrqDelivery::Own, &mut memory).map_err(fail)?;
-            println!("[kaal-root] device {} -> {component}", device.name);
+            let claim = match device.port_count {
+                0 => broker.claim_device(id, component, IrqDelivery::Own, &mut memory),
+                ports => broker.claim_device_narrowed(id, component, IrqDelivery::Own, ports, &mut memory),
+            }
+            .map_err(fail)?;
+            match (device.port_count, claim.ports.as_ref().map(|p| p.span()), broker.device(id).and_then(|d| d.ports)) {
+                (1.., Some(got), Some((first, count))) if got.last < first + (count - 1) => println!(
+                    "[kaal-root] device {} -> {component} (ports {got} of {})",
+                    device.name,
+                    kaal_core::device::PortSpan::new(first, count)
+                ),
+                _ => println!("[kaal-root] device {} -> {component}", device.name),
+            }
             objects.devices.push(claim);
         }
     }

@@ -28,7 +28,7 @@ impl Uart {
 fn main() {
     assert_eq!(<Uart as Driver>::NAME, "uart16550");
     assert_eq!(<Uart as Driver>::MATCHES, &[DeviceMatch::Fixed("com2"), DeviceMatch::Fixed("com4")]);
-    assert_eq!(<Uart as Driver>::RESOURCES, ResourceRequest { dma_bytes: 0 });
+    assert_eq!(<Uart as Driver>::RESOURCES, ResourceRequest { dma_bytes: 0, ports: None });
     let entry = DRIVERS.iter().find(|entry| entry.name == "uart16550").expect("registered in DRIVERS");
     assert_eq!(entry.matches, <Uart as Driver>::MATCHES);
     let _: fn(&mut Uart) -> Option<&Irq> = serve_once;

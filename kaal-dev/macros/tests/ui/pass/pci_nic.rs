@@ -32,6 +32,6 @@ fn main() {
         <E1000Nic as Driver>::MATCHES,
         &[DeviceMatch::Pci { vendor: 0x8086, device: 0x100e }, DeviceMatch::Pci { vendor: 0x8086, device: 0x10d3 }]
     );
-    assert_eq!(<E1000Nic as Driver>::RESOURCES, ResourceRequest { dma_bytes: 65536 });
+    assert_eq!(<E1000Nic as Driver>::RESOURCES, ResourceRequest { dma_bytes: 65536, ports: None });
     assert!(DRIVERS.iter().any(|entry| entry.name == "e1000_nic"));
 }
