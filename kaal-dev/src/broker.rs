@@ -344,13 +344,16 @@ impl Broker {
         if let Some(hpet) = hpet {
             let mut mmio = heapless::Vec::new();
             let _ = mmio.push(MmioWindow { index: 0, paddr: hpet.base_address, size: 1024 });
+            // In legacy replacement mode (the only routing every HPET has) its timer 0
+            // raises the PIT's line: so the HPET is listed with it, and holding one of
+            // the two keeps the other from anyone else.
             devices.push(DeviceInfo {
                 id: DeviceId::Hpet,
                 description: "HPET timer",
                 pci_ids: None,
                 ports: None,
                 mmio,
-                interrupt: None,
+                interrupt: Some(isa_line(madt.as_ref(), 0)),
                 reserved: None,
             });
         }

@@ -2,19 +2,26 @@
 //!
 //! Components read time from the time-stamp counter themselves
 //! ([`kaal_core::time::Instant`]); to *wait* they need a hardware timer, which only the
-//! root task can claim. [`TimeService::start`] claims the 8254 PIT from the broker and
-//! starts a thread that serves the protocol in [`kaal_abi::time`]: each client (a
-//! component, by its badge) has up to [`MAX_TARGETS`] notifications the service may
-//! signal (its own wake notification, and ones it registered), each with at most one
-//! deadline. The thread keeps the PIT armed, in one-shot mode, for the earliest
-//! deadline (at most 65535 ticks, 55 ms, at a time: a later deadline takes several
-//! shots), and sleeps in between: no periodic tick.
+//! root task can claim. [`TimeService::start`] claims a timer from the broker (the 8254
+//! PIT or the HPET, as system.toml's `[time] source` says) and starts a thread that
+//! serves the protocol in [`kaal_abi::time`]: each client (a component, by its badge)
+//! has up to [`MAX_TARGETS`] notifications the service may signal (its own wake
+//! notification, and ones it registered), each with at most one deadline. The thread
+//! keeps the timer armed, in one-shot mode, for the earliest deadline, and sleeps in
+//! between: no periodic tick.
 //!
-//! The PIT's interrupt arrives on a notification bound to the service thread, so one
+//! - The **PIT** counts at 1.193182 MHz and a one-shot is at most 65535 ticks (55 ms): a
+//!   later deadline takes several shots.
+//! - The **HPET**'s timer 0 compares against a 64-bit main counter (100 MHz on QEMU),
+//!   so one shot reaches any deadline. It runs in legacy replacement mode, which routes
+//!   timer 0 to the PIT's interrupt line (ISA IRQ 0) on every HPET; the broker therefore
+//!   lists the HPET with the PIT's line, and holding one keeps the other from anyone
+//!   else. A comparator set in the past would not fire until the counter wraps, so after
+//!   arming, the service reads the counter back and fires at once if it has passed.
+//!
+//! The timer's interrupt arrives on a notification bound to the service thread, so one
 //! `Recv` waits for both requests and the timer. Requests are checked word by word; a
 //! hostile or confused client gets an error label and cannot disturb the others.
-//!
-//! The HPET would do as well and is finer; KaaL has no HPET driver yet.
 
 use alloc::vec::Vec;
 
@@ -23,8 +30,10 @@ use kaal_alloc::UntypedAllocator;
 use kaal_core::cspace::CSpace;
 use kaal_core::device::{IoPortRange, Irq};
 use kaal_core::ipc::{self, CapReceipt, Client, Message, Server};
+use kaal_core::mmio::MmioRegion;
 use kaal_core::thread::{JoinHandle, ThreadConfig, Threads};
 use kaal_core::time::Instant;
+use kaal_core::vspace::VSpace;
 use kaal_core::{Badge, Notification};
 
 use crate::broker::{Broker, BrokerError, IrqDelivery};
@@ -40,6 +49,111 @@ const ONE_SHOT_CHANNEL0: u8 = 0b0011_0000;
 const TIMER_EVENT: u64 = 1 << 27;
 /// Client badges the service accepts (`1..=MAX_CLIENTS`).
 pub const MAX_CLIENTS: usize = 256;
+
+/// HPET registers (IA-PC HPET specification 1.0a, section 2.3).
+mod hpet {
+    /// General capabilities: the counter's period in femtoseconds (bits 63:32), legacy
+    /// replacement capable (bit 15), a 64-bit counter (bit 13).
+    pub const CAPABILITIES: usize = 0x00;
+    pub const LEGACY_CAPABLE: u64 = 1 << 15;
+    /// General configuration: counting (bit 0), legacy replacement routing (bit 1).
+    pub const CONFIG: usize = 0x10;
+    pub const ENABLE: u64 = 1 << 0;
+    pub const LEGACY: u64 = 1 << 1;
+    pub const COUNTER: usize = 0xf0;
+    /// Timer 0's configuration: interrupt enabled (bit 2), edge-triggered (bit 1 clear),
+    /// one-shot (bit 3 clear), 64-bit (bit 8 clear).
+    pub const TIMER0_CONFIG: usize = 0x100;
+    pub const INTERRUPT_ENABLE: u64 = 1 << 2;
+    pub const LEVEL: u64 = 1 << 1;
+    pub const PERIODIC: u64 = 1 << 3;
+    pub const FORCE_32_BIT: u64 = 1 << 8;
+    pub const TIMER0_COMPARATOR: usize = 0x108;
+    /// The longest counter period the specification allows (100 ns).
+    pub const MAX_PERIOD_FS: u64 = 100_000_000;
+}
+
+/// The timer the service drives.
+enum Timer {
+    Pit(IoPortRange),
+    /// `ticks` counter ticks passed in `cycles` TSC cycles, measured at start.
+    Hpet {
+        regs: MmioRegion,
+        ticks: u64,
+        cycles: u64,
+    },
+}
+
+/// How long the service measures the HPET against the time-stamp counter, in
+/// femtoseconds (2 ms).
+const CALIBRATION_FS: u64 = 2_000_000_000_000;
+
+impl Timer {
+    /// Sets up timer `id` (its ports, or its registers) for one-shots.
+    fn new(id: DeviceId, ports: Option<IoPortRange>, mmio: Option<MmioRegion>) -> Result<Timer, TimeServiceError> {
+        let unusable =
+            |why| TimeServiceError::Unusable { device: if id == DeviceId::Hpet { "hpet" } else { "pit" }, why };
+        if id != DeviceId::Hpet {
+            return ports.map(Timer::Pit).ok_or(unusable("it has no I/O ports"));
+        }
+        let regs = mmio.ok_or(unusable("it has no registers"))?;
+        let caps: u64 = regs.read(hpet::CAPABILITIES)?;
+        let period_fs = caps >> 32;
+        if period_fs == 0 || period_fs > hpet::MAX_PERIOD_FS {
+            return Err(unusable("its counter period is outside the specification's 0-100 ns"));
+        }
+        if caps & hpet::LEGACY_CAPABLE == 0 {
+            return Err(unusable("it cannot route timer 0 to the PIT's line (no legacy replacement); use the PIT"));
+        }
+        let timer0: u64 = regs.read(hpet::TIMER0_CONFIG)?;
+        let timer0 = (timer0 | hpet::INTERRUPT_ENABLE) & !(hpet::LEVEL | hpet::PERIODIC | hpet::FORCE_32_BIT);
+        regs.write(hpet::TIMER0_COMPARATOR, u64::MAX)?;
+        regs.write(hpet::TIMER0_CONFIG, timer0)?;
+        let config: u64 = regs.read(hpet::CONFIG)?;
+        regs.write(hpet::CONFIG, config | hpet::ENABLE | hpet::LEGACY)?;
+        // Deadlines are in TSC cycles, and the kernel's TSC rate is whole megahertz
+        // measured against the PIT: converting through it would be off by up to a few
+        // tenths of a percent. So the service measures the two counters against each
+        // other, and converts with that.
+        let (start_cycles, start_ticks) = (Instant::now().as_cycles(), regs.read::<u64>(hpet::COUNTER)?);
+        let span = CALIBRATION_FS / period_fs;
+        let mut now_ticks = start_ticks;
+        while now_ticks.wrapping_sub(start_ticks) < span {
+            core::hint::spin_loop();
+            now_ticks = regs.read(hpet::COUNTER)?;
+        }
+        let cycles = Instant::now().as_cycles() - start_cycles;
+        let ticks = now_ticks.wrapping_sub(start_ticks);
+        if cycles == 0 {
+            return Err(unusable("the time-stamp counter did not advance while the HPET counted"));
+        }
+        Ok(Timer::Hpet { regs, ticks, cycles })
+    }
+
+    /// Starts a one-shot of `cycles` TSC cycles; `false` if the deadline passed while it
+    /// was being set (the interrupt would never come).
+    fn arm(&mut self, cycles: u64) -> bool {
+        match self {
+            Timer::Pit(ports) => {
+                let hz = kaal_core::arch::tsc_hz().unwrap_or(1_000_000_000) as u128;
+                let ticks = (cycles as u128 * PIT_HZ as u128).div_ceil(hz).clamp(1, 0xffff) as u16;
+                // Port errors cannot happen: the range is the PIT's, checked when it was claimed.
+                let _ = ports.write8(3, ONE_SHOT_CHANNEL0);
+                let _ = ports.write8(0, ticks as u8);
+                let _ = ports.write8(0, (ticks >> 8) as u8);
+                true
+            }
+            Timer::Hpet { regs, ticks: per, cycles: span } => {
+                let ticks = (cycles as u128 * *per as u128).div_ceil(*span as u128).max(1) as u64;
+                // Register errors cannot happen: the offsets are inside the claimed page.
+                let now: u64 = regs.read(hpet::COUNTER).unwrap_or(0);
+                let at = now.saturating_add(ticks);
+                let _ = regs.write(hpet::TIMER0_COMPARATOR, at);
+                regs.read::<u64>(hpet::COUNTER).is_ok_and(|after| after < at)
+            }
+        }
+    }
+}
 
 /// Why the time service could not start.
 #[derive(Debug)]
@@ -89,11 +203,14 @@ struct ClientState {
 }
 
 impl TimeService {
-    /// Claims the PIT and starts the service thread (on `threads`, at `priority`) for
+    /// Claims `timer` (`pit` or `hpet`; its registers mapped into `vspace`, the root
+    /// task's) and starts the service thread (on `threads`, at `priority`) for
     /// `clients` clients, badged `1..=clients`.
     pub fn start(
         broker: &mut Broker,
+        timer: DeviceId,
         memory: &mut UntypedAllocator,
+        vspace: &mut VSpace,
         threads: &mut Threads,
         clients: usize,
         priority: u8,
@@ -110,12 +227,14 @@ impl TimeService {
         let events: Notification = memory.allocate()?;
         let badge = Badge::new(TIMER_EVENT).expect("fits every kernel's badge");
         let delivery = IrqDelivery::Shared { notification: &events, badge };
-        let claim = broker
-            .claim_device(DeviceId::fixed("pit"), "time service", delivery, memory)
+        let bundle = broker
+            .request_device(timer, "time service", 0, delivery, memory, vspace)
             .map_err(TimeServiceError::Device)?;
-        let (Some(ports), Some(irq)) = (claim.ports, claim.irq) else {
-            return Err(TimeServiceError::Unusable { device: "pit", why: "it has no ports or no interrupt" });
+        let Some(irq) = bundle.irq else {
+            return Err(TimeServiceError::Unusable { device: "the timer", why: "it has no interrupt" });
         };
+        let mmio = bundle.mmio.into_iter().next().map(|(_, region)| region);
+        let timer = Timer::new(timer, bundle.ports, mmio)?;
         let mut wakes = Vec::with_capacity(clients);
         let mut states = Vec::with_capacity(clients);
         for _ in 0..clients {
@@ -130,7 +249,7 @@ impl TimeService {
         let cspace = memory.cspace().split(clients * (MAX_TARGETS - 1) + 1)?;
         let config = ThreadConfig::new("time").priority(priority).stack_size(16 * 1024);
         let thread = threads.spawn(memory, config, move || {
-            let mut service = Service { server: served, ports, irq, clients: states, cspace };
+            let mut service = Service { server: served, timer, irq, clients: states, cspace };
             service.run()
         })?;
         thread.bind_notification(&events)?;
@@ -158,7 +277,7 @@ impl TimeService {
 /// The service thread's state.
 struct Service {
     server: Server,
-    ports: IoPortRange,
+    timer: Timer,
     irq: Irq,
     clients: Vec<ClientState>,
     cspace: CSpace,
@@ -250,9 +369,19 @@ impl Service {
         }
     }
 
-    /// Signals every target whose deadline has passed, and arms the PIT for the
-    /// earliest one left.
+    /// Signals every target whose deadline has passed, and arms the timer for the
+    /// earliest one left (again, if that deadline passed while it was being armed).
     fn fire_and_rearm(&mut self) {
+        while let Some((now, at)) = self.fire() {
+            if self.timer.arm(at - now) {
+                return;
+            }
+        }
+    }
+
+    /// Signals every target whose deadline has passed; the time and the earliest
+    /// deadline left, if any.
+    fn fire(&mut self) -> Option<(u64, u64)> {
         let now = Instant::now().as_cycles();
         let mut earliest: Option<u64> = None;
         for client in &mut self.clients {
@@ -269,19 +398,6 @@ impl Service {
                 }
             }
         }
-        if let Some(at) = earliest {
-            self.arm(at - now);
-        }
-    }
-
-    /// Starts a one-shot of `cycles` TSC cycles (at most 65535 PIT ticks; a longer wait
-    /// takes several).
-    fn arm(&mut self, cycles: u64) {
-        let hz = kaal_core::arch::tsc_hz().unwrap_or(1_000_000_000);
-        let ticks = (cycles as u128 * PIT_HZ as u128).div_ceil(hz as u128).clamp(1, 0xffff) as u16;
-        // Port errors cannot happen: the range is the PIT's, checked when it was claimed.
-        let _ = self.ports.write8(3, ONE_SHOT_CHANNEL0);
-        let _ = self.ports.write8(0, ticks as u8);
-        let _ = self.ports.write8(0, (ticks >> 8) as u8);
+        earliest.map(|at| (now, at))
     }
 }

@@ -12,17 +12,22 @@ fn micros_after(run: &kaal_compose::qemu::BootOutcome, prefix: &str) -> u64 {
 }
 
 fn time_service(kernel: &str) {
-    let Some(boot) = Boot::new("tests/systems/time-service").on(kernel) else { return };
+    time_service_on("tests/systems/time-service", "pit", kernel)
+}
+
+fn time_service_on(system: &str, timer: &str, kernel: &str) {
+    let Some(boot) = Boot::new(system).on(kernel) else { return };
     let run = boot.icount().run();
+    let name = system.rsplit('/').next().unwrap_or_default();
     run.assert_success()
-        .assert_line("[kaal-root] time service on pit")
+        .assert_line(&format!("[kaal-root] time service on {timer}"))
         .assert_lines_in_order(&[
             "[sleeper] sleep(100 ms) took",
             "[sleeper] nothing within 30 ms: timed out after",
             "[late] sending 42 after",
             "[sleeper] got 42 after",
             "[sleeper] sleep_until(now) returned after",
-            "[kaal-root] system 'time-service' done: 3 succeeded, 0 failed, 0 faulted",
+            &format!("[kaal-root] system '{name}' done: 3 succeeded, 0 failed, 0 faulted"),
         ])
         .assert_no_line("UNEXPECTED")
         .assert_no_line("timed receive failed")
@@ -42,7 +47,8 @@ fn time_service(kernel: &str) {
     let prank_sleep = micros_after(&run, "[prankster] still served: sleep(10 ms) took");
     assert!((10_000..10_500).contains(&prank_sleep), "sleep(10 ms) took {prank_sleep} us");
     // A sleep lasts at least as long as asked, and not much longer (the PIT's tick is
-    // 0.84 us; a request and a wake-up cost a few microseconds of instructions).
+    // 0.84 us, the HPET's 10 ns; a request and a wake-up cost a few microseconds of
+    // instructions).
     let slept = micros_after(&run, "[sleeper] sleep(100 ms) took");
     assert!((100_000..100_500).contains(&slept), "sleep(100 ms) took {slept} us");
     let timed_out = micros_after(&run, "timed out after");
@@ -68,4 +74,15 @@ fn components_sleep_and_time_out_ring_waits_on_sel4_16_release() {
 #[test]
 fn components_sleep_and_time_out_ring_waits_on_sel4_16_mcs() {
     time_service("16.0.0-mcs");
+}
+
+/// The HPET drives the time service instead of the PIT: the same sleeps and timeouts.
+#[test]
+fn the_hpet_drives_the_time_service() {
+    time_service_on("tests/systems/time-service-hpet", "hpet", "5.0.0-debug");
+}
+
+#[test]
+fn the_hpet_drives_the_time_service_on_sel4_16_mcs() {
+    time_service_on("tests/systems/time-service-hpet", "hpet", "16.0.0-mcs-release");
 }

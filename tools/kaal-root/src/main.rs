@@ -183,8 +183,17 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
         let mut broker = Broker::with_devices(io_port, irq_control, &mut memory, &mut vspace, plan.fixed_devices)?;
         if let Some(time) = plan.time {
             let mut threads = kaal_core::thread::Threads::new(vspace.try_clone(memory.cspace())?, TIME_REGION)?;
-            let service = TimeService::start(&mut broker, &mut memory, &mut threads, plan.components.len(), 255)
-                .map_err(BootError::Time)?;
+            let timer = DeviceId::parse(time.device).ok_or(BootError::BadDeviceName { device: time.device })?;
+            let service = TimeService::start(
+                &mut broker,
+                timer,
+                &mut memory,
+                &mut vspace,
+                &mut threads,
+                plan.components.len(),
+                255,
+            )
+            .map_err(BootError::Time)?;
             println!("[kaal-root] time service on {}", time.device);
             // The spawner may go: the thread and its stack live on (nothing is freed).
             drop(threads);

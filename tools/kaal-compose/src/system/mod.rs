@@ -153,6 +153,8 @@ pub struct Component {
 pub enum TimeSource {
     /// The 8254 PIT, one-shot.
     Pit,
+    /// The HPET's timer 0, one-shot, on the PIT's interrupt line (legacy replacement).
+    Hpet,
 }
 
 impl TimeSource {
@@ -160,6 +162,16 @@ impl TimeSource {
     pub const fn device(self) -> &'static str {
         match self {
             TimeSource::Pit => "pit",
+            TimeSource::Hpet => "hpet",
+        }
+    }
+
+    /// The devices it takes from everyone else: the HPET's timer 0 replaces the PIT's
+    /// interrupt, so neither may be given to a component.
+    pub const fn devices(self) -> &'static [&'static str] {
+        match self {
+            TimeSource::Pit => &["pit"],
+            TimeSource::Hpet => &["hpet", "pit"],
         }
     }
 }

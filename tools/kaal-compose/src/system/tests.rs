@@ -415,6 +415,21 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
             "[devices.hpte]",
             "docs/SYSTEM_TOML.md#devices-kaal-does-not-know",
         ]),
+        // The time service.
+        ("time without [time]", base("[components.d]\npath = \"d\"\ntime = true\n"), 11, vec![
+            "component `d` asks for time, but the system has no time service",
+            "[time]",
+        ]),
+        ("unknown time source", base("[time]\nsource = \"rtc\"\n"), 10, vec![
+            "time source `rtc` does not exist",
+            "source = \"hpet\"",
+        ]),
+        ("component claiming the time service's timer", base("[time]\nsource = \"pit\"\n\n[components.d]\npath = \"d\"\ndevices = [\"pit\"]\n"), 14, vec![
+            "device `pit` drives the time service ([time] at line 9)",
+        ]),
+        ("component claiming the PIT beside an HPET time service", base("[time]\nsource = \"hpet\"\n\n[components.d]\npath = \"d\"\ndevices = [\"pit\"]\n"), 14, vec![
+            "device `pit` shares its interrupt line with the time service's HPET, which replaces it",
+        ]),
         // Declared fixed devices ([devices.NAME]).
         ("device overlapping a built-in one", base("[devices.rtc]\nports = \"0x2f8-0x2f9\"\n"), 10, vec![
             "devices.rtc.ports: ports 0x2f8-0x2f9 of device `rtc` overlap device com2 (the 16550 UART at 0x2f8-0x2ff",

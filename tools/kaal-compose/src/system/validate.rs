@@ -819,22 +819,17 @@ impl Checker<'_> {
         let Some(source) = &raw.get_ref().source else { return Some(TimeSource::Pit) };
         match source.get_ref().as_str() {
             "pit" => Some(TimeSource::Pit),
-            "hpet" => {
-                self.report(
-                    &source.span(),
-                    "time.source",
-                    "the HPET cannot drive the time service yet (KaaL has no HPET driver)",
-                    "use `source = \"pit\"` (the 8254 timer, one-shot)",
-                );
-                None
-            }
+            "hpet" => Some(TimeSource::Hpet),
             other => {
                 let suggestion = did_you_mean(other, ["pit", "hpet"]);
                 self.report(
                     &source.span(),
                     "time.source",
                     format!("time source `{other}` does not exist"),
-                    format!("{suggestion}use `source = \"pit\"` (the 8254 timer)"),
+                    format!(
+                        "{suggestion}use `source = \"pit\"` (the 8254 timer) or `source = \"hpet\"` (the HPET, \
+                         which takes the PIT's interrupt line)"
+                    ),
                 );
                 None
             }
@@ -864,12 +859,17 @@ impl Checker<'_> {
             }
             let (Some(source), Some(raw_time)) = (time, raw_time) else { continue };
             let devices = component.devices.as_ref().map(|d| d.get_ref().as_slice()).unwrap_or_default();
-            for device in devices.iter().filter(|d| d.get_ref() == source.device()) {
+            for device in devices.iter().filter(|d| source.devices().contains(&d.get_ref().as_str())) {
                 let line = self.source.line(raw_time.span().start);
+                let why = if device.get_ref() == source.device() {
+                    "drives the time service"
+                } else {
+                    "shares its interrupt line with the time service's HPET, which replaces it"
+                };
                 self.report(
                     &device.span(),
                     format!("{key}.devices"),
-                    format!("device `{}` drives the time service ([time] at line {line})", source.device()),
+                    format!("device `{}` {why} ([time] at line {line})", device.get_ref()),
                     "remove it from the component's devices and use `time = true` for sleeps and timeouts, or \
                      remove [time] to drive the timer yourself",
                 );
