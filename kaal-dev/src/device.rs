@@ -7,8 +7,9 @@ pub use kaal_abi::devices::{FixedDevice, Probe};
 /// A fixed device's name, held inline so that a [`DeviceId`] stays `Copy`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DeviceName {
-    len: u8,
+    // First, so that names order as strings do (the padding is zeros).
     bytes: [u8; kaal_abi::devices::MAX_NAME],
+    len: u8,
 }
 
 impl DeviceName {
@@ -154,6 +155,10 @@ mod tests {
         }
         assert_eq!(DeviceId::parse("Com9"), None);
         assert_eq!(DeviceId::parse("my-rtc"), None);
+        // The table lists devices by name, fixed ones first.
+        let mut ids = [DeviceId::fixed("pit"), DeviceId::Hpet, DeviceId::fixed("com10"), DeviceId::fixed("com1")];
+        ids.sort();
+        assert_eq!(ids, [DeviceId::fixed("com1"), DeviceId::fixed("com10"), DeviceId::fixed("pit"), DeviceId::Hpet]);
         assert_eq!(DeviceId::parse("pci:zz:00.0"), None);
     }
 }

@@ -39,6 +39,7 @@ pub use registers::{MmioBlock, PortBlock, Reg, RegisterBlock};
 
 #[doc(hidden)]
 pub mod __private {
+    pub use bitflags;
     pub use linkme;
 }
 

@@ -95,6 +95,47 @@ macro_rules! register_value {
     };
 }
 
+/// A device's register map, one line per register: its name, offset, access and value
+/// type, and for a register of flags the flags themselves, which become a `bitflags`
+/// type usable as its value ([`register_value!`]).
+///
+/// ```ignore
+/// kaal_dev::register_map! {
+///     DATA @ 0: ReadWrite u8;
+///     /// Line status.
+///     LSR @ 5: ReadOnly Lsr: u8 { DATA_READY = 1, TX_EMPTY = 0x20 };
+/// }
+/// // const DATA: Reg<u8, ReadWrite> = Reg::at(0);
+/// // pub struct Lsr: u8 (bitflags, with Debug, Clone, Copy, PartialEq, Eq)
+/// // const LSR: Reg<Lsr, ReadOnly> = Reg::at(5);
+/// ```
+///
+/// Two registers may share an offset (one read-only, one write-only, as a 16550's IIR
+/// and FCR do).
+#[macro_export]
+macro_rules! register_map {
+    () => {};
+    (
+        $(#[$meta:meta])* $name:ident @ $offset:literal : $access:ident $flags:ident : $raw:ty
+        { $($flag:ident = $bits:expr),* $(,)? } ; $($rest:tt)*
+    ) => {
+        $crate::__private::bitflags::bitflags! {
+            $(#[$meta])*
+            #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+            pub struct $flags: $raw { $(const $flag = $bits;)* }
+        }
+        $crate::register_value!($flags, $raw);
+        $(#[$meta])*
+        const $name: $crate::registers::Reg<$flags, $crate::registers::$access> = $crate::registers::Reg::at($offset);
+        $crate::register_map!($($rest)*);
+    };
+    ($(#[$meta:meta])* $name:ident @ $offset:literal : $access:ident $value:ty ; $($rest:tt)*) => {
+        $(#[$meta])*
+        const $name: $crate::registers::Reg<$value, $crate::registers::$access> = $crate::registers::Reg::at($offset);
+        $crate::register_map!($($rest)*);
+    };
+}
+
 /// A register: offset, value type, access.
 #[derive(Debug)]
 pub struct Reg<T, A> {
@@ -328,5 +369,27 @@ impl raw::Sealed for MmioBlock {}
 impl RegisterBlock for MmioBlock {
     fn registers(&self) -> raw::Registers<'_> {
         raw::Registers::mmio(&self.region)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    crate::register_map! {
+        DATA @ 0: ReadWrite u8;
+        /// Status.
+        STATUS @ 0x14: ReadOnly Status: u16 { READY = 1, FAULT = 1 << 9 };
+        CONTROL @ 0x14: WriteOnly Status;
+    }
+
+    #[test]
+    fn a_register_map_names_offsets_types_and_flags() {
+        assert_eq!((DATA.offset(), STATUS.offset(), CONTROL.offset()), (0, 0x14, 0x14));
+        assert_eq!((Status::READY | Status::FAULT).bits(), 0x201);
+        // Unknown bits survive a read: devices set bits drivers do not name.
+        assert_eq!(Status::from_raw(0x8001).to_raw(), 0x8001);
+        let _: Reg<Status, ReadOnly> = STATUS;
+        let _: Reg<u8, ReadWrite> = DATA;
     }
 }

@@ -16,38 +16,25 @@ extern crate alloc;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-use kaal_dev::registers::{ReadOnly, ReadWrite, Reg, RegisterBlock, WriteOnly};
+use kaal_dev::registers::{Reg, RegisterBlock, WriteOnly};
 use kaal_dev::{DmaBuffer, DmaPool, Driver, DriverError, Irq, MmioBlock};
 
-bitflags::bitflags! {
+kaal_dev::register_map! {
     /// Device control.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub struct Ctrl: u32 { const SET_LINK_UP = 1 << 6; const RESET = 1 << 26; }
+    CTRL @ 0x0000: ReadWrite Ctrl: u32 { SET_LINK_UP = 1 << 6, RESET = 1 << 26 };
+    STATUS @ 0x0008: ReadOnly u32;
+    MDIC @ 0x0020: ReadWrite u32;
     /// Interrupt causes (ICR reads and clears them; IMS enables, IMC disables).
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub struct Interrupts: u32 {
-        const TX_DONE = 1 << 0; const LINK_CHANGE = 1 << 2; const RX_OVERRUN = 1 << 6; const RX_TIMER = 1 << 7;
-    }
+    ICR @ 0x00c0: ReadOnly Interrupts: u32 { TX_DONE = 1 << 0, LINK_CHANGE = 1 << 2, RX_OVERRUN = 1 << 6, RX_TIMER = 1 << 7 };
+    IMS @ 0x00d0: WriteOnly Interrupts;
+    IMC @ 0x00d8: WriteOnly Interrupts;
     /// Receive control.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub struct Rctl: u32 { const ENABLE = 1 << 1; const BROADCAST = 1 << 15; const STRIP_CRC = 1 << 26; }
+    RCTL @ 0x0100: ReadWrite Rctl: u32 { ENABLE = 1 << 1, BROADCAST = 1 << 15, STRIP_CRC = 1 << 26 };
     /// Transmit control (collision threshold 15 and distance 64, the manual's defaults).
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub struct Tctl: u32 { const ENABLE = 1 << 1; const PAD_SHORT = 1 << 3; const DEFAULTS = 0x0f << 4 | 0x40 << 12; }
+    TCTL @ 0x0400: ReadWrite Tctl: u32 { ENABLE = 1 << 1, PAD_SHORT = 1 << 3, DEFAULTS = 0x0f << 4 | 0x40 << 12 };
+    RECEIVE_ADDRESS_LOW @ 0x5400: ReadOnly u32;
+    RECEIVE_ADDRESS_HIGH @ 0x5404: ReadOnly u32;
 }
-kaal_dev::register_value!(Ctrl, u32);
-kaal_dev::register_value!(Interrupts, u32);
-kaal_dev::register_value!(Rctl, u32);
-kaal_dev::register_value!(Tctl, u32);
-
-const CTRL: Reg<Ctrl, ReadWrite> = Reg::at(0x0000);
-const STATUS: Reg<u32, ReadOnly> = Reg::at(0x0008);
-const MDIC: Reg<u32, ReadWrite> = Reg::at(0x0020);
-const ICR: Reg<Interrupts, ReadOnly> = Reg::at(0x00c0);
-const IMS: Reg<Interrupts, WriteOnly> = Reg::at(0x00d0);
-const IMC: Reg<Interrupts, WriteOnly> = Reg::at(0x00d8);
-const RCTL: Reg<Rctl, ReadWrite> = Reg::at(0x0100);
-const TCTL: Reg<Tctl, ReadWrite> = Reg::at(0x0400);
 /// Each ring: base low, base high, length in bytes, head, tail (`RX` or `TX` + these).
 const BASE_LOW: usize = 0x00;
 const BASE_HIGH: usize = 0x04;
@@ -56,10 +43,8 @@ const HEAD: usize = 0x10;
 const TAIL: usize = 0x18;
 const RX: usize = 0x2800;
 const TX: usize = 0x3800;
-/// Multicast table (128 words), then the first receive address pair.
+/// Multicast table (128 words), before the first receive address pair.
 const MULTICAST_TABLE: usize = 0x5200;
-const RECEIVE_ADDRESS_LOW: Reg<u32, ReadOnly> = Reg::at(0x5400);
-const RECEIVE_ADDRESS_HIGH: Reg<u32, ReadOnly> = Reg::at(0x5404);
 
 const LINK_UP: u32 = 1 << 1;
 /// MDIC: PHY register access. QEMU's PHY is at address 1; BMCR bit 14 is loopback.

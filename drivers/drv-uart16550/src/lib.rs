@@ -1,37 +1,27 @@
 //! 16550 UART driver: interrupt-driven receive and transmit with the FIFOs on.
 //!
 //! Built with the driver kit: the broker hands it the UART's eight I/O ports and its
-//! interrupt, the derive wires them up, and the kit's register types do the port I/O.
+//! interrupt, the derive wires them up, and the kit's register map does the port I/O.
 //! This file is the whole driver.
 #![no_std]
 #![forbid(unsafe_code)]
 
 use heapless::Deque;
-use kaal_dev::registers::{ReadOnly, ReadWrite, Reg, RegisterBlock, WriteOnly};
+use kaal_dev::registers::RegisterBlock;
 use kaal_dev::{Driver, DriverError, Irq, PortBlock};
 
-bitflags::bitflags! {
-    /// Interrupt enable.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub struct Ier: u8 { const RX_AVAILABLE = 1; const TX_EMPTY = 2; }
-    /// Line status.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub struct Lsr: u8 { const DATA_READY = 1; const TX_EMPTY = 0x20; }
+kaal_dev::register_map! {
+    DATA @ 0: ReadWrite u8; // RBR/THR, or divisor low with DLAB
+    /// Interrupt enable (or divisor high with DLAB).
+    IER @ 1: ReadWrite Ier: u8 { RX_AVAILABLE = 1, TX_EMPTY = 2 };
+    IIR @ 2: ReadOnly u8;
+    FCR @ 2: WriteOnly u8;
+    LCR @ 3: ReadWrite u8;
     /// Modem control: OUT2 gates the interrupt line on a PC; LOOP wires TX to RX.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub struct Mcr: u8 { const DTR = 1; const RTS = 2; const OUT2 = 8; const LOOP = 0x10; }
+    MCR @ 4: ReadWrite Mcr: u8 { DTR = 1, RTS = 2, OUT2 = 8, LOOP = 0x10 };
+    /// Line status.
+    LSR @ 5: ReadOnly Lsr: u8 { DATA_READY = 1, TX_EMPTY = 0x20 };
 }
-kaal_dev::register_value!(Ier, u8);
-kaal_dev::register_value!(Lsr, u8);
-kaal_dev::register_value!(Mcr, u8);
-
-const DATA: Reg<u8, ReadWrite> = Reg::at(0); // RBR/THR, or divisor low with DLAB
-const IER: Reg<Ier, ReadWrite> = Reg::at(1); // or divisor high with DLAB
-const IIR: Reg<u8, ReadOnly> = Reg::at(2);
-const FCR: Reg<u8, WriteOnly> = Reg::at(2);
-const LCR: Reg<u8, ReadWrite> = Reg::at(3);
-const MCR: Reg<Mcr, ReadWrite> = Reg::at(4);
-const LSR: Reg<Lsr, ReadOnly> = Reg::at(5);
 const DLAB: u8 = 0x80;
 const EIGHT_N_ONE: u8 = 0x03;
 const FIFO_ON_AND_CLEAR: u8 = 0x07;
@@ -40,9 +30,7 @@ const FIFO_DEPTH: usize = 16;
 /// A 16550 UART on COM2, COM3 or COM4 (COM1 is the kernel's console).
 #[derive(Driver)]
 #[driver(name = "uart16550")]
-#[isa(com2)]
-#[isa(com3)]
-#[isa(com4)]
+#[isa(com2, com3, com4)]
 pub struct Uart {
     #[ports]
     regs: PortBlock,
@@ -97,11 +85,8 @@ impl Uart {
                 let _ = self.rx.push_back(byte); // a full queue drops, like a full FIFO
             }
             if self.regs.read(LSR)?.contains(Lsr::TX_EMPTY) {
-                for _ in 0..FIFO_DEPTH {
-                    match self.tx.pop_front() {
-                        Some(byte) => self.regs.write(DATA, byte)?,
-                        None => break,
-                    }
+                for byte in (0..FIFO_DEPTH).map_while(|_| self.tx.pop_front()) {
+                    self.regs.write(DATA, byte)?;
                 }
                 if self.tx.is_empty() {
                     self.regs.modify(IER, |ier| ier - Ier::TX_EMPTY)?;

@@ -77,32 +77,41 @@ pub(crate) fn parse_driver(attr: &Attribute) -> Result<LitStr> {
     Ok(name)
 }
 
-/// `#[isa(com2)]`: one fixed device, by the name it has in the device table: a built-in
-/// one (`com1`..`com4`, `pit`) or one the system declares in system.toml
-/// (`[devices.NAME]`). Whether the system has it is checked by `kaal build`, which
-/// knows the system; here only the name's form.
-pub(crate) fn parse_isa(attr: &Attribute) -> Result<DeviceMatch> {
+/// `#[isa(com2)]` or `#[isa(com2, com3)]`: fixed devices, by the names they have in the
+/// device table: built-in ones (`com1`..`com4`, `pit`) or ones the system declares in
+/// system.toml (`[devices.NAME]`). Whether the system has them is checked by `kaal
+/// build`, which knows the system; here only the names' form.
+pub(crate) fn parse_isa(attr: &Attribute) -> Result<Vec<DeviceMatch>> {
     let usage = || {
         Error::new_spanned(
             attr,
-            "expected one fixed device by name, like `#[isa(com2)]` (one #[isa] per device; a device KaaL does not \
+            "expected fixed devices by name, like `#[isa(com2)]` or `#[isa(com2, com3)]` (a device KaaL does not \
              ship is declared in system.toml as [devices.NAME], see \
              docs/SYSTEM_TOML.md#devices-kaal-does-not-know)",
         )
     };
     let Meta::List(list) = &attr.meta else { return Err(usage()) };
-    let device: Ident = list.parse_args().map_err(|_| usage())?;
-    match kaal_abi::devices::check_name(&device.to_string()) {
-        Ok(()) => Ok(DeviceMatch::Fixed(device)),
-        Err(why) => Err(Error::new_spanned(
-            &device,
-            format!(
-                "`{device}` cannot name a device: {why}\n  help: the built-in fixed devices are {}; declare others \
-                 in system.toml as [devices.NAME] (docs/SYSTEM_TOML.md#devices-kaal-does-not-know)",
-                kaal_abi::devices::BUILT_IN.map(|d| d.name).join(", ")
-            ),
-        )),
+    let devices = list
+        .parse_args_with(syn::punctuated::Punctuated::<Ident, syn::Token![,]>::parse_terminated)
+        .map_err(|_| usage())?;
+    if devices.is_empty() {
+        return Err(usage());
     }
+    let mut matches = Vec::new();
+    for device in devices {
+        if let Err(why) = kaal_abi::devices::check_name(&device.to_string()) {
+            return Err(Error::new_spanned(
+                &device,
+                format!(
+                    "`{device}` cannot name a device: {why}\n  help: the built-in fixed devices are {}; declare \
+                     others in system.toml as [devices.NAME] (docs/SYSTEM_TOML.md#devices-kaal-does-not-know)",
+                    kaal_abi::devices::BUILT_IN.map(|d| d.name).join(", ")
+                ),
+            ));
+        }
+        matches.push(DeviceMatch::Fixed(device));
+    }
+    Ok(matches)
 }
 
 /// `#[pci(vendor = 0x8086, device = 0x100e)]`: one PCI vendor and device ID.

@@ -122,7 +122,7 @@ fn struct_attrs(input: &DeriveInput, errors: &mut Errors) -> StructAttrs {
         match name.as_str() {
             "driver" if found.name.is_some() => errors.push(duplicate(attr, &name)),
             "driver" => found.name = errors.ok(attrs::parse_driver(attr)),
-            "isa" => found.matches.extend(errors.ok(attrs::parse_isa(attr))),
+            "isa" => found.matches.extend(errors.ok(attrs::parse_isa(attr)).into_iter().flatten()),
             "pci" => found.matches.extend(errors.ok(attrs::parse_pci(attr))),
             "resources" if found.resources.is_some() => errors.push(duplicate(attr, &name)),
             "resources" => found.resources = errors.ok(attrs::parse_resources(attr)),

@@ -241,11 +241,14 @@ const NEW_DRIVER_LIB: &str = r#"//! The {{crate}} driver, written with KaaL's dr
 #![no_std]
 #![forbid(unsafe_code)]
 
-use kaal_dev::registers::{ReadOnly, Reg, RegisterBlock};
+use kaal_dev::registers::RegisterBlock;
 use kaal_dev::{Driver, DriverError, Irq, PortBlock};
 
-/// A register: its offset in the device's ports, its width and its access.
-const STATUS: Reg<u8, ReadOnly> = Reg::at(5);
+// The registers: name @ offset in the device's ports: access, value type (an integer,
+// or a set of flags that becomes a `bitflags` type).
+kaal_dev::register_map! {
+    STATUS @ 5: ReadOnly Status: u8 { DATA_READY = 1, TX_EMPTY = 0x20 };
+}
 
 #[derive(Driver)]
 #[isa(com2)]
@@ -259,7 +262,7 @@ pub struct Device {
 
 impl Device {
     /// The status register.
-    pub fn status(&self) -> Result<u8, DriverError> {
+    pub fn status(&self) -> Result<Status, DriverError> {
         Ok(self.regs.read(STATUS)?)
     }
 

@@ -3,7 +3,7 @@ use kaal_dev::{Driver, PortBlock};
 
 #[derive(Driver)]
 #[isa(Com9)]
-#[isa(com1, com2)]
+#[isa()]
 #[isa = "com2"]
 struct Uart {
     #[ports]
