@@ -160,6 +160,17 @@ impl DmaPool {
         self.paddr
     }
 
+    /// Where the pool is mapped (in the address space that created or was granted it).
+    pub fn vaddr(&self) -> u64 {
+        self.region.vaddr()
+    }
+
+    /// Where `buffer` is mapped: for device libraries that take raw pointers into DMA
+    /// memory (virtio-drivers' `Hal`). `None` for a buffer of another pool.
+    pub fn vaddr_of(&self, buffer: &DmaBuffer) -> Option<u64> {
+        (buffer.pool == self.id).then(|| self.region.vaddr() + buffer.offset as u64)
+    }
+
     /// Bytes not handed out.
     pub fn available(&self) -> usize {
         (self.units - self.used_units) * UNIT

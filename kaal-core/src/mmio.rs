@@ -53,6 +53,13 @@ impl MmioRegion {
         self.paddr
     }
 
+    /// Where the first byte is mapped: for device libraries that take raw pointers to
+    /// registers (virtio-drivers). Accesses through it bypass this type's bounds checks,
+    /// so they need `unsafe` in the library that makes them.
+    pub fn vaddr(&self) -> u64 {
+        self.vaddr
+    }
+
     /// Size in bytes.
     pub fn size(&self) -> usize {
         self.size

@@ -198,6 +198,9 @@ pub struct DeviceClaim {
     pub irq: Option<Irq>,
     /// The frames of each MMIO window, in physical order.
     pub mmio: Vec<DeviceMemory>,
+    /// A PCI function's configuration header, read after it was enabled (for a driver
+    /// in a component, which cannot read configuration space itself).
+    pub config: Option<pci::ConfigCopy>,
 }
 
 /// The frames of one MMIO window.
@@ -211,6 +214,8 @@ pub struct DeviceMemory {
 /// The device table and who holds what.
 pub struct Broker {
     devices: Vec<DeviceInfo>,
+    /// Each PCI function's BARs, as enumeration sized them.
+    pci_bars: BTreeMap<DeviceId, [Option<Bar>; 6]>,
     holders: BTreeMap<DeviceId, &'static str>,
     irq_holders: BTreeMap<u8, (&'static str, DeviceId)>,
     io_ports: IoPortAuthority,
@@ -361,6 +366,7 @@ impl Broker {
         // PCI.
         let config = io_ports.issue(PortSpan::new(0xcf8, 8), memory.cspace())?;
         let mut config = PortConfigSpace { ports: crate::registers::PortBlock::new(config) };
+        let mut pci_bars = BTreeMap::new();
         for function in pci::enumerate(&mut config) {
             let mut mmio = heapless::Vec::new();
             let mut ports = None;
@@ -378,6 +384,7 @@ impl Broker {
             let interrupt = (function.interrupt_pin != 0 && function.interrupt_line < 16)
                 .then(|| isa_line(madt.as_ref(), function.interrupt_line));
             let PciAddress { bus, device, function: func } = function.address;
+            pci_bars.insert(DeviceId::Pci { bus, device, function: func }, function.bars);
             devices.push(DeviceInfo {
                 id: DeviceId::Pci { bus, device, function: func },
                 description: function.description(),
@@ -391,6 +398,7 @@ impl Broker {
         devices.sort_by_key(|d| d.id);
         Ok(Self {
             devices,
+            pci_bars,
             holders: BTreeMap::new(),
             irq_holders: BTreeMap::new(),
             io_ports,
@@ -468,6 +476,7 @@ impl Broker {
             irq: claim.irq,
             mmio: Vec::new(),
             dma: None,
+            config: claim.config,
         };
         for window in claim.mmio {
             let pages = window.frames.len() as u64;
@@ -546,7 +555,7 @@ impl Broker {
         if let (Some((first, count)), Some(wanted)) = (info.ports, port_count) {
             info.ports = Some((first, count.min(wanted.max(1))));
         }
-        let mut claim = DeviceClaim { info: info.clone(), ports: None, irq: None, mmio: Vec::new() };
+        let mut claim = DeviceClaim { info: info.clone(), ports: None, irq: None, mmio: Vec::new(), config: None };
         if let Some((first, count)) = info.ports {
             claim.ports = Some(self.io_ports.issue(PortSpan::new(first, count), memory.cspace()).map_err(resources)?);
         }
@@ -564,7 +573,10 @@ impl Broker {
             claim.mmio.push(DeviceMemory { index: window.index, frames });
         }
         if let DeviceId::Pci { bus, device, function } = id {
-            pci::enable(&mut self.config, PciAddress { bus, device, function });
+            let address = PciAddress { bus, device, function };
+            pci::enable(&mut self.config, address);
+            let bars = self.pci_bars.get(&id).copied().unwrap_or([None; 6]);
+            claim.config = Some(pci::ConfigCopy::read(&mut self.config, address, &bars));
         }
         self.holders.insert(id, claimant);
         if let Some(line) = info.interrupt {

@@ -120,6 +120,16 @@ pub fn claim<D: Driver>(me: &mut Component, device: &str) -> Result<D, BrokerErr
     for (index, region) in &mmio {
         let _ = info.mmio.push(MmioWindow { index: *index, paddr: region.paddr(), size: region.size() as u64 });
     }
-    let mut bundle = DeviceBundle { info, driver: D::NAME, ports, irq: irq.map(|(irq, _)| irq), mmio, dma };
+    // A PCI function's configuration header comes as a read-only page, `D:config`.
+    let config = match (id, me.region(grant_name(device, parts::DEVICE_CONFIG).as_str())) {
+        (DeviceId::Pci { bus, device: dev, function }, Ok(page)) => {
+            let mut bytes = [0; 304];
+            page.read_bytes(0, &mut bytes);
+            crate::pci::ConfigCopy::from_bytes(crate::pci::PciAddress { bus, device: dev, function }, &bytes)
+        }
+        (_, Err(Error::NotGranted { .. })) | (_, Ok(_)) => None,
+        (_, Err(e)) => return Err(grant_error(e)),
+    };
+    let mut bundle = DeviceBundle { info, driver: D::NAME, ports, irq: irq.map(|(irq, _)| irq), mmio, dma, config };
     Ok(D::probe(&mut bundle)?)
 }

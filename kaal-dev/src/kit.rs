@@ -114,6 +114,8 @@ pub struct DeviceBundle {
     pub(crate) irq: Option<Irq>,
     pub(crate) mmio: Vec<(u8, MmioRegion)>,
     pub(crate) dma: Option<DmaPool>,
+    /// A PCI function's configuration header (see [`crate::pci::ConfigCopy`]).
+    pub(crate) config: Option<crate::pci::ConfigCopy>,
 }
 
 impl DeviceBundle {
@@ -147,6 +149,17 @@ impl DeviceBundle {
             Some(at) => Ok(MmioBlock::new(self.mmio.swap_remove(at).1)),
             None => Err(self.missing("MMIO window")),
         }
+    }
+
+    /// Every MMIO window (by PCI BAR), mapped: for a driver whose device library finds
+    /// its registers itself from physical addresses (virtio's capabilities).
+    pub fn take_all_mmio(&mut self) -> Vec<(u8, MmioRegion)> {
+        core::mem::take(&mut self.mmio)
+    }
+
+    /// A PCI function's configuration header, read-only (BAR sizing answered).
+    pub fn take_config(&mut self) -> Result<crate::pci::ConfigCopy, DriverError> {
+        self.config.take().ok_or_else(|| self.missing("PCI configuration header"))
     }
 
     /// The device's DMA pool.

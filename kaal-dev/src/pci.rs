@@ -29,6 +29,109 @@ pub trait ConfigSpace {
     fn write32(&mut self, address: PciAddress, offset: u8, value: u32);
 }
 
+/// A copy of one function's configuration header and capability list, with its BAR
+/// sizes: what a driver in a component gets (region `D:config`, see
+/// `kaal_abi::plan::pci_config`) in place of configuration space, which only the broker
+/// may touch.
+///
+/// As a [`ConfigSpace`] it is read-only, except that it answers BAR sizing as a device
+/// does (write all ones to a BAR, read the size mask, write the original back), since
+/// PCI libraries size BARs that way. Every other write is ignored: the broker has
+/// already enabled the function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigCopy {
+    pub address: PciAddress,
+    pub words: [u32; 64],
+    /// Each BAR's size in bytes (0: none; the upper half of a 64-bit BAR is 0).
+    pub bar_sizes: [u64; 6],
+    sizing: [bool; 6],
+}
+
+impl ConfigCopy {
+    /// Reads function `address`'s header (after it was enabled) and takes the BAR sizes
+    /// from `bars`, which [`enumerate`] found.
+    pub fn read(cs: &mut impl ConfigSpace, address: PciAddress, bars: &[Option<Bar>; 6]) -> Self {
+        let mut words = [0; 64];
+        for (i, word) in words.iter_mut().enumerate() {
+            *word = cs.read32(address, (i * 4) as u8);
+        }
+        let bar_sizes = bars.map(|bar| match bar {
+            Some(Bar::Memory { size, .. }) => size,
+            Some(Bar::Io { size, .. }) => size as u64,
+            None => 0,
+        });
+        ConfigCopy { address, words, bar_sizes, sizing: [false; 6] }
+    }
+
+    /// From the bytes of a `D:config` page; `None` if it is too short.
+    pub fn from_bytes(address: PciAddress, bytes: &[u8]) -> Option<Self> {
+        use kaal_abi::plan::pci_config::{BAR_SIZES, HEADER_BYTES};
+        let header = bytes.get(..HEADER_BYTES)?;
+        let sizes = bytes.get(BAR_SIZES..BAR_SIZES + 48)?;
+        let mut words = [0; 64];
+        for (word, chunk) in words.iter_mut().zip(header.chunks_exact(4)) {
+            *word = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        }
+        let mut bar_sizes = [0; 6];
+        for (size, chunk) in bar_sizes.iter_mut().zip(sizes.chunks_exact(8)) {
+            *size = u64::from_le_bytes(chunk.try_into().ok()?);
+        }
+        Some(ConfigCopy { address, words, bar_sizes, sizing: [false; 6] })
+    }
+
+    /// The bytes of a `D:config` page (its first 304 bytes).
+    pub fn to_bytes(&self) -> [u8; 304] {
+        let mut out = [0; 304];
+        for (i, word) in self.words.iter().enumerate() {
+            out[i * 4..i * 4 + 4].copy_from_slice(&word.to_le_bytes());
+        }
+        for (i, size) in self.bar_sizes.iter().enumerate() {
+            out[256 + i * 8..256 + i * 8 + 8].copy_from_slice(&size.to_le_bytes());
+        }
+        out
+    }
+
+    /// The size mask a device answers for BAR `index` while it is being sized.
+    fn size_mask(&self, index: usize) -> u32 {
+        let original = self.words[BAR0_WORD + index];
+        // The upper half of a 64-bit memory BAR: the mask's upper 32 bits.
+        if index > 0 && self.bar_sizes[index] == 0 {
+            let below = self.words[BAR0_WORD + index - 1];
+            if below & 0b111 == 0b100 && self.bar_sizes[index - 1] != 0 {
+                return (!(self.bar_sizes[index - 1] - 1) >> 32) as u32;
+            }
+        }
+        match self.bar_sizes[index] {
+            0 => 0,
+            size if original & 1 == 1 => (!(size as u32 - 1) & !0b11) | (original & 0b11) | 0xffff_0000,
+            size => (!(size - 1) as u32 & !0b1111) | (original & 0b1111),
+        }
+    }
+}
+
+/// Configuration-space word of BAR 0.
+const BAR0_WORD: usize = 4;
+
+impl ConfigSpace for ConfigCopy {
+    fn read32(&mut self, address: PciAddress, offset: u8) -> u32 {
+        let word = offset as usize / 4;
+        if address != self.address {
+            return u32::MAX; // no such function, as on a real bus
+        }
+        match word.checked_sub(BAR0_WORD) {
+            Some(bar) if bar < 6 && self.sizing[bar] => self.size_mask(bar),
+            _ => self.words[word],
+        }
+    }
+
+    fn write32(&mut self, address: PciAddress, offset: u8, value: u32) {
+        let word = offset as usize / 4;
+        if let Some(bar) = word.checked_sub(BAR0_WORD).filter(|b| *b < 6 && address == self.address) {
+            self.sizing[bar] = value == u32::MAX;
+        }
+    }
+}
+
 /// A decoded, sized base address register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bar {
@@ -689,5 +792,80 @@ mod tests {
     fn unknown_classes_are_unclassified() {
         let found = enumerate(&mut FakeConfigSpace::default().with(0, 3, 0, FakeFunction::new(1, 2, 0xFF, 0, 0, 0)));
         assert_eq!(found[0].description(), "unclassified");
+    }
+}
+
+#[cfg(test)]
+mod config_copy_tests {
+    use super::*;
+
+    /// A virtio-blk-like function: I/O BAR 0, 32-bit memory BAR 1, 64-bit BAR 4.
+    fn copy() -> ConfigCopy {
+        let address = PciAddress { bus: 0, device: 5, function: 0 };
+        let mut words = [0; 64];
+        words[0] = 0x1001 << 16 | 0x1af4;
+        words[4] = 0xc081; // I/O at 0xc080, 128 ports
+        words[5] = 0xfebd_1000; // 4 KiB
+        words[8] = 0xfe00_000c; // 64-bit prefetchable, 16 KiB
+        words[9] = 0;
+        let bars = [
+            Some(Bar::Io { port: 0xc080, size: 128 }),
+            Some(Bar::Memory { address: 0xfebd_1000, size: 4096, prefetchable: false, is_64bit: false }),
+            None,
+            None,
+            Some(Bar::Memory { address: 0xfe00_0000, size: 16384, prefetchable: true, is_64bit: true }),
+            None,
+        ];
+        let mut copy = ConfigCopy { address, words, bar_sizes: [0; 6], sizing: [false; 6] };
+        copy.bar_sizes = ConfigCopy::read(&mut copy.clone(), address, &bars).bar_sizes;
+        copy
+    }
+
+    /// Sizes BAR `index` the way PCI libraries do, and restores it.
+    fn size(cs: &mut ConfigCopy, index: u8) -> u64 {
+        let (address, offset) = (cs.address, 0x10 + 4 * index);
+        let original = cs.read32(address, offset);
+        cs.write32(address, offset, u32::MAX);
+        let low = cs.read32(address, offset) as u64;
+        let (high, flags) = if original & 0b111 == 0b100 {
+            let top = cs.read32(address, offset + 4);
+            cs.write32(address, offset + 4, u32::MAX);
+            let high = cs.read32(address, offset + 4) as u64;
+            cs.write32(address, offset + 4, top);
+            (high, 0b1111)
+        } else if original & 1 == 1 {
+            (0xffff_ffff, 0b11)
+        } else {
+            (if low == 0 { 0 } else { 0xffff_ffff }, 0b1111)
+        };
+        cs.write32(address, offset, original);
+        assert_eq!(cs.read32(address, offset), original, "BAR {index} restored");
+        (!((high << 32 | low) & !flags)).wrapping_add(1)
+    }
+
+    #[test]
+    fn answers_bar_sizing_like_the_device() {
+        let mut cs = copy();
+        assert_eq!([size(&mut cs, 0), size(&mut cs, 1), size(&mut cs, 2), size(&mut cs, 4)], [128, 4096, 0, 16384]);
+        // Our own enumeration over the copy finds what it found on the bus.
+        let found = enumerate(&mut copy());
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].bars[4],
+            Some(Bar::Memory { address: 0xfe00_0000, size: 16384, prefetchable: true, is_64bit: true })
+        );
+        assert_eq!(found[0].bars[0], Some(Bar::Io { port: 0xc080, size: 128 }));
+    }
+
+    #[test]
+    fn ignores_other_writes_and_round_trips_through_bytes() {
+        let mut cs = copy();
+        let address = cs.address;
+        cs.write32(address, 0x04, 0); // the command register: the broker's, not the driver's
+        assert_eq!(cs.read32(address, 0x04), 0);
+        assert_eq!(cs.read32(PciAddress { bus: 0, device: 6, function: 0 }, 0), u32::MAX);
+        let bytes = cs.to_bytes();
+        assert_eq!(ConfigCopy::from_bytes(address, &bytes), Some(cs));
+        assert_eq!(ConfigCopy::from_bytes(address, &bytes[..100]), None);
     }
 }

@@ -24,6 +24,7 @@
 // workspace enable thiserror's `std` feature, and cargo's feature unification would then
 // link std into no_std images built together with them.
 
+pub mod block;
 pub mod bulk;
 pub mod layout;
 pub mod ring;

@@ -14,7 +14,9 @@
 //! * a device `D` is `D:ports` (I/O ports), `D:irq` (the IRQ handler), `D:events` (the
 //!   notification the interrupt arrives on, badge 1) and regions `D:mmio<N>` for its MMIO
 //!   windows (PCI BAR `N`), each only if the device has it. Which windows a PCI device
-//!   has is only known at boot, so the plan names them all with one grant;
+//!   has is only known at boot, so the plan names them all with one grant; a PCI
+//!   device also has region `D:config`, a read-only copy of its configuration space
+//!   ([`pci_config`]), for drivers that read their capabilities from it (virtio);
 //! * a component's DMA memory is region `dma`, with its physical address.
 
 /// The suffixes that name a composite grant's parts (see the module docs), shared by
@@ -32,6 +34,8 @@ pub mod parts {
     pub const DEVICE_EVENTS: &str = ":events";
     /// A device's MMIO windows, followed by the BAR number.
     pub const DEVICE_MMIO: &str = ":mmio";
+    /// A PCI device's configuration space, read-only ([`super::pci_config`]).
+    pub const DEVICE_CONFIG: &str = ":config";
     /// A component's DMA memory (a whole name, not a suffix).
     pub const DMA: &str = "dma";
 }
@@ -62,6 +66,8 @@ pub enum Source {
     DeviceEvents(usize),
     /// Every MMIO window of device `n`, each a region `D:mmio<N>`.
     DeviceMmio(usize),
+    /// A read-only copy of PCI device `n`'s configuration space (one page).
+    DeviceConfig(usize),
     /// The component's own DMA memory ([`ComponentPlan::dma`] bytes, physically
     /// contiguous, its physical address recorded in the start-up block).
     Dma,
@@ -74,8 +80,29 @@ pub enum Source {
 impl Source {
     /// Whether this grant is a capability in a CNode slot (else a mapped region).
     pub const fn is_capability(&self) -> bool {
-        !matches!(self, Source::RingRegion(_) | Source::Region { .. } | Source::DeviceMmio(_) | Source::Dma)
+        !matches!(
+            self,
+            Source::RingRegion(_)
+                | Source::Region { .. }
+                | Source::DeviceMmio(_)
+                | Source::DeviceConfig(_)
+                | Source::Dma
+        )
     }
+}
+
+/// The page of region `D:config`: what the root task read from a PCI function's
+/// configuration space when it claimed it, for a driver in a component, which has no
+/// access to configuration space (the broker alone drives ports 0xcf8-0xcff).
+pub mod pci_config {
+    /// The configuration header and capability list: the first 256 bytes, as 64
+    /// little-endian words, read after the broker enabled the function.
+    pub const HEADER_BYTES: usize = 256;
+    /// Then each BAR's size in bytes (0: none), six little-endian `u64`s, so that a
+    /// driver can size BARs without writing to them.
+    pub const BAR_SIZES: usize = HEADER_BYTES;
+    /// The region's size.
+    pub const BYTES: u64 = 4096;
 }
 
 /// One thing a component is given.

@@ -286,22 +286,25 @@ fn run(cli: Cli) -> Result<i32> {
             }
             // A project of one's own (KaaL's own boot tests live in tests/): boot each of
             // its systems and expect it to exit successfully. In the KaaL checkout, the
-            // defmt decoder (a workspace of its own) is linted and tested too.
+            // workspaces of their own are linted and tested too: the defmt decoder and
+            // kaal-ipc's loom models (see the root Cargo.toml for why they are apart).
             if project.root == kaal.root {
-                let manifest = kaal.root.join("tools/kaal-log/Cargo.toml");
-                let target = kaal.kaal_dir().join("kaal-log");
-                for args in [&["clippy", "--all-targets", "--quiet"][..], &["test", "--quiet"][..]] {
-                    let mut cmd = cargo();
-                    cmd.args(args).arg("--manifest-path").arg(&manifest).arg("--target-dir").arg(&target);
-                    if args[0] == "clippy" {
-                        cmd.args(["--", "-D", "warnings"]);
-                    }
-                    let status = cmd
-                        .status()
-                        .map_err(|e| ToolError::new("testing tools/kaal-log", e.to_string(), "is cargo on PATH?"))?;
-                    if !status.success() {
-                        eprintln!("[kaal] tools/kaal-log: cargo {} failed (above)", args[0]);
-                        return Ok(status.code().unwrap_or(1));
+                for (dir, target) in [("tools/kaal-log", "kaal-log"), ("kaal-ipc/loom", "loom")] {
+                    let manifest = kaal.root.join(dir).join("Cargo.toml");
+                    let target = kaal.kaal_dir().join(target);
+                    for args in [&["clippy", "--all-targets", "--quiet"][..], &["test", "--quiet"][..]] {
+                        let mut cmd = cargo();
+                        cmd.args(args).arg("--manifest-path").arg(&manifest).arg("--target-dir").arg(&target);
+                        if args[0] == "clippy" {
+                            cmd.args(["--", "-D", "warnings"]);
+                        }
+                        let status = cmd.status().map_err(|e| {
+                            ToolError::new(format!("testing {dir}"), e.to_string(), "is cargo on PATH?")
+                        })?;
+                        if !status.success() {
+                            eprintln!("[kaal] {dir}: cargo {} failed (above)", args[0]);
+                            return Ok(status.code().unwrap_or(1));
+                        }
                     }
                 }
                 return Ok(0);

@@ -302,6 +302,14 @@ pub fn plan_with(system: &System, needs: &Needs) -> Result<Plan, ToolError> {
                 withhold(parts::DEVICE_IRQ, "interrupt (#[interrupt])");
                 withhold(parts::DEVICE_EVENTS, "interrupt (#[interrupt])");
             }
+            if device.starts_with("pci:") {
+                p.region(
+                    format!("{device}{}", parts::DEVICE_CONFIG),
+                    Source::DeviceConfig(index),
+                    kaal_abi::plan::pci_config::BYTES,
+                    "its PCI configuration header, read-only (kaal_abi::plan::pci_config)".into(),
+                );
+            }
             if need.mmio {
                 p.grants.push(PlannedGrant {
                     name: format!("{device}{}", parts::DEVICE_MMIO),

@@ -25,7 +25,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use kaal_abi::plan::{BootPlan, ComponentPlan, Source};
+use kaal_abi::plan::{pci_config, BootPlan, ComponentPlan, Source};
 use kaal_alloc::{HeapConfig, UntypedAllocator};
 use kaal_core::ipc::{self, Client, Server};
 use kaal_core::shared::SharedRegion;
@@ -66,6 +66,11 @@ enum BootError {
     BadDeviceName {
         device: &'static str,
     },
+    /// The plan grants a configuration page for a device that is not on PCI.
+    NotPci {
+        component: &'static str,
+        device: &'static str,
+    },
     NoTimeService {
         component: &'static str,
     },
@@ -101,6 +106,12 @@ impl fmt::Display for BootError {
                 "cannot start component {component}: {error}\n  help: if memory ran out, lower the component's heap \
                  or stack in system.toml, or raise [qemu] memory"
             ),
+            BootError::NotPci { component, device } => write!(
+                f,
+                "the boot plan gives component {component} the configuration space of device {device}, which is not \
+                 a PCI function\n  help: rebuild with `cargo kaal build` so the tool and the root task come from one \
+                 KaaL checkout"
+            ),
             BootError::BadDeviceName { device } => write!(
                 f,
                 "the boot plan names device {device:?}, which this root task cannot parse\n  help: rebuild with \
@@ -129,6 +140,8 @@ struct Objects {
     rings: Vec<(SharedRegion, Notification, Notification)>,
     regions: Vec<SharedRegion>,
     devices: Vec<DeviceClaim>,
+    /// Each PCI device's configuration page (`D:config`), by device.
+    device_configs: Vec<Option<SharedRegion>>,
     /// The time service, if `[time]` asked for one.
     time: Option<TimeService>,
 }
@@ -157,6 +170,7 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
         rings: Vec::new(),
         regions: Vec::new(),
         devices: Vec::new(),
+        device_configs: Vec::new(),
         time: None,
     };
     for _ in plan.channels {
@@ -217,6 +231,17 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
                 ),
                 _ => println!("[kaal-root] device {} -> {component}", device.name),
             }
+            // A PCI function's configuration header goes to its driver as a read-only page.
+            let config = match &claim.config {
+                Some(copy) => {
+                    let page = SharedRegion::new(&mut memory, &mut vspace, next_vaddr, pci_config::BYTES as usize)?;
+                    next_vaddr = kaal_abi::startup::next_region(next_vaddr, page.size() as u64);
+                    page.write_bytes(0, &copy.to_bytes());
+                    Some(page)
+                }
+                None => None,
+            };
+            objects.device_configs.push(config);
             objects.devices.push(claim);
         }
     }
@@ -344,6 +369,10 @@ fn spawn(
             Source::Dma => match dma {
                 Some((region, paddr)) => Grant::dma(name, region, *paddr),
                 None => continue,
+            },
+            Source::DeviceConfig(d) => match &objects.device_configs[d] {
+                Some(page) => Grant::region(name, page, false),
+                None => return Err(BootError::NotPci { component: component.name, device: PLAN.devices[d].name }),
             },
             Source::DeviceMmio(d) => {
                 for (device, w, window_name) in &mmio_names {

@@ -26,25 +26,25 @@ use crate::condition::{self, ConditionError};
 /// Failure to read or understand an interface file.
 #[derive(Debug, thiserror::Error)]
 pub enum InterfaceError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {}: {source}", .path.display())]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} is not valid XML: {source}")]
+    #[error("{} is not valid XML: {source}", .path.display())]
     Xml {
         path: PathBuf,
         #[source]
         source: roxmltree::Error,
     },
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", .path.display())]
     Condition {
         path: PathBuf,
         #[source]
         source: ConditionError,
     },
-    #[error("{path}: {what}")]
+    #[error("{}: {what}", .path.display())]
     Malformed { path: PathBuf, what: String },
 }
 

@@ -41,7 +41,7 @@ pub enum BuildError {
     Source(#[from] source::SourceError),
     #[error(transparent)]
     Config(#[from] config::ConfigError),
-    #[error("{CONFIG_ENV}={path}: {why}")]
+    #[error("{CONFIG_ENV}={}: {why}", .path.display())]
     ConfigFile { path: PathBuf, why: String },
     #[error(transparent)]
     Interface(#[from] interface::InterfaceError),
@@ -49,7 +49,7 @@ pub enum BuildError {
     Stubs(#[from] stubs::UnknownType),
     #[error(transparent)]
     Probe(#[from] probe::ProbeError),
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {}: {source}", .path.display())]
     Write {
         path: PathBuf,
         #[source]

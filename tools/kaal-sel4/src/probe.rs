@@ -110,11 +110,11 @@ pub enum ProbeError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{step} failed for {file}:\n{stderr}")]
+    #[error("{step} failed for {}:\n{stderr}", .file.display())]
     Step { step: &'static str, file: PathBuf, stderr: String },
     #[error(transparent)]
     Bitfield(#[from] bitfield::BitfieldError),
-    #[error("I/O error on {path}: {source}")]
+    #[error("I/O error on {}: {source}", .path.display())]
     Io {
         path: PathBuf,
         #[source]

@@ -34,13 +34,13 @@ pub enum SourceError {
     },
     #[error("`{command}` failed:\n{stderr}\n  help: the seL4 source comes from crates.io (sel4-sys =0.0.28); check network access to crates.io and retry")]
     Cargo { command: String, stderr: String },
-    #[error("cargo metadata did not list sel4-sys {SEL4_SYS_VERSION}; is {manifest} intact?")]
+    #[error("cargo metadata did not list sel4-sys {SEL4_SYS_VERSION}; is {} intact?", .manifest.display())]
     NotListed { manifest: PathBuf },
-    #[error("{path} is not an seL4 source tree KaaL knows ({why})\n  help: point {SOURCE_ENV} (or [kernel] source) at a seL4 5.0.0 or 16.0.0 tree, or unset it to let KaaL fetch 5.0.0 itself")]
+    #[error("{} is not an seL4 source tree KaaL knows ({why})\n  help: point {SOURCE_ENV} (or [kernel] source) at a seL4 5.0.0 or 16.0.0 tree, or unset it to let KaaL fetch 5.0.0 itself", .path.display())]
     NotASourceTree { path: PathBuf, why: String },
     #[error("no seL4 {version} source: no package registry carries it\n  help: clone it (git clone --branch {version} https://github.com/seL4/seL4.git) and set {SOURCE_ENV} to the tree, or give the system `[kernel] source = \"<path>\"` or `source = {{ git = \"https://github.com/seL4/seL4.git\", tag = \"{version}\" }}`")]
     NoSource { version: KernelVersion },
-    #[error("{path} holds seL4 {found}, but the system asks for seL4 {wanted}\n  help: point [kernel] source (or {SOURCE_ENV}) at a seL4 {wanted} tree, or set [kernel] version = \"{found}\"")]
+    #[error("{} holds seL4 {found}, but the system asks for seL4 {wanted}\n  help: point [kernel] source (or {SOURCE_ENV}) at a seL4 {wanted} tree, or set [kernel] version = \"{found}\"", .path.display())]
     WrongVersion { path: PathBuf, found: KernelVersion, wanted: KernelVersion },
 }
 

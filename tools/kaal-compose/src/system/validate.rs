@@ -118,6 +118,8 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
     for component in &components {
         let entry = grants.entry(component.name.clone()).or_default();
         entry.devices = component.devices.len();
+        // A PCI device's configuration page is one more region.
+        entry.regions += component.devices.iter().filter(|d| d.starts_with("pci:")).count();
         entry.time = component.time;
     }
     let known: BTreeSet<&str> = raw_components.keys().map(|name| name.get_ref().as_str()).collect();

@@ -1,0 +1,1 @@
+//! Loom models of kaal-ipc live in `tests/loom.rs`.
