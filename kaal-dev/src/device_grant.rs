@@ -41,6 +41,49 @@ fn grant_name(device: &str, what: &str) -> Name {
     Name::joined(device, what).unwrap_or_else(|| Name::truncated(device))
 }
 
+/// Claims the one device among this component's grants that driver `D` drives, whatever
+/// its name: for a component that is given a device by system.toml without knowing its
+/// address (a disk, `disks = ["data"]`, is a PCI function the tool places).
+pub fn claim_granted<D: Driver>(me: &mut Component) -> Result<D, BrokerError> {
+    let claimant = me.name();
+    let suffixes = [parts::DEVICE_PORTS, parts::DEVICE_IRQ, parts::DEVICE_EVENTS, parts::DEVICE_CONFIG];
+    let mut devices: Vec<String> = Vec::new();
+    let names = me
+        .grants()
+        .caps()
+        .map(|c| c.name.as_str().to_string())
+        .chain(me.grants().regions().map(|r| r.name.as_str().to_string()));
+    for name in names.collect::<Vec<_>>() {
+        let device = suffixes.iter().find_map(|s| name.strip_suffix(s)).or_else(|| {
+            let (device, mmio) = name.rsplit_once(':')?;
+            mmio.strip_prefix(&parts::DEVICE_MMIO[1..]).filter(|n| n.parse::<u8>().is_ok()).map(|_| device)
+        });
+        if let Some(device) = device.filter(|d| DeviceId::parse(d).is_some()) {
+            if !devices.iter().any(|d| d == device) {
+                devices.push(device.to_string());
+            }
+        }
+    }
+    let mut last = None;
+    for device in &devices {
+        match claim::<D>(me, device) {
+            Ok(driver) => return Ok(driver),
+            Err(e @ BrokerError::NoMatchingDevice { .. }) => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    let wanted: Vec<String> = D::MATCHES.iter().map(crate::broker::describe_match).collect();
+    Err(last.unwrap_or(BrokerError::NoMatchingDevice {
+        driver: D::NAME,
+        wanted: wanted.join(" or "),
+        known: if devices.is_empty() {
+            alloc::format!("nothing (component {claimant} was granted no device)")
+        } else {
+            devices.join(", ")
+        },
+    }))
+}
+
 /// Claims the granted device `device` (`com2`, `pci:00:03.0`) for driver `D` and
 /// probes it.
 pub fn claim<D: Driver>(me: &mut Component, device: &str) -> Result<D, BrokerError> {

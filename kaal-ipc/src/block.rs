@@ -31,6 +31,9 @@ pub mod op {
     pub const WRITE: u32 = 2;
     /// Make every completed write durable (`count` and `offset` are ignored).
     pub const FLUSH: u32 = 3;
+    /// Describe the disk: the response's `count` is its size in blocks (at most
+    /// `u32::MAX`), its `flags` say whether it is read-only ([`super::flags`]).
+    pub const INFO: u32 = 4;
 }
 
 /// Statuses.
@@ -47,6 +50,12 @@ pub mod status {
     pub const UNSUPPORTED: u32 = 4;
     /// A write to a read-only disk.
     pub const READ_ONLY: u32 = 5;
+}
+
+/// Bits of a response's `flags`.
+pub mod flags {
+    /// (INFO) The disk is read-only.
+    pub const READ_ONLY: u32 = 1;
 }
 
 /// What a status means, for messages.
@@ -86,9 +95,10 @@ pub struct BlockResponse {
     pub id: u32,
     /// [`status`].
     pub status: u32,
-    /// Blocks done.
+    /// Blocks done (INFO: the disk's size in blocks).
     pub count: u32,
-    pub reserved: u32,
+    /// [`flags`] (INFO only; 0 otherwise).
+    pub flags: u32,
 }
 
 impl BlockRequest {
@@ -97,7 +107,7 @@ impl BlockRequest {
     /// status to answer with.
     pub fn check(&self, capacity: u64, read_only: bool, data_len: usize) -> Result<core::ops::Range<usize>, u32> {
         match self.op {
-            op::FLUSH => return Ok(0..0),
+            op::FLUSH | op::INFO => return Ok(0..0),
             op::READ => {}
             op::WRITE if read_only => return Err(status::READ_ONLY),
             op::WRITE => {}
@@ -119,7 +129,13 @@ impl BlockRequest {
     /// The response that says `status` about this request.
     pub fn answer(&self, status: u32) -> BlockResponse {
         let count = if status == status::OK { self.count } else { 0 };
-        BlockResponse { id: self.id, status, count, reserved: 0 }
+        BlockResponse { id: self.id, status, count, flags: 0 }
+    }
+
+    /// The answer to an INFO request about a disk of `capacity` blocks.
+    pub fn info(&self, capacity: u64, read_only: bool) -> BlockResponse {
+        let flags = if read_only { flags::READ_ONLY } else { 0 };
+        BlockResponse { id: self.id, status: status::OK, count: capacity.min(u32::MAX as u64) as u32, flags }
     }
 }
 
@@ -171,11 +187,22 @@ impl BlockClient {
     /// Sends `request` (waiting for room) and waits for its answer: the status. Other
     /// requests must not be in flight, or their answers would be taken here.
     pub fn call(&mut self, request: BlockRequest) -> Result<u32, crate::RingError> {
+        Ok(self.exchange(request)?.status)
+    }
+
+    /// The disk's size in blocks and whether it is read-only (an INFO request; nothing
+    /// else may be in flight).
+    pub fn info(&mut self) -> Result<(u64, bool), crate::RingError> {
+        let response = self.exchange(BlockRequest { op: op::INFO, id: u32::MAX, block: 0, count: 0, offset: 0 })?;
+        Ok((response.count as u64, response.flags & flags::READ_ONLY != 0))
+    }
+
+    fn exchange(&mut self, request: BlockRequest) -> Result<BlockResponse, crate::RingError> {
         self.requests.send(request)?;
         loop {
             let response = self.responses.recv()?;
             if response.id == request.id {
-                return Ok(response.status);
+                return Ok(response);
             }
         }
     }
@@ -205,7 +232,7 @@ mod tests {
         assert_eq!(write.check(capacity, false, data), Ok(0..4096));
         assert_eq!(BlockRequest { op: 9, ..read(0, 1, 0) }.check(capacity, false, data), Err(status::UNSUPPORTED));
         assert_eq!(BlockRequest { op: op::FLUSH, ..read(0, 0, 0) }.check(capacity, false, data), Ok(0..0));
-        assert_eq!(read(0, 3, 0).answer(status::BAD_BUFFER), BlockResponse { id: 7, status: 3, count: 0, reserved: 0 });
+        assert_eq!(read(0, 3, 0).answer(status::BAD_BUFFER), BlockResponse { id: 7, status: 3, count: 0, flags: 0 });
         assert_eq!(core::mem::size_of::<BlockRequest>(), 24);
         assert_eq!(core::mem::size_of::<BlockResponse>(), 16);
     }

@@ -190,8 +190,9 @@ fn nic_loopback(kernel: &str) {
         .assert_lines_in_order(&[
             "[kaal-root] device pci:00:03.0 -> nic",
             // The e1000 driver takes MMIO, its interrupt and DMA memory, not the
-            // device's I/O ports, so those are not granted (least authority).
-            "[kaal-root] started nic (priority 150, 4 grants)",
+            // device's I/O ports, so those are not granted (least authority); a PCI
+            // device also comes with its configuration page (`D:config`).
+            "[kaal-root] started nic (priority 150, 5 grants)",
             "[nic] e1000 at 00:03.0, MAC 52:54:00:12:34:56, link up: true",
             "[nic] the receiver took frame ",
             "[nic] 64 frames of 60 to 1514 bytes (50337 bytes) went out and back through DMA: 64 intact, 0 dropped",

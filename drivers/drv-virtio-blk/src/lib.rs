@@ -337,6 +337,9 @@ impl VirtioBlk {
             Ok(range) => range,
             Err(status) => return Err(request.answer(status)),
         };
+        if request.op == op::INFO {
+            return Err(request.info(self.capacity, self.read_only));
+        }
         if request.op == op::FLUSH {
             // virtio-drivers' flush waits for the device (spinning); flushes are rare.
             return Err(request.answer(if self.blk.flush().is_ok() { status::OK } else { status::IO_ERROR }));

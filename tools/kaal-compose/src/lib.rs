@@ -9,6 +9,7 @@
 
 pub mod assemble;
 pub mod bench;
+pub mod disk;
 pub mod error;
 pub mod host;
 pub mod image;
@@ -54,6 +55,8 @@ pub struct BuiltSystem {
     pub plan: Option<(planner::Plan, assemble::SystemFile)>,
     /// What the system runs on.
     pub machine: Machine,
+    /// Its disks, as attached (their QEMU arguments are in `machine`).
+    pub disks: Vec<disk::AttachedDisk>,
 }
 
 impl BuiltSystem {
@@ -211,6 +214,8 @@ pub struct BuildOptions {
     /// A kernel source tree over the system's `[kernel] source` (as `KAAL_SEL4_SOURCE`
     /// does, for the version the tree holds).
     pub source: Option<PathBuf>,
+    /// Disk images in place of the system's own (`kaal run --disk NAME=IMAGE`).
+    pub disks: Vec<(String, PathBuf)>,
 }
 
 /// Builds the system in `dir` (or the default system) with everything it needs.
@@ -248,6 +253,11 @@ pub fn build_with(dir: Option<&Path>, options: &BuildOptions, reporter: &Reporte
     match system_file {
         Some(file) => {
             let assembled = assemble::build(&file, &project, &kernel, reporter)?;
+            let scratch = project.kaal_dir().join("disks").join(&file.system.name);
+            let disks =
+                disk::prepare(&file.system.disks, &file.dir, &file.display, &options.disks, &scratch, reporter)?;
+            let mut qemu_args = file.system.qemu.args.clone();
+            qemu_args.extend(disks.iter().flat_map(disk::AttachedDisk::qemu_args));
             let display = file.display.trim_end_matches(assemble::SYSTEM_FILE).trim_end_matches('/').to_string();
             let system = project::SystemCrate {
                 dir: file.dir.clone(),
@@ -264,18 +274,25 @@ pub fn build_with(dir: Option<&Path>, options: &BuildOptions, reporter: &Reporte
                 kernel,
                 image: assembled.image,
                 components: assembled.components,
-                machine: Machine {
-                    qemu_args: file.system.qemu.args.clone(),
-                    memory_mib: Some(file.system.qemu.memory_mib),
-                },
+                machine: Machine { qemu_args, memory_mib: Some(file.system.qemu.memory_mib) },
                 plan: Some((assembled.plan, file)),
+                disks,
             })
         }
         None => {
             let system = project.system(&dir)?;
             let image = image::build(&project, &system, &kernel, reporter)?;
             let machine = Machine { qemu_args: system.qemu_args.clone(), memory_mib: None };
-            Ok(BuiltSystem { project, system, kernel, image, components: Vec::new(), plan: None, machine })
+            Ok(BuiltSystem {
+                project,
+                system,
+                kernel,
+                image,
+                components: Vec::new(),
+                plan: None,
+                machine,
+                disks: Vec::new(),
+            })
         }
     }
 }

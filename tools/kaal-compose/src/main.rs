@@ -60,6 +60,9 @@ enum Cmd {
         /// Guest RAM in MiB [default: the system's `[qemu] memory`, else 512].
         #[arg(long)]
         memory: Option<u32>,
+        /// Attach IMAGE as the system's disk NAME, in place of its [disks.NAME] (repeatable).
+        #[arg(long, value_name = "NAME=IMAGE", value_parser = parse_disk)]
+        disk: Vec<(String, PathBuf)>,
         /// Extra arguments for QEMU, after `--`.
         #[arg(last = true)]
         qemu_args: Vec<String>,
@@ -151,14 +154,15 @@ fn run(cli: Cli) -> Result<i32> {
     if let kaal_compose::shim::AliasStatus::Installed(path) = &alias {
         reporter.info(format!("added the `kaal` alias to {}, so `cargo kaal` works in any directory", path.display()));
     }
-    let options = kaal_compose::BuildOptions { kernel: cli.kernel.unwrap_or_default(), source: None };
+    let options = kaal_compose::BuildOptions { kernel: cli.kernel.unwrap_or_default(), ..Default::default() };
     match cli.command {
         Cmd::Build { system } => {
             let built = kaal_compose::build_with(system.as_deref(), &options, &reporter)?;
             print!("{}", build_summary(&built));
             Ok(0)
         }
-        Cmd::Run { system, timeout, gdb, icount, memory, qemu_args } => {
+        Cmd::Run { system, timeout, gdb, icount, memory, disk, qemu_args } => {
+            let options = kaal_compose::BuildOptions { disks: disk, ..options };
             let built = kaal_compose::build_with(system.as_deref(), &options, &reporter)?;
             // The system's own QEMU arguments (its devices), then the command line's.
             let mut cfg = built.qemu_config(memory);
@@ -173,6 +177,10 @@ fn run(cli: Cli) -> Result<i32> {
                 reporter.info(format!("{} ({:.1}s)", outcome.summary(), outcome.wall.as_secs_f64()));
             } else {
                 eprintln!("[kaal] {}: {}", built.system.display, outcome.summary());
+            }
+            // What the guest may have written, for the host to look at.
+            for disk in built.disks.iter().filter(|d| !d.read_only) {
+                eprintln!("[kaal] disk {} (writable): {}", disk.name, disk.path.display());
             }
             Ok(code)
         }
@@ -372,7 +380,7 @@ fn run(cli: Cli) -> Result<i32> {
                         continue;
                     }
                 }
-                let options = kaal_compose::BuildOptions { kernel: choice, source: None };
+                let options = kaal_compose::BuildOptions { kernel: choice, ..Default::default() };
                 let built = match kaal_compose::build_with(Some(&dir), &options, &reporter) {
                     Ok(built) => built,
                     // One kernel that cannot run the benchmark leaves its column out.
@@ -564,4 +572,12 @@ fn main() -> ExitCode {
 /// `cfg`, printing QEMU's command line first in verbose mode (`-v`).
 fn shown(cfg: &QemuConfig, reporter: &kaal_compose::progress::Reporter) -> QemuConfig {
     QemuConfig { show_command: reporter.verbosity >= kaal_compose::progress::Verbosity::Verbose, ..cfg.clone() }
+}
+
+/// `NAME=IMAGE` for `--disk`.
+fn parse_disk(text: &str) -> Result<(String, PathBuf), String> {
+    match text.split_once('=') {
+        Some((name, image)) if !name.is_empty() && !image.is_empty() => Ok((name.to_string(), PathBuf::from(image))),
+        _ => Err(format!("`{text}` is not NAME=IMAGE (e.g. --disk data=disk.img)")),
+    }
 }

@@ -98,6 +98,12 @@ impl Boot {
         self
     }
 
+    /// Attaches `image` as the system's disk `name`, in place of its `[disks.NAME]`.
+    pub fn disk(mut self, name: &str, image: impl Into<PathBuf>) -> Self {
+        self.options.disks.push((name.to_string(), image.into()));
+        self
+    }
+
     /// Runs with deterministic virtual time.
     pub fn icount(mut self) -> Self {
         self.qemu.icount = true;

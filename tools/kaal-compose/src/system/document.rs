@@ -12,7 +12,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::error::{ConfigError, ConfigErrors, Source};
 use super::raw::{
-    keys_of, RawChannel, RawComponent, RawConnections, RawDevice, RawFile, RawGitSource, RawKernel, RawMmio,
+    keys_of, RawChannel, RawComponent, RawConnections, RawDevice, RawDisk, RawFile, RawGitSource, RawKernel, RawMmio,
     RawNotification, RawPriorities, RawProbe, RawQemu, RawRegion, RawResources, RawRing, RawSystem, RawTime,
     SIZE_EXPECTED,
 };
@@ -302,6 +302,8 @@ fn schema(path: &[&str]) -> Schema {
         ["kernel"] => Schema::Keys(keys_of::<RawKernel>()),
         ["time"] => Schema::Keys(keys_of::<RawTime>()),
         ["kernel", "source"] => Schema::Keys(keys_of::<RawGitSource>()),
+        ["disks"] => Schema::Names,
+        ["disks", _] => Schema::Keys(keys_of::<RawDisk>()),
         ["devices"] => Schema::Names,
         ["devices", _] => Schema::Keys(keys_of::<RawDevice>()),
         ["devices", _, "mmio"] => Schema::Keys(keys_of::<RawMmio>()),
@@ -330,6 +332,7 @@ fn table_name(path: &[&str]) -> String {
         [table] => format!("[{table}]"),
         ["components", name] => format!("component `{name}`"),
         ["devices", name] => format!("device `{name}`"),
+        ["disks", name] => format!("disk `{name}`"),
         ["connections", kind, name] if kind_noun(kind).is_some() => {
             format!("{} `{name}`", kind_noun(kind).unwrap_or_default())
         }
@@ -474,6 +477,9 @@ fn example(table: &[&str], key: &str) -> Option<String> {
         (["components", ..], "time") => "time = true".to_string(),
         (["components", ..], "passive") => "passive = true".to_string(),
         ([], "components") => component_example("hello"),
+        ([], "disks") | (["disks"], _) => "[disks.data]\ndirectory = \"files\"\nsize = \"16 MiB\"".to_string(),
+        (["disks", _], "size") => "size = \"16 MiB\"".to_string(),
+        (["components", ..], "disks") => "disks = [\"data\"]".to_string(),
         ([], "devices") | (["devices"], _) => "[devices.rtc]\nports = \"0x70-0x71\"\nirq = 8".to_string(),
         (["devices", _, "mmio"], "size") => "size = \"4 KiB\"".to_string(),
         ([], "connections") | (["connections"], "channels") => connection_example("channels", "requests"),
@@ -503,6 +509,9 @@ fn example(table: &[&str], key: &str) -> Option<String> {
                 "priority" => "150",
                 "stack" => "\"64 KiB\"",
                 "devices" => "[\"com2\"]",
+                "image" => "\"disk.img\" (a raw image, relative to system.toml; written in place)",
+                "directory" => "\"files\" (kaal build makes an ext2 image of it with mke2fs)",
+                "read-only" => "true",
                 "ports" => "\"0x70-0x71\"",
                 "irq" => "8",
                 "mmio" => "{ address = 0xfed40000, size = \"4 KiB\" }",
@@ -563,7 +572,7 @@ mod tests {
     /// generic text.
     #[test]
     fn every_known_key_has_an_example() {
-        let tables: [&[&str]; 19] = [
+        let tables: [&[&str]; 21] = [
             &[],
             &["system"],
             &["resources"],
@@ -580,6 +589,8 @@ mod tests {
             &["connections", "memory", "a"],
             &["connections", "channels"],
             &["devices"],
+            &["disks"],
+            &["disks", "data"],
             &["devices", "rtc"],
             &["devices", "rtc", "mmio"],
             &["devices", "rtc", "probe"],

@@ -57,6 +57,8 @@ pub struct System {
     pub time: Option<TimeSource>,
     /// The fixed devices it declares (`[devices.NAME]`), by name.
     pub devices: Vec<DeclaredDevice>,
+    /// Its disks (`[disks.NAME]`), by name.
+    pub disks: Vec<Disk>,
     /// In start order: highest priority first, then by name.
     pub components: Vec<Component>,
     /// Each connection list is sorted by name.
@@ -173,6 +175,42 @@ impl TimeSource {
             TimeSource::Pit => &["pit"],
             TimeSource::Hpet => &["hpet", "pit"],
         }
+    }
+}
+
+/// A virtio-blk disk (`[disks.NAME]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disk {
+    pub name: String,
+    pub source: DiskSource,
+    pub read_only: bool,
+    /// Its PCI slot on bus 0 (the tool places disks from [`Disk::FIRST_SLOT`] on).
+    pub slot: u8,
+    /// Its table's line in system.toml, for errors found later.
+    pub line: usize,
+}
+
+/// Where a disk's contents come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiskSource {
+    /// A raw image, as written (relative to system.toml's directory): the guest writes
+    /// to it in place.
+    Image(PathBuf),
+    /// A directory, as written, that `kaal build` turns into an ext2 image of `size`
+    /// bytes (`mke2fs -t ext2 -d`).
+    Directory { dir: PathBuf, size: u64 },
+}
+
+impl Disk {
+    /// The first PCI slot disks get (clear of QEMU's own devices at 0-3 and of
+    /// `-device` arguments written without `addr`, which take the next free slot).
+    pub const FIRST_SLOT: u8 = 0x10;
+    /// Most disks a system may have (slots 0x10-0x1f).
+    pub const MAX: usize = 16;
+
+    /// The broker's name for its PCI function.
+    pub fn pci_address(&self) -> String {
+        format!("pci:00:{:02x}.0", self.slot)
     }
 }
 

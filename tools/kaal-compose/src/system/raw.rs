@@ -22,6 +22,7 @@ pub(super) struct RawFile {
     pub kernel: Option<Spanned<RawKernel>>,
     pub time: Option<Spanned<RawTime>>,
     pub devices: Option<Spanned<Tables<RawDevice>>>,
+    pub disks: Option<Spanned<Tables<RawDisk>>>,
     pub components: Option<Spanned<Tables<RawComponent>>>,
     pub connections: Option<RawConnections>,
 }
@@ -60,6 +61,16 @@ pub(super) struct RawQemu {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawTime {
     pub source: Option<Spanned<String>>,
+}
+
+/// `[disks.NAME]`: a virtio-blk disk, from an image or a directory.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawDisk {
+    pub image: Option<Spanned<String>>,
+    pub directory: Option<Spanned<String>>,
+    pub size: Option<Spanned<RawSize>>,
+    pub read_only: Option<Spanned<bool>>,
 }
 
 /// `[devices.NAME]`: a fixed device KaaL does not ship.
@@ -145,6 +156,7 @@ pub(super) struct RawComponent {
     pub heap: Option<Spanned<RawSize>>,
     pub stack: Option<Spanned<RawSize>>,
     pub devices: Option<Names>,
+    pub disks: Option<Names>,
     pub dma: Option<Spanned<RawSize>>,
     pub daemon: Option<bool>,
     pub log: Option<Spanned<String>>,

@@ -230,7 +230,7 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
         ("unknown component key", base("[components.logger]\npath = \"logger\"\nprio = 3\n"), 11, vec![
             "components.logger.prio: unknown key `prio` in component `logger`",
             "did you mean `priority`?",
-            "component `logger` takes: path, priority, heap, stack, devices, dma, daemon, log",
+            "component `logger` takes: path, priority, heap, stack, devices, disks, dma, daemon, log",
         ]),
         ("unknown section", base("[kernal]\nflavour = \"release\"\n"), 9, vec![
             "unknown section `[kernal]`",
@@ -429,6 +429,34 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
         ]),
         ("component claiming the PIT beside an HPET time service", base("[time]\nsource = \"hpet\"\n\n[components.d]\npath = \"d\"\ndevices = [\"pit\"]\n"), 14, vec![
             "device `pit` shares its interrupt line with the time service's HPET, which replaces it",
+        ]),
+        // Disks.
+        ("disk with an image and a directory", base("[disks.d]\nimage = \"d.img\"\ndirectory = \"files\"\n"), 10, vec![
+            "disks.d: disk `d` has both an image and a directory",
+            "image = \"disk.img\"",
+        ]),
+        ("disk with neither", base("[disks.d]\nread-only = true\n"), 9, vec![
+            "disk `d` has neither an image nor a directory",
+        ]),
+        ("size of an image disk", base("[disks.d]\nimage = \"d.img\"\nsize = \"4 MiB\"\n"), 11, vec![
+            "disks.d.size: disk `d` uses an image, whose size is its own",
+        ]),
+        ("disk too small", base("[disks.d]\ndirectory = \"files\"\nsize = \"64 KiB\"\n"), 11, vec![
+            "a disk made from a directory of 64 KiB is too small",
+        ]),
+        ("absolute disk image", base("[disks.d]\nimage = \"/tmp/d.img\"\n"), 10, vec![
+            "disks.d.image: `/tmp/d.img` is not a relative path",
+        ]),
+        ("unknown disk", base("[disks.data]\ndirectory = \"files\"\n\n[components.d]\npath = \"d\"\ndisks = [\"dta\"]\n"), 14, vec![
+            "components.d.disks: disk `dta` is not declared ([disks.dta])",
+            "did you mean `data`?",
+        ]),
+        ("disk without [disks]", base("[components.d]\npath = \"d\"\ndisks = [\"data\"]\n"), 11, vec![
+            "disk `data` is not declared",
+            "[disks.data]",
+        ]),
+        ("disk listed twice", base("[disks.data]\ndirectory = \"files\"\n\n[components.a]\npath = \"a\"\ndisks = [\"data\"]\n\n[components.b]\npath = \"b\"\ndisks = [\"data\"]\n"), 18, vec![
+            "disk `data` is listed by both `a` and `b`",
         ]),
         // Declared fixed devices ([devices.NAME]).
         ("device overlapping a built-in one", base("[devices.rtc]\nports = \"0x2f8-0x2f9\"\n"), 10, vec![

@@ -18,6 +18,8 @@ use super::raw::{
     Name, Names, RawChannel, RawComponent, RawFile, RawKernel, RawKernelSource, RawNotification, RawQemu, RawRegion,
     RawResources, RawRing, RawSize, RawTime, Tables,
 };
+#[path = "disks.rs"]
+mod disks;
 #[path = "fixed_devices.rs"]
 mod fixed_devices;
 
@@ -108,9 +110,15 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
     let kernel = check.kernel(raw.kernel.as_ref().map(Spanned::get_ref));
     let time = check.time(raw.time.as_ref());
     let devices = check.declared_devices(raw.devices.as_ref(), qemu_memory);
+    let disks = check.disks(raw.disks.as_ref());
 
     let raw_components = raw.components.map(Spanned::into_inner).unwrap_or_default();
     let mut components = check.components(&raw_components, &resources, priorities_valid);
+    // A disk a component lists is a device it drives: its PCI function.
+    let mut disk_devices = check.component_disks(&raw_components, &disks, raw.disks.as_ref());
+    for component in &mut components {
+        component.devices.extend(disk_devices.remove(&component.name).unwrap_or_default());
+    }
     let max_threads = raw_resources.and_then(|r| r.max_threads.as_ref());
     check.component_count(&raw_components, &header, resources.max_threads, max_threads);
 
@@ -152,6 +160,7 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
         kernel,
         time,
         devices,
+        disks,
         components,
         channels,
         notifications,

@@ -19,8 +19,9 @@ kaal_alloc::global_heap!(HEAP);
 /// Blocks per request, and requests in flight per round (the data region's 256 KiB).
 const CHUNK: u32 = 16;
 const IN_FLIGHT: u32 = 4;
-/// Where the write test writes (the host checks these blocks afterwards).
-const WRITE_AT: u64 = 300;
+/// The write test writes the disk's last blocks but this many (the host checks them
+/// afterwards; on an ext2 disk they are free).
+const WRITE_FROM_END: u64 = 8;
 
 fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
     bytes.iter().fold(hash, |h, b| (h ^ *b as u64).wrapping_mul(0x100_0000_01b3))
@@ -33,6 +34,8 @@ fn request(op: u32, id: u32, block: u64, count: u32, offset: u32) -> BlockReques
 fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
     let fail = |e: kaal_ipc::RingError| -> Box<dyn core::error::Error> { Box::new(e) };
     let mut disk = BlockClient::granted(&mut me, "blk-req", "blk-resp", "blk-data")?;
+    let (capacity, read_only) = disk.info().map_err(fail)?;
+    println!("[client] the disk has {capacity} blocks of 4 KiB{}", if read_only { ", read-only" } else { "" });
 
     // 1. The first MiB, four requests of 64 KiB in flight at a time.
     let start = kaal_core::time::Instant::now();
@@ -65,18 +68,34 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
         256 / CHUNK,
         start.elapsed().as_micros()
     );
+    // Block 0 of an ext2 disk holds the superblock at byte 1024.
+    let status = disk.call(request(op::READ, 99, 0, 1, 0)).map_err(fail)?;
+    let mut block0 = vec![0u8; BLOCK_SIZE];
+    disk.data().read_bytes(0, &mut block0);
+    let word = |at: usize| u32::from_le_bytes([block0[at], block0[at + 1], block0[at + 2], block0[at + 3]]);
+    if status == status::OK && u16::from_le_bytes([block0[1080], block0[1081]]) == 0xef53 {
+        println!(
+            "[client] block 0 holds an ext2 superblock: {} blocks of {} bytes, {} free",
+            word(1028),
+            1024 << word(1048),
+            word(1036)
+        );
+    } else {
+        println!("[client] block 0 holds no ext2 superblock");
+    }
+    let write_at = capacity - WRITE_FROM_END;
 
     // 2. A write, read back.
     let pattern: alloc::vec::Vec<u8> = (0..4 * BLOCK_SIZE).map(|i| (i * 7 + 3) as u8).collect();
     disk.data().write_bytes(0, &pattern);
-    let wrote = disk.call(request(op::WRITE, 100, WRITE_AT, 4, 0)).map_err(fail)?;
+    let wrote = disk.call(request(op::WRITE, 100, write_at, 4, 0)).map_err(fail)?;
     disk.data().write_bytes(0, &vec![0; 4 * BLOCK_SIZE]);
-    let read = disk.call(request(op::READ, 101, WRITE_AT, 4, 0)).map_err(fail)?;
+    let read = disk.call(request(op::READ, 101, write_at, 4, 0)).map_err(fail)?;
     let flushed = disk.call(request(op::FLUSH, 102, 0, 0, 0)).map_err(fail)?;
     let mut back = vec![0u8; 4 * BLOCK_SIZE];
     disk.data().read_bytes(0, &mut back);
     println!(
-        "[client] wrote 16 KiB at block {WRITE_AT} ({}), read it back ({}), flushed ({}): {}",
+        "[client] wrote 16 KiB at block {write_at} ({}), read it back ({}), flushed ({}): {}",
         describe(wrote),
         describe(read),
         describe(flushed),

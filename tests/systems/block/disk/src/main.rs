@@ -17,7 +17,8 @@ kaal_alloc::global_heap!(HEAP);
 
 fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
     let name = me.name();
-    let mut disk: VirtioBlk = kaal_dev::device_grant::claim(&mut me, "pci:00:05.0")?;
+    // system.toml gives this component disk `data`; the tool decides its PCI address.
+    let mut disk: VirtioBlk = kaal_dev::device_grant::claim_granted(&mut me)?;
     let mut requests = kaal_ipc::ring_grant::receiver::<BlockRequest>(&mut me, "blk-req")?;
     let mut responses = kaal_ipc::ring_grant::sender::<BlockResponse>(&mut me, "blk-resp")?;
     let data = me.region("blk-data")?;

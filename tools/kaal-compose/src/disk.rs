@@ -1,0 +1,157 @@
+//! A system's disks (`[disks.NAME]`): finding or making each image, and the QEMU
+//! arguments that attach it as a virtio-blk function at the slot the system gave it.
+//!
+//! A disk made from a directory is an ext2 image `kaal build` makes with `mke2fs -t ext2
+//! -b 4096 -d DIR`, under `target/kaal/disks/`. It is made again only when the directory
+//! (its files' names, sizes and modification times) or the size changes, so what a run
+//! wrote to it is still there for the next run, and for the host to look at. An image the
+//! system names is attached in place: the guest writes to that file.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::error::{Result, ToolError};
+use crate::progress::Reporter;
+use crate::system::{Disk, DiskSource};
+
+/// A disk as QEMU gets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachedDisk {
+    pub name: String,
+    /// The image file.
+    pub path: PathBuf,
+    pub read_only: bool,
+    pub slot: u8,
+}
+
+impl AttachedDisk {
+    /// QEMU's `-drive` and `-device` arguments for it.
+    pub fn qemu_args(&self) -> [String; 4] {
+        let id = format!("kaal-disk-{}", self.name);
+        let read_only = if self.read_only { ",readonly=on" } else { "" };
+        [
+            "-drive".into(),
+            format!("file={},if=none,format=raw,id={id}{read_only}", self.path.display()),
+            "-device".into(),
+            format!("virtio-blk-pci,drive={id},addr={:#04x}", self.slot),
+        ]
+    }
+}
+
+/// Finds or makes each of `disks` (declared in the system.toml in `base`, called
+/// `system`), with `overrides` (`kaal run --disk NAME=IMAGE`) in place of the declared
+/// sources. `scratch` is where made images go.
+pub fn prepare(
+    disks: &[Disk],
+    base: &Path,
+    file: &str,
+    overrides: &[(String, PathBuf)],
+    scratch: &Path,
+    reporter: &Reporter,
+) -> Result<Vec<AttachedDisk>> {
+    for (name, _) in overrides {
+        if !disks.iter().any(|d| &d.name == name) {
+            let known: Vec<&str> = disks.iter().map(|d| d.name.as_str()).collect();
+            return Err(ToolError::new(
+                format!("attaching disk {name}"),
+                format!("{file} declares no disk `{name}`"),
+                if known.is_empty() {
+                    format!("declare it in {file} as [disks.{name}]")
+                } else {
+                    format!("the disks are: {}", known.join(", "))
+                },
+            ));
+        }
+    }
+    let mut attached = Vec::new();
+    for disk in disks {
+        let step = format!("preparing disk {}", disk.name);
+        let path = match (overrides.iter().find(|(n, _)| *n == disk.name), &disk.source) {
+            (Some((_, image)), _) => existing_image(image, &step, "check the path given to --disk")?,
+            (None, DiskSource::Image(image)) => existing_image(
+                &base.join(image),
+                &step,
+                &format!(
+                    "fix `image` in [disks.{}] ({file}:{}); it is relative to {file}'s directory",
+                    disk.name, disk.line
+                ),
+            )?,
+            (None, DiskSource::Directory { dir, size }) => {
+                let dir = base.join(dir);
+                if !dir.is_dir() {
+                    return Err(ToolError::new(
+                        step,
+                        format!("{} is not a directory ([disks.{}] in {file}:{})", dir.display(), disk.name, disk.line),
+                        format!("create it, or fix `directory`; it is relative to {file}'s directory"),
+                    ));
+                }
+                make_ext2(&dir, *size, &scratch.join(format!("{}.img", disk.name)), &step, reporter)?
+            }
+        };
+        attached.push(AttachedDisk { name: disk.name.clone(), path, read_only: disk.read_only, slot: disk.slot });
+    }
+    Ok(attached)
+}
+
+fn existing_image(path: &Path, step: &str, fix: &str) -> Result<PathBuf> {
+    if !path.is_file() {
+        return Err(ToolError::new(step, format!("the disk image {} does not exist", path.display()), fix));
+    }
+    path.canonicalize().map_err(|e| ToolError::io(step, path, e))
+}
+
+/// What the image made from `dir` depends on: every file's relative path, size and
+/// modification time, and the image's size.
+fn fingerprint(dir: &Path, size: u64) -> Result<String> {
+    let mut entries = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(at) = pending.pop() {
+        let read = std::fs::read_dir(&at).map_err(|e| ToolError::io("reading a disk's directory", &at, e))?;
+        for entry in read {
+            let entry = entry.map_err(|e| ToolError::io("reading a disk's directory", &at, e))?;
+            let meta = std::fs::symlink_metadata(entry.path())
+                .map_err(|e| ToolError::io("reading a disk's directory", &entry.path(), e))?;
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            let relative = entry.path().strip_prefix(dir).map(Path::to_path_buf).unwrap_or_default();
+            entries.push(format!("{}\t{}\t{modified}", relative.display(), meta.len()));
+            if meta.is_dir() {
+                pending.push(entry.path());
+            }
+        }
+    }
+    entries.sort();
+    Ok(format!("ext2 4096 {size}\n{}\n", entries.join("\n")))
+}
+
+/// The ext2 image of `dir` at `image`, made again only if `dir` or `size` changed.
+fn make_ext2(dir: &Path, size: u64, image: &Path, step: &str, reporter: &Reporter) -> Result<PathBuf> {
+    let stamp = image.with_extension("img.made-from");
+    let wanted = fingerprint(dir, size)?;
+    if image.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        return image.canonicalize().map_err(|e| ToolError::io(step, image, e));
+    }
+    if let Some(parent) = image.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| ToolError::io(step, parent, e))?;
+    }
+    let _ = std::fs::remove_file(image);
+    let mut cmd = Command::new("mke2fs");
+    cmd.args(["-q", "-F", "-t", "ext2", "-b", "4096", "-d"]).arg(dir).arg(image).arg(format!("{}k", size / 1024));
+    reporter.command(&cmd);
+    let out = cmd.output().map_err(|e| {
+        ToolError::new(step, format!("cannot run mke2fs: {e}"), "install e2fsprogs: apt-get install e2fsprogs")
+    })?;
+    if !out.status.success() {
+        return Err(ToolError::new(
+            step,
+            format!("mke2fs -d {} failed: {}", dir.display(), String::from_utf8_lossy(&out.stderr).trim()),
+            "make the disk bigger (`size` in its [disks] table) if the files do not fit",
+        ));
+    }
+    std::fs::write(&stamp, wanted).map_err(|e| ToolError::io(step, &stamp, e))?;
+    reporter.info(format!("disk image {} made from {}", image.display(), dir.display()));
+    image.canonicalize().map_err(|e| ToolError::io(step, image, e))
+}
