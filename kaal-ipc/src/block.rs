@@ -184,6 +184,17 @@ impl BlockClient {
         self.responses.recv()
     }
 
+    /// The next response, sleeping no longer than `timeout`: `Ok(None)` if none came by
+    /// then (a driver that stopped, or a very slow device). The component needs `time =
+    /// true` for `timer`.
+    pub fn wait_timeout(
+        &mut self,
+        timer: &kaal_core::time::Timer,
+        timeout: kaal_core::time::Duration,
+    ) -> Result<Option<BlockResponse>, crate::ring_grant::TimedRecvError> {
+        self.responses.recv_timeout(timer, timeout)
+    }
+
     /// Sends `request` (waiting for room) and waits for its answer: the status. Other
     /// requests must not be in flight, or their answers would be taken here.
     pub fn call(&mut self, request: BlockRequest) -> Result<u32, crate::RingError> {

@@ -11,7 +11,8 @@ use alloc::vec;
 
 use kaal_core::component::Component;
 use kaal_core::println;
-use kaal_ipc::block::{describe, op, status, BlockClient, BlockRequest, BLOCK_SIZE};
+use kaal_core::time::Duration;
+use kaal_ipc::block::{describe, op, status, BlockClient, BlockRequest, BlockResponse, BLOCK_SIZE};
 
 kaal_core::component!(main);
 kaal_alloc::global_heap!(HEAP);
@@ -34,6 +35,14 @@ fn request(op: u32, id: u32, block: u64, count: u32, offset: u32) -> BlockReques
 fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
     let fail = |e: kaal_ipc::RingError| -> Box<dyn core::error::Error> { Box::new(e) };
     let mut disk = BlockClient::granted(&mut me, "blk-req", "blk-resp", "blk-data")?;
+    // Every wait for an answer is bounded: a driver that stopped must not hang the client.
+    let timer = me.timer()?;
+    let next = move |disk: &mut BlockClient| -> Result<BlockResponse, Box<dyn core::error::Error>> {
+        match disk.wait_timeout(&timer, Duration::from_secs(2))? {
+            Some(response) => Ok(response),
+            None => Err("UNEXPECTED: the disk did not answer within 2 s".into()),
+        }
+    };
     let (capacity, read_only) = disk.info().map_err(fail)?;
     println!("[client] the disk has {capacity} blocks of 4 KiB{}", if read_only { ", read-only" } else { "" });
 
@@ -49,7 +58,7 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
         }
         let mut done = 0u32;
         for _ in 0..IN_FLIGHT {
-            let response = disk.wait().map_err(fail)?;
+            let response = next(&mut disk)?;
             if response.status != status::OK {
                 println!("[client] UNEXPECTED: read {} failed: {}", response.id, describe(response.status));
             }
@@ -127,7 +136,7 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
     }
     let mut answered = 0;
     while answered < sent {
-        let response = disk.wait().map_err(fail)?;
+        let response = next(&mut disk)?;
         answered += u32::from(response.status == status::OK && response.id >= 1000);
     }
     println!("[client] the request ring filled after {sent} requests; {answered} answered, none dropped");
