@@ -9,8 +9,9 @@
 //!   request's `id` and a status.
 //!
 //! Several requests may be in flight; responses may come back in any order. The driver
-//! takes a request off the ring only when it has room to answer it, so a full queue holds
-//! requests back instead of dropping them. A request the driver cannot carry out (outside
+//! takes a request off the ring only when it has a slot for it and the response ring has
+//! room for its answer (and every other in flight), so a full queue holds requests back
+//! instead of dropping them, and a client that is slow to take answers cannot stall it. A request the driver cannot carry out (outside
 //! the disk or the data region, an unknown operation, a write to a read-only disk) is
 //! answered with a status that says why. It is never left unanswered.
 //!
@@ -50,6 +51,8 @@ pub mod status {
     pub const UNSUPPORTED: u32 = 4;
     /// A write to a read-only disk.
     pub const READ_ONLY: u32 = 5;
+    /// More blocks than the driver moves in one request (its limit; split the request).
+    pub const TOO_LARGE: u32 = 6;
 }
 
 /// Bits of a response's `flags`.
@@ -67,6 +70,7 @@ pub fn describe(status: u32) -> &'static str {
         status::BAD_BUFFER => "the buffer is outside the data region or not block-aligned",
         status::UNSUPPORTED => "the driver does not know this operation",
         status::READ_ONLY => "the disk is read-only",
+        status::TOO_LARGE => "the request moves more blocks than the driver takes at once (split it)",
         _ => "an unknown status",
     }
 }

@@ -157,6 +157,11 @@ impl<T: Pod> RingSender<T> {
     pub fn capacity(&self) -> u32 {
         self.ring.layout().capacity()
     }
+
+    /// Free slots now (the consumer may free more at any time, never fewer).
+    pub fn free(&self) -> Result<u32, RingError> {
+        Ok(self.ring.layout().capacity() - self.ring.occupied()?)
+    }
 }
 
 impl<T: Pod> RingReceiver<T> {

@@ -49,12 +49,13 @@ fn block_ring(kernel: &str) {
         .assert_line(&format!("[client] read 1 MiB in 16 requests: fnv1a {expected:#018x}"))
         .assert_line("[client] block 0 holds no ext2 superblock")
         .assert_line("(done), read it back (done), flushed (done): identical")
+        .assert_line("[client] a flush behind 4 reads in flight: 5 of 5 answered OK")
         .assert_lines_in_order(&[
             "[client] a request for past the end of the disk -> status 2: the blocks are outside the disk",
             "[client] a request for no blocks -> status 2:",
             "[client] a request for outside the data region -> status 3: the buffer is outside the data region",
             "[client] a request for an unaligned buffer -> status 3:",
-            "[client] a request for more than a request may move -> status 3:",
+            "[client] a request for more than a request may move -> status 6: the request moves more blocks",
             "[client] a request for an unknown operation -> status 4: the driver does not know this operation",
         ])
         .assert_no_line("UNEXPECTED");

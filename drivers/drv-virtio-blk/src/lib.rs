@@ -7,13 +7,15 @@
 //! crate's `PciTransport` reads that copy through [`ConfigurationAccess`] and maps the
 //! windows through [`KaalHal::mmio_phys_to_virt`].
 //!
-//! Requests are served from a ring ([`BlockServer`]): each is checked against the disk
-//! and the data region, copied into a DMA slot of its own (the device never sees client
+//! Requests are served from a ring ([`serve`]): each is checked against the disk and
+//! the data region, copied into a DMA slot of its own (the device never sees client
 //! memory), and queued on the device without waiting; up to [`SLOTS`] are in flight.
 //! While any is, the driver sleeps on the device's interrupt; when none is, on the request
-//! ring. A request is taken off the ring only when there is a slot and room in the
-//! response ring, so nothing is dropped; one the driver cannot carry out is answered with
-//! the status that says why.
+//! ring. A request is taken off the ring only when there is a slot and the response ring
+//! has room for its answer and every other in flight, so nothing is dropped; one the
+//! driver cannot carry out is answered with the status that says why. A FLUSH waits
+//! until nothing is in flight (virtio-drivers' flush waits for the device, and must find
+//! only its own completion).
 #![no_std]
 
 extern crate alloc;
@@ -53,8 +55,8 @@ struct HalState {
     /// (physical address handed to the device, bounce buffer, the caller's buffer, its length)
     bounces: Vec<(u64, DmaBuffer, usize, usize)>,
     windows: Vec<(u64, u64, u64)>,
-    /// A page the device may write when nothing else could be shared; any request that
-    /// needed it fails.
+    /// A page the device may use when a small buffer could not be bounced; the request
+    /// that needed it fails (only a FLUSH, which runs alone, bounces).
     sink: u64,
     sink_used: bool,
 }
@@ -89,7 +91,7 @@ pub struct KaalHal;
 impl HalState {
     fn pool_paddr(&self, vaddr: u64, len: usize) -> Option<u64> {
         let offset = vaddr.checked_sub(self.pool.vaddr())?;
-        (offset + len as u64 <= self.pool.size() as u64).then(|| self.pool.paddr() + offset)
+        (offset.checked_add(len as u64)? <= self.pool.size() as u64).then(|| self.pool.paddr() + offset)
     }
 }
 
@@ -148,8 +150,13 @@ unsafe impl Hal for KaalHal {
             if let Some(paddr) = state.pool_paddr(vaddr, len) {
                 return paddr;
             }
-            // Outside the pool (virtio-drivers' own stack buffers): bounce.
+            // Outside the pool (virtio-drivers' own stack buffers, a FLUSH's header and
+            // status byte): bounce.
             let Ok(bounce) = state.pool.alloc(len, 16) else {
+                // The slots are allocated first and the pool has room to spare, so this
+                // means the pool was exhausted; a buffer no bigger than the sink page goes
+                // there (its request fails), a bigger one cannot be shared safely at all.
+                assert!(len <= PAGE, "drv-virtio-blk: cannot bounce a {len}-byte buffer: the DMA pool is exhausted");
                 state.sink_used = true;
                 return state.sink;
             };
@@ -291,7 +298,7 @@ impl Driver for VirtioBlk {
         let transport = PciTransport::new::<KaalHal, _>(&mut root, DeviceFunction { bus, device: dev, function })
             .map_err(|_| wrong("its virtio capabilities are missing or malformed"))?;
         let blk = VirtIOBlk::<KaalHal, _>::new(transport).map_err(|_| wrong("it refused virtio initialisation"))?;
-        let capacity = blk.capacity() * SECTOR_SIZE as u64 / BLOCK_SIZE as u64;
+        let capacity = blk.capacity() / (BLOCK_SIZE / SECTOR_SIZE) as u64;
         let read_only = blk.readonly();
         Ok(VirtioBlk { blk, irq, slots, capacity, read_only, _windows: windows })
     }
@@ -328,27 +335,28 @@ impl VirtioBlk {
 
     /// Starts `request` on the data region `data` (the client's, `data.len()` bytes):
     /// `Err(response)` if it must be answered at once.
-    pub fn start(
-        &mut self,
-        request: BlockRequest,
-        data: &kaal_core::shared::SharedRegion,
-    ) -> Result<(), BlockResponse> {
+    pub fn start(&mut self, request: BlockRequest, data: &kaal_core::shared::SharedRegion) -> Start {
         let range = match request.check(self.capacity, self.read_only, data.size()) {
             Ok(range) => range,
-            Err(status) => return Err(request.answer(status)),
+            Err(status) => return Start::Answer(request.answer(status)),
         };
         if request.op == op::INFO {
-            return Err(request.info(self.capacity, self.read_only));
+            return Start::Answer(request.info(self.capacity, self.read_only));
         }
         if request.op == op::FLUSH {
+            if self.in_flight() > 0 {
+                return Start::AfterInFlight(request);
+            }
             // virtio-drivers' flush waits for the device (spinning); flushes are rare.
-            return Err(request.answer(if self.blk.flush().is_ok() { status::OK } else { status::IO_ERROR }));
+            let done = self.blk.flush().is_ok();
+            let sink_used = HAL.with(|s| s.as_mut().is_some_and(|s| core::mem::take(&mut s.sink_used)));
+            return Start::Answer(request.answer(if done && !sink_used { status::OK } else { status::IO_ERROR }));
         }
         if request.count > MAX_BLOCKS {
-            return Err(request.answer(status::BAD_BUFFER));
+            return Start::Answer(request.answer(status::TOO_LARGE));
         }
         let Some(index) = self.slots.iter().position(|s| s.busy.is_none()) else {
-            return Err(request.answer(status::IO_ERROR));
+            return Start::AfterInFlight(request);
         };
         let slot = &mut self.slots[index];
         let len = range.len();
@@ -374,22 +382,27 @@ impl VirtioBlk {
         match token {
             Ok(token) => {
                 slot.busy = Some(InFlight { token, request, range });
-                Ok(())
+                Start::Started
             }
-            Err(_) => Err(request.answer(status::IO_ERROR)),
+            Err(_) => Start::Answer(request.answer(status::IO_ERROR)),
         }
     }
 
     /// Completes every request the device has finished, copying reads into `data`; the
-    /// responses go to `answer`.
-    pub fn finish(&mut self, data: &kaal_core::shared::SharedRegion, mut answer: impl FnMut(BlockResponse)) {
+    /// responses go to `answer`. An error if the device completed something the driver
+    /// never started (it cannot be taken off the queue, so nothing after it could be).
+    pub fn finish(
+        &mut self,
+        data: &kaal_core::shared::SharedRegion,
+        mut answer: impl FnMut(BlockResponse),
+    ) -> Result<(), DriverError> {
+        let stray =
+            || DriverError::Failed { driver: DRIVER, what: "the device completed a request the driver never started" };
         while let Some(token) = self.blk.peek_used() {
             let Some(slot) = self.slots.iter_mut().find(|s| s.busy.as_ref().is_some_and(|b| b.token == token)) else {
-                // Not ours: cannot happen (every token came from `start`); stop rather
-                // than spin.
-                return;
+                return Err(stray());
             };
-            let Some(flight) = slot.busy.take() else { return };
+            let Some(flight) = slot.busy.take() else { return Err(stray()) };
             let len = flight.range.len();
             // SAFETY: as in `start`; the device is done with the buffers once the token is used.
             let (req, resp, buf) = unsafe {
@@ -418,41 +431,99 @@ impl VirtioBlk {
             };
             answer(flight.request.answer(status));
         }
+        Ok(())
     }
 }
 
-/// Serves block requests from `requests` on `data`, answering on `responses`, for as
-/// long as the rings work (an error from either ends it).
+/// What [`VirtioBlk::start`] did with a request.
+#[derive(Debug)]
+pub enum Start {
+    /// It is on the device; its answer comes from [`VirtioBlk::finish`].
+    Started,
+    /// Send this answer now.
+    Answer(BlockResponse),
+    /// Start it again once nothing is in flight (a FLUSH, or no free slot).
+    AfterInFlight(BlockRequest),
+}
+
+/// Why [`serve`] stopped.
+#[derive(Debug)]
+pub enum ServeError {
+    Ring(kaal_ipc::ring::RingError),
+    Driver(DriverError),
+}
+
+impl core::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ServeError::Ring(e) => write!(f, "the block ring failed: {e}"),
+            ServeError::Driver(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl core::error::Error for ServeError {}
+
+impl From<kaal_ipc::ring::RingError> for ServeError {
+    fn from(e: kaal_ipc::ring::RingError) -> Self {
+        ServeError::Ring(e)
+    }
+}
+
+/// Serves block requests from `requests` on `data`, answering on `responses`, until a
+/// ring fails or the device misbehaves.
 pub fn serve(
     disk: &mut VirtioBlk,
     requests: &mut kaal_ipc::ring_grant::RingReceiver<BlockRequest>,
     responses: &mut kaal_ipc::ring_grant::RingSender<BlockResponse>,
     data: &kaal_core::shared::SharedRegion,
-) -> Result<(), kaal_ipc::ring::RingError> {
+) -> Result<(), ServeError> {
+    // A request that waits for the device to drain (a FLUSH).
+    let mut held: Option<BlockRequest> = None;
     loop {
-        // Start what fits; a request that cannot start is answered at once.
-        while disk.has_room() {
-            let Some(request) = requests.try_recv()? else { break };
-            if let Err(response) = disk.start(request, data) {
-                responses.send(response)?;
-            }
-        }
         if disk.in_flight() == 0 {
-            // Idle: sleep until a request comes.
-            let request = requests.recv()?;
-            if let Err(response) = disk.start(request, data) {
-                responses.send(response)?;
+            if let Some(request) = held.take() {
+                start(disk, request, data, responses, &mut held)?;
             }
-            continue;
         }
-        // Busy: sleep until the device finishes something.
-        disk.irq.wait();
-        let _ = disk.handle_interrupt();
-        let mut answers: Vec<BlockResponse> = Vec::new();
-        disk.finish(data, |r| answers.push(r));
-        let _ = disk.irq.ack();
-        for answer in answers {
-            responses.send(answer)?;
+        // Start what fits: a free slot, and room in the response ring for every answer
+        // owed, so that answering never blocks on a client slow to take them.
+        while held.is_none() && disk.has_room() && responses.free()? as usize > disk.in_flight() {
+            let Some(request) = requests.try_recv()? else { break };
+            start(disk, request, data, responses, &mut held)?;
+        }
+        if disk.in_flight() > 0 {
+            // Busy: sleep until the device finishes something.
+            disk.irq.wait();
+            let _ = disk.handle_interrupt();
+            let mut answers: Vec<BlockResponse> = Vec::new();
+            let finished = disk.finish(data, |r| answers.push(r));
+            let _ = disk.irq.ack();
+            for answer in answers {
+                responses.send(answer)?;
+            }
+            finished.map_err(ServeError::Driver)?;
+        } else if held.is_none() {
+            // Idle: sleep until a request comes. (`send` sleeps while the client has
+            // not taken earlier answers, so this one waits its turn.)
+            let request = requests.recv()?;
+            start(disk, request, data, responses, &mut held)?;
         }
     }
+}
+
+/// Starts `request`, answering it at once or holding it as [`VirtioBlk::start`] says.
+fn start(
+    disk: &mut VirtioBlk,
+    request: BlockRequest,
+    data: &kaal_core::shared::SharedRegion,
+    responses: &mut kaal_ipc::ring_grant::RingSender<BlockResponse>,
+    held: &mut Option<BlockRequest>,
+) -> Result<(), ServeError> {
+    match disk.start(request, data) {
+        Start::Started => {}
+        Start::Answer(response) => responses.send(response)?,
+        Start::AfterInFlight(request) => *held = Some(request),
+    }
+    Ok(())
 }

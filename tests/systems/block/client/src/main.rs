@@ -111,7 +111,19 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
         if back == pattern { "identical" } else { "DIFFERENT" }
     );
 
-    // 3. Bad requests: each is answered, with the reason.
+    // 3. A FLUSH behind reads in flight: the driver holds it until they are done.
+    for i in 0..IN_FLIGHT {
+        let sent = disk.submit(request(op::READ, 300 + i, (i * CHUNK) as u64, CHUNK, i * CHUNK * BLOCK_SIZE as u32))?;
+        assert_sent(sent);
+    }
+    assert_sent(disk.submit(request(op::FLUSH, 310, 0, 0, 0))?);
+    let mut ok = 0;
+    for _ in 0..=IN_FLIGHT {
+        ok += u32::from(next(&mut disk)?.status == status::OK);
+    }
+    println!("[client] a flush behind {IN_FLIGHT} reads in flight: {ok} of {} answered OK", IN_FLIGHT + 1);
+
+    // 4. Bad requests: each is answered, with the reason.
     let bad = [
         ("past the end of the disk", request(op::READ, 200, u64::MAX - 1, 1, 0)),
         ("no blocks", request(op::READ, 201, 0, 0, 0)),
@@ -125,7 +137,7 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
         println!("[client] a request for {what} -> status {answer}: {}", describe(answer));
     }
 
-    // 4. Fill the request ring: the driver takes what it has slots for, the ring holds the
+    // 5. Fill the request ring: the driver takes what it has slots for, the ring holds the
     //    rest, and every request is answered.
     let mut sent = 0;
     while disk.submit(request(op::READ, 1000 + sent, sent as u64, 1, 0)).map_err(fail)? {
