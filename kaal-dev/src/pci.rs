@@ -861,8 +861,11 @@ mod config_copy_tests {
     fn ignores_other_writes_and_round_trips_through_bytes() {
         let mut cs = copy();
         let address = cs.address;
+        cs.words[1] = 0x0010_0007; // decoding and bus mastering on, capability list
         cs.write32(address, 0x04, 0); // the command register: the broker's, not the driver's
-        assert_eq!(cs.read32(address, 0x04), 0);
+        assert_eq!(cs.read32(address, 0x04), 0x0010_0007);
+        cs.write32(address, 0x10, 0x1234); // a BAR write that is not sizing changes nothing
+        assert_eq!(cs.read32(address, 0x10), 0xc081);
         assert_eq!(cs.read32(PciAddress { bus: 0, device: 6, function: 0 }, 0), u32::MAX);
         let bytes = cs.to_bytes();
         assert_eq!(ConfigCopy::from_bytes(address, &bytes), Some(cs));

@@ -56,6 +56,7 @@ mod hpet {
     /// replacement capable (bit 15), a 64-bit counter (bit 13).
     pub const CAPABILITIES: usize = 0x00;
     pub const LEGACY_CAPABLE: u64 = 1 << 15;
+    pub const COUNTER_64_BIT: u64 = 1 << 13;
     /// General configuration: counting (bit 0), legacy replacement routing (bit 1).
     pub const CONFIG: usize = 0x10;
     pub const ENABLE: u64 = 1 << 0;
@@ -68,6 +69,8 @@ mod hpet {
     pub const LEVEL: u64 = 1 << 1;
     pub const PERIODIC: u64 = 1 << 3;
     pub const FORCE_32_BIT: u64 = 1 << 8;
+    /// Timer 0 compares 64 bits (bit 5 of its configuration).
+    pub const TIMER_64_BIT: u64 = 1 << 5;
     pub const TIMER0_COMPARATOR: usize = 0x108;
     /// The longest counter period the specification allows (100 ns).
     pub const MAX_PERIOD_FS: u64 = 100_000_000;
@@ -106,6 +109,11 @@ impl Timer {
             return Err(unusable("it cannot route timer 0 to the PIT's line (no legacy replacement); use the PIT"));
         }
         let timer0: u64 = regs.read(hpet::TIMER0_CONFIG)?;
+        // One-shots are set as "now + ticks" without handling wrap-around, which a 32-bit
+        // counter (43 s at 100 MHz) would need.
+        if caps & hpet::COUNTER_64_BIT == 0 || timer0 & hpet::TIMER_64_BIT == 0 {
+            return Err(unusable("its counter or timer 0 has 32 bits, which the service does not handle; use the PIT"));
+        }
         let timer0 = (timer0 | hpet::INTERRUPT_ENABLE) & !(hpet::LEVEL | hpet::PERIODIC | hpet::FORCE_32_BIT);
         regs.write(hpet::TIMER0_COMPARATOR, u64::MAX)?;
         regs.write(hpet::TIMER0_CONFIG, timer0)?;

@@ -99,6 +99,15 @@ pub(crate) fn parse_isa(attr: &Attribute) -> Result<Vec<DeviceMatch>> {
     }
     let mut matches = Vec::new();
     for device in devices {
+        if kaal_abi::devices::OTHER_NAMES.contains(&device.to_string().as_str()) {
+            return Err(Error::new_spanned(
+                &device,
+                format!(
+                    "`{device}` is not a fixed device (it is found through ACPI): a driver for it takes its MMIO \
+                         window; match it by name in the component, e.g. device_grant::claim(&mut me, \"{device}\")"
+                ),
+            ));
+        }
         if let Err(why) = kaal_abi::devices::check_name(&device.to_string()) {
             return Err(Error::new_spanned(
                 &device,

@@ -97,7 +97,16 @@ fn existing_image(path: &Path, step: &str, fix: &str) -> Result<PathBuf> {
     if !path.is_file() {
         return Err(ToolError::new(step, format!("the disk image {} does not exist", path.display()), fix));
     }
-    path.canonicalize().map_err(|e| ToolError::io(step, path, e))
+    let path = path.canonicalize().map_err(|e| ToolError::io(step, path, e))?;
+    if path.to_string_lossy().contains(',') {
+        // QEMU's -drive takes comma-separated options; KaaL does not escape them.
+        return Err(ToolError::new(
+            step,
+            format!("the disk image's path {} has a comma, which QEMU's -drive cannot take", path.display()),
+            "move or rename the image (or its directory) to a path without commas",
+        ));
+    }
+    Ok(path)
 }
 
 /// What the image made from `dir` depends on: every file's relative path, size and
@@ -124,7 +133,7 @@ fn fingerprint(dir: &Path, size: u64) -> Result<String> {
         }
     }
     entries.sort();
-    Ok(format!("ext2 4096 {size}\n{}\n", entries.join("\n")))
+    Ok(format!("ext2 4096 {size} {}\n{}\n", dir.display(), entries.join("\n")))
 }
 
 /// The ext2 image of `dir` at `image`, made again only if `dir` or `size` changed.
@@ -132,7 +141,7 @@ fn make_ext2(dir: &Path, size: u64, image: &Path, step: &str, reporter: &Reporte
     let stamp = image.with_extension("img.made-from");
     let wanted = fingerprint(dir, size)?;
     if image.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
-        return image.canonicalize().map_err(|e| ToolError::io(step, image, e));
+        return existing_image(image, step, "check that target/ is writable");
     }
     if let Some(parent) = image.parent() {
         std::fs::create_dir_all(parent).map_err(|e| ToolError::io(step, parent, e))?;
@@ -153,5 +162,5 @@ fn make_ext2(dir: &Path, size: u64, image: &Path, step: &str, reporter: &Reporte
     }
     std::fs::write(&stamp, wanted).map_err(|e| ToolError::io(step, &stamp, e))?;
     reporter.info(format!("disk image {} made from {}", image.display(), dir.display()));
-    image.canonicalize().map_err(|e| ToolError::io(step, image, e))
+    existing_image(image, step, "check that target/ is writable")
 }

@@ -114,6 +114,15 @@ impl Checker<'_> {
         let declared: Vec<&str> =
             raw_disks.map(|d| d.get_ref().keys().map(|k| k.get_ref().as_str()).collect()).unwrap_or_default();
         let mut holders: BTreeMap<String, String> = BTreeMap::new();
+        // PCI functions listed by address under `devices`, which a disk must not also be.
+        let mut by_address: BTreeMap<String, String> = BTreeMap::new();
+        for (component, table) in raw {
+            for device in table.get_ref().devices.as_ref().map(|d| d.get_ref().as_slice()).unwrap_or_default() {
+                if let Some(Ok(canonical)) = device.get_ref().strip_prefix("pci:").map(super::pci_address) {
+                    by_address.insert(canonical, component.get_ref().clone());
+                }
+            }
+        }
         let mut out = BTreeMap::new();
         for (component, table) in raw {
             let key = format!("components.{}.disks", key_part(component.get_ref()));
@@ -157,6 +166,14 @@ impl Checker<'_> {
                     None => holders.insert(name.clone(), component.get_ref().clone()),
                 };
                 if let Some(d) = disks.iter().find(|d| &d.name == name) {
+                    if let Some(other) = by_address.get(&d.pci_address()) {
+                        let message = format!(
+                            "disk `{name}` is the PCI function {}, which component `{other}` also lists under `devices`",
+                            d.pci_address()
+                        );
+                        self.report(&disk.span(), &key, message, "list the disk once, under `disks`");
+                        continue;
+                    }
                     addresses.push(d.pci_address());
                 }
             }

@@ -13,7 +13,7 @@ use kaal_abi::devices::{self, MmioRange, PortRange, Probe, BUILT_IN, KERNEL_MMIO
 use toml::Spanned;
 
 use super::super::raw::{RawDevice, RawProbe, Tables};
-use super::super::{key_part, DeclaredDevice};
+use super::super::{key_part, DeclaredDevice, TimeSource};
 use super::{Checker, SizeLimit, MIB};
 
 /// Most I/O ports one device may have (one capability covers them).
@@ -34,6 +34,14 @@ pub(crate) fn show_ports(p: PortRange) -> String {
 
 fn show_mmio(m: MmioRange) -> String {
     format!("{:#x}-{:#x}", m.address, m.address + m.size - 1)
+}
+
+/// The pages `m` touches: the broker maps device memory in whole 4 KiB frames, so two
+/// windows in one page would both need that frame.
+fn pages(m: MmioRange) -> MmioRange {
+    let first = m.address & !0xfff;
+    let end = m.address.saturating_add(m.size).saturating_add(0xfff) & !0xfff;
+    MmioRange { address: first, size: end - first }
 }
 
 /// A port number, hex (`0x70`) or decimal.
@@ -84,6 +92,7 @@ impl Checker<'_> {
         &mut self,
         raw: Option<&Spanned<Tables<RawDevice>>>,
         qemu_memory: u64,
+        time: Option<TimeSource>,
     ) -> Vec<DeclaredDevice> {
         let Some(raw) = raw else { return Vec::new() };
         let mut declared = Vec::new();
@@ -110,6 +119,18 @@ impl Checker<'_> {
                 match line {
                     Some(2) => {
                         self.report(&irq.span(), format!("{key}.irq"), "IRQ 2 is the cascade between the two 8259 interrupt controllers; no device raises it", "use the line the device's datasheet gives (a device wired to 2 on an old PC raises 9)");
+                        valid = false;
+                        None
+                    }
+                    Some(8) if time == Some(TimeSource::Hpet) => {
+                        self.report(
+                            &irq.span(),
+                            format!("{key}.irq"),
+                            "IRQ 8 is taken by the HPET time service ([time] source = \"hpet\"): in legacy \
+                             replacement mode the HPET's timer 1 replaces the RTC's line",
+                            "use `source = \"pit\"` for the time service, or leave `irq` out and poll the device",
+                        );
+                        valid = false;
                         None
                     }
                     Some(line) => Some(line as u8),
@@ -309,15 +330,16 @@ impl Checker<'_> {
                 }
             }
             if let Some((mmio, span)) = &device.mmio {
+                // Compared by page: the broker maps whole frames.
                 let clash = KERNEL_MMIO
                     .iter()
-                    .find(|(m, _)| m.overlaps(*mmio))
-                    .map(|(m, who)| format!("{} ({who})", show_mmio(*m)))
+                    .find(|(m, _)| pages(*m).overlaps(pages(*mmio)))
+                    .map(|(m, who)| format!("{} ({who}), in the same 4 KiB pages", show_mmio(*m)))
                     .or_else(|| {
                         placed[..i]
                             .iter()
-                            .find(|o| o.mmio.as_ref().is_some_and(|(m, _)| m.overlaps(*mmio)))
-                            .map(|o| format!("device {} (line {})", o.name, o.line))
+                            .find(|o| o.mmio.as_ref().is_some_and(|(m, _)| pages(*m).overlaps(pages(*mmio))))
+                            .map(|o| format!("device {} (line {}), in the same 4 KiB pages", o.name, o.line))
                     });
                 if let Some(what) = clash {
                     self.report(

@@ -197,7 +197,7 @@ pub enum DiskSource {
     /// to it in place.
     Image(PathBuf),
     /// A directory, as written, that `kaal build` turns into an ext2 image of `size`
-    /// bytes (`mke2fs -t ext2 -d`).
+    /// bytes (`mke2fs -t ext2 -b 4096 -d`).
     Directory { dir: PathBuf, size: u64 },
 }
 

@@ -458,6 +458,18 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
         ("disk listed twice", base("[disks.data]\ndirectory = \"files\"\n\n[components.a]\npath = \"a\"\ndisks = [\"data\"]\n\n[components.b]\npath = \"b\"\ndisks = [\"data\"]\n"), 18, vec![
             "disk `data` is listed by both `a` and `b`",
         ]),
+        ("disk also listed by address", base("[disks.data]\ndirectory = \"files\"\n\n[components.a]\npath = \"a\"\ndisks = [\"data\"]\n\n[components.b]\npath = \"b\"\ndevices = [\"pci:00:10.0\"]\n"), 14, vec![
+            "disk `data` is the PCI function pci:00:10.0, which component `b` also lists under `devices`",
+        ]),
+        ("the PIT and the HPET", base("[components.a]\npath = \"a\"\ndevices = [\"pit\"]\n\n[components.b]\npath = \"b\"\ndevices = [\"hpet\"]\n"), 15, vec![
+            "`hpet` and `pit` (component `a`, line 11) share one interrupt line",
+        ]),
+        ("IRQ 8 beside an HPET time service", base("[time]\nsource = \"hpet\"\n\n[devices.rtc]\nports = \"0x70-0x71\"\nirq = 8\n"), 14, vec![
+            "IRQ 8 is taken by the HPET time service",
+        ]),
+        ("MMIO in the HPET's page", base("[devices.fb]\nmmio = { address = 0xfed00400, size = \"1 KiB\" }\n"), 10, vec![
+            "overlaps 0xfed00000-0xfed003ff (the HPET (device `hpet`, found through ACPI)), in the same 4 KiB pages",
+        ]),
         // Declared fixed devices ([devices.NAME]).
         ("device overlapping a built-in one", base("[devices.rtc]\nports = \"0x2f8-0x2f9\"\n"), 10, vec![
             "devices.rtc.ports: ports 0x2f8-0x2f9 of device `rtc` overlap device com2 (the 16550 UART at 0x2f8-0x2ff",

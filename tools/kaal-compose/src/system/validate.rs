@@ -109,7 +109,7 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
     let (qemu, qemu_memory) = check.qemu(raw.qemu.as_ref().map(Spanned::get_ref));
     let kernel = check.kernel(raw.kernel.as_ref().map(Spanned::get_ref));
     let time = check.time(raw.time.as_ref());
-    let devices = check.declared_devices(raw.devices.as_ref(), qemu_memory);
+    let devices = check.declared_devices(raw.devices.as_ref(), qemu_memory, time);
     let disks = check.disks(raw.disks.as_ref());
 
     let raw_components = raw.components.map(Spanned::into_inner).unwrap_or_default();
@@ -140,6 +140,7 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
 
     check.devices(&raw_components);
     check.time_users(&raw_components, raw.time.as_ref(), time);
+    check.timer_line(&raw_components);
     check.shared_log_levels(&raw_components, &components);
     check.grants(&raw_components, &grants);
     let memory_span = raw.qemu.as_ref().map_or(header, |q| q.get_ref().memory.as_ref().map_or(q.span(), Spanned::span));
@@ -885,6 +886,39 @@ impl Checker<'_> {
                      remove [time] to drive the timer yourself",
                 );
             }
+        }
+    }
+
+    /// The PIT and the HPET share one interrupt line (the HPET's timer 0 replaces the
+    /// PIT's in legacy replacement mode, the one routing every HPET has), so the broker
+    /// hands out at most one of them.
+    fn timer_line(&mut self, raw: &Tables<RawComponent>) {
+        let mut claims: Vec<(&str, &Name)> = raw
+            .iter()
+            .flat_map(|(name, table)| {
+                let devices = table.get_ref().devices.as_ref().map(|d| d.get_ref().as_slice()).unwrap_or_default();
+                devices.iter().map(move |device| (name.get_ref().as_str(), device))
+            })
+            .filter(|(_, device)| matches!(device.get_ref().as_str(), "pit" | "hpet"))
+            .collect();
+        claims.sort_by_key(|(_, device)| device.span().start);
+        let Some((first_owner, first)) = claims.first().copied() else { return };
+        for (component, device) in claims.iter().skip(1) {
+            if device.get_ref() == first.get_ref() {
+                continue; // the same device twice: `devices` reports that
+            }
+            let line = self.source.line(first.span().start);
+            self.report(
+                &device.span(),
+                format!("components.{}.devices", key_part(component)),
+                format!(
+                    "`{}` and `{}` (component `{first_owner}`, line {line}) share one interrupt line: the HPET's \
+                     timer 0 replaces the PIT's",
+                    device.get_ref(),
+                    first.get_ref()
+                ),
+                "give one component the PIT or the HPET, not both",
+            );
         }
     }
 
