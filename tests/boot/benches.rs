@@ -48,3 +48,17 @@ fn log_bench_prints_every_line_both_ways_and_decodes_the_defmt_ones() {
     assert_eq!(names, ["root_println", "root_defmt", "root_filtered", "peer_println", "peer_defmt"]);
     assert!(report.ratios.iter().all(|r| report.ratio_value(r).is_some()), "every ratio has both sides");
 }
+
+#[test]
+fn fs_bench_moves_the_right_data_and_reports_every_figure() {
+    // Wall time, as `cargo kaal bench fs` runs it (benches/fs/bench.toml).
+    let run = Boot::new("benches/fs").run();
+    run.assert_success()
+        .assert_line("[kaal-root] device pci:00:10.0 -> disk")
+        .assert_line("raw read-back: 1024 of 1024 chunks match what was written");
+    let report = BenchReport::parse(&run.serial);
+    let names: Vec<&str> = report.results.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["raw_write", "raw_read", "raw_4k"]);
+    assert!(report.malformed.is_empty(), "{:?}", report.malformed);
+    assert!(report.results[..2].iter().all(|r| r.mb_per_s().is_some()), "the streams report MB/s");
+}

@@ -12,6 +12,11 @@
 //! QEMU runs with `-icount shift=0`, so the time-stamp counter counts executed
 //! instructions and every figure repeats from run to run. Ratios compare results from
 //! the same run; a `max`/`min` target is checked and reported, never enforced.
+//!
+//! A benchmark of throughput (bytes a second) needs wall time, which `-icount` does
+//! not give: its directory has a `bench.toml` with `clock = "wall"`, QEMU runs without
+//! `-icount`, and a result with `bytes=N hz=H` (the TSC's rate) is shown in MB/s. Wall
+//! figures vary from run to run and with the host's load.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -23,12 +28,49 @@ pub struct BenchResult {
     pub what: String,
     pub iterations: u64,
     pub cycles: u64,
+    /// Bytes moved, for a throughput, and the TSC's rate to turn cycles into seconds.
+    pub bytes: Option<u64>,
+    pub hz: Option<u64>,
 }
 
 impl BenchResult {
     /// Cycles per iteration.
     pub fn per_op(&self) -> f64 {
         self.cycles as f64 / self.iterations.max(1) as f64
+    }
+
+    /// Megabytes (10^6 bytes) a second, for a result with `bytes` and `hz`.
+    pub fn mb_per_s(&self) -> Option<f64> {
+        let (bytes, hz) = (self.bytes?, self.hz?);
+        (self.cycles > 0).then(|| bytes as f64 / (self.cycles as f64 / hz as f64) / 1e6)
+    }
+}
+
+/// A benchmark's `bench.toml`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BenchSettings {
+    /// Wall time (no `-icount`), for throughputs.
+    pub wall: bool,
+}
+
+impl BenchSettings {
+    /// Reads `dir/bench.toml` (absent: instruction counts).
+    pub fn load(dir: &std::path::Path) -> crate::Result<Self> {
+        let path = dir.join("bench.toml");
+        let Ok(text) = std::fs::read_to_string(&path) else { return Ok(Self::default()) };
+        let bad = |why: String| {
+            crate::ToolError::new(
+                "reading the benchmark's settings",
+                format!("{}: {why}", path.display()),
+                "write `clock = \"wall\"` (throughput, in wall time) or `clock = \"instructions\"` (the default)",
+            )
+        };
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| bad(e.message().to_string()))?;
+        match table.get("clock").and_then(|v| v.as_str()) {
+            Some("wall") => Ok(Self { wall: true }),
+            Some("instructions") | None if table.keys().all(|k| k == "clock") => Ok(Self { wall: false }),
+            _ => Err(bad("only `clock` is known, as \"wall\" or \"instructions\"".into())),
+        }
     }
 }
 
@@ -89,6 +131,14 @@ impl BenchReport {
                             what: f.get("what").cloned().unwrap_or_default(),
                             iterations: f.get("iterations")?.parse().ok()?,
                             cycles: f.get("cycles")?.parse().ok()?,
+                            bytes: match f.get("bytes") {
+                                Some(v) => Some(v.parse().ok()?),
+                                None => None,
+                            },
+                            hz: match f.get("hz") {
+                                Some(v) => Some(v.parse().ok()?),
+                                None => None,
+                            },
                         })
                     })
                     .map(|r| report.results.push(r))
@@ -135,14 +185,15 @@ impl BenchReport {
 
     /// This run's table alone (see [`table`]).
     pub fn table(&self) -> String {
-        table(&[(String::from("instructions / op"), self.clone())])
+        table(&[(String::from("instructions / op"), self.clone())], false)
     }
 }
 
 /// The table `kaal bench` prints: one row per measurement and per ratio, one column per
 /// run (a kernel), side by side. Under `-icount shift=0` the time-stamp counter counts
-/// executed instructions, so the figures are instructions, not cycles.
-pub fn table(runs: &[(String, BenchReport)]) -> String {
+/// executed instructions, so the figures are instructions, not cycles; a `wall` run's
+/// are TSC cycles, and MB/s where a result moved bytes.
+pub fn table(runs: &[(String, BenchReport)], wall: bool) -> String {
     let mut out = String::new();
     let mut names: Vec<(&str, &str, u64)> = Vec::new();
     for (_, report) in runs {
@@ -154,7 +205,9 @@ pub fn table(runs: &[(String, BenchReport)]) -> String {
     }
     let width = names.iter().map(|(_, what, _)| what.len()).max().unwrap_or(10).max(24);
     let columns: Vec<usize> = runs.iter().map(|(title, _)| title.len().max(12)).collect();
-    let _ = write!(out, "{:<width$}  {:>10}", "instructions per operation", "iterations");
+    let header = if wall { "TSC cycles per operation, or MB/s (wall time)" } else { "instructions per operation" };
+    let width = width.max(header.len());
+    let _ = write!(out, "{header:<width$}  {:>10}", "iterations");
     for ((title, _), w) in runs.iter().zip(&columns) {
         let _ = write!(out, "  {title:>w$}");
     }
@@ -164,9 +217,14 @@ pub fn table(runs: &[(String, BenchReport)]) -> String {
         let _ = write!(out, "{what:<width$}  {iterations:>10}");
         for ((_, report), w) in runs.iter().zip(&columns) {
             match report.result(name) {
-                Some(r) => {
-                    let _ = write!(out, "  {:>w$.1}", r.per_op());
-                }
+                Some(r) => match r.mb_per_s() {
+                    Some(rate) => {
+                        let _ = write!(out, "  {:>w$}", format!("{rate:.1} MB/s"));
+                    }
+                    None => {
+                        let _ = write!(out, "  {:>w$.1}", r.per_op());
+                    }
+                },
                 None => {
                     let _ = write!(out, "  {:>w$}", "-");
                 }
@@ -236,6 +294,21 @@ mod tests {
     }
 
     #[test]
+    fn throughputs_show_in_megabytes_a_second() {
+        let r = BenchReport::parse(&lines(
+            "BENCH result name=read what=\"64 MiB read\" iterations=16384 cycles=500000000 bytes=67108864 hz=1000000000\n\
+             BENCH result name=lat what=\"4 KiB read\" iterations=100 cycles=5000000 hz=1000000000\n\
+             BENCH result name=bad what=x iterations=1 cycles=1 bytes=many",
+        ));
+        assert_eq!(r.results[0].mb_per_s().map(|v| v.round()), Some(134.0));
+        assert_eq!(r.results[1].mb_per_s(), None);
+        assert_eq!(r.malformed.len(), 1);
+        let text = table(&[("5.0.0".into(), r)], true);
+        assert!(text.contains("134.2 MB/s") && text.contains("50000.0"), "{text}");
+        assert!(text.contains("TSC cycles per operation, or MB/s (wall time)"), "{text}");
+    }
+
+    #[test]
     fn misses_and_malformed_lines_are_reported() {
         let out = lines(
             "BENCH result name=a what=a iterations=1 cycles=10\nBENCH result name=b what=b iterations=1 cycles=30\n\
@@ -258,7 +331,7 @@ mod tests {
              BENCH result name=b what=\"op b\" iterations=10 cycles=150\n\
              BENCH ratio what=\"b / a\" over=b under=a max=2",
         ));
-        let text = table(&[("debug".into(), debug), ("release".into(), release)]);
+        let text = table(&[("debug".into(), debug), ("release".into(), release)], false);
         let row = text.lines().find(|l| l.starts_with("op b")).unwrap();
         assert!(row.contains("30.0") && row.contains("15.0"), "{text}");
         let ratio = text.lines().find(|l| l.starts_with("b / a")).unwrap();

@@ -356,6 +356,7 @@ fn run(cli: Cli) -> Result<i32> {
                     "benchmarks live in benches/<name>; try `cargo kaal bench ipc`",
                 ));
             }
+            let settings = kaal_compose::bench::BenchSettings::load(&dir)?;
             let kernels = match cli.kernel {
                 Some(choice) => vec![choice],
                 None => kaal_compose::bench::KERNELS
@@ -394,14 +395,18 @@ fn run(cli: Cli) -> Result<i32> {
                 };
                 let cfg = QemuConfig {
                     timeout: Duration::from_secs(timeout),
-                    icount: true,
+                    icount: !settings.wall,
                     echo: false,
                     ..built.qemu_config(None)
                 };
-                reporter.info(format!(
-                    "running {} on {column} under -icount shift=0 (the TSC counts instructions)",
-                    built.system.display
-                ));
+                reporter.info(if settings.wall {
+                    format!("running {} on {column} in wall time (no -icount: throughputs)", built.system.display)
+                } else {
+                    format!(
+                        "running {} on {column} under -icount shift=0 (the TSC counts instructions)",
+                        built.system.display
+                    )
+                });
                 let outcome = qemu::boot(&built.kernel.image, &built.image.path, &shown(&cfg, &reporter))?;
                 for line in outcome.user_output() {
                     if !line.starts_with("BENCH ") && !line.is_empty() {
@@ -418,7 +423,7 @@ fn run(cli: Cli) -> Result<i32> {
                 eprintln!("[kaal] left out {line}");
             }
             println!();
-            print!("{}", kaal_compose::bench::table(&runs));
+            print!("{}", kaal_compose::bench::table(&runs, settings.wall));
             Ok(code)
         }
         Cmd::Debug { what: DebugCmd::Devices { system } } => {
