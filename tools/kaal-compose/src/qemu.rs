@@ -61,6 +61,11 @@ pub struct QemuConfig {
     /// Deterministic virtual time: one instruction = one virtual ns (`-icount shift=0`),
     /// so `rdtsc` counts instructions and cycle figures repeat.
     pub icount: bool,
+    /// With `icount`: while the guest idles, jump virtual time to the next timer
+    /// (`sleep=off`) rather than let it follow the host's clock. Waits then last exactly
+    /// as long as asked whatever the host's load, but a guest waiting for the host (a
+    /// socket, a key) sees its timeouts pass at once.
+    pub icount_exact: bool,
     /// Extra QEMU arguments (devices, sockets).
     pub extra_args: Vec<String>,
     /// Echo serial output to stdout as it arrives.
@@ -82,6 +87,7 @@ impl Default for QemuConfig {
             timeout: Duration::from_secs(60),
             gdb: false,
             icount: false,
+            icount_exact: false,
             extra_args: Vec::new(),
             echo: true,
             stop_on_unhandled_fault: true,
@@ -104,7 +110,7 @@ pub fn command(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Command {
         .arg("-initrd")
         .arg(image);
     if cfg.icount {
-        cmd.args(["-icount", "shift=0"]);
+        cmd.args(["-icount", if cfg.icount_exact { "shift=0,sleep=off" } else { "shift=0" }]);
     }
     if cfg.gdb {
         cmd.args(["-s", "-S"]);

@@ -110,6 +110,15 @@ impl Boot {
         self
     }
 
+    /// Runs with deterministic virtual time in which idle waits take no host time
+    /// (`-icount shift=0,sleep=off`): time figures are then exact under any host load,
+    /// for systems that do not wait for the host.
+    pub fn icount_exact(mut self) -> Self {
+        self.qemu.icount = true;
+        self.qemu.icount_exact = true;
+        self
+    }
+
     /// Builds and boots; panics with the tool's message if building fails.
     pub fn run(self) -> BootOutcome {
         self.try_run().unwrap_or_else(|e| panic!("{e}"))
