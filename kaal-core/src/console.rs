@@ -95,7 +95,13 @@ const MESSAGE_BYTES: usize = (crate::ipc::MAX_WORDS - 1) * 8;
 
 /// A component: the line goes to the supervisor's console thread.
 fn to_supervisor(bytes: &[u8]) {
-    use kaal_abi::startup::{labels, slots};
+    send_to_console(kaal_abi::startup::slots::CONSOLE, bytes)
+}
+
+/// Sends `bytes` to the console thread through the endpoint at `cptr`, one message per
+/// 952 bytes (a log line fits in one).
+fn send_to_console(cptr: u64, bytes: &[u8]) {
+    use kaal_abi::startup::labels;
     for chunk in bytes.chunks(MESSAGE_BYTES) {
         let mut words = [0u64; crate::ipc::MAX_WORDS];
         words[0] = chunk.len() as u64;
@@ -104,9 +110,10 @@ fn to_supervisor(bytes: &[u8]) {
         }
         let count = 1 + chunk.len().div_ceil(8);
         let Ok(msg) = crate::ipc::LongMessage::from_slice(labels::CONSOLE_WRITE, &words[..count]) else { return };
-        // SAFETY: the supervisor placed its console endpoint in this slot; the handle is
-        // used for this one call and forgotten, never deleted.
-        let console: crate::cap::Endpoint = unsafe { crate::cap::Cap::from_cptr(slots::CONSOLE) };
+        // SAFETY: `cptr` holds the supervisor's console endpoint (a component's slot, or
+        // the log thread's copy); the handle is used for this one call and forgotten,
+        // never deleted.
+        let console: crate::cap::Endpoint = unsafe { crate::cap::Cap::from_cptr(cptr) };
         let _ = console.call(msg);
         let _ = console.into_cptr();
     }
@@ -217,10 +224,25 @@ pub(crate) mod rings {
     }
 }
 
+/// The console endpoint the log thread's lines go through (0: write them directly, as
+/// before a supervisor exists).
+static LOG_CONSOLE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Writes one finished log line: through the console thread once there is one (so no
+/// other line can cut it), else directly.
+pub(crate) fn write_log_line(line: &[u8]) {
+    match LOG_CONSOLE.load(core::sync::atomic::Ordering::Acquire) {
+        0 => write_bytes(line),
+        cptr => send_to_console(cptr, line),
+    }
+}
+
 /// The supervisor's log thread: prints what components' log rings hold whenever a
 /// component wakes it, until no ring has more. It runs at the lowest priority, so the
-/// printing happens when nothing else wants the processor.
-pub(crate) fn print_logs(wake: &crate::cap::Notification) -> ! {
+/// printing happens when nothing else wants the processor; its lines go out through
+/// `console` (the console thread's endpoint).
+pub(crate) fn print_logs(wake: &crate::cap::Notification, console: crate::cap::Endpoint) -> ! {
+    LOG_CONSOLE.store(console.into_cptr(), core::sync::atomic::Ordering::Release);
     loop {
         rings::drain();
         if !rings::sleep() {

@@ -248,7 +248,7 @@ pub(crate) fn emit(package: &str, name: &str, frame: &[u8]) {
     }
     line[at] = b'\r';
     line[at + 1] = b'\n';
-    crate::console::write_bytes(&line[..at + 2]);
+    crate::console::write_log_line(&line[..at + 2]);
 }
 
 defmt::timestamp!("{=u64:us}", crate::arch::micros());

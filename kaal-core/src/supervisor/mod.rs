@@ -156,8 +156,6 @@ impl Supervisor {
         let mut threads = Threads::new(root_vspace.try_clone(alloc.cspace())?, Self::CONSOLE_REGION)?;
         let wake: Notification = alloc.allocate()?;
         let waiting = alloc.cspace().copy(&wake, Rights::ALL)?;
-        let config = ThreadConfig::new("logs").priority(0).stack_size(16 * 1024);
-        let logs = threads.spawn(alloc, config, move || -> () { crate::console::print_logs(&waiting) })?;
         let console = {
             let console: Endpoint = alloc.allocate()?;
             let served = alloc.cspace().copy(&console, Rights::ALL)?;
@@ -165,6 +163,12 @@ impl Supervisor {
             let thread = threads.spawn(alloc, config, move || -> () { crate::console::serve(&served) })?;
             (console, thread)
         };
+        // The log thread hands its lines to the console thread too, so that one thread
+        // writes everything and a line is never cut by another (the console thread, at
+        // the highest priority, would preempt the log thread in the middle of one).
+        let for_logs = alloc.cspace().copy(&console.0, Rights::ALL)?;
+        let config = ThreadConfig::new("logs").priority(0).stack_size(16 * 1024);
+        let logs = threads.spawn(alloc, config, move || -> () { crate::console::print_logs(&waiting, for_logs) })?;
         Ok(Self {
             endpoint,
             asid_pool,
