@@ -116,11 +116,9 @@ impl Checker<'_> {
         let mut holders: BTreeMap<String, String> = BTreeMap::new();
         // PCI functions listed by address under `devices`, which a disk must not also be.
         let mut by_address: BTreeMap<String, String> = BTreeMap::new();
-        for (component, table) in raw {
-            for device in table.get_ref().devices.as_ref().map(|d| d.get_ref().as_slice()).unwrap_or_default() {
-                if let Some(Ok(canonical)) = device.get_ref().strip_prefix("pci:").map(super::pci_address) {
-                    by_address.insert(canonical, component.get_ref().clone());
-                }
+        for (component, device) in super::device_claims(raw) {
+            if let Some(Ok(canonical)) = device.get_ref().strip_prefix("pci:").map(super::pci_address) {
+                by_address.insert(canonical, component.to_string());
             }
         }
         let mut out = BTreeMap::new();

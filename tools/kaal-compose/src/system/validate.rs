@@ -772,14 +772,7 @@ impl Checker<'_> {
 
     /// Reports devices claimed twice, by two components or by one.
     fn devices(&mut self, raw: &Tables<RawComponent>) {
-        let mut claims: Vec<(&str, &Name)> = raw
-            .iter()
-            .flat_map(|(name, table)| {
-                let devices = table.get_ref().devices.as_ref().map(|d| d.get_ref().as_slice()).unwrap_or_default();
-                devices.iter().map(move |device| (name.get_ref().as_str(), device))
-            })
-            .collect();
-        claims.sort_by_key(|(_, device)| device.span().start);
+        let claims = device_claims(raw);
         let mut first: BTreeMap<String, (&str, usize)> = BTreeMap::new();
         for (component, device) in claims {
             let canonical = match device.get_ref().strip_prefix("pci:").map(pci_address) {
@@ -893,15 +886,8 @@ impl Checker<'_> {
     /// PIT's in legacy replacement mode, the one routing every HPET has), so the broker
     /// hands out at most one of them.
     fn timer_line(&mut self, raw: &Tables<RawComponent>) {
-        let mut claims: Vec<(&str, &Name)> = raw
-            .iter()
-            .flat_map(|(name, table)| {
-                let devices = table.get_ref().devices.as_ref().map(|d| d.get_ref().as_slice()).unwrap_or_default();
-                devices.iter().map(move |device| (name.get_ref().as_str(), device))
-            })
-            .filter(|(_, device)| matches!(device.get_ref().as_str(), "pit" | "hpet"))
-            .collect();
-        claims.sort_by_key(|(_, device)| device.span().start);
+        let mut claims = device_claims(raw);
+        claims.retain(|(_, device)| matches!(device.get_ref().as_str(), "pit" | "hpet"));
         let Some((first_owner, first)) = claims.first().copied() else { return };
         for (component, device) in claims.iter().skip(1) {
             if device.get_ref() == first.get_ref() {
@@ -1295,6 +1281,19 @@ impl Links<'_, '_> {
 }
 
 /// Whether `name` matches `[a-z][a-z0-9_-]*`.
+/// Every entry of every component's `devices`, with the component's name, in file order.
+fn device_claims(raw: &Tables<RawComponent>) -> Vec<(&str, &Name)> {
+    let mut claims: Vec<(&str, &Name)> = raw
+        .iter()
+        .flat_map(|(name, table)| {
+            let devices = table.get_ref().devices.as_ref().map(|d| d.get_ref().as_slice()).unwrap_or_default();
+            devices.iter().map(move |device| (name.get_ref().as_str(), device))
+        })
+        .collect();
+    claims.sort_by_key(|(_, device)| device.span().start);
+    claims
+}
+
 fn is_name(name: &str) -> bool {
     let mut bytes = name.bytes();
     bytes.next().is_some_and(|b| b.is_ascii_lowercase())
