@@ -85,6 +85,12 @@ impl Global {
 
 static HAL: Global = Global { locked: AtomicBool::new(false), state: UnsafeCell::new(None) };
 
+/// Whether the sink page stood in for a buffer since last asked (the request that
+/// needed it must fail), clearing the mark.
+fn take_sink_used() -> bool {
+    HAL.with(|s| s.as_mut().is_some_and(|s| core::mem::take(&mut s.sink_used)))
+}
+
 /// `virtio_drivers::Hal` over a KaaL DMA pool.
 pub struct KaalHal;
 
@@ -349,7 +355,7 @@ impl VirtioBlk {
             }
             // virtio-drivers' flush waits for the device (spinning); flushes are rare.
             let done = self.blk.flush().is_ok();
-            let sink_used = HAL.with(|s| s.as_mut().is_some_and(|s| core::mem::take(&mut s.sink_used)));
+            let sink_used = take_sink_used();
             return Start::Answer(request.answer(if done && !sink_used { status::OK } else { status::IO_ERROR }));
         }
         if request.count > MAX_BLOCKS {
@@ -419,7 +425,7 @@ impl VirtioBlk {
                     self.blk.complete_read_blocks(token, req, buf, resp)
                 }
             };
-            let sink_used = HAL.with(|s| s.as_mut().is_some_and(|s| core::mem::take(&mut s.sink_used)));
+            let sink_used = take_sink_used();
             let status = match done {
                 Ok(()) if !sink_used => {
                     if flight.request.op == op::READ {
