@@ -17,7 +17,9 @@
 //!   has is only known at boot, so the plan names them all with one grant; a PCI
 //!   device also has region `D:config`, a read-only copy of its configuration space
 //!   ([`pci_config`]), for drivers that read their capabilities from it (virtio);
-//! * a component's DMA memory is region `dma`, with its physical address.
+//! * a component's DMA memory is region `dma`, with its physical address;
+//! * a built-in service's configuration, text the tool wrote, is the read-only region
+//!   `config` ([`parts::CONFIG`]).
 
 /// The suffixes that name a composite grant's parts (see the module docs), shared by
 /// the tool that plans them and the component-side helpers that look them up.
@@ -38,6 +40,8 @@ pub mod parts {
     pub const DEVICE_CONFIG: &str = ":config";
     /// A component's DMA memory (a whole name, not a suffix).
     pub const DMA: &str = "dma";
+    /// A built-in service's configuration text, read-only (a whole name).
+    pub const CONFIG: &str = "config";
 }
 
 /// Where a granted capability or region comes from.
@@ -75,6 +79,9 @@ pub enum Source {
     TimeService { badge: u64 },
     /// The component's own wake notification from the time service, to wait on.
     TimeWake,
+    /// A read-only page (or pages) holding this text, NUL-padded: configuration the
+    /// tool wrote for a built-in service.
+    Text(&'static str),
 }
 
 impl Source {
@@ -87,6 +94,7 @@ impl Source {
                 | Source::DeviceMmio(_)
                 | Source::DeviceConfig(_)
                 | Source::Dma
+                | Source::Text(_)
         )
     }
 }

@@ -223,6 +223,16 @@ pub fn plan_with(system: &System, needs: &Needs) -> Result<Plan, ToolError> {
                 format!("shared memory, {access}"),
             );
         }
+        if let Some(text) = &component.config {
+            // The root task makes the same pages from the text (`Source::Text`).
+            let size = (text.len() as u64).max(1).next_multiple_of(4096);
+            p.region(
+                parts::CONFIG.into(),
+                Source::Text(Box::leak(text.clone().into_boxed_str())),
+                size,
+                "configuration the tool wrote, read-only".into(),
+            );
+        }
         if component.dma > 0 {
             p.region(
                 parts::DMA.into(),
@@ -683,5 +693,48 @@ readers = ["b"]
         assert!(table.lines().any(|l| l.trim_start().starts_with("8 ") && l.contains(" calls ")), "{table}");
         assert!(table.contains("0x80000000 (4 KiB)"), "{table}");
         assert!(table.contains("com2:mmio"), "{table}");
+    }
+
+    #[test]
+    fn configuration_text_is_a_read_only_region_in_valid_rust() {
+        let mut system = crate::system::parse("system.toml", SYSTEM).unwrap();
+        let text = "line \"one\"\nline two\n";
+        system.components[1].config = Some(text.into());
+        let plan = plan(&system).unwrap();
+        let config = plan.components[1].grants.iter().find(|g| g.name == "config").expect("a config grant");
+        assert_eq!(config.source, Source::Text(text));
+        assert!(!config.source.is_capability());
+        assert!(matches!(config.placement, Placement::Mapped { size: 4096, .. }), "{:?}", config.placement);
+        assert!(plan.components[0].grants.iter().all(|g| g.name != "config"), "only where asked for");
+
+        let dir = std::env::temp_dir().join(format!("kaal-plan-text-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let image = dir.join("x.elf");
+        std::fs::write(&image, [0u8; 8]).unwrap();
+        let rust = plan.to_rust(&system, "system.toml", &[image.clone(), image.clone(), image]).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        // Debug of a str is a Rust string literal: quotes and newlines escaped.
+        assert!(
+            rust.contains(
+                r#"GrantPlan { name: "config", source: Source::Text("line \"one\"\nline two\n"), slot: 0 },"#
+            ),
+            "{rust}"
+        );
+        assert_eq!(rust.matches("Source::Text(").count(), 1);
+    }
+
+    #[test]
+    fn configuration_pages_round_the_text_up() {
+        let mut system = crate::system::parse("system.toml", SYSTEM).unwrap();
+        for (text, size) in [(String::new(), 4096), ("x".repeat(4096), 4096), ("x".repeat(4097), 8192)] {
+            system.components[0].config = Some(text);
+            let plan = plan(&system).unwrap();
+            let config = plan.components[0].grants.iter().find(|g| g.name == "config").expect("a config grant");
+            assert!(
+                matches!(config.placement, Placement::Mapped { size: s, .. } if s == size),
+                "{:?}",
+                config.placement
+            );
+        }
     }
 }

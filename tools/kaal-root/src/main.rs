@@ -142,6 +142,9 @@ struct Objects {
     devices: Vec<DeviceClaim>,
     /// Each PCI device's configuration page (`D:config`), by device.
     device_configs: Vec<Option<SharedRegion>>,
+    /// The pages of each text grant (`Source::Text`, a built-in service's `config`):
+    /// the component's index in the plan, the grant's index in its grants, the pages.
+    texts: Vec<(usize, usize, SharedRegion)>,
     /// The time service, if `[time]` asked for one.
     time: Option<TimeService>,
 }
@@ -171,6 +174,7 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
         regions: Vec::new(),
         devices: Vec::new(),
         device_configs: Vec::new(),
+        texts: Vec::new(),
         time: None,
     };
     for _ in plan.channels {
@@ -190,6 +194,19 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
         let shared = SharedRegion::new(&mut memory, &mut vspace, next_vaddr, region.bytes as usize)?;
         next_vaddr = kaal_abi::startup::next_region(next_vaddr, shared.size() as u64);
         objects.regions.push(shared);
+    }
+    // Text the tool wrote for a built-in service: read-only pages, NUL-padded (the
+    // kernel zeroes new frames).
+    for (c, component) in plan.components.iter().enumerate() {
+        for (g, grant) in component.grants.iter().enumerate() {
+            if let Source::Text(text) = grant.source {
+                let size = text.len().max(1).next_multiple_of(4096);
+                let pages = SharedRegion::new(&mut memory, &mut vspace, next_vaddr, size)?;
+                next_vaddr = kaal_abi::startup::next_region(next_vaddr, pages.size() as u64);
+                pages.write_bytes(0, text.as_bytes());
+                objects.texts.push((c, g, pages));
+            }
+        }
     }
 
     // 2. Devices, from the broker; the time service's timer first.
@@ -374,6 +391,11 @@ fn spawn(
                 Some(page) => Grant::region(name, page, false),
                 None => return Err(BootError::NotPci { component: component.name, device: PLAN.devices[d].name }),
             },
+            Source::Text(_) => {
+                let (_, _, pages) =
+                    objects.texts.iter().find(|(c, g, _)| *c == index && *g == i).expect("made in step 1");
+                Grant::region(name, pages, false)
+            }
             Source::DeviceMmio(d) => {
                 for (device, w, window_name) in &mmio_names {
                     if *device == d {

@@ -12,9 +12,9 @@ use toml::de::{DeTable, DeValue};
 
 use super::error::{ConfigError, ConfigErrors, Source};
 use super::raw::{
-    keys_of, RawChannel, RawComponent, RawConnections, RawDevice, RawDisk, RawFile, RawGitSource, RawKernel, RawMmio,
-    RawNotification, RawPriorities, RawProbe, RawQemu, RawRegion, RawResources, RawRing, RawSystem, RawTime,
-    SIZE_EXPECTED,
+    keys_of, RawChannel, RawComponent, RawConnections, RawDevice, RawDisk, RawFile, RawFileSystem, RawGitSource,
+    RawKernel, RawMmio, RawMountTable, RawNotification, RawPriorities, RawProbe, RawQemu, RawRegion, RawResources,
+    RawRing, RawSystem, RawTime, MOUNT_EXPECTED, SIZE_EXPECTED,
 };
 use super::{did_you_mean, dotted, CONNECTION_KINDS};
 
@@ -245,6 +245,14 @@ fn duplicate_key(
             format!("{} `{name}` is defined twice{at}", kind_noun(kind).unwrap_or_default()),
             "connection names must be unique: rename one of them, or merge the two tables".to_string(),
         ),
+        ["filesystems", name] => (
+            format!("file system `{name}` is defined twice{at}"),
+            "file system names must be unique: rename one of them, or merge the two tables".to_string(),
+        ),
+        ["components", name, "mounts", point] => (
+            format!("component `{name}` mounts two file systems at `{point}`{at}"),
+            "a mount point holds one file system: remove one of the two, or mount it at another point".to_string(),
+        ),
         _ if header => {
             (format!("table `[{key}]` is defined twice{at}"), format!("merge the two `[{key}]` tables into one"))
         }
@@ -267,10 +275,25 @@ fn first_header_line(text: &str, path: &[String], before: usize) -> Option<usize
         .map(|index| index + 1)
 }
 
-/// The segments of a dotted key as written: `a."b" . c` is `[a, b, c]`.
+/// The segments of a dotted key as written: `a."b" . c` is `[a, b, c]`, and `"/a.b"`
+/// is one segment.
 fn key_segments(written: &str) -> Vec<String> {
-    written
-        .split('.')
+    let mut segments = Vec::new();
+    let (mut start, mut quote) = (0, None);
+    for (i, c) in written.char_indices() {
+        match (c, quote) {
+            ('"' | '\'', None) => quote = Some(c),
+            (c, Some(q)) if c == q => quote = None,
+            ('.', None) => {
+                segments.push(&written[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    segments.push(&written[start..]);
+    segments
+        .into_iter()
         .map(|segment| {
             let segment = segment.trim().trim_end_matches(']').trim();
             let unquoted = segment
@@ -304,12 +327,16 @@ fn schema(path: &[&str]) -> Schema {
         ["kernel", "source"] => Schema::Keys(keys_of::<RawGitSource>()),
         ["disks"] => Schema::Names,
         ["disks", _] => Schema::Keys(keys_of::<RawDisk>()),
+        ["filesystems"] => Schema::Names,
+        ["filesystems", _] => Schema::Keys(keys_of::<RawFileSystem>()),
         ["devices"] => Schema::Names,
         ["devices", _] => Schema::Keys(keys_of::<RawDevice>()),
         ["devices", _, "mmio"] => Schema::Keys(keys_of::<RawMmio>()),
         ["devices", _, "probe"] => Schema::Keys(keys_of::<RawProbe>()),
         ["components"] => Schema::Names,
         ["components", _] => Schema::Keys(keys_of::<RawComponent>()),
+        ["components", _, "mounts"] => Schema::Names,
+        ["components", _, "mounts", _] => Schema::Keys(keys_of::<RawMountTable>()),
         ["connections"] => Schema::Keys(keys_of::<RawConnections>()),
         ["connections", kind] if kind_noun(kind).is_some() => Schema::Names,
         ["connections", "channels", _] => Schema::Keys(keys_of::<RawChannel>()),
@@ -333,6 +360,9 @@ fn table_name(path: &[&str]) -> String {
         ["components", name] => format!("component `{name}`"),
         ["devices", name] => format!("device `{name}`"),
         ["disks", name] => format!("disk `{name}`"),
+        ["filesystems", name] => format!("file system `{name}`"),
+        ["components", name, "mounts"] => format!("component `{name}`'s mounts"),
+        ["components", name, "mounts", point] => format!("mount `{point}` of component `{name}`"),
         ["connections", kind, name] if kind_noun(kind).is_some() => {
             format!("{} `{name}`", kind_noun(kind).unwrap_or_default())
         }
@@ -453,6 +483,7 @@ fn describe_expected(expected: &str) -> &str {
         "a sequence" => "a list",
         e if e.starts_with("struct ") || e == "a map" => "a table",
         SIZE_EXPECTED => SIZE_EXPECTED,
+        MOUNT_EXPECTED => MOUNT_EXPECTED,
         e => e,
     }
 }
@@ -468,6 +499,18 @@ fn write_it_like(table: &[&str], key: &str) -> String {
 /// A correct line (or table) for `key` in the table at `table`.
 fn example(table: &[&str], key: &str) -> Option<String> {
     let example = match (table, key) {
+        (["components", _, "mounts"], point) => format!(
+            "{point:?} = \"data\" (a file system) or {point:?} = {{ filesystem = \"data\", subtree = \"/public\", \
+             read-only = true }}"
+        ),
+        (["components", ..], "mounts") => "mounts = { \"/\" = \"scratch\", \"/data\" = \"data\" }".to_string(),
+        (["components", _, "mounts", _], "filesystem") => "filesystem = \"data\"".to_string(),
+        (["components", _, "mounts", _], "subtree") => "subtree = \"/public\"".to_string(),
+        ([], "filesystems") | (["filesystems"], _) => {
+            "[filesystems.scratch]\nkind = \"ramfs\"\nsize = \"8 MiB\"".to_string()
+        }
+        (["filesystems", _], "size") => "size = \"8 MiB\"".to_string(),
+        (["filesystems", _], "read-only") => "read-only = true (the default is the disk's)".to_string(),
         ([], "system") => "[system]\nname = \"my-system\"".to_string(),
         ([], "resources") => "[resources]\nheap = \"16 MiB\"".to_string(),
         ([], "qemu") => "[qemu]\nmemory = \"512 MiB\"".to_string(),
@@ -512,6 +555,8 @@ fn example(table: &[&str], key: &str) -> Option<String> {
                 "image" => "\"disk.img\" (a raw image, relative to system.toml; written in place)",
                 "directory" => "\"files\" (kaal build makes an ext2 image of it with mke2fs)",
                 "read-only" => "true",
+                "kind" => "\"ramfs\" (in memory, empty at boot) or kind = \"ext2\" (the file system on a disk; add disk = \"NAME\")",
+                "disk" => "\"data\" (a disk declared in [disks.NAME])",
                 "ports" => "\"0x70-0x71\"",
                 "irq" => "8",
                 "mmio" => "{ address = 0xfed40000, size = \"4 KiB\" }",
@@ -572,7 +617,7 @@ mod tests {
     /// generic text.
     #[test]
     fn every_known_key_has_an_example() {
-        let tables: [&[&str]; 21] = [
+        let tables: [&[&str]; 25] = [
             &[],
             &["system"],
             &["resources"],
@@ -594,6 +639,10 @@ mod tests {
             &["devices", "rtc"],
             &["devices", "rtc", "mmio"],
             &["devices", "rtc", "probe"],
+            &["filesystems"],
+            &["filesystems", "data"],
+            &["components", "a", "mounts"],
+            &["components", "a", "mounts", "/pub"],
         ];
         for table in tables {
             match schema(table) {
@@ -614,5 +663,6 @@ mod tests {
         assert_eq!(key_segments("components . \"a\""), ["components", "a"]);
         assert_eq!(key_segments("components.'srv'"), ["components", "srv"]);
         assert_eq!(key_segments(" a.b ]"), ["a", "b"]);
+        assert_eq!(key_segments("mounts.\"/a.b\""), ["mounts", "/a.b"]);
     }
 }

@@ -59,6 +59,10 @@ pub struct System {
     pub devices: Vec<DeclaredDevice>,
     /// Its disks (`[disks.NAME]`), by name.
     pub disks: Vec<Disk>,
+    /// Its file systems (`[filesystems.NAME]`), in file order: the index the `vfs`
+    /// service knows each by. When there are any, the components and connections
+    /// below include the built-in services that serve them (see [`FileSystem`]).
+    pub filesystems: Vec<FileSystem>,
     /// In start order: highest priority first, then by name.
     pub components: Vec<Component>,
     /// Each connection list is sorted by name.
@@ -127,7 +131,8 @@ pub struct Qemu {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Component {
     pub name: String,
-    /// The crate's directory, as written: relative to the directory of `system.toml`.
+    /// The crate's directory, as written: relative to the directory of `system.toml`;
+    /// for a built-in service, absolute (in the KaaL checkout).
     pub path: PathBuf,
     pub priority: u8,
     pub heap: u64,
@@ -146,8 +151,23 @@ pub struct Component {
     pub time: bool,
     /// seL4 MCS: a passive server (`passive = true`; only with `daemon = true`).
     pub passive: bool,
-    /// The line of its `[components.<name>]` table, for later errors about it.
+    /// The file systems it mounts (`mounts = { ... }`), in file order; it reaches them
+    /// through channel `vfs` and its buffer region `vfs-<name>`.
+    pub mounts: Vec<Mount>,
+    /// Text granted to it as the read-only region `config`, for built-in services;
+    /// `None` for components from system.toml.
+    pub config: Option<String>,
+    /// The line of its `[components.<name>]` table, for later errors about it (for a
+    /// built-in service, of the table that asked for it).
     pub line: usize,
+}
+
+impl Component {
+    /// Whether the tool added it (a built-in service such as `vfs`) rather than
+    /// system.toml: only those have absolute paths, into the KaaL checkout.
+    pub fn is_built_in(&self) -> bool {
+        self.path.is_absolute()
+    }
 }
 
 /// The timer the time service drives.
@@ -214,6 +234,90 @@ impl Disk {
     }
 }
 
+/// A file system (`[filesystems.NAME]`), served by the built-in `vfs` component.
+///
+/// Declaring any adds, to the validated system: component `vfs` (the file system
+/// service, configured by [`System::vfs_config`]); for each ext2 file system on disk
+/// `D`, a block driver component `disk-D` with rings `disk-D-req` (requests, `vfs` to
+/// `disk-D`) and `disk-D-resp` (completions) and region `disk-D-data` (the sectors);
+/// channel `vfs`, whose clients are the components with `mounts`, in file order; and
+/// for each client `C`, region `vfs-C`, the buffer its requests' data goes through.
+/// The names are in [`generated`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSystem {
+    pub name: String,
+    pub kind: FileSystemKind,
+    /// Every mount of it is read-only.
+    pub read_only: bool,
+    /// Its table's line in system.toml, for errors found later.
+    pub line: usize,
+}
+
+/// What a file system keeps its files on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileSystemKind {
+    /// Memory in the `vfs` service, empty at boot: at most `size` bytes of files.
+    Ramfs { size: u64 },
+    /// The ext2 file system on disk `disk` (a [`Disk`] name), driven by component
+    /// `disk-<disk>`.
+    Ext2 { disk: String },
+}
+
+impl FileSystemKind {
+    /// The name used in `system.toml` (`kind = "..."`) and the `vfs` configuration.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            FileSystemKind::Ramfs { .. } => "ramfs",
+            FileSystemKind::Ext2 { .. } => "ext2",
+        }
+    }
+}
+
+/// One entry of a component's `mounts`: file system `filesystem`'s directory `subtree`
+/// appears at `point`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// Absolute, normal (no `.`, `..` or empty components): `/` or `/data`.
+    pub point: String,
+    /// A [`FileSystem`] name.
+    pub filesystem: String,
+    /// Absolute and normal, like `point`; `/` for the whole file system.
+    pub subtree: String,
+    pub read_only: bool,
+}
+
+/// The names of the components and connections the tool adds for file systems (see
+/// [`FileSystem`]); system.toml may not use them.
+pub mod generated {
+    /// The file system service, and its channel.
+    pub const VFS: &str = "vfs";
+
+    /// The block driver component for disk `disk`.
+    pub fn disk_driver(disk: &str) -> String {
+        format!("disk-{disk}")
+    }
+
+    /// The ring of requests from `vfs` to disk `disk`'s driver.
+    pub fn disk_requests(disk: &str) -> String {
+        format!("disk-{disk}-req")
+    }
+
+    /// The ring of completions from disk `disk`'s driver back to `vfs`.
+    pub fn disk_responses(disk: &str) -> String {
+        format!("disk-{disk}-resp")
+    }
+
+    /// The region the sectors of disk `disk` pass through.
+    pub fn disk_data(disk: &str) -> String {
+        format!("disk-{disk}-data")
+    }
+
+    /// Client `component`'s buffer region, shared with `vfs`.
+    pub fn client_buffer(component: &str) -> String {
+        format!("vfs-{component}")
+    }
+}
+
 /// A fixed device the system declares (`[devices.NAME]`): one KaaL does not ship.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeclaredDevice {
@@ -249,6 +353,67 @@ impl System {
         }
         self.devices.iter().find(|d| d.name == name).map(|d| d.irq)
     }
+
+    /// The configuration of the `vfs` service (the text it is granted as region
+    /// `config`), or `None` if the system has no file systems. One record per line,
+    /// fields separated by single spaces:
+    ///
+    /// ```text
+    /// filesystem <index> <name> ramfs <size in bytes>
+    /// filesystem <index> <name> ext2 <disk driver component> <1 if read-only, else 0>
+    /// client <badge> <component> <buffer region>
+    /// mount <badge> <mount point> <filesystem index> <subtree> <ro|rw>
+    /// ```
+    ///
+    /// File systems are indexed from 0 in file order ([`System::filesystems`]); a
+    /// client's badge is its place in channel `vfs` plus one. Every `filesystem` line
+    /// comes first, then every `client` line, then the `mount` lines, by client and
+    /// then in the order the client lists them.
+    pub fn vfs_config(&self) -> Option<String> {
+        if self.filesystems.is_empty() {
+            return None;
+        }
+        let vfs = self.channels.iter().find(|c| c.name == generated::VFS && c.server == generated::VFS)?;
+        let clients: Vec<(&str, &[Mount])> = vfs
+            .clients
+            .iter()
+            .map(|name| {
+                let mounts = self.components.iter().find(|c| &c.name == name).map(|c| c.mounts.as_slice());
+                (name.as_str(), mounts.unwrap_or_default())
+            })
+            .collect();
+        Some(vfs_config_text(&self.filesystems, &clients))
+    }
+}
+
+/// [`System::vfs_config`] for `filesystems` (in index order) and the clients of channel
+/// `vfs` (in badge order) with their mounts.
+fn vfs_config_text(filesystems: &[FileSystem], clients: &[(&str, &[Mount])]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for (index, fs) in filesystems.iter().enumerate() {
+        let _ = match &fs.kind {
+            FileSystemKind::Ramfs { size } => writeln!(out, "filesystem {index} {} ramfs {size}", fs.name),
+            FileSystemKind::Ext2 { disk } => writeln!(
+                out,
+                "filesystem {index} {} ext2 {} {}",
+                fs.name,
+                generated::disk_driver(disk),
+                u8::from(fs.read_only)
+            ),
+        };
+    }
+    for (i, (client, _)) in clients.iter().enumerate() {
+        let _ = writeln!(out, "client {} {client} {}", i + 1, generated::client_buffer(client));
+    }
+    for (i, (_, mounts)) in clients.iter().enumerate() {
+        for mount in *mounts {
+            let Some(index) = filesystems.iter().position(|fs| fs.name == mount.filesystem) else { continue };
+            let access = if mount.read_only { "ro" } else { "rw" };
+            let _ = writeln!(out, "mount {} {} {index} {} {access}", i + 1, mount.point, mount.subtree);
+        }
+    }
+    out
 }
 
 /// A component's CPU budget (seL4 MCS): `budget_us` of execution in every `period_us`.
@@ -349,14 +514,31 @@ pub fn load(path: &Path) -> Result<System, ConfigErrors> {
 }
 
 /// Checks that each component's `path`, taken relative to `base` (the directory of
-/// `system.toml`), is a crate directory. Errors quote the component's line in `file`.
+/// `system.toml`), is a crate directory; a built-in service's, in the KaaL checkout.
+/// Errors quote the component's line in `file`.
 pub fn check_component_dirs(system: &System, base: &Path, file: &str) -> Result<(), ConfigErrors> {
     let errors: Vec<ConfigError> = system
         .components
         .iter()
         .filter_map(|component| {
             let dir = base.join(&component.path);
-            let (message, help) = if !dir.is_dir() {
+            let (message, help) = if component.is_built_in() {
+                // A service the tool added: part of KaaL, not of the system.
+                if dir.join("Cargo.toml").is_file() {
+                    return None;
+                }
+                (
+                    format!(
+                        "component `{}` is a service KaaL provides, but its crate `{}` is missing",
+                        component.name,
+                        dir.display()
+                    ),
+                    format!(
+                        "the KaaL checkout this tool was built from ({}) is incomplete or older than the tool:                          update it, or rebuild the tool from a complete checkout",
+                        crate::assemble::kaal_checkout().display()
+                    ),
+                )
+            } else if !dir.is_dir() {
                 (
                     format!("component `{}`: directory `{}` does not exist", component.name, dir.display()),
                     format!(
@@ -377,7 +559,11 @@ pub fn check_component_dirs(system: &System, base: &Path, file: &str) -> Result<
                 file: file.to_string(),
                 line: component.line,
                 column: 1,
-                key: format!("components.{}.path", component.name),
+                key: if component.is_built_in() {
+                    String::new()
+                } else {
+                    format!("components.{}.path", component.name)
+                },
                 message,
                 help,
             })

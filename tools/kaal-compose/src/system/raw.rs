@@ -23,6 +23,7 @@ pub(super) struct RawFile {
     pub time: Option<Spanned<RawTime>>,
     pub devices: Option<Spanned<Tables<RawDevice>>>,
     pub disks: Option<Spanned<Tables<RawDisk>>>,
+    pub filesystems: Option<Spanned<Tables<RawFileSystem>>>,
     pub components: Option<Spanned<Tables<RawComponent>>>,
     pub connections: Option<RawConnections>,
 }
@@ -70,6 +71,56 @@ pub(super) struct RawDisk {
     pub image: Option<Spanned<String>>,
     pub directory: Option<Spanned<String>>,
     pub size: Option<Spanned<RawSize>>,
+    pub read_only: Option<Spanned<bool>>,
+}
+
+/// `[filesystems.NAME]`: a ramfs, or the ext2 file system on a disk.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawFileSystem {
+    pub kind: Spanned<String>,
+    pub size: Option<Spanned<RawSize>>,
+    pub disk: Option<Name>,
+    pub read_only: Option<Spanned<bool>>,
+}
+
+/// One of a component's `mounts`: `"/data" = "data"` or
+/// `"/pub" = { filesystem = "data", subtree = "/public", read-only = true }`.
+#[derive(Debug)]
+pub(super) enum RawMount {
+    FileSystem(String),
+    Table(RawMountTable),
+}
+
+/// What a mount expects, quoted in type errors.
+pub(super) const MOUNT_EXPECTED: &str =
+    "a file system's name or a table { filesystem = \"<name>\", subtree = \"/<dir>\", read-only = true }";
+
+// By hand rather than `#[serde(untagged)]`, as for `RawKernelSource`.
+impl<'de> Deserialize<'de> for RawMount {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MountVisitor;
+        impl<'de> Visitor<'de> for MountVisitor {
+            type Value = RawMount;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(MOUNT_EXPECTED)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawMount::FileSystem(v.to_string()))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                RawMountTable::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawMount::Table)
+            }
+        }
+        deserializer.deserialize_any(MountVisitor)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawMountTable {
+    pub filesystem: Name,
+    pub subtree: Option<Spanned<String>>,
     pub read_only: Option<Spanned<bool>>,
 }
 
@@ -165,6 +216,8 @@ pub(super) struct RawComponent {
     pub overrun: Option<Spanned<String>>,
     pub time: Option<Spanned<bool>>,
     pub passive: Option<Spanned<bool>>,
+    /// Mount point to file system.
+    pub mounts: Option<Spanned<Tables<RawMount>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

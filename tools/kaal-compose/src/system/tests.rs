@@ -125,6 +125,8 @@ fn reads_a_complete_system() {
             budget: None,
             time: false,
             passive: false,
+            mounts: vec![],
+            config: None,
             line: 15,
         }
     );
@@ -181,6 +183,203 @@ fn reads_budgets_for_mcs_kernels() {
     let spin = system.components.iter().find(|c| c.name == "spin").expect("spin");
     assert_eq!(spin.budget, Some(Budget { budget_us: 1500, period_us: 1_000_000, overrun_fault: true }));
     assert!(system.components.iter().filter(|c| c.name != "spin").all(|c| c.budget.is_none()));
+}
+
+/// File systems: two ext2 (one on a read-only disk) and a ramfs, mounted by two of
+/// three components, in an order unlike their names'.
+const FILES: &str = r#"[system]
+name = "files"
+
+[disks.data]
+directory = "files"
+
+[disks.logs]
+image = "logs.img"
+read-only = true
+
+[filesystems.scratch]
+kind = "ramfs"
+size = "8 MiB"
+
+[filesystems.data]
+kind = "ext2"
+disk = "data"
+
+[filesystems.logs]
+kind = "ext2"
+disk = "logs"
+
+[filesystems.spare]
+kind = "ramfs"
+
+[components.shell]
+path = "shell"
+mounts = { "/" = "scratch", "/data" = "data", "/pub" = { filesystem = "data", subtree = "/public", read-only = true } }
+
+[components.app]
+path = "app"
+mounts = { "/tmp" = "scratch", "/logs" = "logs" }
+
+[components.idle]
+path = "idle"
+"#;
+
+#[test]
+fn expands_file_systems_into_services() {
+    let system = parse("system.toml", FILES).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        system.filesystems,
+        [
+            FileSystem {
+                name: "scratch".into(),
+                kind: FileSystemKind::Ramfs { size: 8 << 20 },
+                read_only: false,
+                line: 11
+            },
+            FileSystem {
+                name: "data".into(),
+                kind: FileSystemKind::Ext2 { disk: "data".into() },
+                read_only: false,
+                line: 15
+            },
+            FileSystem {
+                name: "logs".into(),
+                kind: FileSystemKind::Ext2 { disk: "logs".into() },
+                read_only: true,
+                line: 19
+            },
+            FileSystem {
+                name: "spare".into(),
+                kind: FileSystemKind::Ramfs { size: 4 << 20 },
+                read_only: false,
+                line: 23
+            },
+        ],
+        "in file order; a file system nobody mounts is fine"
+    );
+    let config = "filesystem 0 scratch ramfs 8388608\n\
+                  filesystem 1 data ext2 disk-data 0\n\
+                  filesystem 2 logs ext2 disk-logs 1\n\
+                  filesystem 3 spare ramfs 4194304\n\
+                  client 1 shell vfs-shell\n\
+                  client 2 app vfs-app\n\
+                  mount 1 / 0 / rw\n\
+                  mount 1 /data 1 / rw\n\
+                  mount 1 /pub 1 /public ro\n\
+                  mount 2 /tmp 0 / rw\n\
+                  mount 2 /logs 2 / ro\n";
+    assert_eq!(system.vfs_config().as_deref(), Some(config));
+
+    let order: Vec<(&str, u8)> = system.components.iter().map(|c| (c.name.as_str(), c.priority)).collect();
+    assert_eq!(
+        order,
+        [("disk-data", 210), ("disk-logs", 210), ("vfs", 200), ("app", 100), ("idle", 100), ("shell", 100)]
+    );
+    let component = |name: &str| system.components.iter().find(|c| c.name == name).expect(name);
+    let vfs = component("vfs");
+    assert_eq!(vfs.path, crate::assemble::kaal_checkout().join("services/vfs"));
+    assert!(vfs.is_built_in() && !component("shell").is_built_in());
+    assert_eq!((vfs.heap, vfs.stack, vfs.dma, vfs.daemon, vfs.line), ((16 + 8 + 4 + 4) << 20, 64 << 10, 0, true, 11));
+    assert_eq!(vfs.config.as_deref(), Some(config));
+    assert!(vfs.devices.is_empty() && vfs.mounts.is_empty() && !vfs.time && vfs.log == "info");
+    let disk = component("disk-logs");
+    assert_eq!(disk.path, crate::assemble::kaal_checkout().join("services/blk"));
+    assert_eq!((disk.heap, disk.dma, disk.daemon, disk.line), (1 << 20, 1 << 20, true, 19));
+    assert_eq!(disk.devices, ["pci:00:11.0"]);
+    assert_eq!(disk.config, None);
+    assert_eq!(
+        component("shell").mounts,
+        [
+            Mount { point: "/".into(), filesystem: "scratch".into(), subtree: "/".into(), read_only: false },
+            Mount { point: "/data".into(), filesystem: "data".into(), subtree: "/".into(), read_only: false },
+            Mount { point: "/pub".into(), filesystem: "data".into(), subtree: "/public".into(), read_only: true },
+        ]
+    );
+    assert!(component("idle").mounts.is_empty());
+
+    assert_eq!(
+        system.channels,
+        [Channel { name: "vfs".into(), server: "vfs".into(), clients: vec!["shell".into(), "app".into()] }],
+        "clients in file order"
+    );
+    let ring = |name: &str, producer: &str, consumer: &str, slots, item_size| Ring {
+        name: name.into(),
+        producer: producer.into(),
+        consumer: consumer.into(),
+        slots,
+        item_size,
+    };
+    assert_eq!(
+        system.rings,
+        [
+            ring("disk-data-req", "vfs", "disk-data", 16, 24),
+            ring("disk-data-resp", "disk-data", "vfs", 32, 16),
+            ring("disk-logs-req", "vfs", "disk-logs", 16, 24),
+            ring("disk-logs-resp", "disk-logs", "vfs", 32, 16),
+        ]
+    );
+    let region = |name: &str, size, writers: [&str; 2]| Region {
+        name: name.into(),
+        size,
+        writers: writers.map(String::from).to_vec(),
+        readers: vec![],
+    };
+    assert_eq!(
+        system.regions,
+        [
+            region("disk-data-data", 512 << 10, ["vfs", "disk-data"]),
+            region("disk-logs-data", 512 << 10, ["vfs", "disk-logs"]),
+            region("vfs-app", 256 << 10, ["app", "vfs"]),
+            region("vfs-shell", 256 << 10, ["shell", "vfs"]),
+        ]
+    );
+
+    // The plan grants them like any other component's.
+    let plan = crate::planner::plan(&system).unwrap_or_else(|e| panic!("{e}"));
+    let grants = |name: &str| {
+        let planned = plan.components.iter().find(|c| c.name == name).expect(name);
+        planned.grants.iter().map(|g| (g.name.as_str(), g.source)).collect::<Vec<_>>()
+    };
+    let vfs_grants = grants("vfs");
+    assert!(vfs_grants.contains(&("config", kaal_abi::plan::Source::Text(config))), "{vfs_grants:?}");
+    assert!(vfs_grants.contains(&("vfs", kaal_abi::plan::Source::ChannelServer(0))), "{vfs_grants:?}");
+    let app = grants("app");
+    assert!(app.contains(&("vfs", kaal_abi::plan::Source::ChannelClient { channel: 0, badge: 2 })), "{app:?}");
+    assert!(app.iter().any(|(name, _)| *name == "vfs-app"), "{app:?}");
+    assert!(grants("disk-data").iter().any(|(name, _)| *name == "pci:00:10.0:config"));
+}
+
+#[test]
+fn adds_nothing_without_file_systems() {
+    let system = parse("system.toml", BASE).unwrap_or_else(|e| panic!("{e}"));
+    assert!(system.filesystems.is_empty() && system.vfs_config().is_none());
+    assert!(system.components.iter().all(|c| !c.is_built_in() && c.config.is_none() && c.mounts.is_empty()));
+    // Nobody mounts it: the service still runs, with no clients.
+    let system = parse("system.toml", &base("[filesystems.s]\nkind = \"ramfs\"\n")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(system.vfs_config().as_deref(), Some("filesystem 0 s ramfs 4194304\n"));
+    assert_eq!(system.channels, [Channel { name: "vfs".into(), server: "vfs".into(), clients: vec![] }]);
+    let names: Vec<&str> = system.components.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["vfs", "client", "server"]);
+}
+
+#[test]
+fn built_in_services_are_checked_in_the_kaal_checkout() {
+    let scratch = Scratch::new("services");
+    for dir in ["server", "client"] {
+        std::fs::create_dir_all(scratch.0.join(dir)).expect("creating a crate directory");
+        std::fs::write(scratch.0.join(dir).join("Cargo.toml"), "[package]\n").expect("writing Cargo.toml");
+    }
+    let mut system = parse("system.toml", &base("[filesystems.s]\nkind = \"ramfs\"\n")).expect("valid");
+    let vfs = system.components.iter_mut().find(|c| c.name == "vfs").expect("vfs");
+    vfs.path = scratch.0.join("absent-service");
+    let errors = check_component_dirs(&system, &scratch.0, "system.toml").unwrap_err().0;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].line, 9, "the [filesystems] table asked for it");
+    assert!(errors[0].message.contains("component `vfs` is a service KaaL provides, but its crate"), "{}", errors[0]);
+    assert!(errors[0].help.contains("KaaL checkout"), "{}", errors[0]);
+    let vfs = system.components.iter_mut().find(|c| c.name == "vfs").expect("vfs");
+    vfs.path = scratch.0.join("server");
+    assert_eq!(check_component_dirs(&system, &scratch.0, "system.toml"), Ok(()));
 }
 
 /// `n` rings from `a` to `b`, for the grant limits.
@@ -460,6 +659,147 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
         ]),
         ("disk also listed by address", base("[disks.data]\ndirectory = \"files\"\n\n[components.a]\npath = \"a\"\ndisks = [\"data\"]\n\n[components.b]\npath = \"b\"\ndevices = [\"pci:00:10.0\"]\n"), 14, vec![
             "disk `data` is the PCI function pci:00:10.0, which component `b` also lists under `devices`",
+        ]),
+        // File systems.
+        ("unknown file system kind", base("[filesystems.f]\nkind = \"ramfz\"\n"), 10, vec![
+            "filesystems.f.kind: file system kind `ramfz` does not exist",
+            "did you mean `ramfs`?",
+            "kind = \"ext2\"",
+        ]),
+        ("file system without a kind", base("[filesystems.f]\nsize = \"1 MiB\"\n"), 9, vec![
+            "file system `f` is missing `kind`",
+        ]),
+        ("unknown file system key", base("[filesystems.f]\nkind = \"ramfs\"\nsizes = \"1 MiB\"\n"), 11, vec![
+            "filesystems.f.sizes: unknown key `sizes` in file system `f`",
+            "did you mean `size`?",
+            "file system `f` takes: kind, size, disk, read-only",
+        ]),
+        ("ext2 without a disk", base("[filesystems.f]\nkind = \"ext2\"\n"), 9, vec![
+            "filesystems.f: file system `f` is ext2 but names no disk",
+            "add `disk = \"NAME\"`",
+            "[disks.data]",
+        ]),
+        ("ramfs on a disk", base("[disks.d]\ndirectory = \"files\"\n\n[filesystems.f]\nkind = \"ramfs\"\ndisk = \"d\"\n"), 14, vec![
+            "filesystems.f.disk: file system `f` is a ramfs, which keeps its files in memory: it takes no disk",
+            "remove `disk`",
+        ]),
+        ("ramfs too small", base("[filesystems.f]\nkind = \"ramfs\"\nsize = \"4 KiB\"\n"), 11, vec![
+            "filesystems.f.size: a ramfs of 4 KiB is too small",
+            "a ramfs must be from 64 KiB to 256 MiB",
+        ]),
+        ("size of an ext2 file system", base("[disks.d]\ndirectory = \"files\"\n\n[filesystems.f]\nkind = \"ext2\"\ndisk = \"d\"\nsize = \"1 MiB\"\n"), 15, vec![
+            "filesystems.f.size: file system `f` is the ext2 file system on its disk, whose size is the disk's",
+        ]),
+        ("file system on an unknown disk", base("[disks.data]\ndirectory = \"files\"\n\n[filesystems.f]\nkind = \"ext2\"\ndisk = \"dta\"\n"), 14, vec![
+            "filesystems.f.disk: file system `f` is on disk `dta`, which is not declared ([disks.dta])",
+            "did you mean `data`?",
+        ]),
+        ("two file systems on one disk", base("[disks.data]\ndirectory = \"files\"\n\n[filesystems.a]\nkind = \"ext2\"\ndisk = \"data\"\n\n[filesystems.b]\nkind = \"ext2\"\ndisk = \"data\"\n"), 18, vec![
+            "filesystems.b.disk: disk `data` holds file system `a` (line 12) already, and file system `b` names it too",
+            "declare another [disks.NAME] for `b`",
+        ]),
+        ("file system disk also listed by a component", base("[disks.data]\ndirectory = \"files\"\n\n[filesystems.f]\nkind = \"ext2\"\ndisk = \"data\"\n\n[components.d]\npath = \"d\"\ndisks = [\"data\"]\n"), 18, vec![
+            "components.d.disks: disk `data` holds file system `f` (line 12), which the file system service drives",
+            "reach its files through `mounts`",
+        ]),
+        ("file system disk also listed by address", base("[disks.data]\ndirectory = \"files\"\n\n[filesystems.f]\nkind = \"ext2\"\ndisk = \"data\"\n\n[components.d]\npath = \"d\"\ndevices = [\"pci:00:10.0\"]\n"), 18, vec![
+            "`pci:00:10.0` is disk `data`, which holds file system `f` (line 12)",
+        ]),
+        ("read-write ext2 on a read-only disk", base("[disks.ro]\nimage = \"ro.img\"\nread-only = true\n\n[filesystems.f]\nkind = \"ext2\"\ndisk = \"ro\"\nread-only = false\n"), 16, vec![
+            "filesystems.f.read-only: file system `f` is read-write, but its disk `ro` is read-only (line 9)",
+        ]),
+        ("disk name too long for its file system's rings", base("[disks.abcdefghijklmno]\ndirectory = \"files\"\n\n[filesystems.f]\nkind = \"ext2\"\ndisk = \"abcdefghijklmno\"\n"), 14, vec![
+            "ring `disk-abcdefghijklmno-resp`, whose name is 25 bytes long; the limit is 24",
+            "shorten the disk's name to at most 14 bytes",
+        ]),
+        ("mount of an unknown file system", base("[filesystems.scratch]\nkind = \"ramfs\"\n\n[components.d]\npath = \"d\"\nmounts = { \"/\" = \"scrach\" }\n"), 14, vec![
+            "components.d.mounts.\"/\": file system `scrach` is not declared ([filesystems.scrach])",
+            "did you mean `scratch`?",
+        ]),
+        ("mount without [filesystems]", base("[components.d]\npath = \"d\"\nmounts = { \"/\" = { filesystem = \"data\" } }\n"), 11, vec![
+            "components.d.mounts.\"/\".filesystem: file system `data` is not declared",
+            "[filesystems.data]",
+        ]),
+        ("relative mount point", base("[filesystems.s]\nkind = \"ramfs\"\n\n[components.d]\npath = \"d\"\nmounts = { \"data\" = \"s\" }\n"), 14, vec![
+            "components.d.mounts.data: mount point `data` is not absolute",
+            "try `/data`",
+        ]),
+        ("mount point with ..", base("[filesystems.s]\nkind = \"ramfs\"\n\n[components.d]\npath = \"d\"\nmounts = { \"/a/../b\" = \"s\" }\n"), 14, vec![
+            "mount point `/a/../b` has a `..` component",
+            "try `/b`",
+        ]),
+        ("mount point with an empty component", base("[filesystems.s]\nkind = \"ramfs\"\n\n[components.d]\npath = \"d\"\nmounts = { \"/data/\" = \"s\" }\n"), 14, vec![
+            "mount point `/data/` has an empty component",
+            "try `/data`",
+        ]),
+        ("mount point with a space", base("[filesystems.s]\nkind = \"ramfs\"\n\n[components.d]\npath = \"d\"\nmounts = { \"/my files\" = \"s\" }\n"), 14, vec![
+            "mount point `/my files` contains ` `",
+            "letters, digits, `.`, `_`, `-` and `/`",
+        ]),
+        ("subtree with .", base("[filesystems.s]\nkind = \"ramfs\"\n\n[components.d]\npath = \"d\"\nmounts = { \"/\" = { filesystem = \"s\", subtree = \"/x/.\" } }\n"), 14, vec![
+            "components.d.mounts.\"/\".subtree: subtree `/x/.` has a `.` component",
+            "try `/x`",
+        ]),
+        ("two mounts at one point", base("[filesystems.s]\nkind = \"ramfs\"\n\n[components.d]\npath = \"d\"\nmounts = { \"/\" = \"s\", \"/\" = \"s\" }\n"), 14, vec![
+            "component `d` mounts two file systems at `/`",
+            "a mount point holds one file system",
+        ]),
+        ("read-write mount of a read-only file system", base("[disks.ro]\nimage = \"ro.img\"\nread-only = true\n\n[filesystems.f]\nkind = \"ext2\"\ndisk = \"ro\"\n\n[components.d]\npath = \"d\"\nmounts = { \"/\" = { filesystem = \"f\", read-only = false } }\n"), 19, vec![
+            "components.d.mounts.\"/\".read-only: component `d` mounts file system `f` read-write at `/`, but `f` is read-only (line 13)",
+            "remove `read-only = false`",
+        ]),
+        ("unknown mount key", base("[filesystems.s]\nkind = \"ramfs\"\n\n[components.d]\npath = \"d\"\nmounts = { \"/\" = { filesystem = \"s\", subdir = \"/x\" } }\n"), 14, vec![
+            "unknown key `subdir` in mount `/` of component `d`",
+            "did you mean `subtree`?",
+            "takes: filesystem, subtree, read-only",
+        ]),
+        ("mount without a file system", base("[filesystems.s]\nkind = \"ramfs\"\n\n[components.d]\npath = \"d\"\nmounts = { \"/\" = { subtree = \"/x\" } }\n"), 14, vec![
+            "mount `/` of component `d` is missing `filesystem`",
+            "add it like `filesystem = \"data\"`",
+        ]),
+        ("mount of the wrong type", base("[filesystems.s]\nkind = \"ramfs\"\n\n[components.d]\npath = \"d\"\nmounts = { \"/\" = 5 }\n"), 14, vec![
+            "`/` must be a file system's name or a table { filesystem = \"<name>\"",
+            "\"/\" = \"data\" (a file system)",
+        ]),
+        ("empty mounts", base("[filesystems.s]\nkind = \"ramfs\"\n\n[components.d]\npath = \"d\"\nmounts = {}\n"), 14, vec![
+            "component `d` has an empty `mounts`",
+        ]),
+        ("component name too long for its buffer", base("[filesystems.s]\nkind = \"ramfs\"\n\n[components.abcdefghijklmnopqrstu]\npath = \"d\"\nmounts = { \"/\" = \"s\" }\n"), 14, vec![
+            "shared region `vfs-abcdefghijklmnopqrstu`, whose name is 25 bytes long; the limit is 24",
+            "shorten the component's name to at most 20 bytes",
+        ]),
+        ("component named like the file system service", base("[filesystems.s]\nkind = \"ramfs\"\n\n[components.vfs]\npath = \"vfs\"\n"), 12, vec![
+            "components.vfs: the name `vfs` is reserved for the file system service and its channel",
+            "([filesystems] at line 9)",
+            "rename the component",
+        ]),
+        ("component named like a block driver", base("[disks.data]\ndirectory = \"files\"\n\n[filesystems.f]\nkind = \"ext2\"\ndisk = \"data\"\n\n[components.disk-data]\npath = \"d\"\n"), 16, vec![
+            "the name `disk-data` is reserved for the block driver of disk `data` (file system `f`), which the tool adds",
+        ]),
+        ("connection named like a generated one", base("[disks.data]\ndirectory = \"files\"\n\n[filesystems.f]\nkind = \"ext2\"\ndisk = \"data\"\n\n[connections.memory.disk-data-data]\nsize = \"4 KiB\"\nwriters = [\"server\"]\n"), 16, vec![
+            "connections.memory.disk-data-data: the name `disk-data-data` is reserved for the data region of disk `data`",
+            "rename the shared region",
+        ]),
+        ("connection named like a client's buffer", base("[filesystems.s]\nkind = \"ramfs\"\n\n[components.d]\npath = \"d\"\nmounts = { \"/\" = \"s\" }\n\n[connections.channels.vfs-d]\nserver = \"server\"\nclients = [\"client\"]\n"), 16, vec![
+            "the name `vfs-d` is reserved for the buffer component `d` reaches its mounts through",
+        ]),
+        ("file system services beyond max-threads", base("[resources]\nmax-threads = 2\n\n[filesystems.s]\nkind = \"ramfs\"\n"), 10, vec![
+            "the system has 3 components (with the 1 the tool adds to serve its file systems) but [resources] max-threads is 2",
+        ]),
+        ("ramfs larger than a heap", base(&format!("[qemu]\nmemory = \"4 GiB\"\n{}", (0..4).fold(String::new(), |mut text, i| {
+            let _ = write!(text, "\n[filesystems.r{i}]\nkind = \"ramfs\"\nsize = \"256 MiB\"\n");
+            text
+        }))), 12, vec![
+            "filesystems: the ramfs file systems hold 1 GiB in all, so the file system service `vfs` would need a heap of 1044 MiB",
+            "make the ramfs file systems smaller",
+        ]),
+        ("too many components with mounts", base(&(0..16).fold("[filesystems.s]\nkind = \"ramfs\"\n".to_string(), |mut text, i| {
+            let _ = write!(text, "[components.c{i}]\npath = \"c\"\nmounts = {{ \"/\" = \"s\" }}\n");
+            text
+        })), 9, vec![
+            "the file system service `vfs` would map 17 shared memory regions, but a component can map at most 16",
+            "a region for its configuration, 3 for each ext2 file system and 1 for each of the 16 components with `mounts`",
+            "mount the file systems in fewer components",
         ]),
         ("the PIT and the HPET", base("[components.a]\npath = \"a\"\ndevices = [\"pit\"]\n\n[components.b]\npath = \"b\"\ndevices = [\"hpet\"]\n"), 15, vec![
             "`hpet` and `pit` (component `a`, line 11) share one interrupt line",

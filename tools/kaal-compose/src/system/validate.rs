@@ -20,13 +20,15 @@ use super::raw::{
 };
 #[path = "disks.rs"]
 mod disks;
+#[path = "filesystems.rs"]
+mod filesystems;
 #[path = "fixed_devices.rs"]
 mod fixed_devices;
 
 use super::size::{parse_size, show_approx, show_size, SIZE_FORMS};
 use super::{
-    closest, did_you_mean, key_part, Budget, Channel, Component, Kernel, KernelSourceSpec, NotificationLink, Platform,
-    Qemu, Region, Resources, Ring, System, TimeSource, PAGE,
+    closest, did_you_mean, key_part, Budget, Channel, Component, FileSystemKind, Kernel, KernelSourceSpec,
+    NotificationLink, Platform, Qemu, Region, Resources, Ring, System, TimeSource, PAGE,
 };
 
 const KIB: u64 = 1 << 10;
@@ -113,14 +115,23 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
     let disks = check.disks(raw.disks.as_ref());
 
     let raw_components = raw.components.map(Spanned::into_inner).unwrap_or_default();
+    let raw_filesystems = raw.filesystems.as_ref().filter(|f| !f.get_ref().is_empty());
+    let filesystems = check.filesystems(raw_filesystems, &disks, raw.disks.as_ref(), &raw_components);
     let mut components = check.components(&raw_components, &resources, priorities_valid);
     // A disk a component lists is a device it drives: its PCI function.
     let mut disk_devices = check.component_disks(&raw_components, &disks, raw.disks.as_ref());
+    let clients = check.component_mounts(&raw_components, &filesystems, raw_filesystems);
     for component in &mut components {
         component.devices.extend(disk_devices.remove(&component.name).unwrap_or_default());
+        if let Some((_, mounts)) = clients.iter().find(|(name, _)| *name == component.name) {
+            component.mounts.clone_from(mounts);
+        }
     }
+    // The file system service, and a block driver for each ext2 file system.
+    let services = raw_filesystems
+        .map_or(0, |_| 1 + filesystems.iter().filter(|fs| matches!(fs.kind, FileSystemKind::Ext2 { .. })).count());
     let max_threads = raw_resources.and_then(|r| r.max_threads.as_ref());
-    check.component_count(&raw_components, &header, resources.max_threads, max_threads);
+    check.component_count(&raw_components, services, &header, resources.max_threads, max_threads);
 
     let mut grants: BTreeMap<String, Grants> = BTreeMap::new();
     for component in &components {
@@ -132,11 +143,28 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
     }
     let known: BTreeSet<&str> = raw_components.keys().map(|name| name.get_ref().as_str()).collect();
     let connections = raw.connections.unwrap_or_default();
+    check.reserved_names(&raw_components, &connections, raw_filesystems, &filesystems, &clients);
     let mut links = Links { check: &mut check, known: &known, grants: &mut grants, seen: BTreeMap::new() };
-    let channels = links.channels(connections.channels.unwrap_or_default());
+    let mut channels = links.channels(connections.channels.unwrap_or_default());
     let notifications = links.notifications(connections.notifications.unwrap_or_default());
-    let rings = links.rings(connections.rings.unwrap_or_default());
-    let regions = links.regions(connections.memory.unwrap_or_default());
+    let mut rings = links.rings(connections.rings.unwrap_or_default());
+    let mut regions = links.regions(connections.memory.unwrap_or_default());
+    if let Some(raw_filesystems) = raw_filesystems {
+        let services = check.file_services(raw_filesystems, &filesystems, &disks, &clients, &resources, &mut grants);
+        // With a time service, the VFS server bounds its waits for a disk that stopped.
+        components.extend(
+            services
+                .components
+                .into_iter()
+                .map(|c| Component { time: time.is_some() && c.name == super::generated::VFS, ..c }),
+        );
+        channels.extend(services.channels);
+        channels.sort_by(|a, b| a.name.cmp(&b.name));
+        rings.extend(services.rings);
+        rings.sort_by(|a, b| a.name.cmp(&b.name));
+        regions.extend(services.regions);
+        regions.sort_by(|a, b| a.name.cmp(&b.name));
+    }
 
     check.devices(&raw_components);
     check.time_users(&raw_components, raw.time.as_ref(), time);
@@ -162,6 +190,7 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
         time,
         devices,
         disks,
+        filesystems,
         components,
         channels,
         notifications,
@@ -520,10 +549,12 @@ impl Checker<'_> {
         }
     }
 
-    /// Checks there are components, and no more than the root task has threads for.
+    /// Checks there are components, and no more (with the `services` the tool adds)
+    /// than the root task has threads for.
     fn component_count(
         &mut self,
         raw: &Tables<RawComponent>,
+        services: usize,
         header: &Range<usize>,
         max_threads: u32,
         max_threads_key: Option<&Spanned<i64>>,
@@ -536,16 +567,21 @@ impl Checker<'_> {
                 "add one, with its crate in a directory next to this file:\n[components.hello]\npath = \"hello\"",
             );
         }
-        if raw.len() <= max_threads as usize {
+        let count = raw.len() + services;
+        if count <= max_threads as usize {
             return;
         }
         let mut names: Vec<Range<usize>> = raw.keys().map(Spanned::span).collect();
         names.sort_by_key(|span| span.start);
         let first_over = names.get(max_threads as usize).cloned().unwrap_or_else(|| header.clone());
+        let added = match services {
+            0 => String::new(),
+            n => format!(" (with the {n} the tool adds to serve its file systems)"),
+        };
         self.report(
             &max_threads_key.map_or(first_over, Spanned::span),
             "resources.max-threads",
-            format!("the system has {} components but [resources] max-threads is {max_threads}", raw.len()),
+            format!("the system has {count} components{added} but [resources] max-threads is {max_threads}"),
             format!(
                 "each component runs on its own thread; raise max-threads (at most {MAX_THREADS}) or merge components"
             ),
@@ -626,6 +662,8 @@ impl Checker<'_> {
                 budget,
                 time: component.time.as_ref().is_some_and(|t| *t.get_ref()),
                 passive: self.passive(component, &key),
+                mounts: Vec::new(),
+                config: None,
                 line: self.source.line(name.span().start),
             });
         }

@@ -1,0 +1,250 @@
+//! The VFS server component, which the tool adds to a system that declares
+//! `[filesystems.NAME]`: it mounts each file system, then serves the `vfs` channel.
+//!
+//! Its configuration is the read-only region `config` (see `kaal_vfs::config`). For
+//! each ext2 file system it reaches the disk's driver component `disk-<disk>` over
+//! the block ring (`<disk component>-req`, `-resp`, `-data`); for each client it maps
+//! the client's buffer `vfs-<client>`.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use kaal_core::component::Component;
+use kaal_core::ipc::Message;
+use kaal_core::println;
+use kaal_core::shared::SharedRegion;
+use kaal_core::time::{Duration, Instant, Timer};
+use kaal_ipc::block::{op, status, BlockClient, BlockRequest, BLOCK_SIZE};
+use kaal_posix::proto::Status;
+use kaal_vfs::cache::{BlockCache, Disk, DiskError, BLOCK};
+use kaal_vfs::config::{self, FsKind};
+use kaal_vfs::ext2::Ext2;
+use kaal_vfs::ramfs::Ramfs;
+use kaal_vfs::vfs::{Buffer, Slot, Vfs};
+
+kaal_core::component!(main);
+kaal_alloc::global_heap!(HEAP);
+
+/// Blocks cached per ext2 file system (16 MiB).
+const CACHE_BLOCKS: usize = 4096;
+/// The most blocks one miss reads ahead (256 KiB).
+const MAX_READ_AHEAD: usize = 64;
+/// Blocks the driver moves in one request (drv-virtio-blk's slot size).
+const REQUEST_BLOCKS: usize = 16;
+/// How long the server waits for the disk before it calls the disk dead.
+const DISK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Inode times: seconds since boot on top of 2026-01-01. KaaL has no wall-clock service
+/// yet, so files made in one run are dated from that day.
+fn clock() -> u32 {
+    const EPOCH: u32 = 1_767_225_600;
+    EPOCH + Instant::now().since_boot().as_secs() as u32
+}
+
+struct Region(SharedRegion);
+
+impl Buffer for Region {
+    fn size(&self) -> usize {
+        self.0.size()
+    }
+    fn read(&self, at: usize, out: &mut [u8]) {
+        self.0.read_bytes(at, out)
+    }
+    fn write(&self, at: usize, data: &[u8]) {
+        self.0.write_bytes(at, data)
+    }
+}
+
+/// A disk reached over the block ring, with as many requests in flight as its data
+/// region holds (each up to `REQUEST_BLOCKS`).
+struct RingDisk {
+    client: BlockClient,
+    capacity: u64,
+    read_only: bool,
+    timer: Option<Timer>,
+    next_id: u32,
+}
+
+impl RingDisk {
+    fn slots(&self) -> usize {
+        (self.client.data().size() / (REQUEST_BLOCKS * BLOCK_SIZE)).max(1)
+    }
+
+    fn answer(&mut self) -> Result<kaal_ipc::block::BlockResponse, DiskError> {
+        match &self.timer {
+            Some(timer) => match self.client.wait_timeout(timer, DISK_TIMEOUT) {
+                Ok(Some(r)) => Ok(r),
+                Ok(None) => Err(DiskError::Timeout),
+                Err(_) => Err(DiskError::Io),
+            },
+            None => self.client.wait().map_err(|_| DiskError::Io),
+        }
+    }
+
+    /// Moves `blocks` blocks at `block` between the disk and `bytes` (read if `read`),
+    /// in requests of up to `REQUEST_BLOCKS`, several in flight.
+    fn transfer(&mut self, read: bool, block: u64, bytes: &mut [u8], data: Option<&[u8]>) -> Result<(), DiskError> {
+        let total = bytes.len().max(data.map_or(0, <[u8]>::len)) / BLOCK;
+        let slots = self.slots();
+        let mut done = 0usize;
+        while done < total {
+            // One round: up to `slots` requests, then all their answers.
+            let mut round = Vec::new();
+            for slot in 0..slots {
+                let first = done + slot * REQUEST_BLOCKS;
+                if first >= total {
+                    break;
+                }
+                let count = REQUEST_BLOCKS.min(total - first);
+                let offset = slot * REQUEST_BLOCKS * BLOCK_SIZE;
+                if let Some(data) = data {
+                    self.client.data().write_bytes(offset, &data[first * BLOCK..(first + count) * BLOCK]);
+                }
+                self.next_id = self.next_id.wrapping_add(1);
+                let request = BlockRequest {
+                    op: if read { op::READ } else { op::WRITE },
+                    id: self.next_id,
+                    block: block + first as u64,
+                    count: count as u32,
+                    offset: offset as u32,
+                };
+                // A round is at most `slots` requests and every answer is taken before
+                // the next, so the ring (16 slots) has room; full means a broken driver.
+                if !self.client.submit(request).map_err(|_| DiskError::Io)? {
+                    return Err(DiskError::Io);
+                }
+                round.push((request.id, first, count, offset));
+            }
+            let mut failed = None;
+            for _ in 0..round.len() {
+                let response = self.answer()?;
+                if response.status != status::OK {
+                    failed = Some(match response.status {
+                        status::READ_ONLY => DiskError::ReadOnly,
+                        status::OUT_OF_RANGE => DiskError::OutOfRange,
+                        _ => DiskError::Io,
+                    });
+                }
+            }
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            if read {
+                for &(_, first, count, offset) in &round {
+                    self.client.data().read_bytes(offset, &mut bytes[first * BLOCK..(first + count) * BLOCK]);
+                }
+            }
+            done += round.iter().map(|r| r.2).sum::<usize>();
+        }
+        Ok(())
+    }
+}
+
+impl Disk for RingDisk {
+    fn capacity(&self) -> u64 {
+        self.capacity
+    }
+    fn read_only(&self) -> bool {
+        self.read_only
+    }
+    fn read(&mut self, block: u64, out: &mut [u8]) -> Result<(), DiskError> {
+        self.transfer(true, block, out, None)
+    }
+    fn write(&mut self, block: u64, data: &[u8]) -> Result<(), DiskError> {
+        self.transfer(false, block, &mut [], Some(data))
+    }
+    fn flush(&mut self) -> Result<(), DiskError> {
+        self.next_id = self.next_id.wrapping_add(1);
+        let request = BlockRequest { op: op::FLUSH, id: self.next_id, block: 0, count: 0, offset: 0 };
+        if !self.client.submit(request).map_err(|_| DiskError::Io)? {
+            return Err(DiskError::Io);
+        }
+        match self.answer()?.status {
+            status::OK => Ok(()),
+            _ => Err(DiskError::Io),
+        }
+    }
+}
+
+fn mount_ext2(me: &mut Component, timer: Option<Timer>, disk: &str, read_only: bool) -> Result<Slot, String> {
+    let names = [format!("{disk}-req"), format!("{disk}-resp"), format!("{disk}-data")];
+    let mut client = BlockClient::granted(me, &names[0], &names[1], &names[2])
+        .map_err(|e| format!("its block ring is not granted: {e}"))?;
+    let (capacity, disk_read_only) = client.info().map_err(|e| format!("the disk driver did not answer: {e}"))?;
+    let disk = RingDisk { client, capacity, read_only: disk_read_only, timer, next_id: 0 };
+    let cache = BlockCache::new(disk, CACHE_BLOCKS, MAX_READ_AHEAD);
+    match Ext2::mount(cache, read_only, clock) {
+        Ok(fs) => Ok(Slot::Mounted(Box::new(fs))),
+        Err(e) => Err(format!("cannot mount it: {}{}{}", e.problem, if e.at.is_empty() { "" } else { " at " }, e.at)),
+    }
+}
+
+fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
+    let name = me.name();
+    let region = me.region("config")?;
+    let mut text = alloc::vec![0u8; region.size()];
+    region.read_bytes(0, &mut text);
+    let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
+    let text = core::str::from_utf8(&text[..end]).map_err(|_| "the VFS configuration is not UTF-8")?;
+    let config = config::parse(text)?;
+    // With a time service, a disk that stops answering is an error, not a hang.
+    let timer = me.timer().ok();
+
+    let mut slots = Vec::new();
+    for fs in &config.filesystems {
+        let slot = match &fs.kind {
+            FsKind::Ramfs { size } => {
+                println!("[{name}] {}: ramfs, {} KiB", fs.name, size / 1024);
+                Slot::Mounted(Box::new(Ramfs::new(*size, clock)))
+            }
+            FsKind::Ext2 { disk, read_only } => {
+                let timer = match &timer {
+                    Some(_) => me.timer().ok(),
+                    None => None,
+                };
+                match mount_ext2(&mut me, timer, disk, *read_only) {
+                    Ok(slot) => {
+                        println!("[{name}] {}: ext2 on {disk}{}", fs.name, if *read_only { ", read-only" } else { "" });
+                        slot
+                    }
+                    Err(problem) => {
+                        println!(
+                            "[{name}] ERROR: file system `{}` (ext2 on {disk}): {problem}; its clients get errors. \
+                             Check the image with `e2fsck -fn IMAGE`, or make it again with `mke2fs -t ext2`",
+                            fs.name
+                        );
+                        Slot::Failed { status: Status::Corrupt, problem }
+                    }
+                }
+            }
+        };
+        slots.push(slot);
+    }
+    let mut buffers: BTreeMap<u64, Region> = BTreeMap::new();
+    for client in &config.clients {
+        buffers.insert(client.badge, Region(me.region(&client.buffer)?));
+    }
+    let mut vfs = Vfs::new(&config, slots);
+    let server = me.server(kaal_posix::proto::CHANNEL)?;
+    println!("[{name}] serving {} file system(s) to {} client(s)", config.filesystems.len(), config.clients.len());
+    let mut request = server.recv();
+    loop {
+        let msg = &request.msg;
+        let reply = match buffers.get(&request.badge) {
+            Some(buffer) => {
+                let words = [msg.word(0), msg.word(1), msg.word(2), msg.word(3)];
+                let (status, words) = vfs.request(request.badge, msg.label(), words, buffer);
+                Message::with_words(status as u64, words)
+            }
+            None => Message::new(Status::PermissionDenied as u64),
+        };
+        request = server.reply_recv(reply);
+    }
+}
