@@ -279,7 +279,7 @@ fn expands_file_systems_into_services() {
     let vfs = component("vfs");
     assert_eq!(vfs.path, crate::assemble::kaal_checkout().join("services/vfs"));
     assert!(vfs.is_built_in() && !component("shell").is_built_in());
-    assert_eq!((vfs.heap, vfs.stack, vfs.dma, vfs.daemon, vfs.line), ((16 + 8 + 4 + 4) << 20, 64 << 10, 0, true, 11));
+    assert_eq!((vfs.heap, vfs.stack, vfs.dma, vfs.daemon, vfs.line), ((16 + 8 + 4 + 4) << 20, 1 << 20, 0, true, 11));
     assert_eq!(vfs.config.as_deref(), Some(config));
     assert!(vfs.devices.is_empty() && vfs.mounts.is_empty() && !vfs.time && vfs.log == "info");
     let disk = component("disk-logs");
