@@ -1,5 +1,7 @@
 //! Every lesson, booted on the real seL4 kernel under QEMU.
 
+use std::process::Command;
+
 use kaal_compose::testing::Boot;
 
 /// Parses the number that follows `prefix` on its line.
@@ -269,4 +271,49 @@ fn lesson_04(kernel: &str) -> Option<kaal_compose::qemu::BootOutcome> {
         .expect("wake-up count");
     assert!(wakeups < 100_000 / 10, "{wakeups} wake-ups for 100000 values");
     Some(run)
+}
+
+/// Lesson 06: files on ramfs and on an ext2 disk `kaal build` makes, through the VFS
+/// server the tool adds; the disk is clean afterwards.
+#[test]
+fn lesson_06_file_io() {
+    lesson_06("5.0.0-debug");
+}
+
+#[test]
+fn lesson_06_file_io_on_sel4_16_mcs() {
+    lesson_06("16.0.0-mcs-release");
+}
+
+fn lesson_06(kernel: &str) {
+    let Some(boot) = Boot::new("tutorial/06-file-io").on(kernel) else { return };
+    let image = std::env::temp_dir().join(format!("lesson-06-{kernel}-{}.img", std::process::id()));
+    let made = Command::new("mke2fs")
+        .args(["-q", "-F", "-t", "ext2", "-b", "4096", "-d"])
+        .arg(kaal_compose::testing::workspace_root().join("tutorial/06-file-io/files"))
+        .arg(&image)
+        .arg("16M")
+        .output()
+        .expect("mke2fs runs (apt install e2fsprogs)");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    boot.disk("data", &image).run().assert_success().assert_lines_in_order(&[
+        "== ramfs: /notes",
+        "✓ Wrote file /notes/hello.txt",
+        "✓ Read file: Hello from seL4!",
+        "✓ Listing of /notes:",
+        "    hello.txt        16 bytes",
+        "    second.txt       12 bytes",
+        "== ext2: /data/notes",
+        "✓ Wrote file /data/notes/hello.txt",
+        "✓ Read file: Hello from seL4!",
+        "✓ Listing of /data/notes:",
+        "✓ This file was put on the disk by `kaal build`",
+        "✓ An error names the path: open /data/no-such-file: not found",
+        "✓ Synced: the disk image is consistent now",
+    ]);
+    let fsck = Command::new("e2fsck").arg("-fn").arg(&image).output().expect("e2fsck runs");
+    assert!(fsck.status.success(), "{}", String::from_utf8_lossy(&fsck.stdout));
+    let cat = Command::new("debugfs").args(["-R", "cat /notes/hello.txt"]).arg(&image).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&cat.stdout), "Hello from seL4!");
+    let _ = std::fs::remove_file(&image);
 }

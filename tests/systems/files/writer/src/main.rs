@@ -29,38 +29,59 @@ fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 + i / 4096) as u8).collect()
 }
 
-/// Prints `checksum PATH SIZE FNV` for every file under `dir`, depth first, sorted.
-fn checksums(dir: &str) -> Result<usize> {
-    let mut entries: Vec<fs::DirEntry> = fs::read_dir(dir)?.collect::<core::result::Result<_, _>>()?;
+/// Prints `checksum PATH SIZE FNV` for every file under `dir`, depth first, sorted, at
+/// most `depth` levels down (a directory loop on a corrupt disk would go on forever). A
+/// file or directory that cannot be read is reported, and the rest are still read.
+fn checksums(dir: &str, depth: usize) -> usize {
+    if depth == 0 {
+        println!("[writer] {dir}: deeper than 16 levels (a directory loop?); not going further");
+        return 0;
+    }
+    let listed: core::result::Result<Vec<fs::DirEntry>, _> = fs::read_dir(dir).and_then(|d| d.collect());
+    let mut entries = match listed {
+        Ok(entries) => entries,
+        Err(e) => {
+            println!("[writer] checksum {dir}: ERROR {e}");
+            return 0;
+        }
+    };
     entries.sort_by(|a, b| a.file_name().cmp(b.file_name()));
     let mut files = 0;
     for entry in entries {
         let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            files += checksums(&path)?;
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            files += checksums(&path, depth - 1);
             continue;
         }
-        let mut file = File::open(&path)?;
-        let mut chunk = alloc::vec![0u8; 128 * 1024];
-        let (mut hash, mut size) = (0xcbf2_9ce4_8422_2325u64, 0u64);
-        loop {
-            let n = file.read(&mut chunk)?;
-            if n == 0 {
-                break;
+        match checksum(&path) {
+            Ok((size, hash)) => {
+                println!("[writer] checksum {} {size} {hash:#018x}", path.trim_start_matches("/data/"));
+                files += 1;
             }
-            hash = fnv1a(hash, &chunk[..n]);
-            size += n as u64;
+            Err(e) => println!("[writer] checksum {}: ERROR {e}", path.trim_start_matches("/data/")),
         }
-        println!("[writer] checksum {} {size} {hash:#018x}", path.trim_start_matches("/data/"));
-        files += 1;
     }
-    Ok(files)
+    files
+}
+
+fn checksum(path: &str) -> core::result::Result<(u64, u64), kaal_posix::io::Error> {
+    let mut file = File::open(path)?;
+    let mut chunk = alloc::vec![0u8; 128 * 1024];
+    let (mut hash, mut size) = (0xcbf2_9ce4_8422_2325u64, 0u64);
+    loop {
+        let n = file.read(&mut chunk)?;
+        if n == 0 {
+            return Ok((size, hash));
+        }
+        hash = fnv1a(hash, &chunk[..n]);
+        size += n as u64;
+    }
 }
 
 fn main(mut me: Component) -> Result<()> {
     kaal_posix::fs::init(&mut me)?;
     let start = Instant::now();
-    let files = checksums("/data/gen")?;
+    let files = checksums("/data/gen", 16);
     println!("[writer] read {files} generated files in {} ms", start.elapsed().as_millis());
 
     // Directories, files, renames, links, deletes on ext2.
