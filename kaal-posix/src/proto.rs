@@ -82,6 +82,10 @@ pub mod op {
     pub const SYNC: u64 = 18;
     /// Space on the file system holding `path`. Reply: block size, blocks, free blocks.
     pub const STATFS: u64 = 19;
+    /// Reads an open file from `offset` to its end inside the server, `len` bytes a
+    /// step, and drops the data: the server's own cost of a read, for benchmarks.
+    /// Reply: bytes read, the server's TSC cycles taken.
+    pub const MEASURE_READ: u64 = 20;
 }
 
 /// Open flags (word 0 of OPEN).

@@ -233,6 +233,42 @@ impl<D: Disk> BlockCache<D> {
         Ok(())
     }
 
+    /// Reads `out.len()` bytes from byte `at` of the disk. Cached blocks come from the
+    /// cache (they may be newer than the disk); runs of uncached whole blocks are read
+    /// from the disk straight into `out`, without filling the cache, so one large
+    /// sequential read neither costs a copy through the cache nor evicts everything.
+    pub fn read_at(&mut self, at: u64, out: &mut [u8]) -> Result<(), DiskError> {
+        let end = at.checked_add(out.len() as u64).ok_or(DiskError::OutOfRange)?;
+        if end > self.disk.capacity() * BLOCK as u64 {
+            return Err(DiskError::OutOfRange);
+        }
+        let mut pos = at;
+        while pos < end {
+            let block = pos / BLOCK as u64;
+            let within = (pos % BLOCK as u64) as usize;
+            let dest = (pos - at) as usize;
+            let whole = within == 0 && end - pos >= BLOCK as u64;
+            if whole && !self.index.contains_key(&block) {
+                // A run of whole, uncached blocks.
+                let mut count = 1u64;
+                while pos + (count + 1) * BLOCK as u64 <= end && !self.index.contains_key(&(block + count)) {
+                    count += 1;
+                }
+                let bytes = count as usize * BLOCK;
+                self.disk.read(block, &mut out[dest..dest + bytes])?;
+                self.stats.reads += 1;
+                self.stats.blocks_read += count;
+                pos += bytes as u64;
+                continue;
+            }
+            let slot = self.get(block)?;
+            let n = (BLOCK - within).min((end - pos) as usize);
+            out[dest..dest + n].copy_from_slice(&self.slots[slot].data[within..within + n]);
+            pos += n as u64;
+        }
+        Ok(())
+    }
+
     pub fn write_block(&mut self, block: u64, data: &[u8]) -> Result<(), DiskError> {
         if self.disk.read_only() {
             return Err(DiskError::ReadOnly);
@@ -263,6 +299,28 @@ impl<D: Disk> BlockCache<D> {
     /// Whether a write-back failed since the last flush (the blocks are still dirty).
     pub fn failure(&self) -> Option<DiskError> {
         self.poisoned
+    }
+}
+
+/// The cache as rsext4's device and, through a second handle, ext2's own fast read
+/// path (the server is single-threaded; every borrow ends within one call).
+pub struct SharedCache<D: Disk>(pub alloc::rc::Rc<core::cell::RefCell<BlockCache<D>>>);
+
+impl<D: Disk> BlockIo for SharedCache<D> {
+    fn write(&mut self, buffer: &[u8], sector: SectorId, count: u32) -> Ext4Result<()> {
+        BlockIo::write(&mut *self.0.borrow_mut(), buffer, sector, count)
+    }
+    fn read(&mut self, buffer: &mut [u8], sector: SectorId, count: u32) -> Ext4Result<()> {
+        BlockIo::read(&mut *self.0.borrow_mut(), buffer, sector, count)
+    }
+    fn geometry(&self) -> DeviceGeometry {
+        self.0.borrow().geometry()
+    }
+    fn capabilities(&self) -> DeviceCapabilities {
+        self.0.borrow().capabilities()
+    }
+    fn flush(&mut self) -> Ext4Result<()> {
+        BlockIo::flush(&mut *self.0.borrow_mut())
     }
 }
 

@@ -29,7 +29,10 @@ use rsext4::{
     RenameOptions,
 };
 
-use crate::cache::{BlockCache, Disk};
+use alloc::rc::Rc;
+use core::cell::RefCell;
+
+use crate::cache::{BlockCache, Disk, SharedCache};
 use crate::fsys::{Cursor, Entry, FileSystem, FsError, FsResult, Ino, Space};
 
 /// Seconds since 1970 for inode times.
@@ -41,12 +44,21 @@ impl Clock for ServerClock {
     }
 }
 
-type Mounted<D> = Ext4<BlockCache<D>, MountedServices<(), NoopObserver, ()>>;
+type Mounted<D> = Ext4<SharedCache<D>, MountedServices<(), NoopObserver, ()>>;
 
 pub struct Ext2<D: Disk> {
     fs: Mounted<D>,
+    /// The same cache rsext4 uses, for reads of file data by block map.
+    cache: Rc<RefCell<BlockCache<D>>>,
     read_only: bool,
+    /// The last file read by block map: its inode, size and runs. rsext4 maps an
+    /// indirect-block file by walking all its pointers, whatever range is asked for, so
+    /// the map is kept between the reads of one file; any change to any file drops it.
+    map: Option<(Ino, u64, Vec<rsext4::FileExtent>)>,
 }
+
+/// Reads at least this long go by the file's block map (see [`Ext2::read_mapped`]).
+const MAPPED_READ: usize = 2 * crate::cache::BLOCK;
 
 /// Why a mount failed, for the server's report: what rsext4 found, and where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,18 +176,64 @@ impl<D: Disk> Ext2<D> {
     /// Mounts the ext2 file system on `cache` (read-only if `read_only` or the disk is).
     pub fn mount(cache: BlockCache<D>, read_only: bool, clock: fn() -> u32) -> Result<Self, MountError> {
         let read_only = read_only || cache.disk().read_only();
+        let cache = Rc::new(RefCell::new(cache));
         let options = if read_only {
             MountOptions { readonly: true, replay_journal: false, block_validity: true }
         } else {
             MountOptions { block_validity: true, ..MountOptions::read_write() }
         };
         let services = MountServices::new(ServerClock(clock), (), NoopObserver);
-        let fs = Ext4::mount(cache, services, options).map_err(|e| MountError {
+        let fs = Ext4::mount(SharedCache(cache.clone()), services, options).map_err(|e| MountError {
             status: status(e.kind()),
             problem: problem(e.kind()),
             at: operation(&e),
         })?;
-        Ok(Ext2 { fs, read_only })
+        Ok(Ext2 { fs, cache, read_only, map: None })
+    }
+
+    /// The cache's counters.
+    pub fn cache_stats(&self) -> crate::cache::CacheStats {
+        self.cache.borrow().stats
+    }
+
+    /// A read by the file's block map: rsext4 maps the range (merging adjacent
+    /// indirect-block pointers into runs), and the runs are read through the cache in
+    /// one go each, where rsext4's own read would take one block per device call.
+    /// `None` if the map is not plain initialised data (the caller reads normally).
+    fn read_mapped(&mut self, number: Ino, offset: u64, out: &mut [u8]) -> FsResult<Option<usize>> {
+        let size = self.fs.inode(inode(number)?).map_err(fs_error)?.size;
+        if offset >= size {
+            return Ok(Some(0));
+        }
+        let len = (out.len() as u64).min(size - offset) as usize;
+        if !matches!(&self.map, Some((ino, mapped, _)) if *ino == number && *mapped == size) {
+            let map = self
+                .fs
+                .inode_extents(inode(number)?, 0, size, rsext4::FileExtentTarget::Data, 1 << 20)
+                .map_err(fs_error)?;
+            if !map.complete || map.extents.iter().any(|e| e.state != rsext4::FileExtentState::Initialized) {
+                return Ok(None);
+            }
+            self.map = Some((number, size, map.extents));
+        }
+        let Some((_, _, extents)) = &self.map else { return Ok(None) };
+        let end = offset + len as u64;
+        let mut cache = self.cache.borrow_mut();
+        // Runs are in file order; what lies between them is a hole, read as zeros.
+        let mut filled = offset;
+        for e in extents {
+            let lo = offset.max(e.logical_start);
+            let hi = end.min(e.logical_start + e.length);
+            if lo >= hi {
+                continue;
+            }
+            out[(filled.min(lo) - offset) as usize..(lo - offset) as usize].fill(0);
+            let dest = &mut out[(lo - offset) as usize..(hi - offset) as usize];
+            cache.read_at(e.physical_start + (lo - e.logical_start), dest).map_err(|_| FsError::from(Status::Io))?;
+            filled = filled.max(hi);
+        }
+        out[(filled - offset) as usize..len].fill(0);
+        Ok(Some(len))
     }
 
     fn writable(&self) -> FsResult<()> {
@@ -224,21 +282,29 @@ impl<D: Disk> FileSystem for Ext2<D> {
     }
 
     fn read(&mut self, number: Ino, offset: u64, out: &mut [u8]) -> FsResult<usize> {
+        if out.len() >= MAPPED_READ {
+            if let Some(n) = self.read_mapped(number, offset, out)? {
+                return Ok(n);
+            }
+        }
         self.fs.read_inode(inode(number)?, offset, out).map_err(fs_error)
     }
 
     fn write(&mut self, number: Ino, offset: u64, data: &[u8]) -> FsResult<()> {
         self.writable()?;
+        self.map = None;
         self.fs.write_inode(inode(number)?, offset, data).map_err(fs_error)
     }
 
     fn set_len(&mut self, number: Ino, size: u64) -> FsResult<()> {
         self.writable()?;
+        self.map = None;
         self.fs.truncate_inode(inode(number)?, size).map_err(fs_error)
     }
 
     fn create_file(&mut self, dir: Ino, child: &[u8]) -> FsResult<Ino> {
         self.writable()?;
+        self.map = None;
         let mode = FilePermissions::new(0o644).map_err(fs_error)?;
         let info = self.fs.create_regular_file(CONTEXT, inode(dir)?, name(child)?, mode).map_err(fs_error)?;
         Ok(u64::from(info.number.raw()))
@@ -246,6 +312,7 @@ impl<D: Disk> FileSystem for Ext2<D> {
 
     fn create_dir(&mut self, dir: Ino, child: &[u8]) -> FsResult<Ino> {
         self.writable()?;
+        self.map = None;
         let mode = FilePermissions::new(0o755).map_err(fs_error)?;
         let info = self.fs.create_directory(CONTEXT, inode(dir)?, name(child)?, mode).map_err(fs_error)?;
         Ok(u64::from(info.number.raw()))
@@ -253,6 +320,7 @@ impl<D: Disk> FileSystem for Ext2<D> {
 
     fn create_symlink(&mut self, dir: Ino, child: &[u8], target: &[u8]) -> FsResult<Ino> {
         self.writable()?;
+        self.map = None;
         let info = self.fs.create_symlink(CONTEXT, inode(dir)?, name(child)?, target).map_err(fs_error)?;
         Ok(u64::from(info.number.raw()))
     }
@@ -267,23 +335,27 @@ impl<D: Disk> FileSystem for Ext2<D> {
 
     fn link(&mut self, number: Ino, dir: Ino, child: &[u8]) -> FsResult<()> {
         self.writable()?;
+        self.map = None;
         self.fs.hard_link(inode(number)?, inode(dir)?, name(child)?).map_err(fs_error).map(|_| ())
     }
 
     fn unlink(&mut self, dir: Ino, child: &[u8]) -> FsResult<(Ino, u32)> {
         self.writable()?;
+        self.map = None;
         let outcome = self.fs.unlink(inode(dir)?, name(child)?).map_err(fs_error)?;
         Ok((u64::from(outcome.inode.raw()), u32::from(outcome.remaining_links)))
     }
 
     fn remove_dir(&mut self, dir: Ino, child: &[u8]) -> FsResult<Ino> {
         self.writable()?;
+        self.map = None;
         let outcome = self.fs.remove_empty_directory(inode(dir)?, name(child)?).map_err(fs_error)?;
         Ok(u64::from(outcome.inode.raw()))
     }
 
     fn rename(&mut self, from_dir: Ino, from: &[u8], to_dir: Ino, to: &[u8]) -> FsResult<Option<Ino>> {
         self.writable()?;
+        self.map = None;
         let outcome = self
             .fs
             .rename(inode(from_dir)?, name(from)?, inode(to_dir)?, name(to)?, RenameOptions::REPLACE)
@@ -308,6 +380,7 @@ impl<D: Disk> FileSystem for Ext2<D> {
 
     fn release(&mut self, number: Ino) -> FsResult<()> {
         self.writable()?;
+        self.map = None;
         self.fs.reap_unlinked_inode(inode(number)?).map_err(fs_error)
     }
 

@@ -232,6 +232,7 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
         buffers.insert(client.badge, Region(me.region(&client.buffer)?));
     }
     let mut vfs = Vfs::new(&config, slots);
+    vfs.cycles = kaal_core::arch::cycles;
     let server = me.server(kaal_posix::proto::CHANNEL)?;
     println!("[{name}] serving {} file system(s) to {} client(s)", config.filesystems.len(), config.clients.len());
     let mut request = server.recv();

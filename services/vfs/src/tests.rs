@@ -408,3 +408,20 @@ fn ramfs_keeps_to_its_size_and_frees_what_is_deleted() {
     assert_eq!(s.list(1, "/").unwrap(), vec![(String::from("d"), Kind::Directory)]);
     assert_eq!(s.read_file(1, "/d/c").unwrap(), vec![2; 600_000]);
 }
+
+/// Not a test: how long the host takes for a 64 MiB file (run with --ignored --nocapture).
+#[test]
+#[ignore]
+fn host_timing_of_a_large_file() {
+    let img = image("timing", 160, &[]);
+    let mut s = Session::new(&img);
+    let data = pattern(64 << 20, 9);
+    let t = std::time::Instant::now();
+    s.write_file("/data/big", &data).unwrap();
+    s.simple(op::SYNC, "", "").unwrap();
+    std::println!("write {:?}", t.elapsed());
+    let t = std::time::Instant::now();
+    let back = s.read_file(1, "/data/big").unwrap();
+    std::println!("read {:?}", t.elapsed());
+    assert!(back == data);
+}

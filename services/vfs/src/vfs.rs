@@ -84,6 +84,11 @@ pub struct Vfs {
     open: BTreeMap<(usize, Ino), u32>,
     /// Inodes with no links left, freed when their last handle closes.
     orphans: BTreeSet<(usize, Ino)>,
+    /// The cycle counter MEASURE_READ reports in (the TSC in the component).
+    pub cycles: fn() -> u64,
+    /// The server's own copy of data on its way between a client and a file system
+    /// (kept, so a read does not allocate and zero it each time).
+    scratch: Vec<u8>,
 }
 
 /// What a path names in a client's view.
@@ -149,7 +154,15 @@ impl Vfs {
             clients.insert(c.badge, Client { name: c.name.clone(), mounts, handles: Vec::new() });
         }
         let names = config.filesystems.iter().map(|f| f.name.clone()).collect();
-        Vfs { filesystems, names, clients, open: BTreeMap::new(), orphans: BTreeSet::new() }
+        Vfs {
+            filesystems,
+            names,
+            clients,
+            open: BTreeMap::new(),
+            orphans: BTreeSet::new(),
+            cycles: || 0,
+            scratch: Vec::new(),
+        }
     }
 
     /// The name of the client with `badge`.
@@ -397,6 +410,24 @@ impl Vfs {
                 buffer.write(proto::DATA, &target[..n]);
                 Ok([n as u64, 0, 0, 0])
             }
+            op::MEASURE_READ => {
+                let step = Vfs::data_len(buffer, w[2])?.max(1);
+                let h = self.handle(badge, w[0])?;
+                if !h.read || h.dir.is_some() {
+                    return err(Status::BadHandle);
+                }
+                let (fs, ino) = (h.fs, h.ino);
+                let mut bytes = alloc::vec![0u8; step];
+                let (start, mut at) = ((self.cycles)(), w[1]);
+                loop {
+                    let n = self.fs(fs)?.read(ino, at, &mut bytes)?;
+                    if n == 0 {
+                        break;
+                    }
+                    at += n as u64;
+                }
+                Ok([at - w[1], (self.cycles)() - start, 0, 0])
+            }
             op::READDIR => self.read_dir(badge, w[0], Vfs::data_len(buffer, w[2])?, buffer),
             op::FSYNC => {
                 let fs = self.handle(badge, w[0])?.fs;
@@ -519,10 +550,16 @@ impl Vfs {
         // The file system reads into the server's own memory, and the bytes are then
         // copied to the client's buffer: a client changing its buffer meanwhile can
         // only spoil its own copy.
-        let mut bytes = alloc::vec![0u8; len];
-        let n = self.fs(fs)?.read(ino, offset, &mut bytes)?;
-        buffer.write(proto::DATA, &bytes[..n]);
-        Ok([n as u64, 0, 0, 0])
+        let mut bytes = core::mem::take(&mut self.scratch);
+        if bytes.len() < len {
+            bytes.resize(len, 0);
+        }
+        let result = self.fs(fs).and_then(|f| f.read(ino, offset, &mut bytes[..len]));
+        if let Ok(n) = result {
+            buffer.write(proto::DATA, &bytes[..n]);
+        }
+        self.scratch = bytes;
+        Ok([result? as u64, 0, 0, 0])
     }
 
     fn write(&mut self, badge: u64, handle: u64, offset: u64, len: usize, buffer: &dyn Buffer) -> Reply {
@@ -533,9 +570,14 @@ impl Vfs {
         let (fs, ino) = (h.fs, h.ino);
         let offset = if offset == proto::APPEND { self.fs(fs)?.stat(ino)?.size } else { offset };
         let end = offset.checked_add(len as u64).ok_or(FsError::from(Status::FileTooLarge))?;
-        let mut bytes = alloc::vec![0u8; len];
-        buffer.read(proto::DATA, &mut bytes);
-        self.fs(fs)?.write(ino, offset, &bytes)?;
+        let mut bytes = core::mem::take(&mut self.scratch);
+        if bytes.len() < len {
+            bytes.resize(len, 0);
+        }
+        buffer.read(proto::DATA, &mut bytes[..len]);
+        let result = self.fs(fs).and_then(|f| f.write(ino, offset, &bytes[..len]));
+        self.scratch = bytes;
+        result?;
         Ok([len as u64, end, 0, 0])
     }
 

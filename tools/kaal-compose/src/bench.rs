@@ -31,6 +31,8 @@ pub struct BenchResult {
     /// Bytes moved, for a throughput, and the TSC's rate to turn cycles into seconds.
     pub bytes: Option<u64>,
     pub hz: Option<u64>,
+    /// A throughput target, MB/s at least (`min-mb-s=`), checked and reported.
+    pub min_mb_s: Option<f64>,
 }
 
 impl BenchResult {
@@ -139,6 +141,10 @@ impl BenchReport {
                                 Some(v) => Some(v.parse().ok()?),
                                 None => None,
                             },
+                            min_mb_s: match f.get("min-mb-s") {
+                                Some(v) => Some(v.parse().ok()?),
+                                None => None,
+                            },
                         })
                     })
                     .map(|r| report.results.push(r))
@@ -177,10 +183,16 @@ impl BenchReport {
 
     /// Whether every ratio with a target met it.
     pub fn targets_met(&self) -> bool {
-        self.ratios.iter().all(|r| match self.ratio_value(r) {
-            Some(v) => r.max.is_none_or(|m| v <= m) && r.min.is_none_or(|m| v >= m),
-            None => false,
-        })
+        let throughputs = self.results.iter().all(|r| match (r.min_mb_s, r.mb_per_s()) {
+            (Some(target), Some(rate)) => rate >= target,
+            (Some(_), None) => false,
+            (None, _) => true,
+        });
+        throughputs
+            && self.ratios.iter().all(|r| match self.ratio_value(r) {
+                Some(v) => r.max.is_none_or(|m| v <= m) && r.min.is_none_or(|m| v >= m),
+                None => false,
+            })
     }
 
     /// This run's table alone (see [`table`]).
@@ -231,6 +243,25 @@ pub fn table(runs: &[(String, BenchReport)], wall: bool) -> String {
             }
         }
         let _ = writeln!(out);
+    }
+    // Throughput targets, one line each.
+    let targets: Vec<&BenchResult> =
+        runs.first().map(|(_, r)| r.results.iter().filter(|r| r.min_mb_s.is_some()).collect()).unwrap_or_default();
+    if !targets.is_empty() {
+        let _ = writeln!(out);
+        for target in targets {
+            let min = target.min_mb_s.unwrap_or_default();
+            let _ = write!(out, "{:<w$}", target.what, w = width + 12);
+            for ((_, report), cw) in runs.iter().zip(&columns) {
+                let shown = match report.result(&target.name).and_then(BenchResult::mb_per_s) {
+                    Some(rate) if rate >= min => format!("{rate:.1} met"),
+                    Some(rate) => format!("{rate:.1} MISSED"),
+                    None => "not measured".to_string(),
+                };
+                let _ = write!(out, "  {shown:>cw$}");
+            }
+            let _ = writeln!(out, "  target >= {min} MB/s");
+        }
     }
     let ratios: Vec<&BenchRatio> = runs.first().map(|(_, r)| r.ratios.iter().collect()).unwrap_or_default();
     if !ratios.is_empty() {
@@ -291,6 +322,20 @@ mod tests {
         assert!(table.contains("raw call") && table.contains("1.020 met"), "{table}");
         assert!(table.contains("not measured"), "{table}");
         assert!(table.contains("instructions per operation"), "{table}");
+    }
+
+    #[test]
+    fn throughput_targets_are_checked_and_shown() {
+        let met = BenchReport::parse(&lines(
+            "BENCH result name=read what=\"64 MiB read\" iterations=1 cycles=500000000 bytes=67108864 hz=1000000000 min-mb-s=100",
+        ));
+        assert!(met.targets_met());
+        assert!(met.table().contains("134.2 met") && met.table().contains("target >= 100 MB/s"), "{}", met.table());
+        let missed = BenchReport::parse(&lines(
+            "BENCH result name=read what=\"64 MiB read\" iterations=1 cycles=500000000 bytes=67108864 hz=1000000000 min-mb-s=200",
+        ));
+        assert!(!missed.targets_met());
+        assert!(missed.table().contains("134.2 MISSED"), "{}", missed.table());
     }
 
     #[test]

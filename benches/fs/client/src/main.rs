@@ -1,5 +1,7 @@
-//! Measures the raw block ring: 64 MiB written and read back sequentially, in requests
-//! of 64 KiB with four in flight, and the round trip of one 4 KiB read.
+//! Measures the raw block ring (64 MiB written and read back sequentially, in requests
+//! of 64 KiB with four in flight, and the round trip of one 4 KiB read), then files
+//! through kaal-posix and the VFS server: a 64 MiB file written and synced, read back,
+//! the same read done by the server itself, and a small cached file read whole.
 #![no_std]
 #![no_main]
 
@@ -98,6 +100,67 @@ fn main(mut me: Component) -> Result<(), Failure> {
         }
     }
     println!("raw read-back: {matching} of {requests} chunks match what was written");
-    println!("the VFS rows (a 64 MiB file through kaal-posix, the same read in the VFS server, cached small reads) need the VFS server, which is not written yet");
+    files(&mut me, hz)
+}
+
+/// The file rows.
+fn files(me: &mut Component, hz: u64) -> Result<(), Failure> {
+    use kaal_posix::fs::{self, File};
+    use kaal_posix::io::{Read, Write};
+
+    kaal_posix::fs::init(me)?;
+    let block: alloc::vec::Vec<u8> = (0..1 << 20).map(|i| (i * 13 + i / 4096) as u8).collect();
+    let start = cycles();
+    let mut file = File::create("/data/big")?;
+    for _ in 0..TOTAL >> 20 {
+        file.write_all(&block)?;
+    }
+    file.sync_all()?;
+    drop(file);
+    let written = cycles() - start;
+    println!(
+        "BENCH result name=vfs_write what=\"file: 64 MiB sequential write + fsync (kaal-posix)\" iterations=64 cycles={written} bytes={TOTAL} hz={hz} min-mb-s=30"
+    );
+
+    let mut file = File::open("/data/big")?;
+    let mut chunk = alloc::vec![0u8; 1 << 20];
+    let (mut total, mut matching, mut steps) = (0u64, 0u64, 0u64);
+    let start = cycles();
+    loop {
+        let n = file.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        // The check is a compare of what was read, cheap next to the read.
+        matching +=
+            u64::from(chunk[..n].iter().enumerate().all(|(i, b)| *b == block[(total as usize + i) % (1 << 20)]));
+        total += n as u64;
+        steps += 1;
+    }
+    let read = cycles() - start;
+    println!(
+        "BENCH result name=vfs_read what=\"file: 64 MiB sequential read (kaal-posix)\" iterations={steps} cycles={read} bytes={total} hz={hz} min-mb-s=100"
+    );
+    let (bytes, in_server) = File::open("/data/big")?.measure_read_in_server()?;
+    println!(
+        "BENCH result name=vfs_server_read what=\"file: the same read inside the VFS server\" iterations={steps} cycles={in_server} bytes={bytes} hz={hz}"
+    );
+    println!("BENCH ratio what=\"file read: client / in-server\" over=vfs_read under=vfs_server_read max=1.2");
+    println!("file read-back: {matching} of {steps} reads match what was written, {total} bytes");
+
+    fs::write("/data/small", &block[..1024])?;
+    let mut small = alloc::vec::Vec::new();
+    let reads = 1000;
+    let start = cycles();
+    for _ in 0..reads {
+        small.clear();
+        File::open("/data/small")?.read_to_end(&mut small)?;
+    }
+    let elapsed = cycles() - start;
+    println!(
+        "BENCH result name=vfs_small what=\"file: a cached 1 KiB file read whole (open, read, close)\" iterations={reads} cycles={elapsed}"
+    );
+    fs::remove_file("/data/big")?;
+    fs::sync()?;
     Ok(())
 }

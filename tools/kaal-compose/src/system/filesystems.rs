@@ -40,7 +40,8 @@ const KINDS: [&str; 2] = ["ramfs", "ext2"];
 const KIND_FORMS: &str = "use `kind = \"ramfs\"` (files in memory, empty at boot) or `kind = \"ext2\"` (the ext2 file \
                           system on a disk, with `disk = \"NAME\"`)";
 
-/// The `vfs` service: its priority (at most), and its heap beyond the ramfs contents.
+/// The `vfs` service: its priority (at most), its heap for each ext2 file system's block
+/// cache, and beyond that and the ramfs contents.
 const VFS_PRIORITY: u8 = 200;
 const VFS_HEAP: u64 = 16 * MIB;
 const VFS_HEAP_SLACK: u64 = 4 * MIB;
@@ -538,7 +539,9 @@ impl Checker<'_> {
             .sum();
         // Whole 2 MiB pages: a heap of them is mapped with large pages (one capability
         // each), where 4 KiB pages would use a root CNode slot per page.
-        let heap = (VFS_HEAP + ramfs + VFS_HEAP_SLACK).next_multiple_of(2 * MIB);
+        // A block cache for each ext2 file system (services/vfs: CACHE_BLOCKS).
+        let ext2 = filesystems.iter().filter(|fs| matches!(fs.kind, FileSystemKind::Ext2 { .. })).count() as u64;
+        let heap = (VFS_HEAP * ext2 + ramfs + VFS_HEAP_SLACK).next_multiple_of(2 * MIB);
         if heap > HEAP.max {
             self.report(
                 &first,

@@ -279,7 +279,7 @@ fn expands_file_systems_into_services() {
     let vfs = component("vfs");
     assert_eq!(vfs.path, crate::assemble::kaal_checkout().join("services/vfs"));
     assert!(vfs.is_built_in() && !component("shell").is_built_in());
-    assert_eq!((vfs.heap, vfs.stack, vfs.dma, vfs.daemon, vfs.line), ((16 + 8 + 4 + 4) << 20, 1 << 20, 0, true, 11));
+    assert_eq!((vfs.heap, vfs.stack, vfs.dma, vfs.daemon, vfs.line), (48 << 20, 1 << 20, 0, true, 11));
     assert_eq!(vfs.config.as_deref(), Some(config));
     assert!(vfs.devices.is_empty() && vfs.mounts.is_empty() && !vfs.time && vfs.log == "info");
     let disk = component("disk-logs");
@@ -790,7 +790,7 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
             let _ = write!(text, "\n[filesystems.r{i}]\nkind = \"ramfs\"\nsize = \"256 MiB\"\n");
             text
         }))), 12, vec![
-            "filesystems: the ramfs file systems hold 1 GiB in all, so the file system service `vfs` would need a heap of 1044 MiB",
+            "filesystems: the ramfs file systems hold 1 GiB in all, so the file system service `vfs` would need a heap of 1028 MiB",
             "make the ramfs file systems smaller",
         ]),
         ("too many components with mounts", base(&(0..16).fold("[filesystems.s]\nkind = \"ramfs\"\n".to_string(), |mut text, i| {
