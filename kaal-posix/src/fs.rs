@@ -4,49 +4,103 @@
 //! you would `std::fs`'s. Paths are absolute in the component's own view (what its
 //! `mounts` in system.toml put where); a relative path is taken from `/`.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use kaal_core::component::Component;
-use kaal_core::ipc::{Client, Message};
 use kaal_core::shared::SharedRegion;
+use kaal_core::time::{Duration, Instant, Timer, WakeTarget};
+use kaal_core::Notification;
+use kaal_ipc::window::Window;
+use kaal_ipc::{Consumer, Notify, Producer};
 
 use crate::io::{self, Error, ErrorKind, Read, Seek, SeekFrom, Write};
-use crate::proto::{self, op, open, Kind, Stat, Status};
+use crate::proto::{self, op, open, Kind, Request, Response, Stat, Status};
+
+type Ring = Window<&'static SharedRegion>;
+
+/// The server never waits for room in these rings (one request is in flight), so
+/// freeing a slot wakes no one.
+struct NoOne;
+impl Notify for NoOne {
+    fn notify(&self) {}
+}
 
 struct Connection {
-    server: Client,
-    buffer: SharedRegion,
+    requests: Producer<Request, Ring>,
+    responses: Consumer<Response, Ring>,
+    /// The region's buffer part.
+    buffer: &'static SharedRegion,
+    wake: Notification,
+    done: Notification,
+    /// With a timer: how long to wait for an answer.
+    timeout: Option<(Timer, WakeTarget, Duration)>,
+    next_id: u32,
 }
 
 /// The component's one connection. Components are single-threaded; `BUSY` turns a
 /// re-entrant use (from a panic handler, say) into an error instead of two users of
 /// one buffer.
 struct Global(UnsafeCell<Option<Connection>>);
-// SAFETY: access goes through `with`, which lets one caller in at a time.
+// SAFETY: access goes through `with_connection`, which lets one caller in at a time.
 unsafe impl Sync for Global {}
 static CONNECTION: Global = Global(UnsafeCell::new(None));
 static BUSY: AtomicBool = AtomicBool::new(false);
 
-/// Connects this component to the VFS server: takes the `vfs` channel and the
-/// component's buffer (`vfs-<name>`) that the tool granted because system.toml gives
-/// it `mounts`.
+/// Connects this component to the VFS server through what the tool granted it because
+/// system.toml gives it `mounts`: its region `vfs-<name>` (two rings and a buffer) and
+/// the notifications `vfs-wake` and `vfs-<name>-done`. Calls wait for their answers
+/// for as long as it takes; see [`init_with_timeout`].
 pub fn init(me: &mut Component) -> Result<(), kaal_core::Error> {
-    let server = me.client(proto::CHANNEL)?;
+    connect(me, None)
+}
+
+/// As [`init`], but every call gives up after `timeout` with an error (`NotConnected`)
+/// if the VFS server has not answered: a server that faulted cannot hang this
+/// component. The component needs `time = true` for `timer`.
+pub fn init_with_timeout(me: &mut Component, timer: Timer, timeout: Duration) -> Result<(), kaal_core::Error> {
+    connect(me, Some((timer, timeout)))
+}
+
+fn connect(me: &mut Component, timeout: Option<(Timer, Duration)>) -> Result<(), kaal_core::Error> {
     let mut name = String::from(proto::BUFFER_PREFIX);
     name.push_str(me.name());
-    let buffer = me.region(&name)?;
-    if buffer.size() < proto::MIN_BUFFER {
+    let region = me.region(&name)?;
+    if region.size() < proto::MIN_REGION {
         return Err(kaal_core::Error::InvalidSize {
-            what: "VFS buffer (bytes)",
-            value: buffer.size() as u64,
-            limit: proto::MIN_BUFFER as u64,
+            what: "VFS region (bytes)",
+            value: region.size() as u64,
+            limit: proto::MIN_REGION as u64,
         });
     }
+    let wake = me.notification(proto::WAKE)?;
+    name.push_str(proto::DONE_SUFFIX);
+    let done = me.notification(&name)?;
+    // The grant is mapped for the component's whole life.
+    let region: &'static SharedRegion = Box::leak(Box::new(region));
+    // The region was checked to hold both windows; a ring that does not fit them is a
+    // KaaL bug, reported as the ring's size.
+    let bad = kaal_core::Error::InvalidSize {
+        what: "VFS ring (bytes)",
+        value: proto::RING_BYTES as u64,
+        limit: region.size() as u64,
+    };
+    let window = |at| Window::new(region, at, proto::RING_BYTES).map_err(|_| bad.clone());
+    let requests = Producer::new(window(proto::REQUESTS)?, proto::RING_SLOTS).map_err(|_| bad.clone())?;
+    let responses = Consumer::new(window(proto::RESPONSES)?, proto::RING_SLOTS).map_err(|_| bad.clone())?;
+    let timeout = match timeout {
+        Some((timer, after)) => {
+            let target = timer.register(&done)?;
+            Some((timer, target, after))
+        }
+        None => None,
+    };
+    let connection = Connection { requests, responses, buffer: region, wake, done, timeout, next_id: 0 };
     with_connection(|slot| {
-        *slot = Some(Connection { server, buffer });
+        *slot = Some(connection);
         Ok(())
     })
     .map_err(|_| kaal_core::Error::InvalidSize { what: "kaal_posix::fs::init calls", value: 2, limit: 1 })
@@ -64,7 +118,7 @@ fn with_connection<T>(f: impl FnOnce(&mut Option<Connection>) -> io::Result<T>) 
 
 /// One request: `paths` go into the buffer's path areas, `data` (for writes) into its
 /// data area; `out` (for reads) receives up to its length from the data area.
-struct Request<'a> {
+struct Request2<'a> {
     op: u64,
     words: [u64; 3],
     path: &'a str,
@@ -72,7 +126,50 @@ struct Request<'a> {
     data: &'a [u8],
 }
 
-fn call(operation: &'static str, req: Request<'_>, out: Option<&mut [u8]>) -> io::Result<[u64; 4]> {
+impl Connection {
+    /// Sends `request` and waits for its answer (a late answer to an earlier request
+    /// that timed out is skipped).
+    fn exchange(&mut self, op: u64, words: [u64; 4]) -> Result<Response, &'static str> {
+        self.next_id = self.next_id.wrapping_add(1);
+        let request = Request { op: op as u32, id: self.next_id, words };
+        match self.requests.push_notify(request, &self.wake) {
+            Ok(()) => {}
+            Err(kaal_ipc::RingError::Full) => return Err("the VFS server has stopped taking requests"),
+            Err(_) => return Err("the request ring is corrupt"),
+        }
+        let deadline = match &self.timeout {
+            Some((timer, target, after)) => {
+                let at = Instant::now().checked_add(*after).ok_or("the timeout is too long")?;
+                timer.wake_at(at, *target).map_err(|_| "the time service refused the timeout")?;
+                Some(at)
+            }
+            None => None,
+        };
+        loop {
+            let answer = match deadline {
+                Some(at) => self
+                    .responses
+                    .pop_until(&self.done, &NoOne, || Instant::now() >= at)
+                    .map_err(|_| "the response ring is corrupt")?,
+                None => {
+                    Some(self.responses.pop_blocking(&self.done, &NoOne).map_err(|_| "the response ring is corrupt")?)
+                }
+            };
+            match answer {
+                Some(response) if response.id == request.id => {
+                    if let Some((timer, target, _)) = &self.timeout {
+                        let _ = timer.cancel(*target);
+                    }
+                    return Ok(response);
+                }
+                Some(_) => continue,
+                None => return Err("the VFS server did not answer in time (it may have stopped; see its log)"),
+            }
+        }
+    }
+}
+
+fn call(operation: &'static str, req: Request2<'_>, out: Option<&mut [u8]>) -> io::Result<[u64; 4]> {
     with_connection(|conn| {
         let conn = conn.as_mut().ok_or_else(|| {
             Error::new(
@@ -86,32 +183,47 @@ fn call(operation: &'static str, req: Request<'_>, out: Option<&mut [u8]>) -> io
             if path.len() > proto::PATH_MAX {
                 return Err(Error::new(ErrorKind::InvalidInput, operation, path, "the path is longer than 4096 bytes"));
             }
-            conn.buffer.write_bytes(at, path.as_bytes());
+            conn.buffer.write_bytes(proto::BUFFER + at, path.as_bytes());
         }
-        conn.buffer.write_bytes(proto::DATA, req.data);
+        conn.buffer.write_bytes(proto::BUFFER + proto::DATA, req.data);
         let lengths = proto::path_lengths(req.path.len(), req.second.len());
         let [w0, w1, w2] = req.words;
-        let reply = conn.server.call(Message::with_words(req.op, [w0, w1, w2, lengths]));
-        let status = Status::from_u64(reply.label());
+        let reply = conn
+            .exchange(req.op, [w0, w1, w2, lengths])
+            .map_err(|why| Error::new(ErrorKind::NotConnected, operation, req.path, why))?;
+        let status = Status::from_u64(u64::from(reply.status));
         if status != Status::Ok {
             return Err(Error::from_status(status, operation, req.path));
         }
-        let words = [reply.word(0), reply.word(1), reply.word(2), reply.word(3)];
         if let Some(out) = out {
-            conn.buffer.read_bytes(proto::DATA, out);
+            conn.buffer.read_bytes(proto::BUFFER + proto::DATA, out);
         }
-        Ok(words)
+        Ok(reply.words)
+    })
+}
+
+/// Sends one request exactly as given, unchecked, and returns the server's status and
+/// words: for tools and tests of the protocol (a hostile client), not for programs.
+/// `buffer` is written at the start of the buffer first (the paths area).
+pub fn raw_request(op: u64, words: [u64; 4], buffer: &[u8]) -> io::Result<(Status, [u64; 4])> {
+    with_connection(|conn| {
+        let conn =
+            conn.as_mut().ok_or_else(|| Error::new(ErrorKind::NotConnected, "raw_request", "", "no VFS connection"))?;
+        conn.buffer.write_bytes(proto::BUFFER, buffer);
+        let reply =
+            conn.exchange(op, words).map_err(|why| Error::new(ErrorKind::NotConnected, "raw_request", "", why))?;
+        Ok((Status::from_u64(u64::from(reply.status)), reply.words))
     })
 }
 
 /// Bytes of data one request moves at most.
 fn data_capacity() -> usize {
     // SAFETY-free: read the size under the same guard.
-    with_connection(|c| Ok(c.as_ref().map_or(0, |c| c.buffer.size() - proto::DATA))).unwrap_or(0)
+    with_connection(|c| Ok(c.as_ref().map_or(0, |c| c.buffer.size() - proto::BUFFER - proto::DATA))).unwrap_or(0)
 }
 
 fn simple(operation: &'static str, op: u64, path: &str, second: &str) -> io::Result<[u64; 4]> {
-    call(operation, Request { op, words: [0; 3], path, second, data: &[] }, None)
+    call(operation, Request2 { op, words: [0; 3], path, second, data: &[] }, None)
 }
 
 fn absolute(path: &str) -> String {
@@ -260,7 +372,7 @@ impl File {
     fn open_with(path: &str, flags: u64) -> io::Result<File> {
         let path = absolute(path);
         let words =
-            call("open", Request { op: op::OPEN, words: [flags, 0, 0], path: &path, second: "", data: &[] }, None)?;
+            call("open", Request2 { op: op::OPEN, words: [flags, 0, 0], path: &path, second: "", data: &[] }, None)?;
         Ok(File { handle: words[0], pos: 0, append: flags & open::APPEND != 0, path })
     }
 
@@ -297,8 +409,8 @@ impl File {
         self.sync_all()
     }
 
-    fn request<'a>(&'a self, op: u64, offset: u64, len: u64, data: &'a [u8]) -> Request<'a> {
-        Request { op, words: [self.handle, offset, len], path: "", second: "", data }
+    fn request<'a>(&'a self, op: u64, offset: u64, len: u64, data: &'a [u8]) -> Request2<'a> {
+        Request2 { op, words: [self.handle, offset, len], path: "", second: "", data }
     }
 
     fn fail(&self, mut e: Error) -> Error {
@@ -313,7 +425,7 @@ impl Read for File {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let len = buf.len().min(data_capacity());
         let (handle, pos) = (self.handle, self.pos);
-        let request = Request { op: op::READ, words: [handle, pos, len as u64], path: "", second: "", data: &[] };
+        let request = Request2 { op: op::READ, words: [handle, pos, len as u64], path: "", second: "", data: &[] };
         let got = call("read", request, Some(&mut buf[..len])).map_err(|e| self.fail(e))?[0] as usize;
         // The reply said how much is real; the rest of `buf[..len]` holds stale bytes.
         let got = got.min(len);
@@ -326,7 +438,7 @@ impl Write for File {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let len = buf.len().min(data_capacity());
         let offset = if self.append { proto::APPEND } else { self.pos };
-        let request = Request {
+        let request = Request2 {
             op: op::WRITE,
             words: [self.handle, offset, len as u64],
             path: "",
@@ -538,7 +650,7 @@ pub fn read_link(path: &str) -> io::Result<String> {
     let path = absolute(path);
     let mut target = alloc::vec![0u8; proto::PATH_MAX];
     let request =
-        Request { op: op::READLINK, words: [0, 0, proto::PATH_MAX as u64], path: &path, second: "", data: &[] };
+        Request2 { op: op::READLINK, words: [0, 0, proto::PATH_MAX as u64], path: &path, second: "", data: &[] };
     let w = call("read_link", request, Some(&mut target))?;
     target.truncate((w[0] as usize).min(proto::PATH_MAX));
     String::from_utf8(target)

@@ -1,9 +1,24 @@
 //! The protocol between a file client and the VFS server.
 //!
-//! A client calls the server over the `vfs` channel (an seL4 endpoint: one request and
-//! its reply at a time, and the badge tells the server who is asking). Paths and data
-//! travel in the client's own shared buffer, region `vfs-<client>`, which only the
-//! client and the server map:
+//! Each client has one region shared with the server, `vfs-<client>`, holding two
+//! rings and a buffer:
+//!
+//! | bytes | holds |
+//! |---|---|
+//! | `REQUESTS ..` (4 KiB) | the ring of [`Request`]s, client to server |
+//! | `RESPONSES ..` (4 KiB) | the ring of [`Response`]s, server to client |
+//! | `BUFFER ..` | paths and data (below, offsets from `BUFFER`) |
+//!
+//! A client pushes a request and signals `vfs-wake` (its own badge bit) if the server
+//! asked to be woken; the server serves every client's ring, then sleeps on
+//! `vfs-wake`; it answers on the client's response ring and signals `vfs-<client>-done`
+//! if the client sleeps. The server takes a client's request only when that client's
+//! response ring has room, so a client that does not take its answers stalls only
+//! itself, and a client that corrupts its rings is no longer served (the server says
+//! so). A client that bounds its waits (`fs::init_with_timeout`) gets an error if the
+//! server stops answering.
+//!
+//! In the buffer:
 //!
 //! | bytes | holds |
 //! |---|---|
@@ -11,7 +26,7 @@
 //! | `PATH_MAX .. 2 * PATH_MAX` | its second path (rename, link, symlink's target) |
 //! | `DATA ..` | data read or written, directory entries |
 //!
-//! A request is an IPC message: label [`op`], then four words:
+//! A request names an operation ([`op`]) and four words:
 //!
 //! | word | holds |
 //! |---|---|
@@ -20,24 +35,60 @@
 //! | 2 | a data length in bytes |
 //! | 3 | the first path's length (bits 0-15) and the second's (bits 16-31) |
 //!
-//! The reply's label is a [`Status`] (0 for success), and its words are the results
+//! The response carries the request's `id`, a [`Status`] (0 for success) and the results
 //! each operation lists below. The server checks every word and byte: a bad handle,
 //! length or path gets an error status, never a crash.
+
+use bytemuck::{Pod, Zeroable};
+
+/// One request (40 bytes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
+pub struct Request {
+    /// [`op`].
+    pub op: u32,
+    /// The client's name for it, returned in the response.
+    pub id: u32,
+    pub words: [u64; 4],
+}
+
+/// One response (40 bytes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
+pub struct Response {
+    /// [`Status`].
+    pub status: u32,
+    /// The request's `id`.
+    pub id: u32,
+    pub words: [u64; 4],
+}
+
+/// Where the request ring lies in a client's region, and the response ring.
+pub const REQUESTS: usize = 0;
+pub const RESPONSES: usize = 4096;
+/// Bytes of each ring's window.
+pub const RING_BYTES: usize = 4096;
+/// Slots in each ring (a client has one request in flight; the rest is slack).
+pub const RING_SLOTS: u32 = 4;
+/// Where the buffer starts in a client's region.
+pub const BUFFER: usize = 8192;
+/// The notification clients signal.
+pub const WAKE: &str = "vfs-wake";
+/// The prefix of a client's region: `vfs-<component name>`.
+pub const BUFFER_PREFIX: &str = "vfs-";
+/// The suffix of a client's done notification: `vfs-<component name>-done`.
+pub const DONE_SUFFIX: &str = "-done";
 
 /// Bytes for each path in the buffer (and the longest path).
 pub const PATH_MAX: usize = 4096;
 /// Where data starts in the buffer.
 pub const DATA: usize = 2 * PATH_MAX;
-/// The smallest buffer a client can have.
-pub const MIN_BUFFER: usize = DATA + 4096;
+/// The smallest region a client can have.
+pub const MIN_REGION: usize = BUFFER + DATA + 4096;
 /// The longest name of one directory entry.
 pub const NAME_MAX: usize = 255;
 /// Offset word of a WRITE that appends: the server writes at the file's end.
 pub const APPEND: u64 = u64::MAX;
-/// The channel every client calls.
-pub const CHANNEL: &str = "vfs";
-/// The prefix of a client's buffer region: `vfs-<component name>`.
-pub const BUFFER_PREFIX: &str = "vfs-";
 
 /// Operations (the request's label).
 pub mod op {
@@ -86,6 +137,9 @@ pub mod op {
     /// step, and drops the data: the server's own cost of a read, for benchmarks.
     /// Reply: bytes read, the server's TSC cycles taken.
     pub const MEASURE_READ: u64 = 20;
+
+    /// The largest operation number.
+    pub const LAST: u64 = MEASURE_READ;
 }
 
 /// Open flags (word 0 of OPEN).
@@ -289,6 +343,8 @@ mod tests {
         let s = Stat { size: 1 << 40, kind: Kind::Symlink, mode: 0o777, links: 3, inode: 99, mtime: 1_700_000_000 };
         assert_eq!(Stat::from_words(s.to_words()), s);
         assert_eq!(unpack_path_lengths(path_lengths(4096, 17)), (4096, 17));
+        assert_eq!(core::mem::size_of::<Request>(), 40);
+        assert_eq!(core::mem::size_of::<Response>(), 40);
         for v in 0..25 {
             let s = Status::from_u64(v);
             assert!(s as u64 == v || (v > 20 && s == Status::BadRequest));

@@ -6,8 +6,12 @@
 //! ```text
 //! filesystem <index> <name> ramfs <size-bytes>
 //! filesystem <index> <name> ext2 <disk-component> <0|1 read-only>
-//! client <badge> <component> <buffer-region>
-//! mount <badge> <mount-point> <filesystem-index> <subtree> <ro|rw>
+//! client <index> <component> <region> <done-notification>
+//! mount <index> <mount-point> <filesystem-index> <subtree> <ro|rw>
+//! ```
+//!
+//! Client `index` signals `vfs-wake` with badge bit `1 << index`.
+//! ```text
 //! ```
 
 use alloc::string::{String, ToString};
@@ -36,9 +40,12 @@ pub struct MountConfig {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientConfig {
-    pub badge: u64,
+    /// Its bit in `vfs-wake`'s badge.
+    pub index: u64,
     pub name: String,
+    /// Its region (rings and buffer) and the notification that tells it of answers.
     pub buffer: String,
+    pub done: String,
     pub mounts: Vec<MountConfig>,
 }
 
@@ -93,10 +100,15 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
                 config.filesystems.push(FsConfig { name: text(2)?, kind });
             }
             Some("client") => {
+                let index = number(1)?;
+                if index >= 64 || config.clients.iter().any(|c| c.index == index) {
+                    return Err(bad("a client index is repeated or past 63"));
+                }
                 config.clients.push(ClientConfig {
-                    badge: number(1)?,
+                    index,
                     name: text(2)?,
                     buffer: text(3)?,
+                    done: text(4)?,
                     mounts: Vec::new(),
                 });
             }
@@ -115,7 +127,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
                 let client = config
                     .clients
                     .iter_mut()
-                    .find(|c| c.badge == badge)
+                    .find(|c| c.index == badge)
                     .ok_or(bad("a mount for a client not listed before it"))?;
                 client.mounts.push(mount);
             }
@@ -132,7 +144,7 @@ mod tests {
     #[test]
     fn parses_every_record_and_refuses_bad_ones() {
         let text = "filesystem 0 scratch ramfs 8388608\nfilesystem 1 data ext2 disk-data 0\n\
-                    client 1 app vfs-app\nmount 1 / 0 / rw\nmount 1 /pub 1 /public ro\n";
+                    client 1 app vfs-app vfs-app-done\nmount 1 / 0 / rw\nmount 1 /pub 1 /public ro\n";
         let c = parse(text).unwrap();
         assert_eq!(c.filesystems[1].kind, FsKind::Ext2 { disk: "disk-data".into(), read_only: false });
         assert_eq!(c.clients[0].mounts[1].subtree, "/public");
@@ -140,7 +152,8 @@ mod tests {
         assert_eq!(parse("filesystem 1 x ramfs 1").unwrap_err().line, 1);
         assert!(parse("filesystem 0 x zfs 1").is_err());
         assert!(parse("mount 1 / 0 / rw").is_err());
-        assert!(parse("filesystem 0 x ramfs 1\nclient 1 a b\nmount 1 / 3 / rw").is_err());
+        assert!(parse("filesystem 0 x ramfs 1\nclient 1 a b c\nmount 1 / 3 / rw").is_err());
+        assert!(parse("client 1 a b c\nclient 1 d e f").is_err());
         assert!(parse("bogus").is_err());
     }
 }

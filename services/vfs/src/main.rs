@@ -1,28 +1,29 @@
 //! The VFS server component, which the tool adds to a system that declares
-//! `[filesystems.NAME]`: it mounts each file system, then serves the `vfs` channel.
+//! `[filesystems.NAME]`: it mounts each file system, then serves its clients' rings
+//! (`kaal_posix::proto`), sleeping on `vfs-wake` when none has work.
 //!
 //! Its configuration is the read-only region `config` (see `kaal_vfs::config`). For
 //! each ext2 file system it reaches the disk's driver component `disk-<disk>` over
 //! the block ring (`<disk component>-req`, `-resp`, `-data`); for each client it maps
-//! the client's buffer `vfs-<client>`.
+//! the client's region `vfs-<client>` and may signal `vfs-<client>-done`.
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use kaal_core::component::Component;
-use kaal_core::ipc::Message;
 use kaal_core::println;
 use kaal_core::shared::SharedRegion;
 use kaal_core::time::{Duration, Instant, Timer};
 use kaal_ipc::block::{op, status, BlockClient, BlockRequest, BLOCK_SIZE};
-use kaal_posix::proto::Status;
+use kaal_ipc::window::Window;
+use kaal_ipc::{Consumer, Notify, Producer};
+use kaal_posix::proto::{self, Request, Response, Status};
 use kaal_vfs::cache::{BlockCache, Disk, DiskError, BLOCK};
 use kaal_vfs::config::{self, FsKind};
 use kaal_vfs::ext2::Ext2;
@@ -48,17 +49,75 @@ fn clock() -> u32 {
     EPOCH + Instant::now().since_boot().as_secs() as u32
 }
 
-struct Region(SharedRegion);
+/// The buffer part of a client's region.
+struct ClientBuffer(&'static SharedRegion);
 
-impl Buffer for Region {
+impl Buffer for ClientBuffer {
     fn size(&self) -> usize {
-        self.0.size()
+        self.0.size() - proto::BUFFER
     }
     fn read(&self, at: usize, out: &mut [u8]) {
-        self.0.read_bytes(at, out)
+        self.0.read_bytes(proto::BUFFER + at, out)
     }
     fn write(&self, at: usize, data: &[u8]) {
-        self.0.write_bytes(at, data)
+        self.0.write_bytes(proto::BUFFER + at, data)
+    }
+}
+
+type Ring = Window<&'static SharedRegion>;
+
+/// A client never waits for room in its request ring (it has one request in flight),
+/// so taking a request wakes no one.
+struct NoOne;
+impl Notify for NoOne {
+    fn notify(&self) {}
+}
+
+struct Client {
+    index: u64,
+    name: String,
+    requests: Consumer<Request, Ring>,
+    responses: Producer<Response, Ring>,
+    buffer: ClientBuffer,
+    done: kaal_core::Notification,
+    /// Set once it corrupted its rings: it is not served any more.
+    broken: bool,
+}
+
+impl Client {
+    /// Serves what is on its request ring, as far as its response ring has room:
+    /// whether it did anything.
+    fn serve(&mut self, vfs: &mut Vfs, server: &str) -> bool {
+        let mut worked = false;
+        while !self.broken {
+            // A request is taken only when its answer has a slot: a client that does
+            // not take answers stalls only itself.
+            let room = match self.responses.occupied() {
+                Ok(used) => used < proto::RING_SLOTS,
+                Err(e) => return self.fail(server, "response", e),
+            };
+            if !room {
+                break;
+            }
+            let request = match self.requests.pop_notify(&NoOne) {
+                Ok(Some(request)) => request,
+                Ok(None) => break,
+                Err(e) => return self.fail(server, "request", e),
+            };
+            let (status, words) = vfs.request(self.index, u64::from(request.op), request.words, &self.buffer);
+            let response = Response { status: status as u32, id: request.id, words };
+            if let Err(e) = self.responses.push_notify(response, &self.done) {
+                return self.fail(server, "response", e);
+            }
+            worked = true;
+        }
+        worked
+    }
+
+    fn fail(&mut self, server: &str, ring: &str, e: kaal_ipc::RingError) -> bool {
+        println!("[{server}] client {}: its {ring} ring is corrupt ({e}); it is no longer served", self.name);
+        self.broken = true;
+        false
     }
 }
 
@@ -227,25 +286,47 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
         };
         slots.push(slot);
     }
-    let mut buffers: BTreeMap<u64, Region> = BTreeMap::new();
+    let mut clients = Vec::new();
     for client in &config.clients {
-        buffers.insert(client.badge, Region(me.region(&client.buffer)?));
+        // Client regions stay mapped for the server's whole life.
+        let region: &'static SharedRegion = Box::leak(Box::new(me.region(&client.buffer)?));
+        let window = |at| Window::new(region, at, proto::RING_BYTES);
+        let requests = Consumer::new(window(proto::REQUESTS)?, proto::RING_SLOTS)?;
+        let responses = Producer::new(window(proto::RESPONSES)?, proto::RING_SLOTS)?;
+        let done = me.notification(&client.done)?;
+        let buffer = ClientBuffer(region);
+        let name = client.name.clone();
+        clients.push(Client { index: client.index, name, requests, responses, buffer, done, broken: false });
     }
+    let wake = me.notification(proto::WAKE)?;
     let mut vfs = Vfs::new(&config, slots);
     vfs.cycles = kaal_core::arch::cycles;
-    let server = me.server(kaal_posix::proto::CHANNEL)?;
     println!("[{name}] serving {} file system(s) to {} client(s)", config.filesystems.len(), config.clients.len());
-    let mut request = server.recv();
     loop {
-        let msg = &request.msg;
-        let reply = match buffers.get(&request.badge) {
-            Some(buffer) => {
-                let words = [msg.word(0), msg.word(1), msg.word(2), msg.word(3)];
-                let (status, words) = vfs.request(request.badge, msg.label(), words, buffer);
-                Message::with_words(status as u64, words)
+        let mut worked = false;
+        for client in &mut clients {
+            worked |= client.serve(&mut vfs, name);
+        }
+        if worked {
+            continue;
+        }
+        // Ask every client to signal, then look once more before sleeping (a request
+        // pushed meanwhile either shows here or signals).
+        let mut sleep = true;
+        for client in clients.iter_mut().filter(|c| !c.broken) {
+            match client.requests.request_signal() {
+                Ok(true) => {}
+                Ok(false) => sleep = false,
+                Err(e) => {
+                    client.fail(name, "request", e);
+                }
             }
-            None => Message::new(Status::PermissionDenied as u64),
-        };
-        request = server.reply_recv(reply);
+        }
+        if sleep {
+            let _ = wake.wait();
+        }
+        for client in &mut clients {
+            client.requests.cancel_signal();
+        }
     }
 }

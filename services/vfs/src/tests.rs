@@ -117,7 +117,7 @@ impl Session {
     /// (`guest`) sees the image's `/pub` read-only at `/`.
     fn new(img: &Path) -> Session {
         let text = "filesystem 0 scratch ramfs 1048576\nfilesystem 1 data ext2 disk-data 0\n\
-                    client 1 app vfs-app\nclient 2 guest vfs-guest\n\
+                    client 1 app vfs-app vfs-app-done\nclient 2 guest vfs-guest vfs-guest-done\n\
                     mount 1 / 0 / rw\nmount 1 /data 1 / rw\nmount 2 / 1 /pub ro\n";
         let cfg = config::parse(text).unwrap();
         let ext2 = mount_ext2(img, false, 256).unwrap();

@@ -151,7 +151,7 @@ impl Vfs {
                 })
                 .collect();
             mounts.sort_by_key(|m| core::cmp::Reverse(m.point.len()));
-            clients.insert(c.badge, Client { name: c.name.clone(), mounts, handles: Vec::new() });
+            clients.insert(c.index, Client { name: c.name.clone(), mounts, handles: Vec::new() });
         }
         let names = config.filesystems.iter().map(|f| f.name.clone()).collect();
         Vfs {

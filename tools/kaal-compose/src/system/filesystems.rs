@@ -27,8 +27,8 @@ use toml::Spanned;
 use super::super::raw::{Name, RawComponent, RawConnections, RawDisk, RawFileSystem, RawMount, Tables};
 use super::super::size::show_size;
 use super::super::{
-    did_you_mean, dotted, generated, key_part, vfs_config_text, Channel, Component, Disk, FileSystem, FileSystemKind,
-    Mount, Region, Resources, Ring, PAGE,
+    did_you_mean, dotted, generated, key_part, vfs_config_text, Component, Disk, FileSystem, FileSystemKind, Mount,
+    NotificationLink, Region, Resources, Ring, PAGE,
 };
 use super::{
     Checker, Grants, SizeLimit, CONNECTION_NAME_LEN, DEFAULT_LOG, HEAP, KIB, MAX_CAPS, MAX_REGIONS, MIB, NAME_LEN,
@@ -67,7 +67,7 @@ pub(super) type Client = (String, Vec<Mount>);
 /// What the tool adds for the file systems.
 pub(super) struct FileServices {
     pub components: Vec<Component>,
-    pub channels: Vec<Channel>,
+    pub notifications: Vec<NotificationLink>,
     pub rings: Vec<Ring>,
     pub regions: Vec<Region>,
 }
@@ -451,7 +451,10 @@ impl Checker<'_> {
             return;
         };
         let at = format!("[filesystems] at line {}", self.source.line(first.start));
-        let mut reserved = vec![(generated::VFS.to_string(), "the file system service and its channel".to_string())];
+        let mut reserved = vec![
+            (generated::VFS.to_string(), "the file system service".to_string()),
+            (generated::WAKE.to_string(), "the notification that wakes the file system service".to_string()),
+        ];
         for fs in filesystems {
             let FileSystemKind::Ext2 { disk } = &fs.kind else { continue };
             let what = |part: &str| format!("{part} of disk `{disk}` (file system `{}`)", fs.name);
@@ -464,6 +467,10 @@ impl Checker<'_> {
             reserved.push((
                 generated::client_buffer(client),
                 format!("the buffer component `{client}` reaches its mounts through"),
+            ));
+            reserved.push((
+                generated::client_done(client),
+                format!("the notification that tells component `{client}` its request is answered"),
             ));
         }
         let mut names: Vec<(&Name, String, &str)> =
@@ -527,8 +534,9 @@ impl Checker<'_> {
         };
         let vfs = generated::VFS.to_string();
         let mut out =
-            FileServices { components: Vec::new(), channels: Vec::new(), rings: Vec::new(), regions: Vec::new() };
-        let mut vfs_grants = Grants { channel_ends: 1, regions: 1, ..Grants::default() };
+            FileServices { components: Vec::new(), notifications: Vec::new(), rings: Vec::new(), regions: Vec::new() };
+        // It waits on `vfs-wake`, and maps its configuration.
+        let mut vfs_grants = Grants { notification_ends: 1, regions: 1, ..Grants::default() };
 
         let ramfs: u64 = filesystems
             .iter()
@@ -585,10 +593,10 @@ impl Checker<'_> {
             vfs_grants.ring_ends += 2;
             vfs_grants.regions += 1;
         }
-        out.channels.push(Channel {
-            name: vfs.clone(),
-            server: vfs.clone(),
-            clients: clients.iter().map(|(name, _)| name.clone()).collect(),
+        out.notifications.push(NotificationLink {
+            name: generated::WAKE.to_string(),
+            signal: clients.iter().map(|(name, _)| name.clone()).collect(),
+            wait: vfs.clone(),
         });
         for (client, _) in clients {
             out.regions.push(Region {
@@ -597,9 +605,15 @@ impl Checker<'_> {
                 writers: vec![client.clone(), vfs.clone()],
                 readers: Vec::new(),
             });
+            out.notifications.push(NotificationLink {
+                name: generated::client_done(client),
+                signal: vec![vfs.clone()],
+                wait: client.clone(),
+            });
             let entry = grants.entry(client.clone()).or_default();
-            entry.channel_ends += 1;
+            entry.notification_ends += 2;
             entry.regions += 1;
+            vfs_grants.notification_ends += 1;
             vfs_grants.regions += 1;
         }
         let split = "mount the file systems in fewer components (one can serve the others' files over a channel), \
@@ -613,7 +627,10 @@ impl Checker<'_> {
                      {MAX_CAPS}",
                     vfs_grants.capabilities()
                 ),
-                format!("it has 1 for its channel and 4 for each ext2 file system (2 ring ends)\n{split}"),
+                format!(
+                    "it has 1 for its wake-up notification, 1 for each client's and 4 for each ext2 file system (2 \
+                     ring ends)\n{split}"
+                ),
             );
         }
         if vfs_grants.mapped_regions() > MAX_REGIONS {

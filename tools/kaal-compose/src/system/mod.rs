@@ -312,9 +312,19 @@ pub mod generated {
         format!("disk-{disk}-data")
     }
 
-    /// Client `component`'s buffer region, shared with `vfs`.
+    /// Client `component`'s region, shared with `vfs`: its request and response rings
+    /// and its data buffer (`kaal_posix::proto`).
     pub fn client_buffer(component: &str) -> String {
         format!("vfs-{component}")
+    }
+
+    /// The notification every client signals (badge bit `1 << i` for the `i`th) after
+    /// queueing a request, and `vfs` waits on.
+    pub const WAKE: &str = "vfs-wake";
+
+    /// The notification `vfs` signals when it answered client `component`.
+    pub fn client_done(component: &str) -> String {
+        format!("vfs-{component}-done")
     }
 }
 
@@ -373,9 +383,9 @@ impl System {
         if self.filesystems.is_empty() {
             return None;
         }
-        let vfs = self.channels.iter().find(|c| c.name == generated::VFS && c.server == generated::VFS)?;
-        let clients: Vec<(&str, &[Mount])> = vfs
-            .clients
+        let wake = self.notifications.iter().find(|n| n.name == generated::WAKE && n.wait == generated::VFS)?;
+        let clients: Vec<(&str, &[Mount])> = wake
+            .signal
             .iter()
             .map(|name| {
                 let mounts = self.components.iter().find(|c| &c.name == name).map(|c| c.mounts.as_slice());
@@ -404,13 +414,14 @@ fn vfs_config_text(filesystems: &[FileSystem], clients: &[(&str, &[Mount])]) -> 
         };
     }
     for (i, (client, _)) in clients.iter().enumerate() {
-        let _ = writeln!(out, "client {} {client} {}", i + 1, generated::client_buffer(client));
+        let (buffer, done) = (generated::client_buffer(client), generated::client_done(client));
+        let _ = writeln!(out, "client {i} {client} {buffer} {done}");
     }
     for (i, (_, mounts)) in clients.iter().enumerate() {
         for mount in *mounts {
             let Some(index) = filesystems.iter().position(|fs| fs.name == mount.filesystem) else { continue };
             let access = if mount.read_only { "ro" } else { "rw" };
-            let _ = writeln!(out, "mount {} {} {index} {} {access}", i + 1, mount.point, mount.subtree);
+            let _ = writeln!(out, "mount {i} {} {index} {} {access}", mount.point, mount.subtree);
         }
     }
     out

@@ -261,13 +261,13 @@ fn expands_file_systems_into_services() {
                   filesystem 1 data ext2 disk-data 0\n\
                   filesystem 2 logs ext2 disk-logs 1\n\
                   filesystem 3 spare ramfs 4194304\n\
-                  client 1 shell vfs-shell\n\
-                  client 2 app vfs-app\n\
-                  mount 1 / 0 / rw\n\
-                  mount 1 /data 1 / rw\n\
-                  mount 1 /pub 1 /public ro\n\
-                  mount 2 /tmp 0 / rw\n\
-                  mount 2 /logs 2 / ro\n";
+                  client 0 shell vfs-shell vfs-shell-done\n\
+                  client 1 app vfs-app vfs-app-done\n\
+                  mount 0 / 0 / rw\n\
+                  mount 0 /data 1 / rw\n\
+                  mount 0 /pub 1 /public ro\n\
+                  mount 1 /tmp 0 / rw\n\
+                  mount 1 /logs 2 / ro\n";
     assert_eq!(system.vfs_config().as_deref(), Some(config));
 
     let order: Vec<(&str, u8)> = system.components.iter().map(|c| (c.name.as_str(), c.priority)).collect();
@@ -297,9 +297,19 @@ fn expands_file_systems_into_services() {
     );
     assert!(component("idle").mounts.is_empty());
 
+    assert!(system.channels.is_empty());
+    let link = |name: &str, signal: &[&str], wait: &str| NotificationLink {
+        name: name.into(),
+        signal: signal.iter().map(|s| s.to_string()).collect(),
+        wait: wait.into(),
+    };
     assert_eq!(
-        system.channels,
-        [Channel { name: "vfs".into(), server: "vfs".into(), clients: vec!["shell".into(), "app".into()] }],
+        system.notifications,
+        [
+            link("vfs-app-done", &["vfs"], "app"),
+            link("vfs-shell-done", &["vfs"], "shell"),
+            link("vfs-wake", &["shell", "app"], "vfs"),
+        ],
         "clients in file order"
     );
     let ring = |name: &str, producer: &str, consumer: &str, slots, item_size| Ring {
@@ -342,9 +352,11 @@ fn expands_file_systems_into_services() {
     };
     let vfs_grants = grants("vfs");
     assert!(vfs_grants.contains(&("config", kaal_abi::plan::Source::Text(config))), "{vfs_grants:?}");
-    assert!(vfs_grants.contains(&("vfs", kaal_abi::plan::Source::ChannelServer(0))), "{vfs_grants:?}");
+    assert!(vfs_grants.contains(&("vfs-wake", kaal_abi::plan::Source::NotificationWait(2))), "{vfs_grants:?}");
     let app = grants("app");
-    assert!(app.contains(&("vfs", kaal_abi::plan::Source::ChannelClient { channel: 0, badge: 2 })), "{app:?}");
+    let wake = kaal_abi::plan::Source::NotificationSignal { notification: 2, badge: 2 };
+    assert!(app.contains(&("vfs-wake", wake)), "the second client signals bit 1: {app:?}");
+    assert!(app.contains(&("vfs-app-done", kaal_abi::plan::Source::NotificationWait(0))), "{app:?}");
     assert!(app.iter().any(|(name, _)| *name == "vfs-app"), "{app:?}");
     assert!(grants("disk-data").iter().any(|(name, _)| *name == "pci:00:10.0:config"));
 }
@@ -357,7 +369,11 @@ fn adds_nothing_without_file_systems() {
     // Nobody mounts it: the service still runs, with no clients.
     let system = parse("system.toml", &base("[filesystems.s]\nkind = \"ramfs\"\n")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(system.vfs_config().as_deref(), Some("filesystem 0 s ramfs 4194304\n"));
-    assert_eq!(system.channels, [Channel { name: "vfs".into(), server: "vfs".into(), clients: vec![] }]);
+    assert!(system.channels.is_empty());
+    assert_eq!(
+        system.notifications,
+        [NotificationLink { name: "vfs-wake".into(), signal: vec![], wait: "vfs".into() }]
+    );
     let names: Vec<&str> = system.components.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["vfs", "client", "server"]);
 }
@@ -769,7 +785,7 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
             "shorten the component's name to at most 20 bytes",
         ]),
         ("component named like the file system service", base("[filesystems.s]\nkind = \"ramfs\"\n\n[components.vfs]\npath = \"vfs\"\n"), 12, vec![
-            "components.vfs: the name `vfs` is reserved for the file system service and its channel",
+            "components.vfs: the name `vfs` is reserved for the file system service",
             "([filesystems] at line 9)",
             "rename the component",
         ]),

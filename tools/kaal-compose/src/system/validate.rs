@@ -145,8 +145,8 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
     let connections = raw.connections.unwrap_or_default();
     check.reserved_names(&raw_components, &connections, raw_filesystems, &filesystems, &clients);
     let mut links = Links { check: &mut check, known: &known, grants: &mut grants, seen: BTreeMap::new() };
-    let mut channels = links.channels(connections.channels.unwrap_or_default());
-    let notifications = links.notifications(connections.notifications.unwrap_or_default());
+    let channels = links.channels(connections.channels.unwrap_or_default());
+    let mut notifications = links.notifications(connections.notifications.unwrap_or_default());
     let mut rings = links.rings(connections.rings.unwrap_or_default());
     let mut regions = links.regions(connections.memory.unwrap_or_default());
     if let Some(raw_filesystems) = raw_filesystems {
@@ -158,8 +158,8 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
                 .into_iter()
                 .map(|c| Component { time: time.is_some() && c.name == super::generated::VFS, ..c }),
         );
-        channels.extend(services.channels);
-        channels.sort_by(|a, b| a.name.cmp(&b.name));
+        notifications.extend(services.notifications);
+        notifications.sort_by(|a, b| a.name.cmp(&b.name));
         rings.extend(services.rings);
         rings.sort_by(|a, b| a.name.cmp(&b.name));
         regions.extend(services.regions);

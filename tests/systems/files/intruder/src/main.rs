@@ -9,70 +9,55 @@ extern crate alloc;
 use alloc::boxed::Box;
 
 use kaal_core::component::Component;
-use kaal_core::ipc::Message;
 use kaal_core::println;
+use kaal_posix::fs::raw_request;
 use kaal_posix::proto::{self, op, open, Status};
 
 kaal_core::component!(main);
 kaal_alloc::global_heap!(HEAP);
 
-fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
-    // The channel and the buffer by hand, for requests kaal-posix would never send.
-    let raw = me.client(proto::CHANNEL)?;
-    let buffer = me.region("vfs-intruder")?;
-    println!("[intruder] {}", describe("read /readme", fs_read(&raw, &buffer, "/readme")));
+type Result<T> = core::result::Result<T, Box<dyn core::error::Error>>;
+
+fn main(mut me: Component) -> Result<()> {
+    kaal_posix::fs::init(&mut me)?;
+    println!("[intruder] {}", describe("read /readme", read(b"/readme")?));
     for path in ["/../secret", "/../../hello.txt", "/./../pub/../secret", "/data/hello.txt"] {
-        println!("[intruder] open {path}: {}", describe("", raw_open(&raw, &buffer, path, open::READ)));
+        println!("[intruder] open {path}: {}", describe("", open_path(path.as_bytes(), open::READ)?));
     }
-    println!("[intruder] create /mine: {}", describe("", raw_open(&raw, &buffer, "/mine", open::WRITE | open::CREATE)));
-    let call = |label: u64, words: [u64; 4]| Status::from_u64(raw.call(Message::with_words(label, words)).label());
-    println!("[intruder] read with handle 12345: {:?}", call(op::READ, [12345, 0, 16, 0]));
-    println!("[intruder] read of u64::MAX bytes: {:?}", {
-        let h = raw_open(&raw, &buffer, "/readme", open::READ).unwrap_or(0);
-        call(op::READ, [h, 0, u64::MAX, 0])
-    });
-    println!("[intruder] a path longer than its buffer says: {:?}", call(op::STAT, [0, 0, 0, 0xffff]));
-    buffer.write_bytes(0, &[0xff, 0xfe, 0xfd]);
-    println!("[intruder] a path that is not UTF-8: {:?}", call(op::STAT, [0, 0, 0, 3]));
-    println!("[intruder] open with unknown flags: {:?}", {
-        buffer.write_bytes(0, b"/readme");
-        call(op::OPEN, [1 << 50, 0, 0, 7])
-    });
-    println!("[intruder] operation 4242: {:?}", call(4242, [0; 4]));
+    println!("[intruder] create /mine: {}", describe("", open_path(b"/mine", open::WRITE | open::CREATE)?));
+    let status = |op: u64, words: [u64; 4], buffer: &[u8]| raw_request(op, words, buffer).map(|(s, _)| s);
+    println!("[intruder] read with handle 12345: {:?}", status(op::READ, [12345, 0, 16, 0], &[])?);
+    let handle = open_path(b"/readme", open::READ)?.unwrap_or(0);
+    println!("[intruder] read of u64::MAX bytes: {:?}", status(op::READ, [handle, 0, u64::MAX, 0], &[])?);
+    println!("[intruder] a path longer than its buffer says: {:?}", status(op::STAT, [0, 0, 0, 0xffff], &[])?);
+    println!("[intruder] a path that is not UTF-8: {:?}", status(op::STAT, [0, 0, 0, 3], &[0xff, 0xfe, 0xfd])?);
+    println!("[intruder] open with unknown flags: {:?}", status(op::OPEN, [1 << 50, 0, 0, 7], b"/readme")?);
+    println!("[intruder] operation 4242: {:?}", status(4242, [0; 4], &[])?);
     // Still served.
-    println!("[intruder] {}", describe("read /readme again", fs_read(&raw, &buffer, "/readme")));
+    println!("[intruder] {}", describe("read /readme again", read(b"/readme")?));
     Ok(())
 }
 
-fn describe(what: &str, r: Result<u64, Status>) -> alloc::string::String {
+fn describe(what: &str, r: core::result::Result<u64, Status>) -> alloc::string::String {
     match r {
         Ok(v) => alloc::format!("{what}: ok ({v})"),
         Err(s) => alloc::format!("{what}{}{:?}", if what.is_empty() { "" } else { ": " }, s),
     }
 }
 
-fn raw_open(
-    raw: &kaal_core::ipc::Client,
-    buffer: &kaal_core::shared::SharedRegion,
-    path: &str,
-    flags: u64,
-) -> Result<u64, Status> {
-    buffer.write_bytes(0, path.as_bytes());
-    let reply = raw.call(Message::with_words(op::OPEN, [flags, 0, 0, proto::path_lengths(path.len(), 0)]));
-    match Status::from_u64(reply.label()) {
-        Status::Ok => Ok(reply.word(0)),
-        s => Err(s),
-    }
+/// OPEN by hand: the handle, or the status.
+fn open_path(path: &[u8], flags: u64) -> Result<core::result::Result<u64, Status>> {
+    let (status, words) = raw_request(op::OPEN, [flags, 0, 0, proto::path_lengths(path.len(), 0)], path)?;
+    Ok(if status == Status::Ok { Ok(words[0]) } else { Err(status) })
 }
 
 /// Reads a whole (small) file by hand: its length.
-fn fs_read(raw: &kaal_core::ipc::Client, buffer: &kaal_core::shared::SharedRegion, path: &str) -> Result<u64, Status> {
-    let h = raw_open(raw, buffer, path, open::READ)?;
-    let reply = raw.call(Message::with_words(op::READ, [h, 0, 4096, 0]));
-    let status = Status::from_u64(reply.label());
-    raw.call(Message::with_words(op::CLOSE, [h, 0, 0, 0]));
-    match status {
-        Status::Ok => Ok(reply.word(0)),
-        s => Err(s),
-    }
+fn read(path: &[u8]) -> Result<core::result::Result<u64, Status>> {
+    let handle = match open_path(path, open::READ)? {
+        Ok(h) => h,
+        Err(s) => return Ok(Err(s)),
+    };
+    let (status, words) = raw_request(op::READ, [handle, 0, 4096, 0], &[])?;
+    raw_request(op::CLOSE, [handle, 0, 0, 0], &[])?;
+    Ok(if status == Status::Ok { Ok(words[0]) } else { Err(status) })
 }

@@ -79,7 +79,9 @@ fn checksum(path: &str) -> core::result::Result<(u64, u64), kaal_posix::io::Erro
 }
 
 fn main(mut me: Component) -> Result<()> {
-    kaal_posix::fs::init(&mut me)?;
+    // Every request is bounded: a VFS server that stopped gives errors, not a hang.
+    let timer = me.timer()?;
+    kaal_posix::fs::init_with_timeout(&mut me, timer, kaal_core::time::Duration::from_secs(30))?;
     let start = Instant::now();
     let files = checksums("/data/gen", 16);
     println!("[writer] read {files} generated files in {} ms", start.elapsed().as_millis());
