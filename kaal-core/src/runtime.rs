@@ -17,7 +17,7 @@
 
 use core::fmt::Display;
 use core::panic::PanicInfo;
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering};
 
 pub use kaal_abi::exit::ExitStatus;
 
@@ -547,6 +547,31 @@ macro_rules! __image_support {
 
 /// The heap region the root task mapped for this component, handed out once (to
 /// `kaal-alloc`'s heap).
+/// What a component's libraries asked to run when its `main` returns ([`at_exit`]).
+static AT_EXIT: [AtomicPtr<()>; 4] = [const { AtomicPtr::new(core::ptr::null_mut()) }; 4];
+
+/// Runs `hook` when the component's `main` returns, whatever it returns (not after a
+/// panic or a fault, which stop the component at once), before the component exits:
+/// for a library's orderly shutdown, such as kaal-posix syncing what the component
+/// wrote. At most four hooks; `false` if there is no room. Hooks run newest first.
+pub fn at_exit(hook: fn()) -> bool {
+    let hook = hook as *mut ();
+    AT_EXIT
+        .iter()
+        .any(|slot| slot.compare_exchange(core::ptr::null_mut(), hook, Ordering::AcqRel, Ordering::Acquire).is_ok())
+}
+
+fn run_at_exit() {
+    for slot in AT_EXIT.iter().rev() {
+        let hook = slot.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        if !hook.is_null() {
+            // SAFETY: only `at_exit` stores here, and it stores `fn()` pointers.
+            let hook: fn() = unsafe { core::mem::transmute::<*mut (), fn()>(hook) };
+            hook();
+        }
+    }
+}
+
 static HEAP_BASE: AtomicU64 = AtomicU64::new(0);
 static HEAP_SIZE: AtomicU64 = AtomicU64::new(0);
 
@@ -615,6 +640,7 @@ pub unsafe fn __start_component<T: Termination>(
     // SAFETY: once, before `main`; the supervisor mapped the ring page.
     unsafe { crate::log::init_ring(package) };
     let status = main(component).report(name);
+    run_at_exit();
     exit(status)
 }
 

@@ -103,7 +103,17 @@ fn connect(me: &mut Component, timeout: Option<(Timer, Duration)>) -> Result<(),
         *slot = Some(connection);
         Ok(())
     })
-    .map_err(|_| kaal_core::Error::InvalidSize { what: "kaal_posix::fs::init calls", value: 2, limit: 1 })
+    .map_err(|_| kaal_core::Error::InvalidSize { what: "kaal_posix::fs::init calls", value: 2, limit: 1 })?;
+    // When `main` returns, what this component wrote is made durable: the system may
+    // power off right after its last component ends.
+    kaal_core::runtime::at_exit(sync_at_exit);
+    Ok(())
+}
+
+fn sync_at_exit() {
+    if let Err(e) = sync() {
+        kaal_core::println!("[{}] kaal-posix: the sync at exit failed: {e}", kaal_core::component::current_name("?"));
+    }
 }
 
 fn with_connection<T>(f: impl FnOnce(&mut Option<Connection>) -> io::Result<T>) -> io::Result<T> {
