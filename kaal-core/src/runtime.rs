@@ -545,8 +545,6 @@ macro_rules! __image_support {
     };
 }
 
-/// The heap region the root task mapped for this component, handed out once (to
-/// `kaal-alloc`'s heap).
 /// What a component's libraries asked to run when its `main` returns ([`at_exit`]).
 static AT_EXIT: [AtomicPtr<()>; 4] = [const { AtomicPtr::new(core::ptr::null_mut()) }; 4];
 
@@ -572,6 +570,8 @@ fn run_at_exit() {
     }
 }
 
+/// The heap region the root task mapped for this component, handed out once (to
+/// `kaal-alloc`'s heap).
 static HEAP_BASE: AtomicU64 = AtomicU64::new(0);
 static HEAP_SIZE: AtomicU64 = AtomicU64::new(0);
 

@@ -15,19 +15,12 @@ use kaal_core::shared::SharedRegion;
 use kaal_core::time::{Duration, Instant, Timer, WakeTarget};
 use kaal_core::Notification;
 use kaal_ipc::window::Window;
-use kaal_ipc::{Consumer, Notify, Producer};
+use kaal_ipc::{Consumer, Producer};
 
 use crate::io::{self, Error, ErrorKind, Read, Seek, SeekFrom, Write};
 use crate::proto::{self, op, open, Kind, Request, Response, Stat, Status};
 
 type Ring = Window<&'static SharedRegion>;
-
-/// The server never waits for room in these rings (one request is in flight), so
-/// freeing a slot wakes no one.
-struct NoOne;
-impl Notify for NoOne {
-    fn notify(&self) {}
-}
 
 struct Connection {
     requests: Producer<Request, Ring>,
@@ -39,6 +32,9 @@ struct Connection {
     /// With a timer: how long to wait for an answer.
     timeout: Option<(Timer, WakeTarget, Duration)>,
     next_id: u32,
+    /// Set when a request timed out: it may still run later, against whatever the
+    /// buffer then holds, so the connection is not used again.
+    broken: bool,
 }
 
 /// The component's one connection. Components are single-threaded; `BUSY` turns a
@@ -98,12 +94,16 @@ fn connect(me: &mut Component, timeout: Option<(Timer, Duration)>) -> Result<(),
         }
         None => None,
     };
-    let connection = Connection { requests, responses, buffer: region, wake, done, timeout, next_id: 0 };
-    with_connection(|slot| {
-        *slot = Some(connection);
-        Ok(())
+    let connection = Connection { requests, responses, buffer: region, wake, done, timeout, next_id: 0, broken: false };
+    let twice = kaal_core::Error::InvalidSize { what: "kaal_posix::fs::init calls", value: 2, limit: 1 };
+    with_connection(|slot| match slot {
+        Some(_) => Err(Error::new(ErrorKind::AlreadyExists, "init", "", "already connected")),
+        None => {
+            *slot = Some(connection);
+            Ok(())
+        }
     })
-    .map_err(|_| kaal_core::Error::InvalidSize { what: "kaal_posix::fs::init calls", value: 2, limit: 1 })?;
+    .map_err(|_| twice)?;
     // When `main` returns, what this component wrote is made durable: the system may
     // power off right after its last component ends.
     kaal_core::runtime::at_exit(sync_at_exit);
@@ -140,6 +140,9 @@ impl Connection {
     /// Sends `request` and waits for its answer (a late answer to an earlier request
     /// that timed out is skipped).
     fn exchange(&mut self, op: u64, words: [u64; 4]) -> Result<Response, &'static str> {
+        if self.broken {
+            return Err("an earlier request timed out, so the connection is closed");
+        }
         self.next_id = self.next_id.wrapping_add(1);
         let request = Request { op: op as u32, id: self.next_id, words };
         match self.requests.push_notify(request, &self.wake) {
@@ -159,11 +162,11 @@ impl Connection {
             let answer = match deadline {
                 Some(at) => self
                     .responses
-                    .pop_until(&self.done, &NoOne, || Instant::now() >= at)
+                    .pop_until(&self.done, &self.wake, || Instant::now() >= at)
                     .map_err(|_| "the response ring is corrupt")?,
-                None => {
-                    Some(self.responses.pop_blocking(&self.done, &NoOne).map_err(|_| "the response ring is corrupt")?)
-                }
+                None => Some(
+                    self.responses.pop_blocking(&self.done, &self.wake).map_err(|_| "the response ring is corrupt")?,
+                ),
             };
             match answer {
                 Some(response) if response.id == request.id => {
@@ -173,7 +176,10 @@ impl Connection {
                     return Ok(response);
                 }
                 Some(_) => continue,
-                None => return Err("the VFS server did not answer in time (it may have stopped; see its log)"),
+                None => {
+                    self.broken = true;
+                    return Err("the VFS server did not answer in time (it may have stopped; see its log)");
+                }
             }
         }
     }
@@ -328,8 +334,9 @@ impl OpenOptions {
         *self = self.set(open::WRITE, on);
         self
     }
+    /// Every write goes to the end (and the file is opened for writing).
     pub fn append(&mut self, on: bool) -> &mut Self {
-        *self = self.set(open::APPEND | open::WRITE, on);
+        *self = self.set(open::APPEND, on);
         self
     }
     pub fn truncate(&mut self, on: bool) -> &mut Self {
@@ -340,8 +347,9 @@ impl OpenOptions {
         *self = self.set(open::CREATE, on);
         self
     }
+    /// Create the file, which must not exist yet (`create` is then implied).
     pub fn create_new(&mut self, on: bool) -> &mut Self {
-        *self = self.set(open::CREATE | open::CREATE_NEW, on);
+        *self = self.set(open::CREATE_NEW, on);
         self
     }
     pub fn open(&self, path: &str) -> io::Result<File> {
@@ -707,6 +715,15 @@ pub fn copy(from: &str, to: &str) -> io::Result<u64> {
 /// Makes everything this component can write durable on disk.
 pub fn sync() -> io::Result<()> {
     simple("sync", op::SYNC, "", "").map(|_| ())
+}
+
+/// Has the VFS server read `bytes` from the start of the disk under the file system
+/// holding `path`, straight from the disk: (bytes, the server's TSC cycles). A
+/// benchmark's measure of the raw block path below the file system.
+pub fn measure_disk_read_in_server(path: &str, bytes: u64) -> io::Result<(u64, u64)> {
+    let path = absolute(path);
+    let request = Request2 { op: op::MEASURE_DISK_READ, words: [0, 0, bytes], path: &path, second: "", data: &[] };
+    call("measure_disk_read_in_server", request, None).map(|w| (w[0], w[1]))
 }
 
 /// Space on the file system holding `path`: (block size, blocks, free blocks).

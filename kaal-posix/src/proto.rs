@@ -138,8 +138,13 @@ pub mod op {
     /// Reply: bytes read, the server's TSC cycles taken.
     pub const MEASURE_READ: u64 = 20;
 
+    /// Reads `len` bytes (at most 256 MiB) from the start of the disk under the file
+    /// system holding `path`, straight from the disk, inside the server: the raw block
+    /// path's cost, for benchmarks. Reply: bytes read, the server's TSC cycles taken.
+    pub const MEASURE_DISK_READ: u64 = 21;
+
     /// The largest operation number.
-    pub const LAST: u64 = MEASURE_READ;
+    pub const LAST: u64 = MEASURE_DISK_READ;
 }
 
 /// Open flags (word 0 of OPEN).
@@ -148,11 +153,11 @@ pub mod open {
     pub const WRITE: u64 = 2;
     /// Create the file if it does not exist.
     pub const CREATE: u64 = 4;
-    /// Fail with AlreadyExists if it exists (with CREATE).
+    /// Create it, failing with AlreadyExists if it exists (implies CREATE).
     pub const CREATE_NEW: u64 = 8;
     /// Cut the file to length 0.
     pub const TRUNCATE: u64 = 16;
-    /// Every write goes to the end.
+    /// Every write goes to the end, whatever offset it names (implies WRITE).
     pub const APPEND: u64 = 32;
     /// Open a directory, for READDIR.
     pub const DIRECTORY: u64 = 64;
@@ -235,7 +240,7 @@ pub enum Status {
     ReadOnlyFilesystem = 8,
     /// No free blocks or inodes.
     StorageFull = 9,
-    /// A name longer than [`NAME_MAX`], or one with `/` or NUL in it.
+    /// A name longer than [`NAME_MAX`] (a NUL in a path is `InvalidInput`).
     InvalidFilename = 10,
     /// Too many symbolic links in a row (40).
     FilesystemLoop = 11,

@@ -78,10 +78,7 @@ pub struct BlockCache<D: Disk> {
     sequential_next: u64,
     window: usize,
     max_window: usize,
-    /// The first write-back error since the last flush: reported by the next flush
-    /// (the data is still dirty in the cache, nothing is lost).
     pub stats: CacheStats,
-    poisoned: Option<DiskError>,
 }
 
 impl<D: Disk> BlockCache<D> {
@@ -99,7 +96,6 @@ impl<D: Disk> BlockCache<D> {
             window: 4,
             max_window: max_window.max(1),
             stats: CacheStats::default(),
-            poisoned: None,
         }
     }
 
@@ -269,6 +265,21 @@ impl<D: Disk> BlockCache<D> {
         Ok(())
     }
 
+    /// Reads up to `bytes` from the disk's start in 256 KiB requests, straight from the
+    /// disk into a scratch buffer (the cache is neither used nor changed): bytes read.
+    pub fn measure_raw_read(&mut self, bytes: u64) -> Result<u64, DiskError> {
+        const STEP: usize = 64 * BLOCK;
+        let blocks = bytes.div_ceil(BLOCK as u64).min(self.disk.capacity());
+        let mut buffer = alloc::vec![0u8; STEP];
+        let mut block = 0;
+        while block < blocks {
+            let count = (blocks - block).min(64) as usize;
+            self.disk.read(block, &mut buffer[..count * BLOCK])?;
+            block += count as u64;
+        }
+        Ok(blocks * BLOCK as u64)
+    }
+
     pub fn write_block(&mut self, block: u64, data: &[u8]) -> Result<(), DiskError> {
         if self.disk.read_only() {
             return Err(DiskError::ReadOnly);
@@ -294,11 +305,6 @@ impl<D: Disk> BlockCache<D> {
             self.write_back()?;
         }
         Ok(())
-    }
-
-    /// Whether a write-back failed since the last flush (the blocks are still dirty).
-    pub fn failure(&self) -> Option<DiskError> {
-        self.poisoned
     }
 }
 
@@ -335,7 +341,10 @@ fn ext4_error(e: DiskError) -> Ext4Error {
 /// rsext4 asks for sectors of the geometry's logical block size: here, 4 KiB blocks.
 impl<D: Disk> BlockIo for BlockCache<D> {
     fn write(&mut self, buffer: &[u8], sector: SectorId, count: u32) -> Ext4Result<()> {
-        let count = (count as usize).min(buffer.len() / BLOCK);
+        let count = count as usize;
+        if buffer.len() != count * BLOCK {
+            return Err(Ext4Error::invalid_input());
+        }
         for i in 0..count {
             self.write_block(sector.raw() + i as u64, &buffer[i * BLOCK..(i + 1) * BLOCK]).map_err(ext4_error)?;
         }
@@ -343,7 +352,10 @@ impl<D: Disk> BlockIo for BlockCache<D> {
     }
 
     fn read(&mut self, buffer: &mut [u8], sector: SectorId, count: u32) -> Ext4Result<()> {
-        let count = (count as usize).min(buffer.len() / BLOCK);
+        let count = count as usize;
+        if buffer.len() != count * BLOCK {
+            return Err(Ext4Error::invalid_input());
+        }
         for i in 0..count {
             self.read_block(sector.raw() + i as u64, &mut buffer[i * BLOCK..(i + 1) * BLOCK]).map_err(ext4_error)?;
         }

@@ -396,4 +396,8 @@ impl<D: Disk> FileSystem for Ext2<D> {
     fn unmount(&mut self) -> FsResult<()> {
         self.fs.unmount().map_err(fs_error)
     }
+
+    fn measure_disk_read(&mut self, bytes: u64) -> FsResult<u64> {
+        self.cache.borrow_mut().measure_raw_read(bytes).map_err(|_| FsError::from(Status::Io))
+    }
 }

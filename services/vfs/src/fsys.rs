@@ -93,4 +93,11 @@ pub trait FileSystem {
     fn space(&mut self) -> Space;
     /// Syncs and leaves the file system clean; nothing may be done with it afterwards.
     fn unmount(&mut self) -> FsResult<()>;
+
+    /// Reads up to `bytes` of the file system's disk from its start, straight from the
+    /// disk (not through any cache), and drops them: the bytes read. A benchmark's
+    /// measure of the raw block path; `Unsupported` where there is no disk.
+    fn measure_disk_read(&mut self, _bytes: u64) -> FsResult<u64> {
+        Err(FsError::new(Status::Unsupported, "this file system has no disk"))
+    }
 }

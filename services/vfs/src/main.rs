@@ -89,7 +89,11 @@ impl Client {
     /// whether it did anything.
     fn serve(&mut self, vfs: &mut Vfs, server: &str) -> bool {
         let mut worked = false;
-        while !self.broken {
+        // At most a ring's worth a pass, so one busy client cannot shut out the others.
+        for _ in 0..proto::RING_SLOTS {
+            if self.broken {
+                break;
+            }
             // A request is taken only when its answer has a slot: a client that does
             // not take answers stalls only itself.
             let room = match self.responses.occupied() {
@@ -129,6 +133,9 @@ struct RingDisk {
     read_only: bool,
     timer: Option<Timer>,
     next_id: u32,
+    /// Set when the driver did not answer in time: requests may still be in flight,
+    /// so the data region cannot be trusted any more, and every later request fails.
+    dead: bool,
 }
 
 impl RingDisk {
@@ -137,14 +144,22 @@ impl RingDisk {
     }
 
     fn answer(&mut self) -> Result<kaal_ipc::block::BlockResponse, DiskError> {
-        match &self.timer {
+        if self.dead {
+            return Err(DiskError::Io);
+        }
+        let answer = match &self.timer {
             Some(timer) => match self.client.wait_timeout(timer, DISK_TIMEOUT) {
                 Ok(Some(r)) => Ok(r),
                 Ok(None) => Err(DiskError::Timeout),
                 Err(_) => Err(DiskError::Io),
             },
             None => self.client.wait().map_err(|_| DiskError::Io),
+        };
+        if answer.is_err() {
+            self.dead = true;
+            println!("[vfs] ERROR: the disk driver stopped answering; its file system now fails every request");
         }
+        answer
     }
 
     /// Moves `blocks` blocks at `block` between the disk and `bytes` (read if `read`),
@@ -182,8 +197,14 @@ impl RingDisk {
                 round.push((request.id, first, count, offset));
             }
             let mut failed = None;
-            for _ in 0..round.len() {
+            let mut owed = round.len();
+            while owed > 0 {
                 let response = self.answer()?;
+                // Answers carry their request's id; anything else is not ours.
+                if !round.iter().any(|r| r.0 == response.id) {
+                    continue;
+                }
+                owed -= 1;
                 if response.status != status::OK {
                     failed = Some(match response.status {
                         status::READ_ONLY => DiskError::ReadOnly,
@@ -214,20 +235,31 @@ impl Disk for RingDisk {
         self.read_only
     }
     fn read(&mut self, block: u64, out: &mut [u8]) -> Result<(), DiskError> {
+        if self.dead {
+            return Err(DiskError::Io);
+        }
         self.transfer(true, block, out, None)
     }
     fn write(&mut self, block: u64, data: &[u8]) -> Result<(), DiskError> {
+        if self.dead {
+            return Err(DiskError::Io);
+        }
         self.transfer(false, block, &mut [], Some(data))
     }
     fn flush(&mut self) -> Result<(), DiskError> {
+        if self.dead {
+            return Err(DiskError::Io);
+        }
         self.next_id = self.next_id.wrapping_add(1);
         let request = BlockRequest { op: op::FLUSH, id: self.next_id, block: 0, count: 0, offset: 0 };
         if !self.client.submit(request).map_err(|_| DiskError::Io)? {
             return Err(DiskError::Io);
         }
-        match self.answer()?.status {
-            status::OK => Ok(()),
-            _ => Err(DiskError::Io),
+        loop {
+            let response = self.answer()?;
+            if response.id == request.id {
+                return if response.status == status::OK { Ok(()) } else { Err(DiskError::Io) };
+            }
         }
     }
 }
@@ -237,7 +269,7 @@ fn mount_ext2(me: &mut Component, timer: Option<Timer>, disk: &str, read_only: b
     let mut client = BlockClient::granted(me, &names[0], &names[1], &names[2])
         .map_err(|e| format!("its block ring is not granted: {e}"))?;
     let (capacity, disk_read_only) = client.info().map_err(|e| format!("the disk driver did not answer: {e}"))?;
-    let disk = RingDisk { client, capacity, read_only: disk_read_only, timer, next_id: 0 };
+    let disk = RingDisk { client, capacity, read_only: disk_read_only, timer, next_id: 0, dead: false };
     let cache = BlockCache::new(disk, CACHE_BLOCKS, MAX_READ_AHEAD);
     match Ext2::mount(cache, read_only, clock) {
         Ok(fs) => Ok(Slot::Mounted(Box::new(fs))),
@@ -312,13 +344,27 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
         }
         // Ask every client to signal, then look once more before sleeping (a request
         // pushed meanwhile either shows here or signals).
+        // A client whose response ring is full is asked to signal when it takes an
+        // answer instead (it waits with `vfs-wake` as its space notification).
         let mut sleep = true;
         for client in clients.iter_mut().filter(|c| !c.broken) {
-            match client.requests.request_signal() {
+            let full = match client.responses.occupied() {
+                Ok(used) => used >= proto::RING_SLOTS,
+                Err(e) => {
+                    client.fail(name, "response", e);
+                    continue;
+                }
+            };
+            let asked = if full {
+                client.responses.request_space_signal().map_err(|e| ("response", e))
+            } else {
+                client.requests.request_signal().map_err(|e| ("request", e))
+            };
+            match asked {
                 Ok(true) => {}
                 Ok(false) => sleep = false,
-                Err(e) => {
-                    client.fail(name, "request", e);
+                Err((ring, e)) => {
+                    client.fail(name, ring, e);
                 }
             }
         }
@@ -327,6 +373,7 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
         }
         for client in &mut clients {
             client.requests.cancel_signal();
+            client.responses.cancel_space_signal();
         }
     }
 }

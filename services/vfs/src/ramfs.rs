@@ -28,6 +28,8 @@ struct Node {
     links: u32,
     mode: u16,
     mtime: u32,
+    /// A directory's parent (directories have one name); the root's is itself.
+    parent: Ino,
 }
 
 #[derive(Debug)]
@@ -45,7 +47,10 @@ impl Ramfs {
     /// An empty ramfs of `capacity` bytes; `clock` gives modification times.
     pub fn new(capacity: u64, clock: fn() -> u32) -> Ramfs {
         let mut nodes = BTreeMap::new();
-        nodes.insert(ROOT, Node { body: Body::Dir(BTreeMap::new()), links: 2, mode: 0o755, mtime: clock() });
+        nodes.insert(
+            ROOT,
+            Node { body: Body::Dir(BTreeMap::new()), links: 2, mode: 0o755, mtime: clock(), parent: ROOT },
+        );
         Ramfs { nodes, next: ROOT + 1, used: NODE_COST, capacity, clock }
     }
 
@@ -81,7 +86,7 @@ impl Ramfs {
         let ino = self.next;
         self.next += 1;
         let mtime = (self.clock)();
-        self.nodes.insert(ino, Node { body, links: if is_dir { 2 } else { 1 }, mode, mtime });
+        self.nodes.insert(ino, Node { body, links: if is_dir { 2 } else { 1 }, mode, mtime, parent: dir });
         self.dir(dir)?.insert(name.to_vec(), ino);
         let parent = self.node(dir)?;
         parent.mtime = mtime;
@@ -99,14 +104,17 @@ impl Ramfs {
         }
     }
 
-    /// Whether `ancestor` is `ino` or contains it (for renames of directories).
-    fn contains(&self, ancestor: Ino, ino: Ino) -> bool {
-        if ancestor == ino {
-            return true;
-        }
-        match self.nodes.get(&ancestor).map(|n| &n.body) {
-            Some(Body::Dir(entries)) => entries.values().any(|&child| self.contains(child, ino)),
-            _ => false,
+    /// Whether directory `ancestor` is `dir` or one of its parents (for renames of
+    /// directories): a walk up the parent links, never down a subtree.
+    fn is_ancestor(&self, ancestor: Ino, mut dir: Ino) -> bool {
+        loop {
+            if dir == ancestor {
+                return true;
+            }
+            match self.nodes.get(&dir) {
+                Some(node) if node.parent != dir => dir = node.parent,
+                _ => return false,
+            }
         }
     }
 }
@@ -259,23 +267,32 @@ impl FileSystem for Ramfs {
     fn rename(&mut self, from_dir: Ino, from: &[u8], to_dir: Ino, to: &[u8]) -> FsResult<Option<Ino>> {
         let ino = self.dir(from_dir)?.get(from).copied().ok_or(Status::NotFound)?;
         let moving_dir = matches!(self.node(ino)?.body, Body::Dir(_));
-        if moving_dir && self.contains(ino, to_dir) {
+        if moving_dir && self.is_ancestor(ino, to_dir) {
             return Err(FsError::new(Status::InvalidInput, "a directory cannot move into itself"));
         }
-        let mut replaced = None;
-        if let Some(old) = self.dir(to_dir)?.get(to).copied() {
+        // Every check before any change, so a refusal changes nothing.
+        let existing = self.dir(to_dir)?.get(to).copied();
+        if let Some(old) = existing {
             if old == ino {
                 return Ok(None);
             }
             match (&self.node(old)?.body, moving_dir) {
                 (Body::Dir(e), true) if e.is_empty() => {}
-                (Body::Dir(e), true) if !e.is_empty() => return Err(Status::DirectoryNotEmpty.into()),
+                (Body::Dir(_), true) => return Err(Status::DirectoryNotEmpty.into()),
                 (Body::Dir(_), false) => return Err(Status::IsADirectory.into()),
                 (_, true) => return Err(Status::NotADirectory.into()),
                 _ => {}
             }
+        }
+        // The name's bytes: the old one goes, the new one comes (or replaces one as long).
+        if to.len() > from.len() {
+            self.charge((to.len() - from.len()) as u64)?;
+        } else {
+            self.used -= (from.len() - to.len()) as u64;
+        }
+        let mut replaced = None;
+        if let Some(old) = existing {
             self.dir(to_dir)?.remove(to);
-            self.used -= to.len() as u64;
             let node = self.node(old)?;
             if moving_dir {
                 node.links = 0;
@@ -286,13 +303,18 @@ impl FileSystem for Ramfs {
             if self.node(old)?.links == 0 {
                 replaced = Some(old);
             }
+            // The replaced entry's name bytes were charged when it was made, and the
+            // new entry's are charged above: one of them goes.
+            self.used -= to.len() as u64;
         }
         self.dir(from_dir)?.remove(from);
         self.dir(to_dir)?.insert(to.to_vec(), ino);
-        self.used = self.used + to.len() as u64 - from.len() as u64;
-        if moving_dir && from_dir != to_dir {
-            self.node(from_dir)?.links -= 1;
-            self.node(to_dir)?.links += 1;
+        if moving_dir {
+            self.node(ino)?.parent = to_dir;
+            if from_dir != to_dir {
+                self.node(from_dir)?.links -= 1;
+                self.node(to_dir)?.links += 1;
+            }
         }
         Ok(replaced)
     }
@@ -330,7 +352,11 @@ impl FileSystem for Ramfs {
     }
 
     fn space(&mut self) -> Space {
-        Space { block_size: 4096, blocks: self.capacity / 4096, free_blocks: (self.capacity - self.used) / 4096 }
+        Space {
+            block_size: 4096,
+            blocks: self.capacity / 4096,
+            free_blocks: self.capacity.saturating_sub(self.used) / 4096,
+        }
     }
 
     fn unmount(&mut self) -> FsResult<()> {

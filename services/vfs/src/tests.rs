@@ -425,3 +425,46 @@ fn host_timing_of_a_large_file() {
     std::println!("read {:?}", t.elapsed());
     assert!(back == data);
 }
+
+#[test]
+fn ramfs_directory_moves_walk_up_not_down_and_renames_are_charged() {
+    use crate::fsys::FileSystem;
+    let mut fs = Ramfs::new(4 << 20, clock);
+    let root = fs.root();
+    // A chain 5000 deep, made by moving the top into a new directory again and again.
+    let mut top = fs.create_dir(root, b"d").unwrap();
+    for _ in 0..5000 {
+        let t = fs.create_dir(root, b"t").unwrap();
+        fs.rename(root, b"d", t, b"d").unwrap();
+        fs.rename(root, b"t", root, b"d").unwrap();
+        top = t;
+    }
+    let mut deepest = top;
+    while let Some(next) = fs.lookup(deepest, b"d").unwrap() {
+        deepest = next;
+    }
+    // Moving the top under its deepest descendant is refused, without recursion.
+    assert_eq!(fs.rename(root, b"d", deepest, b"x").unwrap_err().status, Status::InvalidInput);
+    // Longer names cost bytes: renaming short names to long ones fills the ramfs, and
+    // a refused rename changes nothing.
+    let f = fs.create_file(root, b"f").unwrap();
+    fs.write(f, 0, &vec![0; 2 << 20]).unwrap();
+    let mut full = false;
+    for i in 0..10_000u32 {
+        let short = format!("{i}");
+        if fs.create_file(root, short.as_bytes()).is_err() {
+            full = true;
+            break;
+        }
+        let long = format!("{i:0>250}");
+        if let Err(e) = fs.rename(root, short.as_bytes(), root, long.as_bytes()) {
+            assert_eq!(e.status, Status::StorageFull);
+            assert!(fs.lookup(root, short.as_bytes()).unwrap().is_some(), "a refused rename keeps the old name");
+            full = true;
+            break;
+        }
+    }
+    assert!(full, "the ramfs never filled");
+    let space = fs.space();
+    assert!(space.free_blocks <= space.blocks);
+}

@@ -52,6 +52,8 @@ struct Open {
     ino: Ino,
     read: bool,
     write: bool,
+    /// Every write goes to the end.
+    append: bool,
     dir: Option<DirState>,
 }
 
@@ -226,6 +228,11 @@ impl Vfs {
                         let rest: Vec<String> = view[i + 1..].to_vec();
                         let mut next = normalize_onto(view[..i].to_vec(), target)?;
                         next.extend(rest);
+                        // Links may lengthen a path; it may not grow past what a
+                        // client could have written.
+                        if next.iter().map(|c| c.len() + 1).sum::<usize>() > proto::PATH_MAX {
+                            return Err(FsError::new(Status::InvalidInput, "the path with its links is too long"));
+                        }
                         view = next;
                         continue 'again;
                     }
@@ -368,7 +375,9 @@ impl Vfs {
                 Ok([0; 4])
             }
             op::LINK => {
-                let original = self.resolve(badge, &path(buffer)?, false)?;
+                // The original must be writable for this client too: a new name on a
+                // writable mount would otherwise open a read-only file for writing.
+                let original = self.changing(badge, &path(buffer)?)?;
                 let link = self.changing(badge, &second_path(buffer)?)?;
                 if original.fs != link.fs {
                     return err(Status::CrossesDevices);
@@ -411,7 +420,9 @@ impl Vfs {
                 Ok([n as u64, 0, 0, 0])
             }
             op::MEASURE_READ => {
-                let step = Vfs::data_len(buffer, w[2])?.max(1);
+                // At least 64 KiB a step: small steps would only make the measurement
+                // hold the server longer.
+                let step = Vfs::data_len(buffer, w[2])?.max(64 * 1024);
                 let h = self.handle(badge, w[0])?;
                 if !h.read || h.dir.is_some() {
                     return err(Status::BadHandle);
@@ -427,6 +438,14 @@ impl Vfs {
                     at += n as u64;
                 }
                 Ok([at - w[1], (self.cycles)() - start, 0, 0])
+            }
+            op::MEASURE_DISK_READ => {
+                // Bounded like a file: at most 256 MiB.
+                let bytes = w[2].min(256 << 20);
+                let r = self.resolve(badge, &path(buffer)?, true)?;
+                let start = (self.cycles)();
+                let read = self.fs(r.fs)?.measure_disk_read(bytes)?;
+                Ok([read, (self.cycles)() - start, 0, 0])
             }
             op::READDIR => self.read_dir(badge, w[0], Vfs::data_len(buffer, w[2])?, buffer),
             op::FSYNC => {
@@ -462,12 +481,16 @@ impl Vfs {
     }
 
     fn open(&mut self, badge: u64, flags: u64, path: &str) -> Reply {
-        if flags & !open::ALL != 0 || flags & (open::READ | open::WRITE) == 0 {
+        if flags & !open::ALL != 0 || flags & (open::READ | open::WRITE | open::APPEND) == 0 {
             return Err(FsError::new(
                 Status::InvalidInput,
                 "open flags must include READ or WRITE, and no unknown bits",
             ));
         }
+        // APPEND writes, and CREATE_NEW creates.
+        let flags = flags
+            | if flags & open::APPEND != 0 { open::WRITE } else { 0 }
+            | if flags & open::CREATE_NEW != 0 { open::CREATE } else { 0 };
         let write = flags & open::WRITE != 0;
         if flags & open::TRUNCATE != 0 && !write {
             return Err(FsError::new(Status::InvalidInput, "truncating needs WRITE"));
@@ -511,7 +534,8 @@ impl Vfs {
             pending: Vec::new(),
             done: false,
         });
-        let handle = Open { fs: r.fs, ino, read: flags & open::READ != 0, write, dir };
+        let append = flags & open::APPEND != 0;
+        let handle = Open { fs: r.fs, ino, read: flags & open::READ != 0, write, append, dir };
         self.client(badge)?.handles[slot] = Some(handle);
         *self.open.entry((r.fs, ino)).or_insert(0) += 1;
         let size = if flags & open::TRUNCATE != 0 { 0 } else { stat.size };
@@ -532,8 +556,9 @@ impl Vfs {
                 true
             }
         };
-        if last && self.orphans.remove(&key) {
+        if last && self.orphans.contains(&key) {
             self.fs(open.fs)?.release(open.ino)?;
+            self.orphans.remove(&key);
         }
         Ok([0; 4])
     }
@@ -567,8 +592,8 @@ impl Vfs {
         if !h.write {
             return err(Status::BadHandle);
         }
-        let (fs, ino) = (h.fs, h.ino);
-        let offset = if offset == proto::APPEND { self.fs(fs)?.stat(ino)?.size } else { offset };
+        let (fs, ino, append) = (h.fs, h.ino, h.append);
+        let offset = if append || offset == proto::APPEND { self.fs(fs)?.stat(ino)?.size } else { offset };
         let end = offset.checked_add(len as u64).ok_or(FsError::from(Status::FileTooLarge))?;
         let mut bytes = core::mem::take(&mut self.scratch);
         if bytes.len() < len {
