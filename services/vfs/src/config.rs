@@ -10,9 +10,8 @@
 //! mount <index> <mount-point> <filesystem-index> <subtree> <ro|rw>
 //! ```
 //!
-//! Client `index` signals `vfs-wake` with badge bit `1 << index`.
-//! ```text
-//! ```
+//! Client `index` signals `vfs-wake` with badge bit `1 << index` (the server serves
+//! every client's ring whichever bits are set).
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;

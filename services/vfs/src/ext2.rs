@@ -8,13 +8,15 @@
 //! happens instead:
 //!
 //! - **A directory cannot grow past 12 blocks** on a file system without extents (it
-//!   does not give directories indirect blocks): about 1,500 names of 20 bytes with
-//!   4 KiB blocks. The create fails (`StorageFull` or `Unsupported`) and the directory
+//!   does not give directories indirect blocks): about 1,200 names of 25 bytes with
+//!   4 KiB blocks (a host test makes 1,212). The create fails with `Unsupported`, and the directory
 //!   is unchanged.
 //! - **An unlinked inode is freed only by a separate "reap"** ([`FileSystem::release`]),
 //!   which the server calls when the last name is gone and nobody has the file open.
-//!   Until then the inode is on the orphan list; unmounting with orphans fails with
-//!   `Busy`, so the server releases everything before it unmounts.
+//!   Until then the inode is on the orphan list (rsext4 refuses to unmount with
+//!   orphans, `Busy`). The server never unmounts while the system runs; a file that was
+//!   unlinked while open when the system stops stays on the orphan list, which
+//!   `e2fsck -p` clears.
 //! - **Timestamps** come from the server's clock (seconds since boot plus the build's
 //!   epoch; KaaL has no wall-clock service yet).
 //! - Owners are uid 0 and gid 0; permissions are 0644 for files and 0755 for

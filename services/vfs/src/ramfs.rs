@@ -43,6 +43,17 @@ pub struct Ramfs {
 
 const ROOT: Ino = 1;
 
+/// Grows a file's bytes to `len` with zeros, asking the heap for exactly that much (a
+/// doubling `resize` could ask for twice the file), and failing with `OutOfMemory`
+/// rather than aborting the server if the heap has no room.
+fn grow(bytes: &mut Vec<u8>, len: usize) -> FsResult<()> {
+    bytes
+        .try_reserve_exact(len - bytes.len())
+        .map_err(|_| FsError::new(Status::OutOfMemory, "the VFS server's heap is full"))?;
+    bytes.resize(len, 0);
+    Ok(())
+}
+
 impl Ramfs {
     /// An empty ramfs of `capacity` bytes; `clock` gives modification times.
     pub fn new(capacity: u64, clock: fn() -> u32) -> Ramfs {
@@ -167,14 +178,19 @@ impl FileSystem for Ramfs {
         };
         if end > len {
             self.charge(end - len)?;
+            let grown = match &mut self.node(ino)?.body {
+                Body::File(bytes) => grow(bytes, end as usize),
+                _ => Ok(()),
+            };
+            if let Err(e) = grown {
+                self.used -= end - len;
+                return Err(e);
+            }
         }
         let mtime = (self.clock)();
         let node = self.node(ino)?;
         node.mtime = mtime;
         if let Body::File(bytes) = &mut node.body {
-            if end > len {
-                bytes.resize(end as usize, 0);
-            }
             bytes[offset as usize..end as usize].copy_from_slice(data);
         }
         Ok(())
@@ -191,18 +207,23 @@ impl FileSystem for Ramfs {
         };
         if size > len {
             self.charge(size - len)?;
+            let grown = match &mut self.node(ino)?.body {
+                Body::File(bytes) => grow(bytes, size as usize),
+                _ => Ok(()),
+            };
+            if let Err(e) = grown {
+                self.used -= size - len;
+                return Err(e);
+            }
         } else {
             self.used -= len - size;
-        }
-        let mtime = (self.clock)();
-        let node = self.node(ino)?;
-        node.mtime = mtime;
-        if let Body::File(bytes) = &mut node.body {
-            bytes.resize(size as usize, 0);
-            if size < len {
+            if let Body::File(bytes) = &mut self.node(ino)?.body {
+                bytes.truncate(size as usize);
                 bytes.shrink_to_fit();
             }
         }
+        let mtime = (self.clock)();
+        self.node(ino)?.mtime = mtime;
         Ok(())
     }
 

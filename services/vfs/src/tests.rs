@@ -468,3 +468,34 @@ fn ramfs_directory_moves_walk_up_not_down_and_renames_are_charged() {
     let space = fs.space();
     assert!(space.free_blocks <= space.blocks);
 }
+
+#[test]
+fn a_full_ext2_directory_refuses_the_next_name_and_stays_consistent() {
+    let img = image("bigdir", 32, &[]);
+    let mut s = Session::new(&img);
+    s.simple(op::MKDIR, "/data/d", "").unwrap();
+    let mut made = 0;
+    let mut refused = None;
+    for i in 0..4000 {
+        let h = s.open(1, &format!("/data/d/a-file-named-{i:06}"), open::WRITE | open::CREATE);
+        match h {
+            Ok(h) => {
+                s.call(1, op::CLOSE, [h, 0, 0], "", "", &[]).unwrap();
+                made += 1;
+            }
+            Err(status) => {
+                refused = Some(status);
+                break;
+            }
+        }
+    }
+    std::println!("made {made} names, then {refused:?}");
+    s.simple(op::SYNC, "", "").unwrap();
+    s.vfs.unmount_all().unwrap();
+    let (code, report) = e2fsck(&img);
+    assert_eq!(code, 0, "{report}");
+    if let Some(status) = refused {
+        assert!(made > 1000, "{made}");
+        assert!(matches!(status, Status::StorageFull | Status::Unsupported), "{status:?}");
+    }
+}

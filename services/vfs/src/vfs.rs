@@ -495,6 +495,11 @@ impl Vfs {
         if flags & open::TRUNCATE != 0 && !write {
             return Err(FsError::new(Status::InvalidInput, "truncating needs WRITE"));
         }
+        // A free handle first, so that a refused open creates nothing.
+        let client = self.client(badge)?;
+        if client.handles.len() >= MAX_OPEN && client.handles.iter().all(Option::is_some) {
+            return err(Status::TooManyOpenFiles);
+        }
         let r = self.resolve(badge, path, true)?;
         if (write || flags & open::CREATE != 0) && !r.writable {
             return Err(FsError::new(Status::PermissionDenied, "the mount is read-only for this component"));
@@ -625,7 +630,13 @@ impl Vfs {
                 if state.done {
                     break;
                 }
-                let (mut entries, next) = self.fs(fs)?.read_dir(ino, state.cursor, 64)?;
+                let batch = self.fs(fs).and_then(|f| f.read_dir(ino, state.cursor, 64));
+                let (mut entries, next) = match batch {
+                    Ok(batch) => batch,
+                    // Send what was gathered; the error comes again with the next request.
+                    Err(_) if count > 0 => break,
+                    Err(e) => return Err(e),
+                };
                 // An empty batch is the end (a cursor that does not move is too).
                 state.done = entries.is_empty() || next == state.cursor;
                 state.cursor = next;
