@@ -13,6 +13,7 @@ extern crate alloc;
 
 use alloc::boxed::Box;
 use alloc::format;
+use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -131,7 +132,8 @@ struct RingDisk {
     client: BlockClient,
     capacity: u64,
     read_only: bool,
-    timer: Option<Timer>,
+    /// The component's one timer, shared by its disks.
+    timer: Option<Rc<Timer>>,
     next_id: u32,
     /// Set when the driver did not answer in time: requests may still be in flight,
     /// so the data region cannot be trusted any more, and every later request fails.
@@ -165,6 +167,9 @@ impl RingDisk {
     /// Moves `blocks` blocks at `block` between the disk and `bytes` (read if `read`),
     /// in requests of up to `REQUEST_BLOCKS`, several in flight.
     fn transfer(&mut self, read: bool, block: u64, bytes: &mut [u8], data: Option<&[u8]>) -> Result<(), DiskError> {
+        if self.dead {
+            return Err(DiskError::Io);
+        }
         let total = bytes.len().max(data.map_or(0, <[u8]>::len)) / BLOCK;
         let slots = self.slots();
         let mut done = 0usize;
@@ -235,15 +240,9 @@ impl Disk for RingDisk {
         self.read_only
     }
     fn read(&mut self, block: u64, out: &mut [u8]) -> Result<(), DiskError> {
-        if self.dead {
-            return Err(DiskError::Io);
-        }
         self.transfer(true, block, out, None)
     }
     fn write(&mut self, block: u64, data: &[u8]) -> Result<(), DiskError> {
-        if self.dead {
-            return Err(DiskError::Io);
-        }
         self.transfer(false, block, &mut [], Some(data))
     }
     fn flush(&mut self) -> Result<(), DiskError> {
@@ -264,7 +263,7 @@ impl Disk for RingDisk {
     }
 }
 
-fn mount_ext2(me: &mut Component, timer: Option<Timer>, disk: &str, read_only: bool) -> Result<Slot, String> {
+fn mount_ext2(me: &mut Component, timer: Option<Rc<Timer>>, disk: &str, read_only: bool) -> Result<Slot, String> {
     let names = [format!("{disk}-req"), format!("{disk}-resp"), format!("{disk}-data")];
     let mut client = BlockClient::granted(me, &names[0], &names[1], &names[2])
         .map_err(|e| format!("its block ring is not granted: {e}"))?;
@@ -285,8 +284,9 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
     let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
     let text = core::str::from_utf8(&text[..end]).map_err(|_| "the VFS configuration is not UTF-8")?;
     let config = config::parse(text)?;
-    // With a time service, a disk that stops answering is an error, not a hang.
-    let timer = me.timer().ok();
+    // With a time service, a disk that stops answering is an error, not a hang. The
+    // time grant can be taken once, so every disk shares this timer.
+    let timer = me.timer().ok().map(Rc::new);
 
     let mut slots = Vec::new();
     for fs in &config.filesystems {
@@ -295,26 +295,20 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
                 println!("[{name}] {}: ramfs, {} KiB", fs.name, size / 1024);
                 Slot::Mounted(Box::new(Ramfs::new(*size, clock)))
             }
-            FsKind::Ext2 { disk, read_only } => {
-                let timer = match &timer {
-                    Some(_) => me.timer().ok(),
-                    None => None,
-                };
-                match mount_ext2(&mut me, timer, disk, *read_only) {
-                    Ok(slot) => {
-                        println!("[{name}] {}: ext2 on {disk}{}", fs.name, if *read_only { ", read-only" } else { "" });
-                        slot
-                    }
-                    Err(problem) => {
-                        println!(
-                            "[{name}] ERROR: file system `{}` (ext2 on {disk}): {problem}; its clients get errors. \
-                             Check the image with `e2fsck -fn IMAGE`, or make it again with `mke2fs -t ext2`",
-                            fs.name
-                        );
-                        Slot::Failed { status: Status::Corrupt, problem }
-                    }
+            FsKind::Ext2 { disk, read_only } => match mount_ext2(&mut me, timer.clone(), disk, *read_only) {
+                Ok(slot) => {
+                    println!("[{name}] {}: ext2 on {disk}{}", fs.name, if *read_only { ", read-only" } else { "" });
+                    slot
                 }
-            }
+                Err(problem) => {
+                    println!(
+                        "[{name}] ERROR: file system `{}` (ext2 on {disk}): {problem}; its clients get errors. \
+                             Check the image with `e2fsck -fn IMAGE`, or make it again with `mke2fs -t ext2`",
+                        fs.name
+                    );
+                    Slot::Failed { status: Status::Corrupt, problem }
+                }
+            },
         };
         slots.push(slot);
     }

@@ -1,3 +1,0 @@
-fn main() {
-    kaal_sel4::link::system_image();
-}
