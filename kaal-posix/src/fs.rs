@@ -128,7 +128,7 @@ fn with_connection<T>(f: impl FnOnce(&mut Option<Connection>) -> io::Result<T>) 
 
 /// One request: `paths` go into the buffer's path areas, `data` (for writes) into its
 /// data area; `out` (for reads) receives up to its length from the data area.
-struct Request2<'a> {
+struct Outgoing<'a> {
     op: u64,
     words: [u64; 3],
     path: &'a str,
@@ -185,7 +185,7 @@ impl Connection {
     }
 }
 
-fn call(operation: &'static str, req: Request2<'_>, out: Option<&mut [u8]>) -> io::Result<[u64; 4]> {
+fn call(operation: &'static str, req: Outgoing<'_>, out: Option<&mut [u8]>) -> io::Result<[u64; 4]> {
     with_connection(|conn| {
         let conn = conn.as_mut().ok_or_else(|| {
             Error::new(
@@ -239,7 +239,7 @@ fn data_capacity() -> usize {
 }
 
 fn simple(operation: &'static str, op: u64, path: &str, second: &str) -> io::Result<[u64; 4]> {
-    call(operation, Request2 { op, words: [0; 3], path, second, data: &[] }, None)
+    call(operation, Outgoing { op, words: [0; 3], path, second, data: &[] }, None)
 }
 
 fn absolute(path: &str) -> String {
@@ -390,7 +390,7 @@ impl File {
     fn open_with(path: &str, flags: u64) -> io::Result<File> {
         let path = absolute(path);
         let words =
-            call("open", Request2 { op: op::OPEN, words: [flags, 0, 0], path: &path, second: "", data: &[] }, None)?;
+            call("open", Outgoing { op: op::OPEN, words: [flags, 0, 0], path: &path, second: "", data: &[] }, None)?;
         Ok(File { handle: words[0], pos: 0, append: flags & open::APPEND != 0, path })
     }
 
@@ -427,8 +427,8 @@ impl File {
         self.sync_all()
     }
 
-    fn request<'a>(&'a self, op: u64, offset: u64, len: u64, data: &'a [u8]) -> Request2<'a> {
-        Request2 { op, words: [self.handle, offset, len], path: "", second: "", data }
+    fn request<'a>(&'a self, op: u64, offset: u64, len: u64, data: &'a [u8]) -> Outgoing<'a> {
+        Outgoing { op, words: [self.handle, offset, len], path: "", second: "", data }
     }
 
     fn fail(&self, mut e: Error) -> Error {
@@ -443,7 +443,7 @@ impl Read for File {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let len = buf.len().min(data_capacity());
         let (handle, pos) = (self.handle, self.pos);
-        let request = Request2 { op: op::READ, words: [handle, pos, len as u64], path: "", second: "", data: &[] };
+        let request = Outgoing { op: op::READ, words: [handle, pos, len as u64], path: "", second: "", data: &[] };
         let got = call("read", request, Some(&mut buf[..len])).map_err(|e| self.fail(e))?[0] as usize;
         // The reply said how much is real; the rest of `buf[..len]` holds stale bytes.
         let got = got.min(len);
@@ -456,7 +456,7 @@ impl Write for File {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let len = buf.len().min(data_capacity());
         let offset = if self.append { proto::APPEND } else { self.pos };
-        let request = Request2 {
+        let request = Outgoing {
             op: op::WRITE,
             words: [self.handle, offset, len as u64],
             path: "",
@@ -668,7 +668,7 @@ pub fn read_link(path: &str) -> io::Result<String> {
     let path = absolute(path);
     let mut target = alloc::vec![0u8; proto::PATH_MAX];
     let request =
-        Request2 { op: op::READLINK, words: [0, 0, proto::PATH_MAX as u64], path: &path, second: "", data: &[] };
+        Outgoing { op: op::READLINK, words: [0, 0, proto::PATH_MAX as u64], path: &path, second: "", data: &[] };
     let w = call("read_link", request, Some(&mut target))?;
     target.truncate((w[0] as usize).min(proto::PATH_MAX));
     String::from_utf8(target)
@@ -722,7 +722,7 @@ pub fn sync() -> io::Result<()> {
 /// benchmark's measure of the raw block path below the file system.
 pub fn measure_disk_read_in_server(path: &str, bytes: u64) -> io::Result<(u64, u64)> {
     let path = absolute(path);
-    let request = Request2 { op: op::MEASURE_DISK_READ, words: [0, 0, bytes], path: &path, second: "", data: &[] };
+    let request = Outgoing { op: op::MEASURE_DISK_READ, words: [0, 0, bytes], path: &path, second: "", data: &[] };
     call("measure_disk_read_in_server", request, None).map(|w| (w[0], w[1]))
 }
 

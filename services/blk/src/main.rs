@@ -1,6 +1,7 @@
 //! A disk's driver component, which the tool adds for each `[filesystems.NAME]` with
 //! `kind = "ext2"`: component `disk-<disk>` claims the disk's virtio-blk function and
 //! serves the block ring (`kaal_ipc::block`) to the VFS server until the system ends.
+//! A system can also list it itself, for a client of its own (tests/systems/block).
 //!
 //! Its connections are named after it: rings `<me>-req` and `<me>-resp`, and the data
 //! region `<me>-data`.
@@ -27,9 +28,10 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
     let mut responses = kaal_ipc::ring_grant::sender::<BlockResponse>(&mut me, &format!("{name}-resp"))?;
     let data = me.region(&format!("{name}-data"))?;
     println!(
-        "[{name}] virtio-blk: {} blocks of 4 KiB{}",
+        "[{name}] virtio-blk: {} blocks of 4 KiB{}, {} requests in flight at most",
         disk.capacity(),
         if disk.read_only() { ", read-only" } else { "" },
+        drv_virtio_blk::SLOTS
     );
     drv_virtio_blk::serve(&mut disk, &mut requests, &mut responses, &data)?;
     Ok(())

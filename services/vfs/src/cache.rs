@@ -54,19 +54,6 @@ struct Slot {
     referenced: bool,
 }
 
-/// Counters, for the benchmark and the log.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct CacheStats {
-    pub hits: u64,
-    pub misses: u64,
-    /// Device read requests, and blocks they read.
-    pub reads: u64,
-    pub blocks_read: u64,
-    /// Device write requests (runs), and blocks they wrote.
-    pub writes: u64,
-    pub blocks_written: u64,
-}
-
 pub struct BlockCache<D: Disk> {
     disk: D,
     slots: Vec<Slot>,
@@ -78,7 +65,6 @@ pub struct BlockCache<D: Disk> {
     sequential_next: u64,
     window: usize,
     max_window: usize,
-    pub stats: CacheStats,
 }
 
 impl<D: Disk> BlockCache<D> {
@@ -95,7 +81,6 @@ impl<D: Disk> BlockCache<D> {
             sequential_next: u64::MAX,
             window: 4,
             max_window: max_window.max(1),
-            stats: CacheStats::default(),
         }
     }
 
@@ -127,8 +112,6 @@ impl<D: Disk> BlockCache<D> {
                 j += 1;
             }
             self.disk.write(start, &run)?;
-            self.stats.writes += 1;
-            self.stats.blocks_written += (j - i) as u64;
             for &(_, s) in &dirty[i..j] {
                 self.slots[s].dirty = false;
                 self.dirty -= 1;
@@ -190,11 +173,9 @@ impl<D: Disk> BlockCache<D> {
             return Err(DiskError::OutOfRange);
         }
         if let Some(&at) = self.index.get(&block) {
-            self.stats.hits += 1;
             self.slots[at].referenced = true;
             return Ok(at);
         }
-        self.stats.misses += 1;
         self.window = if block == self.sequential_next { (self.window * 2).min(self.max_window) } else { 4 };
         // Read ahead over blocks not cached yet (a cached one may be newer than the disk).
         let limit = self.window.min((self.capacity / 4).max(1)) as u64;
@@ -204,8 +185,6 @@ impl<D: Disk> BlockCache<D> {
         }
         let mut run = alloc::vec![0u8; count as usize * BLOCK];
         self.disk.read(block, &mut run)?;
-        self.stats.reads += 1;
-        self.stats.blocks_read += count;
         self.sequential_next = block + count;
         let mut first = 0;
         for i in 0..count {
@@ -252,8 +231,6 @@ impl<D: Disk> BlockCache<D> {
                 }
                 let bytes = count as usize * BLOCK;
                 self.disk.read(block, &mut out[dest..dest + bytes])?;
-                self.stats.reads += 1;
-                self.stats.blocks_read += count;
                 pos += bytes as u64;
                 continue;
             }

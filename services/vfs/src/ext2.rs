@@ -193,11 +193,6 @@ impl<D: Disk> Ext2<D> {
         Ok(Ext2 { fs, cache, read_only, map: None })
     }
 
-    /// The cache's counters.
-    pub fn cache_stats(&self) -> crate::cache::CacheStats {
-        self.cache.borrow().stats
-    }
-
     /// A read by the file's block map: rsext4 maps the range (merging adjacent
     /// indirect-block pointers into runs), and the runs are read through the cache in
     /// one go each, where rsext4's own read would take one block per device call.

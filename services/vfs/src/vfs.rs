@@ -66,7 +66,6 @@ struct DirState {
 }
 
 struct Client {
-    name: String,
     /// Longest mount point first.
     mounts: Vec<Mount>,
     handles: Vec<Option<Open>>,
@@ -80,7 +79,6 @@ pub enum Slot {
 
 pub struct Vfs {
     filesystems: Vec<Slot>,
-    names: Vec<String>,
     clients: BTreeMap<u64, Client>,
     /// How many handles refer to each inode.
     open: BTreeMap<(usize, Ino), u32>,
@@ -153,28 +151,9 @@ impl Vfs {
                 })
                 .collect();
             mounts.sort_by_key(|m| core::cmp::Reverse(m.point.len()));
-            clients.insert(c.index, Client { name: c.name.clone(), mounts, handles: Vec::new() });
+            clients.insert(c.index, Client { mounts, handles: Vec::new() });
         }
-        let names = config.filesystems.iter().map(|f| f.name.clone()).collect();
-        Vfs {
-            filesystems,
-            names,
-            clients,
-            open: BTreeMap::new(),
-            orphans: BTreeSet::new(),
-            cycles: || 0,
-            scratch: Vec::new(),
-        }
-    }
-
-    /// The name of the client with `badge`.
-    pub fn client_name(&self, badge: u64) -> Option<&str> {
-        self.clients.get(&badge).map(|c| c.name.as_str())
-    }
-
-    /// The file systems, by index: their names and whether they are mounted.
-    pub fn filesystem_names(&self) -> &[String] {
-        &self.names
+        Vfs { filesystems, clients, open: BTreeMap::new(), orphans: BTreeSet::new(), cycles: || 0, scratch: Vec::new() }
     }
 
     fn fs(&mut self, index: usize) -> FsResult<&mut dyn FileSystem> {
@@ -661,16 +640,6 @@ impl Vfs {
         }
         buffer.write(proto::DATA, &out);
         Ok([count, out.len() as u64, 0, 0])
-    }
-
-    /// Syncs every mounted file system (for an orderly stop).
-    pub fn sync_all(&mut self) -> Result<(), (usize, FsError)> {
-        for i in 0..self.filesystems.len() {
-            if let Slot::Mounted(fs) = &mut self.filesystems[i] {
-                fs.sync().map_err(|e| (i, e))?;
-            }
-        }
-        Ok(())
     }
 
     /// Releases every orphan, closes every handle and unmounts every file system.

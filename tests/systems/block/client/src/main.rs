@@ -34,7 +34,7 @@ fn request(op: u32, id: u32, block: u64, count: u32, offset: u32) -> BlockReques
 
 fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
     let fail = |e: kaal_ipc::RingError| -> Box<dyn core::error::Error> { Box::new(e) };
-    let mut disk = BlockClient::granted(&mut me, "blk-req", "blk-resp", "blk-data")?;
+    let mut disk = BlockClient::granted(&mut me, "disk-req", "disk-resp", "disk-data")?;
     // Every wait for an answer is bounded: a driver that stopped must not hang the client.
     let timer = me.timer()?;
     let next = move |disk: &mut BlockClient| -> Result<BlockResponse, Box<dyn core::error::Error>> {
