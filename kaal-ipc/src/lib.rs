@@ -27,6 +27,7 @@
 pub mod block;
 pub mod bulk;
 pub mod layout;
+pub mod net;
 pub mod ring;
 pub mod ring_grant;
 pub mod sel4;

@@ -34,4 +34,5 @@ extern crate alloc;
 
 pub mod fs;
 pub mod io;
+pub mod netproto;
 pub mod proto;

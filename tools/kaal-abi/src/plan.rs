@@ -17,7 +17,9 @@
 //!   has is only known at boot, so the plan names them all with one grant; a PCI
 //!   device also has region `D:config`, a read-only copy of its configuration space
 //!   ([`pci_config`]), for drivers that read their capabilities from it (virtio);
-//! * a component's DMA memory is region `dma`, with its physical address;
+//! * a component's DMA memory is region `dma`, with its physical address; a shared
+//!   region may be DMA memory too ([`RegionPlan::dma`]), with its physical address for
+//!   each holder;
 //! * a built-in service's configuration, text the tool wrote, is the read-only region
 //!   `config` ([`parts::CONFIG`]).
 
@@ -68,6 +70,10 @@ pub enum Source {
     DeviceIrq(usize),
     /// The notification device `device`'s interrupt arrives on.
     DeviceEvents(usize),
+    /// The right to signal the notification device `device`'s interrupt arrives on,
+    /// badged (never bit 1, the interrupt's): so that its driver, waiting there, also
+    /// wakes for another component.
+    DeviceEventsSignal { device: usize, badge: u64 },
     /// Every MMIO window of device `n`, each a region `D:mmio<N>`.
     DeviceMmio(usize),
     /// A read-only copy of PCI device `n`'s configuration space (one page).
@@ -177,6 +183,9 @@ pub struct RingPlan {
 pub struct RegionPlan {
     pub name: &'static str,
     pub bytes: u64,
+    /// Physically contiguous RAM (`bytes` a power of two), its physical address given
+    /// to every holder: buffers a device reaches by DMA.
+    pub dma: bool,
 }
 
 /// A device, claimed from the broker for one component.

@@ -216,11 +216,30 @@ pub fn plan_with(system: &System, needs: &Needs) -> Result<Plan, ToolError> {
                 continue;
             }
             let access = if writable { "read-write" } else { "read-only" };
+            let dma = if m.dma { ", DMA memory: physically contiguous, its physical address given" } else { "" };
             p.region(
                 m.name.clone(),
                 Source::Region { region: i, writable },
                 m.size,
-                format!("shared memory, {access}"),
+                format!("shared memory, {access}{dma}"),
+            );
+        }
+        for s in &system.device_signals {
+            let Some(k) = s.signal.iter().position(|c| c == me) else { continue };
+            let Some(device) = devices.iter().position(|(_, d)| *d == s.device) else {
+                return Err(ToolError::new(
+                    "planning the system",
+                    format!("`{}` signals device {}, which no component drives", s.name, s.device),
+                    "this is a bug in the tool's built-in services: report it",
+                ));
+            };
+            let badge = 2u64 << k;
+            let holder = devices[device].0;
+            p.cap(
+                s.name.clone(),
+                Source::DeviceEventsSignal { device, badge },
+                CapKind::NotificationSignal,
+                format!("wakes {holder}, the driver of {}: badge bit {badge:#x}", s.device),
             );
         }
         if let Some(text) = &component.config {
@@ -480,7 +499,7 @@ impl Plan {
             system
                 .regions
                 .iter()
-                .map(|m| format!("RegionPlan {{ name: {}, bytes: {} }}", rust_str(&m.name), m.size))
+                .map(|m| format!("RegionPlan {{ name: {}, bytes: {}, dma: {} }}", rust_str(&m.name), m.size, m.dma))
                 .collect(),
         );
         let mut devices = Vec::new();

@@ -80,6 +80,17 @@ enum BootError {
         planned: u64,
         got: Option<u64>,
     },
+    /// A shared region of DMA memory could not be made (no contiguous RAM that large).
+    DmaRegion {
+        region: &'static str,
+        error: kaal_core::Error,
+    },
+    /// The plan lets a component wake a device's driver, but the device has no
+    /// interrupt to share the notification of.
+    NoInterrupt {
+        component: &'static str,
+        device: &'static str,
+    },
 }
 
 impl From<kaal_core::Error> for BootError {
@@ -128,6 +139,17 @@ impl fmt::Display for BootError {
                  boot plan and kaal-core disagree\n  help: rebuild with `cargo kaal build` so both come from one \
                  KaaL checkout"
             ),
+            BootError::DmaRegion { region, error } => write!(
+                f,
+                "cannot make shared region {region}, DMA memory that must be physically contiguous: {error}\n  help: \
+                 raise [qemu] memory in system.toml (contiguous RAM runs out before RAM does)"
+            ),
+            BootError::NoInterrupt { component, device } => write!(
+                f,
+                "component {component} is planned to wake the driver of device {device}, which has no interrupt \
+                 line\n  help: the driver waits for its interrupt and these signals together; give the device an \
+                 interrupt (an ISA device's `irq = N` in [devices.NAME])"
+            ),
         }
     }
 }
@@ -138,7 +160,8 @@ struct Objects {
     notifications: Vec<Notification>,
     /// Each ring's region, and its `data` and `space` notifications.
     rings: Vec<(SharedRegion, Notification, Notification)>,
-    regions: Vec<SharedRegion>,
+    /// Each with its physical address if it is DMA memory (else 0).
+    regions: Vec<(SharedRegion, u64)>,
     devices: Vec<DeviceClaim>,
     /// Each PCI device's configuration page (`D:config`), by device.
     device_configs: Vec<Option<SharedRegion>>,
@@ -191,9 +214,18 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
         objects.rings.push((region, memory.allocate()?, memory.allocate()?));
     }
     for region in plan.regions {
-        let shared = SharedRegion::new(&mut memory, &mut vspace, next_vaddr, region.bytes as usize)?;
+        let (shared, paddr) = if region.dma {
+            // Buffers a device reaches by DMA: physically contiguous, and every holder
+            // learns the physical address.
+            let bits = region.bytes.next_power_of_two().trailing_zeros() as u8;
+            memory
+                .contiguous(&mut vspace, next_vaddr, bits, CacheAttr::WriteBack)
+                .map_err(|error| BootError::DmaRegion { region: region.name, error })?
+        } else {
+            (SharedRegion::new(&mut memory, &mut vspace, next_vaddr, region.bytes as usize)?, 0)
+        };
         next_vaddr = kaal_abi::startup::next_region(next_vaddr, shared.size() as u64);
-        objects.regions.push(shared);
+        objects.regions.push((shared, paddr));
     }
     // Text the tool wrote for a built-in service: read-only pages, NUL-padded (the
     // kernel zeroes new frames).
@@ -370,7 +402,10 @@ fn spawn(
                     Grant::signal(name, notification, badge_of(1)?)
                 }
             }
-            Source::Region { region, writable } => Grant::region(name, &objects.regions[region], writable),
+            Source::Region { region, writable } => match &objects.regions[region] {
+                (shared, 0) => Grant::region(name, shared, writable),
+                (shared, paddr) => Grant::dma(name, shared, *paddr),
+            },
             Source::DevicePorts(d) => match &objects.devices[d].ports {
                 Some(ports) => Grant::io_ports(name, ports).tagged(pci_tag(&objects.devices[d])),
                 None => continue,
@@ -382,6 +417,12 @@ fn spawn(
             Source::DeviceEvents(d) => match &objects.devices[d].irq {
                 Some(irq) => Grant::irq_events(name, irq),
                 None => continue,
+            },
+            Source::DeviceEventsSignal { device, badge } => match &objects.devices[device].irq {
+                Some(irq) => Grant::signal(name, irq.notification(), badge_of(badge)?),
+                None => {
+                    return Err(BootError::NoInterrupt { component: component.name, device: PLAN.devices[device].name })
+                }
             },
             Source::Dma => match dma {
                 Some((region, paddr)) => Grant::dma(name, region, *paddr),

@@ -589,6 +589,7 @@ impl Checker<'_> {
                 size: DISK_DATA,
                 writers: vec![vfs.clone(), driver.clone()],
                 readers: Vec::new(),
+                dma: false,
             });
             vfs_grants.ring_ends += 2;
             vfs_grants.regions += 1;
@@ -604,6 +605,7 @@ impl Checker<'_> {
                 size: CLIENT_BUFFER,
                 writers: vec![client.clone(), vfs.clone()],
                 readers: Vec::new(),
+                dma: false,
             });
             out.notifications.push(NotificationLink {
                 name: generated::client_done(client),

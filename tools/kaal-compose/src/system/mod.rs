@@ -70,6 +70,9 @@ pub struct System {
     pub notifications: Vec<NotificationLink>,
     pub rings: Vec<Ring>,
     pub regions: Vec<Region>,
+    /// Rights to signal a device's interrupt notification (only the tool's built-in
+    /// services make these), sorted by name.
+    pub device_signals: Vec<DeviceSignal>,
 }
 
 /// The machines KaaL can run on.
@@ -486,6 +489,23 @@ pub struct Region {
     pub writers: Vec<String>,
     /// Map it read-only.
     pub readers: Vec<String>,
+    /// Physically contiguous RAM (a power of two of bytes), whose physical address
+    /// every holder learns: packet buffers a device reads and writes by DMA while
+    /// another component fills and drains them. Only the tool's built-in services make
+    /// these (the network's buffers).
+    pub dma: bool,
+}
+
+/// The right for components other than a device's driver to signal the notification
+/// the device's interrupt arrives on, so that the driver, which waits there, also
+/// wakes for them. Signaller `i` sets badge bit `2 << i` (the interrupt is bit 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSignal {
+    /// The grant's name in each signaller.
+    pub name: String,
+    /// The device, by canonical name (`pci:00:08.0`); its holder waits.
+    pub device: String,
+    pub signal: Vec<String>,
 }
 
 const PAGE: u64 = 4096;

@@ -155,6 +155,7 @@ fn reads_a_complete_system() {
             size: 8192,
             writers: vec!["server".into()],
             readers: vec!["client".into(), "logger".into()],
+            dma: false,
         }]
     );
 }
@@ -333,6 +334,7 @@ fn expands_file_systems_into_services() {
         size,
         writers: writers.map(String::from).to_vec(),
         readers: vec![],
+        dma: false,
     };
     assert_eq!(
         system.regions,

@@ -196,6 +196,7 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
         notifications,
         rings,
         regions,
+        device_signals: Vec::new(),
     })
 }
 
@@ -1312,7 +1313,13 @@ impl Links<'_, '_> {
                     "give it `writers = [\"...\"]` and/or `readers = [\"...\"]`, or remove it",
                 );
             }
-            regions.push(Region { name: name.into_inner(), size: size.next_multiple_of(PAGE), writers, readers });
+            regions.push(Region {
+                name: name.into_inner(),
+                size: size.next_multiple_of(PAGE),
+                writers,
+                readers,
+                dma: false,
+            });
         }
         regions
     }
