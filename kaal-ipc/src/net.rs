@@ -58,9 +58,29 @@ pub const STACK_WAKE: &str = "net-wake";
 pub const DRIVER_KICK: &str = "nic-kick";
 /// The badge bit the driver's signal sets on `net-wake`.
 pub const DRIVER_BADGE: u64 = 1;
+/// Where in `nic-queues` the driver describes the card, after the first ring's slots:
+/// a `u32` [`INFO_MAGIC`] (stored last, with Release), then the MAC address (6 bytes).
+pub const INFO_OFFSET: usize = QUEUE_WINDOW - 64;
+pub const INFO_MAGIC: u32 = 0x4e49_4331;
+
+/// Publishes the card's MAC address for the stack (the driver, once, at start).
+pub fn publish_mac(queues: &impl SharedMemory, mac: [u8; 6]) {
+    queues.write_bytes(INFO_OFFSET + 4, &mac);
+    queues.store_u32(INFO_OFFSET, INFO_MAGIC, core::sync::atomic::Ordering::Release);
+}
+
+/// The card's MAC address, once the driver published it.
+pub fn published_mac(queues: &impl SharedMemory) -> Option<[u8; 6]> {
+    if queues.load_u32(INFO_OFFSET, core::sync::atomic::Ordering::Acquire) != INFO_MAGIC {
+        return None;
+    }
+    let mut mac = [0; 6];
+    queues.read_bytes(INFO_OFFSET + 4, &mut mac);
+    Some(mac)
+}
 
 const _: () = assert!(QUEUE_SLOTS as usize >= RX_BUFFERS && QUEUE_SLOTS as usize >= TX_BUFFERS);
-const _: () = assert!(256 + QUEUE_SLOTS as usize * core::mem::size_of::<NetBuffer>() <= QUEUE_WINDOW);
+const _: () = assert!(256 + QUEUE_SLOTS as usize * core::mem::size_of::<NetBuffer>() <= INFO_OFFSET);
 
 /// The rings, by window in `nic-queues`.
 pub mod queue {

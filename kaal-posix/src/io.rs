@@ -1,10 +1,13 @@
-//! `Read`, `Write` and `Seek`, and the error every file operation returns: an
-//! [`ErrorKind`] like `std::io::ErrorKind`, the operation and the path.
+//! `Read`, `Write` and `Seek`, and the error every file and socket operation returns:
+//! an [`ErrorKind`] like `std::io::ErrorKind`, the operation and the path (for a socket:
+//! its address or port, `10.0.2.2:8000`, `port 80`).
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::netproto;
 use crate::proto::Status;
 
 /// What went wrong, as `std::io::ErrorKind` names it.
@@ -33,9 +36,26 @@ pub enum ErrorKind {
     UnexpectedEof,
     /// `write_all` could not write everything.
     WriteZero,
-    /// The VFS server is not reachable (no `mounts` in system.toml, or `init` not
-    /// called), or it failed.
+    /// The VFS or network server is not reachable (no `mounts` or `network` in
+    /// system.toml, or `init` not called), or it stopped answering; or a stream is not
+    /// connected (yet, or any more).
     NotConnected,
+    /// A non-blocking socket's operation cannot go ahead yet.
+    WouldBlock,
+    /// Another socket listens on (or is bound to) that port.
+    AddrInUse,
+    /// Nothing listens at the address connected to.
+    ConnectionRefused,
+    /// The peer reset the connection.
+    ConnectionReset,
+    /// Sending on a stream whose sending side was shut down.
+    BrokenPipe,
+    /// A socket's timeout (`set_read_timeout`, `connect_timeout` ...) passed.
+    TimedOut,
+    /// The network is down: no address yet (DHCP), or the NIC driver stopped.
+    NetworkDown,
+    /// No route to the address.
+    HostUnreachable,
     Other,
 }
 
@@ -65,26 +85,58 @@ impl ErrorKind {
             Status::FileTooLarge => ErrorKind::FileTooLarge,
         }
     }
+
+    /// The kind for a network server status.
+    pub const fn from_net_status(status: netproto::Status) -> ErrorKind {
+        use netproto::Status as S;
+        match status {
+            S::Ok => ErrorKind::Other,
+            S::PermissionDenied => ErrorKind::PermissionDenied,
+            S::InvalidInput | S::BadHandle | S::BadRequest => ErrorKind::InvalidInput,
+            S::TooManySockets => ErrorKind::ResourceBusy,
+            S::OutOfMemory => ErrorKind::OutOfMemory,
+            S::WouldBlock => ErrorKind::WouldBlock,
+            S::AddrInUse => ErrorKind::AddrInUse,
+            S::ConnectionRefused => ErrorKind::ConnectionRefused,
+            S::ConnectionReset => ErrorKind::ConnectionReset,
+            S::NotConnected => ErrorKind::NotConnected,
+            S::BrokenPipe => ErrorKind::BrokenPipe,
+            S::TimedOut => ErrorKind::TimedOut,
+            S::NetworkDown => ErrorKind::NetworkDown,
+            S::Unreachable => ErrorKind::HostUnreachable,
+        }
+    }
 }
 
-/// A failed file operation: its kind, what was being done, and to which path.
+/// A failed file or socket operation: its kind, what was being done, and to which path
+/// (or socket address, or port).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     kind: ErrorKind,
-    /// "open", "read", "rename" ...
+    /// "open", "read", "rename", "connect" ...
     operation: &'static str,
     path: String,
     /// The server's own words, or this crate's.
-    detail: &'static str,
+    detail: Cow<'static, str>,
 }
 
 impl Error {
     pub fn new(kind: ErrorKind, operation: &'static str, path: &str, detail: &'static str) -> Error {
-        Error { kind, operation, path: String::from(path), detail }
+        Error { kind, operation, path: String::from(path), detail: Cow::Borrowed(detail) }
+    }
+
+    /// As [`Error::new`], with a detail made at run time ("no address from DHCP after
+    /// 5000 ms").
+    pub fn with_detail(kind: ErrorKind, operation: &'static str, path: &str, detail: String) -> Error {
+        Error { kind, operation, path: String::from(path), detail: Cow::Owned(detail) }
     }
 
     pub(crate) fn from_status(status: Status, operation: &'static str, path: &str) -> Error {
         Error::new(ErrorKind::from_status(status), operation, path, status.describe())
+    }
+
+    pub(crate) fn from_net_status(status: netproto::Status, operation: &'static str, path: &str) -> Error {
+        Error::new(ErrorKind::from_net_status(status), operation, path, status.describe())
     }
 
     pub fn kind(&self) -> ErrorKind {
@@ -99,6 +151,11 @@ impl Error {
 
     pub fn operation(&self) -> &'static str {
         self.operation
+    }
+
+    /// What went wrong, in words (the message without the operation and path).
+    pub fn detail(&self) -> &str {
+        &self.detail
     }
 }
 

@@ -43,7 +43,8 @@
 //! POLL's entries are in the buffer, 8 bytes each: the handle (`u32` LE) and the
 //! [`ready`] bits wanted (`u32` LE); the server writes back the bits that hold
 //! (including [`ready::ERROR`] and [`ready::HANGUP`], which need not be asked for) and
-//! answers with how many entries have any.
+//! answers with how many entries have any: 0 when the timeout passed first (as
+//! `poll(2)` does). A POLL of no entries without a timeout is `InvalidInput`.
 
 use crate::proto::{Request, Response};
 
@@ -168,7 +169,8 @@ pub enum Status {
     NotConnected = 34,
     /// Sending after SHUTDOWN of the write side.
     BrokenPipe = 35,
-    /// The POLL's timeout passed, or a connect got no answer.
+    /// A connect got no answer in time (a POLL that times out is answered `Ok` with no
+    /// entry ready).
     TimedOut = 36,
     /// The network is down: no address yet (DHCP), or the NIC driver stopped.
     NetworkDown = 37,

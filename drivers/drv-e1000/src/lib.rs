@@ -4,10 +4,19 @@
 //! self-test of the whole DMA path without a network).
 //!
 //! Both rings are the card's legacy descriptors (16 bytes each: buffer address, length,
-//! command or status) in one DMA pool, each with a 2 KiB buffer per descriptor. The
-//! driver owns the descriptors between the card's head and its tail: it hands a
-//! receive buffer back by moving the tail past it, and a transmit descriptor is free
-//! again once the card has set its "done" bit.
+//! command or status). The driver owns the descriptors between the card's head and its
+//! tail: it hands a receive buffer back by moving the tail past it, and a transmit
+//! descriptor is free again once the card has set its "done" bit.
+//!
+//! Two ways to use it:
+//! - [`E1000::init`]: the driver's own 2 KiB buffer per descriptor, in its DMA pool;
+//!   frames are copied in ([`E1000::send`]) and out ([`E1000::receive`]). Simple, for
+//!   tests and lessons.
+//! - [`E1000::init_for_buffers`]: descriptors only, pointing at buffers the caller owns
+//!   (physical addresses in shared DMA memory, with a token each): the card reads and
+//!   writes them directly and no frame is copied ([`E1000::post_receive`],
+//!   [`E1000::transmit`], [`E1000::take_received`], [`E1000::take_sent`]). This is how
+//!   the network's NIC component (services/nic-e1000) serves `kaal_ipc::net`.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -86,6 +95,7 @@ pub struct E1000 {
     #[dma]
     dma: DmaPool,
     rings: Option<Rings>,
+    frames: Option<Frames>,
     received: VecDeque<Vec<u8>>,
     /// Frames the card refused (receive errors) or that did not fit.
     dropped: u64,
@@ -102,6 +112,35 @@ struct Rings {
     tx_next: usize,
 }
 
+/// Descriptors per ring when the caller brings the buffers.
+pub const BUFFER_RING: usize = 256;
+const _: () = assert!(2 * BUFFER_RING * DESCRIPTOR <= DMA_BYTES && (BUFFER_RING * DESCRIPTOR).is_multiple_of(128));
+
+/// Descriptor rings over buffers the caller owns, each slot remembering its buffer's
+/// token. The ring keeps one slot empty, so `next == clean` means empty.
+struct Frames {
+    rx_descriptors: DmaBuffer,
+    tx_descriptors: DmaBuffer,
+    rx_tokens: Vec<u32>,
+    tx_tokens: Vec<u32>,
+    /// The next receive slot to fill, and the next the card may have finished.
+    rx_next: usize,
+    rx_clean: usize,
+    tx_next: usize,
+    tx_clean: usize,
+    /// Slots filled since the tail registers were last written.
+    rx_posted: bool,
+    tx_posted: bool,
+}
+
+/// A frame the card received into a caller's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    pub token: u32,
+    /// Bytes of the frame (0 if the card reported an error, or it spanned buffers).
+    pub len: usize,
+}
+
 fn failed(what: &'static str) -> DriverError {
     DriverError::Failed { driver: "e1000", what }
 }
@@ -110,14 +149,7 @@ impl E1000 {
     /// Resets the card, builds both rings, turns receive and transmit on and enables
     /// the receive interrupt. Returns the card's MAC address.
     pub fn init(&mut self) -> Result<[u8; 6], DriverError> {
-        self.regs.write(IMC, Interrupts::all())?;
-        self.regs.modify(CTRL, |c| c | Ctrl::RESET)?;
-        self.wait_for(|regs| Ok(!regs.read(CTRL)?.contains(Ctrl::RESET)), "the card did not come out of reset")?;
-        self.regs.write(IMC, Interrupts::all())?;
-        self.regs.modify(CTRL, |c| c | Ctrl::SET_LINK_UP)?;
-        for i in 0..128 {
-            self.regs.write(Reg::<u32, WriteOnly>::at(MULTICAST_TABLE + 4 * i), 0)?;
-        }
+        self.reset()?;
         let ring = |dma: &mut DmaPool| -> Result<(DmaBuffer, Vec<DmaBuffer>), DriverError> {
             let descriptors = dma.alloc(RING * DESCRIPTOR, 128)?;
             let buffers = (0..RING).map(|_| dma.alloc(BUFFER, BUFFER)).collect::<Result<Vec<_>, _>>()?;
@@ -141,14 +173,182 @@ impl E1000 {
         Ok(mac)
     }
 
-    fn ring_registers(&self, ring: usize, descriptors: &DmaBuffer, tail: u32) -> Result<(), DriverError> {
+    /// Resets the card and builds both rings empty, for buffers the caller brings
+    /// ([`post_receive`](Self::post_receive), [`transmit`](Self::transmit)); enables
+    /// the receive and transmit-done interrupts. Returns the card's MAC address.
+    pub fn init_for_buffers(&mut self) -> Result<[u8; 6], DriverError> {
+        self.reset()?;
+        let rx_descriptors = self.dma.alloc(BUFFER_RING * DESCRIPTOR, 128)?;
+        let tx_descriptors = self.dma.alloc(BUFFER_RING * DESCRIPTOR, 128)?;
+        self.ring_registers_sized(RX, &rx_descriptors, BUFFER_RING, 0)?;
+        self.ring_registers_sized(TX, &tx_descriptors, BUFFER_RING, 0)?;
+        self.regs.write(RCTL, Rctl::ENABLE | Rctl::BROADCAST | Rctl::STRIP_CRC)?;
+        self.regs.write(TCTL, Tctl::ENABLE | Tctl::PAD_SHORT | Tctl::DEFAULTS)?;
+        self.frames = Some(Frames {
+            rx_descriptors,
+            tx_descriptors,
+            rx_tokens: alloc::vec![0; BUFFER_RING],
+            tx_tokens: alloc::vec![0; BUFFER_RING],
+            rx_next: 0,
+            rx_clean: 0,
+            tx_next: 0,
+            tx_clean: 0,
+            rx_posted: false,
+            tx_posted: false,
+        });
+        self.regs.write(IMS, Interrupts::RX_TIMER | Interrupts::RX_OVERRUN | Interrupts::TX_DONE)?;
+        let mac = self.mac()?;
+        defmt::info!(
+            "e1000 up: MAC {=[u8]:02x}, rings of {=usize} descriptors for shared buffers",
+            mac[..],
+            BUFFER_RING
+        );
+        Ok(mac)
+    }
+
+    fn reset(&mut self) -> Result<(), DriverError> {
+        self.regs.write(IMC, Interrupts::all())?;
+        self.regs.modify(CTRL, |c| c | Ctrl::RESET)?;
+        self.wait_for(|regs| Ok(!regs.read(CTRL)?.contains(Ctrl::RESET)), "the card did not come out of reset")?;
+        self.regs.write(IMC, Interrupts::all())?;
+        self.regs.modify(CTRL, |c| c | Ctrl::SET_LINK_UP)?;
+        for i in 0..128 {
+            self.regs.write(Reg::<u32, WriteOnly>::at(MULTICAST_TABLE + 4 * i), 0)?;
+        }
+        Ok(())
+    }
+
+    fn frames(&mut self) -> Result<&mut Frames, DriverError> {
+        self.frames.as_mut().ok_or(failed("a shared-buffer call before init_for_buffers"))
+    }
+
+    /// Gives the card an empty buffer at physical address `paddr` (at least
+    /// [`BUFFER`] bytes, which the caller vouches for) to receive into. `Ok(false)` if
+    /// the receive ring is full. The card sees it at the next [`flush`](Self::flush).
+    pub fn post_receive(&mut self, paddr: u64, token: u32) -> Result<bool, DriverError> {
+        let frames = self.frames.as_mut().ok_or(failed("post_receive before init_for_buffers"))?;
+        let i = frames.rx_next;
+        if (i + 1) % BUFFER_RING == frames.rx_clean {
+            return Ok(false);
+        }
+        let mut entry = [0u8; DESCRIPTOR];
+        entry[..8].copy_from_slice(&paddr.to_le_bytes());
+        self.dma.write(&frames.rx_descriptors, i * DESCRIPTOR, &entry)?;
+        frames.rx_tokens[i] = token;
+        frames.rx_next = (i + 1) % BUFFER_RING;
+        frames.rx_posted = true;
+        Ok(true)
+    }
+
+    /// Queues the `len`-byte frame (without CRC) in the buffer at physical address
+    /// `paddr` for sending. `Ok(false)` if the transmit ring is full. The card sees it
+    /// at the next [`flush`](Self::flush).
+    pub fn transmit(&mut self, paddr: u64, len: usize, token: u32) -> Result<bool, DriverError> {
+        if len > MAX_FRAME || len == 0 {
+            return Err(failed("a frame to send is empty or longer than 1514 bytes"));
+        }
+        let frames = self.frames.as_mut().ok_or(failed("transmit before init_for_buffers"))?;
+        let i = frames.tx_next;
+        if (i + 1) % BUFFER_RING == frames.tx_clean {
+            return Ok(false);
+        }
+        let mut entry = [0u8; DESCRIPTOR];
+        entry[..8].copy_from_slice(&paddr.to_le_bytes());
+        entry[8..10].copy_from_slice(&(len as u16).to_le_bytes());
+        entry[11] = TX_END_INSERT_CRC_REPORT;
+        self.dma.write(&frames.tx_descriptors, i * DESCRIPTOR, &entry)?;
+        frames.tx_tokens[i] = token;
+        frames.tx_next = (i + 1) % BUFFER_RING;
+        frames.tx_posted = true;
+        Ok(true)
+    }
+
+    /// Tells the card about the buffers posted and frames queued since the last flush:
+    /// one register write per ring, for a whole batch.
+    pub fn flush(&mut self) -> Result<(), DriverError> {
+        let frames = self.frames()?;
+        let (rx, tx) = (frames.rx_posted.then_some(frames.rx_next), frames.tx_posted.then_some(frames.tx_next));
+        frames.rx_posted = false;
+        frames.tx_posted = false;
+        if let Some(tail) = rx {
+            self.regs.write(Reg::<u32, WriteOnly>::at(RX + TAIL), tail as u32)?;
+        }
+        if let Some(tail) = tx {
+            self.regs.write(Reg::<u32, WriteOnly>::at(TX + TAIL), tail as u32)?;
+        }
+        Ok(())
+    }
+
+    /// The next buffer the card has filled, if any (its `len` is 0 if the card
+    /// reported an error for it or the frame did not fit: the buffer is still the
+    /// caller's again).
+    pub fn take_received(&mut self) -> Result<Option<Received>, DriverError> {
+        let Some(frames) = self.frames.as_mut() else { return Ok(None) };
+        let i = frames.rx_clean;
+        if i == frames.rx_next {
+            return Ok(None);
+        }
+        let mut entry = [0u8; DESCRIPTOR];
+        self.dma.read(&frames.rx_descriptors, i * DESCRIPTOR, &mut entry)?;
+        let (status, errors) = (entry[12], entry[13]);
+        if status & DONE == 0 {
+            return Ok(None);
+        }
+        let len = u16::from_le_bytes([entry[8], entry[9]]) as usize;
+        let whole = status & END_OF_PACKET != 0 && errors == 0 && len <= MAX_FRAME;
+        if !whole {
+            self.dropped += 1;
+        }
+        frames.rx_clean = (i + 1) % BUFFER_RING;
+        Ok(Some(Received { token: frames.rx_tokens[i], len: if whole { len } else { 0 } }))
+    }
+
+    /// The token of the next buffer the card has sent, if any (the buffer is the
+    /// caller's again).
+    pub fn take_sent(&mut self) -> Result<Option<u32>, DriverError> {
+        let Some(frames) = self.frames.as_mut() else { return Ok(None) };
+        let i = frames.tx_clean;
+        if i == frames.tx_next {
+            return Ok(None);
+        }
+        let mut status = [0u8; 1];
+        self.dma.read(&frames.tx_descriptors, i * DESCRIPTOR + 12, &mut status)?;
+        if status[0] & DONE == 0 {
+            return Ok(None);
+        }
+        frames.tx_clean = (i + 1) % BUFFER_RING;
+        Ok(Some(frames.tx_tokens[i]))
+    }
+
+    /// Buffers the card holds: posted for receiving, and frames not yet sent.
+    pub fn buffers_held(&self) -> (usize, usize) {
+        match &self.frames {
+            Some(f) => (
+                (f.rx_next + BUFFER_RING - f.rx_clean) % BUFFER_RING,
+                (f.tx_next + BUFFER_RING - f.tx_clean) % BUFFER_RING,
+            ),
+            None => (0, 0),
+        }
+    }
+
+    fn ring_registers_sized(
+        &self,
+        ring: usize,
+        descriptors: &DmaBuffer,
+        len: usize,
+        tail: u32,
+    ) -> Result<(), DriverError> {
         let at = |offset| Reg::<u32, WriteOnly>::at(ring + offset);
         self.regs.write(at(BASE_LOW), descriptors.paddr() as u32)?;
         self.regs.write(at(BASE_HIGH), (descriptors.paddr() >> 32) as u32)?;
-        self.regs.write(at(LENGTH), (RING * DESCRIPTOR) as u32)?;
+        self.regs.write(at(LENGTH), (len * DESCRIPTOR) as u32)?;
         self.regs.write(at(HEAD), 0)?;
         self.regs.write(at(TAIL), tail)?;
         Ok(())
+    }
+
+    fn ring_registers(&self, ring: usize, descriptors: &DmaBuffer, tail: u32) -> Result<(), DriverError> {
+        self.ring_registers_sized(ring, descriptors, RING, tail)
     }
 
     /// Polls `ready` a bounded number of times (the card answers within microseconds).

@@ -57,9 +57,20 @@ pub struct BuiltSystem {
     pub machine: Machine,
     /// Its disks, as attached (their QEMU arguments are in `machine`).
     pub disks: Vec<disk::AttachedDisk>,
+    /// The host ports forwarded to its network (the system's `[network] forwards` with
+    /// those of [`BuildOptions::forwards`]; their QEMU arguments are in `machine`).
+    pub forwards: Vec<system::Forward>,
 }
 
 impl BuiltSystem {
+    /// Prints, on stdout, where the host reaches each forwarded port: one
+    /// [`qemu::forward_line`] each.
+    pub fn print_forwards(&self) {
+        for forward in &self.forwards {
+            println!("{}", qemu::forward_line(forward));
+        }
+    }
+
     /// QEMU's settings for this system (see [`Machine::qemu_config`]), with the decoder
     /// for its images' defmt logs.
     ///
@@ -101,7 +112,12 @@ impl Machine {
 pub fn machine_of(dir: &Path) -> Result<Machine> {
     if assemble::is_system_dir(dir) {
         let file = load_system_file(dir)?;
-        Ok(Machine { qemu_args: file.system.qemu.args, memory_mib: Some(file.system.qemu.memory_mib) })
+        let mut qemu_args = file.system.qemu.args.clone();
+        // The card, without forwards: nothing here is for the host to reach.
+        if let Some(network) = &file.system.network {
+            qemu_args.extend(qemu::network_args(network, &[]));
+        }
+        Ok(Machine { qemu_args, memory_mib: Some(file.system.qemu.memory_mib) })
     } else {
         let system = project::Project::discover(dir)?.system(dir)?;
         Ok(Machine { qemu_args: system.qemu_args, memory_mib: None })
@@ -216,6 +232,50 @@ pub struct BuildOptions {
     pub source: Option<PathBuf>,
     /// Disk images in place of the system's own (`kaal run --disk NAME=IMAGE`).
     pub disks: Vec<(String, PathBuf)>,
+    /// Host ports to forward to the system's network (`kaal run --forward HOST:GUEST`),
+    /// each in place of the system's forwards to the same guest port and protocol.
+    pub forwards: Vec<system::Forward>,
+}
+
+/// The forwards a run of `file`'s system uses: see [`qemu::merge_forwards`]. Forwards
+/// from the command line for a system without `[network]` are an error.
+fn forwards_of(file: Option<&assemble::SystemFile>, extra: &[system::Forward]) -> Result<Vec<system::Forward>> {
+    let step = "forwarding host ports";
+    let network = file.and_then(|f| f.system.network.as_ref());
+    let Some(network) = network else {
+        if extra.is_empty() {
+            return Ok(Vec::new());
+        }
+        let shown: Vec<String> = extra.iter().map(ToString::to_string).collect();
+        return Err(match file {
+            Some(file) => ToolError::new(
+                step,
+                format!(
+                    "{} declares no [network], so there is nothing to forward {} to",
+                    file.display,
+                    shown.join(", ")
+                ),
+                format!(
+                    "declare one in {} (the network stack needs [time] too):\n  [network]\n  forwards = [\"{}\"]\n\n  \
+                     [time]\n  source = \"pit\"\nor leave out --forward",
+                    file.display, shown[0]
+                ),
+            ),
+            None => ToolError::new(
+                step,
+                format!("this system has no system.toml, so no [network] to forward {} to", shown.join(", ")),
+                "leave out --forward, and pass the system's own -netdev with hostfwd after `--`",
+            ),
+        });
+    };
+    qemu::merge_forwards(&network.forwards, extra).map_err(|why| {
+        ToolError::new(
+            step,
+            why,
+            "each host port can be forwarded once per protocol: pick another host port with --forward (one for the \
+             same guest port replaces the system's)",
+        )
+    })
 }
 
 /// Builds the system in `dir` (or the default system) with everything it needs.
@@ -228,6 +288,7 @@ pub fn build_with(dir: Option<&Path>, options: &BuildOptions, reporter: &Reporte
     let dir = find_system_dir(dir)?;
     // A system.toml is checked before anything (even the kernel) is built.
     let system_file = if assemble::is_system_dir(&dir) { Some(load_system_file(&dir)?) } else { None };
+    let forwards = forwards_of(system_file.as_ref(), &options.forwards)?;
     host::ensure(reporter)?;
     let project = match &system_file {
         Some(file) => system_project(file)?,
@@ -258,6 +319,9 @@ pub fn build_with(dir: Option<&Path>, options: &BuildOptions, reporter: &Reporte
                 disk::prepare(&file.system.disks, &file.dir, &file.display, &options.disks, &scratch, reporter)?;
             let mut qemu_args = file.system.qemu.args.clone();
             qemu_args.extend(disks.iter().flat_map(disk::AttachedDisk::qemu_args));
+            if let Some(network) = &file.system.network {
+                qemu_args.extend(qemu::network_args(network, &forwards));
+            }
             let display = file.display.trim_end_matches(assemble::SYSTEM_FILE).trim_end_matches('/').to_string();
             let system = project::SystemCrate {
                 dir: file.dir.clone(),
@@ -277,6 +341,7 @@ pub fn build_with(dir: Option<&Path>, options: &BuildOptions, reporter: &Reporte
                 machine: Machine { qemu_args, memory_mib: Some(file.system.qemu.memory_mib) },
                 plan: Some((assembled.plan, file)),
                 disks,
+                forwards,
             })
         }
         None => {
@@ -292,7 +357,43 @@ pub fn build_with(dir: Option<&Path>, options: &BuildOptions, reporter: &Reporte
                 plan: None,
                 machine,
                 disks: Vec::new(),
+                forwards,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use system::{Forward, Protocol};
+
+    fn file(toml: &str) -> assemble::SystemFile {
+        let system = system::parse("system.toml", toml).unwrap_or_else(|e| panic!("{e}"));
+        assemble::SystemFile { dir: PathBuf::from("."), display: "demo/system.toml".into(), system }
+    }
+
+    #[test]
+    fn forwards_from_the_command_line_need_a_network() {
+        let tcp = |host, guest| Forward { protocol: Protocol::Tcp, host, guest };
+        let plain = file("[system]\nname = \"demo\"\n\n[components.a]\npath = \"a\"\n");
+        assert_eq!(forwards_of(Some(&plain), &[]).map_err(|e| e.to_string()), Ok(vec![]));
+        let error = forwards_of(Some(&plain), &[tcp(8080, 80)]).unwrap_err().to_string();
+        assert!(error.contains("demo/system.toml declares no [network], so there is nothing to forward 8080:80 to"));
+        assert!(error.contains("[network]") && error.contains("[time]"), "{error}");
+        assert!(forwards_of(None, &[tcp(8080, 80)]).is_err());
+        assert_eq!(forwards_of(None, &[]).map_err(|e| e.to_string()), Ok(vec![]));
+
+        let networked = file(
+            "[system]\nname = \"demo\"\n\n[time]\n\n[network]\nforwards = [\"8080:80\"]\n\n[components.a]\npath = \"a\"\n",
+        );
+        assert_eq!(forwards_of(Some(&networked), &[]).map_err(|e| e.to_string()), Ok(vec![tcp(8080, 80)]));
+        assert_eq!(
+            forwards_of(Some(&networked), &[tcp(18080, 80)]).map_err(|e| e.to_string()),
+            Ok(vec![tcp(18080, 80)]),
+            "moved to another host port"
+        );
+        let error = forwards_of(Some(&networked), &[tcp(8080, 22)]).unwrap_err().to_string();
+        assert!(error.contains("host port 8080 (tcp) would be forwarded twice"), "{error}");
     }
 }

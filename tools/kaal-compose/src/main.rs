@@ -63,6 +63,11 @@ enum Cmd {
         /// Attach IMAGE as the system's disk NAME, in place of its [disks.NAME] (repeatable).
         #[arg(long, value_name = "NAME=IMAGE", value_parser = parse_disk)]
         disk: Vec<(String, PathBuf)>,
+        /// Forward HOST port on 127.0.0.1 to GUEST port of the system's `[network]`: TCP, or
+        /// UDP as udp:HOST:GUEST (repeatable). It replaces the system's forward to the
+        /// same guest port.
+        #[arg(long, value_name = "HOST:GUEST", value_parser = parse_forward)]
+        forward: Vec<kaal_compose::system::Forward>,
         /// Extra arguments for QEMU, after `--`.
         #[arg(last = true)]
         qemu_args: Vec<String>,
@@ -161,8 +166,8 @@ fn run(cli: Cli) -> Result<i32> {
             print!("{}", build_summary(&built));
             Ok(0)
         }
-        Cmd::Run { system, timeout, gdb, icount, memory, disk, qemu_args } => {
-            let options = kaal_compose::BuildOptions { disks: disk, ..options };
+        Cmd::Run { system, timeout, gdb, icount, memory, disk, forward, qemu_args } => {
+            let options = kaal_compose::BuildOptions { disks: disk, forwards: forward, ..options };
             let built = kaal_compose::build_with(system.as_deref(), &options, &reporter)?;
             // The system's own QEMU arguments (its devices), then the command line's.
             let mut cfg = built.qemu_config(memory);
@@ -171,6 +176,7 @@ fn run(cli: Cli) -> Result<i32> {
             cfg.gdb = gdb;
             cfg.icount = icount;
             reporter.info(format!("booting {} (timeout {timeout}s)", built.system.display));
+            built.print_forwards();
             let outcome = qemu::boot(&built.kernel.image, &built.image.path, &shown(&cfg, &reporter))?;
             let code = outcome.exit_code();
             if code == 0 {
@@ -577,6 +583,12 @@ fn main() -> ExitCode {
 /// `cfg`, printing QEMU's command line first in verbose mode (`-v`).
 fn shown(cfg: &QemuConfig, reporter: &kaal_compose::progress::Reporter) -> QemuConfig {
     QemuConfig { show_command: reporter.verbosity >= kaal_compose::progress::Verbosity::Verbose, ..cfg.clone() }
+}
+
+/// `HOST:GUEST` or `udp:HOST:GUEST` for `--forward`.
+fn parse_forward(text: &str) -> Result<kaal_compose::system::Forward, String> {
+    kaal_compose::system::Forward::parse(text)
+        .map_err(|why| format!("{why} (e.g. --forward 8080:80, or --forward udp:5353:53 for UDP)"))
 }
 
 /// `NAME=IMAGE` for `--disk`.

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use kaal_abi::exit::ExitStatus;
 
 use crate::error::{Result, ToolError};
+use crate::system::{Forward, Network};
 
 /// QEMU's CPU model: the kernel config needs 1 GiB pages (`+pdpe1gb`) and leaves PCID,
 /// FSGSBASE instructions, XSAVE and VME off. `qemu64` hangs before printing anything.
@@ -117,6 +118,51 @@ pub fn command(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Command {
     }
     cmd.args(&cfg.extra_args);
     cmd
+}
+
+/// QEMU's arguments for a system's `[network]`: a user-mode network (`-netdev user`)
+/// with `forwards` as `hostfwd` rules, which bind 127.0.0.1 only, and the card at PCI
+/// slot [`Network::NIC_SLOT`].
+pub fn network_args(network: &Network, forwards: &[Forward]) -> Vec<String> {
+    let mut netdev = "user,id=kaalnet0".to_string();
+    for forward in forwards {
+        netdev += &format!(",hostfwd={}:127.0.0.1:{}-:{}", forward.protocol.as_str(), forward.host, forward.guest);
+    }
+    vec![
+        "-netdev".into(),
+        netdev,
+        "-device".into(),
+        format!("{},netdev=kaalnet0,addr={:02x}", network.nic.qemu_device(), Network::NIC_SLOT),
+    ]
+}
+
+/// The forwards a run uses: the system's, with those of the command line (`kaal run
+/// --forward`) in place of any for the same guest port and protocol (so a forward can
+/// move to another host port), and added otherwise. Two on one host port (and
+/// protocol) is an error, said as a sentence.
+pub fn merge_forwards(system: &[Forward], extra: &[Forward]) -> std::result::Result<Vec<Forward>, String> {
+    let replaced = |f: &Forward| extra.iter().any(|e| e.guest == f.guest && e.protocol == f.protocol);
+    let merged: Vec<Forward> = system.iter().filter(|f| !replaced(f)).chain(extra).copied().collect();
+    for (i, forward) in merged.iter().enumerate() {
+        if let Some(other) =
+            merged[..i].iter().find(|other| other.host == forward.host && other.protocol == forward.protocol)
+        {
+            return Err(format!(
+                "host port {} ({}) would be forwarded twice: to guest port {} and to guest port {}",
+                forward.host,
+                forward.protocol.as_str(),
+                other.guest,
+                forward.guest
+            ));
+        }
+    }
+    Ok(merged)
+}
+
+/// The line `kaal run` prints for a forward before booting:
+/// `[kaal] forward http://127.0.0.1:8080 -> guest:80`.
+pub fn forward_line(forward: &Forward) -> String {
+    format!("[kaal] forward {} -> guest:{}", forward.url(), forward.guest)
 }
 
 /// How a run ended.
@@ -393,6 +439,56 @@ mod tests {
         assert_eq!(outcome(Verdict::Exited(ExitStatus::PANIC)).exit_code(), 2);
         assert_eq!(outcome(Verdict::Timeout { after: Duration::from_secs(1) }).exit_code(), EXIT_TIMEOUT);
         assert_eq!(outcome(Verdict::NoVerdict { status: Some(1), stderr: String::new() }).exit_code(), EXIT_NO_VERDICT);
+    }
+
+    #[test]
+    fn network_arguments_forward_localhost_only() {
+        use crate::system::{Address, NicKind, Protocol};
+        let tcp = |host, guest| Forward { protocol: Protocol::Tcp, host, guest };
+        let udp = Forward { protocol: Protocol::Udp, host: 5353, guest: 53 };
+        let network = Network { nic: NicKind::E1000, address: Address::Dhcp, forwards: vec![tcp(8080, 80), udp] };
+        assert_eq!(
+            network_args(&network, &network.forwards),
+            [
+                "-netdev",
+                "user,id=kaalnet0,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=udp:127.0.0.1:5353-:53",
+                "-device",
+                "e1000,netdev=kaalnet0,addr=08"
+            ]
+        );
+        let virtio = Network { nic: NicKind::VirtioNet, ..network };
+        assert_eq!(
+            network_args(&virtio, &[]),
+            ["-netdev", "user,id=kaalnet0", "-device", "virtio-net-pci,netdev=kaalnet0,addr=08"]
+        );
+        assert_eq!(forward_line(&tcp(8080, 80)), "[kaal] forward http://127.0.0.1:8080 -> guest:80");
+        assert_eq!(forward_line(&tcp(9000, 8080)), "[kaal] forward http://127.0.0.1:9000 -> guest:8080");
+        assert_eq!(forward_line(&tcp(7007, 7)), "[kaal] forward tcp://127.0.0.1:7007 -> guest:7");
+        assert_eq!(forward_line(&udp), "[kaal] forward udp://127.0.0.1:5353 -> guest:53");
+    }
+
+    #[test]
+    fn command_line_forwards_replace_the_systems_for_their_guest_port() {
+        use crate::system::Protocol;
+        let tcp = |host, guest| Forward { protocol: Protocol::Tcp, host, guest };
+        let udp = |host, guest| Forward { protocol: Protocol::Udp, host, guest };
+        let system = [tcp(8080, 80), tcp(7007, 7), udp(5353, 53)];
+        assert_eq!(merge_forwards(&system, &[]), Ok(system.to_vec()));
+        // Moved to another host port; the others stay, and a new one is added.
+        assert_eq!(
+            merge_forwards(&system, &[tcp(18080, 80), tcp(2222, 22)]),
+            Ok(vec![tcp(7007, 7), udp(5353, 53), tcp(18080, 80), tcp(2222, 22)])
+        );
+        // Only the same protocol is replaced.
+        assert_eq!(
+            merge_forwards(&system, &[udp(9999, 80)]),
+            Ok(vec![tcp(8080, 80), tcp(7007, 7), udp(5353, 53), udp(9999, 80)])
+        );
+        // A host port used twice is an error; once per protocol is not.
+        let error = merge_forwards(&system, &[tcp(8080, 22)]).unwrap_err();
+        assert!(error.contains("host port 8080 (tcp) would be forwarded twice: to guest port 80"), "{error}");
+        assert!(merge_forwards(&system, &[tcp(5353, 53)]).is_ok());
+        assert!(merge_forwards(&[], &[tcp(1, 2), tcp(1, 3)]).is_err());
     }
 
     #[test]

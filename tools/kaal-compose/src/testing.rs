@@ -104,6 +104,15 @@ impl Boot {
         self
     }
 
+    /// Forwards TCP port `host` on 127.0.0.1 to the system's guest port `guest` (its
+    /// `[network]` must exist), in place of the system's own forward to `guest`: a test
+    /// picks a free host port ([`free_port`]) so that tests running at once do not
+    /// collide.
+    pub fn forward(mut self, host: u16, guest: u16) -> Self {
+        self.options.forwards.push(crate::system::Forward { protocol: crate::system::Protocol::Tcp, host, guest });
+        self
+    }
+
     /// Runs with deterministic virtual time.
     pub fn icount(mut self) -> Self {
         self.qemu.icount = true;
@@ -137,8 +146,18 @@ impl Boot {
             qemu.extra_args = machine.extra_args.into_iter().chain(qemu.extra_args).collect();
         }
         qemu.cpu = crate::qemu::cpu_model(&built.kernel.config);
+        built.print_forwards();
         crate::qemu::boot(&built.kernel.image, &built.image.path, &qemu)
     }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on now, for [`Boot::forward`]: the
+/// operating system picks it (a bind to port 0), and it is free again once this
+/// returns. Another process could take it before QEMU binds it, which is rare.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .unwrap_or_else(|e| panic!("cannot bind a TCP port on 127.0.0.1 to find a free one: {e}"));
+    listener.local_addr().unwrap_or_else(|e| panic!("cannot read the bound port: {e}")).port()
 }
 
 /// The seL4 16.0.0 source tree the tests use: `KAAL_SEL4_SOURCE` when it holds 16.0.0,

@@ -13,8 +13,8 @@ use toml::de::{DeTable, DeValue};
 use super::error::{ConfigError, ConfigErrors, Source};
 use super::raw::{
     keys_of, RawChannel, RawComponent, RawConnections, RawDevice, RawDisk, RawFile, RawFileSystem, RawGitSource,
-    RawKernel, RawMmio, RawMountTable, RawNotification, RawPriorities, RawProbe, RawQemu, RawRegion, RawResources,
-    RawRing, RawSystem, RawTime, MOUNT_EXPECTED, SIZE_EXPECTED,
+    RawKernel, RawMmio, RawMountTable, RawNetwork, RawNetworkGrant, RawNotification, RawPriorities, RawProbe, RawQemu,
+    RawRegion, RawResources, RawRing, RawSystem, RawTime, MOUNT_EXPECTED, SIZE_EXPECTED,
 };
 use super::{did_you_mean, dotted, CONNECTION_KINDS};
 
@@ -337,6 +337,8 @@ fn schema(path: &[&str]) -> Schema {
         ["components", _] => Schema::Keys(keys_of::<RawComponent>()),
         ["components", _, "mounts"] => Schema::Names,
         ["components", _, "mounts", _] => Schema::Keys(keys_of::<RawMountTable>()),
+        ["components", _, "network"] => Schema::Keys(keys_of::<RawNetworkGrant>()),
+        ["network"] => Schema::Keys(keys_of::<RawNetwork>()),
         ["connections"] => Schema::Keys(keys_of::<RawConnections>()),
         ["connections", kind] if kind_noun(kind).is_some() => Schema::Names,
         ["connections", "channels", _] => Schema::Keys(keys_of::<RawChannel>()),
@@ -363,6 +365,7 @@ fn table_name(path: &[&str]) -> String {
         ["filesystems", name] => format!("file system `{name}`"),
         ["components", name, "mounts"] => format!("component `{name}`'s mounts"),
         ["components", name, "mounts", point] => format!("mount `{point}` of component `{name}`"),
+        ["components", name, "network"] => format!("component `{name}`'s network"),
         ["connections", kind, name] if kind_noun(kind).is_some() => {
             format!("{} `{name}`", kind_noun(kind).unwrap_or_default())
         }
@@ -406,7 +409,8 @@ fn unknown_key(
             if is_table { format!("unknown section `[{key}]`") } else { format!("unknown top-level key `{key}`") },
             format!(
                 "{suggestion}a system.toml has the sections [system], [resources], [qemu], [kernel], [time], \
-                 [components.<name>] and [connections.<kind>.<name>]"
+                 [devices.<name>], [disks.<name>], [filesystems.<name>], [network], [components.<name>] and \
+                 [connections.<kind>.<name>]"
             ),
         ),
         ["connections"] => (
@@ -511,6 +515,20 @@ fn example(table: &[&str], key: &str) -> Option<String> {
         }
         (["filesystems", _], "size") => "size = \"8 MiB\"".to_string(),
         (["filesystems", _], "read-only") => "read-only = true (the default is the disk's)".to_string(),
+        ([], "network") => "[network]\nnic = \"e1000\"\naddress = \"dhcp\"\nforwards = [\"8080:80\"]".to_string(),
+        (["network"], "nic") => "nic = \"e1000\" (or \"virtio-net\")".to_string(),
+        (["network"], "address") => "address = \"dhcp\" (or a static address, \"10.0.2.15/24\")".to_string(),
+        (["network"], "gateway") => "gateway = \"10.0.2.2\" (with a static address)".to_string(),
+        (["network"], "forwards") => {
+            "forwards = [\"8080:80\", \"udp:5353:53\"] (host port on 127.0.0.1 to guest port)".to_string()
+        }
+        (["components", _, "network"], "listen") => {
+            "listen = [80, 7] (local ports it may listen on or bind)".to_string()
+        }
+        (["components", _, "network"], "connect") => {
+            "connect = [8000] (remote ports it may connect or send to)".to_string()
+        }
+        (["components", ..], "network") => "network = { listen = [80], connect = [8000] }".to_string(),
         ([], "system") => "[system]\nname = \"my-system\"".to_string(),
         ([], "resources") => "[resources]\nheap = \"16 MiB\"".to_string(),
         ([], "qemu") => "[qemu]\nmemory = \"512 MiB\"".to_string(),
@@ -617,7 +635,7 @@ mod tests {
     /// generic text.
     #[test]
     fn every_known_key_has_an_example() {
-        let tables: [&[&str]; 25] = [
+        let tables: [&[&str]; 27] = [
             &[],
             &["system"],
             &["resources"],
@@ -643,6 +661,8 @@ mod tests {
             &["filesystems", "data"],
             &["components", "a", "mounts"],
             &["components", "a", "mounts", "/pub"],
+            &["network"],
+            &["components", "a", "network"],
         ];
         for table in tables {
             match schema(table) {

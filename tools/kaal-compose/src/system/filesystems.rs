@@ -473,6 +473,18 @@ impl Checker<'_> {
                 format!("the notification that tells component `{client}` its request is answered"),
             ));
         }
+        self.reserved_clashes(raw_components, connections, &reserved, &format!("the system's file systems ({at})"));
+    }
+
+    /// Reports components and connections named like one of `reserved` (a name, and
+    /// what it is for), which the tool adds for `added_for` ("the system's network").
+    pub(super) fn reserved_clashes(
+        &mut self,
+        raw_components: &Tables<RawComponent>,
+        connections: &RawConnections,
+        reserved: &[(String, String)],
+        added_for: &str,
+    ) {
         let mut names: Vec<(&Name, String, &str)> =
             raw_components.keys().map(|n| (n, format!("components.{}", key_part(n.get_ref())), "component")).collect();
         let kinds = [
@@ -491,10 +503,7 @@ impl Checker<'_> {
             self.report(
                 &name.span(),
                 key,
-                format!(
-                    "the name `{}` is reserved for {what}, which the tool adds for the system's file systems ({at})",
-                    name.get_ref()
-                ),
+                format!("the name `{}` is reserved for {what}, which the tool adds for {added_for}", name.get_ref()),
                 format!("rename the {noun}"),
             );
         }
@@ -529,6 +538,7 @@ impl Checker<'_> {
             time: false,
             passive: false,
             mounts: Vec::new(),
+            network: None,
             config: None,
             line,
         };

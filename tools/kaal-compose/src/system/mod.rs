@@ -63,6 +63,9 @@ pub struct System {
     /// service knows each by. When there are any, the components and connections
     /// below include the built-in services that serve them (see [`FileSystem`]).
     pub filesystems: Vec<FileSystem>,
+    /// Its network (`[network]`), if any. When there is one, the components and
+    /// connections below include the built-in services that serve it (see [`Network`]).
+    pub network: Option<Network>,
     /// In start order: highest priority first, then by name.
     pub components: Vec<Component>,
     /// Each connection list is sorted by name.
@@ -157,6 +160,9 @@ pub struct Component {
     /// The file systems it mounts (`mounts = { ... }`), in file order; it reaches them
     /// through channel `vfs` and its buffer region `vfs-<name>`.
     pub mounts: Vec<Mount>,
+    /// The ports it may use on the network (`network = { ... }`); it reaches the network
+    /// service through its buffer region `net-<name>` (see [`Network`]).
+    pub network: Option<NetworkGrant>,
     /// Text granted to it as the read-only region `config`, for built-in services;
     /// `None` for components from system.toml.
     pub config: Option<String>,
@@ -329,6 +335,193 @@ pub mod generated {
     pub fn client_done(component: &str) -> String {
         format!("vfs-{component}-done")
     }
+
+    /// The network card's driver component (see [`super::Network`]).
+    pub const NIC: &str = "nic";
+
+    /// The network service: the TCP/IP stack, serving the components with `network`.
+    pub const NET: &str = "net";
+
+    /// The packet buffers, DMA memory the card reads and writes, shared by `nic` and `net`.
+    pub const NIC_BUFFERS: &str = "nic-buffers";
+
+    /// The descriptor queues between `nic` and `net` (`kaal_ipc::net`).
+    pub const NIC_QUEUES: &str = "nic-queues";
+
+    /// The notification `nic` (badge bit 0) and every network client (bit `1 << (i + 1)`
+    /// for the `i`th) signal, and `net` waits on.
+    pub const NET_WAKE: &str = "net-wake";
+
+    /// The right of `net` to signal the card's interrupt notification, so that `nic`
+    /// wakes when there is something to send.
+    pub const NIC_KICK: &str = "nic-kick";
+
+    /// Network client `component`'s region, shared with `net`: its socket requests and
+    /// their data (`kaal_posix::netproto`).
+    pub fn net_client_buffer(component: &str) -> String {
+        format!("net-{component}")
+    }
+
+    /// The notification `net` signals when it answered network client `component`.
+    pub fn net_client_done(component: &str) -> String {
+        format!("net-{component}-done")
+    }
+}
+
+/// The system's network (`[network]`): one network card on QEMU's user-mode network
+/// (NAT, with the host reachable at 10.0.2.2), served by KaaL's network service.
+///
+/// Declaring it adds, to the validated system: component `nic` (the card's driver,
+/// services/nic-e1000 or services/nic-virtio, at PCI function [`Network::NIC_DEVICE`]);
+/// component `net` (the TCP/IP stack, services/net, configured by
+/// [`System::net_config`]); regions `nic-buffers` (DMA memory) and `nic-queues` between
+/// them; notification `net-wake`, which `nic` and each client signal and `net` waits on;
+/// device signal `nic-kick`, with which `net` wakes `nic`; and for each client `C` (a
+/// component with `network = { ... }`), in file order, region `net-C` and notification
+/// `net-C-done`. The names are in [`generated`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    pub nic: NicKind,
+    pub address: Address,
+    /// The host ports forwarded to the guest, in file order.
+    pub forwards: Vec<Forward>,
+}
+
+impl Network {
+    /// The card's PCI slot on bus 0.
+    pub const NIC_SLOT: u8 = 0x08;
+    /// The card's PCI function, by the broker's name.
+    pub const NIC_DEVICE: &'static str = "pci:00:08.0";
+}
+
+/// The network card QEMU emulates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NicKind {
+    /// An Intel 82540EM (`-device e1000`).
+    #[default]
+    E1000,
+    /// A virtio network device (`-device virtio-net-pci`).
+    VirtioNet,
+}
+
+impl NicKind {
+    /// Every kind, as written in system.toml.
+    pub const ALL: [NicKind; 2] = [NicKind::E1000, NicKind::VirtioNet];
+
+    /// The name used in `system.toml` (`nic = "..."`) and the `net` configuration.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            NicKind::E1000 => "e1000",
+            NicKind::VirtioNet => "virtio-net",
+        }
+    }
+
+    /// QEMU's `-device` driver for it.
+    pub const fn qemu_device(self) -> &'static str {
+        match self {
+            NicKind::E1000 => "e1000",
+            NicKind::VirtioNet => "virtio-net-pci",
+        }
+    }
+
+    /// Its driver's crate, under `services/` in the KaaL checkout.
+    pub const fn service(self) -> &'static str {
+        match self {
+            NicKind::E1000 => "nic-e1000",
+            NicKind::VirtioNet => "nic-virtio",
+        }
+    }
+}
+
+/// How the guest gets its IPv4 address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Address {
+    /// From QEMU's DHCP server (10.0.2.15, gateway 10.0.2.2).
+    #[default]
+    Dhcp,
+    /// Fixed: `address/prefix`, and the router off the local network, if any.
+    Static { address: [u8; 4], prefix: u8, gateway: Option<[u8; 4]> },
+}
+
+/// A transport protocol a forward carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    /// Its name in QEMU's `hostfwd` and in URLs.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+/// A host port on 127.0.0.1 that QEMU forwards to a guest port (`hostfwd`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forward {
+    pub protocol: Protocol,
+    pub host: u16,
+    pub guest: u16,
+}
+
+impl Forward {
+    /// How a forward is written, for errors.
+    pub const FORMS: &'static str = "write HOST:GUEST for TCP (\"8080:80\": host port 8080 on 127.0.0.1 to guest \
+                                     port 80) or udp:HOST:GUEST for UDP (\"udp:5353:53\"); ports are 1 to 65535";
+
+    /// Parses `HOST:GUEST`, `tcp:HOST:GUEST` or `udp:HOST:GUEST`; the error says what is
+    /// wrong (see [`Forward::FORMS`] for how to write one).
+    pub fn parse(text: &str) -> Result<Forward, String> {
+        let (protocol, ports) = match text.split_once(':') {
+            Some(("udp", rest)) => (Protocol::Udp, rest),
+            Some(("tcp", rest)) => (Protocol::Tcp, rest),
+            _ => (Protocol::Tcp, text),
+        };
+        let Some((host, guest)) = ports.split_once(':') else {
+            return Err(format!("`{text}` is not HOST:GUEST"));
+        };
+        let port = |digits: &str, which: &str| match digits.parse::<u32>() {
+            _ if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) => {
+                Err(format!("the {which} port `{digits}` in `{text}` is not a number"))
+            }
+            Ok(n @ 1..=65535) => Ok(n as u16),
+            _ => Err(format!("the {which} port {digits} in `{text}` is out of range")),
+        };
+        Ok(Forward { protocol, host: port(host, "host")?, guest: port(guest, "guest")? })
+    }
+
+    /// Where the host reaches it: `http://127.0.0.1:8080` for TCP to guest port 80 or
+    /// 8080, else `tcp://127.0.0.1:H` or `udp://127.0.0.1:H`.
+    pub fn url(&self) -> String {
+        let scheme = match (self.protocol, self.guest) {
+            (Protocol::Tcp, 80 | 8080) => "http",
+            (protocol, _) => protocol.as_str(),
+        };
+        format!("{scheme}://127.0.0.1:{}", self.host)
+    }
+}
+
+impl std::fmt::Display for Forward {
+    /// As system.toml writes it: `8080:80`, `udp:5353:53`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.protocol == Protocol::Udp {
+            f.write_str("udp:")?;
+        }
+        write!(f, "{}:{}", self.host, self.guest)
+    }
+}
+
+/// What a component may do on the network (`network = { listen = [...], connect = [...] }`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NetworkGrant {
+    /// Local ports it may listen on or bind, in the order written.
+    pub listen: Vec<u16>,
+    /// Remote ports it may connect or send to, in the order written.
+    pub connect: Vec<u16>,
 }
 
 /// A fixed device the system declares (`[devices.NAME]`): one KaaL does not ship.
@@ -397,6 +590,62 @@ impl System {
             .collect();
         Some(vfs_config_text(&self.filesystems, &clients))
     }
+}
+
+impl System {
+    /// The configuration of the `net` service (the text it is granted as region
+    /// `config`), or `None` if the system has no network. One item per line:
+    ///
+    /// ```text
+    /// nic <e1000|virtio-net>
+    /// address dhcp
+    /// address <a.b.c.d>/<prefix>[ gateway <a.b.c.d>]
+    /// client <index> <component> listen <ports|-> connect <ports|->
+    /// ```
+    ///
+    /// Client `i` is the `i`th component with `network` in file order; it signals
+    /// `net-wake` with badge bit `1 << (i + 1)` (bit 0 is `nic`'s). Ports are written
+    /// as in system.toml, separated by commas; `-` is none.
+    pub fn net_config(&self) -> Option<String> {
+        let network = self.network.as_ref()?;
+        let wake = self.notifications.iter().find(|n| n.name == generated::NET_WAKE && n.wait == generated::NET)?;
+        let empty = NetworkGrant::default();
+        let clients: Vec<(&str, &NetworkGrant)> = wake
+            .signal
+            .iter()
+            .filter(|name| *name != generated::NIC)
+            .map(|name| {
+                let grant = self.components.iter().find(|c| &c.name == name).and_then(|c| c.network.as_ref());
+                (name.as_str(), grant.unwrap_or(&empty))
+            })
+            .collect();
+        Some(net_config_text(network, &clients))
+    }
+}
+
+/// [`System::net_config`] for `network` and its clients, in badge order.
+fn net_config_text(network: &Network, clients: &[(&str, &NetworkGrant)]) -> String {
+    use std::fmt::Write as _;
+    let ip = |a: [u8; 4]| format!("{}.{}.{}.{}", a[0], a[1], a[2], a[3]);
+    let ports = |list: &[u16]| {
+        if list.is_empty() {
+            "-".to_string()
+        } else {
+            list.iter().map(u16::to_string).collect::<Vec<_>>().join(",")
+        }
+    };
+    let mut out = format!("nic {}\n", network.nic.as_str());
+    let _ = match network.address {
+        Address::Dhcp => writeln!(out, "address dhcp"),
+        Address::Static { address, prefix, gateway: None } => writeln!(out, "address {}/{prefix}", ip(address)),
+        Address::Static { address, prefix, gateway: Some(gateway) } => {
+            writeln!(out, "address {}/{prefix} gateway {}", ip(address), ip(gateway))
+        }
+    };
+    for (i, (client, grant)) in clients.iter().enumerate() {
+        let _ = writeln!(out, "client {i} {client} listen {} connect {}", ports(&grant.listen), ports(&grant.connect));
+    }
+    out
 }
 
 /// [`System::vfs_config`] for `filesystems` (in index order) and the clients of channel

@@ -24,6 +24,7 @@ pub(super) struct RawFile {
     pub devices: Option<Spanned<Tables<RawDevice>>>,
     pub disks: Option<Spanned<Tables<RawDisk>>>,
     pub filesystems: Option<Spanned<Tables<RawFileSystem>>>,
+    pub network: Option<Spanned<RawNetwork>>,
     pub components: Option<Spanned<Tables<RawComponent>>>,
     pub connections: Option<RawConnections>,
 }
@@ -55,7 +56,7 @@ pub(super) struct RawPriorities {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawQemu {
     pub memory: Option<Spanned<RawSize>>,
-    pub args: Option<Vec<String>>,
+    pub args: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,6 +83,24 @@ pub(super) struct RawFileSystem {
     pub size: Option<Spanned<RawSize>>,
     pub disk: Option<Name>,
     pub read_only: Option<Spanned<bool>>,
+}
+
+/// `[network]`: the network card and the guest's address.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawNetwork {
+    pub nic: Option<Spanned<String>>,
+    pub address: Option<Spanned<String>>,
+    pub gateway: Option<Spanned<String>>,
+    pub forwards: Option<Vec<Spanned<String>>>,
+}
+
+/// A component's `network = { listen = [80], connect = [8000] }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawNetworkGrant {
+    pub listen: Option<Spanned<Vec<Spanned<i64>>>>,
+    pub connect: Option<Spanned<Vec<Spanned<i64>>>>,
 }
 
 /// One of a component's `mounts`: `"/data" = "data"` or
@@ -218,6 +237,8 @@ pub(super) struct RawComponent {
     pub passive: Option<Spanned<bool>>,
     /// Mount point to file system.
     pub mounts: Option<Spanned<Tables<RawMount>>>,
+    /// The ports it may use on the network.
+    pub network: Option<Spanned<RawNetworkGrant>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -126,6 +126,7 @@ fn reads_a_complete_system() {
             time: false,
             passive: false,
             mounts: vec![],
+            network: None,
             config: None,
             line: 15,
         }
@@ -400,6 +401,198 @@ fn built_in_services_are_checked_in_the_kaal_checkout() {
     assert_eq!(check_component_dirs(&system, &scratch.0, "system.toml"), Ok(()));
 }
 
+const NETWORK: &str = r#"[system]
+name = "web"
+
+[time]
+source = "pit"
+
+[network]
+nic = "virtio-net"
+address = "10.0.2.15/24"
+gateway = "10.0.2.2"
+forwards = ["8080:80", "udp:5353:53", "tcp:7007:7"]
+
+[components.web]
+path = "web"
+network = { listen = [80, 7], connect = [8000] }
+
+[components.idle]
+path = "idle"
+
+[components.fetcher]
+path = "fetcher"
+network = { connect = [8000] }
+"#;
+
+#[test]
+fn expands_the_network_into_services() {
+    let system = parse("system.toml", NETWORK).unwrap_or_else(|e| panic!("{e}"));
+    let tcp = |host, guest| Forward { protocol: Protocol::Tcp, host, guest };
+    assert_eq!(
+        system.network,
+        Some(Network {
+            nic: NicKind::VirtioNet,
+            address: Address::Static { address: [10, 0, 2, 15], prefix: 24, gateway: Some([10, 0, 2, 2]) },
+            forwards: vec![tcp(8080, 80), Forward { protocol: Protocol::Udp, host: 5353, guest: 53 }, tcp(7007, 7)],
+        })
+    );
+    let config = "nic virtio-net\n\
+                  address 10.0.2.15/24 gateway 10.0.2.2\n\
+                  client 0 web listen 80,7 connect 8000\n\
+                  client 1 fetcher listen - connect 8000\n";
+    assert_eq!(system.net_config().as_deref(), Some(config));
+    assert_eq!(system.vfs_config(), None);
+
+    let order: Vec<(&str, u8)> = system.components.iter().map(|c| (c.name.as_str(), c.priority)).collect();
+    assert_eq!(order, [("nic", 220), ("net", 205), ("fetcher", 100), ("idle", 100), ("web", 100)]);
+    let component = |name: &str| system.components.iter().find(|c| c.name == name).expect(name);
+    let nic = component("nic");
+    assert_eq!(nic.path, crate::assemble::kaal_checkout().join("services/nic-virtio"));
+    assert!(nic.is_built_in());
+    assert_eq!(
+        (nic.heap, nic.stack, nic.dma, nic.daemon, nic.time, nic.line),
+        (2 << 20, 64 << 10, 256 << 10, true, false, 7)
+    );
+    assert_eq!(nic.devices, ["pci:00:08.0"]);
+    assert_eq!((nic.config.as_deref(), nic.network.as_ref()), (None, None));
+    let net = component("net");
+    assert_eq!(net.path, crate::assemble::kaal_checkout().join("services/net"));
+    assert_eq!((net.heap, net.stack, net.dma, net.daemon, net.time, net.line), (32 << 20, 256 << 10, 0, true, true, 7));
+    assert!(net.devices.is_empty() && net.mounts.is_empty() && net.network.is_none());
+    assert_eq!(net.config.as_deref(), Some(config));
+    assert_eq!(
+        component("web").network,
+        Some(NetworkGrant { listen: vec![80, 7], connect: vec![8000] }),
+        "ports in the order written"
+    );
+    assert_eq!(component("fetcher").network, Some(NetworkGrant { listen: vec![], connect: vec![8000] }));
+    assert_eq!(component("idle").network, None);
+
+    let link = |name: &str, signal: &[&str], wait: &str| NotificationLink {
+        name: name.into(),
+        signal: signal.iter().map(|s| s.to_string()).collect(),
+        wait: wait.into(),
+    };
+    assert_eq!(
+        system.notifications,
+        [
+            link("net-fetcher-done", &["net"], "fetcher"),
+            link("net-wake", &["nic", "web", "fetcher"], "net"),
+            link("net-web-done", &["net"], "web"),
+        ],
+        "the card first, then the clients in file order"
+    );
+    let region = |name: &str, size, writers: [&str; 2], dma| Region {
+        name: name.into(),
+        size,
+        writers: writers.map(String::from).to_vec(),
+        readers: vec![],
+        dma,
+    };
+    assert_eq!(
+        system.regions,
+        [
+            region("net-fetcher", 256 << 10, ["fetcher", "net"], false),
+            region("net-web", 256 << 10, ["web", "net"], false),
+            region("nic-buffers", 1 << 20, ["nic", "net"], true),
+            region("nic-queues", 16 << 10, ["nic", "net"], false),
+        ]
+    );
+    assert!(system.channels.is_empty() && system.rings.is_empty());
+    assert_eq!(
+        system.device_signals,
+        [DeviceSignal { name: "nic-kick".into(), device: "pci:00:08.0".into(), signal: vec!["net".into()] }]
+    );
+
+    // The plan grants them like any other component's.
+    let plan = crate::planner::plan(&system).unwrap_or_else(|e| panic!("{e}"));
+    let grants = |name: &str| {
+        let planned = plan.components.iter().find(|c| c.name == name).expect(name);
+        planned.grants.iter().map(|g| (g.name.as_str(), g.source)).collect::<Vec<_>>()
+    };
+    use kaal_abi::plan::Source;
+    let wake = |badge| Source::NotificationSignal { notification: 1, badge };
+    assert!(grants("nic").contains(&("net-wake", wake(1))), "the card signals bit 0: {:?}", grants("nic"));
+    assert!(grants("web").contains(&("net-wake", wake(2))), "the first client bit 1: {:?}", grants("web"));
+    assert!(grants("fetcher").contains(&("net-wake", wake(4))), "the second bit 2: {:?}", grants("fetcher"));
+    assert!(grants("web").contains(&("net-web-done", Source::NotificationWait(2))), "{:?}", grants("web"));
+    assert!(grants("web").iter().any(|(name, _)| *name == "net-web"));
+    assert!(grants("idle").iter().all(|(name, _)| !name.starts_with("net")), "{:?}", grants("idle"));
+    let net_grants = grants("net");
+    assert!(net_grants.contains(&("config", Source::Text(config))), "{net_grants:?}");
+    assert!(net_grants.contains(&("net-wake", Source::NotificationWait(1))), "{net_grants:?}");
+    assert!(net_grants.contains(&("nic-kick", Source::DeviceEventsSignal { device: 0, badge: 2 })), "{net_grants:?}");
+    assert!(net_grants.contains(&("nic-buffers", Source::Region { region: 2, writable: true })), "{net_grants:?}");
+    assert!(grants("nic").iter().any(|(name, _)| *name == "pci:00:08.0:config"));
+}
+
+#[test]
+fn network_defaults_to_an_e1000_on_dhcp() {
+    let system = parse("system.toml", &base("[time]\n\n[network]\n")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(system.network, Some(Network { nic: NicKind::E1000, address: Address::Dhcp, forwards: vec![] }));
+    assert_eq!(system.net_config().as_deref(), Some("nic e1000\naddress dhcp\n"));
+    let nic = system.components.iter().find(|c| c.name == "nic").expect("nic");
+    assert_eq!(nic.path, crate::assemble::kaal_checkout().join("services/nic-e1000"));
+    assert_eq!(nic.line, 11, "the [network] table asked for it");
+    assert_eq!(
+        system.notifications,
+        [NotificationLink { name: "net-wake".into(), signal: vec!["nic".into()], wait: "net".into() }]
+    );
+    // A static address without a gateway.
+    let system = parse("system.toml", &net("address = \"192.168.7.2/30\"\n")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(system.net_config().as_deref(), Some("nic e1000\naddress 192.168.7.2/30\n"));
+    // Priorities clamped into the system's range, above its components'.
+    let system = parse("system.toml", &net("\n[resources]\npriorities = { lowest = 1, highest = 150 }\n"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let order: Vec<(&str, u8)> = system.components.iter().map(|c| (c.name.as_str(), c.priority)).collect();
+    assert_eq!(order, [("net", 150), ("nic", 150), ("client", 100), ("server", 100)]);
+    // Beside file systems.
+    let system = parse("system.toml", &net("\n[filesystems.s]\nkind = \"ramfs\"\n\n[components.web]\npath = \"web\"\nmounts = { \"/\" = \"s\" }\nnetwork = { listen = [80] }\n"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = system.components.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["nic", "net", "vfs", "client", "server", "web"]);
+    assert!(system.vfs_config().is_some_and(|c| c.contains("client 0 web")));
+    assert!(system.net_config().is_some_and(|c| c.contains("client 0 web listen 80 connect -")));
+}
+
+#[test]
+fn adds_nothing_without_a_network() {
+    let system = parse("system.toml", BASE).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((system.network.as_ref(), system.net_config()), (None, None));
+    assert!(system.device_signals.is_empty());
+    assert!(system.components.iter().all(|c| c.network.is_none()));
+    // A system with a card of its own keeps it.
+    let own = base("[qemu]\nargs = [\"-device\", \"e1000,netdev=n0,addr=03\", \"-netdev\", \"user,id=n0\"]\n");
+    assert!(parse("system.toml", &own).is_ok());
+}
+
+#[test]
+fn reads_forwards() {
+    let forward = |protocol, host, guest| Ok(Forward { protocol, host, guest });
+    assert_eq!(Forward::parse("8080:80"), forward(Protocol::Tcp, 8080, 80));
+    assert_eq!(Forward::parse("tcp:1:65535"), forward(Protocol::Tcp, 1, 65535));
+    assert_eq!(Forward::parse("udp:5353:53"), forward(Protocol::Udp, 5353, 53));
+    for (bad, why) in [
+        ("8080", "is not HOST:GUEST"),
+        ("udp:53", "is not HOST:GUEST"),
+        ("8080:80:1", "the guest port `80:1`"),
+        (":80", "the host port `` in"),
+        ("0:80", "the host port 0 in `0:80` is out of range"),
+        ("80:65536", "the guest port 65536"),
+        ("99999999999:1", "is out of range"),
+        ("+80:80", "is not a number"),
+        ("http:80:80", "is not a number"),
+    ] {
+        let error = Forward::parse(bad).unwrap_err();
+        assert!(error.contains(why), "{bad}: {error}");
+    }
+    for text in ["8080:80", "udp:5353:53"] {
+        assert_eq!(Forward::parse(text).map(|f| f.to_string()).as_deref(), Ok(text));
+    }
+    assert_eq!(Forward::parse("tcp:7007:7").map(|f| f.to_string()).as_deref(), Ok("7007:7"));
+}
+
 /// `n` rings from `a` to `b`, for the grant limits.
 fn rings_between(n: usize) -> String {
     (0..n).fold(String::new(), |mut text, i| {
@@ -452,7 +645,7 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
         ("unknown section", base("[kernal]\nflavour = \"release\"\n"), 9, vec![
             "unknown section `[kernal]`",
             "did you mean `kernel`?",
-            "[system], [resources], [qemu], [kernel], [time], [components.<name>] and [connections.<kind>.<name>]",
+            "[system], [resources], [qemu], [kernel], [time], [devices.<name>], [disks.<name>], [filesystems.<name>], [network], [components.<name>] and [connections.<kind>.<name>]",
         ]),
         ("budget without a period", base("[components.spin]\npath = \"spin\"\nbudget = \"2 ms\"\n"), 11, vec![
             "components.spin: a budget needs both `budget` and `period`",
@@ -1046,7 +1239,157 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
             "relative to the directory of system.toml",
         ]),
         ("empty path", base("[components.d]\npath = \"\"\n"), 10, vec!["component `d` has an empty path"]),
+        // The network.
+        ("unknown network key", net("nics = \"e1000\"\n"), 11, vec![
+            "network.nics: unknown key `nics` in [network]",
+            "did you mean `nic`?",
+        ]),
+        ("unknown network card", net("nic = \"rtl8139\"\n"), 11, vec![
+            "network.nic: network card `rtl8139` is not one KaaL drives",
+            "`nic = \"e1000\"`",
+            "`nic = \"virtio-net\"`",
+        ]),
+        ("misspelt network card", net("nic = \"virtio_net\"\n"), 11, vec!["did you mean `virtio-net`?"]),
+        ("static address without a prefix", net("address = \"10.0.2.15\"\n"), 11, vec![
+            "network.address: `10.0.2.15` is not an address: a static address needs its prefix length (`/24`)",
+            "`address = \"dhcp\"`",
+            "`address = \"10.0.2.15/24\"`",
+        ]),
+        ("address prefix out of range", net("address = \"10.0.2.15/33\"\n"), 11, vec![
+            "the prefix length `33` is not a number from 1 to 32",
+        ]),
+        ("address prefix of zero", net("address = \"10.0.2.15/0\"\n"), 11, vec!["not a number from 1 to 32"]),
+        ("address out of range", net("address = \"10.0.2.300/24\"\n"), 11, vec!["`300` is not a number from 0 to 255"]),
+        ("misspelt dhcp", net("address = \"dchp\"\n"), 11, vec!["did you mean `dhcp`?"]),
+        ("malformed gateway", net("address = \"10.0.2.15/24\"\ngateway = \"10.0.2\"\n"), 12, vec![
+            "network.gateway: `10.0.2` is not an IPv4 address: it must be four numbers separated by dots",
+            "`gateway = \"10.0.2.2\"`",
+        ]),
+        ("gateway with dhcp", net("gateway = \"10.0.2.2\"\n"), 11, vec![
+            "network.gateway: a gateway goes with a static address, and this network's address comes from DHCP",
+            "remove `gateway`",
+        ]),
+        ("gateway with an explicit dhcp", net("address = \"dhcp\"\ngateway = \"10.0.2.2\"\n"), 12, vec![
+            "a gateway goes with a static address",
+        ]),
+        ("forward without a guest port", net("forwards = [\"8080\"]\n"), 11, vec![
+            "network.forwards: `8080` is not HOST:GUEST: not a forward",
+            "udp:HOST:GUEST",
+        ]),
+        ("forward to port 0", net("forwards = [\"8080:0\"]\n"), 11, vec![
+            "the guest port 0 in `8080:0` is out of range",
+            "ports are 1 to 65535",
+        ]),
+        ("forward from a port too high", net("forwards = [\"udp:65536:53\"]\n"), 11, vec![
+            "the host port 65536 in `udp:65536:53` is out of range",
+        ]),
+        ("forward of an unknown protocol", net("forwards = [\"sctp:1:2\"]\n"), 11, vec![
+            "the host port `sctp` in `sctp:1:2` is not a number",
+        ]),
+        ("two forwards from one host port", net("forwards = [\n  \"8080:80\",\n  \"tcp:8080:81\",\n]\n"), 13, vec![
+            "host port 8080 (tcp) is forwarded twice: to guest port 80 (`8080:80`, line 12) and to guest port 81",
+            "pick another host port",
+        ]),
+        ("network without a time service", base("[network]\naddress = \"dhcp\"\n"), 9, vec![
+            "network: the system has a network but no time service",
+            "[time]",
+            "source = \"pit\"",
+        ]),
+        ("network grant without [network]", base("[components.web]\npath = \"web\"\nnetwork = { listen = [80] }\n"), 11, vec![
+            "components.web.network: component `web` asks for the network, but the system declares no [network]",
+            "[network]",
+            "[time]",
+        ]),
+        ("empty network grant", net("\n[components.web]\npath = \"web\"\nnetwork = {}\n"), 14, vec![
+            "components.web.network: component `web` has a `network` grant with no ports",
+            "`network = { listen = [80] }`",
+        ]),
+        ("network grant of empty lists", net("\n[components.web]\npath = \"web\"\nnetwork = { listen = [], connect = [] }\n"), 14, vec![
+            "has a `network` grant with no ports",
+        ]),
+        ("listen port out of range", net("\n[components.web]\npath = \"web\"\nnetwork = { listen = [80, 70000] }\n"), 14, vec![
+            "components.web.network.listen: port 70000 is out of range",
+            "ports run from 1 to 65535",
+        ]),
+        ("connect port 0", net("\n[components.web]\npath = \"web\"\nnetwork = { connect = [0] }\n"), 14, vec![
+            "components.web.network.connect: port 0 is out of range",
+        ]),
+        ("listen port twice", net("\n[components.web]\npath = \"web\"\nnetwork = { listen = [80, 7, 80] }\n"), 14, vec![
+            "components.web.network.listen: component `web` is granted port 80 to listen on twice",
+            "remove the second one",
+        ]),
+        ("connect port twice", net("\n[components.web]\npath = \"web\"\nnetwork = { connect = [8000, 8000] }\n"), 14, vec![
+            "component `web` is granted port 8000 to connect to twice",
+        ]),
+        ("listen port of two components", net("\n[components.a]\npath = \"a\"\nnetwork = { listen = [80] }\n\n[components.b]\npath = \"b\"\nnetwork = { connect = [80], listen = [7, 80] }\n"), 18, vec![
+            "components.b.network.listen: port 80 is granted to component `a` (line 14) to listen on, and to `b` too",
+            "give one of them another port",
+        ]),
+        ("listen port of the wrong type", net("\n[components.web]\npath = \"web\"\nnetwork = { listen = [\"80\"] }\n"), 14, vec![
+            "each entry of `listen` must be a whole number, not string \"80\"",
+            "listen = [80, 7]",
+        ]),
+        ("unknown network grant key", net("\n[components.web]\npath = \"web\"\nnetwork = { listen = [80], ports = [1] }\n"), 14, vec![
+            "components.web.network.ports: unknown key `ports` in component `web`'s network",
+            "takes: listen, connect",
+        ]),
+        ("network grant of the wrong type", net("\n[components.web]\npath = \"web\"\nnetwork = [80]\n"), 14, vec![
+            "`network = { listen = [80], connect = [8000] }`",
+        ]),
+        ("component name too long for its network connections", net("\n[components.abcdefghijklmnop]\npath = \"a\"\nnetwork = { listen = [80] }\n"), 14, vec![
+            "notification `net-abcdefghijklmnop-done`, whose name is 25 bytes long; the limit is 24",
+            "at most 15 bytes",
+        ]),
+        ("network client named like the wake notification", net("\n[components.wake]\npath = \"w\"\nnetwork = { listen = [80] }\n"), 14, vec![
+            "components.wake.network: component `wake` uses the network, so the tool would name a connection of it `net-wake`",
+            "rename the component",
+        ]),
+        ("component named like the network card's driver", net("\n[components.nic]\npath = \"nic\"\n"), 12, vec![
+            "components.nic: the name `nic` is reserved for the network card's driver, which the tool adds for the system's network ([network] at line 10)",
+            "rename the component",
+        ]),
+        ("component named like the network service", net("\n[components.net]\npath = \"net\"\n"), 12, vec![
+            "the name `net` is reserved for the network service",
+        ]),
+        ("connection named like a network client's buffer", net("\n[components.web]\npath = \"web\"\nnetwork = { listen = [80] }\n\n[connections.memory.net-web]\nsize = \"4 KiB\"\nwriters = [\"server\"]\n"), 16, vec![
+            "connections.memory.net-web: the name `net-web` is reserved for the buffer component `web` reaches the network through",
+            "rename the shared region",
+        ]),
+        ("connection named like the card's signal", net("\n[connections.notifications.nic-kick]\nsignal = [\"server\"]\nwait = \"client\"\n"), 12, vec![
+            "the name `nic-kick` is reserved for the signal with which the network service wakes the card's driver",
+        ]),
+        ("component driving the network card", net("\n[components.d]\npath = \"d\"\ndevices = [\"pci:00:08.0\"]\n"), 14, vec![
+            "components.d.devices: `pci:00:08.0` is the network card, which the tool's driver `nic` drives for [network] (line 10)",
+            "remove it from `devices`",
+        ]),
+        ("a network of one's own in [qemu] args", net("\n[qemu]\nargs = [\"-netdev\", \"user,id=n0\"]\n"), 13, vec![
+            "qemu.args: `[qemu] args` set up a network (`-netdev`), but the tool attaches the network itself for [network] (line 10)",
+            "remove `-netdev`",
+        ]),
+        ("a network card in [qemu] args", net("\n[qemu]\nargs = [\"-device\", \"virtio-net-pci,netdev=n0\"]\n"), 13, vec![
+            "qemu.args: `[qemu] args` add a network card (`virtio-net-pci`), but [network] (line 10) has the tool attach one",
+            "choose the card with `nic` in [network]",
+        ]),
+        ("a device at the network card's slot", net("\n[qemu]\nargs = [\"-device\", \"virtio-rng-pci,addr=08\"]\n"), 13, vec![
+            "`[qemu] args` put `virtio-rng-pci` at PCI slot 08, which is the network card's",
+        ]),
+        ("network services beyond max-threads", net("\n[resources]\nmax-threads = 3\n"), 13, vec![
+            "the system has 4 components (with the 2 the tool adds to serve its network) but [resources] max-threads is 3",
+        ]),
+        ("too many network clients", net(&(0..14).fold(String::new(), |mut text, i| {
+            let _ = write!(text, "[components.c{i}]\npath = \"c\"\nnetwork = {{ connect = [{}] }}\n", 8000 + i);
+            text
+        })), 10, vec![
+            "network: the network service `net` would map 17 shared memory regions, but a component can map at most 16",
+            "1 for each of the 14 components with `network`",
+            "give the network to fewer components",
+        ]),
     ]
+}
+
+/// [`BASE`] with a time service and a network (at line 10), then `extra`.
+fn net(extra: &str) -> String {
+    base(&format!("[time]\n[network]\n{extra}"))
 }
 
 #[test]

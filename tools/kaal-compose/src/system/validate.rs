@@ -24,6 +24,8 @@ mod disks;
 mod filesystems;
 #[path = "fixed_devices.rs"]
 mod fixed_devices;
+#[path = "network.rs"]
+mod network;
 
 use super::size::{parse_size, show_approx, show_size, SIZE_FORMS};
 use super::{
@@ -121,17 +123,26 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
     // A disk a component lists is a device it drives: its PCI function.
     let mut disk_devices = check.component_disks(&raw_components, &disks, raw.disks.as_ref());
     let clients = check.component_mounts(&raw_components, &filesystems, raw_filesystems);
+    let network = check.network(raw.network.as_ref(), raw.time.as_ref(), raw.qemu.as_ref());
+    let net_clients = check.component_network(&raw_components, raw.network.as_ref());
     for component in &mut components {
         component.devices.extend(disk_devices.remove(&component.name).unwrap_or_default());
         if let Some((_, mounts)) = clients.iter().find(|(name, _)| *name == component.name) {
             component.mounts.clone_from(mounts);
         }
+        if let Some((_, grant)) = net_clients.iter().find(|(name, _)| *name == component.name) {
+            component.network = Some(grant.clone());
+        }
     }
-    // The file system service, and a block driver for each ext2 file system.
-    let services = raw_filesystems
-        .map_or(0, |_| 1 + filesystems.iter().filter(|fs| matches!(fs.kind, FileSystemKind::Ext2 { .. })).count());
+    // The file system service, and a block driver for each ext2 file system; the
+    // network card's driver and the network service.
+    let services = Services {
+        filesystems: raw_filesystems
+            .map_or(0, |_| 1 + filesystems.iter().filter(|fs| matches!(fs.kind, FileSystemKind::Ext2 { .. })).count()),
+        network: if network.is_some() { 2 } else { 0 },
+    };
     let max_threads = raw_resources.and_then(|r| r.max_threads.as_ref());
-    check.component_count(&raw_components, services, &header, resources.max_threads, max_threads);
+    check.component_count(&raw_components, &services, &header, resources.max_threads, max_threads);
 
     let mut grants: BTreeMap<String, Grants> = BTreeMap::new();
     for component in &components {
@@ -144,6 +155,7 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
     let known: BTreeSet<&str> = raw_components.keys().map(|name| name.get_ref().as_str()).collect();
     let connections = raw.connections.unwrap_or_default();
     check.reserved_names(&raw_components, &connections, raw_filesystems, &filesystems, &clients);
+    check.network_reserved_names(&raw_components, &connections, raw.network.as_ref(), &net_clients);
     let mut links = Links { check: &mut check, known: &known, grants: &mut grants, seen: BTreeMap::new() };
     let channels = links.channels(connections.channels.unwrap_or_default());
     let mut notifications = links.notifications(connections.notifications.unwrap_or_default());
@@ -164,6 +176,18 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
         rings.sort_by(|a, b| a.name.cmp(&b.name));
         regions.extend(services.regions);
         regions.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    let mut device_signals = Vec::new();
+    if let (Some(raw_network), Some(network)) = (raw.network.as_ref(), network.as_ref()) {
+        check.network_devices_elsewhere(&raw_components, check.source.line(raw_network.span().start));
+        let services = check.net_services(raw_network, network, &net_clients, &resources, &mut grants);
+        components.extend(services.components);
+        notifications.extend(services.notifications);
+        notifications.sort_by(|a, b| a.name.cmp(&b.name));
+        regions.extend(services.regions);
+        regions.sort_by(|a, b| a.name.cmp(&b.name));
+        device_signals = services.device_signals;
+        device_signals.sort_by(|a, b| a.name.cmp(&b.name));
     }
 
     check.devices(&raw_components);
@@ -191,13 +215,20 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
         devices,
         disks,
         filesystems,
+        network,
         components,
         channels,
         notifications,
         rings,
         regions,
-        device_signals: Vec::new(),
+        device_signals,
     })
+}
+
+/// How many components the tool adds, and for what.
+struct Services {
+    filesystems: usize,
+    network: usize,
 }
 
 /// What one component is granted, to check against the start-up block's limits.
@@ -517,7 +548,10 @@ impl Checker<'_> {
         }
         let qemu = Qemu {
             memory_mib: u32::try_from(bytes / MIB).unwrap_or(u32::MAX),
-            args: raw.and_then(|q| q.args.clone()).unwrap_or_default(),
+            args: raw
+                .and_then(|q| q.args.as_ref())
+                .map(|a| a.iter().map(|s| s.get_ref().clone()).collect())
+                .unwrap_or_default(),
         };
         (qemu, bytes)
     }
@@ -555,7 +589,7 @@ impl Checker<'_> {
     fn component_count(
         &mut self,
         raw: &Tables<RawComponent>,
-        services: usize,
+        services: &Services,
         header: &Range<usize>,
         max_threads: u32,
         max_threads_key: Option<&Spanned<i64>>,
@@ -568,16 +602,18 @@ impl Checker<'_> {
                 "add one, with its crate in a directory next to this file:\n[components.hello]\npath = \"hello\"",
             );
         }
-        let count = raw.len() + services;
+        let count = raw.len() + services.filesystems + services.network;
         if count <= max_threads as usize {
             return;
         }
         let mut names: Vec<Range<usize>> = raw.keys().map(Spanned::span).collect();
         names.sort_by_key(|span| span.start);
         let first_over = names.get(max_threads as usize).cloned().unwrap_or_else(|| header.clone());
-        let added = match services {
-            0 => String::new(),
-            n => format!(" (with the {n} the tool adds to serve its file systems)"),
+        let added = match (services.filesystems, services.network) {
+            (0, 0) => String::new(),
+            (n, 0) => format!(" (with the {n} the tool adds to serve its file systems)"),
+            (0, n) => format!(" (with the {n} the tool adds to serve its network)"),
+            (f, n) => format!(" (with the {} the tool adds to serve its file systems and network)", f + n),
         };
         self.report(
             &max_threads_key.map_or(first_over, Spanned::span),
@@ -664,6 +700,7 @@ impl Checker<'_> {
                 time: component.time.as_ref().is_some_and(|t| *t.get_ref()),
                 passive: self.passive(component, &key),
                 mounts: Vec::new(),
+                network: None,
                 config: None,
                 line: self.source.line(name.span().start),
             });
