@@ -63,7 +63,7 @@ pub const DONE_SUFFIX: &str = "-done";
 /// The smallest region a client can have.
 pub const MIN_REGION: usize = BUFFER + 4096;
 /// Sockets one client may hold at once.
-pub const MAX_SOCKETS: usize = 64;
+pub const MAX_SOCKETS: usize = 128;
 /// Entries one POLL may name.
 pub const MAX_POLL: usize = 256;
 /// A POLL without a timeout.
@@ -210,7 +210,7 @@ impl Status {
             }
             Status::InvalidInput => "invalid argument",
             Status::BadHandle => "not a socket of this component (or not one of this kind)",
-            Status::TooManySockets => "too many sockets open (64 per component)",
+            Status::TooManySockets => "too many sockets open (128 per component)",
             Status::OutOfMemory => "the network server is out of memory for socket buffers",
             Status::BadRequest => "the network server does not know this request",
             Status::WouldBlock => "the operation would block",

@@ -317,3 +317,89 @@ fn lesson_06(kernel: &str) {
     assert_eq!(String::from_utf8_lossy(&cat.stdout), "Hello from seL4!");
     let _ = std::fs::remove_file(&image);
 }
+
+/// Lesson 07 fetches `/` from `python3 -m http.server 8000 --bind 127.0.0.1` on the host
+/// (the guest's 10.0.2.2:8000) and prints the body; with nothing listening there it
+/// says how to start the server and fails. Both runs are in one test: they share the
+/// host's port 8000.
+#[test]
+fn lesson_07_network_client() {
+    let Some(boot) = Boot::new("tutorial/07-network-client").on("5.0.0-debug") else { return };
+    if std::net::TcpStream::connect(("127.0.0.1", 8000)).is_ok() {
+        panic!("something on this machine already listens on 127.0.0.1:8000, which lesson 07 needs: stop it");
+    }
+    // Nothing listens yet: a clear message and a failure.
+    let run = boot.run();
+    assert_ne!(run.exit_code(), 0, "{}", run.summary());
+    run.assert_line("nothing answers on 10.0.2.2:8000").assert_line("python3 -m http.server 8000 --bind 127.0.0.1");
+
+    let dir = std::env::temp_dir().join(format!("kaal-lesson-07-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = format!("<h1>served by the host to seL4, test {}</h1>", std::process::id());
+    std::fs::write(dir.join("index.html"), &page).unwrap();
+    let mut server = Command::new("python3")
+        .args(["-m", "http.server", "8000", "--bind", "127.0.0.1"])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 runs");
+    // Bounded wait for the server to listen.
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", 8000)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let run = Boot::new("tutorial/07-network-client").on("5.0.0-debug").expect("kernel").run();
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    run.assert_success().assert_lines_in_order(&[
+        "[net] address 10.0.2.15/24, gateway 10.0.2.2",
+        "[app] connecting to 10.0.2.2:8000",
+        "[app] HTTP 200 OK",
+        "----- body -----",
+        &page,
+        "----- end -----",
+        "[app] done: fetched http://10.0.2.2:8000/",
+    ]);
+}
+
+/// Lesson 08 serves a page to the host's `curl` and echoes what the host's `nc` sends,
+/// through forwards on free host ports.
+#[test]
+fn lesson_08_network_server_answers_curl_and_nc() {
+    let Some(boot) = Boot::new("tutorial/08-network-server").on("5.0.0-debug") else { return };
+    let (http, echo) = (kaal_compose::testing::free_port(), kaal_compose::testing::free_port());
+    let boot = boot.forward(http, 80).forward(echo, 7).timeout(std::time::Duration::from_secs(180));
+    let ((page, status, echoed), run) = boot.run_with(|session| {
+        session
+            .wait_for_line("[server] listening on", std::time::Duration::from_secs(120))
+            .expect("the server listens");
+        let curl = |path: &str| {
+            let out = Command::new("curl")
+                .args(["-sS", "--max-time", "20", &format!("http://127.0.0.1:{http}{path}")])
+                .output()
+                .expect("curl runs (cargo kaal test installs it)");
+            assert!(out.status.success(), "curl {path}: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let page = curl("/");
+        let status = curl("/status");
+        let mut nc = Command::new("nc")
+            .args(["-q", "2", "127.0.0.1", &echo.to_string()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("nc runs (cargo kaal test installs netcat-openbsd)");
+        use std::io::Write as _;
+        nc.stdin.take().unwrap().write_all(b"hello through seL4\n").unwrap();
+        let out = nc.wait_with_output().unwrap();
+        (page, status, String::from_utf8(out.stdout).unwrap())
+    });
+    assert!(page.contains("<h1>Hello from seL4!</h1>") && page.contains("uptime"), "{page}");
+    assert!(status.contains("requests served 2"), "the second request is counted: {status}");
+    assert_eq!(echoed, "hello through seL4\n");
+    assert_eq!(run.verdict, kaal_compose::qemu::Verdict::Stopped, "{}", run.summary());
+}

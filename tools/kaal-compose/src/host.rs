@@ -41,6 +41,8 @@ pub const PREREQUISITES: &[Prerequisite] = &[
         check: Check::Program("qemu-system-x86_64"),
     },
     Prerequisite { what: "mke2fs and e2fsck (disk images)", package: "e2fsprogs", check: Check::Program("mke2fs") },
+    Prerequisite { what: "curl (network tests and benchmarks)", package: "curl", check: Check::Program("curl") },
+    Prerequisite { what: "nc (network tests)", package: "netcat-openbsd", check: Check::Program("nc") },
 ];
 
 /// Is `program` on PATH?
@@ -83,6 +85,10 @@ fn install_command(packages: &[&str]) -> String {
 /// Makes sure every prerequisite is there, installing missing ones with apt when that
 /// is possible.
 pub fn ensure(reporter: &Reporter) -> Result<()> {
+    // One apt at a time: boot tests on parallel threads all call this, and a second
+    // apt-get would fail on dpkg's lock.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let absent = missing();
     if absent.is_empty() {
         return Ok(());

@@ -48,9 +48,10 @@ enum Cmd {
     Run {
         /// The system's directory [default: the current directory if it is a system, else the workspace's default system]
         system: Option<PathBuf>,
-        /// Give up after this many seconds.
-        #[arg(long, default_value_t = 60)]
-        timeout: u64,
+        /// Give up after this many seconds [default: 60; a system the host reaches through
+        /// port forwards serves until it stops or Ctrl-C]
+        #[arg(long)]
+        timeout: Option<u64>,
         /// Start QEMU halted, waiting for gdb on localhost:1234.
         #[arg(long)]
         gdb: bool,
@@ -172,10 +173,21 @@ fn run(cli: Cli) -> Result<i32> {
             // The system's own QEMU arguments (its devices), then the command line's.
             let mut cfg = built.qemu_config(memory);
             cfg.extra_args.extend(qemu_args);
-            cfg.timeout = Duration::from_secs(timeout);
+            let timeout = match timeout {
+                Some(seconds) => Some(seconds),
+                None if built.forwards.is_empty() => Some(60),
+                None => None,
+            };
+            cfg.timeout = Duration::from_secs(timeout.unwrap_or(365 * 24 * 3600));
             cfg.gdb = gdb;
             cfg.icount = icount;
-            reporter.info(format!("booting {} (timeout {timeout}s)", built.system.display));
+            match timeout {
+                Some(timeout) => reporter.info(format!("booting {} (timeout {timeout}s)", built.system.display)),
+                None => reporter.info(format!(
+                    "booting {}; it serves the host until it stops (Ctrl-C ends QEMU)",
+                    built.system.display
+                )),
+            }
             built.print_forwards();
             let outcome = qemu::boot(&built.kernel.image, &built.image.path, &shown(&cfg, &reporter))?;
             let code = outcome.exit_code();

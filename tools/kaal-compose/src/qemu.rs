@@ -79,6 +79,11 @@ pub struct QemuConfig {
     pub cpu: String,
     /// Print the QEMU command line before running it (`-v`).
     pub show_command: bool,
+    /// Each serial line (decoded, plain) is also sent here as it arrives, for a host
+    /// program that talks to the guest while it runs (boot tests, benchmarks).
+    pub watch: Option<std::sync::mpsc::Sender<String>>,
+    /// Set to stop QEMU: the run ends with [`Verdict::Stopped`].
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Default for QemuConfig {
@@ -95,6 +100,8 @@ impl Default for QemuConfig {
             log: None,
             cpu: CPU.to_string(),
             show_command: false,
+            watch: None,
+            stop: None,
         }
     }
 }
@@ -176,6 +183,8 @@ pub enum Verdict {
     Timeout { after: Duration },
     /// QEMU exited without a KaaL verdict.
     NoVerdict { status: Option<i32>, stderr: String },
+    /// The host stopped it ([`QemuConfig::stop`]) while it still ran.
+    Stopped,
 }
 
 /// The result of a boot.
@@ -197,6 +206,7 @@ impl BootOutcome {
             Verdict::UnhandledFault { .. } => 3,
             Verdict::Timeout { .. } => EXIT_TIMEOUT,
             Verdict::NoVerdict { .. } => EXIT_NO_VERDICT,
+            Verdict::Stopped => 0,
         }
     }
 
@@ -218,6 +228,7 @@ impl BootOutcome {
                 status.map(|s| s.to_string()).unwrap_or_else(|| "a signal".into()),
                 if stderr.trim().is_empty() { String::new() } else { format!(": {}", stderr.trim()) }
             ),
+            Verdict::Stopped => "stopped by the host while it ran".into(),
         }
     }
 
@@ -343,8 +354,14 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
     let mut serial = Vec::new();
     let mut fault_seen: Option<Instant> = None;
     let mut timed_out = false;
+    let mut stopped = false;
     loop {
         let now = Instant::now();
+        if cfg.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
+            stopped = true;
+            kill(&mut child);
+            break;
+        }
         let mut deadline = started + timeout;
         if let Some(t) = fault_seen {
             // Let the kernel finish its report (thread, address, stack) before stopping.
@@ -357,6 +374,8 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
             kill(&mut child);
             break;
         };
+        // With a stop flag, look at it at least every 50 ms.
+        let wait = if cfg.stop.is_some() { wait.min(Duration::from_millis(50)) } else { wait };
         match rx.recv_timeout(wait) {
             Ok(Event::Line(line)) => {
                 let line = match cfg.log.as_ref().and_then(|log| log.decode_line(&line)) {
@@ -369,6 +388,9 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
                 let plain = strip_ansi(&line);
                 if cfg.stop_on_unhandled_fault && fault_seen.is_none() && plain.contains("while trying to handle") {
                     fault_seen = Some(Instant::now());
+                }
+                if let Some(watch) = &cfg.watch {
+                    let _ = watch.send(plain.clone());
                 }
                 serial.push(plain);
             }
@@ -385,6 +407,8 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
         Verdict::UnhandledFault { report }
     } else if timed_out {
         Verdict::Timeout { after: timeout }
+    } else if stopped {
+        Verdict::Stopped
     } else {
         match status.code().and_then(ExitStatus::from_qemu_status) {
             Some(exit) => Verdict::Exited(exit),

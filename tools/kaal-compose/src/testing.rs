@@ -151,6 +151,62 @@ impl Boot {
     }
 }
 
+/// The guest's serial output as it arrives, for a test that talks to a running system
+/// ([`Boot::run_with`]).
+pub struct Session {
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: std::cell::RefCell<Vec<String>>,
+}
+
+impl Session {
+    /// Waits until a serial line contains `text` (or one already did), at most
+    /// `timeout`: the line, or `None`.
+    pub fn wait_for_line(&self, text: &str, timeout: std::time::Duration) -> Option<String> {
+        if let Some(line) = self.seen.borrow().iter().find(|l| l.contains(text)) {
+            return Some(line.clone());
+        }
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.checked_duration_since(std::time::Instant::now())?;
+            let line = self.lines.recv_timeout(left).ok()?;
+            self.seen.borrow_mut().push(line.clone());
+            if line.contains(text) {
+                return Some(line);
+            }
+        }
+    }
+
+    /// Every line so far.
+    pub fn lines(&self) -> Vec<String> {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.borrow_mut().push(line);
+        }
+        self.seen.borrow().clone()
+    }
+}
+
+impl Boot {
+    /// Builds and boots, and runs `host` while the system runs (on the test's thread):
+    /// it sees the serial output through the [`Session`]. When `host` returns, QEMU is
+    /// stopped unless the system ended first; `host`'s result comes back with the run.
+    pub fn run_with<R>(self, host: impl FnOnce(&Session) -> R) -> (R, BootOutcome) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut boot = self;
+        boot.qemu.watch = Some(tx);
+        boot.qemu.stop = Some(stop.clone());
+        let runner = std::thread::spawn(move || boot.run());
+        let session = Session { lines: rx, seen: std::cell::RefCell::new(Vec::new()) };
+        let result = host(&session);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let outcome = match runner.join() {
+            Ok(outcome) => outcome,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        (result, outcome)
+    }
+}
+
 /// A TCP port on 127.0.0.1 that nothing listens on now, for [`Boot::forward`]: the
 /// operating system picks it (a bind to port 0), and it is free again once this
 /// returns. Another process could take it before QEMU binds it, which is rare.

@@ -78,10 +78,14 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
     let started = Instant::now();
     let mut figures = Figures::default();
     let mut connections: Vec<Connection> = Vec::new();
+    // Set when accept ran out of sockets: the listeners are left alone (their
+    // connections wait in the server's queue) until a connection closes.
+    let mut full = false;
     loop {
         let mut fds = Vec::with_capacity(2 + connections.len());
-        fds.push(PollFd::new(&http, Interest::READ));
-        fds.push(PollFd::new(&echo, Interest::READ));
+        let listening = if full { Interest::empty() } else { Interest::READ };
+        fds.push(PollFd::new(&http, listening));
+        fds.push(PollFd::new(&echo, listening));
         for c in &connections {
             let interest = if c.output.is_empty() { Interest::READ } else { Interest::READ | Interest::WRITE };
             fds.push(PollFd::new(&c.stream, interest));
@@ -110,9 +114,13 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
                         });
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                    // Out of sockets: the waiting connection stays queued until one closes.
+                    // Out of sockets (or memory): the waiting connections stay queued
+                    // until one closes.
                     Err(e) => {
-                        println!("[server] accept: {e}");
+                        if !full {
+                            println!("[server] {} connections open, no more for now: {e}", connections.len());
+                        }
+                        full = true;
                         break;
                     }
                 }
@@ -125,6 +133,7 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
             let ready = readiness.get(2 + i).copied().unwrap_or(Interest::empty());
             if !serve(&mut connections[i], ready, &mut figures, started) {
                 connections.swap_remove(i);
+                full = false;
             }
         }
     }
