@@ -69,3 +69,29 @@ fn fs_bench_moves_the_right_data_and_reports_every_figure() {
     }
     assert_eq!(report.ratios.len(), 2);
 }
+
+/// `cargo kaal bench net`'s system and host peer, as the tool runs them: every
+/// transfer completes and gives a figure (the figures vary with the host's load: no
+/// target is asserted here).
+#[test]
+fn the_network_benchmark_measures_both_directions_and_requests() {
+    use kaal_compose::bench::{net_peer, Ports};
+    use kaal_compose::testing::free_port;
+    let ports = Ports { sink: free_port(), source: free_port(), http: free_port() };
+    let boot = Boot::new("benches/net")
+        .forward(ports.sink, 5001)
+        .forward(ports.source, 5002)
+        .forward(ports.http, 80)
+        .timeout(std::time::Duration::from_secs(400));
+    let (lines, run) = boot.run_with(|session| {
+        session.wait_for_line("BENCH ready", std::time::Duration::from_secs(120)).expect("the guest is ready");
+        net_peer(ports)
+    });
+    let report = BenchReport::parse(&lines);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    for name in ["tcp_in", "tcp_out", "http_latency", "http_keepalive", "http_concurrent", "http_fresh"] {
+        assert!(report.results.iter().any(|r| r.name == name), "{name} was measured: {lines:?}");
+    }
+    assert!(report.results.iter().filter_map(|r| r.mb_per_s()).all(|rate| rate > 1.0), "{lines:?}");
+    assert_eq!(run.verdict, kaal_compose::qemu::Verdict::Stopped, "{}", run.summary());
+}

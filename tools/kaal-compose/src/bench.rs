@@ -21,6 +21,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+pub use crate::netpeer::{net_peer, Ports};
+
 /// One measurement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchResult {
@@ -33,12 +35,24 @@ pub struct BenchResult {
     pub hz: Option<u64>,
     /// A throughput target, MB/s at least (`min-mb-s=`), checked and reported.
     pub min_mb_s: Option<f64>,
+    /// A rate target for a result with `unit=/s` (operations a second, at least:
+    /// `min-per-s=`), checked and reported.
+    pub min_per_s: Option<f64>,
+    /// What a result counts, if not TSC cycles or instructions per operation: `unit=/s`
+    /// shows operations a second (with `hz`), `unit=ns` a latency the host measured.
+    pub unit: Option<String>,
 }
 
 impl BenchResult {
     /// Cycles per iteration.
     pub fn per_op(&self) -> f64 {
         self.cycles as f64 / self.iterations.max(1) as f64
+    }
+
+    /// Operations a second, for a result with `unit=/s` and `hz`.
+    pub fn per_s(&self) -> Option<f64> {
+        let hz = self.hz.filter(|_| self.unit.as_deref() == Some("/s"))?;
+        (self.cycles > 0).then(|| self.iterations as f64 / (self.cycles as f64 / hz as f64))
     }
 
     /// Megabytes (10^6 bytes) a second, for a result with `bytes` and `hz`.
@@ -53,6 +67,9 @@ impl BenchResult {
 pub struct BenchSettings {
     /// Wall time (no `-icount`), for throughputs.
     pub wall: bool,
+    /// A host-side peer the tool runs while the system runs (`host = "net"`: the
+    /// network transfers of [`net_peer`]).
+    pub host_net: bool,
 }
 
 impl BenchSettings {
@@ -68,10 +85,18 @@ impl BenchSettings {
             )
         };
         let table: toml::Table = text.parse().map_err(|e: toml::de::Error| bad(e.message().to_string()))?;
-        match table.get("clock").and_then(|v| v.as_str()) {
-            Some("wall") => Ok(Self { wall: true }),
-            Some("instructions") | None if table.keys().all(|k| k == "clock") => Ok(Self { wall: false }),
-            _ => Err(bad("only `clock` is known, as \"wall\" or \"instructions\"".into())),
+        if let Some(key) = table.keys().find(|k| *k != "clock" && *k != "host") {
+            return Err(bad(format!("`{key}` is not a setting: only `clock` and `host` are known")));
+        }
+        let host_net = match table.get("host").map(|v| v.as_str()) {
+            None => false,
+            Some(Some("net")) => true,
+            Some(_) => return Err(bad("`host` names the host peer: only \"net\" is known".into())),
+        };
+        match table.get("clock").map(|v| v.as_str()) {
+            Some(Some("wall")) => Ok(Self { wall: true, host_net }),
+            Some(Some("instructions")) | None => Ok(Self { wall: false, host_net }),
+            _ => Err(bad("`clock` is \"wall\" or \"instructions\"".into())),
         }
     }
 }
@@ -98,6 +123,8 @@ pub struct BenchReport {
     pub ratios: Vec<BenchRatio>,
     /// Lines that started with `BENCH` but could not be read.
     pub malformed: Vec<String>,
+    /// Measurements that could not be made (`BENCH failed name=N why="..."`).
+    pub failed: Vec<(String, String)>,
 }
 
 /// Splits `key=value key="quoted value"` pairs.
@@ -145,9 +172,18 @@ impl BenchReport {
                                 Some(v) => Some(v.parse().ok()?),
                                 None => None,
                             },
+                            min_per_s: match f.get("min-per-s") {
+                                Some(v) => Some(v.parse().ok()?),
+                                None => None,
+                            },
+                            unit: f.get("unit").cloned(),
                         })
                     })
                     .map(|r| report.results.push(r))
+            } else if let Some(body) = rest.strip_prefix("failed ") {
+                fields(body)
+                    .and_then(|f| Some((f.get("name")?.clone(), f.get("why").cloned().unwrap_or_default())))
+                    .map(|failure| report.failed.push(failure))
             } else if let Some(body) = rest.strip_prefix("ratio ") {
                 fields(body)
                     .and_then(|f| {
@@ -187,7 +223,11 @@ impl BenchReport {
             (Some(target), Some(rate)) => rate >= target,
             (Some(_), None) => false,
             (None, _) => true,
-        });
+        }) && self.results.iter().all(|r| match (r.min_per_s, r.per_s()) {
+            (Some(target), Some(rate)) => rate >= target,
+            (Some(_), None) => false,
+            (None, _) => true,
+        }) && self.failed.is_empty();
         throughputs
             && self.ratios.iter().all(|r| match self.ratio_value(r) {
                 Some(v) => r.max.is_none_or(|m| v <= m) && r.min.is_none_or(|m| v >= m),
@@ -229,11 +269,17 @@ pub fn table(runs: &[(String, BenchReport)], wall: bool) -> String {
         let _ = write!(out, "{what:<width$}  {iterations:>10}");
         for ((_, report), w) in runs.iter().zip(&columns) {
             match report.result(name) {
-                Some(r) => match r.mb_per_s() {
-                    Some(rate) => {
+                Some(r) => match (r.mb_per_s(), r.per_s(), &r.unit) {
+                    (Some(rate), _, _) => {
                         let _ = write!(out, "  {:>w$}", format!("{rate:.1} MB/s"));
                     }
-                    None => {
+                    (None, Some(rate), _) => {
+                        let _ = write!(out, "  {:>w$}", format!("{rate:.0} /s"));
+                    }
+                    (None, None, Some(unit)) => {
+                        let _ = write!(out, "  {:>w$}", format!("{:.0} {unit}", r.per_op()));
+                    }
+                    (None, None, None) => {
                         let _ = write!(out, "  {:>w$.1}", r.per_op());
                     }
                 },
@@ -263,6 +309,24 @@ pub fn table(runs: &[(String, BenchReport)], wall: bool) -> String {
             let _ = writeln!(out, "  target >= {min} MB/s");
         }
     }
+    let rates: Vec<&BenchResult> =
+        runs.first().map(|(_, r)| r.results.iter().filter(|r| r.min_per_s.is_some()).collect()).unwrap_or_default();
+    if !rates.is_empty() {
+        let _ = writeln!(out);
+        for target in rates {
+            let min = target.min_per_s.unwrap_or_default();
+            let _ = write!(out, "{:<w$}", target.what, w = width + 12);
+            for ((_, report), cw) in runs.iter().zip(&columns) {
+                let shown = match report.result(&target.name).and_then(BenchResult::per_s) {
+                    Some(rate) if rate >= min => format!("{rate:.0} met"),
+                    Some(rate) => format!("{rate:.0} MISSED"),
+                    None => "not measured".to_string(),
+                };
+                let _ = write!(out, "  {shown:>cw$}");
+            }
+            let _ = writeln!(out, "  target >= {min} a second");
+        }
+    }
     let ratios: Vec<&BenchRatio> = runs.first().map(|(_, r)| r.ratios.iter().collect()).unwrap_or_default();
     if !ratios.is_empty() {
         let _ = writeln!(out);
@@ -289,6 +353,9 @@ pub fn table(runs: &[(String, BenchReport)], wall: bool) -> String {
         }
     }
     for (title, report) in runs {
+        for (name, why) in &report.failed {
+            let _ = writeln!(out, "NOT MEASURED ({title}): {name}: {why}");
+        }
         for m in &report.malformed {
             let _ = writeln!(out, "unreadable bench line ({title}): {m}");
         }

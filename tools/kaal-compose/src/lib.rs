@@ -15,6 +15,7 @@ pub mod host;
 pub mod image;
 pub mod kernel;
 pub mod log;
+pub mod netpeer;
 pub mod planner;
 pub mod progress;
 pub mod project;
@@ -235,6 +236,11 @@ pub struct BuildOptions {
     /// Host ports to forward to the system's network (`kaal run --forward HOST:GUEST`),
     /// each in place of the system's forwards to the same guest port and protocol.
     pub forwards: Vec<system::Forward>,
+    /// Also put a UDP socket on the system's network: every datagram sent to the first
+    /// port on 127.0.0.1 reaches the NIC as one raw Ethernet frame, and every frame on
+    /// the wire goes to the second (see [`qemu::network_args_injecting`]), for tests
+    /// that feed the stack bad frames.
+    pub inject_frames: Option<(u16, u16)>,
 }
 
 /// The forwards a run of `file`'s system uses: see [`qemu::merge_forwards`]. Forwards
@@ -320,7 +326,7 @@ pub fn build_with(dir: Option<&Path>, options: &BuildOptions, reporter: &Reporte
             let mut qemu_args = file.system.qemu.args.clone();
             qemu_args.extend(disks.iter().flat_map(disk::AttachedDisk::qemu_args));
             if let Some(network) = &file.system.network {
-                qemu_args.extend(qemu::network_args(network, &forwards));
+                qemu_args.extend(qemu::network_args_injecting(network, &forwards, options.inject_frames));
             }
             let display = file.display.trim_end_matches(assemble::SYSTEM_FILE).trim_end_matches('/').to_string();
             let system = project::SystemCrate {

@@ -399,7 +399,21 @@ fn run(cli: Cli) -> Result<i32> {
                         continue;
                     }
                 }
-                let options = kaal_compose::BuildOptions { kernel: choice, ..Default::default() };
+                // The host peer's forwards go to free host ports.
+                let ports = settings.host_net.then(|| kaal_compose::bench::Ports {
+                    sink: kaal_compose::testing::free_port(),
+                    source: kaal_compose::testing::free_port(),
+                    http: kaal_compose::testing::free_port(),
+                });
+                let forwards = ports.map_or_else(Vec::new, |p| {
+                    let tcp = |host, guest| kaal_compose::system::Forward {
+                        protocol: kaal_compose::system::Protocol::Tcp,
+                        host,
+                        guest,
+                    };
+                    vec![tcp(p.sink, 5001), tcp(p.source, 5002), tcp(p.http, 80)]
+                });
+                let options = kaal_compose::BuildOptions { kernel: choice, forwards, ..Default::default() };
                 let built = match kaal_compose::build_with(Some(&dir), &options, &reporter) {
                     Ok(built) => built,
                     // One kernel that cannot run the benchmark leaves its column out.
@@ -425,7 +439,37 @@ fn run(cli: Cli) -> Result<i32> {
                         built.system.display
                     )
                 });
-                let outcome = qemu::boot(&built.kernel.image, &built.image.path, &shown(&cfg, &reporter))?;
+                let (outcome, host_lines) = match ports {
+                    None => (qemu::boot(&built.kernel.image, &built.image.path, &shown(&cfg, &reporter))?, Vec::new()),
+                    Some(ports) => {
+                        // The host peer runs while the system runs, then stops it.
+                        let (tx, rx) = std::sync::mpsc::channel();
+                        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                        let cfg = QemuConfig { watch: Some(tx), stop: Some(stop.clone()), ..shown(&cfg, &reporter) };
+                        let (kernel, image) = (built.kernel.image.clone(), built.image.path.clone());
+                        let runner = std::thread::spawn(move || qemu::boot(&kernel, &image, &cfg));
+                        let deadline = std::time::Instant::now() + Duration::from_secs(180);
+                        let ready = loop {
+                            let left = deadline.saturating_duration_since(std::time::Instant::now());
+                            match rx.recv_timeout(left) {
+                                Ok(line) if line.contains("BENCH ready") => break true,
+                                Ok(_) => {}
+                                Err(_) => break false,
+                            }
+                        };
+                        let lines = if ready {
+                            reporter.info("the guest is ready; the host peer runs the transfers");
+                            kaal_compose::bench::net_peer(ports)
+                        } else {
+                            vec!["BENCH failed name=all why=\"the guest never printed BENCH ready\"".to_string()]
+                        };
+                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                        let outcome = runner.join().map_err(|_| {
+                            ToolError::new("running the benchmark", "the QEMU runner panicked", "retry")
+                        })??;
+                        (outcome, lines)
+                    }
+                };
                 for line in outcome.user_output() {
                     if !line.starts_with("BENCH ") && !line.is_empty() {
                         println!("[{column}] {line}");
@@ -435,7 +479,8 @@ fn run(cli: Cli) -> Result<i32> {
                     eprintln!("[kaal] {} on {column}: {}", built.system.display, outcome.summary());
                     code = outcome.exit_code();
                 }
-                runs.push((column, kaal_compose::bench::BenchReport::parse(&outcome.serial)));
+                let lines: Vec<String> = outcome.serial.iter().chain(&host_lines).cloned().collect();
+                runs.push((column, kaal_compose::bench::BenchReport::parse(&lines)));
             }
             for line in &skipped {
                 eprintln!("[kaal] left out {line}");

@@ -131,16 +131,34 @@ pub fn command(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Command {
 /// with `forwards` as `hostfwd` rules, which bind 127.0.0.1 only, and the card at PCI
 /// slot [`Network::NIC_SLOT`].
 pub fn network_args(network: &Network, forwards: &[Forward]) -> Vec<String> {
+    network_args_injecting(network, forwards, None)
+}
+
+/// [`network_args`], and with `inject` = `(listen, copy)` a second way onto the guest's
+/// wire: a hub joins the card, the user-mode network and a UDP socket netdev listening
+/// on 127.0.0.1:`listen`, so that each datagram sent there arrives at the card as one
+/// Ethernet frame, whatever it holds; every frame on the wire (the guest's too) is
+/// also sent to 127.0.0.1:`copy`.
+pub fn network_args_injecting(network: &Network, forwards: &[Forward], inject: Option<(u16, u16)>) -> Vec<String> {
     let mut netdev = "user,id=kaalnet0".to_string();
     for forward in forwards {
         netdev += &format!(",hostfwd={}:127.0.0.1:{}-:{}", forward.protocol.as_str(), forward.host, forward.guest);
     }
-    vec![
-        "-netdev".into(),
-        netdev,
-        "-device".into(),
-        format!("{},netdev=kaalnet0,addr={:02x}", network.nic.qemu_device(), Network::NIC_SLOT),
+    let card = |netdev: &str| format!("{},netdev={netdev},addr={:02x}", network.nic.qemu_device(), Network::NIC_SLOT);
+    let Some((port, copy)) = inject else {
+        return vec!["-netdev".into(), netdev, "-device".into(), card("kaalnet0")];
+    };
+    [
+        ("-netdev", netdev),
+        ("-netdev", "hubport,id=kaalhub1,hubid=0,netdev=kaalnet0".into()),
+        ("-netdev", format!("socket,id=kaalinject,udp=127.0.0.1:{copy},localaddr=127.0.0.1:{port}")),
+        ("-netdev", "hubport,id=kaalhub2,hubid=0,netdev=kaalinject".into()),
+        ("-netdev", "hubport,id=kaalhub0,hubid=0".into()),
+        ("-device", card("kaalhub0")),
     ]
+    .into_iter()
+    .flat_map(|(flag, value)| [flag.to_string(), value])
+    .collect()
 }
 
 /// The forwards a run uses: the system's, with those of the command line (`kaal run

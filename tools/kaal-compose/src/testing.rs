@@ -113,6 +113,14 @@ impl Boot {
         self
     }
 
+    /// Joins a UDP socket to the system's network: each datagram sent to 127.0.0.1:`port`
+    /// reaches the NIC as one raw Ethernet frame, and every frame on the wire is sent to
+    /// 127.0.0.1:`copy` (for tests that inject bad frames and watch the answers).
+    pub fn inject_frames(mut self, port: u16, copy: u16) -> Self {
+        self.options.inject_frames = Some((port, copy));
+        self
+    }
+
     /// Runs with deterministic virtual time.
     pub fn icount(mut self) -> Self {
         self.qemu.icount = true;
