@@ -243,3 +243,24 @@ fn the_network_server_survives_bad_frames_100_connections_and_abrupt_disconnects
     assert_eq!(run.verdict, kaal_compose::qemu::Verdict::Stopped, "{}", run.summary());
     run.assert_no_line("panicked").assert_no_line("faulted").assert_no_line("is no longer served");
 }
+
+/// The NIC driver component faults (tests/systems/nic-fault brings a driver that does,
+/// on purpose): the supervisor names it, the network server says the driver stopped,
+/// and it still answers its client, which ends the system.
+#[test]
+fn a_nic_driver_that_dies_is_reported_by_name_and_the_rest_runs_on() {
+    let Some(boot) = Boot::new("tests/systems/nic-fault").on("5.0.0-debug") else { return };
+    let run = boot.run();
+    run.assert_verdict(kaal_compose::qemu::Verdict::Exited(kaal_abi::exit::ExitStatus::ERROR)).assert_lines_in_order(
+        &[
+            "[net] address 10.0.2.15/24, gateway 10.0.2.2",
+            "[nic] faulting on purpose now",
+            "[supervisor] component 'nic' faulted: VM fault",
+            "[net] the NIC driver `nic` has not returned a transmit buffer in 3 s: it stopped",
+            "[witness] connect without a driver: connect 10.0.2.2:8000: timed out",
+            "[witness] the network server still answers: 10.0.2.15/24",
+            "[supervisor] component 'witness' exited: success",
+            "[kaal-root] system 'nic-fault' done: 1 succeeded, 0 failed, 1 faulted",
+        ],
+    );
+}

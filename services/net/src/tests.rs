@@ -357,3 +357,18 @@ fn random_truncated_and_corrupted_frames_and_hostile_descriptors_are_survived() 
     run(&mut a, &mut b, &mut t, 5000, |a, _, t| a.status(op::TCP_ACCEPT, [listener, 0, 0, 0], t) == Status::Ok);
     let _ = fresh;
 }
+
+#[test]
+fn a_connect_into_silence_stays_connecting() {
+    let mut t = Instant::from_millis(0);
+    let (q, bufs) = memories();
+    let mut b = host(&q, &bufs, [10, 0, 0, 2], 2, client(&[], &[80]), t);
+    let stream = b.ok(op::TCP_CONNECT, [A_IP, 80, 0, 0], t)[0];
+    for _ in 0..6000 {
+        b.step(t);
+        // The wire swallows everything (a driver that died takes the frames).
+        let _ = b.driver.q.tx_active.pop();
+        t += smoltcp::time::Duration::from_millis(1);
+    }
+    assert_eq!(b.status(op::RECV, [stream, 10, 0, 0], t), Status::WouldBlock, "still connecting");
+}

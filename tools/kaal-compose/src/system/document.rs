@@ -519,6 +519,7 @@ fn example(table: &[&str], key: &str) -> Option<String> {
         (["network"], "nic") => "nic = \"e1000\" (or \"virtio-net\")".to_string(),
         (["network"], "address") => "address = \"dhcp\" (or a static address, \"10.0.2.15/24\")".to_string(),
         (["network"], "gateway") => "gateway = \"10.0.2.2\" (with a static address)".to_string(),
+        (["network"], "driver") => "driver = \"my-nic\" (a NIC driver crate of the system's own)".to_string(),
         (["network"], "forwards") => {
             "forwards = [\"8080:80\", \"udp:5353:53\"] (host port on 127.0.0.1 to guest port)".to_string()
         }

@@ -385,6 +385,10 @@ pub struct Network {
     pub address: Address,
     /// The host ports forwarded to the guest, in file order.
     pub forwards: Vec<Forward>,
+    /// The NIC driver component's crate, if the system brings its own (`driver =
+    /// "PATH"`, relative to system.toml): it serves the same rings (`kaal_ipc::net`)
+    /// as KaaL's drivers, in place of `services/nic-<kind>`.
+    pub driver: Option<PathBuf>,
 }
 
 impl Network {

@@ -155,7 +155,21 @@ impl Checker<'_> {
         }
         let forwards = self.forwards(raw.forwards.as_deref().unwrap_or_default());
         self.qemu_network_args(raw_qemu, line);
-        Some(Network { nic, address, forwards })
+        let driver = match &raw.driver {
+            Some(path) if path.get_ref().trim().is_empty() => {
+                self.report(
+                    &path.span(),
+                    "network.driver",
+                    "the NIC driver's path is empty",
+                    "name the driver component's crate directory, relative to system.toml (`driver = \"my-nic\"`), \
+                     or remove `driver` to use KaaL's own",
+                );
+                None
+            }
+            Some(path) => Some(std::path::PathBuf::from(path.get_ref())),
+            None => None,
+        };
+        Some(Network { nic, address, forwards, driver })
     }
 
     /// `forwards`: each well formed, no host port twice (for one protocol).
@@ -486,6 +500,10 @@ impl Checker<'_> {
                 heap: NIC_HEAP,
                 dma: NIC_DMA,
                 devices: vec![Network::NIC_DEVICE.to_string()],
+                path: match &network.driver {
+                    Some(path) => path.clone(),
+                    None => service_path(network.nic.service()),
+                },
                 ..service(&nic, network.nic.service())
             },
             Component {

@@ -93,6 +93,7 @@ pub(super) struct RawNetwork {
     pub address: Option<Spanned<String>>,
     pub gateway: Option<Spanned<String>>,
     pub forwards: Option<Vec<Spanned<String>>>,
+    pub driver: Option<Spanned<String>>,
 }
 
 /// A component's `network = { listen = [80], connect = [8000] }`.

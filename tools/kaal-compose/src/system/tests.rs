@@ -435,6 +435,7 @@ fn expands_the_network_into_services() {
             nic: NicKind::VirtioNet,
             address: Address::Static { address: [10, 0, 2, 15], prefix: 24, gateway: Some([10, 0, 2, 2]) },
             forwards: vec![tcp(8080, 80), Forward { protocol: Protocol::Udp, host: 5353, guest: 53 }, tcp(7007, 7)],
+            driver: None,
         })
     );
     let config = "nic virtio-net\n\
@@ -530,7 +531,10 @@ fn expands_the_network_into_services() {
 #[test]
 fn network_defaults_to_an_e1000_on_dhcp() {
     let system = parse("system.toml", &base("[time]\n\n[network]\n")).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(system.network, Some(Network { nic: NicKind::E1000, address: Address::Dhcp, forwards: vec![] }));
+    assert_eq!(
+        system.network,
+        Some(Network { nic: NicKind::E1000, address: Address::Dhcp, forwards: vec![], driver: None })
+    );
     assert_eq!(system.net_config().as_deref(), Some("nic e1000\naddress dhcp\n"));
     let nic = system.components.iter().find(|c| c.name == "nic").expect("nic");
     assert_eq!(nic.path, crate::assemble::kaal_checkout().join("services/nic-e1000"));
