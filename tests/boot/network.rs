@@ -244,9 +244,10 @@ fn the_network_server_survives_bad_frames_100_connections_and_abrupt_disconnects
     run.assert_no_line("panicked").assert_no_line("faulted").assert_no_line("is no longer served");
 }
 
-/// The NIC driver component faults (tests/systems/nic-fault brings a driver that does,
-/// on purpose): the supervisor names it, the network server says the driver stopped,
-/// and it still answers its client, which ends the system.
+/// Ports system.toml does not grant are refused; then the NIC driver component faults
+/// (tests/systems/nic-fault brings a driver that does, on purpose): the supervisor
+/// names it, the network server says the driver stopped, and it still answers its
+/// client, which ends the system.
 #[test]
 fn a_nic_driver_that_dies_is_reported_by_name_and_the_rest_runs_on() {
     let Some(boot) = Boot::new("tests/systems/nic-fault").on("5.0.0-debug") else { return };
@@ -254,6 +255,9 @@ fn a_nic_driver_that_dies_is_reported_by_name_and_the_rest_runs_on() {
     run.assert_verdict(kaal_compose::qemu::Verdict::Exited(kaal_abi::exit::ExitStatus::ERROR)).assert_lines_in_order(
         &[
             "[net] address 10.0.2.15/24, gateway 10.0.2.2",
+            "[witness] connect to port 9: connect 10.0.2.2:9: permission denied: system.toml does not grant this \
+             component that port",
+            "[witness] listen on port 80: ",
             "[nic] faulting on purpose now",
             "[supervisor] component 'nic' faulted: VM fault",
             "[net] the NIC driver `nic` has not returned a transmit buffer in 3 s: it stopped",

@@ -372,3 +372,72 @@ fn a_connect_into_silence_stays_connecting() {
     }
     assert_eq!(b.status(op::RECV, [stream, 10, 0, 0], t), Status::WouldBlock, "still connecting");
 }
+
+#[test]
+fn an_icmp_echo_request_is_answered() {
+    use smoltcp::phy::ChecksumCapabilities;
+    use smoltcp::wire::{
+        ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, Icmpv4Packet,
+        Icmpv4Repr, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr,
+    };
+    let mut t = Instant::from_millis(0);
+    let (q, bufs) = memories();
+    let mut a = host(&q, &bufs, [10, 0, 0, 1], 1, client(&[], &[]), t);
+    let (me, peer) = (EthernetAddress([2, 0, 0, 0, 0, 1]), EthernetAddress([2, 0, 0, 0, 0, 9]));
+    let (my_ip, peer_ip) = (Ipv4Address::new(10, 0, 0, 1), Ipv4Address::new(10, 0, 0, 9));
+    let frame = |ethertype, payload_len: usize, fill: &mut dyn FnMut(&mut [u8])| {
+        let eth = EthernetRepr { src_addr: peer, dst_addr: me, ethertype };
+        let mut bytes = alloc::vec![0u8; eth.buffer_len() + payload_len];
+        let mut f = EthernetFrame::new_unchecked(&mut bytes[..]);
+        eth.emit(&mut f);
+        fill(f.payload_mut());
+        bytes
+    };
+    // Who has 10.0.0.1? (so that the stack knows where 10.0.0.9 is), then a ping.
+    let arp = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Request,
+        source_hardware_addr: peer,
+        source_protocol_addr: peer_ip,
+        target_hardware_addr: EthernetAddress([0; 6]),
+        target_protocol_addr: my_ip,
+    };
+    let arp_frame = frame(EthernetProtocol::Arp, arp.buffer_len(), &mut |p| arp.emit(&mut ArpPacket::new_unchecked(p)));
+    let data = b"are you there?";
+    let echo = Icmpv4Repr::EchoRequest { ident: 0x4b41, seq_no: 7, data };
+    let ip = Ipv4Repr {
+        src_addr: peer_ip,
+        dst_addr: my_ip,
+        next_header: IpProtocol::Icmp,
+        payload_len: echo.buffer_len(),
+        hop_limit: 64,
+    };
+    let caps = ChecksumCapabilities::default();
+    let ping = frame(EthernetProtocol::Ipv4, ip.buffer_len() + echo.buffer_len(), &mut |p| {
+        let mut packet = Ipv4Packet::new_unchecked(p);
+        ip.emit(&mut packet, &caps);
+        echo.emit(&mut Icmpv4Packet::new_unchecked(packet.payload_mut()), &caps);
+    });
+    let mut replies = Vec::new();
+    for frame in [arp_frame, ping] {
+        for _ in 0..5 {
+            a.step(t);
+            t += smoltcp::time::Duration::from_millis(1);
+        }
+        assert!(a.driver.deliver(&frame));
+        for _ in 0..5 {
+            a.step(t);
+            replies.extend(a.driver.sent());
+            t += smoltcp::time::Duration::from_millis(1);
+        }
+    }
+    let answered = replies.iter().any(|bytes| {
+        let Ok(f) = EthernetFrame::new_checked(&bytes[..]) else { return false };
+        let Ok(p) = Ipv4Packet::new_checked(f.payload()) else { return false };
+        let Ok(icmp) = Icmpv4Packet::new_checked(p.payload()) else { return false };
+        matches!(
+            Icmpv4Repr::parse(&icmp, &caps),
+            Ok(Icmpv4Repr::EchoReply { ident: 0x4b41, seq_no: 7, data: d }) if d == data
+        ) && p.dst_addr() == peer_ip
+    });
+    assert!(answered, "an echo reply to 10.0.0.9 among {} frames sent", replies.len());
+}

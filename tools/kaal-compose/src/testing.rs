@@ -205,9 +205,16 @@ impl Boot {
         boot.qemu.stop = Some(stop.clone());
         let runner = std::thread::spawn(move || boot.run());
         let session = Session { lines: rx, seen: std::cell::RefCell::new(Vec::new()) };
-        let result = host(&session);
+        // Whether `host` returns or panics (a failed check), QEMU is stopped and waited
+        // for: a panic must not leave the guest running after the test.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| host(&session)));
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let outcome = match runner.join() {
+        let outcome = runner.join();
+        let result = match result {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(panic) => std::panic::resume_unwind(panic),
         };

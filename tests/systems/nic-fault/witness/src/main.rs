@@ -21,6 +21,16 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
     net::init_with_timeout(&mut me, timer, Duration::from_secs(10))?;
     let info = net::wait_for_address(Duration::from_secs(10))?;
     println!("[witness] address {info}");
+    // Only what system.toml grants: connecting to port 8000. Port 9 and listening are
+    // refused by the network server, whatever the wire.
+    match TcpStream::connect(SocketAddrV4::new([10, 0, 2, 2], 9)) {
+        Ok(_) => return Err("a connection to a port system.toml does not grant was allowed".into()),
+        Err(e) => println!("[witness] connect to port 9: {e}"),
+    }
+    match net::TcpListener::bind(80) {
+        Ok(_) => return Err("listening on a port system.toml does not grant was allowed".into()),
+        Err(e) => println!("[witness] listen on port 80: {e}"),
+    }
     // The driver faults when this connection attempt wakes it.
     timer.sleep(Duration::from_secs(3))?;
     match TcpStream::connect_timeout(SocketAddrV4::new([10, 0, 2, 2], 8000), Duration::from_secs(6)) {
