@@ -62,7 +62,7 @@ use crate::io::{self, Error, ErrorKind, Read, Write};
 use crate::netproto::{self, op, ready, NetRequest as Request, NetResponse as Response, Status};
 
 /// Connections a listener queues before [`TcpListener::accept`] takes them.
-pub const BACKLOG: u64 = 16;
+pub const BACKLOG: u64 = 64;
 
 /// How often [`wait_for_address`] asks.
 const ADDRESS_RETRY: Duration = Duration::from_millis(50);

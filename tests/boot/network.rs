@@ -217,14 +217,13 @@ fn the_network_server_survives_bad_frames_100_connections_and_abrupt_disconnects
                 _ => drop(s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")),
             }
         }
-        // A malformed request is answered 400 and closed.
+        // 4. Still serving: a malformed request is answered 400 and closed, the page,
+        //    and an echo.
+        std::thread::sleep(Duration::from_secs(1));
         let mut bad = connect(http);
         bad.write_all(b"\x00\x01 NOT HTTP\r\n\r\n").unwrap();
         let mut answer = String::new();
         let _ = bad.read_to_string(&mut answer);
-
-        // 4. Still serving: the page, and an echo.
-        std::thread::sleep(Duration::from_secs(1));
         let mut last = connect(http);
         let status = get(&mut last, "/status").expect("the page at the end");
         let mut e = connect(echo);

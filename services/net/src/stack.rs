@@ -2,10 +2,11 @@
 //! and parked POLL, answering the requests of `kaal_posix::netproto`.
 //!
 //! - **Listeners.** smoltcp has no accept queue: a TCP socket that listens becomes the
-//!   connection. A listener is therefore a set of up to `backlog` listening sockets on
-//!   its port; each that leaves the listening state (a SYN came) moves to the
-//!   listener's queue, and a fresh listening socket replaces it if memory allows.
-//!   When none listens, a SYN is answered with a reset: the client is refused cleanly.
+//!   connection. A listener therefore keeps a few sockets listening on its port; each
+//!   that leaves the listening state (a SYN came) moves to the listener's queue, and a
+//!   fresh listening socket replaces it before the next frame is looked at, while the
+//!   queue is within the backlog and memory allows. When none listens, a SYN is
+//!   answered with a reset: the client is refused cleanly.
 //! - **Closing.** CLOSE half-closes (FIN) a stream with no unread data, and the socket
 //!   stays in the set until it reaches CLOSED or TIME-WAIT (or [`LINGER`] passes);
 //!   with unread data it is aborted (RST), as on Linux.
@@ -41,6 +42,9 @@ const UDP_DATAGRAMS: usize = 64;
 pub const MAX_DATAGRAM: usize = 1472;
 /// How long a closed stream may take to finish its FIN handshake before it is aborted.
 pub const LINGER: Duration = Duration::from_secs(10);
+/// Sockets each listener keeps listening; more connections than that wait in its queue
+/// (up to the backlog) once their SYN took one.
+const LISTENING: usize = 2;
 /// Peers a UDP socket remembers as answerable.
 const UDP_PEERS: usize = 16;
 const EPHEMERAL: core::ops::RangeInclusive<u16> = 49152..=65535;
@@ -191,7 +195,26 @@ impl Stack {
     /// One round of the stack: frames in and out, DHCP, listeners refilled, closing
     /// streams reaped. Returns whether any socket's state may have changed.
     pub fn poll(&mut self, now: Instant, device: &mut impl Device) -> bool {
-        let changed = self.iface.poll(now, device, &mut self.sockets) == smoltcp::iface::PollResult::SocketStateChanged;
+        use smoltcp::iface::{PollIngressSingleResult, PollResult};
+        // smoltcp's `poll`, one received frame at a time: a SYN that takes a listening
+        // socket gets it replaced before the next frame, so a burst of connections
+        // finds a socket listening while only a few listen at once (every socket costs
+        // time in every poll).
+        let mut changed = false;
+        self.iface.poll_maintenance(now);
+        loop {
+            match self.iface.poll_ingress_single(now, device, &mut self.sockets) {
+                PollIngressSingleResult::None => break,
+                PollIngressSingleResult::PacketProcessed => {}
+                PollIngressSingleResult::SocketStateChanged => {
+                    changed = true;
+                    self.refill_listeners();
+                }
+            }
+        }
+        while self.iface.poll_egress(now, device, &mut self.sockets) == PollResult::SocketStateChanged {
+            changed = true;
+        }
         if let Some(dhcp) = self.dhcp {
             let event = self.sockets.get_mut::<dhcpv4::Socket>(dhcp).poll();
             match event {
@@ -223,8 +246,14 @@ impl Stack {
     }
 
     fn maintain(&mut self, now: Instant) {
-        // Listeners: move sockets that got a SYN to their queue, listen again on a
-        // socket whose handshake failed, and keep `backlog` listening.
+        self.refill_listeners();
+        self.reap(now);
+    }
+
+    /// Listeners: moves sockets that got a SYN to their queue, listens again on a
+    /// socket whose handshake failed, and keeps [`LISTENING`] sockets listening as long
+    /// as the queue and they stay within the backlog.
+    fn refill_listeners(&mut self) {
         for c in 0..self.clients.len() {
             for h in 0..netproto::MAX_SOCKETS {
                 let Some(Entry::Listener { port, backlog, listening, arrived }) = &mut self.clients[c].table[h] else {
@@ -254,7 +283,7 @@ impl Stack {
                         true
                     }
                 });
-                while listening.len() + arrived.len() < *backlog {
+                while listening.len() < LISTENING && listening.len() + arrived.len() < *backlog + LISTENING {
                     let Ok(mut socket) = new_tcp() else {
                         self.stats.out_of_memory += 1;
                         break;
@@ -266,7 +295,10 @@ impl Stack {
                 }
             }
         }
-        // Closed streams: gone once their handshake ends, aborted after LINGER.
+    }
+
+    /// Closed streams: gone once their handshake ends, aborted after [`LINGER`].
+    fn reap(&mut self, now: Instant) {
         let sockets = &mut self.sockets;
         self.closing.retain(|&(handle, since)| {
             let socket = sockets.get_mut::<tcp::Socket>(handle);
