@@ -985,7 +985,7 @@ pub struct TcpStream {
 impl TcpStream {
     /// Connects to `addr`, waiting until the connection stands or fails:
     /// `ConnectionRefused` if nothing listens there, `TimedOut` if the peer does not
-    /// answer (the server gives up), `PermissionDenied` for a port system.toml does
+    /// answer (the network server gives up after 20 s), `PermissionDenied` for a port system.toml does
     /// not grant, `NetworkDown` before the network has an address.
     pub fn connect(addr: SocketAddrV4) -> io::Result<TcpStream> {
         TcpStream::connect_within(addr, None)

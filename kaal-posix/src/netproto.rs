@@ -99,8 +99,9 @@ pub mod ready {
     pub const READ: u32 = 1;
     /// Room to send; for a connecting stream: connected.
     pub const WRITE: u32 = 2;
-    /// The connection failed or was reset (a connect refused, a reset, the network
-    /// went down).
+    /// The connection could not be made (a connect refused or timed out); a RECV then
+    /// says which. (A connection that ends later, by FIN or reset, shows READ and
+    /// HANGUP, and reads return 0.)
     pub const ERROR: u32 = 4;
     /// The peer will send no more (set with READ).
     pub const HANGUP: u32 = 8;
@@ -163,16 +164,17 @@ pub enum Status {
     AddrInUse = 31,
     /// The peer refused the connection (a reset in answer to SYN).
     ConnectionRefused = 32,
-    /// The peer reset the connection.
+    /// The connection is gone (the peer reset it, or it ended) when a send was tried.
     ConnectionReset = 33,
     /// The stream is not connected (yet, or any more).
     NotConnected = 34,
     /// Sending after SHUTDOWN of the write side.
     BrokenPipe = 35,
-    /// A connect got no answer in time (a POLL that times out is answered `Ok` with no
-    /// entry ready).
+    /// A connect got no answer within the server's handshake timeout (20 s; a POLL
+    /// that times out is answered `Ok` with no entry ready).
     TimedOut = 36,
-    /// The network is down: no address yet (DHCP), or the NIC driver stopped.
+    /// The network is down: no address yet (DHCP), or the NIC driver stopped (a
+    /// connect or a datagram is refused with it).
     NetworkDown = 37,
     /// No route to the address (not on the network and no gateway).
     Unreachable = 38,

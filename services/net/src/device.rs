@@ -140,7 +140,13 @@ impl<M: SharedMemory + Copy, B: SharedMemory> NicDevice<M, B> {
     /// false (nothing announced) if something came meanwhile.
     pub fn request_signal(&mut self) -> Result<bool, RingError> {
         let inner = self.inner.get_mut();
-        if !inner.received.is_empty() {
+        if inner.broken.is_some() {
+            // Nothing will come from a driver that corrupted its rings.
+            return Ok(true);
+        }
+        // Frames waiting are work, unless they wait for a transmit buffer (a reply
+        // needs one): then only the driver returning one helps.
+        if !inner.received.is_empty() && !inner.tx_free.is_empty() {
             return Ok(false);
         }
         if !inner.queues.rx_active.request_signal()? {
@@ -162,6 +168,12 @@ impl<M: SharedMemory + Copy, B: SharedMemory> NicDevice<M, B> {
 
     pub fn counts(&self) -> Counts {
         self.inner.borrow().counts
+    }
+
+    /// Whether every transmit buffer is out with the driver: nothing can be sent until
+    /// it returns one.
+    pub fn tx_exhausted(&self) -> bool {
+        self.inner.borrow().tx_free.is_empty()
     }
 
     /// Transmit buffers out with the driver (sent, not yet returned).

@@ -36,6 +36,9 @@ kaal_alloc::global_heap!(HEAP);
 /// How long the driver may hold transmit buffers without returning any before the
 /// server says it stopped.
 const DRIVER_SILENCE: Duration = Duration::from_secs(3);
+/// While every transmit buffer is out, smoltcp's deadlines (it wants to send now) are
+/// put off by this much: the server waits for the driver, its clients, or this.
+const TX_WAIT: smoltcp::time::Duration = smoltcp::time::Duration::from_millis(20);
 
 fn now() -> Instant {
     Instant::from_micros(KInstant::now().since_boot().as_micros() as i64)
@@ -116,6 +119,9 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
     );
 
     let mut armed: Option<Instant> = None;
+    // Clients whose sockets were dropped after they corrupted their rings.
+    let mut dropped = alloc::vec![false; clients.len()];
+    let mut reported_broken = false;
     let mut last_progress = KInstant::now();
     let mut driver_silent = false;
     loop {
@@ -135,14 +141,16 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
             );
             driver_silent = true;
         }
-        if let Some(e) = device.broken() {
-            println!("[{name}] the NIC driver corrupted its rings ({e}); the network is down");
-            loop {
-                // Serve nothing more, but do not spin.
-                let _ = wake.wait();
-            }
+        if let (Some(e), false) = (device.broken(), reported_broken) {
+            println!(
+                "[{name}] the NIC driver corrupted its rings ({e}): the network is down; clients are still answered"
+            );
+            reported_broken = true;
         }
-        worked |= stack.poll(t, &mut device);
+        stack.network_down = driver_silent || device.broken().is_some();
+        let changed = stack.poll(t, &mut device);
+        // (With no transmit buffer, a change is smoltcp failing to send: not work.)
+        worked |= changed && !device.tx_exhausted();
         if stack.address_changed {
             stack.address_changed = false;
             match stack.address() {
@@ -156,6 +164,12 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
         stack.note_established();
         for (i, client) in clients.iter_mut().enumerate() {
             if client.port.is_broken() {
+                // Found broken anywhere (serving, answering, asking it to signal):
+                // its sockets go, once.
+                if !dropped[i] {
+                    stack.drop_client(i, t);
+                    dropped[i] = true;
+                }
                 continue;
             }
             if let Some(response) = stack.poll_parked(i, &client.data, t) {
@@ -170,9 +184,6 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
                 client.port.serve(name, netproto::RING_SLOTS as usize, |request| stack.request(i, request, data, t));
             if taken > 0 {
                 worked = true;
-            }
-            if client.port.is_broken() {
-                stack.drop_client(i, t);
             }
         }
         if worked {
@@ -193,6 +204,7 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
         }
         if sleep {
             let at = stack.poll_at(now());
+            let at = if device.tx_exhausted() { at.map(|a| a.max(now() + TX_WAIT)) } else { at };
             if at != armed {
                 match at.and_then(to_kaal) {
                     Some(deadline) => timer.wake_at(deadline, target)?,

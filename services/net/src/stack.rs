@@ -45,6 +45,11 @@ pub const LINGER: Duration = Duration::from_secs(10);
 /// Sockets each listener keeps listening; more connections than that wait in its queue
 /// (up to the backlog) once their SYN took one.
 const LISTENING: usize = 2;
+/// The longest keep-alive or idle timeout a client may set (a day).
+const MAX_OPTION_MS: u64 = 24 * 3600 * 1000;
+/// A connection that the peer does not complete (a SYN into silence, or a SYN that
+/// came to a listener and nothing after it) is given up after this long.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
 /// Peers a UDP socket remembers as answerable.
 const UDP_PEERS: usize = 16;
 const EPHEMERAL: core::ops::RangeInclusive<u16> = 49152..=65535;
@@ -61,8 +66,10 @@ enum Entry {
     Stream {
         socket: SocketHandle,
         local_port: u16,
-        /// It was ever established (else a close means refused).
+        /// It was ever established (else a close means refused, or timed out).
         established: bool,
+        /// When its connect began (`None`: accepted).
+        connecting_since: Option<Instant>,
         read_shut: bool,
         write_shut: bool,
     },
@@ -109,6 +116,11 @@ pub struct Stack {
     pub stats: Stats,
     /// Set when the address changes (for the server's log).
     pub address_changed: bool,
+    /// The NIC driver stopped: what needs the wire (a connect, a datagram) is refused
+    /// with `NetworkDown`.
+    pub network_down: bool,
+    /// The time of the last poll or request.
+    now: Instant,
 }
 
 fn reply(status: Status, id: u32, words: [u64; 4]) -> Response {
@@ -152,6 +164,8 @@ impl Stack {
             next_ephemeral: *EPHEMERAL.start(),
             stats: Stats::default(),
             address_changed: false,
+            network_down: false,
+            now,
         };
         match config.address {
             Address::Dhcp => {
@@ -196,6 +210,7 @@ impl Stack {
     /// streams reaped. Returns whether any socket's state may have changed.
     pub fn poll(&mut self, now: Instant, device: &mut impl Device) -> bool {
         use smoltcp::iface::{PollIngressSingleResult, PollResult};
+        self.now = now;
         // smoltcp's `poll`, one received frame at a time: a SYN that takes a listening
         // socket gets it replaced before the next frame, so a burst of connections
         // finds a socket listening while only a few listen at once (every socket costs
@@ -284,7 +299,7 @@ impl Stack {
                     }
                 });
                 while listening.len() < LISTENING && listening.len() + arrived.len() < *backlog + LISTENING {
-                    let Ok(mut socket) = new_tcp() else {
+                    let Ok(mut socket) = new_listening() else {
                         self.stats.out_of_memory += 1;
                         break;
                     };
@@ -419,6 +434,7 @@ impl Stack {
                 if let Entry::Stream { socket, established, .. } = entry {
                     if !*established && self.sockets.get::<tcp::Socket>(*socket).may_send() {
                         *established = true;
+                        self.sockets.get_mut::<tcp::Socket>(*socket).set_timeout(None);
                     }
                 }
             }
@@ -428,6 +444,7 @@ impl Stack {
     /// Serves one request of client `c`, whose buffer (the data area) is `buffer`:
     /// `None` when it is a POLL that now waits.
     pub fn request(&mut self, c: usize, req: &Request, buffer: &impl SharedMemory, now: Instant) -> Option<Response> {
+        self.now = now;
         let id = req.id;
         let w = req.words;
         let capacity = buffer.size();
@@ -480,7 +497,7 @@ impl Stack {
         }
         let slot = self.free_slot(c).ok_or(Status::TooManySockets)?;
         let backlog = backlog.clamp(1, netproto::MAX_BACKLOG) as usize;
-        let mut socket = new_tcp().inspect_err(|_| self.stats.out_of_memory += 1)?;
+        let mut socket = new_listening().inspect_err(|_| self.stats.out_of_memory += 1)?;
         socket.listen(port).map_err(|_| Status::InvalidInput)?;
         let first = self.sockets.add(socket);
         self.clients[c].table[slot] =
@@ -504,9 +521,17 @@ impl Stack {
         };
         let slot = slot.ok_or(Status::TooManySockets)?;
         let socket = arrived.remove(i).expect("found above");
+        // Connected: no handshake timeout any more (the client may set its own).
+        self.sockets.get_mut::<tcp::Socket>(socket).set_timeout(None);
         let peer = self.sockets.get::<tcp::Socket>(socket).remote_endpoint();
-        self.clients[c].table[slot] =
-            Some(Entry::Stream { socket, local_port: port, established: true, read_shut: false, write_shut: false });
+        self.clients[c].table[slot] = Some(Entry::Stream {
+            socket,
+            local_port: port,
+            established: true,
+            connecting_since: None,
+            read_shut: false,
+            write_shut: false,
+        });
         self.stats.accepted += 1;
         let (ip, peer_port) = peer.map_or((0, 0), |p| (endpoint_ip(&p), p.port as u64));
         Ok([slot as u64, ip, peer_port, port as u64])
@@ -519,7 +544,7 @@ impl Stack {
             self.stats.refused_ports += 1;
             return Err(Status::PermissionDenied);
         }
-        if self.address.is_none() {
+        if self.address.is_none() || self.network_down {
             return Err(Status::NetworkDown);
         }
         let slot = self.free_slot(c).ok_or(Status::TooManySockets)?;
@@ -530,9 +555,18 @@ impl Stack {
             tcp::ConnectError::Unaddressable => Status::Unreachable,
             tcp::ConnectError::InvalidState => Status::InvalidInput,
         })?;
+        // A SYN into silence is given up after the handshake timeout (smoltcp would
+        // retry for ever); once connected the socket has none.
+        socket.set_timeout(Some(HANDSHAKE_TIMEOUT));
         let socket = self.sockets.add(socket);
-        self.clients[c].table[slot] =
-            Some(Entry::Stream { socket, local_port, established: false, read_shut: false, write_shut: false });
+        self.clients[c].table[slot] = Some(Entry::Stream {
+            socket,
+            local_port,
+            established: false,
+            connecting_since: Some(self.now),
+            read_shut: false,
+            write_shut: false,
+        });
         Ok([slot as u64, local_port as u64, 0, 0])
     }
 
@@ -545,6 +579,20 @@ impl Stack {
         Ok((self.sockets.get_mut::<tcp::Socket>(socket), established, read_shut, write_shut))
     }
 
+    /// Why stream `h`, never established, is closed: its handshake timed out, or the
+    /// peer refused it.
+    fn connect_failure(&self, c: usize, h: u64) -> Status {
+        let since = match usize::try_from(h).ok().and_then(|h| self.clients[c].table.get(h)) {
+            Some(Some(Entry::Stream { connecting_since: Some(since), .. })) => *since,
+            _ => return Status::ConnectionRefused,
+        };
+        if self.now >= since + HANDSHAKE_TIMEOUT {
+            Status::TimedOut
+        } else {
+            Status::ConnectionRefused
+        }
+    }
+
     fn send(&mut self, c: usize, h: u64, len: u64, buffer: &impl SharedMemory, cap: usize) -> Result<[u64; 4], Status> {
         let len = usize::try_from(len).ok().filter(|l| *l <= cap).ok_or(Status::InvalidInput)?;
         let (socket, established, _, write_shut) = self.stream(c, h)?;
@@ -553,7 +601,7 @@ impl Stack {
         }
         match socket.state() {
             tcp::State::SynSent | tcp::State::SynReceived => return Err(Status::WouldBlock),
-            tcp::State::Closed if !established => return Err(Status::ConnectionRefused),
+            tcp::State::Closed if !established => return Err(self.connect_failure(c, h)),
             _ if !socket.may_send() => return Err(Status::ConnectionReset),
             _ => {}
         }
@@ -590,7 +638,7 @@ impl Stack {
         if !socket.can_recv() {
             return match socket.state() {
                 tcp::State::SynSent | tcp::State::SynReceived => Err(Status::WouldBlock),
-                tcp::State::Closed if !established => Err(Status::ConnectionRefused),
+                tcp::State::Closed if !established => Err(self.connect_failure(c, h)),
                 _ if !socket.may_recv() => Ok([0; 4]),
                 _ => Err(Status::WouldBlock),
             };
@@ -701,7 +749,7 @@ impl Stack {
             self.stats.refused_ports += 1;
             return Err(Status::PermissionDenied);
         }
-        if self.address.is_none() {
+        if self.address.is_none() || self.network_down {
             return Err(Status::NetworkDown);
         }
         let socket = self.sockets.get_mut::<udp::Socket>(*socket);
@@ -801,7 +849,9 @@ impl Stack {
 
     fn set_option(&mut self, c: usize, h: u64, option: u64, value: u64) -> Result<[u64; 4], Status> {
         let (socket, ..) = self.stream(c, h)?;
-        let ms = |v: u64| (v != 0).then(|| Duration::from_millis(v));
+        // At most a day: smoltcp adds these to instants, which a client's u64::MAX
+        // would overflow.
+        let ms = |v: u64| (v != 0).then(|| Duration::from_millis(v.min(MAX_OPTION_MS)));
         match option {
             netproto::option::NODELAY => socket.set_nagle_enabled(value == 0),
             netproto::option::KEEPALIVE_MS => socket.set_keep_alive(ms(value)),
@@ -846,6 +896,14 @@ fn new_tcp() -> Result<tcp::Socket<'static>, Status> {
     let mut socket = tcp::Socket::new(tcp::SocketBuffer::new(buffer(TCP_RX)?), tcp::SocketBuffer::new(buffer(TCP_TX)?));
     socket.set_nagle_enabled(false);
     socket.set_ack_delay(None);
+    Ok(socket)
+}
+
+/// A socket to listen with: a connection it takes must complete its handshake within
+/// [`HANDSHAKE_TIMEOUT`] (else SYNs that are never completed would fill the backlog).
+fn new_listening() -> Result<tcp::Socket<'static>, Status> {
+    let mut socket = new_tcp()?;
+    socket.set_timeout(Some(HANDSHAKE_TIMEOUT));
     Ok(socket)
 }
 

@@ -371,6 +371,19 @@ fn a_connect_into_silence_stays_connecting() {
         t += smoltcp::time::Duration::from_millis(1);
     }
     assert_eq!(b.status(op::RECV, [stream, 10, 0, 0], t), Status::WouldBlock, "still connecting");
+    // Past the handshake timeout the server gives up, and says so.
+    for _ in 0..15_000 {
+        b.step(t);
+        let _ = b.driver.q.tx_active.pop();
+        t += smoltcp::time::Duration::from_millis(1);
+    }
+    assert_eq!(b.status(op::RECV, [stream, 10, 0, 0], t), Status::TimedOut);
+    // Hostile option values are clamped, not overflowed.
+    let other = b.ok(op::TCP_CONNECT, [A_IP, 80, 0, 0], t)[0];
+    for option in [netproto::option::KEEPALIVE_MS, netproto::option::TIMEOUT_MS] {
+        b.ok(op::SET_OPTION, [other, option, u64::MAX, 0], t);
+    }
+    b.step(t);
 }
 
 #[test]

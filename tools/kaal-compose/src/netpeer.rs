@@ -128,7 +128,7 @@ fn fresh(port: u16) -> std::io::Result<Duration> {
     Ok(started.elapsed())
 }
 
-/// Runs every transfer; a failed one gives a `BENCH note` line instead of a result.
+/// Runs every transfer; a failed one gives a `BENCH failed` line instead of a result.
 pub fn net_peer(ports: Ports) -> Vec<String> {
     let mut lines = Vec::new();
     let mut report = |name: &str, result: std::io::Result<String>| match result {

@@ -54,6 +54,8 @@ struct Connection {
     output: Vec<u8>,
     /// Close once the output is sent.
     closing: bool,
+    /// The peer will send no more (what it sent is still answered).
+    peer_closed: bool,
 }
 
 #[derive(Default)]
@@ -111,6 +113,7 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
                             input: Vec::new(),
                             output: Vec::new(),
                             closing: false,
+                            peer_closed: false,
                         });
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
@@ -146,7 +149,7 @@ fn serve(c: &mut Connection, ready: Interest, figures: &mut Figures, started: In
         loop {
             match c.stream.read(&mut chunk) {
                 Ok(0) => {
-                    c.closing = true;
+                    c.peer_closed = true;
                     break;
                 }
                 Ok(n) => {
@@ -162,8 +165,11 @@ fn serve(c: &mut Connection, ready: Interest, figures: &mut Figures, started: In
             }
         }
         if c.kind == Kind::Http {
+            // A request that came with the peer's FIN (HTTP/1.0, `nc -N`) is answered
+            // before the connection closes.
             http_requests(c, figures, started);
         }
+        c.closing |= c.peer_closed;
     }
     if ready.contains(Interest::ERROR) {
         return false;
