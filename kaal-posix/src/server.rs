@@ -7,7 +7,7 @@
 //! answer, so a client that does not take its answers stalls only itself; a client
 //! that corrupts its rings is reported and no longer served.
 
-use alloc::string::String;
+use alloc::string::{String, ToString};
 
 use kaal_core::println;
 use kaal_core::shared::SharedRegion;
@@ -129,5 +129,19 @@ impl ClientPort {
         println!("[{server}] client {}: its {ring} ring is corrupt ({e}); it is no longer served", self.name);
         self.broken = true;
         taken
+    }
+}
+
+/// The configuration text the tool wrote for a built-in server (its read-only region
+/// `config`, NUL-padded), read once at start. `what` names it in errors ("the VFS
+/// configuration").
+pub fn config_text(me: &mut kaal_core::component::Component, what: &str) -> Result<String, String> {
+    let region = me.region(kaal_core::component::parts::CONFIG).map_err(|e| alloc::format!("{what}: {e}"))?;
+    let mut text = alloc::vec![0u8; region.size()];
+    region.read_bytes(0, &mut text);
+    let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
+    match core::str::from_utf8(&text[..end]) {
+        Ok(text) => Ok(text.to_string()),
+        Err(_) => Err(alloc::format!("{what} is not UTF-8")),
     }
 }

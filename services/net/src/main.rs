@@ -57,12 +57,8 @@ struct Client {
 
 fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
     let name = me.name();
-    let region = me.region("config")?;
-    let mut text = alloc::vec![0u8; region.size()];
-    region.read_bytes(0, &mut text);
-    let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
-    let text = core::str::from_utf8(&text[..end]).map_err(|_| "the network configuration is not UTF-8")?;
-    let config = config::parse(text).map_err(|e| format!("the network configuration: {e}"))?;
+    let text = kaal_posix::server::config_text(&mut me, "the network configuration")?;
+    let config = config::parse(&text).map_err(|e| format!("the network configuration: {e}"))?;
 
     let timer = me.timer()?;
     let wake = me.notification(netproto::WAKE)?;

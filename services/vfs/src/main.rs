@@ -278,12 +278,8 @@ fn mount_ext2(me: &mut Component, timer: Option<Rc<Timer>>, disk: &str, read_onl
 
 fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
     let name = me.name();
-    let region = me.region("config")?;
-    let mut text = alloc::vec![0u8; region.size()];
-    region.read_bytes(0, &mut text);
-    let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
-    let text = core::str::from_utf8(&text[..end]).map_err(|_| "the VFS configuration is not UTF-8")?;
-    let config = config::parse(text)?;
+    let text = kaal_posix::server::config_text(&mut me, "the VFS configuration")?;
+    let config = config::parse(&text)?;
     // With a time service, a disk that stops answering is an error, not a hang. The
     // time grant can be taken once, so every disk shares this timer.
     let timer = me.timer().ok().map(Rc::new);
