@@ -182,14 +182,15 @@ unsafe impl defmt::Logger for KaalLogger {
     }
 }
 
-/// A component's log ring, set up once before `main`.
+/// A component's log ring, set up once before `main` (or the root task's, by
+/// [`print_in_background`]).
 struct RingCell {
     set: AtomicBool,
     ring: core::cell::UnsafeCell<core::mem::MaybeUninit<crate::log_ring::LogRing>>,
 }
 
-// SAFETY: written once by `init_ring` before `main` (one thread exists then), read-only
-// afterwards.
+// SAFETY: written once, by `init_ring` before `main` (one thread exists then) or by the
+// one `print_in_background` call, before `set` publishes it; read-only afterwards.
 unsafe impl Sync for RingCell {}
 
 impl RingCell {
@@ -216,17 +217,81 @@ pub(crate) unsafe fn init_ring(package: &'static str) {
     RING.set.store(true, Ordering::Release);
 }
 
+/// The notification that wakes whoever prints this image's ring: 0 for a component's
+/// (its supervisor's log thread, through slot `LOG_SIGNAL`), or the root task's own
+/// printing thread (see [`print_in_background`]).
+static WAKE: AtomicU64 = AtomicU64::new(0);
+
 fn wake_console() {
-    // SAFETY: a signal on the notification the supervisor placed in this slot; an empty
-    // slot makes the send fail without effect.
-    unsafe {
-        crate::sys::syscall(
-            crate::sys::syscall::seL4_SysNBSend,
-            kaal_abi::startup::slots::LOG_SIGNAL,
-            crate::sys::message_info(0, 0, 0, 0),
-            [0; 4],
-        )
+    let slot = match WAKE.load(Ordering::Acquire) {
+        0 => kaal_abi::startup::slots::LOG_SIGNAL,
+        cptr => cptr,
     };
+    // SAFETY: a signal on the notification the supervisor placed in this slot, or on the
+    // root task's printing thread's; an empty slot makes the send fail without effect.
+    unsafe {
+        crate::sys::syscall(crate::sys::syscall::seL4_SysNBSend, slot, crate::sys::message_info(0, 0, 0, 0), [0; 4])
+    };
+}
+
+/// Root task: from now on its defmt frames go into a log ring (one page mapped at
+/// `vaddr`) that a thread at priority 0 prints, the way a component's do, instead of
+/// being printed by the thread that logs. Real-time threads log this way without a
+/// `~defmt~` line's console output landing in their time budget (kaal-sched's tasks
+/// do). Call it once, before the threads that log start; a second call is refused.
+/// Frames still waiting when the root task ends are printed by
+/// [`flush_background`] (the runtime calls it on exit).
+pub fn print_in_background(
+    alloc: &mut impl crate::vspace::ObjectAllocator,
+    vspace: &mut crate::vspace::VSpace,
+    threads: &mut crate::thread::Threads,
+    vaddr: u64,
+) -> crate::Result<crate::thread::JoinHandle<()>> {
+    use kaal_abi::startup::LOG_RING_SIZE;
+    if RING.get().is_some() || RING_CLAIMED.swap(true, Ordering::AcqRel) {
+        return Err(crate::Error::InvalidSize { what: "background log printers", value: 2, limit: 1 });
+    }
+    let region = crate::shared::SharedRegion::new(alloc, vspace, vaddr, LOG_RING_SIZE as usize)?;
+    let wake: crate::Notification = alloc.allocate()?;
+    // SAFETY: the region was just mapped read-write at `vaddr` for the rest of the
+    // program; the printing thread only reads it through the ring's consumer end.
+    let reader = crate::log_ring::LogReader::new(unsafe {
+        crate::shared::SharedRegion::from_mapping(vaddr, LOG_RING_SIZE as usize, true)
+    });
+    let ring = crate::log_ring::LogRing::init(region, PACKAGE.get());
+    let wake_cptr = wake.cptr();
+    let config = crate::thread::ThreadConfig::new("log").priority(0).stack_size(16 * 1024);
+    let printer = threads.spawn(alloc, config, move || loop {
+        let _ = reader.drain(|frame| emit(PACKAGE.get(), NAME.get(), frame));
+        if !reader.sleep() {
+            wake.wait();
+        }
+    })?;
+    // SAFETY: the only write (guarded by RING_CLAIMED), published by `set` below; frames
+    // started before it go to the console directly, as before.
+    unsafe { (*RING.ring.get()).write(ring) };
+    WAKE.store(wake_cptr, Ordering::Release);
+    BACKGROUND.store(vaddr, Ordering::Release);
+    RING.set.store(true, Ordering::Release);
+    Ok(printer)
+}
+
+/// The root task's background ring (its address), if [`print_in_background`] set one up.
+static BACKGROUND: AtomicU64 = AtomicU64::new(0);
+/// Set by the first [`print_in_background`].
+static RING_CLAIMED: AtomicBool = AtomicBool::new(false);
+
+/// Prints what the root task's background ring still holds (when it ends). A frame the
+/// printing thread was in the middle of may be printed twice, never lost.
+pub(crate) fn flush_background() {
+    let vaddr = BACKGROUND.load(Ordering::Acquire);
+    if vaddr != 0 {
+        // SAFETY: as in `print_in_background`: mapped for the rest of the program.
+        let reader = crate::log_ring::LogReader::new(unsafe {
+            crate::shared::SharedRegion::from_mapping(vaddr, kaal_abi::startup::LOG_RING_SIZE as usize, true)
+        });
+        let _ = reader.drain(|frame| emit(PACKAGE.get(), NAME.get(), frame));
+    }
 }
 
 /// Writes one encoded frame of `package`'s component `name` as a console line.

@@ -143,7 +143,9 @@ pub fn exit(status: ExitStatus) -> ! {
             }
         }
     }
-    // What components logged last is still in their rings.
+    // What components (and the root task's background printer) logged last is still in
+    // their rings.
+    crate::log::flush_background();
     crate::console::rings::flush();
     // SAFETY: an I/O port write to the debug-exit port and suspending ourselves touch no
     // memory.

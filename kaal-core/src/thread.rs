@@ -201,6 +201,39 @@ impl<T> JoinHandle<T> {
         Error::check(err, "seL4_TCB_BindNotification")
     }
 
+    /// Stops the thread where it is, until [`JoinHandle::resume`]. A user-level
+    /// scheduler preempts with this (kaal-sched). A thread waiting in a system call when
+    /// it is suspended makes that call again when resumed, so suspend only threads you
+    /// know to be running or ready; a suspended thread that holds a lock (the heap's, for
+    /// one) keeps it until it runs again.
+    pub fn suspend(&self) -> Result<()> {
+        // SAFETY: suspending a thread of ours; no memory changes.
+        let err = unsafe { sys::seL4_TCB_Suspend(self.slot.tcb.cptr()) };
+        Error::check(err, "seL4_TCB_Suspend")
+    }
+
+    /// Lets a thread stopped by [`JoinHandle::suspend`] run on. (A finished thread
+    /// suspends itself again at once.)
+    pub fn resume(&self) -> Result<()> {
+        // SAFETY: resuming a thread of ours; no memory changes.
+        let err = unsafe { sys::seL4_TCB_Resume(self.slot.tcb.cptr()) };
+        Error::check(err, "seL4_TCB_Resume")
+    }
+
+    /// Sets the thread's priority (at most the caller's own maximum, which the kernel
+    /// checks).
+    pub fn set_priority(&self, priority: u8) -> Result<()> {
+        // SAFETY: changing the priority of a thread of ours (seL4 5.0.0 checks it against
+        // the caller's maximum, 16.0.0 against the authority's: the caller's TCB); no
+        // memory changes.
+        #[cfg(kaal_sel4 = "5")]
+        let err = unsafe { sys::seL4_TCB_SetPriority(self.slot.tcb.cptr(), priority) };
+        #[cfg(not(kaal_sel4 = "5"))]
+        let err =
+            unsafe { sys::seL4_TCB_SetPriority(self.slot.tcb.cptr(), sys::seL4_CapInitThreadTCB, priority as u64) };
+        Error::check(err, "seL4_TCB_SetPriority")
+    }
+
     /// The thread's name.
     pub fn name(&self) -> &'static str {
         // SAFETY: the control block lives at the top of the thread's stack, which stays

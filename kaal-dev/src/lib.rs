@@ -25,6 +25,7 @@ pub mod device;
 pub mod device_grant;
 pub mod isa;
 pub mod kit;
+pub mod oneshot;
 pub mod pci;
 pub mod registers;
 pub mod time_service;

@@ -10,14 +10,8 @@
 //! keeps the timer armed, in one-shot mode, for the earliest deadline, and sleeps in
 //! between: no periodic tick.
 //!
-//! - The **PIT** counts at 1.193182 MHz and a one-shot is at most 65535 ticks (55 ms): a
-//!   later deadline takes several shots.
-//! - The **HPET**'s timer 0 compares against a 64-bit main counter (100 MHz on QEMU),
-//!   so one shot reaches any deadline. It runs in legacy replacement mode, which routes
-//!   timer 0 to the PIT's interrupt line (ISA IRQ 0) on every HPET; the broker therefore
-//!   lists the HPET with the PIT's line, and holding one keeps the other from anyone
-//!   else. A comparator set in the past would not fire until the counter wraps, so after
-//!   arming, the service reads the counter back and fires at once if it has passed.
+//! The timer is a [`crate::oneshot::OneShot`] (the PIT takes several shots for a
+//! deadline past 55 ms; the HPET one).
 //!
 //! The timer's interrupt arrives on a notification bound to the service thread, so one
 //! `Recv` waits for both requests and the timer. Requests are checked word by word; a
@@ -28,9 +22,8 @@ use alloc::vec::Vec;
 use kaal_abi::time::{errors, labels, MAX_TARGETS};
 use kaal_alloc::UntypedAllocator;
 use kaal_core::cspace::CSpace;
-use kaal_core::device::{IoPortRange, Irq};
+use kaal_core::device::Irq;
 use kaal_core::ipc::{self, CapReceipt, Client, Message, Server};
-use kaal_core::mmio::MmioRegion;
 use kaal_core::thread::{JoinHandle, ThreadConfig, Threads};
 use kaal_core::time::Instant;
 use kaal_core::vspace::VSpace;
@@ -38,130 +31,14 @@ use kaal_core::{Badge, Notification};
 
 use crate::broker::{Broker, BrokerError, IrqDelivery};
 use crate::device::DeviceId;
+use crate::oneshot::{ClaimError, OneShot, Unusable};
 
-/// The PIT's input clock, Hz.
-const PIT_HZ: u64 = 1_193_182;
-/// Channel 0, low byte then high byte, mode 0 (interrupt on terminal count), binary.
-const ONE_SHOT_CHANNEL0: u8 = 0b0011_0000;
 /// The badge the PIT's interrupt sets on the service thread's notification: above
 /// every client badge (clients are numbered from 1, at most a few hundred), and inside
 /// the 28 bits seL4 5.0.0's badges have.
 const TIMER_EVENT: u64 = 1 << 27;
 /// Client badges the service accepts (`1..=MAX_CLIENTS`).
 pub const MAX_CLIENTS: usize = 256;
-
-/// HPET registers (IA-PC HPET specification 1.0a, section 2.3).
-mod hpet {
-    /// General capabilities: the counter's period in femtoseconds (bits 63:32), legacy
-    /// replacement capable (bit 15), a 64-bit counter (bit 13).
-    pub const CAPABILITIES: usize = 0x00;
-    pub const LEGACY_CAPABLE: u64 = 1 << 15;
-    pub const COUNTER_64_BIT: u64 = 1 << 13;
-    /// General configuration: counting (bit 0), legacy replacement routing (bit 1).
-    pub const CONFIG: usize = 0x10;
-    pub const ENABLE: u64 = 1 << 0;
-    pub const LEGACY: u64 = 1 << 1;
-    pub const COUNTER: usize = 0xf0;
-    /// Timer 0's configuration: interrupt enabled (bit 2), edge-triggered (bit 1 clear),
-    /// one-shot (bit 3 clear), 64-bit (bit 8 clear).
-    pub const TIMER0_CONFIG: usize = 0x100;
-    pub const INTERRUPT_ENABLE: u64 = 1 << 2;
-    pub const LEVEL: u64 = 1 << 1;
-    pub const PERIODIC: u64 = 1 << 3;
-    pub const FORCE_32_BIT: u64 = 1 << 8;
-    /// Timer 0 compares 64 bits (bit 5 of its configuration).
-    pub const TIMER_64_BIT: u64 = 1 << 5;
-    pub const TIMER0_COMPARATOR: usize = 0x108;
-    /// The longest counter period the specification allows (100 ns).
-    pub const MAX_PERIOD_FS: u64 = 100_000_000;
-}
-
-/// The timer the service drives.
-enum Timer {
-    Pit(IoPortRange),
-    /// `ticks` counter ticks passed in `cycles` TSC cycles, measured at start.
-    Hpet {
-        regs: MmioRegion,
-        ticks: u64,
-        cycles: u64,
-    },
-}
-
-/// How long the service measures the HPET against the time-stamp counter, in
-/// femtoseconds (2 ms).
-const CALIBRATION_FS: u64 = 2_000_000_000_000;
-
-impl Timer {
-    /// Sets up timer `id` (its ports, or its registers) for one-shots.
-    fn new(id: DeviceId, ports: Option<IoPortRange>, mmio: Option<MmioRegion>) -> Result<Timer, TimeServiceError> {
-        let unusable =
-            |why| TimeServiceError::Unusable { device: if id == DeviceId::Hpet { "hpet" } else { "pit" }, why };
-        if id != DeviceId::Hpet {
-            return ports.map(Timer::Pit).ok_or(unusable("it has no I/O ports"));
-        }
-        let regs = mmio.ok_or(unusable("it has no registers"))?;
-        let caps: u64 = regs.read(hpet::CAPABILITIES)?;
-        let period_fs = caps >> 32;
-        if period_fs == 0 || period_fs > hpet::MAX_PERIOD_FS {
-            return Err(unusable("its counter period is outside the specification's 0-100 ns"));
-        }
-        if caps & hpet::LEGACY_CAPABLE == 0 {
-            return Err(unusable("it cannot route timer 0 to the PIT's line (no legacy replacement); use the PIT"));
-        }
-        let timer0: u64 = regs.read(hpet::TIMER0_CONFIG)?;
-        // One-shots are set as "now + ticks" without handling wrap-around, which a 32-bit
-        // counter (43 s at 100 MHz) would need.
-        if caps & hpet::COUNTER_64_BIT == 0 || timer0 & hpet::TIMER_64_BIT == 0 {
-            return Err(unusable("its counter or timer 0 has 32 bits, which the service does not handle; use the PIT"));
-        }
-        let timer0 = (timer0 | hpet::INTERRUPT_ENABLE) & !(hpet::LEVEL | hpet::PERIODIC | hpet::FORCE_32_BIT);
-        regs.write(hpet::TIMER0_COMPARATOR, u64::MAX)?;
-        regs.write(hpet::TIMER0_CONFIG, timer0)?;
-        let config: u64 = regs.read(hpet::CONFIG)?;
-        regs.write(hpet::CONFIG, config | hpet::ENABLE | hpet::LEGACY)?;
-        // Deadlines are in TSC cycles, and the kernel's TSC rate is whole megahertz
-        // measured against the PIT: converting through it would be off by up to a few
-        // tenths of a percent. So the service measures the two counters against each
-        // other, and converts with that.
-        let (start_cycles, start_ticks) = (Instant::now().as_cycles(), regs.read::<u64>(hpet::COUNTER)?);
-        let span = CALIBRATION_FS / period_fs;
-        let mut now_ticks = start_ticks;
-        while now_ticks.wrapping_sub(start_ticks) < span {
-            core::hint::spin_loop();
-            now_ticks = regs.read(hpet::COUNTER)?;
-        }
-        let cycles = Instant::now().as_cycles() - start_cycles;
-        let ticks = now_ticks.wrapping_sub(start_ticks);
-        if cycles == 0 {
-            return Err(unusable("the time-stamp counter did not advance while the HPET counted"));
-        }
-        Ok(Timer::Hpet { regs, ticks, cycles })
-    }
-
-    /// Starts a one-shot of `cycles` TSC cycles; `false` if the deadline passed while it
-    /// was being set (the interrupt would never come).
-    fn arm(&mut self, cycles: u64) -> bool {
-        match self {
-            Timer::Pit(ports) => {
-                let hz = kaal_core::arch::tsc_hz().unwrap_or(1_000_000_000) as u128;
-                let ticks = (cycles as u128 * PIT_HZ as u128).div_ceil(hz).clamp(1, 0xffff) as u16;
-                // Port errors cannot happen: the range is the PIT's, checked when it was claimed.
-                let _ = ports.write8(3, ONE_SHOT_CHANNEL0);
-                let _ = ports.write8(0, ticks as u8);
-                let _ = ports.write8(0, (ticks >> 8) as u8);
-                true
-            }
-            Timer::Hpet { regs, ticks: per, cycles: span } => {
-                let ticks = (cycles as u128 * *per as u128).div_ceil(*span as u128).max(1) as u64;
-                // Register errors cannot happen: the offsets are inside the claimed page.
-                let now: u64 = regs.read(hpet::COUNTER).unwrap_or(0);
-                let at = now.saturating_add(ticks);
-                let _ = regs.write(hpet::TIMER0_COMPARATOR, at);
-                regs.read::<u64>(hpet::COUNTER).is_ok_and(|after| after < at)
-            }
-        }
-    }
-}
 
 /// Why the time service could not start.
 #[derive(Debug)]
@@ -235,14 +112,12 @@ impl TimeService {
         let events: Notification = memory.allocate()?;
         let badge = Badge::new(TIMER_EVENT).expect("fits every kernel's badge");
         let delivery = IrqDelivery::Shared { notification: &events, badge };
-        let bundle = broker
-            .request_device(timer, "time service", 0, delivery, memory, vspace)
-            .map_err(TimeServiceError::Device)?;
-        let Some(irq) = bundle.irq else {
-            return Err(TimeServiceError::Unusable { device: "the timer", why: "it has no interrupt" });
-        };
-        let mmio = bundle.mmio.into_iter().next().map(|(_, region)| region);
-        let timer = Timer::new(timer, bundle.ports, mmio)?;
+        let (timer, irq) =
+            OneShot::claim(broker, timer, "time service", delivery, memory, vspace).map_err(|e| match e {
+                ClaimError::Device(e) => TimeServiceError::Device(e),
+                ClaimError::NoInterrupt => TimeServiceError::Unusable { device: "the timer", why: "it has no interrupt" },
+                ClaimError::Unusable(Unusable { device, why }) => TimeServiceError::Unusable { device, why },
+            })?;
         let mut wakes = Vec::with_capacity(clients);
         let mut states = Vec::with_capacity(clients);
         for _ in 0..clients {
@@ -285,7 +160,7 @@ impl TimeService {
 /// The service thread's state.
 struct Service {
     server: Server,
-    timer: Timer,
+    timer: OneShot,
     irq: Irq,
     clients: Vec<ClientState>,
     cspace: CSpace,

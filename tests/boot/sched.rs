@@ -71,3 +71,85 @@ fn a_passive_server_runs_on_its_callers_scheduling_contexts() {
         "[kaal-root] system 'mcs-passive' done: 1 succeeded, 0 failed, 0 faulted, 1 daemons still serving",
     ]);
 }
+
+/// kaal-sched on seL4 5.0.0 (no kernel budgets: the scheduler enforces them at user
+/// level), under `-icount`. `tests/systems/rt-sets` runs one set after another; see its
+/// source for the sets.
+#[test]
+fn kaal_sched_runs_edf_rm_budgets_shedding_and_a_custom_policy() {
+    let run = Boot::new("tests/systems/rt-sets").icount_exact().timeout(std::time::Duration::from_secs(600)).run();
+    run.assert_success();
+    let field = |run_name: &str, task: &str, key: &str| -> u64 {
+        let prefix = format!("rt-sets: {run_name} {task} ");
+        let line = run.value_after(&prefix).unwrap_or_else(|| panic!("no line for {run_name} {task}"));
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{key}=")).and_then(|v| v.parse().ok()))
+            .unwrap_or_else(|| panic!("no {key} in {line}"))
+    };
+    // 1. EDF schedules the U = 0.95 set: 100 hyperperiods of 17.5 ms, t1 every 2.5 ms
+    //    and t2 every 3.5 ms, with no miss.
+    assert_eq!(field("edf", "t1", "releases"), 700);
+    assert_eq!(field("edf", "t2", "releases"), 500);
+    for t in ["t1", "t2"] {
+        assert_eq!(field("edf", t, "misses"), 0, "EDF missed a deadline of {t}");
+        assert_eq!(field("edf", t, "overruns"), 0);
+        assert!(field("edf", t, "completions") >= field("edf", t, "releases") - 1);
+    }
+    // 2. Rate-monotonic cannot: t2 misses (its first job ends at 7.4 units, deadline 7),
+    //    and each miss is reported; t1, at the higher priority, never misses.
+    assert_eq!(field("rm", "t1", "misses"), 0);
+    let rm_misses = field("rm", "t2", "misses");
+    assert!(rm_misses > 0, "rate-monotonic should miss t2's deadlines");
+    let reported = run.serial.iter().filter(|l| l.contains("[rt] deadline miss: task `t2`")).count() as u64;
+    assert!(reported >= rm_misses, "{reported} miss reports for {rm_misses} misses");
+    run.assert_line("[rt] deadline miss: task `t2` released at 0 ns, deadline 3.5 ms, not finished by then");
+    // 3. Admission: the refusals say why.
+    run.assert_line(
+        "rt-sets: rate-monotonic refuses: task `t2` response time 3.925 ms > deadline 3.5 ms under rate-monotonic \
+         priorities",
+    )
+    .assert_line("rt-sets: edf refuses: U = 1.17 > 1: no scheduler can meet every deadline")
+        .assert_line("rt-sets: run refused: the task set was refused: U = 1.17 > 1");
+    // 4. The runaway is stopped at its budget every period (10 in 400 ms); a and b miss
+    //    nothing.
+    assert_eq!(field("overrun", "runaway", "overruns"), 10);
+    assert_eq!(field("overrun", "runaway", "completions"), 0);
+    assert_eq!(field("overrun", "a", "misses"), 0);
+    assert_eq!(field("overrun", "b", "misses"), 0);
+    assert_eq!(field("overrun", "a", "releases"), 40);
+    run.assert_line("[rt] overrun: task `runaway` (released at 0 ns) used its whole budget of 4 ms and was stopped");
+    // 5. A critical runaway makes less critical work be shed.
+    // After the runaway's first overrun (at 4 ms) the level stays up: its job never
+    // finishes, so there is no idle instant to lower it again.
+    assert_eq!(field("shed", "minor", "releases"), 1);
+    assert_eq!(field("shed", "minor", "shed"), 19);
+    assert_eq!(field("shed", "minor", "misses"), 0);
+    run.assert_line("[rt] criticality level now 1").assert_line("[rt] shed: task `minor`");
+    // 6, 7. The custom policy and round robin run their sets without a miss.
+    for t in ["x", "y", "z"] {
+        assert_eq!(field("llf", t, "misses"), 0, "least laxity first missed {t}");
+        assert!(field("llf", t, "completions") > 0);
+    }
+    for t in ["p", "q"] {
+        assert!(field("rr", t, "completions") > 0);
+    }
+    run.assert_line("[rt] least-laxity-first ran for").assert_line("[rt] round-robin ran for");
+    // The hog ran in the gaps all along.
+    let hog: u64 = run
+        .value_after("rt-sets: done; the hog ran ")
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("hog rounds");
+    assert!(hog > 1000, "the hog ran only {hog} rounds");
+}
+
+/// The example: an IoT gateway's three tasks with a hog beside them, no miss.
+#[test]
+fn the_rt_sensors_example_prints_its_table_with_no_miss() {
+    let run = Boot::new("examples/rt-sensors").icount_exact().run();
+    run.assert_success()
+        .assert_line("rt-sensors: 3 tasks under EDF for 1000 ms, a best-effort hog beside them")
+        .assert_line("[rt] edf ran for")
+        .assert_line("[rt] total misses 0")
+        .assert_line("rt-sensors: 10 samples, 50 control steps, 20 log records; the hog ran ")
+        .assert_line("INFO  [rt-sensors] sensor sample 9:");
+}

@@ -1,0 +1,748 @@
+//! The scheduler on seL4: real-time tasks as threads of the calling program, a timer of
+//! the scheduler's own, and [`crate::engine::Engine`] deciding.
+//!
+//! seL4 5.0.0 has no CPU budgets, so they are enforced here, at user level, on fixed
+//! kernel priorities:
+//!
+//! - [`RtScheduler::run`] runs the scheduler on the calling thread, which must have a
+//!   higher priority than the tasks (a root task's main thread has the highest). It
+//!   claims a one-shot timer from the broker (the HPET by default, or the PIT;
+//!   [`kaal_dev::oneshot::OneShot`]) and keeps it armed for the engine's next point of
+//!   interest: a release, a deadline, the end of the running job's budget, a policy's
+//!   time slice. There is no periodic tick.
+//! - Each task is a thread at [`RtConfig::task_priority`] that waits on a release
+//!   notification of its own, runs one job (the task's body), and signals the
+//!   scheduler. The timer's interrupt and every task's completion set their own badge
+//!   bit on one notification, so one `Wait` serves them all.
+//! - At most one task is dispatched at a time. Preempting one is `TCB_Suspend`,
+//!   continuing it `TCB_Resume`, starting a job a signal on its release notification.
+//!   A job that reaches its WCET is suspended there and reported as overrunning.
+//! - Threads below the task priority (a best-effort CPU hog) run only when no task is
+//!   dispatched, so they cannot delay one beyond the scheduler's own overhead.
+//! - Reports (deadline misses, overruns, shed releases) go into a queue that a
+//!   reporter thread at [`RtConfig::reporter_priority`] prints, so printing never runs
+//!   at the scheduler's priority. [`Summary`] is the per-task table at the end.
+//!
+//! Task bodies must not block (their budget is counted in time, not in CPU used) and
+//! should not allocate: a task preempted while it holds the heap's lock keeps it until
+//! it runs again. They log with defmt; a program that calls
+//! [`kaal_core::log::print_in_background`] first has those frames printed by a thread
+//! at priority 0 instead of inside the task's budget.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::fmt;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::time::Duration;
+
+use kaal_alloc::UntypedAllocator;
+use kaal_core::device::Irq;
+use kaal_core::thread::{JoinHandle, ThreadConfig, Threads};
+use kaal_core::time::Instant;
+use kaal_core::vspace::VSpace;
+use kaal_core::{Badge, Notification, Rights};
+use kaal_dev::broker::IrqDelivery;
+use kaal_dev::oneshot::{ClaimError, OneShot};
+use kaal_dev::{Broker, DeviceId};
+
+use crate::engine::{Dispatcher, Engine, EngineError, Event, Stop};
+use crate::policy::{Scheduler, TaskId};
+use crate::spec::{DisplayDuration, Nanos, TaskSpec};
+use crate::{Task, MAX_TASKS};
+
+/// The badge bit the timer's interrupt sets; tasks' completions use bits `0..MAX_TASKS`.
+const TIMER_BIT: u64 = 1 << 24;
+/// How many reports wait for the reporter thread before more are counted as dropped.
+const REPORT_QUEUE: usize = 128;
+
+/// Where the scheduler's threads run, and what it measures.
+#[derive(Debug, Clone, Copy)]
+pub struct RtConfig {
+    /// The timer the scheduler claims: `DeviceId::Hpet` (default) or `DeviceId::Pit`.
+    pub timer: DeviceId,
+    /// The tasks' seL4 priority: below the scheduler's (the caller's), above best-effort
+    /// work.
+    pub task_priority: u8,
+    /// The reporter thread's: below the tasks', above the best-effort work it may delay.
+    pub reporter_priority: u8,
+    /// Each task thread's stack.
+    pub stack_size: usize,
+    /// How many release-to-start latencies (and task-to-task switches) to keep for
+    /// percentiles; 0 keeps only the worst.
+    pub samples: usize,
+}
+
+impl Default for RtConfig {
+    fn default() -> Self {
+        Self { timer: DeviceId::Hpet, task_priority: 200, reporter_priority: 150, stack_size: 32 * 1024, samples: 0 }
+    }
+}
+
+/// Why the scheduler did not run.
+#[derive(Debug)]
+pub enum RtError {
+    /// The task set was refused (a bad spec, too many tasks, or not schedulable).
+    Refused(EngineError),
+    /// The timer could not be claimed or driven.
+    Timer(ClaimError),
+    /// The kernel refused an object or a thread.
+    Kernel(kaal_core::Error),
+}
+
+impl From<kaal_core::Error> for RtError {
+    fn from(e: kaal_core::Error) -> Self {
+        RtError::Kernel(e)
+    }
+}
+
+impl fmt::Display for RtError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RtError::Refused(e) => write!(f, "the task set was refused: {e}"),
+            RtError::Timer(e) => write!(f, "the scheduler has no timer: {e}"),
+            RtError::Kernel(e) => write!(f, "the scheduler cannot start: {e}"),
+        }
+    }
+}
+
+/// The scheduler's timer: a one-shot timer claimed from the broker, its interrupt on
+/// the notification the scheduler waits on. Claimed once, it serves one run after
+/// another.
+pub struct RtTimer {
+    timer: OneShot,
+    irq: Irq,
+    events: Notification,
+}
+
+impl fmt::Debug for RtTimer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RtTimer({:?})", self.timer)
+    }
+}
+
+impl RtTimer {
+    /// Claims `id` (`DeviceId::Hpet`, one shot reaches any deadline, or `DeviceId::Pit`,
+    /// at most 55 ms per shot) from the broker; the HPET's registers are mapped into
+    /// `vspace`, the caller's address space.
+    pub fn claim(
+        broker: &mut Broker,
+        id: DeviceId,
+        memory: &mut UntypedAllocator,
+        vspace: &mut VSpace,
+    ) -> Result<RtTimer, RtError> {
+        let events: Notification = memory.allocate()?;
+        let badge = Badge::new(TIMER_BIT).expect("fits every kernel's badge");
+        let delivery = IrqDelivery::Shared { notification: &events, badge };
+        let (timer, irq) = OneShot::claim(broker, id, "kaal-sched", delivery, memory, vspace).map_err(RtError::Timer)?;
+        Ok(RtTimer { timer, irq, events })
+    }
+}
+
+/// What a run needs from the program: the scheduler's timer, memory, and the
+/// program's thread spawner.
+pub struct Env<'a> {
+    /// The timer ([`RtTimer::claim`]).
+    pub timer: &'a mut RtTimer,
+    /// Memory for threads and notifications.
+    pub memory: &'a mut UntypedAllocator,
+    /// The caller's thread spawner.
+    pub threads: &'a mut Threads,
+}
+
+/// A task's body, as the scheduler keeps it.
+type Body = Box<dyn FnMut() + Send + 'static>;
+
+/// The real-time scheduler: a policy and its tasks, run by [`RtScheduler::run`].
+pub struct RtScheduler<S: Scheduler> {
+    policy: S,
+    specs: heapless::Vec<TaskSpec, MAX_TASKS>,
+    bodies: Vec<Body>,
+    config: RtConfig,
+}
+
+impl<S: Scheduler> fmt::Debug for RtScheduler<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RtScheduler({}, {} tasks)", self.policy.name(), self.specs.len())
+    }
+}
+
+impl<S: Scheduler + Send + 'static> RtScheduler<S> {
+    /// A scheduler with `policy` and no tasks yet.
+    pub fn new(policy: S) -> Self {
+        Self { policy, specs: heapless::Vec::new(), bodies: Vec::new(), config: RtConfig::default() }
+    }
+
+    /// Sets where the threads run and what is measured.
+    pub fn config(mut self, config: RtConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Adds a task made by `#[rt_task]` (or by hand). Checked, with the rest of the set,
+    /// by [`RtScheduler::run`].
+    pub fn add_task(&mut self, task: Task) -> Result<TaskId, RtError> {
+        let body = task.body;
+        self.add(task.spec, body)
+    }
+
+    /// Adds a task whose body is a closure (it may keep state between jobs).
+    pub fn add(&mut self, spec: TaskSpec, body: impl FnMut() + Send + 'static) -> Result<TaskId, RtError> {
+        let id = TaskId(self.specs.len() as u8);
+        self.specs.push(spec).map_err(|_| RtError::Refused(EngineError::TooMany { limit: MAX_TASKS }))?;
+        self.bodies.push(Box::new(body));
+        Ok(id)
+    }
+
+    /// Checks the task set (each spec, then the policy's admission test) without running
+    /// it: what [`RtScheduler::run`] refuses, it refuses here.
+    pub fn check(&self) -> Result<(), EngineError>
+    where
+        S: Clone,
+    {
+        Engine::new(self.policy.clone(), &self.specs).map(|_| ())
+    }
+
+    /// Runs the task set for `how_long`, on the calling thread, then stops every task
+    /// (their threads stay suspended, and their memory is not reused) and returns the
+    /// table. A refused task set is an error before any task starts.
+    pub fn run(self, env: Env<'_>, how_long: Duration) -> Result<Summary, RtError> {
+        let RtScheduler { policy, specs, bodies, config } = self;
+        let mut engine = Engine::new(policy, &specs).map_err(RtError::Refused)?;
+        let Env { timer: RtTimer { timer, irq, events }, memory, threads } = env;
+        // Completions from an earlier run's tasks (stopped since) must not count here,
+        // and an interrupt of its last shot still needs its acknowledgement.
+        if events.poll().is_some_and(|bits| bits & TIMER_BIT != 0) {
+            let _ = irq.ack();
+        }
+
+        // Each task's start and end stamps (TSC), written by its thread, read here.
+        let stamps: &'static Stamps = Box::leak(Box::new(Stamps::new()));
+        let mut tasks = Vec::with_capacity(specs.len());
+        for (i, mut body) in bodies.into_iter().enumerate() {
+            let release: Notification = memory.allocate()?;
+            let wait = memory.cspace().copy(&release, Rights::ALL)?;
+            let done = memory.cspace().mint(events, Rights::WRITE, Badge::new(1 << i).expect("task bits fit"))?;
+            let name = specs[i].name;
+            let thread_config =
+                ThreadConfig::new(name).priority(config.task_priority).stack_size(config.stack_size);
+            let thread = threads.spawn(memory, thread_config, move || loop {
+                wait.wait();
+                stamps.start[i].store(Instant::now().as_cycles(), Ordering::Release);
+                body();
+                stamps.end[i].store(Instant::now().as_cycles(), Ordering::Release);
+                done.signal();
+            })?;
+            tasks.push(TaskThread { release, thread });
+        }
+
+        let (reports, print) = Reports::new(memory)?;
+        let reporter = {
+            let config = ThreadConfig::new("rt-report").priority(config.reporter_priority).stack_size(16 * 1024);
+            threads.spawn(memory, config, print)?
+        };
+
+        let clock = Clock::new();
+        let mut glue = Glue {
+            tasks: &tasks,
+            stamps,
+            reports,
+            releases: [0; MAX_TASKS],
+            last_end: None,
+            worst_start: [0; MAX_TASKS],
+            clock,
+            latency: Samples::new(config.samples),
+            switch: Samples::new(config.samples),
+            decision: Samples::new(config.samples),
+            dispatch_failures: 0,
+        };
+        // The clock's origin is the run's start: the first releases are at 0.
+        let start: Nanos = 0;
+        let end = start.saturating_add(how_long.as_nanos().min(u64::MAX as u128) as u64);
+        let mut next = engine.start(start, &mut glue);
+        loop {
+            let now = clock.now();
+            if now >= end {
+                break;
+            }
+            let wake = next.unwrap_or(end).min(end);
+            if wake > now && timer.arm(clock.cycles_for(wake - now)) {
+                let bits = events.wait();
+                let woke = Instant::now().as_cycles();
+                let now = clock.now();
+                if bits & TIMER_BIT != 0 {
+                    let _ = irq.ack();
+                }
+                if now >= end {
+                    // The run is over: nothing at or after its end counts.
+                    break;
+                }
+                for i in 0..specs.len() {
+                    if bits & (1 << i) != 0 {
+                        next = engine.on_complete(TaskId(i as u8), now, &mut glue);
+                    }
+                }
+                if next.is_none_or(|at| at <= now) {
+                    next = engine.on_timer(now, &mut glue);
+                }
+                glue.decision.add(Instant::now().as_cycles().saturating_sub(woke));
+            } else {
+                // The point has passed (or passed while the timer was being set).
+                next = engine.on_timer(now, &mut glue);
+            }
+        }
+        for task in &tasks {
+            let _ = task.thread.suspend();
+        }
+        glue.reports.stop_and_wait();
+        // The reporter has returned; its thread and the tasks' stay (suspended): a
+        // run's threads are not reused.
+        drop(reporter);
+
+        let rows = engine
+            .tasks()
+            .map(|(id, spec, stats)| Row {
+                name: spec.name,
+                period: spec.period.as_nanos() as Nanos,
+                deadline: spec.deadline.as_nanos() as Nanos,
+                wcet: spec.wcet.as_nanos() as Nanos,
+                releases: stats.releases,
+                completions: stats.completions,
+                misses: stats.misses,
+                overruns: stats.overruns,
+                shed: stats.shed,
+                skipped: stats.skipped,
+                worst_response: stats.worst_response,
+                // Measured where the job's first instruction ran, which includes the
+                // switch into it (the engine's own figure stops at the dispatch).
+                worst_jitter: clock.nanos(glue.worst_start[id.0 as usize]).max(stats.worst_jitter),
+            })
+            .collect();
+        Ok(Summary {
+            policy: engine.policy().name(),
+            ran: clock.now() - start,
+            rows,
+            latency: glue.latency.finish(),
+            switch: glue.switch.finish(),
+            decision: glue.decision.finish(),
+            dropped_reports: glue.reports.dropped,
+            dispatch_failures: glue.dispatch_failures,
+        })
+    }
+}
+
+/// A task's thread and the notification that starts its jobs.
+struct TaskThread {
+    release: Notification,
+    thread: JoinHandle<()>,
+}
+
+/// Start and end stamps of each task's current job, in TSC cycles.
+struct Stamps {
+    start: [AtomicU64; MAX_TASKS],
+    end: [AtomicU64; MAX_TASKS],
+}
+
+impl Stamps {
+    fn new() -> Self {
+        Self { start: core::array::from_fn(|_| AtomicU64::new(0)), end: core::array::from_fn(|_| AtomicU64::new(0)) }
+    }
+}
+
+/// Nanoseconds since the run began, by the time-stamp counter (reports say "released
+/// at 2.5 ms" from the run's start).
+#[derive(Clone, Copy)]
+struct Clock {
+    hz: u128,
+    origin: u64,
+}
+
+impl Clock {
+    fn new() -> Self {
+        Self { hz: kaal_core::arch::tsc_hz().unwrap_or(1_000_000_000).max(1) as u128, origin: Instant::now().as_cycles() }
+    }
+
+    fn now(&self) -> Nanos {
+        self.nanos(Instant::now().as_cycles().saturating_sub(self.origin))
+    }
+
+    /// A span of `cycles`, in nanoseconds.
+    fn nanos(&self, cycles: u64) -> Nanos {
+        (cycles as u128 * 1_000_000_000 / self.hz) as Nanos
+    }
+
+    /// A span of `nanos`, in cycles.
+    fn cycles_for(&self, nanos: Nanos) -> u64 {
+        (nanos as u128 * self.hz).div_ceil(1_000_000_000) as u64
+    }
+
+    /// The counter's value at `at` (ns since the run began).
+    fn cycles_at(&self, at: Nanos) -> u64 {
+        self.origin.saturating_add(self.cycles_for(at))
+    }
+}
+
+/// What the engine tells the kernel to do, and what the run measures.
+struct Glue<'a> {
+    tasks: &'a [TaskThread],
+    stamps: &'static Stamps,
+    reports: Reports,
+    /// Each task's current job's release (ns).
+    releases: [Nanos; MAX_TASKS],
+    /// The last job to finish, and its end stamp (cycles): a job started next is a
+    /// task-to-task switch through the scheduler.
+    last_end: Option<(TaskId, u64)>,
+    /// Each task's worst release-to-first-instruction time (cycles).
+    worst_start: [u64; MAX_TASKS],
+    clock: Clock,
+    latency: Samples,
+    switch: Samples,
+    decision: Samples,
+    dispatch_failures: u64,
+}
+
+impl Glue<'_> {
+    fn kernel(&mut self, result: kaal_core::Result<()>) {
+        if result.is_err() {
+            self.dispatch_failures += 1;
+        }
+    }
+}
+
+impl Dispatcher for Glue<'_> {
+    fn begin(&mut self, task: TaskId) {
+        if let Some(t) = self.tasks.get(task.0 as usize) {
+            t.release.signal();
+        }
+    }
+
+    fn resume(&mut self, task: TaskId) {
+        if let Some(t) = self.tasks.get(task.0 as usize) {
+            let r = t.thread.resume();
+            self.kernel(r);
+        }
+    }
+
+    fn stop(&mut self, task: TaskId, _why: Stop) {
+        if let Some(t) = self.tasks.get(task.0 as usize) {
+            let r = t.thread.suspend();
+            self.kernel(r);
+        }
+    }
+
+    fn report(&mut self, event: &Event) {
+        match *event {
+            Event::Started { task, release, .. } => {
+                if let Some(r) = self.releases.get_mut(task.0 as usize) {
+                    *r = release;
+                }
+            }
+            Event::Completed { task, .. } => {
+                let i = task.0 as usize;
+                let (start, end) =
+                    (self.stamps.start[i].load(Ordering::Acquire), self.stamps.end[i].load(Ordering::Acquire));
+                // Release to the task's first instruction of the job: the timer's
+                // interrupt, the scheduler's decision, the switch.
+                let release_cycles = self.clock.cycles_at(self.releases[i]);
+                if start >= release_cycles {
+                    self.latency.add(start - release_cycles);
+                    self.worst_start[i] = self.worst_start[i].max(start - release_cycles);
+                }
+                if let Some((_, last_end)) = self.last_end {
+                    // The job began right after another ended: a switch through the
+                    // scheduler.
+                    if start >= last_end && last_end >= release_cycles {
+                        self.switch.add(start - last_end);
+                    }
+                }
+                self.last_end = Some((task, end));
+            }
+            _ => self.reports.push(event),
+        }
+    }
+}
+
+/// Measured durations (cycles): the worst, and up to a capacity of samples for
+/// percentiles.
+struct Samples {
+    worst: u64,
+    count: u64,
+    total: u64,
+    kept: Vec<u32>,
+}
+
+impl Samples {
+    fn new(capacity: usize) -> Self {
+        Self { worst: 0, count: 0, total: 0, kept: Vec::with_capacity(capacity) }
+    }
+
+    fn add(&mut self, cycles: u64) {
+        self.worst = self.worst.max(cycles);
+        self.count += 1;
+        self.total = self.total.saturating_add(cycles);
+        // Never grows: the capacity was reserved before the run.
+        if self.kept.len() < self.kept.capacity() {
+            self.kept.push(cycles.min(u32::MAX as u64) as u32);
+        }
+    }
+
+    fn finish(mut self) -> Percentiles {
+        self.kept.sort_unstable();
+        let at = |q: usize| -> Option<u64> {
+            (!self.kept.is_empty()).then(|| self.kept[(self.kept.len() * q / 100).min(self.kept.len() - 1)] as u64)
+        };
+        Percentiles { count: self.count, total: self.total, worst: self.worst, p50: at(50), p99: at(99), kept: self.kept.len() }
+    }
+}
+
+/// A distribution of measured durations, in TSC cycles (instructions under `-icount`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Percentiles {
+    /// How many were measured.
+    pub count: u64,
+    /// Their sum.
+    pub total: u64,
+    /// The largest.
+    pub worst: u64,
+    /// The median of the kept samples.
+    pub p50: Option<u64>,
+    /// The 99th percentile of the kept samples.
+    pub p99: Option<u64>,
+    /// How many samples the percentiles are over.
+    pub kept: usize,
+}
+
+/// One task's line of the table.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The task.
+    pub name: &'static str,
+    /// Its period, relative deadline and WCET (ns).
+    pub period: Nanos,
+    /// Relative deadline (ns).
+    pub deadline: Nanos,
+    /// WCET budget (ns).
+    pub wcet: Nanos,
+    /// Jobs released (a release that found the previous job unfinished counts, as
+    /// `skipped` too; a shed one does not).
+    pub releases: u64,
+    /// Jobs finished.
+    pub completions: u64,
+    /// Deadlines missed.
+    pub misses: u64,
+    /// Jobs stopped at their budget.
+    pub overruns: u64,
+    /// Releases shed under overload.
+    pub shed: u64,
+    /// Releases that found the previous job unfinished.
+    pub skipped: u64,
+    /// Worst response time, release to finish (ns).
+    pub worst_response: Nanos,
+    /// Worst release jitter, release to the job's first dispatch (ns).
+    pub worst_jitter: Nanos,
+}
+
+/// What a run did: a line per task, and the scheduler's measured costs.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// The policy's name.
+    pub policy: &'static str,
+    /// How long the run lasted (ns).
+    pub ran: Nanos,
+    /// Per task.
+    pub rows: Vec<Row>,
+    /// Release to the task's first instruction (cycles).
+    pub latency: Percentiles,
+    /// One job's end to the next job's first instruction, through the scheduler
+    /// (cycles).
+    pub switch: Percentiles,
+    /// The scheduler's own work per wake-up, from its wake to its last decision
+    /// (cycles).
+    pub decision: Percentiles,
+    /// Reports the reporter thread could not keep up with.
+    pub dropped_reports: u64,
+    /// Suspends or resumes the kernel refused (none, unless a task thread is gone).
+    pub dispatch_failures: u64,
+}
+
+impl Summary {
+    /// Deadline misses over every task.
+    pub fn misses(&self) -> u64 {
+        self.rows.iter().map(|r| r.misses).sum()
+    }
+
+    /// The row of task `name`.
+    pub fn row(&self, name: &str) -> Option<&Row> {
+        self.rows.iter().find(|r| r.name == name)
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "[rt] {} ran for {}:", self.policy, DisplayDuration(self.ran))?;
+        writeln!(
+            f,
+            "[rt] {:<12} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6} {:>7} {:>12} {:>12}",
+            "task", "period", "releases", "done", "misses", "overrun", "shed", "skipped", "worst resp", "worst jitter"
+        )?;
+        for r in &self.rows {
+            writeln!(
+                f,
+                "[rt] {:<12} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6} {:>7} {:>12} {:>12}",
+                r.name,
+                alloc::format!("{}", DisplayDuration(r.period)),
+                r.releases,
+                r.completions,
+                r.misses,
+                r.overruns,
+                r.shed,
+                r.skipped,
+                alloc::format!("{}", DisplayDuration(r.worst_response)),
+                alloc::format!("{}", DisplayDuration(r.worst_jitter)),
+            )?;
+        }
+        write!(f, "[rt] total misses {}", self.misses())?;
+        if self.dropped_reports > 0 {
+            write!(f, "; {} reports dropped (the reporter fell behind)", self.dropped_reports)?;
+        }
+        if self.dispatch_failures > 0 {
+            write!(f, "; {} dispatches the kernel refused", self.dispatch_failures)?;
+        }
+        Ok(())
+    }
+}
+
+/// The scheduler's end of the reports: a single-producer, single-consumer queue to the
+/// reporter thread, and the notifications between them.
+struct Reports {
+    queue: heapless::spsc::Producer<'static, Event>,
+    signals: &'static ReportSignals,
+    dropped: u64,
+}
+
+/// What the scheduler and the reporter thread share besides the queue.
+struct ReportSignals {
+    wake: Notification,
+    finished: Notification,
+    stop: AtomicBool,
+}
+
+impl Reports {
+    /// The queue and the reporter thread's body.
+    fn new(memory: &mut UntypedAllocator) -> Result<(Self, impl FnOnce() + Send + 'static), kaal_core::Error> {
+        let signals: &'static ReportSignals = Box::leak(Box::new(ReportSignals {
+            wake: memory.allocate()?,
+            finished: memory.allocate()?,
+            stop: AtomicBool::new(false),
+        }));
+        let queue: &'static mut heapless::spsc::Queue<Event, REPORT_QUEUE> =
+            Box::leak(Box::new(heapless::spsc::Queue::new()));
+        let (producer, mut consumer) = queue.split();
+        let reporter = move || loop {
+            while let Some(event) = consumer.dequeue() {
+                print_event(&event);
+            }
+            if signals.stop.load(Ordering::Acquire) && !consumer.ready() {
+                signals.finished.signal();
+                return;
+            }
+            signals.wake.wait();
+        };
+        Ok((Self { queue: producer, signals, dropped: 0 }, reporter))
+    }
+
+    /// Queues a report (dropping it, counted, if the queue is full).
+    fn push(&mut self, event: &Event) {
+        if self.queue.enqueue(*event).is_err() {
+            self.dropped += 1;
+        }
+        self.signals.wake.signal();
+    }
+
+    /// Tells the reporter to print what is left and waits until it has.
+    fn stop_and_wait(&self) {
+        self.signals.stop.store(true, Ordering::Release);
+        self.signals.wake.signal();
+        self.signals.finished.wait();
+    }
+}
+
+fn print_event(event: &Event) {
+    use kaal_core::println;
+    let d = DisplayDuration;
+    match *event {
+        Event::DeadlineMiss { name, release, deadline, finish: Some(finish), .. } => println!(
+            "[rt] deadline miss: task `{name}` released at {}, deadline {}, finished {}",
+            d(release),
+            d(deadline),
+            d(finish)
+        ),
+        Event::DeadlineMiss { name, release, deadline, finish: None, .. } => println!(
+            "[rt] deadline miss: task `{name}` released at {}, deadline {}, not finished by then",
+            d(release),
+            d(deadline)
+        ),
+        Event::Overrun { name, release, budget, .. } => println!(
+            "[rt] overrun: task `{name}` (released at {}) used its whole budget of {} and was stopped",
+            d(release),
+            d(budget)
+        ),
+        Event::Shed { name, release, .. } => {
+            println!("[rt] shed: task `{name}` released at {} (overload: less critical work is dropped)", d(release))
+        }
+        Event::Skipped { name, release, .. } => {
+            println!("[rt] skipped: task `{name}` released at {} while its previous job was unfinished", d(release))
+        }
+        Event::ModeChange { level } => println!("[rt] criticality level now {}", level.0),
+        _ => {}
+    }
+}
+
+/// CPU work of a known length, for examples, tests and benchmarks: a loop of
+/// arithmetic calibrated against the time-stamp counter. Unlike spinning until the
+/// counter reaches a time, it takes the same CPU time however often it is preempted,
+/// which is what a job's WCET describes.
+#[derive(Debug)]
+pub struct Work {
+    /// Loop iterations per microsecond (0 until calibrated).
+    per_us: AtomicU64,
+}
+
+impl Work {
+    /// Uncalibrated; [`Work::calibrate`] before use.
+    pub const fn new() -> Self {
+        Self { per_us: AtomicU64::new(0) }
+    }
+
+    /// Measures the loop (call it at a priority nothing else preempts, before the
+    /// tasks start). Under `-icount` the figure is exact.
+    pub fn calibrate(&self) {
+        const ROUNDS: u64 = 200_000;
+        let start = Instant::now().as_cycles();
+        core::hint::black_box(spin(ROUNDS));
+        let cycles = (Instant::now().as_cycles() - start).max(1);
+        let hz = kaal_core::arch::tsc_hz().unwrap_or(1_000_000_000);
+        let per_us = (ROUNDS as u128 * hz as u128 / 1_000_000 / cycles as u128).max(1) as u64;
+        self.per_us.store(per_us, Ordering::Relaxed);
+    }
+
+    /// Computes for `how_long` of CPU time; returns a checksum so the work is kept.
+    pub fn run(&self, how_long: Duration) -> u64 {
+        let per_us = self.per_us.load(Ordering::Relaxed).max(1);
+        spin((how_long.as_nanos() as u64).saturating_mul(per_us) / 1000)
+    }
+}
+
+impl Default for Work {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[inline(never)]
+fn spin(rounds: u64) -> u64 {
+    let mut x = core::hint::black_box(0x9e37_79b9_7f4a_7c15u64);
+    for _ in 0..rounds {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+    }
+    x
+}
