@@ -60,20 +60,35 @@ pub struct OneShot {
 impl core::fmt::Debug for OneShot {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self.kind {
-            Kind::Pit(_) => "OneShot(pit)",
+            Kind::Pit { .. } => "OneShot(pit)",
             Kind::Hpet { .. } => "OneShot(hpet)",
         })
     }
 }
 
+/// Timer ticks per TSC cycle are kept as 32.32 fixed point, so arming is a
+/// multiplication and a shift (a 128-bit division is a library call of a few hundred
+/// instructions, on the path of every scheduling decision).
 enum Kind {
-    Pit(IoPortRange),
-    /// `ticks` counter ticks passed in `cycles` TSC cycles, measured at start.
+    Pit {
+        ports: IoPortRange,
+        ticks_per_cycle: u64,
+    },
+    /// Ticks per cycle measured at start.
     Hpet {
         regs: MmioRegion,
-        ticks: u64,
-        cycles: u64,
+        ticks_per_cycle: u64,
     },
+}
+
+/// `ticks` per `cycles` as 32.32 fixed point, rounded up.
+fn per_cycle(ticks: u64, cycles: u64) -> u64 {
+    ((ticks as u128) << 32).div_ceil(cycles.max(1) as u128).min(u64::MAX as u128) as u64
+}
+
+/// `cycles` in ticks at `ticks_per_cycle` (32.32), rounded up.
+fn ticks_for(cycles: u64, ticks_per_cycle: u64) -> u64 {
+    ((cycles as u128 * ticks_per_cycle as u128 + u32::MAX as u128) >> 32).min(u64::MAX as u128) as u64
 }
 
 /// How long the service measures the HPET against the time-stamp counter, in
@@ -85,7 +100,10 @@ impl OneShot {
     pub fn new(id: DeviceId, ports: Option<IoPortRange>, mmio: Option<MmioRegion>) -> Result<OneShot, Unusable> {
         let unusable = |why| Unusable { device: if id == DeviceId::Hpet { "hpet" } else { "pit" }, why };
         if id != DeviceId::Hpet {
-            return ports.map(|p| OneShot { kind: Kind::Pit(p) }).ok_or(unusable("it has no I/O ports"));
+            let ticks_per_cycle = per_cycle(PIT_HZ, kaal_core::arch::tsc_hz().unwrap_or(1_000_000_000));
+            return ports
+                .map(|ports| OneShot { kind: Kind::Pit { ports, ticks_per_cycle } })
+                .ok_or(unusable("it has no I/O ports"));
         }
         let regs = mmio.ok_or(unusable("it has no registers"))?;
         let register = |_| unusable("its registers are not where the broker said");
@@ -112,7 +130,8 @@ impl OneShot {
         // measured against the PIT: converting through it would be off by up to a few
         // tenths of a percent. So the service measures the two counters against each
         // other, and converts with that.
-        let (start_cycles, start_ticks) = (Instant::now().as_cycles(), regs.read::<u64>(hpet::COUNTER).map_err(register)?);
+        let (start_cycles, start_ticks) =
+            (Instant::now().as_cycles(), regs.read::<u64>(hpet::COUNTER).map_err(register)?);
         let span = CALIBRATION_FS / period_fs;
         let mut now_ticks = start_ticks;
         while now_ticks.wrapping_sub(start_ticks) < span {
@@ -124,7 +143,7 @@ impl OneShot {
         if cycles == 0 {
             return Err(unusable("the time-stamp counter did not advance while the HPET counted"));
         }
-        Ok(OneShot { kind: Kind::Hpet { regs, ticks, cycles } })
+        Ok(OneShot { kind: Kind::Hpet { regs, ticks_per_cycle: per_cycle(ticks, cycles) } })
     }
 
     /// Starts a one-shot of `cycles` TSC cycles, replacing any pending one; `false` if
@@ -132,17 +151,16 @@ impl OneShot {
     /// PIT reaches at most 65535 ticks (55 ms): a later deadline needs several shots.
     pub fn arm(&mut self, cycles: u64) -> bool {
         match &mut self.kind {
-            Kind::Pit(ports) => {
-                let hz = kaal_core::arch::tsc_hz().unwrap_or(1_000_000_000) as u128;
-                let ticks = (cycles as u128 * PIT_HZ as u128).div_ceil(hz).clamp(1, 0xffff) as u16;
+            Kind::Pit { ports, ticks_per_cycle } => {
+                let ticks = ticks_for(cycles, *ticks_per_cycle).clamp(1, 0xffff) as u16;
                 // Port errors cannot happen: the range is the PIT's, checked when it was claimed.
                 let _ = ports.write8(3, ONE_SHOT_CHANNEL0);
                 let _ = ports.write8(0, ticks as u8);
                 let _ = ports.write8(0, (ticks >> 8) as u8);
                 true
             }
-            Kind::Hpet { regs, ticks: per, cycles: span } => {
-                let ticks = (cycles as u128 * *per as u128).div_ceil(*span as u128).max(1) as u64;
+            Kind::Hpet { regs, ticks_per_cycle } => {
+                let ticks = ticks_for(cycles, *ticks_per_cycle).max(1);
                 // Register errors cannot happen: the offsets are inside the claimed page.
                 let now: u64 = regs.read(hpet::COUNTER).unwrap_or(0);
                 let at = now.saturating_add(ticks);
@@ -152,7 +170,6 @@ impl OneShot {
         }
     }
 }
-
 
 /// Why a timer cannot be driven as a one-shot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

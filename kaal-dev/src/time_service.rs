@@ -115,7 +115,9 @@ impl TimeService {
         let (timer, irq) =
             OneShot::claim(broker, timer, "time service", delivery, memory, vspace).map_err(|e| match e {
                 ClaimError::Device(e) => TimeServiceError::Device(e),
-                ClaimError::NoInterrupt => TimeServiceError::Unusable { device: "the timer", why: "it has no interrupt" },
+                ClaimError::NoInterrupt => {
+                    TimeServiceError::Unusable { device: "the timer", why: "it has no interrupt" }
+                }
                 ClaimError::Unusable(Unusable { device, why }) => TimeServiceError::Unusable { device, why },
             })?;
         let mut wakes = Vec::with_capacity(clients);

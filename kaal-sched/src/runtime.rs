@@ -133,7 +133,8 @@ impl RtTimer {
         let events: Notification = memory.allocate()?;
         let badge = Badge::new(TIMER_BIT).expect("fits every kernel's badge");
         let delivery = IrqDelivery::Shared { notification: &events, badge };
-        let (timer, irq) = OneShot::claim(broker, id, "kaal-sched", delivery, memory, vspace).map_err(RtError::Timer)?;
+        let (timer, irq) =
+            OneShot::claim(broker, id, "kaal-sched", delivery, memory, vspace).map_err(RtError::Timer)?;
         Ok(RtTimer { timer, irq, events })
     }
 }
@@ -223,8 +224,7 @@ impl<S: Scheduler + Send + 'static> RtScheduler<S> {
             let wait = memory.cspace().copy(&release, Rights::ALL)?;
             let done = memory.cspace().mint(events, Rights::WRITE, Badge::new(1 << i).expect("task bits fit"))?;
             let name = specs[i].name;
-            let thread_config =
-                ThreadConfig::new(name).priority(config.task_priority).stack_size(config.stack_size);
+            let thread_config = ThreadConfig::new(name).priority(config.task_priority).stack_size(config.stack_size);
             let thread = threads.spawn(memory, thread_config, move || loop {
                 wait.wait();
                 stamps.start[i].store(Instant::now().as_cycles(), Ordering::Release);
@@ -350,15 +350,26 @@ impl Stamps {
 
 /// Nanoseconds since the run began, by the time-stamp counter (reports say "released
 /// at 2.5 ms" from the run's start).
+///
+/// Conversions are a 64x64-bit multiplication and a shift by factors computed once: a
+/// 128-bit division (a library call of a few hundred instructions) on every event
+/// would be a good part of the scheduler's cost.
 #[derive(Clone, Copy)]
 struct Clock {
-    hz: u128,
+    /// Nanoseconds per cycle, and cycles per nanosecond, as 32.32 fixed point.
+    ns_per_cycle: u64,
+    cycles_per_ns: u64,
     origin: u64,
 }
 
 impl Clock {
     fn new() -> Self {
-        Self { hz: kaal_core::arch::tsc_hz().unwrap_or(1_000_000_000).max(1) as u128, origin: Instant::now().as_cycles() }
+        let hz = kaal_core::arch::tsc_hz().unwrap_or(1_000_000_000).max(1);
+        Self {
+            ns_per_cycle: ((1_000_000_000u128 << 32) / hz as u128) as u64,
+            cycles_per_ns: ((hz as u128) << 32).div_ceil(1_000_000_000) as u64,
+            origin: Instant::now().as_cycles(),
+        }
     }
 
     fn now(&self) -> Nanos {
@@ -367,12 +378,12 @@ impl Clock {
 
     /// A span of `cycles`, in nanoseconds.
     fn nanos(&self, cycles: u64) -> Nanos {
-        (cycles as u128 * 1_000_000_000 / self.hz) as Nanos
+        ((cycles as u128 * self.ns_per_cycle as u128) >> 32) as Nanos
     }
 
-    /// A span of `nanos`, in cycles.
+    /// A span of `nanos`, in cycles (rounded up, so a timer set with it is never early).
     fn cycles_for(&self, nanos: Nanos) -> u64 {
-        (nanos as u128 * self.hz).div_ceil(1_000_000_000) as u64
+        ((nanos as u128 * self.cycles_per_ns as u128 + u32::MAX as u128) >> 32) as u64
     }
 
     /// The counter's value at `at` (ns since the run began).
@@ -490,7 +501,14 @@ impl Samples {
         let at = |q: usize| -> Option<u64> {
             (!self.kept.is_empty()).then(|| self.kept[(self.kept.len() * q / 100).min(self.kept.len() - 1)] as u64)
         };
-        Percentiles { count: self.count, total: self.total, worst: self.worst, p50: at(50), p99: at(99), kept: self.kept.len() }
+        Percentiles {
+            count: self.count,
+            total: self.total,
+            worst: self.worst,
+            p50: at(50),
+            p99: at(99),
+            kept: self.kept.len(),
+        }
     }
 }
 

@@ -95,3 +95,37 @@ fn the_network_benchmark_measures_both_directions_and_requests() {
     assert!(report.results.iter().filter_map(|r| r.mb_per_s()).all(|rate| rate > 1.0), "{lines:?}");
     assert_eq!(run.verdict, kaal_compose::qemu::Verdict::Stopped, "{}", run.summary());
 }
+
+#[test]
+fn sched_bench_measures_every_figure_and_its_loaded_set_misses_nothing() {
+    let run = Boot::new("benches/sched").icount_exact().run();
+    run.assert_success().assert_line("sched bench: 0 deadline misses in the loaded set");
+    let report = BenchReport::parse(&run.serial);
+    let names: Vec<&str> = report.results.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "plain_switch",
+            "engine",
+            "release_latency",
+            "release_latency_p99",
+            "release_latency_max",
+            "decision",
+            "decision_p99",
+            "decision_max",
+            "sched_switch",
+            "sched_switch_p99",
+            "sched_switch_max",
+            "jitter",
+            "jitter_p99",
+            "jitter_max"
+        ]
+    );
+    assert!(report.malformed.is_empty(), "{:?}", report.malformed);
+    assert!(report.ratios.iter().all(|r| report.ratio_value(r).is_some()), "every ratio has both sides");
+    // Each distribution measured what it says: every job of the lone task (1 ms period,
+    // 1 s), every switch of the pair.
+    let count = |name: &str| report.results.iter().find(|r| r.name == name).map(|r| r.iterations);
+    assert_eq!(count("release_latency"), Some(1000));
+    assert_eq!(count("sched_switch"), Some(1000));
+}

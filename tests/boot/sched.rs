@@ -109,7 +109,7 @@ fn kaal_sched_runs_edf_rm_budgets_shedding_and_a_custom_policy() {
          priorities",
     )
     .assert_line("rt-sets: edf refuses: U = 1.17 > 1: no scheduler can meet every deadline")
-        .assert_line("rt-sets: run refused: the task set was refused: U = 1.17 > 1");
+    .assert_line("rt-sets: run refused: the task set was refused: U = 1.17 > 1");
     // 4. The runaway is stopped at its budget every period (10 in 400 ms); a and b miss
     //    nothing.
     assert_eq!(field("overrun", "runaway", "overruns"), 10);

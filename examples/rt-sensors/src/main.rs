@@ -57,7 +57,7 @@ fn control() {
 fn logger() {
     WORK.run(Duration::from_millis(2));
     let n = RECORDS.fetch_add(1, Ordering::Relaxed) as u32;
-    if n % 5 == 0 {
+    if n.is_multiple_of(5) {
         defmt::info!("logger: {=u32} records packed", n + 1);
     }
 }
@@ -101,7 +101,7 @@ fn main(rt: RootTask) -> Result<(), Problem> {
     kaal_alloc::heap::init(vspace.try_clone(memory.cspace())?, heap, HeapConfig::default())?;
     let mut threads = Threads::new(vspace.try_clone(memory.cspace())?, Threads::DEFAULT_REGION)?;
     // The tasks log with defmt; a thread at priority 0 prints, outside their budgets.
-    kaal_core::log::print_in_background(&mut memory, &mut vspace, &mut threads, LOG_VADDR)?;
+    let _log = kaal_core::log::print_in_background(&mut memory, &mut vspace, &mut threads, LOG_VADDR)?;
 
     let mut broker = Broker::new(io_port, irq_control, &mut memory, &mut vspace)?;
     let mut timer = RtTimer::claim(&mut broker, DeviceId::Hpet, &mut memory, &mut vspace)?;

@@ -67,6 +67,11 @@ impl BenchResult {
 pub struct BenchSettings {
     /// Wall time (no `-icount`), for throughputs.
     pub wall: bool,
+    /// Instructions, with idle waits taking no time (`clock = "instructions-exact"`,
+    /// `-icount shift=0,sleep=off`): for a benchmark that sleeps on timers and does not
+    /// wait for the host. (With plain `-icount` an idle guest follows the host's clock,
+    /// and a timer's interrupt arrives late by however long the host took.)
+    pub exact: bool,
     /// A host-side peer the tool runs while the system runs (`host = "net"`: the
     /// network transfers of [`net_peer`]).
     pub host_net: bool,
@@ -81,7 +86,8 @@ impl BenchSettings {
             crate::ToolError::new(
                 "reading the benchmark's settings",
                 format!("{}: {why}", path.display()),
-                "write `clock = \"wall\"` (throughput, in wall time) or `clock = \"instructions\"` (the default)",
+                "write `clock = \"wall\"` (throughput, in wall time), `clock = \"instructions\"` (the default) or \
+                 `clock = \"instructions-exact\"` (idle waits take no time)",
             )
         };
         let table: toml::Table = text.parse().map_err(|e: toml::de::Error| bad(e.message().to_string()))?;
@@ -94,9 +100,10 @@ impl BenchSettings {
             Some(_) => return Err(bad("`host` names the host peer: only \"net\" is known".into())),
         };
         match table.get("clock").map(|v| v.as_str()) {
-            Some(Some("wall")) => Ok(Self { wall: true, host_net }),
-            Some(Some("instructions")) | None => Ok(Self { wall: false, host_net }),
-            _ => Err(bad("`clock` is \"wall\" or \"instructions\"".into())),
+            Some(Some("wall")) => Ok(Self { wall: true, exact: false, host_net }),
+            Some(Some("instructions")) | None => Ok(Self { wall: false, exact: false, host_net }),
+            Some(Some("instructions-exact")) => Ok(Self { wall: false, exact: true, host_net }),
+            _ => Err(bad("`clock` is \"wall\", \"instructions\" or \"instructions-exact\"".into())),
         }
     }
 }

@@ -428,6 +428,7 @@ fn run(cli: Cli) -> Result<i32> {
                 let cfg = QemuConfig {
                     timeout: Duration::from_secs(timeout),
                     icount: !settings.wall,
+                    icount_exact: settings.exact,
                     echo: false,
                     ..built.qemu_config(None)
                 };

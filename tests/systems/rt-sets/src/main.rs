@@ -32,9 +32,7 @@ use kaal_core::thread::{ThreadConfig, Threads};
 use kaal_core::{println, RootTask};
 use kaal_dev::{Broker, BrokerError, DeviceId};
 use kaal_sched::runtime::{Env, RtConfig, RtError, RtScheduler, RtTimer, Summary, Work};
-use kaal_sched::{
-    Criticality, Decision, Edf, FixedPriority, ReadyJob, RoundRobin, Scheduler, TaskId, TaskSpec,
-};
+use kaal_sched::{Criticality, Decision, Edf, FixedPriority, ReadyJob, RoundRobin, Scheduler, TaskId, TaskSpec};
 
 kaal_core::root_task!(main);
 kaal_alloc::global_heap!(HEAP);
@@ -149,7 +147,7 @@ fn main(rt: RootTask) -> Result<(), Problem> {
     let heap = memory.sub_allocator(24, 32)?;
     kaal_alloc::heap::init(vspace.try_clone(memory.cspace())?, heap, HeapConfig::default())?;
     let mut threads = Threads::new(vspace.try_clone(memory.cspace())?, Threads::DEFAULT_REGION)?;
-    kaal_core::log::print_in_background(&mut memory, &mut vspace, &mut threads, LOG_VADDR)?;
+    let _log = kaal_core::log::print_in_background(&mut memory, &mut vspace, &mut threads, LOG_VADDR)?;
     let mut broker = Broker::new(io_port, irq_control, &mut memory, &mut vspace)?;
     let mut timer = RtTimer::claim(&mut broker, DeviceId::Hpet, &mut memory, &mut vspace)?;
     WORK.calibrate();
