@@ -186,6 +186,14 @@ pub struct JoinHandle<T> {
     _result: PhantomData<T>,
 }
 
+// SAFETY: the handle's pointers lead to the thread's control block and result slot at
+// the top of its stack, which stay mapped while the handle exists, whichever thread of
+// this address space holds it; the control block is only read (its state atomically),
+// and the result, a `T: Send`, is moved out once, by `Threads::join`. The kernel
+// objects are capabilities in the address space's one CSpace, usable from any of its
+// threads.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+
 impl<T> core::fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "JoinHandle({:?})", self.name())

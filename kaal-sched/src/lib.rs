@@ -47,6 +47,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "runtime")]
 extern crate alloc;
 
 // Lets `#[rt_task]`'s `::kaal_sched::...` paths resolve inside this crate too.
@@ -73,4 +74,7 @@ pub use task::Task;
 /// The most tasks one engine runs; every table is this size.
 pub const MAX_TASKS: usize = 16;
 
+#[cfg(feature = "runtime")]
+pub mod component;
+#[cfg(feature = "runtime")]
 pub mod runtime;

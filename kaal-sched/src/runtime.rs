@@ -37,6 +37,7 @@ use core::time::Duration;
 
 use kaal_alloc::UntypedAllocator;
 use kaal_core::device::Irq;
+use kaal_core::supervisor::ComponentControl;
 use kaal_core::thread::{JoinHandle, ThreadConfig, Threads};
 use kaal_core::time::Instant;
 use kaal_core::vspace::VSpace;
@@ -51,7 +52,11 @@ use crate::spec::{DisplayDuration, Nanos, TaskSpec};
 use crate::{Task, MAX_TASKS};
 
 /// The badge bit the timer's interrupt sets; tasks' completions use bits `0..MAX_TASKS`.
-const TIMER_BIT: u64 = 1 << 24;
+pub const TIMER_BIT: u64 = 1 << 24;
+/// The badge bit a [`Stopper`] sets.
+pub const STOP_BIT: u64 = 1 << 25;
+/// The longest the scheduler sleeps without looking (one hour).
+const MAX_SLEEP_NS: Nanos = 3_600_000_000_000;
 /// How many reports wait for the reporter thread before more are counted as dropped.
 const REPORT_QUEUE: usize = 128;
 
@@ -105,25 +110,34 @@ impl fmt::Display for RtError {
     }
 }
 
-/// The scheduler's timer: a one-shot timer claimed from the broker, its interrupt on
-/// the notification the scheduler waits on. Claimed once, it serves one run after
-/// another.
+/// The scheduler's timer, and the notification the scheduler waits on: the timer's
+/// interrupt (or the time service's signal) and every task's completion set their own
+/// badge bits on it. Claimed once, it serves one run after another.
 pub struct RtTimer {
-    timer: OneShot,
-    irq: Irq,
+    source: TimerSource,
     events: Notification,
+}
+
+enum TimerSource {
+    /// A one-shot timer of the scheduler's own.
+    Own { timer: OneShot, irq: Irq },
+    /// The system's time service, which signals `events` (registered as `target`).
+    Service { timer: kaal_core::time::Timer, target: kaal_core::time::WakeTarget },
 }
 
 impl fmt::Debug for RtTimer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RtTimer({:?})", self.timer)
+        match &self.source {
+            TimerSource::Own { timer, .. } => write!(f, "RtTimer({timer:?})"),
+            TimerSource::Service { .. } => f.write_str("RtTimer(time service)"),
+        }
     }
 }
 
 impl RtTimer {
     /// Claims `id` (`DeviceId::Hpet`, one shot reaches any deadline, or `DeviceId::Pit`,
-    /// at most 55 ms per shot) from the broker; the HPET's registers are mapped into
-    /// `vspace`, the caller's address space.
+    /// at most 55 ms per shot and three port writes per shot) from the broker; the
+    /// HPET's registers are mapped into `vspace`, the caller's address space.
     pub fn claim(
         broker: &mut Broker,
         id: DeviceId,
@@ -131,19 +145,87 @@ impl RtTimer {
         vspace: &mut VSpace,
     ) -> Result<RtTimer, RtError> {
         let events: Notification = memory.allocate()?;
+        Self::claim_on(events, broker, id, memory, vspace)
+    }
+
+    /// [`RtTimer::claim`], with the scheduler waiting on `events` (a notification the
+    /// caller already handed badged copies of to components, for their completions:
+    /// task `i` signals bit `i`).
+    pub fn claim_on(
+        events: Notification,
+        broker: &mut Broker,
+        id: DeviceId,
+        memory: &mut UntypedAllocator,
+        vspace: &mut VSpace,
+    ) -> Result<RtTimer, RtError> {
         let badge = Badge::new(TIMER_BIT).expect("fits every kernel's badge");
         let delivery = IrqDelivery::Shared { notification: &events, badge };
         let (timer, irq) =
             OneShot::claim(broker, id, "kaal-sched", delivery, memory, vspace).map_err(RtError::Timer)?;
-        Ok(RtTimer { timer, irq, events })
+        Ok(RtTimer { source: TimerSource::Own { timer, irq }, events })
+    }
+
+    /// Deadlines through the system's time service instead (when it holds the machine's
+    /// one timer): `timer` is a client of it, and `events` is registered with it as a
+    /// target. Each arming is then a call to the service, and a wake-up one more thread
+    /// switch.
+    pub fn through_service(
+        timer: kaal_core::time::Timer,
+        events: Notification,
+        memory: &mut UntypedAllocator,
+    ) -> Result<RtTimer, RtError> {
+        let badge = Badge::new(TIMER_BIT).expect("fits every kernel's badge");
+        let signal = memory.cspace().mint(&events, Rights::WRITE, badge)?;
+        let target = timer.register(&signal)?;
+        Ok(RtTimer { source: TimerSource::Service { timer, target }, events })
+    }
+
+    /// A handle that ends a run early (from another thread), as if its time were up.
+    pub fn stopper(&self, memory: &mut UntypedAllocator) -> Result<Stopper, RtError> {
+        let badge = Badge::new(STOP_BIT).expect("fits every kernel's badge");
+        Ok(Stopper(memory.cspace().mint(&self.events, Rights::WRITE, badge)?))
+    }
+
+    /// Sets the timer for `wake` (ns of `clock`); `false` if that point passed while it
+    /// was being set.
+    fn arm(&mut self, clock: &Clock, wake: Nanos) -> bool {
+        let now = clock.now();
+        if wake <= now {
+            return false;
+        }
+        match &mut self.source {
+            TimerSource::Own { timer, .. } => timer.arm(clock.cycles_for(wake - now)),
+            TimerSource::Service { timer, target } => {
+                let at = Instant::now().checked_add(Duration::from_nanos(wake - now));
+                at.is_some_and(|at| timer.wake_at(at, *target).is_ok())
+            }
+        }
+    }
+
+    /// After the timer's event: its interrupt wants an acknowledgement.
+    fn ack(&self) {
+        if let TimerSource::Own { irq, .. } = &self.source {
+            let _ = irq.ack();
+        }
+    }
+}
+
+/// Ends a run early ([`RtTimer::stopper`]).
+#[derive(Debug)]
+pub struct Stopper(Notification);
+
+impl Stopper {
+    /// Ends the current (or next) run of the scheduler this came from.
+    pub fn stop(&self) {
+        self.0.signal();
     }
 }
 
 /// What a run needs from the program: the scheduler's timer, memory, and the
 /// program's thread spawner.
-pub struct Env<'a> {
+pub struct Env<'a, 't> {
     /// The timer ([`RtTimer::claim`]).
-    pub timer: &'a mut RtTimer,
+    pub timer: &'t mut RtTimer,
     /// Memory for threads and notifications.
     pub memory: &'a mut UntypedAllocator,
     /// The caller's thread spawner.
@@ -153,11 +235,42 @@ pub struct Env<'a> {
 /// A task's body, as the scheduler keeps it.
 type Body = Box<dyn FnMut() + Send + 'static>;
 
+/// How a task runs.
+enum Kind {
+    /// A thread the scheduler starts, running this body once per job.
+    Thread(Body),
+    /// A component: it waits on `release` for each job and signals bit `i` of the
+    /// scheduler's events notification when the job is done.
+    Component { release: Notification, control: ComponentControl },
+}
+
+/// What the scheduler stops and continues.
+enum Control {
+    Thread(JoinHandle<()>),
+    Component(ComponentControl),
+}
+
+impl Control {
+    fn suspend(&self) -> kaal_core::Result<()> {
+        match self {
+            Control::Thread(t) => t.suspend(),
+            Control::Component(c) => c.suspend(),
+        }
+    }
+
+    fn resume(&self) -> kaal_core::Result<()> {
+        match self {
+            Control::Thread(t) => t.resume(),
+            Control::Component(c) => c.resume(),
+        }
+    }
+}
+
 /// The real-time scheduler: a policy and its tasks, run by [`RtScheduler::run`].
 pub struct RtScheduler<S: Scheduler> {
     policy: S,
     specs: heapless::Vec<TaskSpec, MAX_TASKS>,
-    bodies: Vec<Body>,
+    kinds: Vec<Kind>,
     config: RtConfig,
 }
 
@@ -170,7 +283,7 @@ impl<S: Scheduler> fmt::Debug for RtScheduler<S> {
 impl<S: Scheduler + Send + 'static> RtScheduler<S> {
     /// A scheduler with `policy` and no tasks yet.
     pub fn new(policy: S) -> Self {
-        Self { policy, specs: heapless::Vec::new(), bodies: Vec::new(), config: RtConfig::default() }
+        Self { policy, specs: heapless::Vec::new(), kinds: Vec::new(), config: RtConfig::default() }
     }
 
     /// Sets where the threads run and what is measured.
@@ -188,9 +301,26 @@ impl<S: Scheduler + Send + 'static> RtScheduler<S> {
 
     /// Adds a task whose body is a closure (it may keep state between jobs).
     pub fn add(&mut self, spec: TaskSpec, body: impl FnMut() + Send + 'static) -> Result<TaskId, RtError> {
+        self.push(spec, Kind::Thread(Box::new(body)))
+    }
+
+    /// Adds a component as a task: it waits on `release` for each job
+    /// ([`crate::component::Jobs`]) and signals bit `i` (this task's index) of the
+    /// timer's events notification when a job is done; `control` stops and continues
+    /// it.
+    pub fn add_component(
+        &mut self,
+        spec: TaskSpec,
+        release: Notification,
+        control: ComponentControl,
+    ) -> Result<TaskId, RtError> {
+        self.push(spec, Kind::Component { release, control })
+    }
+
+    fn push(&mut self, spec: TaskSpec, kind: Kind) -> Result<TaskId, RtError> {
         let id = TaskId(self.specs.len() as u8);
         self.specs.push(spec).map_err(|_| RtError::Refused(EngineError::TooMany { limit: MAX_TASKS }))?;
-        self.bodies.push(Box::new(body));
+        self.kinds.push(kind);
         Ok(id)
     }
 
@@ -206,33 +336,53 @@ impl<S: Scheduler + Send + 'static> RtScheduler<S> {
     /// Runs the task set for `how_long`, on the calling thread, then stops every task
     /// (their threads stay suspended, and their memory is not reused) and returns the
     /// table. A refused task set is an error before any task starts.
-    pub fn run(self, env: Env<'_>, how_long: Duration) -> Result<Summary, RtError> {
-        let RtScheduler { policy, specs, bodies, config } = self;
-        let mut engine = Engine::new(policy, &specs).map_err(RtError::Refused)?;
-        let Env { timer: RtTimer { timer, irq, events }, memory, threads } = env;
+    pub fn run(self, env: Env<'_, '_>, how_long: Duration) -> Result<Summary, RtError> {
+        Ok(self.prepare(env)?.run(how_long))
+    }
+
+    /// Everything [`RtScheduler::run`] does before the first release: checks the set,
+    /// starts the task threads (waiting for their first job) and the reporter. The
+    /// result runs on another thread if need be (a root task that supervises
+    /// components meanwhile).
+    pub fn prepare<'t>(self, env: Env<'_, 't>) -> Result<Ready<'t, S>, RtError> {
+        let RtScheduler { policy, specs, kinds, config } = self;
+        let engine = Engine::new(policy, &specs).map_err(RtError::Refused)?;
+        let Env { timer, memory, threads } = env;
         // Completions from an earlier run's tasks (stopped since) must not count here,
         // and an interrupt of its last shot still needs its acknowledgement.
-        if events.poll().is_some_and(|bits| bits & TIMER_BIT != 0) {
-            let _ = irq.ack();
+        if timer.events.poll().is_some_and(|bits| bits & TIMER_BIT != 0) {
+            timer.ack();
         }
 
         // Each task's start and end stamps (TSC), written by its thread, read here.
         let stamps: &'static Stamps = Box::leak(Box::new(Stamps::new()));
         let mut tasks = Vec::with_capacity(specs.len());
-        for (i, mut body) in bodies.into_iter().enumerate() {
-            let release: Notification = memory.allocate()?;
-            let wait = memory.cspace().copy(&release, Rights::ALL)?;
-            let done = memory.cspace().mint(events, Rights::WRITE, Badge::new(1 << i).expect("task bits fit"))?;
-            let name = specs[i].name;
-            let thread_config = ThreadConfig::new(name).priority(config.task_priority).stack_size(config.stack_size);
-            let thread = threads.spawn(memory, thread_config, move || loop {
-                wait.wait();
-                stamps.start[i].store(Instant::now().as_cycles(), Ordering::Release);
-                body();
-                stamps.end[i].store(Instant::now().as_cycles(), Ordering::Release);
-                done.signal();
-            })?;
-            tasks.push(TaskThread { release, thread });
+        for (i, kind) in kinds.into_iter().enumerate() {
+            match kind {
+                Kind::Thread(mut body) => {
+                    let release: Notification = memory.allocate()?;
+                    let wait = memory.cspace().copy(&release, Rights::ALL)?;
+                    let done = memory.cspace().mint(
+                        &timer.events,
+                        Rights::WRITE,
+                        Badge::new(1 << i).expect("task bits fit"),
+                    )?;
+                    let name = specs[i].name;
+                    let thread_config =
+                        ThreadConfig::new(name).priority(config.task_priority).stack_size(config.stack_size);
+                    let thread = threads.spawn(memory, thread_config, move || loop {
+                        wait.wait();
+                        stamps.start[i].store(Instant::now().as_cycles(), Ordering::Release);
+                        body();
+                        stamps.end[i].store(Instant::now().as_cycles(), Ordering::Release);
+                        done.signal();
+                    })?;
+                    tasks.push(TaskThread { release, control: Control::Thread(thread), stamped: true });
+                }
+                Kind::Component { release, control } => {
+                    tasks.push(TaskThread { release, control: Control::Component(control), stamped: false });
+                }
+            }
         }
 
         let (reports, print) = Reports::new(memory)?;
@@ -240,7 +390,32 @@ impl<S: Scheduler + Send + 'static> RtScheduler<S> {
             let config = ThreadConfig::new("rt-report").priority(config.reporter_priority).stack_size(16 * 1024);
             threads.spawn(memory, config, print)?
         };
+        Ok(Ready { engine, timer, tasks, stamps, reports, reporter, config })
+    }
+}
 
+/// A prepared run ([`RtScheduler::prepare`]).
+pub struct Ready<'t, S: Scheduler> {
+    engine: Engine<S>,
+    timer: &'t mut RtTimer,
+    tasks: Vec<TaskThread>,
+    stamps: &'static Stamps,
+    reports: Reports,
+    reporter: JoinHandle<()>,
+    config: RtConfig,
+}
+
+impl<S: Scheduler> fmt::Debug for Ready<'_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Ready({}, {} tasks)", self.engine.policy().name(), self.tasks.len())
+    }
+}
+
+impl<S: Scheduler> Ready<'_, S> {
+    /// Runs for `how_long` (or until a [`Stopper`] says stop), then stops every task
+    /// and returns the table.
+    pub fn run(self, how_long: Duration) -> Summary {
+        let Ready { mut engine, timer, tasks, stamps, reports, reporter, config } = self;
         let clock = Clock::new();
         let mut glue = Glue {
             tasks: &tasks,
@@ -264,19 +439,21 @@ impl<S: Scheduler + Send + 'static> RtScheduler<S> {
             if now >= end {
                 break;
             }
-            let wake = next.unwrap_or(end).min(end);
-            if wake > now && timer.arm(clock.cycles_for(wake - now)) {
-                let bits = events.wait();
+            // A run without an end still wakes once in a while (a deadline further off
+            // than the timer can reach, or than an `Instant` can hold, is no deadline).
+            let wake = next.unwrap_or(end).min(end).min(now.saturating_add(MAX_SLEEP_NS));
+            if timer.arm(&clock, wake) {
+                let bits = timer.events.wait();
                 let woke = Instant::now().as_cycles();
                 let now = clock.now();
                 if bits & TIMER_BIT != 0 {
-                    let _ = irq.ack();
+                    timer.ack();
                 }
-                if now >= end {
+                if now >= end || bits & STOP_BIT != 0 {
                     // The run is over: nothing at or after its end counts.
                     break;
                 }
-                for i in 0..specs.len() {
+                for i in 0..tasks.len() {
                     if bits & (1 << i) != 0 {
                         next = engine.on_complete(TaskId(i as u8), now, &mut glue);
                     }
@@ -291,7 +468,7 @@ impl<S: Scheduler + Send + 'static> RtScheduler<S> {
             }
         }
         for task in &tasks {
-            let _ = task.thread.suspend();
+            let _ = task.control.suspend();
         }
         glue.reports.stop_and_wait();
         // The reporter has returned; its thread and the tasks' stay (suspended): a
@@ -317,7 +494,7 @@ impl<S: Scheduler + Send + 'static> RtScheduler<S> {
                 worst_jitter: clock.nanos(glue.worst_start[id.0 as usize]).max(stats.worst_jitter),
             })
             .collect();
-        Ok(Summary {
+        Summary {
             policy: engine.policy().name(),
             ran: clock.now() - start,
             rows,
@@ -326,14 +503,16 @@ impl<S: Scheduler + Send + 'static> RtScheduler<S> {
             decision: glue.decision.finish(),
             dropped_reports: glue.reports.dropped,
             dispatch_failures: glue.dispatch_failures,
-        })
+        }
     }
 }
 
-/// A task's thread and the notification that starts its jobs.
+/// A task's thread (or component) and the notification that starts its jobs.
 struct TaskThread {
     release: Notification,
-    thread: JoinHandle<()>,
+    control: Control,
+    /// Its thread stamps each job's start and end (components do not).
+    stamped: bool,
 }
 
 /// Start and end stamps of each task's current job, in TSC cycles.
@@ -428,14 +607,14 @@ impl Dispatcher for Glue<'_> {
 
     fn resume(&mut self, task: TaskId) {
         if let Some(t) = self.tasks.get(task.0 as usize) {
-            let r = t.thread.resume();
+            let r = t.control.resume();
             self.kernel(r);
         }
     }
 
     fn stop(&mut self, task: TaskId, _why: Stop) {
         if let Some(t) = self.tasks.get(task.0 as usize) {
-            let r = t.thread.suspend();
+            let r = t.control.suspend();
             self.kernel(r);
         }
     }
@@ -449,6 +628,11 @@ impl Dispatcher for Glue<'_> {
             }
             Event::Completed { task, .. } => {
                 let i = task.0 as usize;
+                if !self.tasks.get(i).is_some_and(|t| t.stamped) {
+                    // A component: its jobs' first instructions are not seen from here.
+                    self.last_end = None;
+                    return;
+                }
                 let (start, end) =
                     (self.stamps.start[i].load(Ordering::Acquire), self.stamps.end[i].load(Ordering::Acquire));
                 // Release to the task's first instruction of the job: the timer's

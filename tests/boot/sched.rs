@@ -153,3 +153,63 @@ fn the_rt_sensors_example_prints_its_table_with_no_miss() {
         .assert_line("rt-sensors: 10 samples, 50 control steps, 20 log records; the hog ran ")
         .assert_line("INFO  [rt-sensors] sensor sample 9:");
 }
+
+/// `[realtime]` in system.toml: kaal-root schedules three components under EDF, with
+/// deadlines through the time service (on the HPET), a best-effort hog below them.
+/// `runaway` never finishes its fourth job: it is stopped at its 4 ms budget in every
+/// period and reported; `faulty` faults in its second job and is reported by name; and
+/// `sensor` and `control` miss nothing.
+#[test]
+fn real_time_components_from_system_toml_meet_their_deadlines_beside_a_runaway() {
+    let run = Boot::new("tests/systems/rt-components").icount_exact().run();
+    // The system fails (code 1) because `faulty` faulted, as it should.
+    run.assert_verdict(Verdict::Exited(ExitStatus::ERROR))
+        .assert_line("[supervisor] component 'faulty' faulted: VM fault (write of an unmapped page) at address 0x10")
+        .assert_line("[rt] deadline miss: task `faulty` released at 50 ms, deadline 100 ms, not finished by then")
+        .assert_line(
+            "[kaal-root] system 'rt-components' done: 1 succeeded, 0 failed, 1 faulted, 4 daemons still serving",
+        )
+        .assert_lines_in_order(&[
+            "[kaal-root] time service on hpet",
+            "[kaal-root] started control (priority 230, 2 grants, real-time: every 10 ms, deadline 10 ms, wcet 3 ms, \
+             high criticality)",
+            "[kaal-root] started faulty (priority 230, 2 grants, real-time: every 50 ms, deadline 50 ms, wcet 2 ms)",
+            "[kaal-root] started runaway (priority 230, 2 grants, real-time: every 40 ms, deadline 40 ms, wcet 4 ms)",
+            "[kaal-root] started sensor (priority 230, 2 grants, real-time: every 20 ms, deadline 5 ms, wcet 2 ms, \
+             high criticality)",
+            "[kaal-root] started hog (priority 50, 0 grants)",
+            "[kaal-root] real-time: edf over 4 components at priority 230, deadlines by the time service",
+            "[runaway] job 4 runs away",
+            "[rt] overrun: task `runaway` (released at 120 ms) used its whole budget of 4 ms and was stopped",
+            "[rt] deadline miss: task `runaway` released at 120 ms, deadline 160 ms, not finished by then",
+            "[witness] one second passed; ending the system",
+            "[rt] edf ran for 1.0",
+        ])
+        .assert_line("[control] 10 jobs done")
+        .assert_line("[sensor] 10 jobs done")
+        .assert_no_line("deadline miss: task `sensor`")
+        .assert_no_line("deadline miss: task `control`");
+    // The table: every release of sensor (20 ms) and control (10 ms) in the second
+    // completed, none missed; runaway overran in each period from its fourth on.
+    let row = |task: &str| -> Vec<String> {
+        let line = run
+            .serial
+            .iter()
+            .find(|l| l.starts_with(&format!("[rt] {task} ")))
+            .unwrap_or_else(|| panic!("no row for {task}"));
+        line.split_whitespace().map(str::to_string).collect()
+    };
+    // [rt] name period unit releases done misses overrun shed skipped ...
+    for (task, releases) in [("control", 100), ("sensor", 50)] {
+        let r = row(task);
+        let released: u64 = r[4].parse().unwrap();
+        assert!((releases..=releases + 1).contains(&released), "{task}: {r:?}");
+        assert_eq!(r[4], r[5], "{task}: every job completed: {r:?}");
+        assert_eq!(r[6], "0", "{task} missed: {r:?}");
+        assert_eq!(r[7], "0", "{task} overran: {r:?}");
+    }
+    let r = row("runaway");
+    assert_eq!(r[5], "3", "runaway finished three jobs: {r:?}");
+    let overruns: u64 = r[7].parse().unwrap();
+    assert!(overruns >= 22, "runaway overran {overruns} times: {r:?}");
+}

@@ -392,8 +392,27 @@ impl Supervisor {
         self.components.iter().map(|c| (c.name, c.state))
     }
 
+    /// The right to stop and continue component `name`'s thread, for a user-level
+    /// scheduler (kaal-sched): a copy of its TCB capability, made in `alloc`'s CSpace.
+    /// `None` if there is no such component.
+    pub fn control(&self, alloc: &mut impl ObjectAllocator, name: &str) -> Option<Result<ComponentControl>> {
+        let component = self.components.iter().find(|c| c.name == name)?;
+        Some(alloc.cspace().copy(&component.tcb, Rights::ALL).map(|tcb| ComponentControl { name: component.name, tcb }))
+    }
+
     /// Waits for the next fault, exit or stray message.
     pub fn next_event(&mut self) -> Event {
+        loop {
+            if let Some(event) = self.receive() {
+                return event;
+            }
+        }
+    }
+
+    /// One message, made an event; `None` for a repeat fault of a component already
+    /// stopped (a scheduler that resumed it, through [`ComponentControl`], made it
+    /// fault again): it is stopped again and not reported twice.
+    fn receive(&mut self) -> Option<Event> {
         // Fault messages are longer than four words (an unknown syscall carries every
         // register).
         let received = self.endpoint.recv_long();
@@ -401,7 +420,7 @@ impl Supervisor {
         let component = index.and_then(|i| self.components.get_mut(i));
         let label = received.msg.label();
         let Some(component) = component else {
-            return Event::Unexpected { component: None, label };
+            return Some(Event::Unexpected { component: None, label });
         };
         #[cfg(kaal_mcs)]
         if label == labels::PASSIVE_READY && component.passive {
@@ -410,29 +429,32 @@ impl Supervisor {
             component.passive = false;
             // SAFETY: unbinding a scheduling context of ours touches no memory.
             let err = unsafe { sys::seL4_SchedContext_Unbind(component.sc.cptr()) };
-            return match Error::check(err, "seL4_SchedContext_Unbind") {
+            return Some(match Error::check(err, "seL4_SchedContext_Unbind") {
                 Ok(()) => Event::Passive { component: component.name },
                 Err(e) => {
                     crate::println!("[supervisor] component '{}' stays active: {e}", component.name);
                     Event::Unexpected { component: Some(component.name), label }
                 }
-            };
+            });
         }
         if label == labels::EXIT {
             let status = ExitStatus::from_qemu_status(((received.msg.word(0) as i32) << 1) | 1)
                 .unwrap_or(ExitStatus::Failure(kaal_abi::exit::MAX_FAILURE_CODE));
             component.state = ComponentState::Exited(status);
-            return Event::Exited { component: component.name, status };
+            return Some(Event::Exited { component: component.name, status });
         }
         match Fault::decode(label, |i| received.msg.word(i)) {
             Some(fault) => {
                 // SAFETY: stopping a component's thread; the root task's memory is not
                 // involved. It is never replied to, so it stays stopped.
                 unsafe { sys::seL4_TCB_Suspend(component.tcb.cptr()) };
+                if component.state != ComponentState::Running {
+                    return None;
+                }
                 component.state = ComponentState::Faulted(fault);
-                Event::Faulted { component: component.name, fault }
+                Some(Event::Faulted { component: component.name, fault })
             }
-            None => Event::Unexpected { component: Some(component.name), label },
+            None => Some(Event::Unexpected { component: Some(component.name), label }),
         }
     }
 
@@ -458,6 +480,42 @@ impl Supervisor {
             }
         }
         report
+    }
+}
+
+/// The right to stop and continue one component's thread ([`Supervisor::control`]).
+/// A component stopped this way holds whatever it held (a lock in memory it shares, a
+/// call in progress) until it continues. Continuing one that faulted makes it fault
+/// again, which its supervisor stops quietly.
+pub struct ComponentControl {
+    name: &'static str,
+    tcb: Tcb,
+}
+
+impl fmt::Debug for ComponentControl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ComponentControl({:?})", self.name)
+    }
+}
+
+impl ComponentControl {
+    /// The component's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Stops the component's thread where it is.
+    pub fn suspend(&self) -> Result<()> {
+        // SAFETY: suspending a component's thread; no memory of ours changes.
+        let err = unsafe { sys::seL4_TCB_Suspend(self.tcb.cptr()) };
+        Error::check(err, "seL4_TCB_Suspend")
+    }
+
+    /// Lets it run on.
+    pub fn resume(&self) -> Result<()> {
+        // SAFETY: resuming a component's thread; no memory of ours changes.
+        let err = unsafe { sys::seL4_TCB_Resume(self.tcb.cptr()) };
+        Error::check(err, "seL4_TCB_Resume")
     }
 }
 

@@ -44,6 +44,11 @@ pub mod parts {
     pub const DMA: &str = "dma";
     /// A built-in service's configuration text, read-only (a whole name).
     pub const CONFIG: &str = "config";
+    /// A real-time component's release notification: it waits here for each job (a
+    /// whole name; see [`super::RealtimePlan`]).
+    pub const RT_RELEASE: &str = "rt:release";
+    /// The right to signal the real-time scheduler that a job is done (a whole name).
+    pub const RT_DONE: &str = "rt:done";
 }
 
 /// Where a granted capability or region comes from.
@@ -217,6 +222,47 @@ pub struct BootPlan {
     pub fixed_devices: &'static [crate::devices::FixedDevice<'static>],
     /// The time service, if the system has one.
     pub time: Option<TimePlan>,
+    /// The real-time scheduler, if a component is a real-time task.
+    pub realtime: Option<RealtimePlan>,
+}
+
+/// The real-time scheduler (kaal-sched), run by the root task over components.
+///
+/// Task `i` (in [`RealtimePlan::tasks`] order) is a component granted
+/// [`parts::RT_RELEASE`] (the right to wait on its release notification) and
+/// [`parts::RT_DONE`] (the right to signal notification [`RealtimePlan::events`] with
+/// badge `1 << i`). The root task's scheduler thread waits on `events` for completions
+/// and for its timer, and stops and continues the task components by their TCBs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RealtimePlan {
+    /// `edf`, `rate-monotonic` or `deadline-monotonic`.
+    pub policy: &'static str,
+    /// The timer the scheduler claims from the broker (`hpet` or `pit`); `None`: the
+    /// system has a time service, which the scheduler then sets its deadlines through.
+    pub timer: Option<&'static str>,
+    /// The seL4 priority of every task component (below the scheduler's thread, 254).
+    pub priority: u8,
+    /// The notification (index into [`BootPlan::notifications`]) the scheduler waits on.
+    pub events: usize,
+    pub tasks: &'static [RtTaskPlan],
+}
+
+/// One real-time component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RtTaskPlan {
+    /// Index into [`BootPlan::components`].
+    pub component: usize,
+    /// Its release notification (index into [`BootPlan::notifications`]).
+    pub release: usize,
+    pub period_ns: u64,
+    /// Relative deadline.
+    pub deadline_ns: u64,
+    /// The budget the scheduler enforces per job.
+    pub wcet_ns: u64,
+    /// The first release, after the scheduler starts.
+    pub offset_ns: u64,
+    /// 0 (low) or 1 (high): less critical work is shed first under overload.
+    pub criticality: u8,
 }
 
 /// The time service: which timer it drives.
@@ -240,5 +286,6 @@ impl BootPlan {
         devices: &[],
         fixed_devices: &[],
         time: None,
+        realtime: None,
     };
 }

@@ -15,7 +15,7 @@ use kaal_abi::plan::{parts, Source};
 use kaal_abi::startup::{self, slots, CapKind};
 
 use crate::error::ToolError;
-use crate::system::System;
+use crate::system::{generated, System};
 
 /// log2 of each component's CNode slots: room for every grant below
 /// [`slots::FIRST_FREE`] and as many again for capabilities it receives.
@@ -140,6 +140,40 @@ impl Placer {
         self.next_region = startup::next_region(self.next_region, size);
         self.grants.push(PlannedGrant { name, source, placement, description });
     }
+}
+
+/// The real-time scheduler's notifications, which the plan lists after the system's own
+/// (`kaal_abi::plan::RealtimePlan`): `rt:events`, then each task's release notification.
+struct RtNotifications {
+    /// The index of `rt:events`.
+    events: usize,
+}
+
+impl RtNotifications {
+    fn of(system: &System) -> Self {
+        RtNotifications { events: system.notifications.len() }
+    }
+
+    /// The index of task `task`'s release notification.
+    fn release(&self, task: usize) -> usize {
+        self.events + 1 + task
+    }
+
+    /// Their names, in plan order; none if no component is real-time.
+    fn names(system: &System) -> Vec<String> {
+        let tasks: Vec<String> =
+            system.components.iter().filter(|c| c.realtime.is_some()).map(|c| generated::rt_release(&c.name)).collect();
+        if tasks.is_empty() {
+            return tasks;
+        }
+        std::iter::once(generated::RT_EVENTS.to_string()).chain(tasks).collect()
+    }
+}
+
+/// The real-time task index of component `index` (in start order), if it is one.
+fn rt_task(system: &System, index: usize) -> Option<usize> {
+    system.components.get(index)?.realtime?;
+    Some(system.components[..index].iter().filter(|c| c.realtime.is_some()).count())
 }
 
 /// Plans `system`. Fails only on limits the validator does not know (badge bits).
@@ -275,6 +309,22 @@ pub fn plan_with(system: &System, needs: &Needs) -> Result<Plan, ToolError> {
                 "the time service wakes it here".into(),
             );
         }
+        if let Some(task) = rt_task(system, index) {
+            let rt = RtNotifications::of(system);
+            p.cap(
+                parts::RT_RELEASE.into(),
+                Source::NotificationWait(rt.release(task)),
+                CapKind::NotificationWait,
+                format!("real-time task {task}: the scheduler releases its jobs here"),
+            );
+            let badge = 1u64 << task;
+            p.cap(
+                parts::RT_DONE.into(),
+                Source::NotificationSignal { notification: rt.events, badge },
+                CapKind::NotificationSignal,
+                format!("tells the real-time scheduler a job is done: badge bit {badge:#x}"),
+            );
+        }
         let mut withheld = Vec::new();
         let mut port_counts = Vec::new();
         for device in &component.devices {
@@ -383,6 +433,44 @@ fn fixed_device_source(d: &crate::system::DeclaredDevice) -> String {
     )
 }
 
+/// The plan's `realtime` field: the scheduler and its tasks, in task order.
+fn realtime_source(out: &mut String, system: &System) {
+    let tasks: Vec<(usize, &kaal_sched::TaskSpec)> =
+        system.components.iter().enumerate().filter_map(|(i, c)| c.realtime.as_ref().map(|spec| (i, spec))).collect();
+    let (Some(rt), false) = (system.realtime, tasks.is_empty()) else {
+        let _ = writeln!(out, "        realtime: None,");
+        return;
+    };
+    let notifications = RtNotifications::of(system);
+    let timer = match rt.timer {
+        Some(timer) => format!("Some({})", rust_str(timer.device())),
+        None => "None".to_string(),
+    };
+    let _ = writeln!(out, "        realtime: Some(RealtimePlan {{");
+    let _ = writeln!(out, "            policy: {},", rust_str(rt.policy.as_str()));
+    let _ = writeln!(out, "            timer: {timer},");
+    let _ = writeln!(out, "            priority: {},", rt.priority);
+    let _ = writeln!(out, "            events: {},", notifications.events);
+    let _ = writeln!(out, "            tasks: &[");
+    // Checked specs are at most an hour: their nanoseconds fit a u64.
+    let nanos = |d: std::time::Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    for (task, (component, spec)) in tasks.into_iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "                RtTaskPlan {{ component: {component}, release: {}, period_ns: {}, deadline_ns: {}, \
+             wcet_ns: {}, offset_ns: {}, criticality: {} }},",
+            notifications.release(task),
+            nanos(spec.period),
+            nanos(spec.deadline),
+            nanos(spec.wcet),
+            nanos(spec.offset),
+            spec.criticality.0
+        );
+    }
+    let _ = writeln!(out, "            ],");
+    let _ = writeln!(out, "        }}),");
+}
+
 fn rust_str(s: &str) -> String {
     format!("{s:?}")
 }
@@ -473,7 +561,9 @@ impl Plan {
             system
                 .notifications
                 .iter()
-                .map(|n| format!("NotificationPlan {{ name: {} }}", rust_str(&n.name)))
+                .map(|n| n.name.clone())
+                .chain(RtNotifications::names(system))
+                .map(|name| format!("NotificationPlan {{ name: {} }}", rust_str(&name)))
                 .collect(),
         );
         list(
@@ -522,6 +612,7 @@ impl Plan {
                 let _ = writeln!(out, "        time: None,");
             }
         }
+        realtime_source(&mut out, system);
         let _ = writeln!(out, "    }}");
         let _ = writeln!(out, "}};");
         // Slots and sources are checked against kaal-abi's own rules, so a plan the root
@@ -548,7 +639,7 @@ impl Plan {
         for (planned, component) in self.components.iter().zip(&system.components) {
             let _ = writeln!(
                 out,
-                "{} (priority {}, heap {}, stack {}{}{}):",
+                "{} (priority {}, heap {}, stack {}{}{}{}):",
                 planned.name,
                 component.priority,
                 human(component.heap),
@@ -561,6 +652,10 @@ impl Plan {
                         b.period_us,
                         if b.overrun_fault { ", overrun faults" } else { "" }
                     ),
+                    None => String::new(),
+                },
+                match &component.realtime {
+                    Some(spec) => rt_summary(spec),
                     None => String::new(),
                 }
             );
@@ -591,6 +686,22 @@ impl Plan {
         }
         out
     }
+}
+
+/// A real-time task's timing for people: ", real-time: 2 ms every 100 ms, deadline 10 ms, high criticality".
+fn rt_summary(spec: &kaal_sched::TaskSpec) -> String {
+    let d = |duration: std::time::Duration| {
+        kaal_sched::DisplayDuration(u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)).to_string()
+    };
+    let mut out = format!(", real-time: {} every {}", d(spec.wcet), d(spec.period));
+    if spec.deadline != spec.period {
+        let _ = write!(out, ", deadline {}", d(spec.deadline));
+    }
+    if !spec.offset.is_zero() {
+        let _ = write!(out, ", first after {}", d(spec.offset));
+    }
+    let _ = write!(out, ", {} criticality", spec.criticality);
+    out
 }
 
 /// Bytes for people.
@@ -740,6 +851,112 @@ readers = ["b"]
             "{rust}"
         );
         assert_eq!(rust.matches("Source::Text(").count(), 1);
+    }
+
+    const RT_SYSTEM: &str = r#"
+[system]
+name = "rt"
+
+[realtime]
+policy = "rate-monotonic"
+
+[components.sensor]
+path = "sensor"
+realtime = { period = "100ms", deadline = "10ms", wcet = "2ms", criticality = "high" }
+
+[components.control]
+path = "control"
+realtime = { period = "20ms", wcet = "5ms", offset = "1ms" }
+
+[components.logger]
+path = "logger"
+priority = 50
+
+[connections.notifications.poke]
+signal = ["sensor"]
+wait = "logger"
+"#;
+
+    /// The plan's Rust source for `system`, every component built from one image.
+    fn rust_of(system: &System, name: &str) -> String {
+        let plan = plan(system).unwrap();
+        let dir = std::env::temp_dir().join(format!("kaal-plan-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let image = dir.join("x.elf");
+        std::fs::write(&image, [0u8; 8]).unwrap();
+        let rust = plan.to_rust(system, "system.toml", &vec![image; system.components.len()]).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        rust
+    }
+
+    #[test]
+    fn real_time_components_get_their_release_and_done_notifications() {
+        let system = crate::system::parse("system.toml", RT_SYSTEM).unwrap();
+        let plan = plan(&system).unwrap();
+        // Start order: the real-time components (230) by name, then logger (50).
+        assert_eq!(
+            plan.components.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            ["control", "sensor", "logger"]
+        );
+        // Notifications: poke (0), then rt:events (1), rt:release:control (2), rt:release:sensor (3).
+        assert_eq!(
+            grants(&plan, "control"),
+            [
+                ("rt:release".into(), Placement::Slot(8), Source::NotificationWait(2)),
+                ("rt:done".into(), Placement::Slot(9), Source::NotificationSignal { notification: 1, badge: 1 }),
+            ]
+        );
+        assert_eq!(
+            grants(&plan, "sensor"),
+            [
+                ("poke".into(), Placement::Slot(8), Source::NotificationSignal { notification: 0, badge: 1 }),
+                ("rt:release".into(), Placement::Slot(9), Source::NotificationWait(3)),
+                ("rt:done".into(), Placement::Slot(10), Source::NotificationSignal { notification: 1, badge: 2 }),
+            ]
+        );
+        assert_eq!(grants(&plan, "logger"), [("poke".into(), Placement::Slot(8), Source::NotificationWait(0))]);
+        let table = plan.caps_table(&system);
+        assert!(table.contains("sensor (priority 230, heap 256 KiB, stack 64 KiB, real-time: 2 ms every 100 ms, deadline 10 ms, high criticality):"), "{table}");
+        assert!(table.contains("control (priority 230, heap 256 KiB, stack 64 KiB, real-time: 5 ms every 20 ms, first after 1 ms, low criticality):"), "{table}");
+    }
+
+    #[test]
+    fn the_generated_plan_describes_the_real_time_scheduler() {
+        let system = crate::system::parse("system.toml", RT_SYSTEM).unwrap();
+        let rust = rust_of(&system, "rt");
+        let notifications = r#"        notifications: &[
+            NotificationPlan { name: "poke" },
+            NotificationPlan { name: "rt:events" },
+            NotificationPlan { name: "rt:release:control" },
+            NotificationPlan { name: "rt:release:sensor" },
+        ],
+"#;
+        assert!(rust.contains(notifications), "{rust}");
+        let realtime = r#"        realtime: Some(RealtimePlan {
+            policy: "rate-monotonic",
+            timer: Some("hpet"),
+            priority: 230,
+            events: 1,
+            tasks: &[
+                RtTaskPlan { component: 0, release: 2, period_ns: 20000000, deadline_ns: 20000000, wcet_ns: 5000000, offset_ns: 1000000, criticality: 0 },
+                RtTaskPlan { component: 1, release: 3, period_ns: 100000000, deadline_ns: 10000000, wcet_ns: 2000000, offset_ns: 0, criticality: 1 },
+            ],
+        }),
+    }
+};
+"#;
+        assert!(rust.ends_with(realtime), "{rust}");
+        assert!(rust.contains(r#"GrantPlan { name: "rt:done", source: Source::NotificationSignal { notification: 1, badge: 2 }, slot: 10 },"#), "{rust}");
+
+        // With a time service, the scheduler claims no timer of its own.
+        let with_time = RT_SYSTEM.replace("[realtime]\n", "[time]\n\n[realtime]\n");
+        let system = crate::system::parse("system.toml", &with_time).unwrap();
+        assert!(rust_of(&system, "rt-time").contains("            timer: None,\n"));
+
+        // Without real-time components, no scheduler and no notifications for it.
+        let system = crate::system::parse("system.toml", SYSTEM).unwrap();
+        let rust = rust_of(&system, "no-rt");
+        assert!(rust.contains("        realtime: None,\n") && !rust.contains("rt:"), "{rust}");
     }
 
     #[test]

@@ -36,6 +36,8 @@ use kaal_dev::broker::IrqDelivery;
 use kaal_dev::time_service::TimeService;
 use kaal_dev::{Broker, BrokerError, DeviceClaim, DeviceId};
 
+mod realtime;
+
 include!(concat!(env!("OUT_DIR"), "/boot_plan.rs"));
 
 kaal_core::root_task!(main);
@@ -63,6 +65,8 @@ enum BootError {
         error: alloc::boxed::Box<BrokerError>,
     },
     Time(kaal_dev::time_service::TimeServiceError),
+    /// The real-time scheduler (`[realtime]`) could not start.
+    Realtime(realtime::RealtimeError),
     BadDeviceName {
         device: &'static str,
     },
@@ -109,6 +113,7 @@ impl fmt::Display for BootError {
             ),
             BootError::Kernel(e) => write!(f, "{e}"),
             BootError::Time(e) => write!(f, "{e}"),
+            BootError::Realtime(e) => write!(f, "{e}"),
             BootError::Device { component, device, error } => {
                 write!(f, "cannot give device {device} to component {component}: {error}")
             }
@@ -170,6 +175,8 @@ struct Objects {
     texts: Vec<(usize, usize, SharedRegion)>,
     /// The time service, if `[time]` asked for one.
     time: Option<TimeService>,
+    /// The real-time scheduler's timer, if a component is a real-time task.
+    rt_timer: Option<kaal_sched::runtime::RtTimer>,
 }
 
 fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
@@ -199,6 +206,7 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
         device_configs: Vec::new(),
         texts: Vec::new(),
         time: None,
+        rt_timer: None,
     };
     for _ in plan.channels {
         objects.channels.push(ipc::channel(&mut memory)?);
@@ -242,7 +250,8 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
     }
 
     // 2. Devices, from the broker; the time service's timer first.
-    if !plan.devices.is_empty() || plan.time.is_some() {
+    let rt_claims_timer = plan.realtime.is_some_and(|rt| rt.timer.is_some());
+    if !plan.devices.is_empty() || plan.time.is_some() || rt_claims_timer {
         let mut broker = Broker::with_devices(io_port, irq_control, &mut memory, &mut vspace, plan.fixed_devices)?;
         if let Some(time) = plan.time {
             let mut threads = kaal_core::thread::Threads::new(vspace.try_clone(memory.cspace())?, TIME_REGION)?;
@@ -253,7 +262,8 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
                 &mut memory,
                 &mut vspace,
                 &mut threads,
-                plan.components.len(),
+                // The real-time scheduler, if any, is one more client.
+                plan.components.len() + plan.realtime.is_some() as usize,
                 255,
             )
             .map_err(BootError::Time)?;
@@ -261,6 +271,9 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
             // The spawner may go: the thread and its stack live on (nothing is freed).
             drop(threads);
             objects.time = Some(service);
+        }
+        if let Some(rt) = plan.realtime {
+            objects.rt_timer = Some(rt_timer(&rt, &objects, &mut broker, &mut memory, &mut vspace)?);
         }
         for device in plan.devices {
             let component = plan.components[device.holder].name;
@@ -315,6 +328,15 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
         spawn(index, component, &objects, dma.as_ref(), &mut supervisor, &mut memory)?;
     }
 
+    // The real-time scheduler, once its task components wait for their first release.
+    let realtime = match (&plan.realtime, objects.rt_timer.take()) {
+        (Some(rt), Some(timer)) => Some(
+            realtime::start(plan, rt, timer, &objects.notifications, &supervisor, &mut memory, &vspace)
+                .map_err(BootError::Realtime)?,
+        ),
+        _ => None,
+    };
+
     // 4. Supervision.
     let daemon = |name: &str| plan.components.iter().any(|c| c.name == name && c.daemon);
     let waiting_for = |supervisor: &Supervisor| {
@@ -325,11 +347,46 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
         println!("[kaal-root] every component is a daemon; the system runs until it is stopped");
     }
     let report = supervisor.run_while(|supervisor| all_daemons || waiting_for(supervisor) > 0);
+    if let Some(realtime) = realtime {
+        realtime.finish();
+    }
     println!(
         "[kaal-root] system '{}' done: {} succeeded, {} failed, {} faulted, {} daemons still serving",
         plan.system, report.succeeded, report.failed, report.faulted, report.running
     );
     Ok(if report.failed + report.faulted == 0 { ExitStatus::Success } else { ExitStatus::ERROR })
+}
+
+/// The real-time scheduler's timer: its own (`[realtime] timer`), or deadlines through
+/// the time service, as its last client.
+fn rt_timer(
+    rt: &kaal_abi::plan::RealtimePlan,
+    objects: &Objects,
+    broker: &mut Broker,
+    memory: &mut UntypedAllocator,
+    vspace: &mut kaal_core::vspace::VSpace,
+) -> Result<kaal_sched::runtime::RtTimer, BootError> {
+    use kaal_sched::runtime::RtTimer;
+    let rt_error = |e| BootError::Realtime(realtime::RealtimeError::Scheduler(e));
+    let events = objects
+        .notifications
+        .get(rt.events)
+        .ok_or(BootError::Realtime(realtime::RealtimeError::NoComponent("rt:events")))?;
+    let events = memory.cspace().copy(events, kaal_core::Rights::ALL)?;
+    match (rt.timer, &objects.time) {
+        (Some(device), _) => {
+            let id = DeviceId::parse(device).ok_or(BootError::BadDeviceName { device })?;
+            RtTimer::claim_on(events, broker, id, memory, vspace).map_err(rt_error)
+        }
+        (None, Some(service)) => {
+            let index = PLAN.components.len();
+            let client = service.client(index, memory.cspace())?;
+            let wake = service.wake(index).ok_or(BootError::NoTimeService { component: "the real-time scheduler" })?;
+            let wake = memory.cspace().copy(wake, kaal_core::Rights::ALL)?;
+            RtTimer::through_service(kaal_core::time::Timer::new(client, wake), events, memory).map_err(rt_error)
+        }
+        (None, None) => Err(BootError::NoTimeService { component: "the real-time scheduler" }),
+    }
 }
 
 /// Builds one component's grants and starts it.
@@ -489,8 +546,23 @@ fn spawn(
             if component.overrun_fault { ", overrun faults" } else { "" }
         ),
     } + if component.passive { ", passive" } else { "" };
+    let realtime = PLAN
+        .realtime
+        .as_ref()
+        .and_then(|rt| rt.tasks.iter().find(|t| t.component == index))
+        .map(|t| {
+            use kaal_sched::DisplayDuration as D;
+            format!(
+                ", real-time: every {}, deadline {}, wcet {}{}",
+                D(t.period_ns),
+                D(t.deadline_ns),
+                D(t.wcet_ns),
+                if t.criticality > 0 { ", high criticality" } else { "" }
+            )
+        })
+        .unwrap_or_default();
     println!(
-        "[kaal-root] started {} (priority {}, {} grants{budget})",
+        "[kaal-root] started {} (priority {}, {} grants{budget}{realtime})",
         component.name,
         component.priority,
         block.caps().count() + block.regions().count()

@@ -14,7 +14,7 @@ use super::error::{ConfigError, ConfigErrors, Source};
 use super::raw::{
     keys_of, RawChannel, RawComponent, RawConnections, RawDevice, RawDisk, RawFile, RawFileSystem, RawGitSource,
     RawKernel, RawMmio, RawMountTable, RawNetwork, RawNetworkGrant, RawNotification, RawPriorities, RawProbe, RawQemu,
-    RawRegion, RawResources, RawRing, RawSystem, RawTime, MOUNT_EXPECTED, SIZE_EXPECTED,
+    RawRealtime, RawRealtimeTask, RawRegion, RawResources, RawRing, RawSystem, RawTime, MOUNT_EXPECTED, SIZE_EXPECTED,
 };
 use super::{did_you_mean, dotted, CONNECTION_KINDS};
 
@@ -338,7 +338,9 @@ fn schema(path: &[&str]) -> Schema {
         ["components", _, "mounts"] => Schema::Names,
         ["components", _, "mounts", _] => Schema::Keys(keys_of::<RawMountTable>()),
         ["components", _, "network"] => Schema::Keys(keys_of::<RawNetworkGrant>()),
+        ["components", _, "realtime"] => Schema::Keys(keys_of::<RawRealtimeTask>()),
         ["network"] => Schema::Keys(keys_of::<RawNetwork>()),
+        ["realtime"] => Schema::Keys(keys_of::<RawRealtime>()),
         ["connections"] => Schema::Keys(keys_of::<RawConnections>()),
         ["connections", kind] if kind_noun(kind).is_some() => Schema::Names,
         ["connections", "channels", _] => Schema::Keys(keys_of::<RawChannel>()),
@@ -366,6 +368,7 @@ fn table_name(path: &[&str]) -> String {
         ["components", name, "mounts"] => format!("component `{name}`'s mounts"),
         ["components", name, "mounts", point] => format!("mount `{point}` of component `{name}`"),
         ["components", name, "network"] => format!("component `{name}`'s network"),
+        ["components", name, "realtime"] => format!("component `{name}`'s realtime"),
         ["connections", kind, name] if kind_noun(kind).is_some() => {
             format!("{} `{name}`", kind_noun(kind).unwrap_or_default())
         }
@@ -409,8 +412,8 @@ fn unknown_key(
             if is_table { format!("unknown section `[{key}]`") } else { format!("unknown top-level key `{key}`") },
             format!(
                 "{suggestion}a system.toml has the sections [system], [resources], [qemu], [kernel], [time], \
-                 [devices.<name>], [disks.<name>], [filesystems.<name>], [network], [components.<name>] and \
-                 [connections.<kind>.<name>]"
+                 [devices.<name>], [disks.<name>], [filesystems.<name>], [network], [realtime], \
+                 [components.<name>] and [connections.<kind>.<name>]"
             ),
         ),
         ["connections"] => (
@@ -530,6 +533,24 @@ fn example(table: &[&str], key: &str) -> Option<String> {
             "connect = [8000] (remote ports it may connect or send to)".to_string()
         }
         (["components", ..], "network") => "network = { listen = [80], connect = [8000] }".to_string(),
+        (["components", _, "realtime"], "period") => "period = \"100ms\" (the time between releases)".to_string(),
+        (["components", _, "realtime"], "deadline") => {
+            "deadline = \"10ms\" (after each release; at most the period, which is the default)".to_string()
+        }
+        (["components", _, "realtime"], "wcet") => "wcet = \"2ms\" (the CPU time one job may use)".to_string(),
+        (["components", _, "realtime"], "criticality") => {
+            "criticality = \"high\" (or \"low\", the default: shed first under overload)".to_string()
+        }
+        (["components", _, "realtime"], "offset") => "offset = \"5ms\" (before the first release)".to_string(),
+        (["components", ..], "realtime") => {
+            "realtime = { period = \"100ms\", deadline = \"10ms\", wcet = \"2ms\", criticality = \"high\" }".to_string()
+        }
+        ([], "realtime") => "[realtime]\npolicy = \"edf\"".to_string(),
+        (["realtime"], "policy") => {
+            "policy = \"edf\" (the default), \"rate-monotonic\" or \"deadline-monotonic\"".to_string()
+        }
+        (["realtime"], "timer") => "timer = \"hpet\" (the default) or \"pit\"".to_string(),
+        (["realtime"], "priority") => "priority = 230 (every real-time component's; 1 to 253)".to_string(),
         ([], "system") => "[system]\nname = \"my-system\"".to_string(),
         ([], "resources") => "[resources]\nheap = \"16 MiB\"".to_string(),
         ([], "qemu") => "[qemu]\nmemory = \"512 MiB\"".to_string(),
@@ -636,7 +657,7 @@ mod tests {
     /// generic text.
     #[test]
     fn every_known_key_has_an_example() {
-        let tables: [&[&str]; 27] = [
+        let tables: [&[&str]; 29] = [
             &[],
             &["system"],
             &["resources"],
@@ -664,6 +685,8 @@ mod tests {
             &["components", "a", "mounts", "/pub"],
             &["network"],
             &["components", "a", "network"],
+            &["realtime"],
+            &["components", "a", "realtime"],
         ];
         for table in tables {
             match schema(table) {

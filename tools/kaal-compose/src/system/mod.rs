@@ -66,6 +66,8 @@ pub struct System {
     /// Its network (`[network]`), if any. When there is one, the components and
     /// connections below include the built-in services that serve it (see [`Network`]).
     pub network: Option<Network>,
+    /// The real-time scheduler (`[realtime]`), if any component is a real-time task.
+    pub realtime: Option<Realtime>,
     /// In start order: highest priority first, then by name.
     pub components: Vec<Component>,
     /// Each connection list is sorted by name.
@@ -163,6 +165,11 @@ pub struct Component {
     /// The ports it may use on the network (`network = { ... }`); it reaches the network
     /// service through its buffer region `net-<name>` (see [`Network`]).
     pub network: Option<NetworkGrant>,
+    /// Its timing as a real-time task (`realtime = { ... }`): a spec named after the
+    /// component that passed [`kaal_sched::TaskSpec::check`] and, with the system's other
+    /// tasks, the [`Realtime::policy`]'s admission test. Task `i` is the `i`th component
+    /// with a spec in start order.
+    pub realtime: Option<kaal_sched::TaskSpec>,
     /// Text granted to it as the read-only region `config`, for built-in services;
     /// `None` for components from system.toml.
     pub config: Option<String>,
@@ -179,7 +186,7 @@ impl Component {
     }
 }
 
-/// The timer the time service drives.
+/// A one-shot timer: the one the time service drives, or the real-time scheduler's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeSource {
     /// The 8254 PIT, one-shot.
@@ -204,6 +211,59 @@ impl TimeSource {
             TimeSource::Pit => &["pit"],
             TimeSource::Hpet => &["hpet", "pit"],
         }
+    }
+}
+
+/// The real-time scheduler (`[realtime]`): a thread of the root task, above every
+/// component, that releases the real-time components' jobs and holds each to its WCET.
+///
+/// Each real-time component `C` is granted the notifications `rt:release:C` (it waits
+/// there for each release) and `rt:events` (it signals there that a job is done), which
+/// the planner adds after the system's own; the names are in [`generated`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Realtime {
+    pub policy: RtPolicy,
+    /// The timer it claims from the broker; `None`: the system has a time service, which
+    /// it sets its deadlines through.
+    pub timer: Option<TimeSource>,
+    /// The seL4 priority of every real-time component.
+    pub priority: u8,
+}
+
+/// Who runs next among the released jobs, and the admission test that goes with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RtPolicy {
+    /// Earliest deadline first.
+    #[default]
+    Edf,
+    /// Fixed priorities, shorter period first.
+    RateMonotonic,
+    /// Fixed priorities, shorter deadline first.
+    DeadlineMonotonic,
+}
+
+impl RtPolicy {
+    pub const ALL: [RtPolicy; 3] = [RtPolicy::Edf, RtPolicy::RateMonotonic, RtPolicy::DeadlineMonotonic];
+
+    /// The name used in `system.toml`, the boot plan and kaal-sched's messages.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RtPolicy::Edf => "edf",
+            RtPolicy::RateMonotonic => "rate-monotonic",
+            RtPolicy::DeadlineMonotonic => "deadline-monotonic",
+        }
+    }
+
+    /// Whether `tasks` (in task order) meet every deadline under this policy: kaal-sched's
+    /// own test, as the root task's scheduler runs it again at boot.
+    pub fn admit(self, tasks: &[kaal_sched::TaskSpec]) -> Result<(), kaal_sched::Refusal> {
+        use kaal_sched::admission;
+        let order = match self {
+            RtPolicy::Edf => return admission::edf(tasks).map(drop),
+            RtPolicy::RateMonotonic => admission::rate_monotonic_order(tasks),
+            RtPolicy::DeadlineMonotonic => admission::deadline_monotonic_order(tasks),
+        };
+        admission::response_times(tasks, &order).map(drop).map_err(|refusal| refusal.with_policy(self.as_str()))
     }
 }
 
@@ -365,6 +425,16 @@ pub mod generated {
     /// The notification `net` signals when it answered network client `component`.
     pub fn net_client_done(component: &str) -> String {
         format!("net-{component}-done")
+    }
+
+    /// The notification every real-time component signals (badge bit `1 << i` for task
+    /// `i`) when a job is done, and the real-time scheduler waits on. Its `:` keeps it
+    /// apart from every name system.toml can give.
+    pub const RT_EVENTS: &str = "rt:events";
+
+    /// The notification real-time component `component` waits on for its releases.
+    pub fn rt_release(component: &str) -> String {
+        format!("rt:release:{component}")
     }
 }
 

@@ -489,6 +489,7 @@ impl Checker<'_> {
             passive: false,
             mounts: Vec::new(),
             network: None,
+            realtime: None,
             config: None,
             line,
         };

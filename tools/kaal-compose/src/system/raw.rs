@@ -25,6 +25,7 @@ pub(super) struct RawFile {
     pub disks: Option<Spanned<Tables<RawDisk>>>,
     pub filesystems: Option<Spanned<Tables<RawFileSystem>>>,
     pub network: Option<Spanned<RawNetwork>>,
+    pub realtime: Option<Spanned<RawRealtime>>,
     pub components: Option<Spanned<Tables<RawComponent>>>,
     pub connections: Option<RawConnections>,
 }
@@ -102,6 +103,26 @@ pub(super) struct RawNetwork {
 pub(super) struct RawNetworkGrant {
     pub listen: Option<Spanned<Vec<Spanned<i64>>>>,
     pub connect: Option<Spanned<Vec<Spanned<i64>>>>,
+}
+
+/// `[realtime]`: how the real-time scheduler runs the components with `realtime`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawRealtime {
+    pub policy: Option<Spanned<String>>,
+    pub timer: Option<Spanned<String>>,
+    pub priority: Option<Spanned<i64>>,
+}
+
+/// A component's `realtime = { period = "100ms", deadline = "10ms", wcet = "2ms" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawRealtimeTask {
+    pub period: Spanned<String>,
+    pub deadline: Option<Spanned<String>>,
+    pub wcet: Spanned<String>,
+    pub criticality: Option<Spanned<String>>,
+    pub offset: Option<Spanned<String>>,
 }
 
 /// One of a component's `mounts`: `"/data" = "data"` or
@@ -240,6 +261,8 @@ pub(super) struct RawComponent {
     pub mounts: Option<Spanned<Tables<RawMount>>>,
     /// The ports it may use on the network.
     pub network: Option<Spanned<RawNetworkGrant>>,
+    /// Its timing as a real-time task.
+    pub realtime: Option<Spanned<RawRealtimeTask>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

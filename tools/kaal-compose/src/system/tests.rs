@@ -127,6 +127,7 @@ fn reads_a_complete_system() {
             passive: false,
             mounts: vec![],
             network: None,
+            realtime: None,
             config: None,
             line: 15,
         }
@@ -597,6 +598,80 @@ fn reads_forwards() {
     assert_eq!(Forward::parse("tcp:7007:7").map(|f| f.to_string()).as_deref(), Ok("7007:7"));
 }
 
+#[test]
+fn reads_real_time_tasks() {
+    use kaal_sched::{ms, us, Arrival, Criticality, TaskSpec};
+    let text = base(
+        r#"
+[realtime]
+policy = "deadline-monotonic"
+priority = 200
+
+[components.sensor]
+path = "sensor"
+realtime = { period = "100ms", deadline = "10ms", wcet = "2ms", criticality = "high", offset = "1.5ms" }
+
+[components.control]
+path = "control"
+realtime = { period = "20 ms", wcet = "5ms" }
+"#,
+    );
+    let system = parse("system.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        system.realtime,
+        Some(Realtime { policy: RtPolicy::DeadlineMonotonic, timer: Some(TimeSource::Hpet), priority: 200 })
+    );
+    let order: Vec<(&str, u8, bool)> =
+        system.components.iter().map(|c| (c.name.as_str(), c.priority, c.realtime.is_some())).collect();
+    assert_eq!(order, [("control", 200, true), ("sensor", 200, true), ("client", 100, false), ("server", 100, false)]);
+    let spec = |name: &str| system.components.iter().find(|c| c.name == name).and_then(|c| c.realtime);
+    assert_eq!(
+        spec("sensor"),
+        Some(TaskSpec {
+            name: "sensor",
+            arrival: Arrival::Periodic,
+            period: ms(100),
+            deadline: ms(10),
+            wcet: ms(2),
+            criticality: Criticality::HIGH,
+            offset: us(1500),
+        })
+    );
+    // The deadline defaults to the period, the criticality to low, the offset to zero.
+    assert_eq!(spec("control"), Some(TaskSpec::periodic("control", ms(20), ms(20), ms(5))));
+}
+
+#[test]
+fn real_time_defaults_follow_the_time_service() {
+    let task = "[components.s]\npath = \"s\"\nrealtime = { period = \"10ms\", wcet = \"1ms\" }\n";
+    let system = parse("system.toml", &base(task)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(system.realtime, Some(Realtime { policy: RtPolicy::Edf, timer: Some(TimeSource::Hpet), priority: 230 }));
+    assert_eq!(system.components[0].priority, 230);
+    // With a time service, the scheduler sets its deadlines through it.
+    let system =
+        parse("system.toml", &base(&format!("[time]\nsource = \"hpet\"\n{task}"))).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(system.realtime.map(|rt| rt.timer), Some(None));
+    // The scheduler's own PIT leaves the HPET to a component, as [time] does.
+    let text =
+        base(&format!("[realtime]\ntimer = \"pit\"\n{task}[components.d]\npath = \"d\"\ndevices = [\"hpet\"]\n"));
+    let system = parse("system.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(system.realtime.map(|rt| rt.timer), Some(Some(TimeSource::Pit)));
+    // No real-time component, no scheduler.
+    assert_eq!(parse("system.toml", BASE).unwrap_or_else(|e| panic!("{e}")).realtime, None);
+}
+
+#[test]
+fn admits_real_time_sets_that_just_fit() {
+    // U = 1.00 exactly: EDF and, with harmonic periods, rate-monotonic priorities fit.
+    let pair = "[components.a]\npath = \"a\"\nrealtime = { period = \"5ms\", wcet = \"2ms\" }\n\
+                [components.b]\npath = \"b\"\nrealtime = { period = \"10ms\", wcet = \"6ms\" }\n";
+    for policy in ["edf", "rate-monotonic", "deadline-monotonic"] {
+        let text = base(&format!("[realtime]\npolicy = \"{policy}\"\n{pair}"));
+        let system = parse("system.toml", &text).unwrap_or_else(|e| panic!("{policy}: {e}"));
+        assert_eq!(system.realtime.map(|rt| rt.policy.as_str()), Some(policy));
+    }
+}
+
 /// `n` rings from `a` to `b`, for the grant limits.
 fn rings_between(n: usize) -> String {
     (0..n).fold(String::new(), |mut text, i| {
@@ -649,7 +724,7 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
         ("unknown section", base("[kernal]\nflavour = \"release\"\n"), 9, vec![
             "unknown section `[kernal]`",
             "did you mean `kernel`?",
-            "[system], [resources], [qemu], [kernel], [time], [devices.<name>], [disks.<name>], [filesystems.<name>], [network], [components.<name>] and [connections.<kind>.<name>]",
+            "[system], [resources], [qemu], [kernel], [time], [devices.<name>], [disks.<name>], [filesystems.<name>], [network], [realtime], [components.<name>] and [connections.<kind>.<name>]",
         ]),
         ("budget without a period", base("[components.spin]\npath = \"spin\"\nbudget = \"2 ms\"\n"), 11, vec![
             "components.spin: a budget needs both `budget` and `period`",
@@ -1388,7 +1463,160 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
             "1 for each of the 14 components with `network`",
             "give the network to fewer components",
         ]),
+        // Real-time tasks.
+        ("unknown key in [realtime]", rt("[realtime]\npolicy = \"edf\"\nslack = \"1ms\"\n"), 11, vec![
+            "realtime.slack: unknown key `slack` in [realtime]",
+            "[realtime] takes: policy, timer, priority",
+        ]),
+        ("unknown key in a component's realtime", base("[components.s]\npath = \"s\"\nrealtime = { period = \"10ms\", wcet = \"1ms\", budget = \"1ms\" }\n"), 11, vec![
+            "components.s.realtime.budget: unknown key `budget` in component `s`'s realtime",
+            "takes: period, deadline, wcet, criticality, offset",
+        ]),
+        ("real-time task without a WCET", base("[components.s]\npath = \"s\"\nrealtime = { period = \"10ms\" }\n"), 11, vec![
+            "components.s.realtime.wcet: component `s`'s realtime is missing `wcet`",
+            "add it like `wcet = \"2ms\"",
+        ]),
+        ("realtime that is not a table", base("[components.s]\npath = \"s\"\nrealtime = \"10ms\"\n"), 11, vec![
+            "`realtime` must be a table",
+            "realtime = { period = \"100ms\", deadline = \"10ms\", wcet = \"2ms\"",
+        ]),
+        ("unknown real-time policy", rt("[realtime]\npolicy = \"rate-monotone\"\n"), 10, vec![
+            "realtime.policy: real-time policy `rate-monotone` does not exist",
+            "did you mean `rate-monotonic`?",
+            "\"deadline-monotonic\"",
+        ]),
+        ("unknown real-time timer", rt("[realtime]\ntimer = \"tsc\"\n"), 10, vec![
+            "realtime.timer: the real-time scheduler cannot drive timer `tsc`",
+            "`timer = \"hpet\"` (the HPET's timer 0, the default) or `timer = \"pit\"`",
+        ]),
+        ("real-time timer beside a time service", rt("[time]\n[realtime]\ntimer = \"pit\"\n"), 11, vec![
+            "realtime.timer: the system has a time service ([time] at line 9), so the real-time scheduler claims no timer of its own: it sets its deadlines through the time service",
+            "remove `timer`, or remove [time]",
+        ]),
+        ("real-time priority out of range", rt("[realtime]\npriority = 254\n"), 10, vec![
+            "realtime.priority: real-time priority 254 is out of range",
+            "real-time priorities run from 1 to 253: the scheduler's thread runs at 254 and the time service at 255",
+        ]),
+        ("real-time priority outside [resources] priorities", rt("[resources]\npriorities = { lowest = 1, highest = 200 }\n[realtime]\npriority = 210\n"), 12, vec![
+            "realtime.priority: real-time priority 210 is outside [resources] priorities (1 to 200)",
+            "pick a [realtime] priority from 1 to 200",
+        ]),
+        ("default real-time priority outside [resources] priorities", rt("[resources]\npriorities = { lowest = 1, highest = 200 }\n"), 13, vec![
+            "components.s.realtime: real-time components run at the default [realtime] priority 230, outside [resources] priorities (1 to 200)",
+            "add [realtime] with `priority` from 1 to 200",
+        ]),
+        ("real-time component with a priority of its own", base("[components.s]\npath = \"s\"\npriority = 150\nrealtime = { period = \"10ms\", wcet = \"1ms\" }\n"), 11, vec![
+            "components.s.priority: a real-time component runs at [realtime] priority (230)",
+            "remove `priority`",
+        ]),
+        ("passive real-time component", base("[components.s]\npath = \"s\"\ndaemon = true\npassive = true\nrealtime = { period = \"10ms\", wcet = \"1ms\" }\n"), 12, vec![
+            "components.s.passive: a real-time component cannot be passive",
+            "remove `passive`",
+        ]),
+        ("real-time component with an MCS budget", base("[components.s]\npath = \"s\"\nbudget = \"1 ms\"\nperiod = \"10 ms\"\nrealtime = { period = \"10ms\", wcet = \"1ms\" }\n"), 11, vec![
+            "components.s.budget: a real-time component's budget is its `realtime` wcet",
+            "remove `budget`",
+        ]),
+        ("unknown criticality", base("[components.s]\npath = \"s\"\nrealtime = { period = \"10ms\", wcet = \"1ms\", criticality = \"medium\" }\n"), 11, vec![
+            "components.s.realtime.criticality: criticality `medium` does not exist",
+            "`criticality = \"low\"`",
+            "`criticality = \"high\"`",
+        ]),
+        ("real-time duration without a unit", base("[components.s]\npath = \"s\"\nrealtime = { period = \"100\", wcet = \"1ms\" }\n"), 11, vec![
+            "components.s.realtime.period: `100` is not a duration: the duration has no unit",
+            "e.g. `period = \"100ms\"`",
+        ]),
+        ("real-time duration in an unknown unit", base("[components.s]\npath = \"s\"\nrealtime = { period = \"10ms\", wcet = \"1 min\" }\n"), 11, vec![
+            "components.s.realtime.wcet: `1 min` is not a duration: unknown unit",
+            "e.g. `wcet = \"2ms\"`",
+        ]),
+        ("real-time duration as a number", base("[components.s]\npath = \"s\"\nrealtime = { period = 100, wcet = \"1ms\" }\n"), 11, vec![
+            "`period` must be a string, not integer",
+            "`period = \"100ms\"",
+        ]),
+        ("negative offset", base("[components.s]\npath = \"s\"\nrealtime = { period = \"10ms\", wcet = \"1ms\", offset = \"-1ms\" }\n"), 11, vec![
+            "components.s.realtime.offset: `-1ms` is not a duration: a duration cannot be negative",
+        ]),
+        ("WCET beyond the deadline", base("[components.s]\npath = \"s\"\nrealtime = { period = \"100ms\", deadline = \"10ms\", wcet = \"20ms\" }\n"), 11, vec![
+            "components.s.realtime: task `s`: WCET 20 ms is longer than its deadline 10 ms; shorten the work or lengthen the deadline",
+            "0 < wcet <= deadline <= period",
+        ]),
+        ("deadline beyond the period", base("[components.s]\npath = \"s\"\nrealtime = { period = \"10ms\", deadline = \"20ms\", wcet = \"1ms\" }\n"), 11, vec![
+            "task `s`: deadline 20 ms is longer than its period 10 ms",
+        ]),
+        ("WCET beyond the period", base("[components.s]\npath = \"s\"\nrealtime = { period = \"10ms\", wcet = \"11ms\" }\n"), 11, vec![
+            "task `s`: WCET 11 ms is longer than its deadline 10 ms",
+        ]),
+        ("real-time period too short", base("[components.s]\npath = \"s\"\nrealtime = { period = \"5us\", wcet = \"1us\" }\n"), 11, vec![
+            "task `s`: period 5 us is shorter than the 10 us minimum",
+        ]),
+        ("zero WCET", base("[components.s]\npath = \"s\"\nrealtime = { period = \"10ms\", wcet = \"0ms\" }\n"), 11, vec![
+            "task `s`: WCET is zero",
+        ]),
+        ("real-time offset of an hour", base("[components.s]\npath = \"s\"\nrealtime = { period = \"10ms\", wcet = \"1ms\", offset = \"3600s\" }\n"), 11, vec![
+            "task `s`: offset 3600 s is not under the 3600 s maximum",
+        ]),
+        ("[realtime] without real-time components", base("[realtime]\npolicy = \"edf\"\n"), 9, vec![
+            "realtime: [realtime] is declared, but no component has `realtime`: nothing to schedule",
+            "give a component `realtime = { period = \"100ms\", wcet = \"2ms\" }`, or remove [realtime]",
+        ]),
+        ("more real-time components than the scheduler runs", base(&(0..17).fold(String::new(), |mut text, i| {
+            let _ = write!(text, "[components.t{i:02}]\npath = \"t\"\nrealtime = {{ period = \"100ms\", wcet = \"1ms\" }}\n");
+            text
+        })), 59, vec![
+            "components.t16.realtime: the system has 17 real-time components, but the scheduler runs at most 16",
+            "remove `realtime`",
+        ]),
+        ("component driving the real-time scheduler's HPET", rt("[components.d]\npath = \"d\"\ndevices = [\"hpet\"]\n"), 11, vec![
+            "components.d.devices: device `hpet` is the real-time scheduler's timer (the default in a system without [time])",
+            "give the scheduler the other timer: `timer = \"pit\"` in [realtime]",
+        ]),
+        ("component driving the PIT beside the real-time scheduler's HPET", rt("[components.d]\npath = \"d\"\ndevices = [\"pit\"]\n"), 11, vec![
+            "device `pit` shares its interrupt line with the real-time scheduler's HPET, which replaces it",
+        ]),
+        ("component driving the real-time scheduler's PIT", rt("[realtime]\ntimer = \"pit\"\n[components.d]\npath = \"d\"\ndevices = [\"pit\"]\n"), 13, vec![
+            "components.d.devices: device `pit` is the real-time scheduler's timer ([realtime] at line 9)",
+            "`timer = \"hpet\"`",
+        ]),
+        ("real-time task granted too many capabilities", base(&(0..47).fold(String::new(), |mut text, i| {
+            let _ = write!(text, "[connections.notifications.n{i}]\nsignal = [\"server\"]\nwait = \"client\"\n");
+            text
+        })).replace("path = \"server\"\n", "path = \"server\"\nrealtime = { period = \"10ms\", wcet = \"1ms\" }\n"), 4, vec![
+            "components.server: component `server` is granted 49 capabilities, but a component can hold at most 48",
+            "47 notification ends (1 each) and 1 real-time task (2 each)",
+        ]),
+        ("real-time overload", base("[components.a]\npath = \"a\"\nrealtime = { period = \"5ms\", wcet = \"3ms\" }\n\n[components.b]\npath = \"b\"\nrealtime = { period = \"100ms\", wcet = \"47ms\" }\n"), 11, vec![
+            "components.a.realtime: U = 1.07 > 1: no scheduler can meet every deadline; lengthen periods or shorten WCETs",
+            "the tasks (WCET every period): `a` 3 ms every 5 ms, `b` 47 ms every 100 ms",
+            "overloaded under any policy",
+        ]),
+        ("real-time demand beyond EDF", rt_pair("[realtime]\n", "period = \"10ms\", deadline = \"2ms\", wcet = \"2ms\"", "period = \"10ms\", deadline = \"3ms\", wcet = \"2ms\""), 9, vec![
+            "realtime: demand in the first 3 ms is 4 ms > 3 ms",
+            "`a` 2 ms every 10 ms (deadline 2 ms), `b` 2 ms every 10 ms (deadline 3 ms)",
+            "EDF is optimal on one processor",
+        ]),
+        ("real-time response time beyond rate-monotonic", rt_pair("[realtime]\npolicy = \"rate-monotonic\"\n", "period = \"5ms\", wcet = \"2ms\"", "period = \"7ms\", wcet = \"4ms\""), 9, vec![
+            "realtime: task `b` response time 8 ms > deadline 7 ms under rate-monotonic priorities",
+            "switch to `policy = \"edf\"` in [realtime]",
+        ]),
+        ("real-time response time beyond deadline-monotonic", rt_pair("[realtime]\npolicy = \"deadline-monotonic\"\n", "period = \"5ms\", wcet = \"2ms\"", "period = \"7ms\", wcet = \"4ms\""), 9, vec![
+            "under deadline-monotonic priorities",
+        ]),
     ]
+}
+
+/// [`BASE`], then `extra` (from line 9), then a real-time component `s` (its `realtime`
+/// on the table's third line).
+fn rt(extra: &str) -> String {
+    base(&format!("{extra}[components.s]\npath = \"s\"\nrealtime = {{ period = \"10ms\", wcet = \"1ms\" }}\n"))
+}
+
+/// [`BASE`], then `extra` (from line 9), then real-time components `a` and `b` with
+/// these `realtime` tables.
+fn rt_pair(extra: &str, a: &str, b: &str) -> String {
+    base(&format!(
+        "{extra}[components.a]\npath = \"a\"\nrealtime = {{ {a} }}\n[components.b]\npath = \"b\"\nrealtime = {{ {b} }}\n"
+    ))
 }
 
 /// [`BASE`] with a time service and a network (at line 10), then `extra`.

@@ -26,11 +26,13 @@ mod filesystems;
 mod fixed_devices;
 #[path = "network.rs"]
 mod network;
+#[path = "realtime.rs"]
+mod realtime;
 
 use super::size::{parse_size, show_approx, show_size, SIZE_FORMS};
 use super::{
     closest, did_you_mean, key_part, Budget, Channel, Component, FileSystemKind, Kernel, KernelSourceSpec,
-    NotificationLink, Platform, Qemu, Region, Resources, Ring, System, TimeSource, PAGE,
+    NotificationLink, Platform, Qemu, Realtime, Region, Resources, Ring, System, TimeSource, PAGE,
 };
 
 const KIB: u64 = 1 << 10;
@@ -119,7 +121,8 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
     let raw_components = raw.components.map(Spanned::into_inner).unwrap_or_default();
     let raw_filesystems = raw.filesystems.as_ref().filter(|f| !f.get_ref().is_empty());
     let filesystems = check.filesystems(raw_filesystems, &disks, raw.disks.as_ref(), &raw_components);
-    let mut components = check.components(&raw_components, &resources, priorities_valid);
+    let rt = check.realtime(raw.realtime.as_ref(), &raw_components, raw.time.as_ref(), &resources, priorities_valid);
+    let mut components = check.components(&raw_components, &resources, priorities_valid, rt.scheduler.as_ref());
     // A disk a component lists is a device it drives: its PCI function.
     let mut disk_devices = check.component_disks(&raw_components, &disks, raw.disks.as_ref());
     let clients = check.component_mounts(&raw_components, &filesystems, raw_filesystems);
@@ -133,6 +136,7 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
         if let Some((_, grant)) = net_clients.iter().find(|(name, _)| *name == component.name) {
             component.network = Some(grant.clone());
         }
+        component.realtime = rt.specs.get(&component.name).copied();
     }
     // The file system service, and a block driver for each ext2 file system; the
     // network card's driver and the network service.
@@ -151,6 +155,7 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
         // A PCI device's configuration page is one more region.
         entry.regions += component.devices.iter().filter(|d| d.starts_with("pci:")).count();
         entry.time = component.time;
+        entry.realtime = component.realtime.is_some();
     }
     let known: BTreeSet<&str> = raw_components.keys().map(|name| name.get_ref().as_str()).collect();
     let connections = raw.connections.unwrap_or_default();
@@ -198,12 +203,17 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
     let memory_span = raw.qemu.as_ref().map_or(header, |q| q.get_ref().memory.as_ref().map_or(q.span(), Spanned::span));
     check.memory_budget(&memory_span, &resources, qemu_memory, &components, &rings, &regions);
 
+    components.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.name.cmp(&b.name)));
+    // The set is analysed in start order, the order the root task's scheduler gets it in.
+    if let (Some(scheduler), true) = (rt.scheduler.as_ref(), rt.analysable) {
+        check.rt_admission(raw.realtime.as_ref(), &raw_components, scheduler, &components);
+    }
+
     if !check.errors.is_empty() {
         let mut errors = check.errors;
         errors.sort_by_key(|e| (e.line, e.column));
         return Err(ConfigErrors(errors));
     }
-    components.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.name.cmp(&b.name)));
     Ok(System {
         name: raw_system.name.into_inner(),
         platform: Platform::QemuX86_64,
@@ -216,6 +226,7 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
         disks,
         filesystems,
         network,
+        realtime: rt.scheduler,
         components,
         channels,
         notifications,
@@ -241,6 +252,8 @@ struct Grants {
     devices: usize,
     /// The time service's endpoint and wake notification.
     time: bool,
+    /// A real-time task's release notification and the right to signal it is done.
+    realtime: bool,
 }
 
 impl Grants {
@@ -250,6 +263,7 @@ impl Grants {
             + 2 * self.ring_ends
             + DEVICE_CAPS * self.devices
             + 2 * self.time as usize
+            + 2 * self.realtime as usize
     }
 
     fn mapped_regions(&self) -> usize {
@@ -264,6 +278,7 @@ impl Grants {
             (self.ring_ends, "ring ends", 2),
             (self.devices, "devices", DEVICE_CAPS),
             (self.time as usize, "time service", 2),
+            (self.realtime as usize, "real-time task", 2),
         ]
         .into_iter()
         .filter(|(count, _, _)| *count > 0)
@@ -630,6 +645,7 @@ impl Checker<'_> {
         raw: &Tables<RawComponent>,
         resources: &Resources,
         priorities_valid: bool,
+        realtime: Option<&Realtime>,
     ) -> Vec<Component> {
         let (low, high) = (i64::from(resources.lowest_priority), i64::from(resources.highest_priority));
         let allowed = if priorities_valid { low..=high } else { 0..=MAX_PRIORITY };
@@ -643,7 +659,10 @@ impl Checker<'_> {
             let (component, key) = (table.get_ref(), format!("components.{}", key_part(name.get_ref())));
             self.name(name, &key, "component", NAME_LEN);
             self.component_path(&component.path, &key, name.get_ref());
+            // A real-time component's own `priority` is refused where [realtime] is checked.
+            let rt_priority = realtime.filter(|_| component.realtime.is_some()).map(|rt| i64::from(rt.priority));
             let priority = match &component.priority {
+                _ if rt_priority.is_some() => rt_priority,
                 Some(priority) => {
                     self.in_range(priority, &format!("{key}.priority"), allowed.clone(), priority_message, &range_help)
                 }
@@ -701,6 +720,7 @@ impl Checker<'_> {
                 passive: self.passive(component, &key),
                 mounts: Vec::new(),
                 network: None,
+                realtime: None,
                 config: None,
                 line: self.source.line(name.span().start),
             });
