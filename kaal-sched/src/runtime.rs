@@ -32,7 +32,7 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use core::time::Duration;
 
 use kaal_alloc::UntypedAllocator;
@@ -55,6 +55,8 @@ use crate::{Task, MAX_TASKS};
 pub const TIMER_BIT: u64 = 1 << 24;
 /// The badge bit a [`Stopper`] sets.
 pub const STOP_BIT: u64 = 1 << 25;
+/// The badge bit a [`Releaser`] sets (with its task's bit in the timer's pending mask).
+pub const RELEASE_BIT: u64 = 1 << 26;
 /// The longest the scheduler sleeps without looking (one hour).
 const MAX_SLEEP_NS: Nanos = 3_600_000_000_000;
 /// How many reports wait for the reporter thread before more are counted as dropped.
@@ -116,6 +118,8 @@ impl fmt::Display for RtError {
 pub struct RtTimer {
     source: TimerSource,
     events: Notification,
+    /// Sporadic releases asked for and not yet taken: bit `i` for task `i`.
+    pending: &'static AtomicU32,
 }
 
 enum TimerSource {
@@ -162,7 +166,7 @@ impl RtTimer {
         let delivery = IrqDelivery::Shared { notification: &events, badge };
         let (timer, irq) =
             OneShot::claim(broker, id, "kaal-sched", delivery, memory, vspace).map_err(RtError::Timer)?;
-        Ok(RtTimer { source: TimerSource::Own { timer, irq }, events })
+        Ok(RtTimer { source: TimerSource::Own { timer, irq }, events, pending: Box::leak(Box::new(AtomicU32::new(0))) })
     }
 
     /// Deadlines through the system's time service instead (when it holds the machine's
@@ -177,13 +181,31 @@ impl RtTimer {
         let badge = Badge::new(TIMER_BIT).expect("fits every kernel's badge");
         let signal = memory.cspace().mint(&events, Rights::WRITE, badge)?;
         let target = timer.register(&signal)?;
-        Ok(RtTimer { source: TimerSource::Service { timer, target }, events })
+        Ok(RtTimer {
+            source: TimerSource::Service { timer, target },
+            events,
+            pending: Box::leak(Box::new(AtomicU32::new(0))),
+        })
     }
 
     /// A handle that ends a run early (from another thread), as if its time were up.
     pub fn stopper(&self, memory: &mut UntypedAllocator) -> Result<Stopper, RtError> {
         let badge = Badge::new(STOP_BIT).expect("fits every kernel's badge");
         Ok(Stopper(memory.cspace().mint(&self.events, Rights::WRITE, badge)?))
+    }
+
+    /// A handle that releases sporadic task `task` (from any thread: a task's body, an
+    /// interrupt handler's thread). A release earlier than the task's minimum
+    /// inter-arrival time is deferred to it, and requests meanwhile fold into that one
+    /// (see [`Engine::release`]); a periodic task's is ignored and counted.
+    pub fn releaser(&self, task: TaskId, memory: &mut UntypedAllocator) -> Result<Releaser, RtError> {
+        let badge = Badge::new(RELEASE_BIT).expect("fits every kernel's badge");
+        let signal = memory.cspace().mint(&self.events, Rights::WRITE, badge)?;
+        let bit = 1u32
+            .checked_shl(task.0 as u32)
+            .filter(|_| task.index() < MAX_TASKS)
+            .ok_or(RtError::Refused(EngineError::TooMany { limit: MAX_TASKS }))?;
+        Ok(Releaser { pending: self.pending, bit, signal })
     }
 
     /// Sets the timer for `wake` (ns of `clock`); `false` if that point passed while it
@@ -207,6 +229,22 @@ impl RtTimer {
         if let TimerSource::Own { irq, .. } = &self.source {
             let _ = irq.ack();
         }
+    }
+}
+
+/// Releases one sporadic task ([`RtTimer::releaser`]).
+#[derive(Debug)]
+pub struct Releaser {
+    pending: &'static AtomicU32,
+    bit: u32,
+    signal: Notification,
+}
+
+impl Releaser {
+    /// Asks for a release of the task, now.
+    pub fn release(&self) {
+        self.pending.fetch_or(self.bit, Ordering::Release);
+        self.signal.signal();
     }
 }
 
@@ -353,6 +391,7 @@ impl<S: Scheduler + Send + 'static> RtScheduler<S> {
         if timer.events.poll().is_some_and(|bits| bits & TIMER_BIT != 0) {
             timer.ack();
         }
+        timer.pending.store(0, Ordering::Relaxed);
 
         // Each task's start and end stamps (TSC), written by its thread, read here.
         let stamps: &'static Stamps = Box::leak(Box::new(Stamps::new()));
@@ -458,6 +497,12 @@ impl<S: Scheduler> Ready<'_, S> {
                         next = engine.on_complete(TaskId(i as u8), now, &mut glue);
                     }
                 }
+                if bits & RELEASE_BIT != 0 {
+                    let asked = timer.pending.swap(0, Ordering::Acquire);
+                    for i in (0..MAX_TASKS).filter(|i| asked & (1 << i) != 0) {
+                        next = engine.release(TaskId(i as u8), now, &mut glue);
+                    }
+                }
                 if next.is_none_or(|at| at <= now) {
                     next = engine.on_timer(now, &mut glue);
                 }
@@ -488,6 +533,8 @@ impl<S: Scheduler> Ready<'_, S> {
                 overruns: stats.overruns,
                 shed: stats.shed,
                 skipped: stats.skipped,
+                deferred: stats.deferred,
+                coalesced: stats.coalesced,
                 worst_response: stats.worst_response,
                 // Measured where the job's first instruction ran, which includes the
                 // switch into it (the engine's own figure stops at the dispatch).
@@ -737,6 +784,11 @@ pub struct Row {
     pub shed: u64,
     /// Releases that found the previous job unfinished.
     pub skipped: u64,
+    /// Sporadic releases asked for before the minimum inter-arrival time, and so
+    /// deferred to it; and requests that folded into one already deferred.
+    pub deferred: u64,
+    /// See `deferred`.
+    pub coalesced: u64,
     /// Worst response time, release to finish (ns).
     pub worst_response: Nanos,
     /// Worst release jitter, release to the job's first dispatch (ns).

@@ -134,6 +134,16 @@ fn kaal_sched_runs_edf_rm_budgets_shedding_and_a_custom_policy() {
         assert!(field("rr", t, "completions") > 0);
     }
     run.assert_line("[rt] least-laxity-first ran for").assert_line("[rt] round-robin ran for");
+    // 8. The sporadic handler, asked for every 10 ms, runs at most every 25 ms (its
+    //    minimum inter-arrival time): 8 releases in 200 ms, the rest deferred or folded
+    //    into a deferred one, none missed.
+    assert_eq!(field("sporadic", "tick", "releases"), 20);
+    assert_eq!(field("sporadic", "handler", "releases"), 8);
+    assert_eq!(field("sporadic", "handler", "misses"), 0);
+    assert_eq!(field("sporadic", "tick", "misses"), 0);
+    let deferred = field("sporadic", "handler", "deferred");
+    let coalesced = field("sporadic", "handler", "coalesced");
+    assert!(deferred >= 7 && deferred + coalesced >= 19, "deferred {deferred}, coalesced {coalesced}");
     // The hog ran in the gaps all along.
     let hog: u64 = run
         .value_after("rt-sets: done; the hog ran ")

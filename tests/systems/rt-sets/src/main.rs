@@ -14,7 +14,10 @@
 //! 5. `shed`: the same runaway, more critical than a second task, whose releases are
 //!    then shed;
 //! 6. `llf`: a policy written here against the `Scheduler` trait (least laxity first);
-//! 7. `rr`: the round-robin example policy.
+//! 7. `rr`: the round-robin example policy;
+//! 8. `sporadic`: a periodic task asks for a sporadic one every 10 ms, but the
+//!    sporadic task's minimum inter-arrival time is 25 ms: releases are deferred to it,
+//!    requests meanwhile fold into them, and nothing is missed.
 //!
 //! After each run it prints one `rt-sets: <run> <task> key=value...` line per task for
 //! the test to check.
@@ -135,8 +138,18 @@ fn print(run: &str, summary: &Summary) {
     println!("{summary}");
     for r in &summary.rows {
         println!(
-            "rt-sets: {run} {} releases={} completions={} misses={} overruns={} shed={} skipped={} worst_response_ns={}",
-            r.name, r.releases, r.completions, r.misses, r.overruns, r.shed, r.skipped, r.worst_response
+            "rt-sets: {run} {} releases={} completions={} misses={} overruns={} shed={} skipped={} deferred={} \
+             coalesced={} worst_response_ns={}",
+            r.name,
+            r.releases,
+            r.completions,
+            r.misses,
+            r.overruns,
+            r.shed,
+            r.skipped,
+            r.deferred,
+            r.coalesced,
+            r.worst_response
         );
     }
 }
@@ -219,6 +232,26 @@ fn main(rt: RootTask) -> Result<(), Problem> {
     add(&mut rr, task("q", ms(20), ms(4), Criticality::LOW), 0.9)?;
     let summary = rr.run(Env { timer: &mut timer, memory: &mut memory, threads: &mut threads }, ms(100))?;
     print("rr", &summary);
+
+    // 8. A sporadic task, released by a periodic one.
+    let mut sporadic = RtScheduler::new(Edf).config(config);
+    let handler = TaskSpec::builder()
+        .name("handler")
+        .arrival(kaal_sched::Arrival::Sporadic)
+        .period(ms(25))
+        .deadline(ms(10))
+        .wcet(ms(2))
+        .build();
+    let handler = sporadic.add(handler, || {
+        WORK.run(Duration::from_millis(1));
+    })?;
+    let releaser = timer.releaser(handler, &mut memory)?;
+    sporadic.add(task("tick", ms(10), ms(1), Criticality::LOW), move || {
+        WORK.run(Duration::from_micros(500));
+        releaser.release();
+    })?;
+    let summary = sporadic.run(Env { timer: &mut timer, memory: &mut memory, threads: &mut threads }, ms(200))?;
+    print("sporadic", &summary);
 
     println!("rt-sets: done; the hog ran {} rounds in the gaps", HOG_ROUNDS.load(Ordering::Relaxed));
     Ok(())
