@@ -238,7 +238,10 @@ fn wake_console() {
 /// `vaddr`) that a thread at priority 0 prints, the way a component's do, instead of
 /// being printed by the thread that logs. Real-time threads log this way without a
 /// `~defmt~` line's console output landing in their time budget (kaal-sched's tasks
-/// do). Call it once, before the threads that log start; a second call is refused.
+/// do). The printing thread runs only when nothing else wants the processor: with a
+/// best-effort thread spinning, frames wait in the ring (16 KiB) until the program
+/// ends, and those that do not fit are counted in [`dropped`]. Call it once, before
+/// the threads that log start; a second call is refused.
 /// Frames still waiting when the root task ends are printed by
 /// [`flush_background`] (the runtime calls it on exit).
 pub fn print_in_background(

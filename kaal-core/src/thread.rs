@@ -211,9 +211,10 @@ impl<T> JoinHandle<T> {
 
     /// Stops the thread where it is, until [`JoinHandle::resume`]. A user-level
     /// scheduler preempts with this (kaal-sched). A thread waiting in a system call when
-    /// it is suspended makes that call again when resumed, so suspend only threads you
-    /// know to be running or ready; a suspended thread that holds a lock (the heap's, for
-    /// one) keeps it until it runs again.
+    /// it is suspended makes that call again when resumed (a call's reply is lost); on
+    /// seL4 5.0.0 so does a thread that a signal had just woken but that had not run
+    /// yet, which then waits again for a signal already taken. A suspended thread that
+    /// holds a lock (the heap's, for one) keeps it until it runs again.
     pub fn suspend(&self) -> Result<()> {
         // SAFETY: suspending a thread of ours; no memory changes.
         let err = unsafe { sys::seL4_TCB_Suspend(self.slot.tcb.cptr()) };

@@ -323,6 +323,9 @@ struct Slot {
     earliest_release: Nanos,
 }
 
+/// Releases passed over by a late timer that are reported one by one.
+const MAX_PASSED_REPORTS: u64 = 8;
+
 /// The kernel-independent executive over a policy `S`. See the [module docs](self) for what it
 /// does at each event.
 pub struct Engine<S: Scheduler> {
@@ -578,6 +581,22 @@ impl<S: Scheduler> Engine<S> {
         }
         slot.stats.releases += 1 + passed_over;
         slot.stats.skipped += passed_over;
+        // Releases the timer came too late for never ran: each is a missed deadline
+        // (the engine woke only after the next one was due).
+        if passed_over > 0 {
+            slot.stats.misses += passed_over;
+            let (period, relative) = (slot.timing.period.max(1), slot.timing.deadline);
+            let criticality = slot.spec.criticality;
+            // Each is reported, up to a few (a timer hours late would otherwise mean
+            // millions of reports); the count has them all.
+            for k in (1..=passed_over.min(MAX_PASSED_REPORTS)).rev() {
+                let release = at.saturating_sub(k.saturating_mul(period));
+                let deadline = release.saturating_add(relative);
+                d.report(&Event::DeadlineMiss { task, name, release, deadline, finish: None });
+            }
+            self.raise(criticality, d);
+        }
+        let slot = &mut self.slots[index];
         let fresh = Job {
             release: at,
             deadline: at.saturating_add(slot.timing.deadline),

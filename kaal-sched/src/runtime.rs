@@ -23,11 +23,16 @@
 //!   reporter thread at [`RtConfig::reporter_priority`] prints, so printing never runs
 //!   at the scheduler's priority. [`Summary`] is the per-task table at the end.
 //!
-//! Task bodies must not block (their budget is counted in time, not in CPU used) and
-//! should not allocate: a task preempted while it holds the heap's lock keeps it until
-//! it runs again. They log with defmt; a program that calls
+//! Task bodies must not block (their budget is counted in time, not in CPU used), call
+//! servers (a call cut by a preemption is made again, see
+//! [`kaal_core::supervisor::ComponentControl`]) or allocate: a task preempted while it
+//! holds the heap's lock keeps it until it runs again, and at the end of a run the
+//! tasks are stopped for good, keeping whatever they held (the scheduler itself
+//! allocates nothing after that). They log with defmt; a program that calls
 //! [`kaal_core::log::print_in_background`] first has those frames printed by a thread
-//! at priority 0 instead of inside the task's budget.
+//! at priority 0 instead of inside the task's budget (a task stopped for good in the
+//! middle of a frame leaves the frame open, and the program's later frames are
+//! counted as dropped).
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -46,6 +51,7 @@ use kaal_dev::broker::IrqDelivery;
 use kaal_dev::oneshot::{ClaimError, OneShot};
 use kaal_dev::{Broker, DeviceId};
 
+use crate::component::{ReleaseGate, RELEASE_EVEN, RELEASE_ODD};
 use crate::engine::{Dispatcher, Engine, EngineError, Event, Stop};
 use crate::policy::{Scheduler, TaskId};
 use crate::spec::{DisplayDuration, Nanos, TaskSpec};
@@ -72,6 +78,9 @@ pub struct RtConfig {
     pub task_priority: u8,
     /// The reporter thread's: below the tasks', above the best-effort work it may delay.
     pub reporter_priority: u8,
+    /// The priority of the thread that runs the scheduler (the reporter is raised to it
+    /// to print what is left when a run ends).
+    pub scheduler_priority: u8,
     /// Each task thread's stack.
     pub stack_size: usize,
     /// How many release-to-start latencies (and task-to-task switches) to keep for
@@ -81,7 +90,14 @@ pub struct RtConfig {
 
 impl Default for RtConfig {
     fn default() -> Self {
-        Self { timer: DeviceId::Hpet, task_priority: 200, reporter_priority: 150, stack_size: 32 * 1024, samples: 0 }
+        Self {
+            timer: DeviceId::Hpet,
+            task_priority: 200,
+            reporter_priority: 150,
+            scheduler_priority: 255,
+            stack_size: 32 * 1024,
+            samples: 0,
+        }
     }
 }
 
@@ -210,16 +226,23 @@ impl RtTimer {
 
     /// Sets the timer for `wake` (ns of `clock`); `false` if that point passed while it
     /// was being set.
-    fn arm(&mut self, clock: &Clock, wake: Nanos) -> bool {
+    fn arm(&mut self, clock: &Clock, wake: Nanos) -> Armed {
         let now = clock.now();
         if wake <= now {
-            return false;
+            return Armed::Passed;
         }
         match &mut self.source {
-            TimerSource::Own { timer, .. } => timer.arm(clock.cycles_for(wake - now)),
+            TimerSource::Own { timer, .. } => match timer.arm(clock.cycles_for(wake - now)) {
+                true => Armed::Set,
+                false => Armed::Passed,
+            },
             TimerSource::Service { timer, target } => {
+                // `wake - now` is at most the scheduler's longest sleep (an hour).
                 let at = Instant::now().checked_add(Duration::from_nanos(wake - now));
-                at.is_some_and(|at| timer.wake_at(at, *target).is_ok())
+                match at.map(|at| timer.wake_at(at, *target)) {
+                    Some(Ok(())) => Armed::Set,
+                    _ => Armed::Failed,
+                }
             }
         }
     }
@@ -386,9 +409,12 @@ impl<S: Scheduler + Send + 'static> RtScheduler<S> {
         let RtScheduler { policy, specs, kinds, config } = self;
         let engine = Engine::new(policy, &specs).map_err(RtError::Refused)?;
         let Env { timer, memory, threads } = env;
-        // Completions from an earlier run's tasks (stopped since) must not count here,
-        // and an interrupt of its last shot still needs its acknowledgement.
-        if timer.events.poll().is_some_and(|bits| bits & TIMER_BIT != 0) {
+        // An interrupt of an earlier run's last shot still needs its acknowledgement.
+        // Task bits now are components saying they are ready (they were started
+        // before the scheduler); an earlier run's tasks are stopped and send none. A
+        // stop asked for between runs ends this one.
+        let early = timer.events.poll().unwrap_or(0);
+        if early & TIMER_BIT != 0 {
             timer.ack();
         }
         timer.pending.store(0, Ordering::Relaxed);
@@ -400,7 +426,7 @@ impl<S: Scheduler + Send + 'static> RtScheduler<S> {
             match kind {
                 Kind::Thread(mut body) => {
                     let release: Notification = memory.allocate()?;
-                    let wait = memory.cspace().copy(&release, Rights::ALL)?;
+                    let mut gate = ReleaseGate::new(memory.cspace().copy(&release, Rights::ALL)?);
                     let done = memory.cspace().mint(
                         &timer.events,
                         Rights::WRITE,
@@ -409,17 +435,23 @@ impl<S: Scheduler + Send + 'static> RtScheduler<S> {
                     let name = specs[i].name;
                     let thread_config =
                         ThreadConfig::new(name).priority(config.task_priority).stack_size(config.stack_size);
-                    let thread = threads.spawn(memory, thread_config, move || loop {
-                        wait.wait();
-                        stamps.start[i].store(Instant::now().as_cycles(), Ordering::Release);
-                        body();
-                        stamps.end[i].store(Instant::now().as_cycles(), Ordering::Release);
+                    let thread = threads.spawn(memory, thread_config, move || {
+                        // Ready; then a job per release.
                         done.signal();
+                        loop {
+                            gate.wait_next();
+                            stamps.start[i].store(Instant::now().as_cycles(), Ordering::Release);
+                            body();
+                            stamps.end[i].store(Instant::now().as_cycles(), Ordering::Release);
+                            done.signal();
+                        }
                     })?;
-                    tasks.push(TaskThread { release, control: Control::Thread(thread), stamped: true });
+                    let releases = Releases::new(&release, memory)?;
+                    tasks.push(TaskThread { releases, control: Control::Thread(thread), stamped: true });
                 }
                 Kind::Component { release, control } => {
-                    tasks.push(TaskThread { release, control: Control::Component(control), stamped: false });
+                    let releases = Releases::new(&release, memory)?;
+                    tasks.push(TaskThread { releases, control: Control::Component(control), stamped: false });
                 }
             }
         }
@@ -429,7 +461,8 @@ impl<S: Scheduler + Send + 'static> RtScheduler<S> {
             let config = ThreadConfig::new("rt-report").priority(config.reporter_priority).stack_size(16 * 1024);
             threads.spawn(memory, config, print)?
         };
-        Ok(Ready { engine, timer, tasks, stamps, reports, reporter, config })
+        let rows = Vec::with_capacity(tasks.len());
+        Ok(Ready { engine, timer, tasks, stamps, reports, reporter, config, early, rows })
     }
 }
 
@@ -442,6 +475,11 @@ pub struct Ready<'t, S: Scheduler> {
     reports: Reports,
     reporter: JoinHandle<()>,
     config: RtConfig,
+    /// Bits already seen by `prepare`: tasks that are ready, a stop.
+    early: u64,
+    /// The table's rows, allocated before any task runs (after the run a task may be
+    /// stopped for good holding the heap's lock).
+    rows: Vec<Row>,
 }
 
 impl<S: Scheduler> fmt::Debug for Ready<'_, S> {
@@ -454,7 +492,9 @@ impl<S: Scheduler> Ready<'_, S> {
     /// Runs for `how_long` (or until a [`Stopper`] says stop), then stops every task
     /// and returns the table.
     pub fn run(self, how_long: Duration) -> Summary {
-        let Ready { mut engine, timer, tasks, stamps, reports, reporter, config } = self;
+        let Ready { mut engine, timer, tasks, stamps, reports, reporter, config, early, mut rows } = self;
+        let all: u64 = (1u64 << tasks.len()) - 1;
+        let stopped = wait_until_ready(timer, early, all, &tasks);
         let clock = Clock::new();
         let mut glue = Glue {
             tasks: &tasks,
@@ -473,15 +513,22 @@ impl<S: Scheduler> Ready<'_, S> {
         let start: Nanos = 0;
         let end = start.saturating_add(how_long.as_nanos().min(u64::MAX as u128) as u64);
         let mut next = engine.start(start, &mut glue);
+        let mut timer_failed = false;
         loop {
             let now = clock.now();
-            if now >= end {
+            if now >= end || stopped {
                 break;
             }
             // A run without an end still wakes once in a while (a deadline further off
             // than the timer can reach, or than an `Instant` can hold, is no deadline).
             let wake = next.unwrap_or(end).min(end).min(now.saturating_add(MAX_SLEEP_NS));
-            if timer.arm(&clock, wake) {
+            let armed = timer.arm(&clock, wake);
+            if armed == Armed::Failed {
+                // Without a timer budgets cannot be enforced: end the run, saying why.
+                timer_failed = true;
+                break;
+            }
+            if armed == Armed::Set {
                 let bits = timer.events.wait();
                 let woke = Instant::now().as_cycles();
                 let now = clock.now();
@@ -515,32 +562,32 @@ impl<S: Scheduler> Ready<'_, S> {
         for task in &tasks {
             let _ = task.control.suspend();
         }
+        // The reporter prints what is left, at the scheduler's priority, so that no
+        // busy thread between the two can keep it from finishing.
+        let _ = reporter.set_priority(config.scheduler_priority);
         glue.reports.stop_and_wait();
         // The reporter has returned; its thread and the tasks' stay (suspended): a
         // run's threads are not reused.
         drop(reporter);
 
-        let rows = engine
-            .tasks()
-            .map(|(id, spec, stats)| Row {
-                name: spec.name,
-                period: spec.period.as_nanos() as Nanos,
-                deadline: spec.deadline.as_nanos() as Nanos,
-                wcet: spec.wcet.as_nanos() as Nanos,
-                releases: stats.releases,
-                completions: stats.completions,
-                misses: stats.misses,
-                overruns: stats.overruns,
-                shed: stats.shed,
-                skipped: stats.skipped,
-                deferred: stats.deferred,
-                coalesced: stats.coalesced,
-                worst_response: stats.worst_response,
-                // Measured where the job's first instruction ran, which includes the
-                // switch into it (the engine's own figure stops at the dispatch).
-                worst_jitter: clock.nanos(glue.worst_start[id.0 as usize]).max(stats.worst_jitter),
-            })
-            .collect();
+        rows.extend(engine.tasks().map(|(id, spec, stats)| Row {
+            name: spec.name,
+            period: spec.period.as_nanos() as Nanos,
+            deadline: spec.deadline.as_nanos() as Nanos,
+            wcet: spec.wcet.as_nanos() as Nanos,
+            releases: stats.releases,
+            completions: stats.completions,
+            misses: stats.misses,
+            overruns: stats.overruns,
+            shed: stats.shed,
+            skipped: stats.skipped,
+            deferred: stats.deferred,
+            coalesced: stats.coalesced,
+            worst_response: stats.worst_response,
+            // Measured where the job's first instruction ran, which includes the
+            // switch into it (the engine's own figure stops at the dispatch).
+            worst_jitter: clock.nanos(glue.worst_start[id.0 as usize]).max(stats.worst_jitter),
+        }));
         Summary {
             policy: engine.policy().name(),
             ran: clock.now() - start,
@@ -549,6 +596,7 @@ impl<S: Scheduler> Ready<'_, S> {
             switch: glue.switch.finish(),
             decision: glue.decision.finish(),
             dropped_reports: glue.reports.dropped,
+            timer_failed,
             dispatch_failures: glue.dispatch_failures,
         }
     }
@@ -556,10 +604,87 @@ impl<S: Scheduler> Ready<'_, S> {
 
 /// A task's thread (or component) and the notification that starts its jobs.
 struct TaskThread {
-    release: Notification,
+    releases: Releases,
     control: Control,
     /// Its thread stamps each job's start and end (components do not).
     stamped: bool,
+}
+
+/// The scheduler's end of a task's releases: its notification badged
+/// [`RELEASE_EVEN`] and [`RELEASE_ODD`], and which of the two its current job has (see
+/// [`crate::component`] for why).
+struct Releases {
+    even: Notification,
+    odd: Notification,
+    /// 0 before the first job, then the current job's badge.
+    current: core::cell::Cell<u64>,
+}
+
+impl Releases {
+    fn new(release: &Notification, memory: &mut UntypedAllocator) -> Result<Self, kaal_core::Error> {
+        let badge = |b| Badge::new(b).expect("1 and 2 are badges");
+        Ok(Self {
+            even: memory.cspace().mint(release, Rights::WRITE, badge(RELEASE_EVEN))?,
+            odd: memory.cspace().mint(release, Rights::WRITE, badge(RELEASE_ODD))?,
+            current: core::cell::Cell::new(0),
+        })
+    }
+
+    /// Releases the next job.
+    fn next(&self) {
+        let next = if self.current.get() == RELEASE_EVEN { RELEASE_ODD } else { RELEASE_EVEN };
+        self.current.set(next);
+        self.again();
+    }
+
+    /// Releases the current job again.
+    fn again(&self) {
+        match self.current.get() {
+            RELEASE_EVEN => self.even.signal(),
+            RELEASE_ODD => self.odd.signal(),
+            _ => {}
+        }
+    }
+}
+
+/// How long the scheduler waits for its tasks to say they are ready before it starts
+/// releasing jobs anyway.
+const READY_TIMEOUT_NS: Nanos = 2_000_000_000;
+
+/// Waits until every task (bits `all`) said it is ready, or `READY_TIMEOUT_NS`; the
+/// tasks that did not are reported. Returns whether a stop came meanwhile.
+fn wait_until_ready(timer: &mut RtTimer, early: u64, all: u64, tasks: &[TaskThread]) -> bool {
+    let mut seen = early;
+    let clock = Clock::new();
+    while seen & all != all && seen & STOP_BIT == 0 {
+        let now = clock.now();
+        if now >= READY_TIMEOUT_NS || timer.arm(&clock, READY_TIMEOUT_NS) != Armed::Set {
+            break;
+        }
+        let bits = timer.events.wait();
+        if bits & TIMER_BIT != 0 {
+            timer.ack();
+        }
+        seen |= bits;
+    }
+    let missing = all & !seen;
+    if missing != 0 && seen & STOP_BIT == 0 {
+        for i in (0..tasks.len()).filter(|i| missing & (1 << i) != 0) {
+            kaal_core::println!("[rt] task {i} did not say it was ready within 2 s; releasing its jobs anyway");
+        }
+    }
+    seen & STOP_BIT != 0
+}
+
+/// What setting the timer came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Armed {
+    /// It will fire.
+    Set,
+    /// The point has passed (or passed while it was being set).
+    Passed,
+    /// The time service refused the deadline.
+    Failed,
 }
 
 /// Start and end stamps of each task's current job, in TSC cycles.
@@ -648,7 +773,7 @@ impl Glue<'_> {
 impl Dispatcher for Glue<'_> {
     fn begin(&mut self, task: TaskId) {
         if let Some(t) = self.tasks.get(task.0 as usize) {
-            t.release.signal();
+            t.releases.next();
         }
     }
 
@@ -656,6 +781,9 @@ impl Dispatcher for Glue<'_> {
         if let Some(t) = self.tasks.get(task.0 as usize) {
             let r = t.control.resume();
             self.kernel(r);
+            // A thread stopped before it ran past its wake-up waits again on seL4
+            // 5.0.0; the repeated release lets it through (and is ignored otherwise).
+            t.releases.again();
         }
     }
 
@@ -816,6 +944,9 @@ pub struct Summary {
     pub dropped_reports: u64,
     /// Suspends or resumes the kernel refused (none, unless a task thread is gone).
     pub dispatch_failures: u64,
+    /// The time service refused a deadline, which ended the run early (without a timer
+    /// budgets cannot be enforced).
+    pub timer_failed: bool,
 }
 
 impl Summary {
@@ -827,6 +958,23 @@ impl Summary {
     /// The row of task `name`.
     pub fn row(&self, name: &str) -> Option<&Row> {
         self.rows.iter().find(|r| r.name == name)
+    }
+}
+
+/// A short text on the stack: the table is formatted without the heap, which a task
+/// stopped for good at the end of a run may have left locked.
+struct Text(heapless::String<32>);
+
+impl Text {
+    fn of(value: impl fmt::Display) -> Self {
+        use core::fmt::Write as _;
+        let mut text = heapless::String::new();
+        let _ = write!(text, "{value}");
+        Text(text)
+    }
+
+    fn as_str(&self) -> &str {
+        self.0.as_str()
     }
 }
 
@@ -843,15 +991,15 @@ impl fmt::Display for Summary {
                 f,
                 "[rt] {:<12} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6} {:>7} {:>12} {:>12}",
                 r.name,
-                alloc::format!("{}", DisplayDuration(r.period)),
+                Text::of(DisplayDuration(r.period)).as_str(),
                 r.releases,
                 r.completions,
                 r.misses,
                 r.overruns,
                 r.shed,
                 r.skipped,
-                alloc::format!("{}", DisplayDuration(r.worst_response)),
-                alloc::format!("{}", DisplayDuration(r.worst_jitter)),
+                Text::of(DisplayDuration(r.worst_response)).as_str(),
+                Text::of(DisplayDuration(r.worst_jitter)).as_str(),
             )?;
         }
         write!(f, "[rt] total misses {}", self.misses())?;
@@ -860,6 +1008,9 @@ impl fmt::Display for Summary {
         }
         if self.dispatch_failures > 0 {
             write!(f, "; {} dispatches the kernel refused", self.dispatch_failures)?;
+        }
+        if self.timer_failed {
+            write!(f, "; the run ended early: the time service refused a deadline")?;
         }
         Ok(())
     }

@@ -484,9 +484,11 @@ impl Supervisor {
 }
 
 /// The right to stop and continue one component's thread ([`Supervisor::control`]).
-/// A component stopped this way holds whatever it held (a lock in memory it shares, a
-/// call in progress) until it continues. Continuing one that faulted makes it fault
-/// again, which its supervisor stops quietly.
+/// A component stopped this way keeps whatever it held (a lock in memory it shares)
+/// until it continues. A call it was waiting in is lost: the kernel drops the reply,
+/// and the continued component makes the call again (its server may already have done
+/// the work once). Continuing one that faulted makes it fault again, which its
+/// supervisor stops quietly.
 pub struct ComponentControl {
     name: &'static str,
     tcb: Tcb,

@@ -108,6 +108,7 @@ fn start_with<S: Scheduler + Send + 'static>(
         task_priority: rt.priority,
         // Reports are rare; above best-effort components, so they are printed at all.
         reporter_priority: rt.priority.saturating_sub(1),
+        scheduler_priority: SCHEDULER_PRIORITY,
         ..RtConfig::default()
     };
     let mut scheduler = RtScheduler::new(policy).config(config);

@@ -204,12 +204,26 @@ impl TimeSource {
         }
     }
 
-    /// The devices it takes from everyone else: the HPET's timer 0 replaces the PIT's
-    /// interrupt, so neither may be given to a component.
+    /// The devices it takes from everyone else: in legacy replacement mode the HPET's
+    /// timer 0 takes over the PIT's interrupt line (ISA IRQ 0), and the broker lists
+    /// both on it, so whichever of the two is the timer, neither may be given to a
+    /// component (its claim would fail at boot, the line in use).
     pub const fn devices(self) -> &'static [&'static str] {
         match self {
-            TimeSource::Pit => &["pit"],
+            TimeSource::Pit => &["pit", "hpet"],
             TimeSource::Hpet => &["hpet", "pit"],
+        }
+    }
+
+    /// Why the other of the PIT and the HPET cannot go to a component beside this timer,
+    /// which `owner` drives: the words after "device `…` " in the error.
+    pub fn shared_line(self, owner: &str) -> String {
+        match self {
+            TimeSource::Hpet => format!("shares its interrupt line with {owner}'s HPET, which replaces it"),
+            TimeSource::Pit => format!(
+                "shares its interrupt line with {owner}'s PIT: the HPET runs in legacy replacement mode, on the \
+                 PIT's line (ISA IRQ 0)"
+            ),
         }
     }
 }

@@ -27,9 +27,13 @@ use super::super::raw::{Name, RawComponent, RawRealtime, RawRealtimeTask, RawTim
 use super::super::{did_you_mean, key_part, Component, Realtime, Resources, RtPolicy, TimeSource};
 use super::Checker;
 
-/// The scheduler's thread runs at 254 and the time service at 255: real-time components
-/// run below both.
-const PRIORITIES: RangeInclusive<i64> = 1..=253;
+/// The real-time scheduler's thread: above every component, so that it can always
+/// preempt one to release a job or hold a task to its WCET.
+pub(super) const SCHEDULER_PRIORITY: i64 = 254;
+/// The time service's thread (and the root task's).
+const TIME_PRIORITY: i64 = 255;
+/// Real-time components run below the scheduler's thread and the time service.
+const PRIORITIES: RangeInclusive<i64> = 1..=SCHEDULER_PRIORITY - 1;
 const DEFAULT_PRIORITY: u8 = 230;
 const DEFAULT_TIMER: TimeSource = TimeSource::Hpet;
 /// The timers the scheduler can drive, as system.toml names them.
@@ -148,6 +152,30 @@ impl Checker<'_> {
         }
         out.scheduler = Some(scheduler);
         out
+    }
+
+    /// In a system with real-time components, an ordinary component's `priority` must lie
+    /// below the scheduler's thread (254) and the time service (255): reports it if not,
+    /// and returns whether it does.
+    pub(super) fn below_rt_scheduler(&mut self, name: &str, priority: &Spanned<i64>, key: &str) -> bool {
+        let level = match *priority.get_ref() {
+            SCHEDULER_PRIORITY => "level with the real-time scheduler's thread".to_string(),
+            TIME_PRIORITY => {
+                format!("above the real-time scheduler's thread ({SCHEDULER_PRIORITY}), level with the time service")
+            }
+            _ => return true,
+        };
+        self.report(
+            &priority.span(),
+            key,
+            format!("component `{name}` runs at priority {}, {level}", priority.get_ref()),
+            format!(
+                "real-time systems keep components at {} or below, so the scheduler ({SCHEDULER_PRIORITY}) can \
+                 always preempt them",
+                PRIORITIES.end()
+            ),
+        );
+        false
     }
 
     /// `[realtime]` itself: the policy, the timer and the priority, each defaulted when
@@ -325,7 +353,9 @@ impl Checker<'_> {
     }
 
     /// Without a time service the scheduler drives `timer` itself, so no component may
-    /// claim it (nor, for the HPET, the PIT whose interrupt line it takes over).
+    /// claim it, nor the other of the PIT and the HPET: the HPET's timer 0 takes over the
+    /// PIT's interrupt line, so whichever of the two the scheduler drives, it holds the
+    /// line the broker lists both on.
     fn rt_timer_claims(
         &mut self,
         raw_components: &Tables<RawComponent>,
@@ -339,28 +369,18 @@ impl Checker<'_> {
         for (name, table) in raw_components {
             let devices = table.get_ref().devices.as_ref().map(|d| d.get_ref().as_slice()).unwrap_or_default();
             for device in devices.iter().filter(|d| timer.devices().contains(&d.get_ref().as_str())) {
-                let (why, help) = if device.get_ref() == timer.device() {
-                    let other = if timer == TimeSource::Hpet { "pit" } else { "hpet" };
-                    (
-                        "is the real-time scheduler's timer",
-                        format!(
-                            "remove it from the component's devices, or give the scheduler the other timer: `timer = \
-                             \"{other}\"` in [realtime]"
-                        ),
-                    )
+                let why = if device.get_ref() == timer.device() {
+                    "is the real-time scheduler's timer".to_string()
                 } else {
-                    (
-                        "shares its interrupt line with the real-time scheduler's HPET, which replaces it",
-                        "remove it from the component's devices, or give the scheduler the PIT: `timer = \"pit\"` in \
-                         [realtime]"
-                            .to_string(),
-                    )
+                    timer.shared_line("the real-time scheduler")
                 };
                 self.report(
                     &device.span(),
                     format!("components.{}.devices", key_part(name.get_ref())),
                     format!("device `{}` {why} ({at})", device.get_ref()),
-                    help,
+                    "remove it from the component's devices: whichever of the PIT and the HPET the scheduler \
+                     drives, it holds the one interrupt line they share; a component that needs sleeps or timeouts \
+                     can have `time = true` with a time service ([time]), which the scheduler then uses too",
                 );
             }
         }

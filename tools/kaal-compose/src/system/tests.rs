@@ -651,13 +651,44 @@ fn real_time_defaults_follow_the_time_service() {
     let system =
         parse("system.toml", &base(&format!("[time]\nsource = \"hpet\"\n{task}"))).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(system.realtime.map(|rt| rt.timer), Some(None));
-    // The scheduler's own PIT leaves the HPET to a component, as [time] does.
+    // The scheduler's own PIT leaves the HPET to no component, as [time] does not: the
+    // HPET would take the PIT's interrupt line, and its claim fail at boot.
     let text =
         base(&format!("[realtime]\ntimer = \"pit\"\n{task}[components.d]\npath = \"d\"\ndevices = [\"hpet\"]\n"));
-    let system = parse("system.toml", &text).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(system.realtime.map(|rt| rt.timer), Some(Some(TimeSource::Pit)));
+    let errors = errors_of(&text);
+    let found: Vec<(usize, &str)> = errors.iter().map(|e| (e.line, e.key.as_str())).collect();
+    assert_eq!(found, [(16, "components.d.devices")], "{}", ConfigErrors(errors.clone()));
+    assert!(errors[0].message.contains("device `hpet` shares its interrupt line with the real-time scheduler's PIT"));
+    let text = base(&format!("[time]\nsource = \"pit\"\n{task}[components.d]\npath = \"d\"\ndevices = [\"hpet\"]\n"));
+    let errors = errors_of(&text);
+    let found: Vec<(usize, &str)> = errors.iter().map(|e| (e.line, e.key.as_str())).collect();
+    assert_eq!(found, [(16, "components.d.devices")], "{}", ConfigErrors(errors.clone()));
+    assert!(errors[0].message.contains("device `hpet` shares its interrupt line with the time service's PIT"));
     // No real-time component, no scheduler.
     assert_eq!(parse("system.toml", BASE).unwrap_or_else(|e| panic!("{e}")).realtime, None);
+}
+
+#[test]
+fn ordinary_components_run_below_the_real_time_scheduler() {
+    let task = "[components.s]\npath = \"s\"\nrealtime = { period = \"10ms\", wcet = \"1ms\" }\n";
+    let at = |priority: u8, task: &str| base(&format!("{task}[components.d]\npath = \"d\"\npriority = {priority}\n"));
+    // 253 is the highest beside real-time components; without them, 254 is anyone's.
+    let system = parse("system.toml", &at(253, task)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(system.components[0].name, "d");
+    assert_eq!(system.components[0].priority, 253);
+    let system = parse("system.toml", &at(254, "")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(system.components[0].priority, 254);
+    // One error each, at the `priority` line: the real-time one, not also the range.
+    for priority in [254, 255] {
+        let errors = errors_of(&at(priority, task));
+        let found: Vec<(usize, &str)> = errors.iter().map(|e| (e.line, e.key.as_str())).collect();
+        assert_eq!(found, [(14, "components.d.priority")], "{}", ConfigErrors(errors.clone()));
+        assert!(errors[0].message.contains(&format!("component `d` runs at priority {priority}")));
+    }
+    // Where [resources] priorities stop below 254, the range is what is wrong.
+    let errors = errors_of(&at(254, &format!("[resources]\npriorities = {{ lowest = 1, highest = 240 }}\n{task}")));
+    assert_eq!(errors.len(), 1, "{}", ConfigErrors(errors.clone()));
+    assert_eq!(errors[0].message, "priority 254 is out of range");
 }
 
 #[test]
@@ -918,6 +949,10 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
         ]),
         ("component claiming the PIT beside an HPET time service", base("[time]\nsource = \"hpet\"\n\n[components.d]\npath = \"d\"\ndevices = [\"pit\"]\n"), 14, vec![
             "device `pit` shares its interrupt line with the time service's HPET, which replaces it",
+        ]),
+        ("component claiming the HPET beside a PIT time service", base("[time]\nsource = \"pit\"\n\n[components.d]\npath = \"d\"\ndevices = [\"hpet\"]\n"), 14, vec![
+            "components.d.devices: device `hpet` shares its interrupt line with the time service's PIT: the HPET runs in legacy replacement mode, on the PIT's line (ISA IRQ 0) ([time] at line 9)",
+            "use `time = true` for sleeps and timeouts",
         ]),
         // Disks.
         ("disk with an image and a directory", base("[disks.d]\nimage = \"d.img\"\ndirectory = \"files\"\n"), 10, vec![
@@ -1569,14 +1604,26 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
         ]),
         ("component driving the real-time scheduler's HPET", rt("[components.d]\npath = \"d\"\ndevices = [\"hpet\"]\n"), 11, vec![
             "components.d.devices: device `hpet` is the real-time scheduler's timer (the default in a system without [time])",
-            "give the scheduler the other timer: `timer = \"pit\"` in [realtime]",
+            "remove it from the component's devices: whichever of the PIT and the HPET the scheduler drives, it holds the one interrupt line they share",
         ]),
         ("component driving the PIT beside the real-time scheduler's HPET", rt("[components.d]\npath = \"d\"\ndevices = [\"pit\"]\n"), 11, vec![
             "device `pit` shares its interrupt line with the real-time scheduler's HPET, which replaces it",
         ]),
         ("component driving the real-time scheduler's PIT", rt("[realtime]\ntimer = \"pit\"\n[components.d]\npath = \"d\"\ndevices = [\"pit\"]\n"), 13, vec![
             "components.d.devices: device `pit` is the real-time scheduler's timer ([realtime] at line 9)",
-            "`timer = \"hpet\"`",
+            "whichever of the PIT and the HPET the scheduler drives",
+        ]),
+        ("component driving the HPET beside the real-time scheduler's PIT", rt("[realtime]\ntimer = \"pit\"\n[components.d]\npath = \"d\"\ndevices = [\"hpet\"]\n"), 13, vec![
+            "components.d.devices: device `hpet` shares its interrupt line with the real-time scheduler's PIT: the HPET runs in legacy replacement mode, on the PIT's line (ISA IRQ 0) ([realtime] at line 9)",
+            "remove it from the component's devices",
+        ]),
+        ("component at the real-time scheduler's priority", rt("[components.d]\npath = \"d\"\npriority = 254\n"), 11, vec![
+            "components.d.priority: component `d` runs at priority 254, level with the real-time scheduler's thread",
+            "real-time systems keep components at 253 or below, so the scheduler (254) can always preempt them",
+        ]),
+        ("component at the time service's priority beside real-time components", rt("[components.d]\npath = \"d\"\npriority = 255\n"), 11, vec![
+            "components.d.priority: component `d` runs at priority 255, above the real-time scheduler's thread (254), level with the time service",
+            "keep components at 253 or below",
         ]),
         ("real-time task granted too many capabilities", base(&(0..47).fold(String::new(), |mut text, i| {
             let _ = write!(text, "[connections.notifications.n{i}]\nsignal = [\"server\"]\nwait = \"client\"\n");

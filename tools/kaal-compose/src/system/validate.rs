@@ -664,7 +664,16 @@ impl Checker<'_> {
             let priority = match &component.priority {
                 _ if rt_priority.is_some() => rt_priority,
                 Some(priority) => {
-                    self.in_range(priority, &format!("{key}.priority"), allowed.clone(), priority_message, &range_help)
+                    let key = format!("{key}.priority");
+                    // Beside real-time components, 254 and 255 are the scheduler's and the
+                    // time service's; where [resources] priorities reach 254, that is the
+                    // mistake to explain, not the range.
+                    let rt_ceiling = realtime.is_some() && allowed.contains(&realtime::SCHEDULER_PRIORITY);
+                    if rt_ceiling && !self.below_rt_scheduler(name.get_ref(), priority, &key) {
+                        None
+                    } else {
+                        self.in_range(priority, &key, allowed.clone(), priority_message, &range_help)
+                    }
                 }
                 None if allowed.contains(&DEFAULT_PRIORITY) => Some(DEFAULT_PRIORITY),
                 None => {
@@ -963,9 +972,9 @@ impl Checker<'_> {
             for device in devices.iter().filter(|d| source.devices().contains(&d.get_ref().as_str())) {
                 let line = self.source.line(raw_time.span().start);
                 let why = if device.get_ref() == source.device() {
-                    "drives the time service"
+                    "drives the time service".to_string()
                 } else {
-                    "shares its interrupt line with the time service's HPET, which replaces it"
+                    source.shared_line("the time service")
                 };
                 self.report(
                     &device.span(),
