@@ -249,6 +249,9 @@ fn a_bad_system_toml_is_refused_before_anything_builds() {
 /// A cargo home of the test's own, so the tool's global alias (see `kaal_compose::shim`)
 /// is written there and never into the user's `config.toml`. It shares the user's
 /// downloaded crates (`registry`, `git`) through symlinks, so nothing is fetched again.
+/// Its path is the same from run to run (under this checkout's `target/`): cargo keys
+/// what it compiled by the dependencies' source paths, which run through it, so a
+/// path of its own per run would recompile every dependency of every new project.
 fn isolated_cargo_home() -> PathBuf {
     static HOME: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     HOME.get_or_init(|| {
@@ -256,7 +259,7 @@ fn isolated_cargo_home() -> PathBuf {
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
             .expect("CARGO_HOME or HOME is set");
-        let home = std::env::temp_dir().join(format!("kaal-test-cargo-home-{}", std::process::id()));
+        let home = workspace_root().join("target/kaal/test-cargo-home");
         let _ = std::fs::remove_dir_all(&home);
         std::fs::create_dir_all(&home).unwrap();
         for shared in ["registry", "git"] {
