@@ -242,8 +242,7 @@ fn wake_console() {
 /// best-effort thread spinning, frames wait in the ring (16 KiB) until the program
 /// ends, and those that do not fit are counted in [`dropped`]. Call it once, before
 /// the threads that log start; a second call is refused.
-/// Frames still waiting when the root task ends are printed by
-/// [`flush_background`] (the runtime calls it on exit).
+/// Frames still waiting when the root task ends are printed as it exits.
 pub fn print_in_background(
     alloc: &mut impl crate::vspace::ObjectAllocator,
     vspace: &mut crate::vspace::VSpace,
