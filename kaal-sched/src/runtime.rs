@@ -52,7 +52,7 @@ use kaal_dev::oneshot::{ClaimError, OneShot};
 use kaal_dev::{Broker, DeviceId};
 
 use crate::component::{ReleaseGate, RELEASE_EVEN, RELEASE_ODD};
-use crate::engine::{Dispatcher, Engine, EngineError, Event, Stop};
+use crate::engine::{Dispatcher, Engine, EngineError, Event, Stop, TaskStats};
 use crate::policy::{Scheduler, TaskId};
 use crate::spec::{DisplayDuration, Nanos, TaskSpec};
 use crate::{Task, MAX_TASKS};
@@ -570,23 +570,9 @@ impl<S: Scheduler> Ready<'_, S> {
         // run's threads are not reused.
         drop(reporter);
 
-        rows.extend(engine.tasks().map(|(id, spec, stats)| Row {
-            name: spec.name,
-            period: spec.period.as_nanos() as Nanos,
-            deadline: spec.deadline.as_nanos() as Nanos,
-            wcet: spec.wcet.as_nanos() as Nanos,
-            releases: stats.releases,
-            completions: stats.completions,
-            misses: stats.misses,
-            overruns: stats.overruns,
-            shed: stats.shed,
-            skipped: stats.skipped,
-            deferred: stats.deferred,
-            coalesced: stats.coalesced,
-            worst_response: stats.worst_response,
-            // Measured where the job's first instruction ran, which includes the
-            // switch into it (the engine's own figure stops at the dispatch).
-            worst_jitter: clock.nanos(glue.worst_start[id.0 as usize]).max(stats.worst_jitter),
+        rows.extend(engine.tasks().map(|(id, spec, stats)| {
+            let measured = clock.nanos(glue.worst_start[id.0 as usize]);
+            Row { spec: *spec, stats: TaskStats { worst_jitter: measured.max(stats.worst_jitter), ..*stats } }
         }));
         Summary {
             policy: engine.policy().name(),
@@ -888,39 +874,15 @@ pub struct Percentiles {
     pub kept: usize,
 }
 
-/// One task's line of the table.
+/// One task's line of the table: its spec and what the engine counted, with the worst
+/// release jitter as measured where each job's first instruction ran (which includes
+/// the switch into it; the engine's own figure stops at the dispatch).
 #[derive(Debug, Clone)]
 pub struct Row {
     /// The task.
-    pub name: &'static str,
-    /// Its period, relative deadline and WCET (ns).
-    pub period: Nanos,
-    /// Relative deadline (ns).
-    pub deadline: Nanos,
-    /// WCET budget (ns).
-    pub wcet: Nanos,
-    /// Jobs released (a release that found the previous job unfinished counts, as
-    /// `skipped` too; a shed one does not).
-    pub releases: u64,
-    /// Jobs finished.
-    pub completions: u64,
-    /// Deadlines missed.
-    pub misses: u64,
-    /// Jobs stopped at their budget.
-    pub overruns: u64,
-    /// Releases shed under overload.
-    pub shed: u64,
-    /// Releases that found the previous job unfinished.
-    pub skipped: u64,
-    /// Sporadic releases asked for before the minimum inter-arrival time, and so
-    /// deferred to it; and requests that folded into one already deferred.
-    pub deferred: u64,
-    /// See `deferred`.
-    pub coalesced: u64,
-    /// Worst response time, release to finish (ns).
-    pub worst_response: Nanos,
-    /// Worst release jitter, release to the job's first dispatch (ns).
-    pub worst_jitter: Nanos,
+    pub spec: TaskSpec,
+    /// Its releases, completions, misses, overruns, sheds, worst response and jitter.
+    pub stats: TaskStats,
 }
 
 /// What a run did: a line per task, and the scheduler's measured costs.
@@ -952,12 +914,12 @@ pub struct Summary {
 impl Summary {
     /// Deadline misses over every task.
     pub fn misses(&self) -> u64 {
-        self.rows.iter().map(|r| r.misses).sum()
+        self.rows.iter().map(|r| r.stats.misses).sum()
     }
 
     /// The row of task `name`.
     pub fn row(&self, name: &str) -> Option<&Row> {
-        self.rows.iter().find(|r| r.name == name)
+        self.rows.iter().find(|r| r.spec.name == name)
     }
 }
 
@@ -990,16 +952,16 @@ impl fmt::Display for Summary {
             writeln!(
                 f,
                 "[rt] {:<12} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6} {:>7} {:>12} {:>12}",
-                r.name,
-                Text::of(DisplayDuration(r.period)).as_str(),
-                r.releases,
-                r.completions,
-                r.misses,
-                r.overruns,
-                r.shed,
-                r.skipped,
-                Text::of(DisplayDuration(r.worst_response)).as_str(),
-                Text::of(DisplayDuration(r.worst_jitter)).as_str(),
+                r.spec.name,
+                Text::of(DisplayDuration(r.spec.period.as_nanos() as Nanos)).as_str(),
+                r.stats.releases,
+                r.stats.completions,
+                r.stats.misses,
+                r.stats.overruns,
+                r.stats.shed,
+                r.stats.skipped,
+                Text::of(DisplayDuration(r.stats.worst_response)).as_str(),
+                Text::of(DisplayDuration(r.stats.worst_jitter)).as_str(),
             )?;
         }
         write!(f, "[rt] total misses {}", self.misses())?;

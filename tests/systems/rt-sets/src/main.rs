@@ -137,19 +137,20 @@ impl fmt::Display for Problem {
 fn print(run: &str, summary: &Summary) {
     println!("{summary}");
     for r in &summary.rows {
+        let (name, s) = (r.spec.name, &r.stats);
         println!(
             "rt-sets: {run} {} releases={} completions={} misses={} overruns={} shed={} skipped={} deferred={} \
              coalesced={} worst_response_ns={}",
-            r.name,
-            r.releases,
-            r.completions,
-            r.misses,
-            r.overruns,
-            r.shed,
-            r.skipped,
-            r.deferred,
-            r.coalesced,
-            r.worst_response
+            name,
+            s.releases,
+            s.completions,
+            s.misses,
+            s.overruns,
+            s.shed,
+            s.skipped,
+            s.deferred,
+            s.coalesced,
+            s.worst_response
         );
     }
 }
