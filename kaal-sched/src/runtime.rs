@@ -118,6 +118,8 @@ impl From<kaal_core::Error> for RtError {
     }
 }
 
+impl core::error::Error for RtError {}
+
 impl fmt::Display for RtError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

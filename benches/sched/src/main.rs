@@ -24,7 +24,6 @@
 
 extern crate alloc;
 
-use core::fmt;
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 
@@ -32,8 +31,8 @@ use kaal_alloc::{HeapConfig, UntypedAllocator};
 use kaal_core::thread::{ThreadConfig, Threads};
 use kaal_core::time::Instant;
 use kaal_core::{println, Notification, RootTask};
-use kaal_dev::{Broker, BrokerError, DeviceId};
-use kaal_sched::runtime::{Env, Percentiles, RtConfig, RtError, RtScheduler, RtTimer, Work};
+use kaal_dev::{Broker, DeviceId};
+use kaal_sched::runtime::{Env, Percentiles, RtConfig, RtScheduler, RtTimer, Work};
 use kaal_sched::{Criticality, Dispatcher, Edf, Engine, Event, Stop, TaskId, TaskSpec};
 
 kaal_core::root_task!(main);
@@ -41,37 +40,6 @@ kaal_alloc::global_heap!(HEAP);
 
 const PLAIN_SWITCHES: u64 = 2000;
 static WORK: Work = Work::new();
-
-enum Problem {
-    Kernel(kaal_core::Error),
-    Broker(BrokerError),
-    Rt(RtError),
-}
-
-impl From<kaal_core::Error> for Problem {
-    fn from(e: kaal_core::Error) -> Self {
-        Problem::Kernel(e)
-    }
-}
-impl From<BrokerError> for Problem {
-    fn from(e: BrokerError) -> Self {
-        Problem::Broker(e)
-    }
-}
-impl From<RtError> for Problem {
-    fn from(e: RtError) -> Self {
-        Problem::Rt(e)
-    }
-}
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Problem::Kernel(e) => e.fmt(f),
-            Problem::Broker(e) => e.fmt(f),
-            Problem::Rt(e) => e.fmt(f),
-        }
-    }
-}
 
 fn result(name: &str, what: &str, iterations: u64, cycles: u64) {
     println!("BENCH result name={name} what=\"{what}\" iterations={iterations} cycles={cycles}");
@@ -106,10 +74,10 @@ impl Dispatcher for Null {
 
 /// Two tasks released together every millisecond, each job taking 50 us: the cost of
 /// `on_complete` (one job ends, the other is dispatched, or the processor idles).
-fn engine_alone() -> Result<(), Problem> {
+fn engine_alone() -> Result<(), alloc::boxed::Box<dyn core::error::Error>> {
     let (t, c) = (Duration::from_millis(1), Duration::from_micros(100));
     let tasks = [spec("first", t, Duration::from_micros(500), c), spec("second", t, t, c)];
-    let mut engine = Engine::new(Edf, &tasks).map_err(|e| Problem::Rt(RtError::Refused(e)))?;
+    let mut engine = Engine::new(Edf, &tasks)?;
     let mut null = Null;
     let mut next = engine.start(0, &mut null);
     let (mut now, mut sum, mut count) = (0u64, 0u64, 0u64);
@@ -132,7 +100,7 @@ fn engine_alone() -> Result<(), Problem> {
     Ok(())
 }
 
-fn main(rt: RootTask) -> Result<(), Problem> {
+fn main(rt: RootTask) -> Result<(), alloc::boxed::Box<dyn core::error::Error>> {
     let RootTask { cspace, mut vspace, untypeds, io_port, irq_control, .. } = rt;
     let mut memory = UntypedAllocator::new(untypeds, cspace);
     let heap = memory.sub_allocator(24, 32)?;

@@ -15,15 +15,14 @@
 
 extern crate alloc;
 
-use core::fmt;
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 
 use kaal_alloc::{HeapConfig, UntypedAllocator};
 use kaal_core::thread::{ThreadConfig, Threads};
 use kaal_core::{println, RootTask};
-use kaal_dev::{Broker, BrokerError, DeviceId};
-use kaal_sched::runtime::{Env, RtError, RtScheduler, RtTimer, Work};
+use kaal_dev::{Broker, DeviceId};
+use kaal_sched::runtime::{Env, RtScheduler, RtTimer, Work};
 use kaal_sched::{rt_task, Edf};
 
 kaal_core::root_task!(main);
@@ -62,39 +61,7 @@ fn logger() {
     }
 }
 
-/// What can stop the gateway.
-enum Problem {
-    Kernel(kaal_core::Error),
-    Broker(BrokerError),
-    Rt(RtError),
-}
-
-impl From<kaal_core::Error> for Problem {
-    fn from(e: kaal_core::Error) -> Self {
-        Problem::Kernel(e)
-    }
-}
-impl From<BrokerError> for Problem {
-    fn from(e: BrokerError) -> Self {
-        Problem::Broker(e)
-    }
-}
-impl From<RtError> for Problem {
-    fn from(e: RtError) -> Self {
-        Problem::Rt(e)
-    }
-}
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Problem::Kernel(e) => e.fmt(f),
-            Problem::Broker(e) => e.fmt(f),
-            Problem::Rt(e) => e.fmt(f),
-        }
-    }
-}
-
-fn main(rt: RootTask) -> Result<(), Problem> {
+fn main(rt: RootTask) -> Result<(), alloc::boxed::Box<dyn core::error::Error>> {
     let RootTask { cspace, mut vspace, untypeds, io_port, irq_control, .. } = rt;
     let mut memory = UntypedAllocator::new(untypeds, cspace);
     let heap = memory.sub_allocator(24, 32)?;
