@@ -69,6 +69,17 @@ impl core::fmt::Display for RealtimeError {
     }
 }
 
+/// What the scheduler is started from.
+struct Start<'a> {
+    plan: &'static BootPlan,
+    rt: &'static RealtimePlan,
+    timer: RtTimer,
+    notifications: &'a [Notification],
+    supervisor: &'a Supervisor,
+    memory: &'a mut UntypedAllocator,
+    vspace: &'a VSpace,
+}
+
 /// Starts the scheduler over the plan's real-time components (already spawned and
 /// waiting for their first release). `notifications` are the plan's.
 pub fn start(
@@ -80,29 +91,17 @@ pub fn start(
     memory: &mut UntypedAllocator,
     vspace: &VSpace,
 ) -> Result<Realtime, RealtimeError> {
+    let from = Start { plan, rt, timer, notifications, supervisor, memory, vspace };
     match rt.policy {
-        "edf" => start_with(Edf, plan, rt, timer, notifications, supervisor, memory, vspace),
-        "rate-monotonic" => {
-            start_with(FixedPriority::rate_monotonic(), plan, rt, timer, notifications, supervisor, memory, vspace)
-        }
-        "deadline-monotonic" => {
-            start_with(FixedPriority::deadline_monotonic(), plan, rt, timer, notifications, supervisor, memory, vspace)
-        }
+        "edf" => start_with(Edf, from),
+        "rate-monotonic" => start_with(FixedPriority::rate_monotonic(), from),
+        "deadline-monotonic" => start_with(FixedPriority::deadline_monotonic(), from),
         other => Err(RealtimeError::Policy(other)),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn start_with<S: Scheduler + Send + 'static>(
-    policy: S,
-    plan: &'static BootPlan,
-    rt: &'static RealtimePlan,
-    timer: RtTimer,
-    notifications: &[Notification],
-    supervisor: &Supervisor,
-    memory: &mut UntypedAllocator,
-    vspace: &VSpace,
-) -> Result<Realtime, RealtimeError> {
+fn start_with<S: Scheduler + Send + 'static>(policy: S, from: Start<'_>) -> Result<Realtime, RealtimeError> {
+    let Start { plan, rt, timer, notifications, supervisor, memory, vspace } = from;
     let name = policy.name();
     let config = RtConfig {
         task_priority: rt.priority,
