@@ -35,6 +35,35 @@ use crate::ipc::{Client, Message};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Instant(u64);
 
+/// A conversion factor between two counts (timer ticks per TSC cycle, nanoseconds per
+/// cycle), as 32.32 fixed point: converting is then a multiplication and a shift. A
+/// 128-bit division is a library call of a few hundred instructions, too much for a
+/// scheduler's every decision (kaal-sched, the one-shot timers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate(u64);
+
+impl Rate {
+    /// `num / den`, rounded up (`den` 0 is taken as 1).
+    pub fn ceil(num: u64, den: u64) -> Rate {
+        Rate(((num as u128) << 32).div_ceil(den.max(1) as u128).min(u64::MAX as u128) as u64)
+    }
+
+    /// `num / den`, rounded down (`den` 0 is taken as 1).
+    pub fn floor(num: u64, den: u64) -> Rate {
+        Rate((((num as u128) << 32) / den.max(1) as u128).min(u64::MAX as u128) as u64)
+    }
+
+    /// `count` converted, rounded up (a deadline set with it is never early).
+    pub fn up(self, count: u64) -> u64 {
+        ((count as u128 * self.0 as u128 + u32::MAX as u128) >> 32).min(u64::MAX as u128) as u64
+    }
+
+    /// `count` converted, rounded down.
+    pub fn down(self, count: u64) -> u64 {
+        ((count as u128 * self.0 as u128) >> 32).min(u64::MAX as u128) as u64
+    }
+}
+
 /// The counter's rate; without one (the kernel did not report it), time cannot be
 /// measured, and durations come out as zero.
 fn hz() -> u64 {
@@ -187,6 +216,19 @@ impl Timer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates_round_as_asked() {
+        // 100 MHz HPET ticks per 1 GHz cycle: 0.1.
+        let ticks = Rate::ceil(100_000_000, 1_000_000_000);
+        assert_eq!(ticks.up(1_000_000_000), 100_000_001, "rounded up: a tick late, never early");
+        assert_eq!(ticks.up(1), 1, "never rounds a deadline down to nothing");
+        let ns = Rate::floor(1_000_000_000, 999_000_000);
+        assert_eq!(ns.down(999_000_000), 999_999_999, "rounded down, a shade under a second");
+        assert_eq!(Rate::ceil(999_000_000, 1_000_000_000).up(1_000_000_000), 999_000_001);
+        assert_eq!(Rate::ceil(5, 0).up(1), 5, "a zero denominator is taken as 1");
+        assert_eq!(Rate::ceil(u64::MAX, 1).up(u64::MAX), u64::MAX, "saturates");
+    }
 
     #[test]
     fn counter_cycles_and_durations_convert_both_ways() {

@@ -15,7 +15,7 @@
 use kaal_alloc::UntypedAllocator;
 use kaal_core::device::{IoPortRange, Irq};
 use kaal_core::mmio::MmioRegion;
-use kaal_core::time::Instant;
+use kaal_core::time::{Instant, Rate};
 use kaal_core::vspace::VSpace;
 
 use crate::broker::{Broker, BrokerError, IrqDelivery};
@@ -66,29 +66,18 @@ impl core::fmt::Debug for OneShot {
     }
 }
 
-/// Timer ticks per TSC cycle are kept as 32.32 fixed point, so arming is a
-/// multiplication and a shift (a 128-bit division is a library call of a few hundred
-/// instructions, on the path of every scheduling decision).
+/// Timer ticks per TSC cycle are a [`Rate`], so arming is a multiplication and a shift
+/// (it is on the path of every scheduling decision).
 enum Kind {
     Pit {
         ports: IoPortRange,
-        ticks_per_cycle: u64,
+        ticks_per_cycle: Rate,
     },
     /// Ticks per cycle measured at start.
     Hpet {
         regs: MmioRegion,
-        ticks_per_cycle: u64,
+        ticks_per_cycle: Rate,
     },
-}
-
-/// `ticks` per `cycles` as 32.32 fixed point, rounded up.
-fn per_cycle(ticks: u64, cycles: u64) -> u64 {
-    ((ticks as u128) << 32).div_ceil(cycles.max(1) as u128).min(u64::MAX as u128) as u64
-}
-
-/// `cycles` in ticks at `ticks_per_cycle` (32.32), rounded up.
-fn ticks_for(cycles: u64, ticks_per_cycle: u64) -> u64 {
-    ((cycles as u128 * ticks_per_cycle as u128 + u32::MAX as u128) >> 32).min(u64::MAX as u128) as u64
 }
 
 /// How long the service measures the HPET against the time-stamp counter, in
@@ -100,7 +89,7 @@ impl OneShot {
     pub fn new(id: DeviceId, ports: Option<IoPortRange>, mmio: Option<MmioRegion>) -> Result<OneShot, Unusable> {
         let unusable = |why| Unusable { device: if id == DeviceId::Hpet { "hpet" } else { "pit" }, why };
         if id != DeviceId::Hpet {
-            let ticks_per_cycle = per_cycle(PIT_HZ, kaal_core::arch::tsc_hz().unwrap_or(1_000_000_000));
+            let ticks_per_cycle = Rate::ceil(PIT_HZ, kaal_core::arch::tsc_hz().unwrap_or(1_000_000_000));
             return ports
                 .map(|ports| OneShot { kind: Kind::Pit { ports, ticks_per_cycle } })
                 .ok_or(unusable("it has no I/O ports"));
@@ -143,7 +132,7 @@ impl OneShot {
         if cycles == 0 {
             return Err(unusable("the time-stamp counter did not advance while the HPET counted"));
         }
-        Ok(OneShot { kind: Kind::Hpet { regs, ticks_per_cycle: per_cycle(ticks, cycles) } })
+        Ok(OneShot { kind: Kind::Hpet { regs, ticks_per_cycle: Rate::ceil(ticks, cycles) } })
     }
 
     /// Starts a one-shot of `cycles` TSC cycles, replacing any pending one; `false` if
@@ -152,7 +141,7 @@ impl OneShot {
     pub fn arm(&mut self, cycles: u64) -> bool {
         match &mut self.kind {
             Kind::Pit { ports, ticks_per_cycle } => {
-                let ticks = ticks_for(cycles, *ticks_per_cycle).clamp(1, 0xffff) as u16;
+                let ticks = ticks_per_cycle.up(cycles).clamp(1, 0xffff) as u16;
                 // Port errors cannot happen: the range is the PIT's, checked when it was claimed.
                 let _ = ports.write8(3, ONE_SHOT_CHANNEL0);
                 let _ = ports.write8(0, ticks as u8);
@@ -160,7 +149,7 @@ impl OneShot {
                 true
             }
             Kind::Hpet { regs, ticks_per_cycle } => {
-                let ticks = ticks_for(cycles, *ticks_per_cycle).max(1);
+                let ticks = ticks_per_cycle.up(cycles).max(1);
                 // Register errors cannot happen: the offsets are inside the claimed page.
                 let now: u64 = regs.read(hpet::COUNTER).unwrap_or(0);
                 let at = now.saturating_add(ticks);

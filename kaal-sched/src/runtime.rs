@@ -44,7 +44,7 @@ use kaal_alloc::UntypedAllocator;
 use kaal_core::device::Irq;
 use kaal_core::supervisor::ComponentControl;
 use kaal_core::thread::{JoinHandle, ThreadConfig, Threads};
-use kaal_core::time::Instant;
+use kaal_core::time::{Instant, Rate};
 use kaal_core::vspace::VSpace;
 use kaal_core::{Badge, Notification, Rights};
 use kaal_dev::broker::IrqDelivery;
@@ -688,16 +688,12 @@ impl Stamps {
 }
 
 /// Nanoseconds since the run began, by the time-stamp counter (reports say "released
-/// at 2.5 ms" from the run's start).
-///
-/// Conversions are a 64x64-bit multiplication and a shift by factors computed once: a
-/// 128-bit division (a library call of a few hundred instructions) on every event
-/// would be a good part of the scheduler's cost.
+/// at 2.5 ms" from the run's start). Conversions go through [`Rate`]s computed once: a
+/// multiplication and a shift per event, not a 128-bit division.
 #[derive(Clone, Copy)]
 struct Clock {
-    /// Nanoseconds per cycle, and cycles per nanosecond, as 32.32 fixed point.
-    ns_per_cycle: u64,
-    cycles_per_ns: u64,
+    ns_per_cycle: Rate,
+    cycles_per_ns: Rate,
     origin: u64,
 }
 
@@ -705,8 +701,8 @@ impl Clock {
     fn new() -> Self {
         let hz = kaal_core::arch::tsc_hz().unwrap_or(1_000_000_000).max(1);
         Self {
-            ns_per_cycle: ((1_000_000_000u128 << 32) / hz as u128) as u64,
-            cycles_per_ns: ((hz as u128) << 32).div_ceil(1_000_000_000) as u64,
+            ns_per_cycle: Rate::floor(1_000_000_000, hz),
+            cycles_per_ns: Rate::ceil(hz, 1_000_000_000),
             origin: Instant::now().as_cycles(),
         }
     }
@@ -717,12 +713,12 @@ impl Clock {
 
     /// A span of `cycles`, in nanoseconds.
     fn nanos(&self, cycles: u64) -> Nanos {
-        ((cycles as u128 * self.ns_per_cycle as u128) >> 32) as Nanos
+        self.ns_per_cycle.down(cycles)
     }
 
     /// A span of `nanos`, in cycles (rounded up, so a timer set with it is never early).
     fn cycles_for(&self, nanos: Nanos) -> u64 {
-        ((nanos as u128 * self.cycles_per_ns as u128 + u32::MAX as u128) >> 32) as u64
+        self.cycles_per_ns.up(nanos)
     }
 
     /// The counter's value at `at` (ns since the run began).
