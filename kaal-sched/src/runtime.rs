@@ -184,7 +184,11 @@ impl RtTimer {
         let delivery = IrqDelivery::Shared { notification: &events, badge };
         let (timer, irq) =
             OneShot::claim(broker, id, "kaal-sched", delivery, memory, vspace).map_err(RtError::Timer)?;
-        Ok(RtTimer { source: TimerSource::Own { timer, irq }, events, pending: Box::leak(Box::new(AtomicU32::new(0))) })
+        Ok(RtTimer::new(TimerSource::Own { timer, irq }, events))
+    }
+
+    fn new(source: TimerSource, events: Notification) -> RtTimer {
+        RtTimer { source, events, pending: Box::leak(Box::new(AtomicU32::new(0))) }
     }
 
     /// Deadlines through the system's time service instead (when it holds the machine's
@@ -199,11 +203,7 @@ impl RtTimer {
         let badge = Badge::new(TIMER_BIT).expect("fits every kernel's badge");
         let signal = memory.cspace().mint(&events, Rights::WRITE, badge)?;
         let target = timer.register(&signal)?;
-        Ok(RtTimer {
-            source: TimerSource::Service { timer, target },
-            events,
-            pending: Box::leak(Box::new(AtomicU32::new(0))),
-        })
+        Ok(RtTimer::new(TimerSource::Service { timer, target }, events))
     }
 
     /// A handle that ends a run early (from another thread), as if its time were up.
@@ -425,7 +425,7 @@ impl<S: Scheduler + Send + 'static> RtScheduler<S> {
         let stamps: &'static Stamps = Box::leak(Box::new(Stamps::new()));
         let mut tasks = Vec::with_capacity(specs.len());
         for (i, kind) in kinds.into_iter().enumerate() {
-            match kind {
+            let (release, control) = match kind {
                 Kind::Thread(mut body) => {
                     let release: Notification = memory.allocate()?;
                     let mut gate = ReleaseGate::new(memory.cspace().copy(&release, Rights::ALL)?);
@@ -448,14 +448,11 @@ impl<S: Scheduler + Send + 'static> RtScheduler<S> {
                             done.signal();
                         }
                     })?;
-                    let releases = Releases::new(&release, memory)?;
-                    tasks.push(TaskThread { releases, control: Control::Thread(thread), stamped: true });
+                    (release, Control::Thread(thread))
                 }
-                Kind::Component { release, control } => {
-                    let releases = Releases::new(&release, memory)?;
-                    tasks.push(TaskThread { releases, control: Control::Component(control), stamped: false });
-                }
-            }
+                Kind::Component { release, control } => (release, Control::Component(control)),
+            };
+            tasks.push(TaskThread { releases: Releases::new(&release, memory)?, control });
         }
 
         let (reports, print) = Reports::new(memory)?;
@@ -594,8 +591,14 @@ impl<S: Scheduler> Ready<'_, S> {
 struct TaskThread {
     releases: Releases,
     control: Control,
-    /// Its thread stamps each job's start and end (components do not).
-    stamped: bool,
+}
+
+impl TaskThread {
+    /// Whether its thread stamps each job's start and end (the scheduler's own task
+    /// threads do; components cannot, they share no memory with it).
+    fn stamped(&self) -> bool {
+        matches!(self.control, Control::Thread(_))
+    }
 }
 
 /// The scheduler's end of a task's releases: its notification badged
@@ -787,7 +790,7 @@ impl Dispatcher for Glue<'_> {
             }
             Event::Completed { task, .. } => {
                 let i = task.0 as usize;
-                if !self.tasks.get(i).is_some_and(|t| t.stamped) {
+                if !self.tasks.get(i).is_some_and(TaskThread::stamped) {
                     // A component: its jobs' first instructions are not seen from here.
                     self.last_end = None;
                     return;
