@@ -252,6 +252,40 @@ impl Component {
         Ok(unsafe { MmioRegion::from_mapping(info.vaddr, info.paddr, info.size as usize) })
     }
 
+    /// The RAM budget granted as `name` ([`crate::supervisor::Grant::untyped`]), for a
+    /// component that makes kernel objects itself (give it to `kaal-alloc`'s
+    /// `UntypedAllocator` with [`Self::cspace`]'s slots).
+    pub fn untyped(&mut self, name: &str) -> Result<crate::untyped::Untyped> {
+        let (slot, _, data) = self.take(name, &[CapKind::Untyped], "untyped memory")?;
+        let size_bits = (data & 0xff) as u8;
+        if !(12..64).contains(&size_bits) {
+            return Err(Error::InvalidSize { what: "granted untyped (bits)", value: size_bits as u64, limit: 63 });
+        }
+        let device = data & 0x100 != 0;
+        let paddr = data & !0x1ff;
+        // SAFETY: the supervisor copied an untyped of `2^size_bits` bytes at `paddr`
+        // (recorded in the block) with nothing retyped from it into this slot, gave up
+        // its own handle, and `take` hands it out once.
+        Ok(unsafe { crate::untyped::Untyped::from_raw(slot, paddr, size_bits, device) })
+    }
+
+    /// The ASID pool, for a manager component (`ComponentConfig::manager`).
+    pub fn asid_pool(&mut self) -> Result<crate::cap::AsidPool> {
+        let (slot, _, _) = self.take(crate::supervisor::MANAGER_ASID_POOL, &[CapKind::AsidPool], "an ASID pool")?;
+        // SAFETY: the supervisor placed the ASID pool in this slot; handed out once.
+        Ok(unsafe { Cap::from_cptr(slot) })
+    }
+
+    /// The component's own address space, for a manager component: to map pages here
+    /// (its processes' memory, seen from the manager) beside what the supervisor mapped.
+    /// Addresses the supervisor used (program, heap, regions, stack) are refused by the
+    /// kernel on seL4 5.0.0; keep to [`kaal_abi::startup::MANAGER_WINDOW`].
+    pub fn own_vspace(&mut self) -> Result<crate::vspace::VSpace> {
+        let (slot, _, _) = self.take(crate::supervisor::MANAGER_VSPACE, &[CapKind::VSpace], "an address space")?;
+        // SAFETY: the supervisor placed a copy of this component's own PML4 here.
+        Ok(crate::vspace::VSpace::own(unsafe { Cap::from_cptr(slot) }))
+    }
+
     /// What the kernel says is in each occupied slot of this component's CNode below
     /// the first free slot, as `(slot, kind)`: a way to see (and test) that it holds
     /// exactly its grants. Only a debug kernel can say (`seL4_DebugCapIdentify`); on a

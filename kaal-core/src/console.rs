@@ -67,6 +67,12 @@ pub fn _print(args: fmt::Arguments<'_>) {
     line.flush();
 }
 
+/// Writes `bytes` to the console as they are (no line-ending translation): for a
+/// component that is a terminal's driver, such as the Linux personality's tty.
+pub fn write(bytes: &[u8]) {
+    write_bytes(bytes)
+}
+
 /// Writes raw bytes to the console.
 pub(crate) fn write_bytes(bytes: &[u8]) {
     if crate::runtime::is_component() {

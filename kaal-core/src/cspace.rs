@@ -12,11 +12,13 @@ use crate::sys;
 
 /// Slots in the root CNode, from the kernel config.
 pub const ROOT_SLOTS: usize = 1 << sys::config::CONFIG_ROOT_CNODE_SIZE_BITS;
-/// Slots of the root CNode that [`CSpace`] hands out: all of them, up to 16384. A
-/// `CSpace` is a bitmap that lives on the stack and is split into sub-allocators, so its
-/// size must not follow the CNode's: seL4 16.0.0's X64_verified configuration has 2^19
-/// slots, which would make each `CSpace` 64 KiB and overflow the root task's stack.
-pub const TRACKED_SLOTS: usize = if ROOT_SLOTS < 1 << 14 { ROOT_SLOTS } else { 1 << 14 };
+/// Slots of a CNode that [`CSpace`] hands out: up to 16384 (2 KiB of bitmap), in the
+/// root CNode (which has 4096 by default) or in a process manager's (see
+/// [`crate::supervisor::MAX_MANAGER_CNODE_BITS`]). A `CSpace` is a bitmap that lives on
+/// the stack and is split into sub-allocators, so its size must not follow the CNode's:
+/// seL4 16.0.0's X64_verified configuration has 2^19 slots, which would make each
+/// `CSpace` 64 KiB and overflow the root task's stack.
+pub const TRACKED_SLOTS: usize = 1 << 14;
 /// Bits to resolve a slot of the root CNode: its guard makes every CPtr a full word.
 pub(crate) const ROOT_DEPTH: u8 = sys::seL4_WordBits as u8;
 

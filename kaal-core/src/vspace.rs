@@ -258,6 +258,13 @@ impl VSpace {
         }
     }
 
+    /// The calling component's own address space (a manager component's grant). Its
+    /// mapping table (seL4 16.0.0) starts empty: the component maps only above
+    /// [`kaal_abi::startup::MANAGER_WINDOW`], where the supervisor mapped nothing.
+    pub(crate) fn own(root: Cap<cap_type::Pml4>) -> Self {
+        Self { root, space: ROOT_SPACE, current: true, paging_structures: 0 }
+    }
+
     /// A new, empty address space: assigns `pml4` an ASID from `asid_pool`.
     pub fn new(pml4: Cap<cap_type::Pml4>, asid_pool: &AsidPool) -> Result<Self, Rejected<Cap<cap_type::Pml4>>> {
         // SAFETY: assigning an ASID to a fresh PML4 affects no existing mapping.
@@ -576,6 +583,13 @@ impl<S: PageSize> Frame<S, Ram> {
 impl<S: PageSize, K: Copyable> Frame<S, K> {
     /// A second capability to the same frame, to map it into another address space.
     pub fn copy(&self, cspace: &mut CSpace) -> Result<Frame<S, K>> {
+        Ok(Frame { cap: cspace.copy(&self.cap, Rights::ALL)?, paddr: self.paddr, _kind: PhantomData })
+    }
+}
+
+impl<S: PageSize, A: Access> MappedFrame<S, Shared, A> {
+    /// A second capability to this shared frame, unmapped, to map it elsewhere too.
+    pub(crate) fn copy_cap(&self, cspace: &mut CSpace) -> Result<Frame<S, Shared>> {
         Ok(Frame { cap: cspace.copy(&self.cap, Rights::ALL)?, paddr: self.paddr, _kind: PhantomData })
     }
 }

@@ -28,6 +28,9 @@
 //! * [`net`]: `TcpListener`, `TcpStream`, `UdpSocket`, `SocketAddrV4` and `poll`, as
 //!   `std::net` has them, over the network server.
 //! * [`netproto`]: the wire protocol between a socket client and the network server.
+//! * [`linux`]: the host-testable parts of a Linux personality for static x86_64 Linux
+//!   binaries: ELF planning, `syscall` patching, the initial stack, the syscall ABI's
+//!   numbers and structs, and signal frames.
 //!
 //! A component sees only what its `mounts` grant: paths are resolved by the server in
 //! the component's own view, where `..` stops at `/` and symbolic links are followed in
@@ -54,6 +57,7 @@ extern crate alloc;
 
 pub mod fs;
 pub mod io;
+pub mod linux;
 pub mod net;
 pub mod netproto;
 pub mod proto;

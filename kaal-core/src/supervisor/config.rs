@@ -26,6 +26,12 @@ pub struct ComponentConfig<'a> {
     /// What the component is given.
     #[builder(default)]
     pub grants: &'a [Grant<'a>],
+    /// It builds processes of its own (a personality server): it is also given its own
+    /// address space (grant [`super::MANAGER_VSPACE`], to map its processes' pages into its own
+    /// view) and the ASID pool (grant [`super::MANAGER_ASID_POOL`]). Give it RAM with
+    /// [`Grant::untyped`].
+    #[builder(default)]
+    pub manager: bool,
     /// Its CPU budget on an MCS kernel (see [`crate::sched`]); nothing to set elsewhere.
     #[builder(default)]
     pub scheduling: crate::sched::Scheduling,

@@ -7,12 +7,13 @@
 
 use kaal_abi::startup::{self, slots, CapKind, RegionInfo, StartupBlock};
 
-use crate::cap::{Badge, CNode, CPtr, Notification, Rights};
+use crate::cap::{AsidPool, Badge, CNode, CPtr, Notification, Rights};
 use crate::device::{InterruptLine, IoPortRange, Irq};
 use crate::error::{Error, Result};
 use crate::ipc::{Client, Server};
 use crate::shared::SharedRegion;
 use crate::sys;
+use crate::untyped::Untyped;
 use crate::vspace::{CacheAttr, Device, Frame, ObjectAllocator, ReadOnly, ReadWrite, Small, VSpace, PAGE_SIZE};
 
 /// A capability or region a component is given, under a name it looks it up by.
@@ -89,6 +90,26 @@ impl<'a> Grant<'a> {
     pub fn irq_events(name: &'a str, irq: &Irq) -> Self {
         let badge = irq.badge().value();
         Self::cap(name, CapKind::NotificationWait, irq.notification().cptr(), Rights::READ, None, badge)
+    }
+
+    /// A budget of RAM for a component that makes kernel objects itself (a process
+    /// manager such as kaal-posix's Linux personality). The root task's handle is
+    /// consumed: only the component retypes this memory from now on. The component
+    /// learns the block's physical address and size (`Component::untyped`).
+    pub fn untyped(name: &'a str, untyped: Untyped) -> Self {
+        // An untyped is aligned to its size, and a granted one is at least a page, so
+        // the low bits are free: the size in bits 0-7, "device memory" in bit 8.
+        let data = untyped.paddr() | untyped.size_bits() as u64 | (untyped.is_device() as u64) << 8;
+        // The copy placed in the component is the only one anyone retypes from.
+        let cptr = untyped.into_cptr();
+        Self::cap(name, CapKind::Untyped, cptr, Rights::ALL, None, data)
+    }
+
+    /// The right to give new address spaces an ASID from `pool` (for a process manager).
+    /// The pool is shared with whoever else holds it; each address space uses one of its
+    /// 1,024 ASIDs.
+    pub fn asid_pool(name: &'a str, pool: &AsidPool) -> Self {
+        Self::cap(name, CapKind::AsidPool, pool.cptr(), Rights::ALL, None, 0)
     }
 
     /// A shared region.
@@ -256,7 +277,7 @@ pub(super) fn check_region_room(vaddr: u64, size: u64) -> Result<()> {
 /// The `seL4_CapData_t` guard that makes a CNode of `bits` slots resolve a full word
 /// (seL4 5.0.0's tagged capability data).
 #[cfg(kaal_sel4 = "5")]
-pub(super) fn guard_data(bits: u8) -> u64 {
+pub(crate) fn guard_data(bits: u8) -> u64 {
     let guard_size = sys::seL4_WordBits - bits as u64;
     (sys::seL4_CapData_Guard << sys::Guard_CapDataType_SHIFT) | (guard_size << sys::Guard_GuardSize_SHIFT)
 }
@@ -264,7 +285,7 @@ pub(super) fn guard_data(bits: u8) -> u64 {
 /// The guard that makes a CNode of `bits` slots resolve a full word (seL4 16.0.0's
 /// `seL4_CNode_CapData`: a guard of zeros, `64 - bits` long).
 #[cfg(kaal_sel4 = "16")]
-pub(super) fn guard_data(bits: u8) -> u64 {
+pub(crate) fn guard_data(bits: u8) -> u64 {
     let guard_size = sys::seL4_WordBits - bits as u64;
     guard_size << sys::seL4_CNode_CapData_guardSize_SHIFT
 }

@@ -28,7 +28,7 @@ mod loader;
 use core::fmt;
 
 use kaal_abi::exit::ExitStatus;
-use kaal_abi::startup::{self, labels, slots, StartupBlock};
+use kaal_abi::startup::{self, labels, slots, CapKind, StartupBlock};
 
 pub use config::ComponentConfig;
 pub use fault::Fault;
@@ -109,6 +109,16 @@ struct Component {
     _cnode: CNode,
 }
 
+/// The grant a manager component (`ComponentConfig::manager`) finds its own address
+/// space under.
+pub const MANAGER_VSPACE: &str = "vspace";
+pub(crate) use grant::guard_data;
+/// The grant a manager component finds the ASID pool under.
+pub const MANAGER_ASID_POOL: &str = "asid-pool";
+/// The largest CNode a manager component may have (2^14 slots, what
+/// [`crate::cspace::CSpace`] tracks): each page it maps into a process takes two slots.
+pub const MAX_MANAGER_CNODE_BITS: u8 = 14;
+
 /// Builds components and handles their faults and exits.
 pub struct Supervisor {
     endpoint: Endpoint,
@@ -184,11 +194,12 @@ impl Supervisor {
     pub fn spawn(&mut self, alloc: &mut impl ObjectAllocator, config: ComponentConfig<'_>) -> Result<StartupBlock> {
         let name = config.name;
         let elf = loader::parse(name, config.image)?;
-        if !(4..=12).contains(&config.cnode_bits) {
+        let cnode_limit = if config.manager { MAX_MANAGER_CNODE_BITS } else { 12 };
+        if !(4..=cnode_limit).contains(&config.cnode_bits) {
             return Err(Error::InvalidSize {
                 what: "component CNode bits",
                 value: config.cnode_bits as u64,
-                limit: 12,
+                limit: cnode_limit as u64,
             });
         }
         if config.heap_size as u64 > startup::MAX_HEAP {
@@ -320,6 +331,20 @@ impl Supervisor {
         )?;
         let target = grant::Target { name, cnode: &cnode, depth, cnode_bits: config.cnode_bits, vspace: &mut vspace };
         grant::place(config.grants, target, &mut block, alloc)?;
+        if config.manager {
+            let own = [
+                (MANAGER_VSPACE, CapKind::VSpace, vspace.cptr()),
+                (MANAGER_ASID_POOL, CapKind::AsidPool, self.asid_pool.cptr()),
+            ];
+            for (i, (grant_name, kind, cptr)) in own.into_iter().enumerate() {
+                let slot = slots::FIRST_FREE - 1 - i as u64;
+                if block.caps().any(|c| c.slot == slot) {
+                    return Err(Error::BadGrant { component: name, why: kaal_abi::startup::StartupError::SlotTaken });
+                }
+                grant::copy_into(&cnode, slot, depth, cptr, Rights::ALL, None)?;
+                block.add_cap(grant_name, slot, kind, 0).map_err(|why| Error::BadGrant { component: name, why })?;
+            }
+        }
 
         // The start-up block, read-only.
         let mut page = [0u8; startup::ENCODED_LEN];

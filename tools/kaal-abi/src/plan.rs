@@ -44,6 +44,8 @@ pub mod parts {
     pub const DMA: &str = "dma";
     /// A built-in service's configuration text, read-only (a whole name).
     pub const CONFIG: &str = "config";
+    /// A process manager's RAM (`Source::Memory`).
+    pub const MEMORY: &str = "memory";
     /// A real-time component's release notification: it waits here for each job (a
     /// whole name; see [`super::RealtimePlan`]).
     pub const RT_RELEASE: &str = "rt:release";
@@ -93,6 +95,9 @@ pub enum Source {
     /// A read-only page (or pages) holding this text, NUL-padded: configuration the
     /// tool wrote for a built-in service.
     Text(&'static str),
+    /// `2^bits` bytes of RAM as one untyped block, for a component that builds
+    /// processes ([`ComponentPlan::manager`]).
+    Memory { bits: u8 },
 }
 
 impl Source {
@@ -158,6 +163,9 @@ pub struct ComponentPlan {
     pub overrun_fault: bool,
     /// seL4 MCS: a passive server (runs on its callers' scheduling contexts).
     pub passive: bool,
+    /// It builds processes (the Linux personality): it is also given its own address
+    /// space and the ASID pool (`kaal_core::supervisor::ComponentConfig::manager`).
+    pub manager: bool,
     pub grants: &'static [GrantPlan],
 }
 
@@ -224,6 +232,9 @@ pub struct BootPlan {
     pub time: Option<TimePlan>,
     /// The real-time scheduler, if a component is a real-time task.
     pub realtime: Option<RealtimePlan>,
+    /// The component whose exit status is the system's when it fails and nothing else
+    /// did (the Linux personality's: init's exit status).
+    pub exit_status_of: Option<&'static str>,
 }
 
 /// The real-time scheduler (kaal-sched), run by the root task over components.
@@ -287,5 +298,6 @@ impl BootPlan {
         fixed_devices: &[],
         time: None,
         realtime: None,
+        exit_status_of: None,
     };
 }

@@ -38,6 +38,9 @@ pub const LOG_RING_SIZE: u64 = 16 * 1024;
 /// The top of the component's main stack (it grows down; the page below its bottom is
 /// never mapped, so an overflow faults).
 pub const STACK_TOP: u64 = 0xf000_0000;
+/// Where a manager component (one that builds processes) maps its view of its
+/// processes' pages: from 4 GiB up, where the supervisor maps nothing.
+pub const MANAGER_WINDOW: u64 = 0x1_0000_0000;
 /// The largest heap a component can have.
 pub const MAX_HEAP: u64 = REGIONS_BASE - HEAP_BASE;
 /// The largest main stack a component can have (leaving a guard page above the log
@@ -139,6 +142,11 @@ pub enum CapKind {
     IoPort = 7,
     /// A frame.
     Frame = 8,
+    /// An ASID pool: the right to give new address spaces an ASID (a process manager's).
+    AsidPool = 9,
+    /// The component's own address space (its PML4), for a process manager that maps
+    /// its processes' pages into its own view of them.
+    VSpace = 10,
 }
 
 impl CapKind {
@@ -152,6 +160,8 @@ impl CapKind {
             6 => Self::IrqHandler,
             7 => Self::IoPort,
             8 => Self::Frame,
+            9 => Self::AsidPool,
+            10 => Self::VSpace,
             _ => return None,
         })
     }
@@ -167,6 +177,8 @@ impl CapKind {
             Self::IrqHandler => "IRQ handler",
             Self::IoPort => "I/O ports",
             Self::Frame => "frame",
+            Self::AsidPool => "ASID pool",
+            Self::VSpace => "own address space",
         }
     }
 }

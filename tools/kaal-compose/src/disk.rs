@@ -76,7 +76,7 @@ pub fn prepare(
                     disk.name, disk.line
                 ),
             )?,
-            (None, DiskSource::Directory { dir, size }) => {
+            (None, DiskSource::Directory { dir, size, packages }) => {
                 let dir = base.join(dir);
                 if !dir.is_dir() {
                     return Err(ToolError::new(
@@ -85,12 +85,95 @@ pub fn prepare(
                         format!("create it, or fix `directory`; it is relative to {file}'s directory"),
                     ));
                 }
-                make_ext2(&dir, *size, &scratch.join(format!("{}.img", disk.name)), &step, reporter)?
+                let contents = if packages.is_empty() {
+                    dir
+                } else {
+                    let stage = scratch.join(format!("{}.root", disk.name));
+                    stage_with_packages(&dir, packages, &stage, &scratch.join("debs"), &step, reporter)?;
+                    stage
+                };
+                make_ext2(&contents, *size, &scratch.join(format!("{}.img", disk.name)), &step, reporter)?
             }
         };
         attached.push(AttachedDisk { name: disk.name.clone(), path, read_only: disk.read_only, slot: disk.slot });
     }
     Ok(attached)
+}
+
+/// Copies `dir` to `stage` and unpacks the Debian `packages` over it (each downloaded
+/// once into `debs` by `apt-get download`, from the Debian archive this machine's apt
+/// uses; nothing is installed on the host).
+fn stage_with_packages(
+    dir: &Path,
+    packages: &[String],
+    stage: &Path,
+    debs: &Path,
+    step: &str,
+    reporter: &Reporter,
+) -> Result<()> {
+    if stage.exists() {
+        std::fs::remove_dir_all(stage).map_err(|e| ToolError::io(step, stage, e))?;
+    }
+    std::fs::create_dir_all(stage).map_err(|e| ToolError::io(step, stage, e))?;
+    std::fs::create_dir_all(debs).map_err(|e| ToolError::io(step, debs, e))?;
+    let mut copy = Command::new("cp");
+    copy.arg("-a").arg(dir.join(".")).arg(stage);
+    run(&mut copy, step, reporter, "check that the directory is readable and target/ writable")?;
+    for package in packages {
+        let deb = match downloaded(debs, package)? {
+            Some(deb) => deb,
+            None => {
+                let mut download = Command::new("apt-get");
+                download.current_dir(debs).args(["download", "-q", package]);
+                run(
+                    &mut download,
+                    step,
+                    reporter,
+                    &format!(
+                        "check the package name; if apt does not know it yet, run `apt-get update` \
+                         (KaaL fetches Debian packages with apt-get download: on Debian, `apt-get install apt`)"
+                    ),
+                )?;
+                downloaded(debs, package)?.ok_or_else(|| {
+                    ToolError::new(
+                        step,
+                        format!("apt-get download {package} left no {package}_*.deb in {}", debs.display()),
+                        "run `apt-get download` by hand there to see why",
+                    )
+                })?
+            }
+        };
+        let mut unpack = Command::new("dpkg-deb");
+        unpack.arg("-x").arg(&deb).arg(stage);
+        run(&mut unpack, step, reporter, "install dpkg (apt-get install dpkg), or delete the .deb to fetch it again")?;
+        reporter.info(format!("unpacked {} into disk contents {}", deb.display(), stage.display()));
+    }
+    Ok(())
+}
+
+/// The downloaded `.deb` of `package` in `debs`, if there is one.
+fn downloaded(debs: &Path, package: &str) -> Result<Option<PathBuf>> {
+    let read = std::fs::read_dir(debs).map_err(|e| ToolError::io("looking for downloaded packages", debs, e))?;
+    let prefix = format!("{package}_");
+    Ok(read.filter_map(|entry| entry.ok().map(|e| e.path())).find(|path| {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        name.starts_with(&prefix) && name.ends_with(".deb")
+    }))
+}
+
+/// Runs `cmd`; a failure is an error with its output and `fix`.
+fn run(cmd: &mut Command, step: &str, reporter: &Reporter, fix: &str) -> Result<()> {
+    reporter.command(cmd);
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let out = cmd.output().map_err(|e| ToolError::new(step, format!("cannot run {program}: {e}"), fix))?;
+    if !out.status.success() {
+        return Err(ToolError::new(
+            step,
+            format!("{program} failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
+            fix,
+        ));
+    }
+    Ok(())
 }
 
 fn existing_image(path: &Path, step: &str, fix: &str) -> Result<PathBuf> {

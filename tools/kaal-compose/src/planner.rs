@@ -20,6 +20,9 @@ use crate::system::{generated, System};
 /// log2 of each component's CNode slots: room for every grant below
 /// [`slots::FIRST_FREE`] and as many again for capabilities it receives.
 pub const CNODE_BITS: u8 = 8;
+/// log2 of the slots of a component that builds processes: two for every page it maps
+/// into one (`kaal_core::supervisor::MAX_MANAGER_CNODE_BITS`).
+pub const MANAGER_CNODE_BITS: u8 = 14;
 
 /// Where a grant ends up in the component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -286,6 +289,15 @@ pub fn plan_with(system: &System, needs: &Needs) -> Result<Plan, ToolError> {
                 "configuration the tool wrote, read-only".into(),
             );
         }
+        if component.processes > 0 {
+            let bits = component.processes.trailing_zeros() as u8;
+            p.cap(
+                parts::MEMORY.into(),
+                Source::Memory { bits },
+                CapKind::Untyped,
+                format!("{} of RAM to build processes from", human(component.processes)),
+            );
+        }
         if component.dma > 0 {
             p.region(
                 parts::DMA.into(),
@@ -516,7 +528,9 @@ impl Plan {
             let _ = writeln!(out, "                priority: {},", component.priority);
             let _ = writeln!(out, "                heap: {},", component.heap);
             let _ = writeln!(out, "                stack: {},", component.stack);
-            let _ = writeln!(out, "                cnode_bits: {CNODE_BITS},");
+            let cnode_bits = if component.processes > 0 { MANAGER_CNODE_BITS } else { CNODE_BITS };
+            let _ = writeln!(out, "                cnode_bits: {cnode_bits},");
+            let _ = writeln!(out, "                manager: {},", component.processes > 0);
             let _ = writeln!(out, "                daemon: {},", component.daemon);
             let _ = writeln!(out, "                dma: {},", component.dma);
             let (budget, period, fault) =
@@ -613,6 +627,15 @@ impl Plan {
             }
         }
         realtime_source(&mut out, system);
+        // The Linux personality's exit status is init's, and the system's.
+        match system.linux {
+            Some(_) => {
+                let _ = writeln!(out, "        exit_status_of: Some({}),", rust_str(crate::system::LINUX));
+            }
+            None => {
+                let _ = writeln!(out, "        exit_status_of: None,");
+            }
+        }
         let _ = writeln!(out, "    }}");
         let _ = writeln!(out, "}};");
         // Slots and sources are checked against kaal-abi's own rules, so a plan the root

@@ -354,7 +354,17 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
         "[kaal-root] system '{}' done: {} succeeded, {} failed, {} faulted, {} daemons still serving",
         plan.system, report.succeeded, report.failed, report.faulted, report.running
     );
-    Ok(if report.failed + report.faulted == 0 { ExitStatus::Success } else { ExitStatus::ERROR })
+    if report.failed + report.faulted == 0 {
+        return Ok(ExitStatus::Success);
+    }
+    // The Linux personality's failure is init's exit status, which becomes the system's.
+    let chosen = plan.exit_status_of.and_then(|name| {
+        supervisor.states().find(|(n, _)| *n == name).and_then(|(_, state)| match state {
+            ComponentState::Exited(status) if report.failed == 1 && report.faulted == 0 => Some(status),
+            _ => None,
+        })
+    });
+    Ok(chosen.unwrap_or(ExitStatus::ERROR))
 }
 
 /// The real-time scheduler's timer: its own (`[realtime] timer`), or deadlines through
@@ -489,6 +499,8 @@ fn spawn(
                 Some(page) => Grant::region(name, page, false),
                 None => return Err(BootError::NotPci { component: component.name, device: PLAN.devices[d].name }),
             },
+            // The block is the component's alone: it builds its processes' objects from it.
+            Source::Memory { bits } => Grant::untyped(name, memory.allocate_untyped(bits)?),
             Source::Text(_) => {
                 let (_, _, pages) =
                     objects.texts.iter().find(|(c, g, _)| *c == index && *g == i).expect("made in step 1");
@@ -520,6 +532,7 @@ fn spawn(
         .heap_size(component.heap as usize)
         .stack_size(component.stack as usize)
         .cnode_bits(component.cnode_bits)
+        .manager(component.manager)
         .grants(&grants)
         .scheduling(scheduling)
         .build();

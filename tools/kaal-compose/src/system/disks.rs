@@ -28,6 +28,30 @@ const DISK_SIZE: SizeLimit =
     SizeLimit { what: "a disk made from a directory", default: 32 * MIB, min: MIB, max: 4 * GIB };
 
 impl Checker<'_> {
+    /// A disk's `packages`: Debian package names (lowercase letters, digits, `+-.`,
+    /// starting with a letter or digit, as Debian policy has them).
+    fn packages(&mut self, raw: Option<&Spanned<Vec<Spanned<String>>>>, key: &str) -> Vec<String> {
+        let Some(raw) = raw else { return Vec::new() };
+        let mut packages = Vec::new();
+        for name in raw.get_ref() {
+            let text = name.get_ref();
+            let valid = text.len() >= 2
+                && text.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
+            if valid {
+                packages.push(text.clone());
+            } else {
+                self.report(
+                    &name.span(),
+                    key,
+                    format!("`{text}` is not a Debian package name"),
+                    "write the package's name as `apt-get download` takes it, e.g. \"busybox-static\"",
+                );
+            }
+        }
+        packages
+    }
+
     /// Checks `[disks]`.
     pub(super) fn disks(&mut self, raw: Option<&Spanned<Tables<RawDisk>>>) -> Vec<Disk> {
         let Some(raw) = raw else { return Vec::new() };
@@ -40,6 +64,14 @@ impl Checker<'_> {
                          (kaal build makes an ext2 image of it)";
             let source = match (&disk.image, &disk.directory) {
                 (Some(image), None) => {
+                    if let Some(packages) = &disk.packages {
+                        self.report(
+                            &packages.span(),
+                            format!("{key}.packages"),
+                            format!("disk `{}` uses an image, which KaaL does not change", name.get_ref()),
+                            "remove `packages`, or make the disk from a directory",
+                        );
+                    }
                     if let Some(size) = &disk.size {
                         self.report(
                             &size.span(),
@@ -52,7 +84,12 @@ impl Checker<'_> {
                 }
                 (None, Some(dir)) => {
                     let size = self.size(disk.size.as_ref(), &format!("{key}.size"), &DISK_SIZE);
-                    self.disk_path(dir, &format!("{key}.directory")).map(|dir| DiskSource::Directory { dir, size })
+                    let packages = self.packages(disk.packages.as_ref(), &format!("{key}.packages"));
+                    self.disk_path(dir, &format!("{key}.directory")).map(|dir| DiskSource::Directory {
+                        dir,
+                        size,
+                        packages,
+                    })
                 }
                 (Some(image), Some(_)) => {
                     let message = format!("disk `{}` has both an image and a directory", name.get_ref());

@@ -80,7 +80,7 @@ fn in_file_order<T>(raw: &Tables<T>) -> Vec<(&Name, &Spanned<T>)> {
 }
 
 /// The `vfs` service's path in the KaaL checkout, and each block driver's.
-fn service_path(service: &str) -> std::path::PathBuf {
+pub(super) fn service_path(service: &str) -> std::path::PathBuf {
     crate::assemble::kaal_checkout().join("services").join(service)
 }
 
@@ -541,6 +541,7 @@ impl Checker<'_> {
             network: None,
             realtime: None,
             config: None,
+            processes: 0,
             line,
         };
         let vfs = generated::VFS.to_string();

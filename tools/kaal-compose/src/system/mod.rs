@@ -68,6 +68,8 @@ pub struct System {
     pub network: Option<Network>,
     /// The real-time scheduler (`[realtime]`), if any component is a real-time task.
     pub realtime: Option<Realtime>,
+    /// The Linux personality (`[linux]`), which the tool adds as component `linux`.
+    pub linux: Option<Linux>,
     /// In start order: highest priority first, then by name.
     pub components: Vec<Component>,
     /// Each connection list is sorted by name.
@@ -170,6 +172,10 @@ pub struct Component {
     /// tasks, the [`Realtime::policy`]'s admission test. Task `i` is the `i`th component
     /// with a spec in start order.
     pub realtime: Option<kaal_sched::TaskSpec>,
+    /// Bytes of RAM it may build processes from (granted as one untyped block, with
+    /// its own address space and the ASID pool); 0 for an ordinary component. The Linux
+    /// personality's (`[linux] memory`).
+    pub processes: u64,
     /// Text granted to it as the read-only region `config`, for built-in services;
     /// `None` for components from system.toml.
     pub config: Option<String>,
@@ -184,6 +190,22 @@ impl Component {
     pub fn is_built_in(&self) -> bool {
         self.path.is_absolute()
     }
+}
+
+/// The component `[linux]` adds.
+pub const LINUX: &str = "linux";
+
+/// `[linux]`: the Linux personality's first process and its processes' memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Linux {
+    /// init's program and arguments.
+    pub init: Vec<String>,
+    /// init's environment, `NAME=value` each.
+    pub env: Vec<String>,
+    /// Bytes of RAM for the Linux processes (a power of two).
+    pub memory: u64,
+    /// The line of `[linux]`.
+    pub line: usize,
 }
 
 /// A one-shot timer: the one the time service drives, or the real-time scheduler's own.
@@ -301,7 +323,10 @@ pub enum DiskSource {
     Image(PathBuf),
     /// A directory, as written, that `kaal build` turns into an ext2 image of `size`
     /// bytes (`mke2fs -t ext2 -b 4096 -d`).
-    Directory { dir: PathBuf, size: u64 },
+    ///
+    /// `packages` are Debian packages (from the Debian archive, by `apt-get download`)
+    /// whose files `kaal build` unpacks over the directory's in the image.
+    Directory { dir: PathBuf, size: u64, packages: Vec<String> },
 }
 
 impl Disk {

@@ -491,6 +491,7 @@ impl Checker<'_> {
             network: None,
             realtime: None,
             config: None,
+            processes: 0,
             line,
         };
         let client_names: Vec<&str> = clients.iter().map(|(name, _)| name.as_str()).collect();

@@ -26,6 +26,7 @@ pub(super) struct RawFile {
     pub filesystems: Option<Spanned<Tables<RawFileSystem>>>,
     pub network: Option<Spanned<RawNetwork>>,
     pub realtime: Option<Spanned<RawRealtime>>,
+    pub linux: Option<Spanned<RawLinux>>,
     pub components: Option<Spanned<Tables<RawComponent>>>,
     pub connections: Option<RawConnections>,
 }
@@ -74,6 +75,8 @@ pub(super) struct RawDisk {
     pub directory: Option<Spanned<String>>,
     pub size: Option<Spanned<RawSize>>,
     pub read_only: Option<Spanned<bool>>,
+    /// Debian packages whose files go into the image too.
+    pub packages: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// `[filesystems.NAME]`: a ramfs, or the ext2 file system on a disk.
@@ -112,6 +115,23 @@ pub(super) struct RawRealtime {
     pub policy: Option<Spanned<String>>,
     pub timer: Option<Spanned<String>>,
     pub priority: Option<Spanned<i64>>,
+}
+
+/// `[linux]`: the Linux personality, which runs static Linux binaries from the file
+/// systems it mounts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawLinux {
+    /// The first program and its arguments.
+    pub init: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Its environment, `NAME=value` each.
+    pub env: Option<Spanned<Vec<Spanned<String>>>>,
+    /// RAM for the Linux processes.
+    pub memory: Option<Spanned<RawSize>>,
+    /// The Linux processes' view of the files.
+    pub mounts: Option<Spanned<Tables<RawMount>>>,
+    pub priority: Option<Spanned<i64>>,
+    pub log: Option<Spanned<String>>,
 }
 
 /// A component's `realtime = { period = "100ms", deadline = "10ms", wcet = "2ms" }`.

@@ -129,6 +129,7 @@ fn reads_a_complete_system() {
             network: None,
             realtime: None,
             config: None,
+            processes: 0,
             line: 15,
         }
     );

@@ -24,6 +24,8 @@ mod disks;
 mod filesystems;
 #[path = "fixed_devices.rs"]
 mod fixed_devices;
+#[path = "linux.rs"]
+mod linux;
 #[path = "network.rs"]
 mod network;
 #[path = "realtime.rs"]
@@ -36,8 +38,8 @@ use super::{
 };
 
 const KIB: u64 = 1 << 10;
-const MIB: u64 = 1 << 20;
-const GIB: u64 = 1 << 30;
+pub(super) const MIB: u64 = 1 << 20;
+pub(super) const GIB: u64 = 1 << 30;
 
 /// Connection names leave room for the suffixes the tool appends (`:space`, `:data`)
 /// to make capability names.
@@ -77,7 +79,7 @@ fn grantable() -> impl Iterator<Item = &'static str> {
 }
 
 /// A size setting's default and bounds.
-struct SizeLimit {
+pub(super) struct SizeLimit {
     what: &'static str,
     default: u64,
     min: u64,
@@ -118,7 +120,8 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
     let devices = check.declared_devices(raw.devices.as_ref(), qemu_memory, time);
     let disks = check.disks(raw.disks.as_ref());
 
-    let raw_components = raw.components.map(Spanned::into_inner).unwrap_or_default();
+    let mut raw_components = raw.components.map(Spanned::into_inner).unwrap_or_default();
+    let linux = check.linux(raw.linux, &mut raw_components);
     let raw_filesystems = raw.filesystems.as_ref().filter(|f| !f.get_ref().is_empty());
     let filesystems = check.filesystems(raw_filesystems, &disks, raw.disks.as_ref(), &raw_components);
     let rt = check.realtime(raw.realtime.as_ref(), &raw_components, raw.time.as_ref(), &resources, priorities_valid);
@@ -137,6 +140,9 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
             component.network = Some(grant.clone());
         }
         component.realtime = rt.specs.get(&component.name).copied();
+    }
+    if let Some(linux) = &linux {
+        Checker::linux_component(linux, &mut components);
     }
     // The file system service, and a block driver for each ext2 file system; the
     // network card's driver and the network service.
@@ -227,6 +233,7 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
         filesystems,
         network,
         realtime: rt.scheduler,
+        linux,
         components,
         channels,
         notifications,
@@ -731,6 +738,7 @@ impl Checker<'_> {
                 network: None,
                 realtime: None,
                 config: None,
+                processes: 0,
                 line: self.source.line(name.span().start),
             });
         }
@@ -1066,6 +1074,7 @@ impl Checker<'_> {
             uses.push((format!("component `{}`'s heap", c.name), c.heap));
             uses.push((format!("component `{}`'s stack", c.name), c.stack));
             uses.push((format!("component `{}`'s DMA memory", c.name), c.dma));
+            uses.push((format!("component `{}`'s processes' memory", c.name), c.processes));
         }
         uses.extend(rings.iter().map(|r| (format!("ring `{}`", r.name), r.bytes())));
         uses.extend(regions.iter().map(|r| (format!("shared region `{}`", r.name), r.size)));
