@@ -286,6 +286,15 @@ impl Component {
         Ok(crate::vspace::VSpace::own(unsafe { Cap::from_cptr(slot) }))
     }
 
+    /// Binds `notification` to this component's thread: a receive on any endpoint then
+    /// also returns when it is signalled (with label 0 and the notification's badge), so
+    /// one loop can serve both calls and interrupts.
+    pub fn bind_notification(&self, notification: &Notification) -> Result<()> {
+        // SAFETY: binding a notification of ours to our own TCB touches no memory.
+        let err = unsafe { crate::sys::seL4_TCB_BindNotification(slots::TCB, notification.cptr()) };
+        Error::check(err, "seL4_TCB_BindNotification")
+    }
+
     /// What the kernel says is in each occupied slot of this component's CNode below
     /// the first free slot, as `(slot, kind)`: a way to see (and test) that it holds
     /// exactly its grants. Only a debug kernel can say (`seL4_DebugCapIdentify`); on a

@@ -522,6 +522,19 @@ impl Broker {
         self.claim(id, claimant, delivery, Some(port_count), memory)
     }
 
+    /// Claims COM1, the kernel's console, for a terminal driver that only *receives*
+    /// on it (the Linux personality's tty): the kernel (debug builds) and the root task
+    /// (release builds) write to COM1 by polling and never read it or enable its
+    /// interrupts, so the receiver and the writers do not disturb each other.
+    pub fn claim_console_input(
+        &mut self,
+        claimant: &'static str,
+        delivery: IrqDelivery<'_>,
+        memory: &mut UntypedAllocator,
+    ) -> Result<DeviceClaim, BrokerError> {
+        self.claim_with(DeviceId::fixed(kaal_abi::devices::CONSOLE), claimant, delivery, None, memory, true)
+    }
+
     fn claim(
         &mut self,
         id: DeviceId,
@@ -530,11 +543,23 @@ impl Broker {
         port_count: Option<u16>,
         memory: &mut UntypedAllocator,
     ) -> Result<DeviceClaim, BrokerError> {
+        self.claim_with(id, claimant, delivery, port_count, memory, false)
+    }
+
+    fn claim_with(
+        &mut self,
+        id: DeviceId,
+        claimant: &'static str,
+        delivery: IrqDelivery<'_>,
+        port_count: Option<u16>,
+        memory: &mut UntypedAllocator,
+        console_input: bool,
+    ) -> Result<DeviceClaim, BrokerError> {
         let mut info = match self.devices.iter().find(|d| d.id == id) {
             Some(info) => info.clone(),
             None => return Err(BrokerError::NoSuchDevice { id, known: self.known() }),
         };
-        if let Some(why) = info.reserved {
+        if let (Some(why), false) = (info.reserved, console_input) {
             return Err(BrokerError::Reserved { id, why });
         }
         if let Some(holder) = self.holder(id) {

@@ -123,13 +123,16 @@ pub struct Tty {
     pub pgrp: Pid,
     /// Bytes typed and not yet read.
     pub input: alloc::collections::VecDeque<u8>,
-    /// No more input will come (stdin of `kaal run` was a file that ended).
-    pub eof: bool,
 }
 
 pub struct Kernel {
     pool: Pool,
     faults: Server,
+    input: crate::console::Input,
+    timer: kaal_core::time::Timer,
+    wake: kaal_core::time::WakeTarget,
+    /// The deadline the time service was last asked to wake us at.
+    wake_at: Option<Instant>,
     priority: u8,
     procs: BTreeMap<Pid, Proc>,
     /// Thread id (the fault badge) to process.
@@ -146,21 +149,27 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    pub fn new(pool: Pool, faults: Server, priority: u8) -> Self {
+    pub fn new(
+        pool: Pool,
+        faults: Server,
+        priority: u8,
+        input: crate::console::Input,
+        timer: kaal_core::time::Timer,
+        wake: kaal_core::time::WakeTarget,
+    ) -> Self {
         Self {
             pool,
             faults,
+            input,
+            timer,
+            wake,
+            wake_at: None,
             priority,
             procs: BTreeMap::new(),
             owner: BTreeMap::new(),
             next_pid: 1,
             images: BTreeMap::new(),
-            tty: Tty {
-                termios: abi::Termios::default_tty(),
-                pgrp: 1,
-                input: alloc::collections::VecDeque::new(),
-                eof: false,
-            },
+            tty: Tty { termios: abi::Termios::default_tty(), pgrp: 1, input: alloc::collections::VecDeque::new() },
             reported: BTreeSet::new(),
             init_ended: None,
             last_fault: (0, 0, 0),
@@ -238,9 +247,20 @@ impl Kernel {
             if let Some(ended) = self.init_ended {
                 return ended;
             }
+            self.arm_timer();
             let received = self.faults.recv_long();
             let tid = received.badge;
             let label = received.msg.label();
+            if label == 0 && received.msg.is_empty() {
+                // The bound notification: terminal input, or the time service.
+                if tid & self.input.badge() != 0 {
+                    let bytes = self.input.drain();
+                    self.tty_input(&bytes);
+                }
+                self.wake_at = None;
+                self.wake_waiters();
+                continue;
+            }
             let word = |i: usize| received.msg.word(i);
             let Some(&pid) = self.owner.get(&tid) else {
                 println!("[linux] a message from unknown thread {tid} (label {label:#x}) ignored");
@@ -393,32 +413,64 @@ impl Kernel {
         }
     }
 
-    /// Whether any thread sleeps (the main loop then polls for the time).
-    pub fn sleepers(&self) -> bool {
-        self.procs.values().any(|p| p.threads.iter().any(|t| matches!(t.waiting, Some((_, Wait::Sleep { .. })))))
+    /// Asks the time service to wake the server at the earliest sleeper's deadline.
+    fn arm_timer(&mut self) {
+        let earliest = self
+            .procs
+            .values()
+            .flat_map(|p| p.threads.iter())
+            .filter_map(|t| match t.waiting {
+                Some((_, Wait::Sleep { until })) => Some(until),
+                _ => None,
+            })
+            .min();
+        let Some(at) = earliest else { return };
+        if self.wake_at.is_some_and(|armed| armed <= at) {
+            return;
+        }
+        if let Err(e) = self.timer.wake_at(at, self.wake) {
+            println!("[linux] the time service refused a wake-up: {e}; sleeping processes wait on");
+        }
+        self.wake_at = Some(at);
     }
 
     /// Input arrived on the terminal (from the console driver).
-    pub fn tty_input(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            if b == 3 && self.tty.termios.lflag & abi::ISIG != 0 {
-                // Ctrl-C: SIGINT to the foreground process group.
+    fn tty_input(&mut self, bytes: &[u8]) {
+        let t = self.tty.termios;
+        let canonical = t.lflag & abi::ICANON != 0;
+        let echo = t.lflag & abi::ECHO != 0;
+        let mut echoed = Vec::new();
+        for &raw in bytes {
+            let b = if raw == b'\r' && t.iflag & abi::ICRNL != 0 { b'\n' } else { raw };
+            if t.lflag & abi::ISIG != 0 && (b == t.cc[abi::VINTR] || b == t.cc[abi::VQUIT]) {
+                // Ctrl-C (Ctrl-\): SIGINT (SIGQUIT) to the foreground process group.
+                let sig = if b == t.cc[abi::VINTR] { signal::SIGINT } else { signal::SIGQUIT };
                 self.tty.input.clear();
-                if self.tty.termios.lflag & abi::ECHO != 0 {
-                    crate::console::write(b"^C\n");
+                if echo {
+                    echoed.extend_from_slice(if sig == signal::SIGINT { b"^C\n" } else { b"^\\\n" });
                 }
                 let pgrp = self.tty.pgrp;
-                self.signal_group(pgrp, signal::SIGINT);
+                self.signal_group(pgrp, sig);
+                continue;
+            }
+            if canonical && (b == t.cc[abi::VERASE] || b == 8) {
+                // Erase the last character of the line being typed.
+                if self.tty.input.back().is_some_and(|&c| c != b'\n' && c != t.cc[abi::VEOF]) {
+                    self.tty.input.pop_back();
+                    if echo {
+                        echoed.extend_from_slice(b"\x08 \x08");
+                    }
+                }
                 continue;
             }
             self.tty.input.push_back(b);
+            if echo && b != t.cc[abi::VEOF] {
+                echoed.push(b);
+            }
         }
-        self.wake_waiters();
-    }
-
-    /// The terminal's input ended.
-    pub fn tty_eof(&mut self) {
-        self.tty.eof = true;
+        if !echoed.is_empty() {
+            crate::console::write_translated(&echoed, t.oflag & abi::OPOST != 0 && t.oflag & abi::ONLCR != 0);
+        }
         self.wake_waiters();
     }
 
@@ -720,9 +772,6 @@ impl Kernel {
         let data: Vec<u8> = match &mut file.object {
             Object::Tty => {
                 if self.tty.input.is_empty() {
-                    if self.tty.eof {
-                        return Outcome::Return(0);
-                    }
                     return if nonblock {
                         err(errno::EAGAIN)
                     } else {
@@ -732,18 +781,15 @@ impl Kernel {
                 let canonical = self.tty.termios.lflag & abi::ICANON != 0;
                 if canonical {
                     // A whole line (or all there is, at end of input).
-                    match self.tty.input.iter().position(|&b| b == b'\n' || b == 4) {
+                    let eof = self.tty.termios.cc[abi::VEOF];
+                    match self.tty.input.iter().position(|&b| b == b'\n' || b == eof) {
                         Some(end) => {
                             let take = (end + 1).min(len);
                             let mut line: Vec<u8> = self.tty.input.drain(..take).collect();
-                            if line.last() == Some(&4) {
+                            if line.last() == Some(&eof) {
                                 line.pop();
                             }
                             line
-                        }
-                        None if self.tty.eof => {
-                            let take = self.tty.input.len().min(len);
-                            self.tty.input.drain(..take).collect()
                         }
                         None => return Outcome::Wait(Wait::Read { fd, buf, len: len as u64 }),
                     }
@@ -1269,12 +1315,12 @@ impl Kernel {
     fn readiness(&self, file: &OpenFile) -> u16 {
         match &file.object {
             Object::Tty => {
-                let readable = self.tty.eof
-                    || if self.tty.termios.lflag & abi::ICANON != 0 {
-                        self.tty.input.iter().any(|&b| b == b'\n' || b == 4)
-                    } else {
-                        !self.tty.input.is_empty()
-                    };
+                let eof = self.tty.termios.cc[abi::VEOF];
+                let readable = if self.tty.termios.lflag & abi::ICANON != 0 {
+                    self.tty.input.iter().any(|&b| b == b'\n' || b == eof)
+                } else {
+                    !self.tty.input.is_empty()
+                };
                 abi::POLLOUT | if readable { abi::POLLIN } else { 0 }
             }
             Object::PipeRead(p) => {

@@ -172,6 +172,10 @@ const fn uart(name: &'static str, first: u16, irq: u8, reserved: Option<&'static
     }
 }
 
+/// COM1: the kernel's console, whose receiving side the tool grants to the Linux
+/// personality's terminal (kaal-dev's `Broker::claim_console_input`).
+pub const CONSOLE: &str = "com1";
+
 /// The fixed devices KaaL knows on QEMU's `pc` machine. (The HPET is found through ACPI,
 /// not listed here.)
 pub const BUILT_IN: [FixedDevice<'static>; 5] = [

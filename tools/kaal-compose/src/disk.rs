@@ -129,10 +129,8 @@ fn stage_with_packages(
                     &mut download,
                     step,
                     reporter,
-                    &format!(
-                        "check the package name; if apt does not know it yet, run `apt-get update` \
-                         (KaaL fetches Debian packages with apt-get download: on Debian, `apt-get install apt`)"
-                    ),
+                    "check the package name; if apt does not know it yet, run `apt-get update` (KaaL fetches \
+                     Debian packages with apt-get download: on Debian, `apt-get install apt`)",
                 )?;
                 downloaded(debs, package)?.ok_or_else(|| {
                     ToolError::new(

@@ -64,6 +64,11 @@ pub struct BuiltSystem {
 }
 
 impl BuiltSystem {
+    /// Whether the system has a terminal that reads the serial port's input (`[linux]`).
+    pub fn has_terminal(&self) -> bool {
+        self.plan.as_ref().is_some_and(|(_, file)| file.system.linux.is_some())
+    }
+
     /// Prints, on stdout, where the host reaches each forwarded port: one
     /// [`qemu::forward_line`] each.
     pub fn print_forwards(&self) {

@@ -181,6 +181,10 @@ fn run(cli: Cli) -> Result<i32> {
             cfg.timeout = Duration::from_secs(timeout.unwrap_or(365 * 24 * 3600));
             cfg.gdb = gdb;
             cfg.icount = icount;
+            // A system with a terminal (the Linux personality's) reads `kaal run`'s input.
+            if built.has_terminal() {
+                cfg.input = qemu::Input::Forward;
+            }
             match timeout {
                 Some(timeout) => reporter.info(format!("booting {} (timeout {timeout}s)", built.system.display)),
                 None => reporter.info(format!(

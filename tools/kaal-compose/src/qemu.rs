@@ -84,7 +84,40 @@ pub struct QemuConfig {
     pub watch: Option<std::sync::mpsc::Sender<String>>,
     /// Set to stop QEMU: the run ends with [`Verdict::Stopped`].
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// What the guest's serial port receives (COM1's input).
+    pub input: Input,
 }
+
+/// Where the guest's serial input comes from.
+#[derive(Debug, Default, Clone)]
+pub enum Input {
+    /// Nothing.
+    #[default]
+    None,
+    /// `kaal run`'s standard input. A terminal is handed to QEMU, which puts it in raw
+    /// mode and restores it at exit; a pipe or a file is copied in, and when it ends the
+    /// guest gets Ctrl-D (end of input for a terminal in canonical mode, "exit" for a
+    /// shell's line editor), so that the guest's shell ends with its input.
+    Forward,
+    /// Bytes a host program sends while the guest runs (boot tests); see
+    /// [`Input::channel`]. One run takes the receiver.
+    Channel(std::sync::Arc<std::sync::Mutex<Option<std::sync::mpsc::Receiver<Vec<u8>>>>>),
+}
+
+impl Input {
+    /// Input from `rx`: what is sent there reaches the guest's serial port.
+    pub fn channel(rx: std::sync::mpsc::Receiver<Vec<u8>>) -> Input {
+        Input::Channel(std::sync::Arc::new(std::sync::Mutex::new(Some(rx))))
+    }
+}
+
+/// Ctrl-D: what the guest receives when `kaal run`'s piped input ends.
+pub const END_OF_INPUT: u8 = 4;
+
+/// The line the guest prints once its terminal reads the serial port (the Linux
+/// personality's). Piped input waits for it: the kernel and firmware drop what arrives
+/// at the serial port during boot.
+pub const TERMINAL_READY: &str = "[linux] terminal ready";
 
 impl Default for QemuConfig {
     fn default() -> Self {
@@ -102,6 +135,7 @@ impl Default for QemuConfig {
             show_command: false,
             watch: None,
             stop: None,
+            input: Input::None,
         }
     }
 }
@@ -300,6 +334,8 @@ pub fn unhandled_fault(lines: &[String]) -> Option<String> {
 
 enum Event {
     Line(String),
+    /// The line so far (it has no newline yet).
+    Partial(String),
     Eof,
 }
 
@@ -326,7 +362,16 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
     if cfg.show_command {
         eprintln!("[kaal] running: {}", crate::progress::shell_line(&cmd));
     }
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    use std::io::IsTerminal;
+    let input = cfg.input.clone();
+    let forward_terminal = matches!(input, Input::Forward) && std::io::stdin().is_terminal();
+    cmd.stdin(match input {
+        Input::None => Stdio::null(),
+        Input::Forward if forward_terminal => Stdio::inherit(),
+        Input::Forward | Input::Channel(_) => Stdio::piped(),
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let started = Instant::now();
     let mut child = cmd.spawn().map_err(|e| {
         ToolError::new(
@@ -342,22 +387,61 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
             image.display()
         );
     }
+    let ready = std::sync::Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+    if let Some(mut to_guest) = child.stdin.take() {
+        let ready = ready.clone();
+        // The writer ends with QEMU (a write fails) or with its input.
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let (seen, changed) = &*ready;
+            let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+            while !*seen {
+                seen = changed.wait(seen).unwrap_or_else(|e| e.into_inner());
+            }
+            drop(seen);
+            match input {
+                Input::Channel(rx) => {
+                    let Some(rx) = rx.lock().ok().and_then(|mut rx| rx.take()) else { return };
+                    for bytes in rx {
+                        if to_guest.write_all(&bytes).and_then(|_| to_guest.flush()).is_err() {
+                            return;
+                        }
+                    }
+                }
+                _ => {
+                    let _ = std::io::copy(&mut std::io::stdin().lock(), &mut to_guest);
+                    let _ = to_guest.write_all(&[END_OF_INPUT]).and_then(|_| to_guest.flush());
+                }
+            }
+            // Keep QEMU's input open (closing it ends nothing and loses nothing).
+            std::thread::park();
+        });
+    }
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let (tx, rx) = mpsc::channel();
     let reader = std::thread::spawn(move || {
         let mut reader = BufReader::new(stdout);
-        let mut buf = Vec::new();
+        let mut line = Vec::new();
         loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let line = String::from_utf8_lossy(&buf).replace('\r', "");
-                    if tx.send(Event::Line(line.trim_end_matches('\n').to_string())).is_err() {
-                        break;
+            let chunk = match reader.fill_buf() {
+                Ok([]) | Err(_) => break,
+                Ok(chunk) => chunk.to_vec(),
+            };
+            reader.consume(chunk.len());
+            for piece in chunk.split_inclusive(|&b| b == b'\n') {
+                line.extend_from_slice(piece);
+                if line.ends_with(b"\n") {
+                    let text = String::from_utf8_lossy(&line).replace('\r', "");
+                    line.clear();
+                    if tx.send(Event::Line(text.trim_end_matches('\n').to_string())).is_err() {
+                        return;
                     }
                 }
+            }
+            // A line still being written (a shell's prompt): shown at once.
+            if !line.is_empty() && tx.send(Event::Partial(String::from_utf8_lossy(&line).replace('\r', ""))).is_err() {
+                return;
             }
         }
         let _ = tx.send(Event::Eof);
@@ -370,6 +454,8 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
 
     let timeout = if cfg.gdb { Duration::from_secs(24 * 3600) } else { cfg.timeout };
     let mut serial = Vec::new();
+    // How much of the line being written has been echoed already.
+    let mut shown = 0;
     let mut fault_seen: Option<Instant> = None;
     let mut timed_out = false;
     let mut stopped = false;
@@ -395,20 +481,35 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
         // With a stop flag, look at it at least every 50 ms.
         let wait = if cfg.stop.is_some() { wait.min(Duration::from_millis(50)) } else { wait };
         match rx.recv_timeout(wait) {
+            Ok(Event::Partial(part)) => {
+                // defmt frames are shown once decoded, whole.
+                if cfg.echo && !part.contains(crate::log::MARKER) && part.len() > shown {
+                    use std::io::Write;
+                    print!("{}", &part[shown..]);
+                    let _ = std::io::stdout().flush();
+                    shown = part.len();
+                }
+            }
             Ok(Event::Line(line)) => {
                 let line = match cfg.log.as_ref().and_then(|log| log.decode_line(&line)) {
                     Some(decoded) => decoded,
                     None => line,
                 };
                 if cfg.echo {
-                    println!("{line}");
+                    println!("{}", line.get(shown..).unwrap_or(&line));
                 }
+                shown = 0;
                 let plain = strip_ansi(&line);
                 if cfg.stop_on_unhandled_fault && fault_seen.is_none() && plain.contains("while trying to handle") {
                     fault_seen = Some(Instant::now());
                 }
                 if let Some(watch) = &cfg.watch {
                     let _ = watch.send(plain.clone());
+                }
+                if plain.contains(TERMINAL_READY) {
+                    let (seen, changed) = &*ready;
+                    *seen.lock().unwrap_or_else(|e| e.into_inner()) = true;
+                    changed.notify_all();
                 }
                 serial.push(plain);
             }

@@ -281,6 +281,12 @@ fn main(rt: RootTask) -> Result<ExitStatus, BootError> {
                 |error| BootError::Device { component, device: device.name, error: alloc::boxed::Box::new(error) };
             let id = DeviceId::parse(device.name).ok_or(BootError::BadDeviceName { device: device.name })?;
             let claim = match device.port_count {
+                // COM1 is reserved for the kernel's console, which only writes to it; the
+                // tool grants its receiving side to the Linux personality's terminal, and
+                // system.toml cannot name it for any other component.
+                _ if device.name == kaal_abi::devices::CONSOLE => {
+                    broker.claim_console_input(component, IrqDelivery::Own, &mut memory)
+                }
                 0 => broker.claim_device(id, component, IrqDelivery::Own, &mut memory),
                 ports => broker.claim_device_narrowed(id, component, IrqDelivery::Own, ports, &mut memory),
             }

@@ -37,11 +37,20 @@ impl Checker<'_> {
         &mut self,
         raw: Option<Spanned<RawLinux>>,
         raw_components: &mut Tables<RawComponent>,
+        time: bool,
     ) -> Option<Linux> {
         let raw = raw?;
         let span = raw.span();
         let raw = raw.into_inner();
         let line = self.source.line(span.start);
+        if !time {
+            self.report(
+                &span,
+                "linux",
+                "the Linux personality needs the time service, for sleep, poll timeouts and the clock",
+                "add it:\n[time]\nsource = \"pit\"",
+            );
+        }
         if let Some((existing, _)) = raw_components.get_key_value(NAME) {
             let existing = existing.span();
             self.report(
@@ -91,7 +100,7 @@ impl Checker<'_> {
             Some(_) => {}
         }
         for (i, var) in env.iter().enumerate() {
-            if !var.split_once('=').is_some_and(|(name, _)| !name.is_empty()) {
+            if var.split_once('=').is_none_or(|(name, _)| name.is_empty()) {
                 let at = raw.env.as_ref().and_then(|e| e.get_ref().get(i)).map_or(span.clone(), Spanned::span);
                 self.report(&at, "linux.env", format!("`{var}` is not NAME=value"), "write e.g. \"PATH=/bin\"");
             }
@@ -131,7 +140,7 @@ impl Checker<'_> {
             budget: None,
             period: None,
             overrun: None,
-            time: None,
+            time: Some(Spanned::new(span.clone(), time)),
             passive: None,
             mounts: raw.mounts,
             network: None,
@@ -149,6 +158,8 @@ impl Checker<'_> {
         component.heap = HEAP;
         component.stack = STACK;
         component.processes = linux.memory;
+        // The terminal's input: COM1's receiving side (kaal-dev's claim_console_input).
+        component.devices.push(kaal_abi::devices::CONSOLE.to_string());
         // The Linux processes run just below the server, so it always preempts them.
         component.config = Some(linux.config_text(component.priority.saturating_sub(1).max(1)));
     }

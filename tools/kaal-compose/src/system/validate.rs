@@ -121,7 +121,7 @@ pub(super) fn system(source: &Source, raw: RawFile) -> Result<System, ConfigErro
     let disks = check.disks(raw.disks.as_ref());
 
     let mut raw_components = raw.components.map(Spanned::into_inner).unwrap_or_default();
-    let linux = check.linux(raw.linux, &mut raw_components);
+    let linux = check.linux(raw.linux, &mut raw_components, time.is_some());
     let raw_filesystems = raw.filesystems.as_ref().filter(|f| !f.get_ref().is_empty());
     let filesystems = check.filesystems(raw_filesystems, &disks, raw.disks.as_ref(), &raw_components);
     let rt = check.realtime(raw.realtime.as_ref(), &raw_components, raw.time.as_ref(), &resources, priorities_valid);
