@@ -129,3 +129,14 @@ fn sched_bench_measures_every_figure_and_its_loaded_set_misses_nothing() {
     assert_eq!(count("release_latency"), Some(1000));
     assert_eq!(count("sched_switch"), Some(1000));
 }
+
+#[test]
+fn posix_bench_checks_every_operation_and_reports_every_figure() {
+    let run = Boot::new("benches/posix").icount().timeout(std::time::Duration::from_secs(300)).run();
+    run.assert_success().assert_line("posix-bench: done, 0 failures").assert_no_line("BENCH failed");
+    let report = BenchReport::parse(&run.serial);
+    let names: Vec<&str> = report.results.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["getppid", "write_null", "read_64k", "pipe", "fork_exit", "fork_exec"]);
+    assert!(report.malformed.is_empty(), "{:?}", report.malformed);
+    assert!(report.ratios.iter().all(|r| report.ratio_value(r).is_some()), "every ratio has both sides");
+}

@@ -41,7 +41,6 @@ pub enum Object {
     Null,
     File {
         file: fs::File,
-        path: String,
     },
     Dir {
         path: String,

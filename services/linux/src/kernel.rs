@@ -59,8 +59,8 @@ enum Wait {
     Read { fd: u64, buf: u64, len: u64 },
     /// write(fd, buf, len) on a full pipe.
     Write { fd: u64, buf: u64, len: u64 },
-    /// poll(fds, n, timeout): until a descriptor is ready.
-    Poll { fds: u64, n: u64 },
+    /// poll(fds, n, timeout): until a descriptor is ready, or `until`.
+    Poll { fds: u64, n: u64, until: Option<Instant> },
     /// nanosleep until then.
     Sleep { until: Instant },
 }
@@ -252,12 +252,13 @@ impl Kernel {
             let tid = received.badge;
             let label = received.msg.label();
             if label == 0 && received.msg.is_empty() {
-                // The bound notification: terminal input, or the time service.
-                if tid & self.input.badge() != 0 {
-                    let bytes = self.input.drain();
+                // The bound notification: the time service (a sleeper's deadline, or
+                // the terminal's poll).
+                self.wake_at = None;
+                let bytes = self.input.drain();
+                if !bytes.is_empty() {
                     self.tty_input(&bytes);
                 }
-                self.wake_at = None;
                 self.wake_waiters();
                 continue;
             }
@@ -401,7 +402,13 @@ impl Kernel {
             Wait::Child { pid: which, status, options } => self.wait4(pid, which, status, options),
             Wait::Read { fd, buf, len } => self.read(pid, fd, buf, len),
             Wait::Write { fd, buf, len } => self.write(pid, fd, buf, len),
-            Wait::Poll { fds, n } => self.poll(pid, fds, n, -1),
+            Wait::Poll { fds, n, until } => match until {
+                Some(at) if Instant::now() >= at => self.poll(pid, fds, n, 0),
+                _ => match self.poll(pid, fds, n, 0) {
+                    Outcome::Return(0) => Outcome::Wait(wait),
+                    other => other,
+                },
+            },
             Wait::Sleep { until } => {
                 let _ = (tid, regs);
                 if Instant::now() >= until {
@@ -413,16 +420,19 @@ impl Kernel {
         }
     }
 
-    /// Asks the time service to wake the server at the earliest sleeper's deadline.
+    /// Asks the time service to wake the server at the earliest sleeper's deadline, or
+    /// for the terminal's next poll.
     fn arm_timer(&mut self) {
+        let poll = Instant::now().checked_add(crate::console::POLL);
         let earliest = self
             .procs
             .values()
             .flat_map(|p| p.threads.iter())
             .filter_map(|t| match t.waiting {
-                Some((_, Wait::Sleep { until })) => Some(until),
+                Some((_, Wait::Sleep { until })) | Some((_, Wait::Poll { until: Some(until), .. })) => Some(until),
                 _ => None,
             })
+            .chain(poll)
             .min();
         let Some(at) = earliest else { return };
         if self.wake_at.is_some_and(|armed| armed <= at) {
@@ -661,10 +671,10 @@ impl Kernel {
             nr::PIPE => r(self.pipe2(pid, a0, 0)),
             nr::PIPE2 => r(self.pipe2(pid, a0, a1)),
             nr::POLL => self.poll(pid, a0, a1, a2 as i64 as i32 as i64),
-            nr::PPOLL => {
-                let timeout = if a2 == 0 { -1 } else { 0 };
-                self.poll(pid, a0, a1, timeout)
-            }
+            nr::PPOLL => match self.ppoll_timeout(pid, a2) {
+                Ok(timeout) => self.poll(pid, a0, a1, timeout),
+                Err(e) => err(e),
+            },
             nr::SENDFILE => self.sendfile(pid, a0, a1, a2, a3),
             nr::BRK => Outcome::Return(self.brk(pid, a0)),
             nr::MMAP => r(self.mmap(pid, a0, a1, a2, a3, a4 as i64 as i32 as i64, _a5)),
@@ -767,68 +777,70 @@ impl Kernel {
             Err(e) => return err(e),
         };
         let len = len.min(1 << 20) as usize;
-        let mut file = file.borrow_mut();
-        let nonblock = file.flags & abi::O_NONBLOCK != 0;
-        let data: Vec<u8> = match &mut file.object {
+        let mut open = file.borrow_mut();
+        let nonblock = open.flags & abi::O_NONBLOCK != 0;
+        let wait = Outcome::Wait(Wait::Read { fd, buf, len: len as u64 });
+        // The bytes are copied out first and taken only once they reached the process:
+        // a bad buffer (EFAULT) loses no input.
+        let (data, taken): (Vec<u8>, usize) = match &mut open.object {
             Object::Tty => {
                 if self.tty.input.is_empty() {
-                    return if nonblock {
-                        err(errno::EAGAIN)
-                    } else {
-                        Outcome::Wait(Wait::Read { fd, buf, len: len as u64 })
-                    };
+                    return if nonblock { err(errno::EAGAIN) } else { wait };
                 }
-                let canonical = self.tty.termios.lflag & abi::ICANON != 0;
-                if canonical {
-                    // A whole line (or all there is, at end of input).
+                if self.tty.termios.lflag & abi::ICANON != 0 {
+                    // A whole line; end-of-file (Ctrl-D) ends it too and is not passed on.
                     let eof = self.tty.termios.cc[abi::VEOF];
-                    match self.tty.input.iter().position(|&b| b == b'\n' || b == eof) {
-                        Some(end) => {
-                            let take = (end + 1).min(len);
-                            let mut line: Vec<u8> = self.tty.input.drain(..take).collect();
-                            if line.last() == Some(&eof) {
-                                line.pop();
-                            }
-                            line
-                        }
-                        None => return Outcome::Wait(Wait::Read { fd, buf, len: len as u64 }),
+                    let Some(end) = self.tty.input.iter().position(|&b| b == b'\n' || b == eof) else {
+                        return if nonblock { err(errno::EAGAIN) } else { wait };
+                    };
+                    let take = (end + 1).min(len);
+                    let mut line: Vec<u8> = self.tty.input.iter().take(take).copied().collect();
+                    if line.last() == Some(&eof) {
+                        line.pop();
                     }
+                    (line, take)
                 } else {
                     let take = self.tty.input.len().min(len);
-                    self.tty.input.drain(..take).collect()
+                    (self.tty.input.iter().take(take).copied().collect(), take)
                 }
             }
-            Object::Null => Vec::new(),
+            Object::Null => (Vec::new(), 0),
             Object::File { file, .. } => {
                 let mut out = vec![0u8; len];
                 match file.read(&mut out) {
                     Ok(n) => {
                         out.truncate(n);
-                        out
+                        (out, n)
                     }
                     Err(e) => return err(files::errno_of(&e)),
                 }
             }
             Object::Dir { .. } => return err(errno::EISDIR),
             Object::PipeRead(pipe) => {
-                let mut pipe = pipe.borrow_mut();
+                let pipe = pipe.borrow();
                 if pipe.bytes.is_empty() {
                     if pipe.writers == 0 {
                         return Outcome::Return(0);
                     }
-                    return if nonblock {
-                        err(errno::EAGAIN)
-                    } else {
-                        Outcome::Wait(Wait::Read { fd, buf, len: len as u64 })
-                    };
+                    return if nonblock { err(errno::EAGAIN) } else { wait };
                 }
                 let take = pipe.bytes.len().min(len);
-                pipe.bytes.drain(..take).collect()
+                (pipe.bytes.iter().take(take).copied().collect(), take)
             }
             Object::PipeWrite(_) => return err(errno::EBADF),
         };
-        drop(file);
-        match self.write_mem(pid, buf, &data) {
+        drop(open);
+        let written = self.write_mem(pid, buf, &data);
+        let mut open = file.borrow_mut();
+        match (&mut open.object, &written) {
+            (Object::Tty, Ok(())) => drop(self.tty.input.drain(..taken)),
+            (Object::PipeRead(pipe), Ok(())) => drop(pipe.borrow_mut().bytes.drain(..taken)),
+            (Object::File { file, .. }, Err(_)) => {
+                let _ = file.seek(SeekFrom::Current(-(taken as i64)));
+            }
+            _ => {}
+        }
+        match written {
             Ok(()) => Outcome::Return(data.len() as u64),
             Err(e) => err(e),
         }
@@ -1003,7 +1015,7 @@ impl Kernel {
                         options.create_new(true);
                     }
                     let file = options.open(&path).map_err(|e| files::errno_of(&e))?;
-                    Object::File { file, path: path.clone() }
+                    Object::File { file }
                 }
             }
         };
@@ -1367,13 +1379,28 @@ impl Kernel {
             }
         }
         if ready == 0 && timeout_ms != 0 {
-            // Timeouts other than "none" and "forever" wait as if forever (see note).
-            return Outcome::Wait(Wait::Poll { fds, n });
+            let until = u64::try_from(timeout_ms)
+                .ok()
+                .and_then(|ms| Instant::now().checked_add(kaal_core::time::Duration::from_millis(ms)));
+            return Outcome::Wait(Wait::Poll { fds, n, until });
         }
         match self.write_mem(pid, fds, &raw) {
             Ok(()) => Outcome::Return(ready),
             Err(e) => err(e),
         }
+    }
+
+    /// ppoll's timeout (a timespec, or none) in milliseconds, -1 for none.
+    fn ppoll_timeout(&mut self, pid: Pid, ts: u64) -> Result<i64, u64> {
+        if ts == 0 {
+            return Ok(-1);
+        }
+        let raw = self.read_mem(pid, ts, 16)?;
+        let ts = abi::Timespec::decode(&raw.as_slice().try_into().map_err(|_| errno::EFAULT)?);
+        if ts.sec < 0 || !(0..1_000_000_000).contains(&ts.nsec) {
+            return Err(errno::EINVAL);
+        }
+        Ok(ts.sec.saturating_mul(1000).saturating_add((ts.nsec + 999_999) / 1_000_000))
     }
 
     fn sendfile(&mut self, pid: Pid, out_fd: u64, in_fd: u64, offset: u64, count: u64) -> Outcome {

@@ -34,8 +34,6 @@ pub struct Image {
     pub plan: ElfPlan,
     pub bytes: Rc<Vec<u8>>,
     shared: core::cell::RefCell<BTreeMap<u64, Rc<UserPage>>>,
-    /// How many `syscall` instructions were rewritten.
-    pub patched: usize,
 }
 
 impl Image {
@@ -78,14 +76,13 @@ impl Image {
             );
             return Err(errno::ENOEXEC);
         }
-        let mut patched = 0;
         for segment in plan.segments.iter().filter(|s| s.execute) {
             let (start, len) = (segment.file_offset as usize, segment.file_size as usize);
             let Some(code) = bytes.get_mut(start..start + len) else { return Err(errno::ENOEXEC) };
             let sites = patch::syscall_sites(code, segment.vaddr);
-            patched += patch::patch(code, &sites);
+            patch::patch(code, &sites);
         }
-        Ok(Image { plan, bytes: Rc::new(bytes), shared: core::cell::RefCell::new(BTreeMap::new()), patched })
+        Ok(Image { plan, bytes: Rc::new(bytes), shared: core::cell::RefCell::new(BTreeMap::new()) })
     }
 }
 

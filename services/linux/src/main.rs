@@ -79,13 +79,13 @@ fn main(mut me: Component) -> Result<ExitStatus, Box<dyn core::error::Error>> {
     // One loop serves faults, terminal input and the time service's wake-ups: the
     // terminal's interrupt notification is bound to this thread, and the time service
     // signals the same notification.
-    let (ports, irq) = (me.io_ports("com1:ports")?, me.irq("com1:irq", "com1:events")?.0);
-    let input = console::Input::new(ports, irq)?;
+    let input = console::Input::new(me.io_ports("com1:ports")?)?;
+    let woken: kaal_core::Notification = alloc.allocate()?;
+    me.bind_notification(&woken)?;
+    let timer = me.timer()?;
+    let wake = timer.register(&woken)?;
     // `kaal run` sends piped input once it sees this (kaal_compose::qemu::TERMINAL_READY).
     println!("[linux] terminal ready (COM1)");
-    me.bind_notification(input.notification())?;
-    let timer = me.timer()?;
-    let wake = timer.register(input.notification())?;
     let pool = mm::Pool::new(alloc, own, asid_pool);
     let mut kernel = kernel::Kernel::new(pool, faults, config.priority, input, timer, wake);
     println!("[linux] {} MiB for Linux processes; starting {}", bytes >> 20, config.init.join(" "));

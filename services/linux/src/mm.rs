@@ -37,7 +37,6 @@ pub const MMAP_MIN: u64 = 0x1_0000;
 
 pub const R: u8 = 1;
 pub const W: u8 = 2;
-pub const X: u8 = 4;
 
 pub fn page_floor(a: u64) -> u64 {
     a & !(PAGE - 1)
@@ -429,10 +428,5 @@ impl Mm {
     /// Whether `[start, end)` is free of areas.
     pub fn is_free(&self, start: u64, end: u64) -> bool {
         !self.overlaps(start, end)
-    }
-
-    /// Pages present.
-    pub fn present(&self) -> usize {
-        self.pages.len()
     }
 }

@@ -38,6 +38,9 @@ pub struct BenchResult {
     /// A rate target for a result with `unit=/s` (operations a second, at least:
     /// `min-per-s=`), checked and reported.
     pub min_per_s: Option<f64>,
+    /// A per-operation target: at most this many instructions (cycles, in wall time)
+    /// per operation (`max-per-op=`), checked and reported.
+    pub max_per_op: Option<f64>,
     /// What a result counts, if not TSC cycles or instructions per operation: `unit=/s`
     /// shows operations a second (with `hz`), `unit=ns` a latency the host measured.
     pub unit: Option<String>,
@@ -183,6 +186,10 @@ impl BenchReport {
                                 Some(v) => Some(v.parse().ok()?),
                                 None => None,
                             },
+                            max_per_op: match f.get("max-per-op") {
+                                Some(v) => Some(v.parse().ok()?),
+                                None => None,
+                            },
                             unit: f.get("unit").cloned(),
                         })
                     })
@@ -234,7 +241,8 @@ impl BenchReport {
             (Some(target), Some(rate)) => rate >= target,
             (Some(_), None) => false,
             (None, _) => true,
-        }) && self.failed.is_empty();
+        }) && self.results.iter().all(|r| r.max_per_op.is_none_or(|max| r.per_op() <= max))
+            && self.failed.is_empty();
         throughputs
             && self.ratios.iter().all(|r| match self.ratio_value(r) {
                 Some(v) => r.max.is_none_or(|m| v <= m) && r.min.is_none_or(|m| v >= m),
@@ -296,6 +304,26 @@ pub fn table(runs: &[(String, BenchReport)], wall: bool) -> String {
             }
         }
         let _ = writeln!(out);
+    }
+    // Per-operation targets, one line each.
+    let per_op: Vec<&BenchResult> =
+        runs.first().map(|(_, r)| r.results.iter().filter(|r| r.max_per_op.is_some()).collect()).unwrap_or_default();
+    if !per_op.is_empty() {
+        let _ = writeln!(out);
+        for target in per_op {
+            let max = target.max_per_op.unwrap_or_default();
+            let _ = write!(out, "{:<w$}", target.what, w = width + 12);
+            for ((_, report), cw) in runs.iter().zip(&columns) {
+                let shown = match report.result(&target.name).map(BenchResult::per_op) {
+                    Some(v) if v <= max => format!("{v:.0} met"),
+                    Some(v) => format!("{v:.0} MISSED"),
+                    None => "not measured".to_string(),
+                };
+                let _ = write!(out, "  {shown:>cw$}");
+            }
+            let unit = if wall { "cycles" } else { "instructions" };
+            let _ = writeln!(out, "  target <= {max:.0} {unit} / op");
+        }
     }
     // Throughput targets, one line each.
     let targets: Vec<&BenchResult> =

@@ -76,7 +76,7 @@ pub fn prepare(
                     disk.name, disk.line
                 ),
             )?,
-            (None, DiskSource::Directory { dir, size, packages }) => {
+            (None, DiskSource::Directory { dir, size, packages, programs }) => {
                 let dir = base.join(dir);
                 if !dir.is_dir() {
                     return Err(ToolError::new(
@@ -85,11 +85,14 @@ pub fn prepare(
                         format!("create it, or fix `directory`; it is relative to {file}'s directory"),
                     ));
                 }
-                let contents = if packages.is_empty() {
+                let contents = if packages.is_empty() && programs.is_empty() {
                     dir
                 } else {
                     let stage = scratch.join(format!("{}.root", disk.name));
                     stage_with_packages(&dir, packages, &stage, &scratch.join("debs"), &step, reporter)?;
+                    for program in programs {
+                        build_program(program, base, &stage, &scratch.join("programs"), &step, reporter)?;
+                    }
                     stage
                 };
                 make_ext2(&contents, *size, &scratch.join(format!("{}.img", disk.name)), &step, reporter)?
@@ -149,6 +152,82 @@ fn stage_with_packages(
     Ok(())
 }
 
+/// Builds `program` (sources relative to `base`) for Linux into `stage` at its path:
+/// a C file with `musl-gcc -static`, a Rust crate with the host toolchain for
+/// x86_64-unknown-linux-gnu and `+crt-static` (cargo's own target directory under
+/// `out`, so rebuilds are incremental).
+fn build_program(
+    program: &crate::system::Program,
+    base: &Path,
+    stage: &Path,
+    out: &Path,
+    step: &str,
+    reporter: &Reporter,
+) -> Result<()> {
+    use crate::system::ProgramSource;
+    let dest = stage.join(program.path.trim_start_matches('/'));
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| ToolError::io(step, parent, e))?;
+    }
+    std::fs::create_dir_all(out).map_err(|e| ToolError::io(step, out, e))?;
+    let built = match &program.source {
+        ProgramSource::C(source) => {
+            let source = base.join(source);
+            let built = out.join("c").join(program.path.trim_start_matches('/').replace('/', "_"));
+            let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+            // Built again only when the source is newer, so the image's contents (and so
+            // whether the image is made again) change only with the program.
+            if modified(&built).is_none() || modified(&source) > modified(&built) {
+                std::fs::create_dir_all(out.join("c")).map_err(|e| ToolError::io(step, out, e))?;
+                let mut cc = Command::new("musl-gcc");
+                cc.args(["-static", "-O2", "-Wall", "-o"]).arg(&built).arg(&source);
+                run(&mut cc, step, reporter, "fix the C program, or install musl-gcc: apt-get install musl-tools")?;
+            }
+            built
+        }
+        ProgramSource::Rust(dir) => {
+            let manifest = base.join(dir).join("Cargo.toml");
+            let target = out.join("cargo");
+            let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+            cargo
+                .args(["build", "--release", "--quiet", "--target", "x86_64-unknown-linux-gnu", "--manifest-path"])
+                .arg(&manifest)
+                .arg("--target-dir")
+                .arg(&target)
+                .env("RUSTFLAGS", "-C target-feature=+crt-static")
+                .env_remove("CARGO_ENCODED_RUSTFLAGS");
+            run(
+                &mut cargo,
+                step,
+                reporter,
+                "fix the Rust program (it is built with the host toolchain, std and all, as a static glibc binary); \
+                 static glibc comes with libc6-dev",
+            )?;
+            let name = crate_name(&manifest).ok_or_else(|| {
+                ToolError::new(step, format!("{} has no [package] name", manifest.display()), "give the crate a name")
+            })?;
+            target.join("x86_64-unknown-linux-gnu/release").join(&name)
+        }
+    };
+    // The copy keeps the build's time, which the image's fingerprint looks at.
+    std::fs::copy(&built, &dest).map_err(|e| ToolError::io(step, &built, e))?;
+    let time = std::fs::metadata(&built).and_then(|m| m.modified()).map_err(|e| ToolError::io(step, &built, e))?;
+    std::fs::File::options()
+        .write(true)
+        .open(&dest)
+        .and_then(|f| f.set_modified(time))
+        .map_err(|e| ToolError::io(step, &dest, e))?;
+    reporter.info(format!("built {} into the disk image", program.path));
+    Ok(())
+}
+
+/// The `[package] name` of the crate whose manifest is at `manifest`.
+fn crate_name(manifest: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(manifest).ok()?;
+    let value: toml::Table = text.parse().ok()?;
+    value.get("package")?.get("name")?.as_str().map(str::to_string)
+}
+
 /// The downloaded `.deb` of `package` in `debs`, if there is one.
 fn downloaded(debs: &Path, package: &str) -> Result<Option<PathBuf>> {
     let read = std::fs::read_dir(debs).map_err(|e| ToolError::io("looking for downloaded packages", debs, e))?;
@@ -201,11 +280,16 @@ fn fingerprint(dir: &Path, size: u64) -> Result<String> {
             let entry = entry.map_err(|e| ToolError::io("reading a disk's directory", &at, e))?;
             let meta = std::fs::symlink_metadata(entry.path())
                 .map_err(|e| ToolError::io("reading a disk's directory", &entry.path(), e))?;
-            let modified = meta
-                .modified()
-                .ok()
-                .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_nanos());
+            // A directory's own time changes whenever an entry is added (staging adds
+            // packages and programs each build); its entries are listed themselves.
+            let modified = if meta.is_dir() {
+                0
+            } else {
+                meta.modified()
+                    .ok()
+                    .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos())
+            };
             let relative = entry.path().strip_prefix(dir).map(Path::to_path_buf).unwrap_or_default();
             entries.push(format!("{}\t{}\t{modified}", relative.display(), meta.len()));
             if meta.is_dir() {

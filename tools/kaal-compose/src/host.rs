@@ -25,6 +25,8 @@ enum Check {
     Program(&'static str),
     /// Python's venv + ensurepip modules.
     PythonVenv,
+    /// A file (a static library).
+    File(&'static str),
 }
 
 /// Everything `kaal build`, `kaal run` and `kaal test` need.
@@ -43,6 +45,22 @@ pub const PREREQUISITES: &[Prerequisite] = &[
     Prerequisite { what: "mke2fs and e2fsck (disk images)", package: "e2fsprogs", check: Check::Program("mke2fs") },
     Prerequisite { what: "curl (network tests and benchmarks)", package: "curl", check: Check::Program("curl") },
     Prerequisite { what: "nc (network tests)", package: "netcat-openbsd", check: Check::Program("nc") },
+    Prerequisite {
+        what: "apt-get download (Debian packages for disk images)",
+        package: "apt",
+        check: Check::Program("apt-get"),
+    },
+    Prerequisite {
+        what: "dpkg-deb (Debian packages for disk images)",
+        package: "dpkg",
+        check: Check::Program("dpkg-deb"),
+    },
+    Prerequisite { what: "musl-gcc (C programs for Linux)", package: "musl-tools", check: Check::Program("musl-gcc") },
+    Prerequisite {
+        what: "static glibc (Rust std programs for Linux, +crt-static)",
+        package: "libc6-dev",
+        check: Check::File("/usr/lib/x86_64-linux-gnu/libc.a"),
+    },
 ];
 
 /// Is `program` on PATH?
@@ -55,6 +73,7 @@ pub fn on_path(program: &str) -> bool {
 fn satisfied(p: &Prerequisite) -> bool {
     match p.check {
         Check::Program(program) => on_path(program),
+        Check::File(path) => Path::new(path).is_file(),
         Check::PythonVenv => Command::new("python3")
             .args(["-c", "import venv, ensurepip"])
             .stdout(Stdio::null())

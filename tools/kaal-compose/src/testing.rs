@@ -121,6 +121,15 @@ impl Boot {
         self
     }
 
+    /// Types `bytes` at the system's terminal (COM1) once it is ready (it prints
+    /// [`crate::qemu::TERMINAL_READY`]).
+    pub fn input(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let _ = tx.send(bytes.into());
+        self.qemu.input = crate::qemu::Input::channel(rx);
+        self
+    }
+
     /// Runs with deterministic virtual time.
     pub fn icount(mut self) -> Self {
         self.qemu.icount = true;
@@ -164,9 +173,16 @@ impl Boot {
 pub struct Session {
     lines: std::sync::mpsc::Receiver<String>,
     seen: std::cell::RefCell<Vec<String>>,
+    input: std::sync::mpsc::Sender<Vec<u8>>,
 }
 
 impl Session {
+    /// Types `bytes` at the system's terminal (COM1); they arrive once the terminal is
+    /// ready (see [`Boot::input`]).
+    pub fn send(&self, bytes: &[u8]) {
+        let _ = self.input.send(bytes.to_vec());
+    }
+
     /// Waits until a serial line contains `text` (or one already did), at most
     /// `timeout`: the line, or `None`.
     pub fn wait_for_line(&self, text: &str, timeout: std::time::Duration) -> Option<String> {
@@ -203,8 +219,12 @@ impl Boot {
         let mut boot = self;
         boot.qemu.watch = Some(tx);
         boot.qemu.stop = Some(stop.clone());
+        let (input, typed) = std::sync::mpsc::channel();
+        if matches!(boot.qemu.input, crate::qemu::Input::None) {
+            boot.qemu.input = crate::qemu::Input::channel(typed);
+        }
         let runner = std::thread::spawn(move || boot.run());
-        let session = Session { lines: rx, seen: std::cell::RefCell::new(Vec::new()) };
+        let session = Session { lines: rx, seen: std::cell::RefCell::new(Vec::new()), input };
         // Whether `host` returns or panics (a failed check), QEMU is stopped and waited
         // for: a panic must not leave the guest running after the test.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| host(&session)));

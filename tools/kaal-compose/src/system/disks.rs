@@ -20,8 +20,8 @@ use std::path::PathBuf;
 
 use toml::Spanned;
 
-use super::super::raw::{RawComponent, RawDisk, Tables};
-use super::super::{did_you_mean, key_part, Disk, DiskSource};
+use super::super::raw::{RawComponent, RawDisk, RawProgram, Tables};
+use super::super::{did_you_mean, key_part, Disk, DiskSource, Program, ProgramSource};
 use super::{Checker, SizeLimit, GIB, MIB, NAME_LEN};
 
 const DISK_SIZE: SizeLimit =
@@ -52,6 +52,43 @@ impl Checker<'_> {
         packages
     }
 
+    /// A disk's `programs`: each at an absolute path in the image, from exactly one of
+    /// a C file and a Rust crate, given relative to system.toml's directory.
+    fn programs(&mut self, raw: Option<&Spanned<Tables<RawProgram>>>, key: &str) -> Vec<Program> {
+        let Some(raw) = raw else { return Vec::new() };
+        let mut programs = Vec::new();
+        for (path, table) in raw.get_ref() {
+            let at = format!("{key}.\"{}\"", path.get_ref());
+            if !path.get_ref().starts_with('/') || path.get_ref().ends_with('/') || path.get_ref().contains("/../") {
+                self.report(
+                    &path.span(),
+                    &at,
+                    format!("`{}` is not an absolute file path in the image", path.get_ref()),
+                    "write where the program goes, e.g. \"/bin/app\"",
+                );
+                continue;
+            }
+            let source = match (&table.get_ref().c, &table.get_ref().rust) {
+                (Some(c), None) => self.disk_path(c, &format!("{at}.c")).map(ProgramSource::C),
+                (None, Some(rust)) => self.disk_path(rust, &format!("{at}.rust")).map(ProgramSource::Rust),
+                _ => {
+                    self.report(
+                        &table.span(),
+                        &at,
+                        format!("program `{}` needs exactly one of `c` and `rust`", path.get_ref()),
+                        "write { c = \"hello.c\" } (built with musl-gcc -static) or { rust = \"app\" } (a crate, \
+                         built with +crt-static)",
+                    );
+                    None
+                }
+            };
+            if let Some(source) = source {
+                programs.push(Program { path: path.get_ref().clone(), source });
+            }
+        }
+        programs
+    }
+
     /// Checks `[disks]`.
     pub(super) fn disks(&mut self, raw: Option<&Spanned<Tables<RawDisk>>>) -> Vec<Disk> {
         let Some(raw) = raw else { return Vec::new() };
@@ -64,6 +101,14 @@ impl Checker<'_> {
                          (kaal build makes an ext2 image of it)";
             let source = match (&disk.image, &disk.directory) {
                 (Some(image), None) => {
+                    if let Some(programs) = &disk.programs {
+                        self.report(
+                            &programs.span(),
+                            format!("{key}.programs"),
+                            format!("disk `{}` uses an image, which KaaL does not change", name.get_ref()),
+                            "remove `programs`, or make the disk from a directory",
+                        );
+                    }
                     if let Some(packages) = &disk.packages {
                         self.report(
                             &packages.span(),
@@ -85,10 +130,12 @@ impl Checker<'_> {
                 (None, Some(dir)) => {
                     let size = self.size(disk.size.as_ref(), &format!("{key}.size"), &DISK_SIZE);
                     let packages = self.packages(disk.packages.as_ref(), &format!("{key}.packages"));
+                    let programs = self.programs(disk.programs.as_ref(), &format!("{key}.programs"));
                     self.disk_path(dir, &format!("{key}.directory")).map(|dir| DiskSource::Directory {
                         dir,
                         size,
                         packages,
+                        programs,
                     })
                 }
                 (Some(image), Some(_)) => {

@@ -326,7 +326,25 @@ pub enum DiskSource {
     ///
     /// `packages` are Debian packages (from the Debian archive, by `apt-get download`)
     /// whose files `kaal build` unpacks over the directory's in the image.
-    Directory { dir: PathBuf, size: u64, packages: Vec<String> },
+    Directory { dir: PathBuf, size: u64, packages: Vec<String>, programs: Vec<Program> },
+}
+
+/// A program `kaal build` compiles for Linux (static, x86_64) into a disk's image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program {
+    /// Where it goes in the image (absolute).
+    pub path: String,
+    pub source: ProgramSource,
+}
+
+/// What a [`Program`] is built from (paths relative to system.toml's directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProgramSource {
+    /// A C file: `musl-gcc -static -O2`.
+    C(PathBuf),
+    /// A Rust crate: `cargo build --release --target x86_64-unknown-linux-gnu` with
+    /// `-C target-feature=+crt-static` (a static glibc binary, std and all).
+    Rust(PathBuf),
 }
 
 impl Disk {

@@ -77,6 +77,18 @@ pub(super) struct RawDisk {
     pub read_only: Option<Spanned<bool>>,
     /// Debian packages whose files go into the image too.
     pub packages: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Programs `kaal build` compiles for Linux and puts in the image, by their path there.
+    pub programs: Option<Spanned<Tables<RawProgram>>>,
+}
+
+/// One of a disk's `programs`: `"/bin/app" = { rust = "app" }` or `{ c = "hello.c" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawProgram {
+    /// A C source file, built with `musl-gcc -static`.
+    pub c: Option<Spanned<String>>,
+    /// A Rust crate's directory, built for x86_64-unknown-linux-gnu with `+crt-static`.
+    pub rust: Option<Spanned<String>>,
 }
 
 /// `[filesystems.NAME]`: a ramfs, or the ext2 file system on a disk.

@@ -1,0 +1,137 @@
+//! Unmodified Linux binaries on the real kernel: Debian's busybox-static (fetched from
+//! the Debian archive by `kaal build`), a musl C program and a std Rust program, run by
+//! the Linux personality (services/linux) from an ext2 root, with a shell session typed
+//! at the system's terminal (COM1) as a user would type it.
+
+use std::time::Duration;
+
+use kaal_compose::qemu::BootOutcome;
+use kaal_compose::testing::Boot;
+
+const SYSTEM: &str = "tests/systems/linux";
+
+/// The tests share the system's build and its disk image (the session writes to it,
+/// e2fsck reads it), so they run one at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serialised() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The lines a shell session printed after its first prompt, without the echo of
+/// what was typed (lines starting with the prompt, and the rest of a long command the
+/// line editor wrapped at 80 columns) and the personality's own reports.
+fn output(run: &BootOutcome, typed: &str) -> Vec<String> {
+    let start = run.serial.iter().position(|l| l.starts_with("Enter 'help'")).map_or(0, |i| i + 1);
+    run.serial[start..]
+        .iter()
+        .filter(|l| !l.starts_with("/ # ") && !l.starts_with('[') && !l.trim().is_empty())
+        .filter(|l| !(l.contains(' ') && typed.contains(l.as_str())))
+        .cloned()
+        .collect()
+}
+
+fn session(input: &str) -> BootOutcome {
+    let _one = serialised();
+    Boot::new(SYSTEM).on("5.0.0-debug").expect("5.0.0 always runs").timeout(Duration::from_secs(120)).input(input).run()
+}
+
+fn e2fsck_clean(run: &BootOutcome) {
+    let image = kaal_compose::testing::workspace_root().join("target/kaal/disks/linux/root.img");
+    let fsck = std::process::Command::new("e2fsck").arg("-fn").arg(&image).output().expect("run e2fsck");
+    assert!(
+        fsck.status.success(),
+        "e2fsck -fn {} after the session:\n{}\n{}",
+        image.display(),
+        String::from_utf8_lossy(&fsck.stdout),
+        run.serial.join("\n")
+    );
+}
+
+#[test]
+fn the_acceptance_session_prints_the_right_output_and_exits_with_the_shell() {
+    let typed = "echo hello; ls /bin | wc -l; cat /etc/motd | grep -c seL4; mkdir -p /tmp/a/b && echo x > /tmp/a/b/f \
+                 && cat /tmp/a/b/f; exit 7\n";
+    let run = session(typed);
+    assert_eq!(run.exit_code(), 7, "the shell's exit status is the system's:\n{}", run.serial.join("\n"));
+    // 17 busybox links, busybox itself and the three programs kaal build put there.
+    assert_eq!(output(&run, typed), ["hello", "21", "1", "x"], "{}", run.serial.join("\n"));
+    e2fsck_clean(&run);
+}
+
+#[test]
+fn pipelines_redirection_and_exit_statuses() {
+    let typed = "seq 1 100 | grep 7 | wc -l\necho abc > /tmp/r && echo def >> /tmp/r && cat < /tmp/r\nfalse; echo \
+                 status=$?\nsh -c 'exit 5'; echo status=$?\nls /no/such 2>/dev/null; echo status=$?\necho $(echo \
+                 nested) done\nexit 0\n";
+    let run = session(typed);
+    assert_eq!(run.exit_code(), 0, "{}", run.serial.join("\n"));
+    assert_eq!(
+        output(&run, typed),
+        ["19", "abc", "def", "status=1", "status=5", "status=1", "nested done"],
+        "{}",
+        run.serial.join("\n")
+    );
+    e2fsck_clean(&run);
+}
+
+#[test]
+fn a_segfaulting_program_is_reported_and_the_shell_lives_on() {
+    let run = session("faulty; echo status=$?\necho still here\nexit 0\n");
+    assert_eq!(run.exit_code(), 0, "{}", run.serial.join("\n"));
+    run.assert_line("faulty: about to read address 0");
+    let report = run
+        .serial
+        .iter()
+        .find(|l| l.contains("(faulty): segmentation fault at 0x0"))
+        .unwrap_or_else(|| panic!("no report of the fault:\n{}", run.serial.join("\n")));
+    assert!(report.contains("read"), "{report}");
+    run.assert_line("status=139").assert_line("still here");
+}
+
+#[test]
+fn a_musl_program_sees_enosys_efault_and_its_files() {
+    let run = session("abi-check one; echo status=$?\nexit 0\n");
+    assert_eq!(run.exit_code(), 0, "{}", run.serial.join("\n"));
+    for check in ["enosys", "efault-write", "efault-read", "uname", "create", "read-back", "enoent", "getppid"] {
+        run.assert_line(&format!("abi-check: {check} ok"));
+    }
+    run.assert_line("abi-check: all passed").assert_line("status=0");
+    // The unimplemented call is named once, by number (it has no name).
+    run.assert_line("system call unknown (1000) is not implemented: ENOSYS");
+}
+
+#[test]
+fn a_std_rust_program_reads_and_writes_files() {
+    let run = session("rust-app one two; echo status=$?\ncat /tmp/rust-app/kept.txt | wc -l\nexit 0\n");
+    assert_eq!(run.exit_code(), 0, "{}", run.serial.join("\n"));
+    run.assert_line(r#"rust-app: hello from std, args ["one", "two"]"#)
+        .assert_line(r#"rust-app: counts {"KaaL": 1, "Linux": 1, "seL4": 2}"#)
+        .assert_line(r#"rust-app: listing ["words.txt"]"#)
+        .assert_line("rust-app: renamed, 21 bytes")
+        .assert_line("rust-app: missing file is NotFound")
+        .assert_line("status=0");
+    assert!(run.serial.iter().any(|l| l == "4"), "{}", run.serial.join("\n"));
+    e2fsck_clean(&run);
+}
+
+#[test]
+fn ctrl_c_interrupts_a_foreground_sleep() {
+    let _one = serialised();
+    let boot = Boot::new(SYSTEM).on("5.0.0-debug").expect("5.0.0 always runs").timeout(Duration::from_secs(90));
+    let (interrupted, run) = boot.run_with(|session| {
+        session.wait_for_line("Enter 'help'", Duration::from_secs(60))?;
+        // $((...)) makes the output differ from the echo of what was typed.
+        session.send(b"echo sleeping$((1+1)); sleep 100; echo slept$((2+2)) status=$?\n");
+        session.wait_for_line("sleeping2", Duration::from_secs(20))?;
+        // Let the sleep start, then interrupt it.
+        std::thread::sleep(Duration::from_secs(2));
+        session.send(&[3]);
+        let line = session.wait_for_line("slept4 status=", Duration::from_secs(20));
+        session.send(b"exit 0\n");
+        line
+    });
+    let line = interrupted.unwrap_or_else(|| panic!("the sleep was not interrupted:\n{}", run.serial.join("\n")));
+    assert_eq!(line.trim(), "slept4 status=130", "SIGINT ends it: 128 + 2");
+    assert_eq!(run.exit_code(), 0, "{}", run.serial.join("\n"));
+}

@@ -1,0 +1,39 @@
+//! Uses std the way an application does: arguments, the environment, files and
+//! directories, formatting, collections, and its exit status. Prints `app: ...`
+//! lines that the boot test checks.
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+
+fn main() -> std::io::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    println!("app: hello from std, args {:?}", &args[1..]);
+    println!("app: PATH={}", std::env::var("PATH").unwrap_or_default());
+    // The disk keeps what earlier runs wrote: start from an empty directory.
+    if fs::metadata("/tmp/app").is_ok() {
+        fs::remove_dir_all("/tmp/app")?;
+    }
+    fs::create_dir_all("/tmp/app")?;
+    let mut file = fs::File::create("/tmp/app/words.txt")?;
+    for word in ["seL4", "KaaL", "Linux", "seL4"] {
+        writeln!(file, "{word}")?;
+    }
+    drop(file);
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for line in BufReader::new(fs::File::open("/tmp/app/words.txt")?).lines() {
+        *counts.entry(line?).or_default() += 1;
+    }
+    println!("app: counts {counts:?}");
+    let mut names: Vec<String> =
+        fs::read_dir("/tmp/app")?.map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned())).collect::<Result<_, _>>()?;
+    names.sort();
+    println!("app: listing {names:?}");
+    fs::rename("/tmp/app/words.txt", "/tmp/app/kept.txt")?;
+    let size = fs::metadata("/tmp/app/kept.txt")?.len();
+    println!("app: renamed, {size} bytes");
+    match fs::read("/no/such/file") {
+        Err(e) => println!("app: missing file is {:?}", e.kind()),
+        Ok(_) => println!("app: a missing file was found?"),
+    }
+    std::process::exit(if counts.get("seL4") == Some(&2) { 0 } else { 3 })
+}
