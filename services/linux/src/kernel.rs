@@ -1490,7 +1490,7 @@ impl Kernel {
 
     #[allow(clippy::too_many_arguments)]
     fn mmap(&mut self, pid: Pid, addr: u64, len: u64, prot: u64, flags: u64, fd: i64, offset: u64) -> Result<u64, u64> {
-        if len == 0 || offset % PAGE != 0 {
+        if len == 0 || !offset.is_multiple_of(PAGE) {
             return Err(errno::EINVAL);
         }
         let len = mm::page_ceil(len).ok_or(errno::ENOMEM)?;
@@ -1523,7 +1523,10 @@ impl Kernel {
         let proc = self.procs.get_mut(&pid).ok_or(errno::ESRCH)?;
         let mm = &mut proc.mm;
         let start = if flags & (abi::MAP_FIXED | abi::MAP_FIXED_NOREPLACE) != 0 {
-            if addr % PAGE != 0 || addr < mm::MMAP_MIN || addr.checked_add(len).is_none_or(|e| e > mm::USER_END) {
+            if !addr.is_multiple_of(PAGE)
+                || addr < mm::MMAP_MIN
+                || addr.checked_add(len).is_none_or(|e| e > mm::USER_END)
+            {
                 return Err(errno::EINVAL);
             }
             if flags & abi::MAP_FIXED_NOREPLACE != 0 && !mm.is_free(addr, addr + len) {
@@ -1532,7 +1535,7 @@ impl Kernel {
             mm.remove_range(&mut self.pool, addr, addr + len);
             addr
         } else if addr != 0
-            && addr % PAGE == 0
+            && addr.is_multiple_of(PAGE)
             && addr >= mm::MMAP_MIN
             && addr + len <= mm::MMAP_TOP
             && mm.is_free(addr, addr + len)
@@ -1548,7 +1551,7 @@ impl Kernel {
     }
 
     fn munmap(&mut self, pid: Pid, addr: u64, len: u64) -> Result<u64, u64> {
-        if addr % PAGE != 0 || len == 0 {
+        if !addr.is_multiple_of(PAGE) || len == 0 {
             return Err(errno::EINVAL);
         }
         let end = addr.checked_add(mm::page_ceil(len).ok_or(errno::EINVAL)?).ok_or(errno::EINVAL)?;
@@ -1558,7 +1561,7 @@ impl Kernel {
     }
 
     fn mprotect(&mut self, pid: Pid, addr: u64, len: u64, prot: u64) -> Result<u64, u64> {
-        if addr % PAGE != 0 {
+        if !addr.is_multiple_of(PAGE) {
             return Err(errno::EINVAL);
         }
         let end = addr.checked_add(mm::page_ceil(len).ok_or(errno::EINVAL)?).ok_or(errno::EINVAL)?;

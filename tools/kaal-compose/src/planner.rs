@@ -965,6 +965,7 @@ wait = "logger"
                 RtTaskPlan { component: 1, release: 3, period_ns: 100000000, deadline_ns: 10000000, wcet_ns: 2000000, offset_ns: 0, criticality: 1 },
             ],
         }),
+        exit_status_of: None,
     }
 };
 "#;

@@ -13,8 +13,9 @@ use toml::de::{DeTable, DeValue};
 use super::error::{ConfigError, ConfigErrors, Source};
 use super::raw::{
     keys_of, RawChannel, RawComponent, RawConnections, RawDevice, RawDisk, RawFile, RawFileSystem, RawGitSource,
-    RawKernel, RawMmio, RawMountTable, RawNetwork, RawNetworkGrant, RawNotification, RawPriorities, RawProbe, RawQemu,
-    RawRealtime, RawRealtimeTask, RawRegion, RawResources, RawRing, RawSystem, RawTime, MOUNT_EXPECTED, SIZE_EXPECTED,
+    RawKernel, RawLinux, RawMmio, RawMountTable, RawNetwork, RawNetworkGrant, RawNotification, RawPriorities, RawProbe,
+    RawProgram, RawQemu, RawRealtime, RawRealtimeTask, RawRegion, RawResources, RawRing, RawSystem, RawTime,
+    MOUNT_EXPECTED, SIZE_EXPECTED,
 };
 use super::{did_you_mean, dotted, CONNECTION_KINDS};
 
@@ -341,6 +342,11 @@ fn schema(path: &[&str]) -> Schema {
         ["components", _, "realtime"] => Schema::Keys(keys_of::<RawRealtimeTask>()),
         ["network"] => Schema::Keys(keys_of::<RawNetwork>()),
         ["realtime"] => Schema::Keys(keys_of::<RawRealtime>()),
+        ["linux"] => Schema::Keys(keys_of::<RawLinux>()),
+        ["linux", "mounts"] => Schema::Names,
+        ["linux", "mounts", _] => Schema::Keys(keys_of::<RawMountTable>()),
+        ["disks", _, "programs"] => Schema::Names,
+        ["disks", _, "programs", _] => Schema::Keys(keys_of::<RawProgram>()),
         ["connections"] => Schema::Keys(keys_of::<RawConnections>()),
         ["connections", kind] if kind_noun(kind).is_some() => Schema::Names,
         ["connections", "channels", _] => Schema::Keys(keys_of::<RawChannel>()),
@@ -562,6 +568,25 @@ fn example(table: &[&str], key: &str) -> Option<String> {
         ([], "components") => component_example("hello"),
         ([], "disks") | (["disks"], _) => "[disks.data]\ndirectory = \"files\"\nsize = \"16 MiB\"".to_string(),
         (["disks", _], "size") => "size = \"16 MiB\"".to_string(),
+        (["disks", _], "packages") => {
+            "packages = [\"busybox-static\"] (Debian packages, downloaded by `kaal build`)".to_string()
+        }
+        (["disks", _, "programs"], path) => format!("{path:?} = {{ c = \"hello.c\" }} or {{ rust = \"app\" }}"),
+        (["disks", _], "programs") => "[disks.root.programs]\n\"/bin/app\" = { rust = \"app\" }".to_string(),
+        (["disks", _, "programs", _], "c") => "c = \"hello.c\" (built with musl-gcc -static)".to_string(),
+        (["disks", _, "programs", _], "rust") => {
+            "rust = \"app\" (a crate's directory, built with +crt-static)".to_string()
+        }
+        ([], "linux") => "[linux]\ninit = [\"/bin/sh\"]\nmounts = { \"/\" = \"root\" }".to_string(),
+        (["linux"], "init") => "init = [\"/bin/sh\"] (the first program and its arguments)".to_string(),
+        (["linux"], "env") => "env = [\"PATH=/bin\", \"HOME=/\"]".to_string(),
+        (["linux"], "memory") => "memory = \"64 MiB\" (RAM for the Linux processes, a power of two)".to_string(),
+        (["linux"], "mounts") => "mounts = { \"/\" = \"root\" }".to_string(),
+        (["linux", "mounts"], point) => format!("{point:?} = \"root\""),
+        (["linux", "mounts", _], "filesystem") => "filesystem = \"root\"".to_string(),
+        (["linux", "mounts", _], "subtree") => "subtree = \"/public\"".to_string(),
+        (["linux"], "priority") => "priority = 100".to_string(),
+        (["linux"], "log") => "log = \"info\"".to_string(),
         (["components", ..], "disks") => "disks = [\"data\"]".to_string(),
         ([], "devices") | (["devices"], _) => "[devices.rtc]\nports = \"0x70-0x71\"\nirq = 8".to_string(),
         (["devices", _, "mmio"], "size") => "size = \"4 KiB\"".to_string(),
@@ -657,7 +682,7 @@ mod tests {
     /// generic text.
     #[test]
     fn every_known_key_has_an_example() {
-        let tables: [&[&str]; 29] = [
+        let tables: [&[&str]; 34] = [
             &[],
             &["system"],
             &["resources"],
@@ -687,6 +712,11 @@ mod tests {
             &["components", "a", "network"],
             &["realtime"],
             &["components", "a", "realtime"],
+            &["linux"],
+            &["linux", "mounts"],
+            &["linux", "mounts", "/"],
+            &["disks", "data", "programs"],
+            &["disks", "data", "programs", "/bin/app"],
         ];
         for table in tables {
             match schema(table) {

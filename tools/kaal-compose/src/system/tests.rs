@@ -1647,6 +1647,43 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
             "realtime: task `b` response time 8 ms > deadline 7 ms under rate-monotonic priorities",
             "switch to `policy = \"edf\"` in [realtime]",
         ]),
+        // [linux] and what goes into its disk.
+        ("linux without a time service", base("[filesystems.root]\nkind = \"ramfs\"\n[linux]\nmounts = { \"/\" = \"root\" }\n"), 11, vec![
+            "linux: the Linux personality needs the time service",
+            "source = \"pit\"",
+        ]),
+        ("linux without mounts", base("[time]\n[linux]\ninit = [\"/bin/sh\"]\n"), 10, vec![
+            "[linux] has no mounts, so the Linux processes would see no files",
+            "mounts = { \"/\" = \"root\" }",
+        ]),
+        ("linux init not absolute", base("[time]\n[filesystems.root]\nkind = \"ramfs\"\n[linux]\ninit = [\"sh\"]\nmounts = { \"/\" = \"root\" }\n"), 13, vec![
+            "init program `sh` is not an absolute path",
+            "\"/bin/sh\"",
+        ]),
+        ("linux memory not a power of two", base("[time]\n[filesystems.root]\nkind = \"ramfs\"\n[linux]\nmemory = \"48 MiB\"\nmounts = { \"/\" = \"root\" }\n"), 13, vec![
+            "Linux memory of 48 MiB is not a power of two",
+            "\"64 MiB\"",
+        ]),
+        ("linux environment without =", base("[time]\n[filesystems.root]\nkind = \"ramfs\"\n[linux]\nenv = [\"PATH\"]\nmounts = { \"/\" = \"root\" }\n"), 13, vec![
+            "`PATH` is not NAME=value",
+        ]),
+        ("a component named linux beside [linux]", base("[time]\n[filesystems.root]\nkind = \"ramfs\"\n[linux]\nmounts = { \"/\" = \"root\" }\n[components.linux]\npath = \"l\"\n"), 14, vec![
+            "a component is named `linux`",
+            "rename the component",
+        ]),
+        ("a package name that is not Debian's", base("[disks.root]\ndirectory = \"root\"\npackages = [\"Busybox Static\"]\n"), 11, vec![
+            "`Busybox Static` is not a Debian package name",
+            "busybox-static",
+        ]),
+        ("packages on an image disk", base("[disks.root]\nimage = \"root.img\"\npackages = [\"busybox-static\"]\n"), 11, vec![
+            "disk `root` uses an image, which KaaL does not change",
+        ]),
+        ("a program with two sources", base("[disks.root]\ndirectory = \"root\"\n[disks.root.programs]\n\"/bin/app\" = { c = \"a.c\", rust = \"app\" }\n"), 12, vec![
+            "program `/bin/app` needs exactly one of `c` and `rust`",
+        ]),
+        ("a program at a relative path", base("[disks.root]\ndirectory = \"root\"\n[disks.root.programs]\n\"bin/app\" = { c = \"a.c\" }\n"), 12, vec![
+            "`bin/app` is not an absolute file path in the image",
+        ]),
         ("real-time response time beyond deadline-monotonic", rt_pair("[realtime]\npolicy = \"deadline-monotonic\"\n", "period = \"5ms\", wcet = \"2ms\"", "period = \"7ms\", wcet = \"4ms\""), 9, vec![
             "under deadline-monotonic priorities",
         ]),
@@ -1670,6 +1707,37 @@ fn rt_pair(extra: &str, a: &str, b: &str) -> String {
 /// [`BASE`] with a time service and a network (at line 10), then `extra`.
 fn net(extra: &str) -> String {
     base(&format!("[time]\n[network]\n{extra}"))
+}
+
+#[test]
+fn linux_adds_the_personality_with_its_mounts_memory_and_terminal() {
+    let text = base(
+        "[time]\n[disks.root]\ndirectory = \"root\"\npackages = [\"busybox-static\"]\n[disks.root.programs]\n\
+         \"/bin/app\" = { rust = \"app\" }\n\"/bin/hello\" = { c = \"hello.c\" }\n[filesystems.root]\nkind = \"ext2\"\n\
+         disk = \"root\"\n[linux]\ninit = [\"/bin/sh\", \"-l\"]\nenv = [\"PATH=/bin\"]\nmounts = { \"/\" = \"root\" }\n",
+    );
+    let system = parse("system.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let linux = system.linux.as_ref().expect("[linux]");
+    assert_eq!(
+        (linux.init.as_slice(), linux.env.as_slice(), linux.memory),
+        (&["/bin/sh".to_string(), "-l".into()][..], &["PATH=/bin".to_string()][..], 64 << 20)
+    );
+    let component = system.components.iter().find(|c| c.name == "linux").expect("component linux");
+    assert_eq!(component.path, crate::assemble::kaal_checkout().join("services/linux"));
+    assert!(component.is_built_in() && component.time && !component.daemon);
+    assert_eq!(component.processes, 64 << 20);
+    assert_eq!(component.devices, ["com1"], "the terminal: COM1's receiving side");
+    assert_eq!(component.mounts.len(), 1);
+    assert_eq!(component.config.as_deref(), Some("priority 99\narg /bin/sh\narg -l\nenv PATH=/bin\n"));
+    let DiskSource::Directory { packages, programs, .. } = &system.disks[0].source else { panic!("a directory disk") };
+    assert_eq!(packages, &["busybox-static"]);
+    assert_eq!(
+        programs,
+        &[
+            Program { path: "/bin/app".into(), source: ProgramSource::Rust("app".into()) },
+            Program { path: "/bin/hello".into(), source: ProgramSource::C("hello.c".into()) },
+        ]
+    );
 }
 
 #[test]
