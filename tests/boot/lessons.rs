@@ -403,3 +403,40 @@ fn lesson_08_network_server_answers_curl_and_nc() {
     assert_eq!(echoed, "hello through seL4\n");
     assert_eq!(run.verdict, kaal_compose::qemu::Verdict::Stopped, "{}", run.summary());
 }
+
+/// Lesson 09 exactly as its README runs it: a shell session piped into `cargo kaal run`
+/// (busybox from Debian on an ext2 root, run by the Linux personality). The shell's
+/// exit status becomes `kaal run`'s.
+#[test]
+fn lesson_09_posix_app_runs_a_piped_shell_session() {
+    if Boot::new("tutorial/09-posix-app").on("5.0.0-debug").is_none() {
+        return;
+    }
+    let root = kaal_compose::testing::workspace_root();
+    let mut kaal = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["kaal", "run", "tutorial/09-posix-app", "--timeout", "150"])
+        .current_dir(&root)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cargo kaal runs");
+    {
+        use std::io::Write as _;
+        let mut stdin = kaal.stdin.take().unwrap();
+        stdin
+            .write_all(
+                b"echo hello; ls /bin | wc -l; cat /etc/motd | grep -c seL4; mkdir -p /tmp/a/b && echo x > \
+                  /tmp/a/b/f && cat /tmp/a/b/f; exit 7\n",
+            )
+            .unwrap();
+    }
+    let out = kaal.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let shown = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(7), "the shell's `exit 7` is kaal run's status:\n{shown}");
+    let lines: Vec<&str> = stdout.lines().map(|l| l.trim_end_matches('\r')).collect();
+    let at = lines.iter().position(|l| *l == "hello").unwrap_or_else(|| panic!("no `hello`:\n{shown}"));
+    // 49 busybox applet links, busybox itself and the lesson's own program.
+    assert_eq!(&lines[at..at + 4], ["hello", "51", "1", "x"], "{shown}");
+}

@@ -23,7 +23,7 @@ use kaal_core::{println, Badge};
 use kaal_posix::fs;
 use kaal_posix::io::{Read, Seek, SeekFrom, Write};
 use kaal_posix::linux::abi::{self, errno, nr, signal};
-use kaal_posix::linux::patch;
+use kaal_posix::linux::{patch, signal_frame};
 
 use crate::files::{self, Fd, FdTable, Listing, Object, OpenFile, Pipe};
 use crate::loader::{self, Image};
@@ -63,6 +63,9 @@ enum Wait {
     Poll { fds: u64, n: u64, until: Option<Instant> },
     /// nanosleep until then.
     Sleep { until: Instant },
+    /// rt_sigsuspend: until a signal is delivered; the mask before the call comes back
+    /// after the handler.
+    Suspend { old_mask: u64 },
 }
 
 struct Thread {
@@ -109,6 +112,8 @@ enum Outcome {
     ReturnTls(u64),
     /// Do not answer: the thread waits (its registers are saved).
     Wait(Wait),
+    /// Continue the thread with exactly these registers (rt_sigreturn).
+    Restore(Registers),
     /// The thread or process is gone: nothing to answer.
     Gone,
 }
@@ -146,6 +151,9 @@ pub struct Kernel {
     pub init_ended: Option<Ended>,
     /// The last page fault (thread, ip, address): the same one twice is a real fault.
     last_fault: (u64, u64, u64),
+    /// The thread whose system call is being handled: a signal for it is delivered as
+    /// the call returns.
+    current: Option<(Pid, u64)>,
 }
 
 impl Kernel {
@@ -173,6 +181,7 @@ impl Kernel {
             reported: BTreeSet::new(),
             init_ended: None,
             last_fault: (0, 0, 0),
+            current: None,
         }
     }
 
@@ -328,29 +337,25 @@ impl Kernel {
 
     /// Handles one system call of thread `tid` and answers it (or leaves it waiting).
     fn syscall(&mut self, pid: Pid, tid: u64, mut regs: Registers) {
+        self.current = Some((pid, tid));
         let outcome = self.dispatch(pid, tid, &mut regs);
+        self.current = None;
         self.finish(pid, tid, regs, outcome);
     }
 
     fn finish(&mut self, pid: Pid, tid: u64, mut regs: Registers, outcome: Outcome) {
         match outcome {
             Outcome::Return(value) => {
-                // The call may have ended the thread (kill of its own process).
-                if self.thread_mut(pid, tid).is_none() {
-                    return;
-                }
                 regs.rax = value;
                 regs.rip += 2;
-                process::reply_registers(&self.faults, &regs);
+                self.resume(pid, tid, regs, true);
             }
             Outcome::ReturnTls(value) => {
                 regs.rax = value;
                 regs.rip += 2;
-                if let Some(thread) = self.thread_mut(pid, tid) {
-                    regs.tls_base = thread.tls;
-                    let _ = thread.handle.resume_with(&regs);
-                }
+                self.resume(pid, tid, regs, false);
             }
+            Outcome::Restore(regs) => self.resume(pid, tid, regs, false),
             Outcome::Wait(wait) => {
                 if let Some(thread) = self.thread_mut(pid, tid) {
                     thread.waiting = Some((regs, wait));
@@ -385,10 +390,7 @@ impl Kernel {
                 if let Outcome::Return(value) = outcome {
                     regs.rax = value;
                     regs.rip += 2;
-                    if let Some(thread) = self.thread_mut(pid, tid) {
-                        regs.tls_base = thread.tls;
-                        let _ = thread.handle.resume_with(&regs);
-                    }
+                    self.resume(pid, tid, regs, false);
                 }
             }
             if !progressed {
@@ -409,6 +411,7 @@ impl Kernel {
                     other => other,
                 },
             },
+            Wait::Suspend { .. } => Outcome::Wait(wait),
             Wait::Sleep { until } => {
                 let _ = (tid, regs);
                 if Instant::now() >= until {
@@ -491,38 +494,178 @@ impl Kernel {
         }
     }
 
-    /// Delivers `sig` to `pid` by its action. Handlers are not run yet: a caught or
-    /// default-terminating signal ends the process, an ignored one (or one whose default
-    /// is to be ignored) does nothing.
+    /// Sends `sig` to `pid`, as its action says: SIGKILL and default actions that
+    /// terminate end the process; ignored signals are dropped; a blocked signal stays
+    /// pending; a caught one is delivered with a signal frame (see [`Self::resume`]),
+    /// at once if its thread waits in a call (which then fails with EINTR) or runs, or
+    /// when the call it is making returns.
     fn send_signal(&mut self, pid: Pid, sig: u32) {
-        let Some(proc) = self.procs.get(&pid) else { return };
-        if !matches!(proc.state, State::Running) {
+        let Some(proc) = self.procs.get_mut(&pid) else { return };
+        if !matches!(proc.state, State::Running) || sig == 0 || sig > 64 {
             return;
         }
+        if sig == signal::SIGKILL {
+            self.kill_process(pid, Ended::Killed(sig));
+            return;
+        }
+        let bit = signal::bit(sig);
         let handler = proc.actions.get(&sig).map_or(signal::SIG_DFL, |a| a.handler);
-        let ignored_by_default = matches!(sig, signal::SIGCHLD | signal::SIGWINCH | signal::SIGCONT);
-        if sig != signal::SIGKILL && (handler == signal::SIG_IGN || (handler == signal::SIG_DFL && ignored_by_default))
-        {
+        if handler == signal::SIG_IGN || (handler == signal::SIG_DFL && ignored_by_default(sig)) {
             return;
         }
-        if sig != signal::SIGKILL && handler != signal::SIG_DFL {
-            // A handler: interrupt a waiting call with EINTR, as Linux does before it
-            // runs the handler. (Running handlers needs the signal frame; see the issue
-            // note.) Mark it pending.
-            if let Some(proc) = self.procs.get_mut(&pid) {
-                proc.pending |= 1 << (sig - 1);
-                for thread in &mut proc.threads {
-                    if let Some((mut regs, _)) = thread.waiting.take() {
-                        regs.rax = errno::EINTR.wrapping_neg();
-                        regs.rip += 2;
-                        regs.tls_base = thread.tls;
-                        let _ = thread.handle.resume_with(&regs);
-                    }
-                }
+        if proc.mask & bit != 0 {
+            proc.pending |= bit;
+            return;
+        }
+        if handler == signal::SIG_DFL {
+            self.kill_process(pid, Ended::Killed(sig));
+            return;
+        }
+        proc.pending |= bit;
+        self.kick(pid);
+    }
+
+    /// Gets a signal pending for `pid` delivered: its thread is made to leave the call it
+    /// waits in (EINTR), or stopped where it runs.
+    fn kick(&mut self, pid: Pid) {
+        let current = self.current;
+        let Some(proc) = self.procs.get_mut(&pid) else { return };
+        let Some(thread) = proc.threads.first_mut() else { return };
+        let tid = thread.tid;
+        if current == Some((pid, tid)) {
+            // Delivered as its call returns.
+            return;
+        }
+        if let Some((mut regs, wait)) = thread.waiting.take() {
+            if let Wait::Suspend { old_mask } = wait {
+                proc.mask = old_mask;
+            }
+            let pending = proc.pending & !proc.mask;
+            let sig = pending.trailing_zeros() + 1;
+            let restart = proc.actions.get(&sig).is_some_and(|a| a.flags & signal::SA_RESTART != 0)
+                && matches!(wait, Wait::Child { .. } | Wait::Read { .. } | Wait::Write { .. });
+            if !restart {
+                // With SA_RESTART the call is made again after the handler: the
+                // registers still point at the `int` with the call's number in RAX.
+                regs.rax = errno::EINTR.wrapping_neg();
+                regs.rip += 2;
+            }
+            self.resume(pid, tid, regs, false);
+            return;
+        }
+        // Running (or about to fault): stop it where it is.
+        thread.handle.suspend();
+        match thread.handle.registers() {
+            Ok(regs) => self.resume(pid, tid, regs, false),
+            Err(_) => {
+                let _ = thread.handle.resume_with(&Registers::default());
+                self.kill_process(pid, Ended::Killed(signal::SIGKILL));
+            }
+        }
+    }
+
+    /// Continues thread `tid` with `regs` (its registers as the call it made returns, or
+    /// as it was stopped), running the handler of a signal that is pending and not
+    /// blocked first: a frame with `regs` and the mask goes on its stack and it starts
+    /// in the handler, which returns through `rt_sigreturn`. `reply`: answer the fault
+    /// it waits on (cheaper) if nothing else changes.
+    fn resume(&mut self, pid: Pid, tid: u64, mut regs: Registers, reply: bool) {
+        let Some(proc) = self.procs.get_mut(&pid) else { return };
+        let Some(thread) = proc.threads.iter().find(|t| t.tid == tid) else { return };
+        regs.tls_base = thread.tls;
+        let deliverable = proc.pending & !proc.mask;
+        if deliverable == 0 {
+            if reply {
+                process::reply_registers(&self.faults, &regs);
+            } else if let Some(thread) = proc.threads.iter().find(|t| t.tid == tid) {
+                let _ = thread.handle.resume_with(&regs);
             }
             return;
         }
-        self.kill_process(pid, Ended::Killed(sig));
+        let sig = deliverable.trailing_zeros() + 1;
+        proc.pending &= !signal::bit(sig);
+        let action = proc.actions.get(&sig).copied().unwrap_or_default();
+        if action.handler == signal::SIG_DFL || action.handler == signal::SIG_IGN {
+            // Blocked while its default applied, unblocked since.
+            if action.handler == signal::SIG_DFL && !ignored_by_default(sig) {
+                self.kill_process(pid, Ended::Killed(sig));
+            } else {
+                self.resume(pid, tid, regs, reply);
+            }
+            return;
+        }
+        let interrupted = frame_regs(&regs);
+        let restorer = if action.flags & signal::SA_RESTORER != 0 { action.restorer } else { 0 };
+        let (frame, sp) = signal_frame::build_frame(&interrupted, sig, proc.mask, restorer, regs.rsp);
+        let mut blocked = proc.mask | action.mask;
+        if action.flags & signal::SA_NODEFER == 0 {
+            blocked |= signal::bit(sig);
+        }
+        proc.mask = blocked & !signal::UNBLOCKABLE;
+        if action.flags & signal::SA_RESETHAND != 0 {
+            proc.actions.remove(&sig);
+        }
+        let written = self.procs.get_mut(&pid).map(|p| p.mm.write(&mut self.pool, sp, &frame));
+        if !matches!(written, Some(Ok(()))) {
+            // No room for the frame: Linux forces SIGSEGV.
+            println!(
+                "[linux] pid {pid} ({}): no stack for the handler of {}; killed",
+                self.comm(pid),
+                abi::signal_name(sig)
+            );
+            self.kill_process(pid, Ended::Killed(signal::SIGSEGV));
+            return;
+        }
+        let entry = signal_frame::handler_entry(&interrupted, sig, action.handler, sp);
+        let mut next = registers_of(&entry);
+        next.tls_base = regs.tls_base;
+        if let Some(thread) = self.procs.get(&pid).and_then(|p| p.threads.iter().find(|t| t.tid == tid)) {
+            let _ = thread.handle.resume_with(&next);
+        }
+    }
+
+    /// rt_sigreturn: the registers and mask from the frame the handler returned over.
+    fn sigreturn(&mut self, pid: Pid, regs: &Registers) -> Outcome {
+        let at = signal_frame::frame_address_at_sigreturn(regs.rsp);
+        let frame = match self.read_mem(pid, at, signal_frame::FRAME_SIZE) {
+            Ok(f) => f,
+            Err(_) => {
+                println!("[linux] pid {pid} ({}): rt_sigreturn without a signal frame; killed", self.comm(pid));
+                self.kill_process(pid, Ended::Killed(signal::SIGSEGV));
+                return Outcome::Gone;
+            }
+        };
+        match signal_frame::parse_frame(&frame) {
+            Ok((restored, mask)) => {
+                if let Some(proc) = self.procs.get_mut(&pid) {
+                    proc.mask = mask;
+                }
+                Outcome::Restore(registers_of(&restored))
+            }
+            Err(why) => {
+                println!("[linux] pid {pid} ({}): a bad signal frame ({why}); killed", self.comm(pid));
+                self.kill_process(pid, Ended::Killed(signal::SIGSEGV));
+                Outcome::Gone
+            }
+        }
+    }
+
+    /// rt_sigsuspend(mask): waits with `mask` until a signal is delivered.
+    fn sigsuspend(&mut self, pid: Pid, set: u64) -> Outcome {
+        let raw = match self.read_mem(pid, set, 8) {
+            Ok(r) => r,
+            Err(e) => return err(e),
+        };
+        let mask = u64::from_le_bytes(raw.as_slice().try_into().unwrap_or_default()) & !signal::UNBLOCKABLE;
+        let Some(proc) = self.procs.get_mut(&pid) else { return Outcome::Gone };
+        let old_mask = core::mem::replace(&mut proc.mask, mask);
+        if proc.pending & !mask != 0 {
+            // Already pending: the handler runs as the call returns EINTR; the mask
+            // before the call comes back after it.
+            proc.mask = old_mask;
+            return err(errno::EINTR);
+        }
+        Outcome::Wait(Wait::Suspend { old_mask })
     }
 
     /// Ends process `pid`: its threads stop, its memory and descriptors go, its
@@ -690,6 +833,8 @@ impl Kernel {
             }
             nr::SET_ROBUST_LIST => Outcome::Return(0),
             nr::RT_SIGACTION => r(self.rt_sigaction(pid, a0, a1, a2)),
+            nr::RT_SIGRETURN => self.sigreturn(pid, regs),
+            nr::RT_SIGSUSPEND => self.sigsuspend(pid, a0),
             nr::RT_SIGPROCMASK => r(self.rt_sigprocmask(pid, a0, a1, a2)),
             nr::SIGALTSTACK => Outcome::Return(0),
             nr::GETPID => Outcome::Return(pid as u64),
@@ -1632,7 +1777,7 @@ impl Kernel {
                 2 => new,
                 _ => return Err(errno::EINVAL),
             };
-            self.procs.get_mut(&pid).ok_or(errno::ESRCH)?.mask = mask;
+            self.procs.get_mut(&pid).ok_or(errno::ESRCH)?.mask = mask & !signal::UNBLOCKABLE;
         }
         Ok(0)
     }
@@ -1948,6 +2093,59 @@ impl Kernel {
     /// Pages in use, for the end-of-run report.
     pub fn pages_in_use(&self) -> usize {
         self.pool.in_use
+    }
+}
+
+/// Signals whose default action is to do nothing.
+fn ignored_by_default(sig: u32) -> bool {
+    matches!(sig, signal::SIGCHLD | signal::SIGWINCH | signal::SIGCONT | signal::SIGURG)
+}
+
+/// The signal frame's view of a thread's registers.
+fn frame_regs(r: &Registers) -> signal_frame::Regs {
+    signal_frame::Regs {
+        r8: r.r8,
+        r9: r.r9,
+        r10: r.r10,
+        r11: r.r11,
+        r12: r.r12,
+        r13: r.r13,
+        r14: r.r14,
+        r15: r.r15,
+        rdi: r.rdi,
+        rsi: r.rsi,
+        rbp: r.rbp,
+        rbx: r.rbx,
+        rdx: r.rdx,
+        rax: r.rax,
+        rcx: r.rcx,
+        rsp: r.rsp,
+        rip: r.rip,
+        eflags: r.rflags,
+    }
+}
+
+fn registers_of(f: &signal_frame::Regs) -> Registers {
+    Registers {
+        rip: f.rip,
+        rsp: f.rsp,
+        rflags: f.eflags,
+        rax: f.rax,
+        rbx: f.rbx,
+        rcx: f.rcx,
+        rdx: f.rdx,
+        rsi: f.rsi,
+        rdi: f.rdi,
+        rbp: f.rbp,
+        r8: f.r8,
+        r9: f.r9,
+        r10: f.r10,
+        r11: f.r11,
+        r12: f.r12,
+        r13: f.r13,
+        r14: f.r14,
+        r15: f.r15,
+        tls_base: 0,
     }
 }
 
