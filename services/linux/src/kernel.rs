@@ -66,6 +66,8 @@ enum Wait {
     /// rt_sigsuspend: until a signal is delivered; the mask before the call comes back
     /// after the handler.
     Suspend { old_mask: u64 },
+    /// futex(FUTEX_WAIT) on `addr` until a FUTEX_WAKE there, or `until`.
+    Futex { addr: u64, until: Option<Instant> },
 }
 
 struct Thread {
@@ -154,6 +156,10 @@ pub struct Kernel {
     /// The thread whose system call is being handled: a signal for it is delivered as
     /// the call returns.
     current: Option<(Pid, u64)>,
+    /// Something a waiting call may wait for happened (a pipe or the terminal moved, a
+    /// process ended, a signal came): the waiting calls are looked at again. Most calls
+    /// (getppid, clock_gettime, mmap) change nothing of the kind, and skip that.
+    changed: bool,
 }
 
 impl Kernel {
@@ -182,6 +188,7 @@ impl Kernel {
             init_ended: None,
             last_fault: (0, 0, 0),
             current: None,
+            changed: false,
         }
     }
 
@@ -256,7 +263,13 @@ impl Kernel {
             if let Some(ended) = self.init_ended {
                 return ended;
             }
-            self.arm_timer();
+            if self.changed {
+                self.changed = false;
+                self.wake_waiters();
+            }
+            if self.changed || self.wake_at.is_none() {
+                self.arm_timer();
+            }
             let received = self.faults.recv_long();
             let tid = received.badge;
             let label = received.msg.label();
@@ -327,7 +340,6 @@ impl Kernel {
                 }
                 None => println!("[linux] pid {pid}: message with label {label:#x} ignored"),
             }
-            self.wake_waiters();
         }
     }
 
@@ -338,6 +350,35 @@ impl Kernel {
     /// Handles one system call of thread `tid` and answers it (or leaves it waiting).
     fn syscall(&mut self, pid: Pid, tid: u64, mut regs: Registers) {
         self.current = Some((pid, tid));
+        // Calls that can complete another's wait: on pipes, descriptors, processes and
+        // signals. (Waits of the caller itself go on the list; a deadline re-arms.)
+        self.changed |= matches!(
+            regs.rax,
+            nr::READ
+                | nr::WRITE
+                | nr::READV
+                | nr::WRITEV
+                | nr::SENDFILE
+                | nr::CLOSE
+                | nr::DUP2
+                | nr::DUP3
+                | nr::EXIT
+                | nr::EXIT_GROUP
+                | nr::KILL
+                | nr::TKILL
+                | nr::TGKILL
+                | nr::EXECVE
+                | nr::NANOSLEEP
+                | nr::CLOCK_NANOSLEEP
+                | nr::POLL
+                | nr::PPOLL
+                | nr::WAIT4
+                | nr::RT_SIGSUSPEND
+                | nr::FUTEX
+                | nr::CLONE
+                | nr::FORK
+                | nr::VFORK
+        );
         let outcome = self.dispatch(pid, tid, &mut regs);
         self.current = None;
         self.finish(pid, tid, regs, outcome);
@@ -348,14 +389,14 @@ impl Kernel {
             Outcome::Return(value) => {
                 regs.rax = value;
                 regs.rip += 2;
-                self.resume(pid, tid, regs, true);
+                self.resume(pid, tid, regs, true, None);
             }
             Outcome::ReturnTls(value) => {
                 regs.rax = value;
                 regs.rip += 2;
-                self.resume(pid, tid, regs, false);
+                self.resume(pid, tid, regs, false, None);
             }
-            Outcome::Restore(regs) => self.resume(pid, tid, regs, false),
+            Outcome::Restore(regs) => self.resume(pid, tid, regs, false, None),
             Outcome::Wait(wait) => {
                 if let Some(thread) = self.thread_mut(pid, tid) {
                     thread.waiting = Some((regs, wait));
@@ -390,7 +431,7 @@ impl Kernel {
                 if let Outcome::Return(value) = outcome {
                     regs.rax = value;
                     regs.rip += 2;
-                    self.resume(pid, tid, regs, false);
+                    self.resume(pid, tid, regs, false, None);
                 }
             }
             if !progressed {
@@ -412,6 +453,10 @@ impl Kernel {
                 },
             },
             Wait::Suspend { .. } => Outcome::Wait(wait),
+            Wait::Futex { until, .. } => match until {
+                Some(at) if Instant::now() >= at => err(errno::ETIMEDOUT),
+                _ => Outcome::Wait(wait),
+            },
             Wait::Sleep { until } => {
                 let _ = (tid, regs);
                 if Instant::now() >= until {
@@ -432,7 +477,9 @@ impl Kernel {
             .values()
             .flat_map(|p| p.threads.iter())
             .filter_map(|t| match t.waiting {
-                Some((_, Wait::Sleep { until })) | Some((_, Wait::Poll { until: Some(until), .. })) => Some(until),
+                Some((_, Wait::Sleep { until }))
+                | Some((_, Wait::Poll { until: Some(until), .. }))
+                | Some((_, Wait::Futex { until: Some(until), .. })) => Some(until),
                 _ => None,
             })
             .chain(poll)
@@ -537,9 +584,12 @@ impl Kernel {
             return;
         }
         if let Some((mut regs, wait)) = thread.waiting.take() {
-            if let Wait::Suspend { old_mask } = wait {
-                proc.mask = old_mask;
-            }
+            // rt_sigsuspend: the handler runs under the suspend mask; the frame keeps
+            // the mask from before the call, which rt_sigreturn puts back.
+            let saved_mask = match wait {
+                Wait::Suspend { old_mask } => Some(old_mask),
+                _ => None,
+            };
             let pending = proc.pending & !proc.mask;
             let sig = pending.trailing_zeros() + 1;
             let restart = proc.actions.get(&sig).is_some_and(|a| a.flags & signal::SA_RESTART != 0)
@@ -550,13 +600,13 @@ impl Kernel {
                 regs.rax = errno::EINTR.wrapping_neg();
                 regs.rip += 2;
             }
-            self.resume(pid, tid, regs, false);
+            self.resume(pid, tid, regs, false, saved_mask);
             return;
         }
         // Running (or about to fault): stop it where it is.
         thread.handle.suspend();
         match thread.handle.registers() {
-            Ok(regs) => self.resume(pid, tid, regs, false),
+            Ok(regs) => self.resume(pid, tid, regs, false, None),
             Err(_) => {
                 let _ = thread.handle.resume_with(&Registers::default());
                 self.kill_process(pid, Ended::Killed(signal::SIGKILL));
@@ -568,13 +618,18 @@ impl Kernel {
     /// as it was stopped), running the handler of a signal that is pending and not
     /// blocked first: a frame with `regs` and the mask goes on its stack and it starts
     /// in the handler, which returns through `rt_sigreturn`. `reply`: answer the fault
-    /// it waits on (cheaper) if nothing else changes.
-    fn resume(&mut self, pid: Pid, tid: u64, mut regs: Registers, reply: bool) {
+    /// it waits on (cheaper) if nothing else changes. `saved_mask`: the mask to restore
+    /// after the handler (or now, if none runs) when it is not the current one (the
+    /// mask from before rt_sigsuspend).
+    fn resume(&mut self, pid: Pid, tid: u64, mut regs: Registers, reply: bool, saved_mask: Option<u64>) {
         let Some(proc) = self.procs.get_mut(&pid) else { return };
         let Some(thread) = proc.threads.iter().find(|t| t.tid == tid) else { return };
         regs.tls_base = thread.tls;
         let deliverable = proc.pending & !proc.mask;
         if deliverable == 0 {
+            if let Some(mask) = saved_mask {
+                proc.mask = mask;
+            }
             if reply {
                 process::reply_registers(&self.faults, &regs);
             } else if let Some(thread) = proc.threads.iter().find(|t| t.tid == tid) {
@@ -590,13 +645,14 @@ impl Kernel {
             if action.handler == signal::SIG_DFL && !ignored_by_default(sig) {
                 self.kill_process(pid, Ended::Killed(sig));
             } else {
-                self.resume(pid, tid, regs, reply);
+                self.resume(pid, tid, regs, reply, saved_mask);
             }
             return;
         }
         let interrupted = frame_regs(&regs);
         let restorer = if action.flags & signal::SA_RESTORER != 0 { action.restorer } else { 0 };
-        let (frame, sp) = signal_frame::build_frame(&interrupted, sig, proc.mask, restorer, regs.rsp);
+        let restored = saved_mask.unwrap_or(proc.mask);
+        let (frame, sp) = signal_frame::build_frame(&interrupted, sig, restored, restorer, regs.rsp);
         let mut blocked = proc.mask | action.mask;
         if action.flags & signal::SA_NODEFER == 0 {
             blocked |= signal::bit(sig);
@@ -651,7 +707,7 @@ impl Kernel {
     }
 
     /// rt_sigsuspend(mask): waits with `mask` until a signal is delivered.
-    fn sigsuspend(&mut self, pid: Pid, set: u64) -> Outcome {
+    fn sigsuspend(&mut self, pid: Pid, tid: u64, regs: &Registers, set: u64) -> Outcome {
         let raw = match self.read_mem(pid, set, 8) {
             Ok(r) => r,
             Err(e) => return err(e),
@@ -660,10 +716,13 @@ impl Kernel {
         let Some(proc) = self.procs.get_mut(&pid) else { return Outcome::Gone };
         let old_mask = core::mem::replace(&mut proc.mask, mask);
         if proc.pending & !mask != 0 {
-            // Already pending: the handler runs as the call returns EINTR; the mask
-            // before the call comes back after it.
-            proc.mask = old_mask;
-            return err(errno::EINTR);
+            // Already pending: the call fails with EINTR and the handler runs under the
+            // suspend mask; the frame keeps the mask from before the call.
+            let mut now = *regs;
+            now.rax = errno::EINTR.wrapping_neg();
+            now.rip += 2;
+            self.resume(pid, tid, now, false, Some(old_mask));
+            return Outcome::Gone;
         }
         Outcome::Wait(Wait::Suspend { old_mask })
     }
@@ -671,6 +730,7 @@ impl Kernel {
     /// Ends process `pid`: its threads stop, its memory and descriptors go, its
     /// children go to init, and its parent is told.
     fn kill_process(&mut self, pid: Pid, ended: Ended) {
+        self.changed = true;
         let Some(proc) = self.procs.get_mut(&pid) else { return };
         if !matches!(proc.state, State::Running) {
             return;
@@ -834,7 +894,7 @@ impl Kernel {
             nr::SET_ROBUST_LIST => Outcome::Return(0),
             nr::RT_SIGACTION => r(self.rt_sigaction(pid, a0, a1, a2)),
             nr::RT_SIGRETURN => self.sigreturn(pid, regs),
-            nr::RT_SIGSUSPEND => self.sigsuspend(pid, a0),
+            nr::RT_SIGSUSPEND => self.sigsuspend(pid, tid, regs, a0),
             nr::RT_SIGPROCMASK => r(self.rt_sigprocmask(pid, a0, a1, a2)),
             nr::SIGALTSTACK => Outcome::Return(0),
             nr::GETPID => Outcome::Return(pid as u64),
@@ -899,6 +959,7 @@ impl Kernel {
                 Outcome::Return(0)
             }
             nr::RSEQ => err(errno::ENOSYS),
+            nr::FUTEX => self.futex(pid, a0, a1, a2, a3),
             _ => {
                 if self.reported.insert(number) {
                     println!(
@@ -1958,11 +2019,78 @@ impl Kernel {
         if let Some(at) = proc.threads.iter().position(|t| t.tid == tid) {
             let thread = proc.threads.remove(at);
             self.owner.remove(&tid);
-            if thread.clear_tid != 0 {
-                let _ = proc.mm.write(&mut self.pool, thread.clear_tid, &0u32.to_le_bytes());
-            }
             proc.mm.process.remove_thread(thread.handle, self.pool.alloc.cspace());
+            if thread.clear_tid != 0 {
+                // CLONE_CHILD_CLEARTID: how pthread_join learns the thread ended.
+                let _ = proc.mm.write(&mut self.pool, thread.clear_tid, &0u32.to_le_bytes());
+                self.futex_wake(pid, thread.clear_tid, u32::MAX);
+            }
         }
+    }
+
+    /// futex(2): FUTEX_WAIT and FUTEX_WAKE (and their _BITSET forms, with every bit),
+    /// within one process (every futex here is private: processes share no memory).
+    fn futex(&mut self, pid: Pid, addr: u64, op: u64, val: u64, timeout: u64) -> Outcome {
+        let cmd = op & 0x7f;
+        match cmd {
+            abi::FUTEX_WAIT | abi::FUTEX_WAIT_BITSET => {
+                if !addr.is_multiple_of(4) {
+                    return err(errno::EINVAL);
+                }
+                let now = match self.read_mem(pid, addr, 4) {
+                    Ok(b) => u32::from_le_bytes(b.as_slice().try_into().unwrap_or_default()),
+                    Err(e) => return err(e),
+                };
+                if now != val as u32 {
+                    return err(errno::EAGAIN);
+                }
+                let until = if timeout == 0 {
+                    None
+                } else {
+                    let raw = match self.read_mem(pid, timeout, 16) {
+                        Ok(r) => r,
+                        Err(e) => return err(e),
+                    };
+                    let ts = abi::Timespec::decode(&raw.as_slice().try_into().unwrap_or([0; 16]));
+                    let Some(ns) = ts.as_nanos() else { return err(errno::EINVAL) };
+                    let d = kaal_core::time::Duration::from_nanos(ns);
+                    if cmd == abi::FUTEX_WAIT {
+                        Instant::now().checked_add(d)
+                    } else {
+                        // An absolute CLOCK_MONOTONIC time: nanoseconds since boot here.
+                        let since = Instant::now().since_boot();
+                        Instant::now().checked_add(d.saturating_sub(since))
+                    }
+                };
+                Outcome::Wait(Wait::Futex { addr, until })
+            }
+            abi::FUTEX_WAKE | abi::FUTEX_WAKE_BITSET => Outcome::Return(self.futex_wake(pid, addr, val as u32)),
+            _ => err(errno::ENOSYS),
+        }
+    }
+
+    /// Wakes up to `count` threads of `pid` waiting on the futex at `addr`; how many.
+    fn futex_wake(&mut self, pid: Pid, addr: u64, count: u32) -> u64 {
+        let Some(proc) = self.procs.get_mut(&pid) else { return 0 };
+        let mut woken = Vec::new();
+        for thread in &mut proc.threads {
+            if woken.len() as u32 >= count {
+                break;
+            }
+            if let Some((regs, Wait::Futex { addr: a, .. })) = thread.waiting {
+                if a == addr {
+                    thread.waiting = None;
+                    woken.push((thread.tid, regs));
+                }
+            }
+        }
+        let n = woken.len() as u64;
+        for (tid, mut regs) in woken {
+            regs.rax = 0;
+            regs.rip += 2;
+            self.resume(pid, tid, regs, false, None);
+        }
+        n
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1977,10 +2105,16 @@ impl Kernel {
         child_tid: u64,
         tls: u64,
     ) -> Outcome {
-        if flags & abi::CLONE_VM != 0 || flags & abi::CLONE_THREAD != 0 {
-            // Threads share the address space; not served yet (see the issue note).
+        if flags & abi::CLONE_THREAD != 0 {
+            return self.clone_thread(pid, tid, regs, flags, stack, parent_tid, child_tid, tls);
+        }
+        if flags & abi::CLONE_VM != 0 {
+            // A new process sharing the address space (vfork-like): not served.
             if self.reported.insert(u64::MAX) {
-                println!("[linux] pid {pid} ({}): clone of a thread is not implemented yet: ENOSYS", self.comm(pid));
+                println!(
+                    "[linux] pid {pid} ({}): clone(CLONE_VM) without CLONE_THREAD is not implemented: ENOSYS",
+                    self.comm(pid)
+                );
             }
             return err(errno::ENOSYS);
         }
@@ -2036,6 +2170,59 @@ impl Kernel {
         child.threads.push(thread);
         self.procs.insert(child_pid, child);
         Outcome::Return(child_pid as u64)
+    }
+
+    /// clone(CLONE_VM|CLONE_THREAD|...): a thread in the caller's process, on `stack`,
+    /// with the TLS base `tls` (CLONE_SETTLS). Its id is a process id nobody else has.
+    #[allow(clippy::too_many_arguments)]
+    fn clone_thread(
+        &mut self,
+        pid: Pid,
+        tid: u64,
+        regs: &Registers,
+        flags: u64,
+        stack: u64,
+        parent_tid: u64,
+        child_tid: u64,
+        tls: u64,
+    ) -> Outcome {
+        if flags & abi::CLONE_VM == 0 || flags & abi::CLONE_SIGHAND == 0 {
+            return err(errno::EINVAL);
+        }
+        let parent_tls = self.thread_mut(pid, tid).map_or(0, |t| t.tls);
+        let new_tid = self.alloc_pid() as u64;
+        let mut child = *regs;
+        child.rax = 0;
+        child.rip += 2;
+        child.tls_base = if flags & abi::CLONE_SETTLS != 0 { tls } else { parent_tls };
+        if stack != 0 {
+            child.rsp = stack;
+        }
+        let id = (new_tid as u32).to_le_bytes();
+        if flags & abi::CLONE_PARENT_SETTID != 0 {
+            if let Err(e) = self.write_mem(pid, parent_tid, &id) {
+                return err(e);
+            }
+        }
+        if flags & abi::CLONE_CHILD_SETTID != 0 {
+            if let Err(e) = self.write_mem(pid, child_tid, &id) {
+                return err(e);
+            }
+        }
+        let Some(mut proc) = self.procs.remove(&pid) else { return Outcome::Gone };
+        let spawned = self.spawn(&mut proc, new_tid, &child);
+        let outcome = match spawned {
+            Ok(mut thread) => {
+                if flags & abi::CLONE_CHILD_CLEARTID != 0 {
+                    thread.clear_tid = child_tid;
+                }
+                proc.threads.push(thread);
+                Outcome::Return(new_tid)
+            }
+            Err(e) => err(e),
+        };
+        self.procs.insert(pid, proc);
+        outcome
     }
 
     fn execve(&mut self, pid: Pid, tid: u64, path: u64, argv: u64, envp: u64) -> Outcome {

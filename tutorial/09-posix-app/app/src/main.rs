@@ -31,6 +31,21 @@ fn main() -> std::io::Result<()> {
     fs::rename("/tmp/app/words.txt", "/tmp/app/kept.txt")?;
     let size = fs::metadata("/tmp/app/kept.txt")?.len();
     println!("app: renamed, {size} bytes");
+    // Threads: clone(CLONE_VM|CLONE_THREAD), futexes for join and the mutex.
+    let counter = std::sync::Arc::new(std::sync::Mutex::new(0u64));
+    let handles: Vec<_> = (0..4u64)
+        .map(|i| {
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                for _ in 0..100 {
+                    *counter.lock().unwrap() += 1;
+                }
+                (0..1000u64).map(|x| x * i).sum::<u64>()
+            })
+        })
+        .collect();
+    let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    println!("app: 4 threads summed {total}, counted {}", *counter.lock().unwrap());
     match fs::read("/no/such/file") {
         Err(e) => println!("app: missing file is {:?}", e.kind()),
         Ok(_) => println!("app: a missing file was found?"),
