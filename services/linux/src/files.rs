@@ -20,12 +20,59 @@ pub const PIPE_CAPACITY: usize = 64 * 1024;
 /// The most descriptors a process may have open.
 pub const MAX_FDS: usize = 1024;
 
+/// Bytes all pipes may hold together: a process cannot fill the server's heap with
+/// pipes (a write to a pipe waits, or is EAGAIN, while the total is reached).
+pub const PIPES_TOTAL: usize = 8 << 20;
+
+/// Bytes in all pipes now.
+static BUFFERED: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
 /// A pipe's buffer and how many ends are open.
 #[derive(Default)]
 pub struct Pipe {
-    pub bytes: VecDeque<u8>,
+    bytes: VecDeque<u8>,
     pub readers: usize,
     pub writers: usize,
+}
+
+impl Pipe {
+    /// Bytes a write may add now.
+    pub fn room(&self) -> usize {
+        let all = PIPES_TOTAL.saturating_sub(BUFFERED.load(core::sync::atomic::Ordering::Relaxed));
+        (PIPE_CAPACITY - self.bytes.len()).min(all)
+    }
+
+    pub fn push(&mut self, data: &[u8]) {
+        let n = data.len().min(self.room());
+        self.bytes.extend(data[..n].iter().copied());
+        BUFFERED.fetch_add(n, core::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The first `n` bytes, left in the pipe.
+    pub fn peek(&self, n: usize) -> Vec<u8> {
+        self.bytes.iter().take(n).copied().collect()
+    }
+
+    /// Drops the first `n` bytes.
+    pub fn consume(&mut self, n: usize) {
+        let n = n.min(self.bytes.len());
+        self.bytes.drain(..n);
+        BUFFERED.fetch_sub(n, core::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+impl Drop for Pipe {
+    fn drop(&mut self) {
+        BUFFERED.fetch_sub(self.bytes.len(), core::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// A directory being listed by `getdents64`.

@@ -31,6 +31,13 @@ use crate::mm::{self, Area, Backing, Mm, Pool, PAGE};
 
 pub type Pid = u32;
 
+/// Bytes of program images kept for the next execve.
+const IMAGE_CACHE: usize = 24 << 20;
+/// The most bytes of one file a private file mapping copies into the server.
+const MAX_FILE_MAPPING: u64 = 8 << 20;
+/// The most bytes of arguments and environment execve takes (the initial stack's limit).
+const MAX_EXEC_STRINGS: usize = kaal_posix::linux::stack::MAX_IMAGE;
+
 /// `AT_FDCWD` as a register holds it.
 const FDCWD: u64 = abi::AT_FDCWD as i64 as u64;
 
@@ -247,10 +254,15 @@ impl Kernel {
         Ok(Thread { tid, handle, tls: regs.tls_base, clear_tid: 0, waiting: None })
     }
 
-    /// The patched image of the program at `path`, read once and kept.
+    /// The patched image of the program at `path`, read once and kept (while the
+    /// images kept stay under [`IMAGE_CACHE`]; those no process runs go first).
     fn image(&mut self, path: &str) -> Result<Rc<Image>, u64> {
         if let Some(image) = self.images.get(path) {
             return Ok(image.clone());
+        }
+        let cached: usize = self.images.values().map(|i| i.bytes.len()).sum();
+        if cached > IMAGE_CACHE {
+            self.images.retain(|_, image| Rc::strong_count(image) > 1);
         }
         let image = Rc::new(loader::Image::read(path)?);
         self.images.insert(path.to_string(), image.clone());
@@ -263,11 +275,11 @@ impl Kernel {
             if let Some(ended) = self.init_ended {
                 return ended;
             }
-            if self.changed {
-                self.changed = false;
+            let changed = core::mem::take(&mut self.changed);
+            if changed {
                 self.wake_waiters();
             }
-            if self.changed || self.wake_at.is_none() {
+            if changed || self.wake_at.is_none() {
                 self.arm_timer();
             }
             let received = self.faults.recv_long();
@@ -338,7 +350,12 @@ impl Kernel {
                     println!("[linux] pid {pid} ({}): {other}; killed", self.comm(pid));
                     self.kill_process(pid, Ended::Killed(signal::SIGKILL));
                 }
-                None => println!("[linux] pid {pid}: message with label {label:#x} ignored"),
+                None => {
+                    // Not a fault: a message the process sent on its fault endpoint with
+                    // a raw seL4 syscall. It is not answered, and it ends the process.
+                    println!("[linux] pid {pid}: a message with label {label:#x} on its fault endpoint; killed");
+                    self.kill_process(pid, Ended::Killed(signal::SIGSYS));
+                }
             }
         }
     }
@@ -420,7 +437,11 @@ impl Kernel {
                 .flat_map(|p| p.threads.iter().filter_map(|t| t.waiting.map(|(r, w)| (p.pid, t.tid, r, w))))
                 .collect();
             for (pid, tid, mut regs, wait) in waiting {
+                // As for a call being made: a signal the retry raises for this thread
+                // (SIGPIPE) is delivered by the resume below, not by kick().
+                self.current = Some((pid, tid));
                 let outcome = self.retry(pid, tid, &mut regs, wait);
+                self.current = None;
                 if let Outcome::Wait(_) = outcome {
                     continue;
                 }
@@ -810,18 +831,27 @@ impl Kernel {
         Ok(files::absolute(&base, &path))
     }
 
-    fn read_string_array(&mut self, pid: Pid, addr: u64) -> Result<Vec<Vec<u8>>, u64> {
+    /// A NULL-terminated array of strings (argv, envp); E2BIG past `budget` bytes in all.
+    fn read_string_array(&mut self, pid: Pid, addr: u64, budget: &mut usize) -> Result<Vec<Vec<u8>>, u64> {
         let mut out = Vec::new();
         if addr == 0 {
             return Ok(out);
         }
         for i in 0..4096u64 {
             let proc = self.procs.get_mut(&pid).ok_or(errno::ESRCH)?;
-            let ptr = proc.mm.read_u64(&mut self.pool, addr + i * 8)?;
+            let ptr = proc.mm.read_u64(&mut self.pool, addr.checked_add(i * 8).ok_or(errno::EFAULT)?)?;
             if ptr == 0 {
                 return Ok(out);
             }
-            out.push(proc.mm.read_cstr(&mut self.pool, ptr, 128 * 1024)?);
+            let s = proc.mm.read_cstr(&mut self.pool, ptr, *budget).map_err(|e| {
+                if e == errno::ENAMETOOLONG {
+                    errno::E2BIG
+                } else {
+                    e
+                }
+            })?;
+            *budget = budget.checked_sub(s.len() + 1 + 8).ok_or(errno::E2BIG)?;
+            out.push(s);
         }
         Err(errno::E2BIG)
     }
@@ -929,8 +959,8 @@ impl Kernel {
             }
             nr::NANOSLEEP => self.nanosleep(pid, a0),
             nr::CLOCK_NANOSLEEP => self.clock_nanosleep(pid, a0, a1, a2),
-            nr::PRLIMIT64 => r(self.prlimit(pid, a2, a3)),
-            nr::GETRLIMIT => r(self.prlimit(pid, 0, a1)),
+            nr::PRLIMIT64 => r(self.prlimit(pid, a1, a3)),
+            nr::GETRLIMIT => r(self.prlimit(pid, a0, a1)),
             nr::SCHED_YIELD => Outcome::Return(0),
             nr::SCHED_GETAFFINITY => r(self.sched_getaffinity(pid, a1, a2)),
             nr::EXIT => {
@@ -959,7 +989,7 @@ impl Kernel {
                 Outcome::Return(0)
             }
             nr::RSEQ => err(errno::ENOSYS),
-            nr::FUTEX => self.futex(pid, a0, a1, a2, a3),
+            nr::FUTEX => self.futex(pid, a0, a1, a2, a3, a4, _a5),
             _ => {
                 if self.reported.insert(number) {
                     println!(
@@ -1024,14 +1054,14 @@ impl Kernel {
             Object::Dir { .. } => return err(errno::EISDIR),
             Object::PipeRead(pipe) => {
                 let pipe = pipe.borrow();
-                if pipe.bytes.is_empty() {
+                if pipe.is_empty() {
                     if pipe.writers == 0 {
                         return Outcome::Return(0);
                     }
                     return if nonblock { err(errno::EAGAIN) } else { wait };
                 }
-                let take = pipe.bytes.len().min(len);
-                (pipe.bytes.iter().take(take).copied().collect(), take)
+                let take = pipe.len().min(len);
+                (pipe.peek(take), take)
             }
             Object::PipeWrite(_) => return err(errno::EBADF),
         };
@@ -1040,7 +1070,7 @@ impl Kernel {
         let mut open = file.borrow_mut();
         match (&mut open.object, &written) {
             (Object::Tty, Ok(())) => drop(self.tty.input.drain(..taken)),
-            (Object::PipeRead(pipe), Ok(())) => drop(pipe.borrow_mut().bytes.drain(..taken)),
+            (Object::PipeRead(pipe), Ok(())) => pipe.borrow_mut().consume(taken),
             (Object::File { file, .. }, Err(_)) => {
                 let _ = file.seek(SeekFrom::Current(-(taken as i64)));
             }
@@ -1067,7 +1097,7 @@ impl Kernel {
                     self.send_signal(pid, signal::SIGPIPE);
                     return err(errno::EPIPE);
                 }
-                files::PIPE_CAPACITY - pipe.bytes.len()
+                pipe.room()
             }
             _ => len,
         };
@@ -1105,7 +1135,7 @@ impl Kernel {
             Object::Dir { .. } => err(errno::EISDIR),
             Object::PipeRead(_) => err(errno::EBADF),
             Object::PipeWrite(pipe) => {
-                pipe.borrow_mut().bytes.extend(data.iter().copied());
+                pipe.borrow_mut().push(&data);
                 Outcome::Return(data.len() as u64)
             }
         }
@@ -1543,13 +1573,13 @@ impl Kernel {
             }
             Object::PipeRead(p) => {
                 let p = p.borrow();
-                (if p.bytes.is_empty() { 0 } else { abi::POLLIN }) | if p.writers == 0 { abi::POLLHUP } else { 0 }
+                (if p.is_empty() { 0 } else { abi::POLLIN }) | if p.writers == 0 { abi::POLLHUP } else { 0 }
             }
             Object::PipeWrite(p) => {
                 let p = p.borrow();
                 if p.readers == 0 {
                     abi::POLLERR
-                } else if p.bytes.len() < files::PIPE_CAPACITY {
+                } else if p.room() > 0 {
                     abi::POLLOUT
                 } else {
                     0
@@ -1652,10 +1682,10 @@ impl Kernel {
             },
             Object::PipeWrite(pipe) => {
                 let mut pipe = pipe.borrow_mut();
-                let room = files::PIPE_CAPACITY - pipe.bytes.len();
+                let room = pipe.room();
                 // What does not fit goes back: seek the input back by the rest.
                 let take = data.len().min(room);
-                pipe.bytes.extend(data[..take].iter().copied());
+                pipe.push(&data[..take]);
                 drop(pipe);
                 drop(out);
                 if take < data.len() {
@@ -1700,6 +1730,9 @@ impl Kernel {
             return Err(errno::EINVAL);
         }
         let len = mm::page_ceil(len).ok_or(errno::ENOMEM)?;
+        if len >= mm::USER_END {
+            return Err(errno::ENOMEM);
+        }
         if flags & abi::MAP_SHARED != 0 && flags & abi::MAP_ANONYMOUS == 0 {
             // Shared file mappings would need the VFS to share its pages.
             return Err(errno::ENODEV);
@@ -1710,9 +1743,18 @@ impl Kernel {
             let file = self.fd_file(pid, fd as u64)?;
             let mut file = file.borrow_mut();
             let Object::File { file, .. } = &mut file.object else { return Err(errno::EACCES) };
+            let size = file.metadata().map_err(|e| files::errno_of(&e))?.len();
+            // Only what the file holds is read (the rest of the area is zeros), and a
+            // mapping larger than the server can hold is ENOMEM, not an abort.
+            let want = len.min(size.saturating_sub(offset));
+            if want > MAX_FILE_MAPPING {
+                return Err(errno::ENOMEM);
+            }
             let here = file.stream_position().map_err(|e| files::errno_of(&e))?;
             file.seek(SeekFrom::Start(offset)).map_err(|e| files::errno_of(&e))?;
-            let mut data = vec![0u8; len as usize];
+            let mut data = Vec::new();
+            data.try_reserve_exact(want as usize).map_err(|_| errno::ENOMEM)?;
+            data.resize(want as usize, 0);
             let mut got = 0;
             while got < data.len() {
                 match file.read(&mut data[got..]) {
@@ -1743,7 +1785,7 @@ impl Kernel {
         } else if addr != 0
             && addr.is_multiple_of(PAGE)
             && addr >= mm::MMAP_MIN
-            && addr + len <= mm::MMAP_TOP
+            && addr.checked_add(len).is_some_and(|end| end <= mm::MMAP_TOP)
             && mm.is_free(addr, addr + len)
         {
             addr
@@ -1927,12 +1969,20 @@ impl Kernel {
         self.nanosleep(pid, req)
     }
 
-    fn prlimit(&mut self, pid: Pid, new: u64, old: u64) -> Result<u64, u64> {
-        let _ = new;
+    /// prlimit64/getrlimit: what the personality enforces (descriptors, the stack),
+    /// unlimited otherwise; setting limits is accepted and changes nothing.
+    fn prlimit(&mut self, pid: Pid, resource: u64, old: u64) -> Result<u64, u64> {
+        const RLIMIT_STACK: u64 = 3;
+        const RLIMIT_NOFILE: u64 = 7;
+        let limit = match resource {
+            RLIMIT_NOFILE => files::MAX_FDS as u64,
+            RLIMIT_STACK => mm::STACK_SIZE,
+            _ => u64::MAX,
+        };
         if old != 0 {
             let mut b = [0u8; 16];
-            b[..8].copy_from_slice(&u64::MAX.to_le_bytes());
-            b[8..].copy_from_slice(&u64::MAX.to_le_bytes());
+            b[..8].copy_from_slice(&limit.to_le_bytes());
+            b[8..].copy_from_slice(&limit.to_le_bytes());
             self.write_mem(pid, old, &b)?;
         }
         Ok(0)
@@ -1992,7 +2042,7 @@ impl Kernel {
                 let pgid = self.procs.get(&pid).map_or(0, |p| p.pgid);
                 self.procs.values().filter(|p| p.pgid == pgid).map(|p| p.pid).collect()
             }
-            -1 => self.procs.keys().copied().filter(|&p| p != 1).collect(),
+            -1 => self.procs.keys().copied().filter(|&p| p != 1 && p != pid).collect(),
             t => self.procs.values().filter(|p| p.pgid == (-t) as Pid).map(|p| p.pid).collect(),
         };
         let live: Vec<Pid> = targets
@@ -2030,7 +2080,9 @@ impl Kernel {
 
     /// futex(2): FUTEX_WAIT and FUTEX_WAKE (and their _BITSET forms, with every bit),
     /// within one process (every futex here is private: processes share no memory).
-    fn futex(&mut self, pid: Pid, addr: u64, op: u64, val: u64, timeout: u64) -> Outcome {
+    #[allow(clippy::too_many_arguments)]
+    fn futex(&mut self, pid: Pid, addr: u64, op: u64, val: u64, timeout: u64, addr2: u64, val3: u64) -> Outcome {
+        const FUTEX_CLOCK_REALTIME: u64 = 256;
         let cmd = op & 0x7f;
         match cmd {
             abi::FUTEX_WAIT | abi::FUTEX_WAIT_BITSET => {
@@ -2057,14 +2109,45 @@ impl Kernel {
                     if cmd == abi::FUTEX_WAIT {
                         Instant::now().checked_add(d)
                     } else {
-                        // An absolute CLOCK_MONOTONIC time: nanoseconds since boot here.
-                        let since = Instant::now().since_boot();
-                        Instant::now().checked_add(d.saturating_sub(since))
+                        // An absolute time: CLOCK_MONOTONIC (nanoseconds since boot here)
+                        // or, with FUTEX_CLOCK_REALTIME, the wall clock.
+                        let now = if op & FUTEX_CLOCK_REALTIME != 0 {
+                            kaal_core::time::Duration::from_nanos(realtime_ns())
+                        } else {
+                            Instant::now().since_boot()
+                        };
+                        Instant::now().checked_add(d.saturating_sub(now))
                     }
                 };
                 Outcome::Wait(Wait::Futex { addr, until })
             }
             abi::FUTEX_WAKE | abi::FUTEX_WAKE_BITSET => Outcome::Return(self.futex_wake(pid, addr, val as u32)),
+            abi::FUTEX_REQUEUE | abi::FUTEX_CMP_REQUEUE => {
+                // Wake `val`, move up to `timeout` (a count, for requeue) to `addr2`.
+                if cmd == abi::FUTEX_CMP_REQUEUE {
+                    match self.read_mem(pid, addr, 4) {
+                        Ok(b) if u32::from_le_bytes(b.as_slice().try_into().unwrap_or_default()) == val3 as u32 => {}
+                        Ok(_) => return err(errno::EAGAIN),
+                        Err(e) => return err(e),
+                    }
+                }
+                let woken = self.futex_wake(pid, addr, val as u32);
+                let mut moved = 0u64;
+                if let Some(proc) = self.procs.get_mut(&pid) {
+                    for thread in &mut proc.threads {
+                        if moved >= timeout {
+                            break;
+                        }
+                        if let Some((_, Wait::Futex { addr: a, .. })) = &mut thread.waiting {
+                            if *a == addr {
+                                *a = addr2;
+                                moved += 1;
+                            }
+                        }
+                    }
+                }
+                Outcome::Return(woken + if cmd == abi::FUTEX_CMP_REQUEUE { moved } else { 0 })
+            }
             _ => err(errno::ENOSYS),
         }
     }
@@ -2238,7 +2321,10 @@ impl Kernel {
                 Err(e) => return err(e),
             }
         };
-        let (argv, envp) = match (self.read_string_array(pid, argv), self.read_string_array(pid, envp)) {
+        let mut budget = MAX_EXEC_STRINGS;
+        let argv = self.read_string_array(pid, argv, &mut budget);
+        let envp = self.read_string_array(pid, envp, &mut budget);
+        let (argv, envp) = match (argv, envp) {
             (Ok(a), Ok(e)) => (a, e),
             (Err(e), _) | (_, Err(e)) => return err(e),
         };

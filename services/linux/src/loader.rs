@@ -25,8 +25,8 @@ use kaal_posix::linux::{patch, stack};
 use crate::files;
 use crate::mm::{self, Area, Backing, Mm, Pool, PAGE};
 
-/// The largest program this server loads.
-const MAX_PROGRAM: u64 = 64 << 20;
+/// The largest program this server loads (its heap holds each program it runs).
+pub const MAX_PROGRAM: u64 = 16 << 20;
 
 /// A program, patched, and the pages of its read-only segments (shared by every
 /// process that runs it).
@@ -53,10 +53,18 @@ impl Image {
             );
             return Err(errno::ENOMEM);
         }
-        let mut bytes = fs::read(path).map_err(|e| files::errno_of(&e))?;
-        if !bytes.starts_with(b"\x7fELF") {
-            return Err(errno::ENOEXEC);
+        // The header first: a file that is not an ELF binary (a script, data) is
+        // ENOEXEC without reading all of it.
+        let mut head = [0u8; 4];
+        {
+            use kaal_posix::io::Read;
+            let mut file = fs::File::open(path).map_err(|e| files::errno_of(&e))?;
+            let n = file.read(&mut head).map_err(|e| files::errno_of(&e))?;
+            if n < 4 || &head != b"\x7fELF" {
+                return Err(errno::ENOEXEC);
+            }
         }
+        let mut bytes = fs::read(path).map_err(|e| files::errno_of(&e))?;
         let plan = match ElfPlan::parse(&bytes) {
             Ok(plan) => plan,
             Err(why) => {

@@ -191,7 +191,13 @@ impl Mm {
 
     /// A free range of `len` bytes for `mmap`, below the stack and above the heap.
     pub fn find_free(&mut self, len: u64) -> Option<u64> {
-        let mut top = self.mmap_next;
+        // From below the last area given out; once that reaches the heap, from the top
+        // again (freed ranges are reused).
+        self.find_free_below(self.mmap_next, len).or_else(|| self.find_free_below(MMAP_TOP, len))
+    }
+
+    fn find_free_below(&mut self, from: u64, len: u64) -> Option<u64> {
+        let mut top = from;
         loop {
             let start = top.checked_sub(len)?;
             if start < self.brk.max(MMAP_MIN) {
@@ -238,7 +244,14 @@ impl Mm {
 
     /// Maps `page` at `addr` in the process and records it.
     pub fn insert(&mut self, pool: &mut Pool, addr: u64, page: Rc<UserPage>, writable: bool) -> Result<(), u64> {
-        let mapping = self.process.map(&page, addr, writable, &mut pool.alloc).map_err(|_| errno::ENOMEM)?;
+        let mapping = match self.process.map(&page, addr, writable, &mut pool.alloc) {
+            Ok(mapping) => mapping,
+            Err(_) => {
+                // Out of memory for paging structures or slots: the page goes back.
+                pool.give_back(page);
+                return Err(errno::ENOMEM);
+            }
+        };
         if let Some(old) = self.pages.insert(addr, Present { page, mapping: Some(mapping), writable }) {
             self.release(pool, old);
         }
@@ -301,9 +314,36 @@ impl Mm {
         }
         self.areas = split;
         let addrs: Vec<u64> = self.pages.range(start..end).map(|(a, _)| *a).collect();
+        if prot & R == 0 {
+            // PROT_NONE: nothing present stays mapped (a guard page); the contents stay
+            // in the area's pages until mprotect makes them accessible again.
+            for addr in addrs {
+                if let Some(present) = self.pages.get_mut(&addr) {
+                    if let Some(mapping) = present.mapping.take() {
+                        mapping.unmap(pool.alloc.cspace());
+                    }
+                }
+            }
+            return Ok(());
+        }
         for addr in addrs {
             let writable = prot & W != 0;
             let Some(present) = self.pages.get(&addr) else { continue };
+            if present.mapping.is_none() {
+                // Was PROT_NONE: mapped again (a private copy if it is shared and now
+                // writable).
+                let Some(old) = self.pages.remove(&addr) else { continue };
+                let page = if writable && Rc::strong_count(&old.page) > 1 {
+                    let copy = pool.page()?;
+                    copy.copy_from(&old.page);
+                    pool.give_back(old.page);
+                    Rc::new(copy)
+                } else {
+                    old.page
+                };
+                self.insert(pool, addr, page, writable)?;
+                continue;
+            }
             if present.writable == writable {
                 continue;
             }

@@ -25,8 +25,9 @@ use super::{Checker, SizeLimit, GIB, MIB};
 pub(super) const NAME: &str = super::super::LINUX;
 /// RAM for the Linux processes.
 const MEMORY: SizeLimit = SizeLimit { what: "Linux memory", default: 64 * MIB, min: 16 * MIB, max: GIB };
-/// The server's heap: its tables and the patched images of the programs it runs.
-const HEAP: u64 = 32 * MIB;
+/// The server's heap: its tables, the patched images of the programs it runs (24 MiB
+/// kept), private file mappings (8 MiB each at most) and pipes (8 MiB in all).
+const HEAP: u64 = 64 * MIB;
 const STACK: u64 = 256 * 1024;
 const DEFAULT_INIT: &str = "/bin/sh";
 
