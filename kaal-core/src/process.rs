@@ -15,9 +15,10 @@
 //! volatile copies: another thread of the process may be writing the page at the same
 //! time, so it is never a Rust slice.
 //!
-//! What is not reclaimed yet: a torn-down process's TCBs, CNode, PML4 and paging
-//! structures stay allocated (their untyped memory is not revoked); pages are unmapped
-//! and can be reused by the manager.
+//! [`Process::destroy`] deletes the process's address space and CNode, which frees its
+//! ASID for the next process. What is not reclaimed yet: the memory of its TCBs, CNode,
+//! PML4 and paging structures (their untyped memory is not revoked) and the slots of
+//! its paging structures; pages are unmapped and can be reused by the manager.
 
 use crate::cap::{cap_type, AsidPool, Badge, CNode, Cap, Rights, Tcb};
 use crate::cspace::CSpace;
@@ -276,24 +277,26 @@ impl UserPage {
 /// [`Mapping::unmap`].
 #[derive(Debug)]
 pub enum Mapping {
-    ReadWrite(MappedFrame<Small, Shared, ReadWrite>),
-    ReadOnly(MappedFrame<Small, Shared, ReadOnly>),
+    /// Mapped read-write.
+    Writable(MappedFrame<Small, Shared, ReadWrite>),
+    /// Mapped read-only.
+    Readable(MappedFrame<Small, Shared, ReadOnly>),
 }
 
 impl Mapping {
     /// Where the process sees the page.
     pub fn vaddr(&self) -> u64 {
         match self {
-            Mapping::ReadWrite(m) => m.vaddr(),
-            Mapping::ReadOnly(m) => m.vaddr(),
+            Mapping::Writable(m) => m.vaddr(),
+            Mapping::Readable(m) => m.vaddr(),
         }
     }
 
     /// Removes the mapping and deletes its capability (the page itself lives on).
     pub fn unmap(self, cspace: &mut CSpace) {
         let frame = match self {
-            Mapping::ReadWrite(m) => m.unmap(),
-            Mapping::ReadOnly(m) => m.unmap(),
+            Mapping::Writable(m) => m.unmap(),
+            Mapping::Readable(m) => m.unmap(),
         };
         // A capability of ours with no children; if the kernel refused, the slot stays
         // used, which wastes a slot and nothing else.
@@ -301,17 +304,21 @@ impl Mapping {
     }
 }
 
-/// A process's address space and its CNode of fault endpoints.
+/// A process's address space and its CNode of fault endpoints (`None` once
+/// [`Process::destroy`]ed).
 pub struct Process {
-    vspace: VSpace,
-    cnode: CNode,
+    vspace: Option<VSpace>,
+    cnode: Option<CNode>,
     /// Which of the CNode's slots hold a thread's fault endpoint.
     threads: u64,
 }
 
 impl core::fmt::Debug for Process {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "Process({:?}, {} threads)", self.vspace, self.threads.count_ones())
+        match &self.vspace {
+            Some(vspace) => write!(f, "Process({vspace:?}, {} threads)", self.threads.count_ones()),
+            None => write!(f, "Process(destroyed)"),
+        }
     }
 }
 
@@ -322,7 +329,28 @@ impl Process {
         let pml4 = alloc.allocate::<Cap<cap_type::Pml4>>()?;
         let vspace = VSpace::new(pml4, asid_pool).map_err(|r| r.error)?;
         let cnode = alloc.allocate_cnode(THREAD_BITS as u32)?;
-        Ok(Self { vspace, cnode, threads: 0 })
+        Ok(Self { vspace: Some(vspace), cnode: Some(cnode), threads: 0 })
+    }
+
+    /// Deletes the address space and the CNode (remove the threads first): the kernel
+    /// frees the address space's ASID, so a manager that starts and ends processes for
+    /// ever does not run out of the pool's 1,024. Maps and threads fail afterwards.
+    pub fn destroy(&mut self, cspace: &mut CSpace) {
+        if let Some(vspace) = self.vspace.take() {
+            // Our copy is the last (the threads' went with their TCBs): the PML4 is
+            // finalised and its ASID released.
+            let _ = cspace.delete(vspace.into_root());
+        }
+        if let Some(cnode) = self.cnode.take() {
+            let _ = cspace.delete(cnode);
+        }
+    }
+
+    fn live(&mut self) -> Result<(&mut VSpace, &CNode)> {
+        match (self.vspace.as_mut(), self.cnode.as_ref()) {
+            (Some(vspace), Some(cnode)) => Ok((vspace, cnode)),
+            _ => Err(Error::WrongCapability { expected: "a live process", found: "a destroyed one" }),
+        }
     }
 
     /// Maps `page` at `vaddr` in the process, writable or not (never executable
@@ -335,11 +363,12 @@ impl Process {
         writable: bool,
         alloc: &mut impl ObjectAllocator,
     ) -> Result<Mapping> {
+        let (vspace, _) = self.live()?;
         let copy = page.mapped.copy_cap(alloc.cspace())?;
         let mapping = if writable {
-            copy.map(&mut self.vspace, vaddr, ReadWrite, alloc).map(Mapping::ReadWrite)
+            copy.map(vspace, vaddr, ReadWrite, alloc).map(Mapping::Writable)
         } else {
-            copy.map(&mut self.vspace, vaddr, ReadOnly, alloc).map(Mapping::ReadOnly)
+            copy.map(vspace, vaddr, ReadOnly, alloc).map(Mapping::Readable)
         };
         mapping.map_err(|rejected| {
             let _ = alloc.cspace().delete(rejected.value.into_cap());
@@ -365,12 +394,16 @@ impl Process {
                 limit: MAX_THREADS as u64,
             });
         }
+        let (vspace_cptr, cnode_cptr) = {
+            let (vspace, cnode) = self.live()?;
+            (vspace.cptr(), cnode.cptr())
+        };
         let tcb: Tcb = alloc.allocate()?;
         let rights = Rights { read: false, write: true, grant: true };
         // SAFETY: placing a badged copy of our own endpoint in the process's CNode.
         let err = unsafe {
             sys::seL4_CNode_Mint(
-                self.cnode.cptr(),
+                cnode_cptr,
                 slot,
                 THREAD_BITS,
                 sys::seL4_CapInitThreadCNode,
@@ -399,9 +432,9 @@ impl Process {
             #[cfg(kaal_mcs)]
             sched_context: sc.into_cptr(),
             priority,
-            cspace: self.cnode.cptr(),
+            cspace: cnode_cptr,
             cspace_data: guard,
-            vspace: self.vspace.cptr(),
+            vspace: vspace_cptr,
             ipc_vaddr: 0,
             ipc_frame: 0,
         };
@@ -423,8 +456,10 @@ impl Process {
     /// endpoint. (The TCB's memory is not reclaimed.)
     pub fn remove_thread(&mut self, thread: ProcessThread, cspace: &mut CSpace) {
         thread.suspend();
-        // SAFETY: emptying a slot of the process's own CNode.
-        let _ = unsafe { sys::seL4_CNode_Delete(self.cnode.cptr(), thread.slot, THREAD_BITS) };
+        if let Some(cnode) = &self.cnode {
+            // SAFETY: emptying a slot of the process's own CNode.
+            let _ = unsafe { sys::seL4_CNode_Delete(cnode.cptr(), thread.slot, THREAD_BITS) };
+        }
         self.threads &= !(1 << thread.slot);
         let _ = cspace.delete(thread.tcb);
     }

@@ -280,6 +280,12 @@ impl VSpace {
         }
     }
 
+    /// Gives up the handle for its PML4 capability (to delete it: a process manager's
+    /// teardown).
+    pub(crate) fn into_root(self) -> Cap<cap_type::Pml4> {
+        self.root
+    }
+
     /// The PML4's slot, for the raw layer and for configuring threads.
     pub(crate) fn cptr(&self) -> CPtr {
         self.root.cptr()

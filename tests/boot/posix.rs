@@ -148,3 +148,17 @@ fn background_jobs_wait_and_signal_handlers() {
     assert_eq!(run.exit_code(), 0, "{}", run.serial.join("\n"));
     run.assert_lines_in_order(&["started2", "waited4", "trapped6", "after8", "Terminated"]);
 }
+
+#[test]
+fn six_hundred_commands_do_not_exhaust_the_asid_pool() {
+    // Each command is a fork and an execve, each a new address space: 1,200 of them,
+    // more than the 1,024 ASIDs the pool has. A process's teardown frees its ASID.
+    let run = session(
+        "i=0; while [ $i -lt 600 ]; do /bin/true || echo failed$((i)); i=$((i+1)); done; echo looped$((600))\nexit 0\n",
+    );
+    assert_eq!(run.exit_code(), 0, "{}", run.serial.join("\n"));
+    assert_output(&run, &["looped600"]);
+    // (The echo of the typed line has "failed" in it too; an output line starts with it.)
+    let failed: Vec<&String> = run.serial.iter().filter(|l| l.trim_start().starts_with("failed")).collect();
+    assert!(failed.is_empty(), "some commands failed: {failed:?}\n{}", run.serial.join("\n"));
+}

@@ -184,9 +184,12 @@ impl Mm {
         pool.give_back(present.page);
     }
 
-    /// Unmaps everything (the process exits or execs).
+    /// Tears the address space down (the process exits or execs, or a fork or an exec
+    /// failed): every page is unmapped and given back, and the address space and its
+    /// CNode are deleted, which frees its ASID.
     pub fn clear(&mut self, pool: &mut Pool) {
         self.remove_range(pool, 0, u64::MAX);
+        self.process.destroy(pool.alloc.cspace());
     }
 
     /// A free range of `len` bytes for `mmap`, below the stack and above the heap.
