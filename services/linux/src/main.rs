@@ -76,9 +76,9 @@ fn main(mut me: Component) -> Result<ExitStatus, Box<dyn core::error::Error>> {
     let slots = core::mem::replace(me.cspace(), CSpace::without_slots());
     let mut alloc = UntypedAllocator::new([untyped], slots);
     let faults = kaal_core::ipc::channel(&mut alloc)?;
-    // One loop serves faults, terminal input and the time service's wake-ups: the
-    // terminal's interrupt notification is bound to this thread, and the time service
-    // signals the same notification.
+    // One loop serves faults, terminal input and the time service's wake-ups: a
+    // notification of ours is bound to this thread, and the time service signals it at
+    // each deadline and for the terminal's poll (console::POLL).
     let input = console::Input::new(me.io_ports("com1:ports")?)?;
     let woken: kaal_core::Notification = alloc.allocate()?;
     me.bind_notification(&woken)?;
