@@ -23,8 +23,12 @@ int main(int argc, char **argv) {
     check("enosys", r == -1 && errno == ENOSYS);
     r = write(1, (const void *)8, 16);
     check("efault-write", r == -1 && errno == EFAULT);
-    r = read(0, (void *)0x10, 1);
-    check("efault-read", r == -1 && (errno == EFAULT || errno == EAGAIN || errno == EBADF));
+    int motd = open("/etc/motd", O_RDONLY);
+    r = read(motd, (void *)0x10, 1);
+    char first = 0;
+    /* The byte the bad read could not deliver is still there for a good one. */
+    check("efault-read", r == -1 && errno == EFAULT && read(motd, &first, 1) == 1 && first == 'W');
+    close(motd);
     struct utsname u;
     check("uname", uname(&u) == 0 && strcmp(u.sysname, "Linux") == 0);
     int fd = open("/tmp/abi-check.txt", O_CREAT | O_TRUNC | O_WRONLY, 0644);
