@@ -112,7 +112,7 @@ fn a_musl_program_sees_enosys_efault_and_its_files() {
 }
 
 #[test]
-fn a_std_rust_program_reads_and_writes_files_with_threads() {
+fn a_std_rust_program_works_with_files_threads_and_child_processes() {
     let run = session("rust-app one two; echo status=$?\ncat /tmp/rust-app/kept.txt | wc -l\nexit 0\n");
     assert_eq!(run.exit_code(), 0, "{}", run.serial.join("\n"));
     run.assert_line(r#"rust-app: hello from std, args ["one", "two"]"#)
@@ -120,6 +120,7 @@ fn a_std_rust_program_reads_and_writes_files_with_threads() {
         .assert_line(r#"rust-app: listing ["words.txt"]"#)
         .assert_line("rust-app: renamed, 21 bytes")
         .assert_line("rust-app: 4 threads summed 2997000, counted 400")
+        .assert_line(r#"rust-app: child said "spawned by std", exit status: 0"#)
         .assert_line("rust-app: missing file is NotFound")
         .assert_line("status=0");
     assert!(run.serial.iter().any(|l| l == "4"), "{}", run.serial.join("\n"));

@@ -1485,7 +1485,23 @@ impl Kernel {
     }
 
     fn ioctl(&mut self, pid: Pid, fd: u64, request: u64, arg: u64) -> Result<u64, u64> {
+        // FIOCLEX and FIONCLEX: close-on-exec, on any descriptor (Rust's std sets it so).
+        const FIONCLEX: u64 = 0x5450;
+        const FIOCLEX: u64 = 0x5451;
+        if request == FIOCLEX || request == FIONCLEX {
+            let proc = self.procs.get_mut(&pid).ok_or(errno::ESRCH)?;
+            proc.fds.get_mut(fd)?.cloexec = request == FIOCLEX;
+            return Ok(0);
+        }
         let file = self.fd_file(pid, fd)?;
+        if request == abi::FIONBIO {
+            // Non-blocking on or off, as fcntl(F_SETFL, O_NONBLOCK) does.
+            let raw = self.read_mem(pid, arg, 4)?;
+            let on = u32::from_le_bytes(raw.as_slice().try_into().map_err(|_| errno::EFAULT)?) != 0;
+            let mut open = file.borrow_mut();
+            open.flags = if on { open.flags | abi::O_NONBLOCK } else { open.flags & !abi::O_NONBLOCK };
+            return Ok(0);
+        }
         if !matches!(file.borrow().object, Object::Tty) {
             return Err(errno::ENOTTY);
         }
@@ -2191,16 +2207,13 @@ impl Kernel {
         if flags & abi::CLONE_THREAD != 0 {
             return self.clone_thread(pid, tid, regs, flags, stack, parent_tid, child_tid, tls);
         }
-        if flags & abi::CLONE_VM != 0 {
-            // A new process sharing the address space (vfork-like): not served.
-            if self.reported.insert(u64::MAX) {
-                println!(
-                    "[linux] pid {pid} ({}): clone(CLONE_VM) without CLONE_THREAD is not implemented: ENOSYS",
-                    self.comm(pid)
-                );
-            }
-            return err(errno::ENOSYS);
-        }
+        // CLONE_VM without CLONE_THREAD is vfork's way (posix_spawn in glibc and musl,
+        // so system(), popen() and std::process::Command): a child that shares the
+        // parent's memory until it execs or exits. It is served as a fork on the stack
+        // it was given: the child gets a copy, which it uses only to exec (or to exit),
+        // and the parent continues at once. What the child writes for its parent in
+        // the shared memory is lost (glibc's exec error code; musl reports it through a
+        // pipe, which works), so a failed exec shows as exit status 127 instead.
         let Some(parent) = self.procs.get_mut(&pid) else { return Outcome::Gone };
         let mm = match parent.mm.fork(&mut self.pool) {
             Ok(mm) => mm,

@@ -46,6 +46,9 @@ fn main() -> std::io::Result<()> {
         .collect();
     let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
     println!("rust-app: 4 threads summed {total}, counted {}", *counter.lock().unwrap());
+    // A child process: posix_spawn's clone(CLONE_VM|CLONE_VFORK), then execve.
+    let out = std::process::Command::new("/bin/echo").args(["spawned", "by", "std"]).output()?;
+    println!("rust-app: child said {:?}, {}", String::from_utf8_lossy(&out.stdout).trim(), out.status);
     match fs::read("/no/such/file") {
         Err(e) => println!("rust-app: missing file is {:?}", e.kind()),
         Ok(_) => println!("rust-app: a missing file was found?"),
