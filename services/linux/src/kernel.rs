@@ -868,8 +868,8 @@ impl Kernel {
         match number {
             nr::READ => self.read(pid, a0, a1, a2),
             nr::WRITE => self.write(pid, a0, a1, a2),
-            nr::READV => self.readv(pid, a0, a1, a2),
-            nr::WRITEV => self.writev(pid, a0, a1, a2),
+            nr::READV => self.vectored(pid, a0, a1, a2, Self::read),
+            nr::WRITEV => self.vectored(pid, a0, a1, a2, Self::write),
             nr::PREAD64 => r(self.pread(pid, a0, a1, a2, a3)),
             nr::OPEN => r(self.openat(pid, FDCWD, a0, a1, a2)),
             nr::OPENAT => r(self.openat(pid, a0, a1, a2, a3)),
@@ -1156,7 +1156,17 @@ impl Kernel {
             .collect())
     }
 
-    fn writev(&mut self, pid: Pid, fd: u64, iov: u64, count: u64) -> Outcome {
+    /// readv/writev: `op` (read or write) on each buffer of the iovec array in turn,
+    /// until one moves less than it asked; the total, or the first buffer's outcome if
+    /// it moved nothing (an error, or a wait).
+    fn vectored(
+        &mut self,
+        pid: Pid,
+        fd: u64,
+        iov: u64,
+        count: u64,
+        op: fn(&mut Self, Pid, u64, u64, u64) -> Outcome,
+    ) -> Outcome {
         let vecs = match self.iovecs(pid, iov, count) {
             Ok(v) => v,
             Err(e) => return err(e),
@@ -1166,31 +1176,7 @@ impl Kernel {
             if len == 0 {
                 continue;
             }
-            match self.write(pid, fd, base, len) {
-                Outcome::Return(n) if (n as i64) >= 0 => {
-                    total += n;
-                    if n < len {
-                        break;
-                    }
-                }
-                other if total == 0 => return other,
-                _ => break,
-            }
-        }
-        Outcome::Return(total)
-    }
-
-    fn readv(&mut self, pid: Pid, fd: u64, iov: u64, count: u64) -> Outcome {
-        let vecs = match self.iovecs(pid, iov, count) {
-            Ok(v) => v,
-            Err(e) => return err(e),
-        };
-        let mut total = 0u64;
-        for (base, len) in vecs {
-            if len == 0 {
-                continue;
-            }
-            match self.read(pid, fd, base, len) {
+            match op(self, pid, fd, base, len) {
                 Outcome::Return(n) if (n as i64) >= 0 => {
                     total += n;
                     if n < len {
