@@ -86,8 +86,8 @@ fn pipelines_redirection_and_exit_statuses() {
 }
 
 #[test]
-fn a_segfaulting_program_is_reported_and_the_shell_lives_on() {
-    let run = session("faulty; echo status=$?\necho still here\nexit 0\n");
+fn a_segfaulting_program_and_a_corrupt_binary_are_reported_and_the_shell_lives_on() {
+    let run = session("faulty; echo status=$?\nbroken; echo broken$((1+1)) status=$?\necho still here\nexit 0\n");
     assert_eq!(run.exit_code(), 0, "{}", run.serial.join("\n"));
     run.assert_line("faulty: about to read address 0");
     let report = run
@@ -97,6 +97,15 @@ fn a_segfaulting_program_is_reported_and_the_shell_lives_on() {
         .unwrap_or_else(|| panic!("no report of the fault:\n{}", run.serial.join("\n")));
     assert!(report.contains("read"), "{report}");
     run.assert_line("status=139").assert_line("still here");
+    // A corrupt ELF file (a truncated header) is refused with the reason, and the shell
+    // gets ENOEXEC (busybox then tries it as a script, which fails): nothing crashes.
+    run.assert_line("[linux] /bin/broken: cannot run it:");
+    let status = run
+        .serial
+        .iter()
+        .find(|l| l.starts_with("broken2 status="))
+        .unwrap_or_else(|| panic!("{}", run.serial.join("\n")));
+    assert_ne!(status.trim(), "broken2 status=0", "{}", run.serial.join("\n"));
 }
 
 #[test]
