@@ -121,7 +121,10 @@ impl CSpace {
 
     /// Takes an empty slot.
     pub fn alloc_slot(&mut self) -> Result<Slot> {
-        self.slots.take().map(Slot).ok_or(Error::OutOfSlots { cnode: "the root CNode", capacity: TRACKED_SLOTS })
+        self.slots.take().map(Slot).ok_or(Error::OutOfSlots {
+            cnode: "the root CNode",
+            capacity: if ROOT_SLOTS < TRACKED_SLOTS { ROOT_SLOTS } else { TRACKED_SLOTS },
+        })
     }
 
     /// Returns an empty slot.
@@ -134,7 +137,10 @@ impl CSpace {
     /// used all the slots.
     pub fn split(&mut self, count: usize) -> Result<CSpace> {
         if count > self.free_slots() {
-            return Err(Error::OutOfSlots { cnode: "the root CNode", capacity: TRACKED_SLOTS });
+            return Err(Error::OutOfSlots {
+                cnode: "the root CNode",
+                capacity: if ROOT_SLOTS < TRACKED_SLOTS { ROOT_SLOTS } else { TRACKED_SLOTS },
+            });
         }
         let mut part = CSpace { slots: SlotBitmap::with_free_range(0..0) };
         for _ in 0..count {

@@ -597,13 +597,13 @@ mod tests {
                 "-netdev",
                 "user,id=kaalnet0,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=udp:127.0.0.1:5353-:53",
                 "-device",
-                "e1000,netdev=kaalnet0,addr=08"
+                "e1000,netdev=kaalnet0,addr=0a"
             ]
         );
         let virtio = Network { nic: NicKind::VirtioNet, ..network };
         assert_eq!(
             network_args(&virtio, &[]),
-            ["-netdev", "user,id=kaalnet0", "-device", "virtio-net-pci,netdev=kaalnet0,addr=08"]
+            ["-netdev", "user,id=kaalnet0", "-device", "virtio-net-pci,netdev=kaalnet0,addr=0a"]
         );
         assert_eq!(forward_line(&tcp(8080, 80)), "[kaal] forward http://127.0.0.1:8080 -> guest:80");
         assert_eq!(forward_line(&tcp(9000, 8080)), "[kaal] forward http://127.0.0.1:9000 -> guest:8080");

@@ -75,7 +75,10 @@ impl Default for KernelConfig {
             verified: false,
             qemu_changes: false,
             mcs: false,
-            root_cnode_size_bits: 12,
+            // 16384 slots: the root task keeps a capability for each page of every
+            // component's image and shared regions, and a system with storage,
+            // network and the Linux personality needs more than 4096.
+            root_cnode_size_bits: 14,
             timer_tick_ms: 2,
             time_slice: 5,
             retype_fan_out_limit: 256,
@@ -381,7 +384,7 @@ impl KernelConfig {
             return err(
                 "root-cnode-size-bits",
                 &self.root_cnode_size_bits,
-                "use 8..=20 (4096 slots, the default, is 12)",
+                "use 8..=20 (16384 slots, the default, is 14)",
             );
         }
         if !self.debug_build && (self.colour_printing || self.irq_reporting) {
@@ -534,7 +537,7 @@ mod tests {
     fn default_matches_the_verified_reference_config() {
         let defs = KernelConfig::default().defines();
         let get = |k: &str| defs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-        assert_eq!(get("CONFIG_ROOT_CNODE_SIZE_BITS"), Some("12"));
+        assert_eq!(get("CONFIG_ROOT_CNODE_SIZE_BITS"), Some("14"));
         assert_eq!(get("CONFIG_MAX_NUM_BOOTINFO_UNTYPED_CAPS"), Some("167"));
         assert_eq!(get("CONFIG_DEBUG_BUILD"), Some("1"));
         assert_eq!(get("CONFIG_PRINTING"), Some("1"));

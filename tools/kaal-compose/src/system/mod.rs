@@ -204,8 +204,22 @@ pub struct Linux {
     pub env: Vec<String>,
     /// Bytes of RAM for the Linux processes (a power of two).
     pub memory: u64,
+    /// What confined programs may use, by program.
+    pub confine: Vec<Confinement>,
     /// The line of `[linux]`.
     pub line: usize,
+}
+
+/// `[linux.confine."/bin/app"]`: a program that, with every process it starts, may use
+/// only these subtrees and ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confinement {
+    /// The program's path as the Linux processes see it (as execve names it).
+    pub program: String,
+    /// Subtrees and whether they are writable, in path order.
+    pub files: Vec<(String, bool)>,
+    pub listen: Vec<u16>,
+    pub connect: Vec<u16>,
 }
 
 /// A one-shot timer: the one the time service drives, or the real-time scheduler's own.
@@ -520,9 +534,9 @@ pub struct Network {
 
 impl Network {
     /// The card's PCI slot on bus 0.
-    pub const NIC_SLOT: u8 = 0x08;
+    pub const NIC_SLOT: u8 = 0x0a;
     /// The card's PCI function, by the broker's name.
-    pub const NIC_DEVICE: &'static str = "pci:00:08.0";
+    pub const NIC_DEVICE: &'static str = "pci:00:0a.0";
 }
 
 /// The network card QEMU emulates.
@@ -883,7 +897,7 @@ pub struct Region {
 pub struct DeviceSignal {
     /// The grant's name in each signaller.
     pub name: String,
-    /// The device, by canonical name (`pci:00:08.0`); its holder waits.
+    /// The device, by canonical name (`pci:00:0a.0`); its holder waits.
     pub device: String,
     pub signal: Vec<String>,
 }

@@ -457,7 +457,7 @@ fn expands_the_network_into_services() {
         (nic.heap, nic.stack, nic.dma, nic.daemon, nic.time, nic.line),
         (2 << 20, 64 << 10, 256 << 10, true, false, 7)
     );
-    assert_eq!(nic.devices, ["pci:00:08.0"]);
+    assert_eq!(nic.devices, ["pci:00:0a.0"]);
     assert_eq!((nic.config.as_deref(), nic.network.as_ref()), (None, None));
     let net = component("net");
     assert_eq!(net.path, crate::assemble::kaal_checkout().join("services/net"));
@@ -505,7 +505,7 @@ fn expands_the_network_into_services() {
     assert!(system.channels.is_empty() && system.rings.is_empty());
     assert_eq!(
         system.device_signals,
-        [DeviceSignal { name: "nic-kick".into(), device: "pci:00:08.0".into(), signal: vec!["net".into()] }]
+        [DeviceSignal { name: "nic-kick".into(), device: "pci:00:0a.0".into(), signal: vec!["net".into()] }]
     );
 
     // The plan grants them like any other component's.
@@ -527,7 +527,7 @@ fn expands_the_network_into_services() {
     assert!(net_grants.contains(&("net-wake", Source::NotificationWait(1))), "{net_grants:?}");
     assert!(net_grants.contains(&("nic-kick", Source::DeviceEventsSignal { device: 0, badge: 2 })), "{net_grants:?}");
     assert!(net_grants.contains(&("nic-buffers", Source::Region { region: 2, writable: true })), "{net_grants:?}");
-    assert!(grants("nic").iter().any(|(name, _)| *name == "pci:00:08.0:config"));
+    assert!(grants("nic").iter().any(|(name, _)| *name == "pci:00:0a.0:config"));
 }
 
 #[test]
@@ -1473,8 +1473,8 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
         ("connection named like the card's signal", net("\n[connections.notifications.nic-kick]\nsignal = [\"server\"]\nwait = \"client\"\n"), 12, vec![
             "the name `nic-kick` is reserved for the signal with which the network service wakes the card's driver",
         ]),
-        ("component driving the network card", net("\n[components.d]\npath = \"d\"\ndevices = [\"pci:00:08.0\"]\n"), 14, vec![
-            "components.d.devices: `pci:00:08.0` is the network card, which the tool's driver `nic` drives for [network] (line 10)",
+        ("component driving the network card", net("\n[components.d]\npath = \"d\"\ndevices = [\"pci:00:0a.0\"]\n"), 14, vec![
+            "components.d.devices: `pci:00:0a.0` is the network card, which the tool's driver `nic` drives for [network] (line 10)",
             "remove it from `devices`",
         ]),
         ("a network of one's own in [qemu] args", net("\n[qemu]\nargs = [\"-netdev\", \"user,id=n0\"]\n"), 13, vec![
@@ -1485,8 +1485,8 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
             "qemu.args: `[qemu] args` add a network card (`virtio-net-pci`), but [network] (line 10) has the tool attach one",
             "choose the card with `nic` in [network]",
         ]),
-        ("a device at the network card's slot", net("\n[qemu]\nargs = [\"-device\", \"virtio-rng-pci,addr=08\"]\n"), 13, vec![
-            "`[qemu] args` put `virtio-rng-pci` at PCI slot 08, which is the network card's",
+        ("a device at the network card's slot", net("\n[qemu]\nargs = [\"-device\", \"virtio-rng-pci,addr=0a\"]\n"), 13, vec![
+            "`[qemu] args` put `virtio-rng-pci` at PCI slot 0a, which is the network card's",
         ]),
         ("network services beyond max-threads", net("\n[resources]\nmax-threads = 3\n"), 13, vec![
             "the system has 4 components (with the 2 the tool adds to serve its network) but [resources] max-threads is 3",
