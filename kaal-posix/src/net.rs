@@ -511,6 +511,44 @@ pub fn raw_request(op: u32, words: [u64; 4], buffer: &[u8]) -> io::Result<(Statu
     transact("raw_request", &About::Nothing, op, words, buffer, Duration::ZERO, |_, status, words| Ok((status, words)))
 }
 
+/// The buffer of the connection, as a reply left it: for [`exchange`].
+pub struct ReplyBuffer<'a>(&'a Connection);
+
+impl ReplyBuffer<'_> {
+    /// Bytes the buffer holds.
+    pub fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+
+    /// The buffer's first `len` bytes (at most its capacity).
+    pub fn read(&self, len: usize) -> Vec<u8> {
+        let mut out = alloc::vec![0u8; len.min(self.capacity())];
+        self.0.region.read_bytes(netproto::BUFFER, &mut out);
+        out
+    }
+}
+
+/// One request of the protocol as given, for a server that keeps sockets for others
+/// (the Linux personality, whose processes' sockets are its handles): `data` goes to the
+/// start of the buffer first; `then` gets the server's status, its reply words and the
+/// buffer. Unlike the socket types' calls nothing is interpreted, so the caller checks
+/// the words against what it asked (counts at most what it asked and the capacity).
+pub fn exchange<T>(
+    op: u32,
+    words: [u64; 4],
+    data: &[u8],
+    then: impl FnOnce(Status, [u64; 4], ReplyBuffer<'_>) -> T,
+) -> io::Result<T> {
+    transact("exchange", &About::Nothing, op, words, data, Duration::ZERO, |conn, status, words| {
+        Ok(then(status, words, ReplyBuffer(conn)))
+    })
+}
+
+/// Bytes one request moves at most (0 without a connection): for [`exchange`].
+pub fn buffer_capacity() -> usize {
+    capacity()
+}
+
 // ---------------------------------------------------------------------------------------
 // Readiness and poll
 

@@ -59,7 +59,8 @@ fn lesson_01(kernel: &str) {
     let ram_mib = number_after(&run, "RAM in untypeds:") / 1024;
     assert!((400..512).contains(&ram_mib), "RAM in untypeds: {ram_mib} MiB");
     let slots = number_after(&run, "empty CNode slots:");
-    assert!((3000..4096).contains(&slots), "empty slots: {slots}");
+    // The tool builds kernels with a root CNode of 2^14 slots (root-cnode-size-bits).
+    assert!((12_000..16_384).contains(&slots), "empty slots: {slots}");
     assert!(number_after(&run, "untyped capabilities:") > 10);
     // Both kernels report the TSC frequency the kernel measured (5.0.0 in BootInfo,
     // 16.0.0 in the extra BootInfo); QEMU's TSC runs at the host's rate.
@@ -439,4 +440,88 @@ fn lesson_09_posix_app_runs_a_piped_shell_session() {
     let at = lines.iter().position(|l| *l == "hello").unwrap_or_else(|| panic!("no `hello`:\n{shown}"));
     // 49 busybox applet links, busybox itself and the lesson's own program.
     assert_eq!(&lines[at..at + 4], ["hello", "51", "1", "x"], "{shown}");
+}
+
+/// Lesson 09's programs on a network (tests/systems/linux-net): Debian's busybox
+/// `httpd` (confined to /www and port 80) serves the host's `curl`, busybox `nc`
+/// echoes the host's `nc`, and the std Rust program serves TCP with `std::net` and
+/// logs each connection to a file; all through the Linux personality's sockets, which
+/// are the network server's (smoltcp).
+///
+/// Not run by default: this system has three device interrupts (the PIT, the e1000
+/// and virtio-blk), and on it the seL4 5.0.0 debug kernel stops, often, with a #GP
+/// (error 0x322 or 0x332) when the third one's interrupt arrives (in the idle thread,
+/// or charged to whatever thread runs); systems with two, like every other one the
+/// tests boot, never did. The cause is not found yet (see the issue note). When it
+/// does not strike, all of this passes: `cargo test -p kaal-tests --test lessons --
+/// --ignored lesson_09_busybox`.
+#[test]
+#[ignore = "the seL4 5.0.0 kernel faults on the third device interrupt of this system (see the doc comment)"]
+fn lesson_09_busybox_httpd_nc_and_a_std_rust_server_answer_the_host() {
+    use std::io::{Read as _, Write as _};
+    use std::time::Duration;
+    let Some(boot) = Boot::new("tests/systems/linux-net").on("5.0.0-debug") else { return };
+    let (http, echo) = (kaal_compose::testing::free_port(), kaal_compose::testing::free_port());
+    let boot = boot.forward(http, 80).forward(echo, 7).timeout(Duration::from_secs(240));
+    let ((page, echoed, replies), run) = boot.run_with(|session| {
+        session
+            .wait_for_line("[net] address", Duration::from_secs(150))
+            .unwrap_or_else(|| panic!("the network gets no address:\n{}", session.lines().join("\n")));
+        session.send(b"httpd -p 80 -h /www; nc -l -p 7 -e /bin/cat &\n");
+        // The servers start as the shell runs them: try until one answers.
+        let curl = || {
+            Command::new("curl")
+                .args(["-sS", "--max-time", "10", &format!("http://127.0.0.1:{http}/")])
+                .output()
+                .expect("curl runs (cargo kaal test installs it)")
+        };
+        let mut page = curl();
+        for _ in 0..10 {
+            if page.status.success() {
+                break;
+            }
+            std::thread::sleep(Duration::from_secs(1));
+            page = curl();
+        }
+        assert!(
+            page.status.success(),
+            "curl: {}\n{}",
+            String::from_utf8_lossy(&page.stderr),
+            session.lines().join("\n")
+        );
+        let mut nc = Command::new("nc")
+            .args(["-q", "2", "127.0.0.1", &echo.to_string()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("nc runs (cargo kaal test installs netcat-openbsd)");
+        nc.stdin.take().unwrap().write_all(b"hello through busybox nc\n").unwrap();
+        let echoed = String::from_utf8(nc.wait_with_output().unwrap().stdout).unwrap();
+        // busybox nc -l serves one connection and ends (once `cat` has): then port 7 is
+        // free for the app.
+        session.send(b"wait; app serve 7 2 &\n");
+        session
+            .wait_for_line("app: serving on 0.0.0.0:7", Duration::from_secs(60))
+            .unwrap_or_else(|| panic!("the app does not listen:\n{}", session.lines().join("\n")));
+        let replies: Vec<String> = ["first", "second"]
+            .iter()
+            .map(|word| {
+                let mut stream = std::net::TcpStream::connect(("127.0.0.1", echo)).expect("connect to the app");
+                stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                writeln!(stream, "{word}").unwrap();
+                let mut reply = String::new();
+                stream.read_to_string(&mut reply).expect("the app answers and closes");
+                reply
+            })
+            .collect();
+        session
+            .wait_for_line("app: served 2 connection(s); the log has", Duration::from_secs(60))
+            .unwrap_or_else(|| panic!("the app does not log both:\n{}", session.lines().join("\n")));
+        (String::from_utf8(page.stdout).unwrap(), echoed, replies)
+    });
+    assert!(page.contains("<h1>Hello from busybox httpd on seL4</h1>"), "{page}");
+    assert_eq!(echoed, "hello through busybox nc\n");
+    assert_eq!(replies, ["app on seL4 heard: first\n", "app on seL4 heard: second\n"]);
+    run.assert_line("app: served 2 connection(s); the log has 2 line(s)");
+    assert_eq!(run.verdict, kaal_compose::qemu::Verdict::Stopped, "{}", run.summary());
 }

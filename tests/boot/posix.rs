@@ -187,3 +187,28 @@ fn six_hundred_commands_do_not_exhaust_the_asid_pool() {
     let failed: Vec<&String> = run.serial.iter().filter(|l| l.trim_start().starts_with("failed")).collect();
     assert!(failed.is_empty(), "some commands failed: {failed:?}\n{}", run.serial.join("\n"));
 }
+
+/// system.toml confines `/bin/env` and the processes it starts to /bin, /etc (read-only)
+/// and /tmp: a shell under it gets ENOENT for /data and EACCES for writing /etc, while
+/// the unconfined shell uses /data as before. (It is run by its path: busybox's shell
+/// runs an applet named without a path in a fork of itself, with no execve, so the
+/// program it would have exec'd is not what runs.)
+#[test]
+fn confinement_denies_an_ungranted_path_to_a_process_tree() {
+    let run = session(
+        "/bin/env sh -c 'head -1 /etc/motd >/dev/null && echo motd-readable; ls /data; echo x > /etc/new; echo ok > \
+         /tmp/jail && cat /tmp/jail'\necho free > /data/f && cat /data/f && rm /data/f\nexit 0\n",
+    );
+    assert_eq!(run.exit_code(), 0, "{}", run.serial.join("\n"));
+    assert_output(
+        &run,
+        &[
+            "motd-readable",
+            "ls: /data: No such file or directory",
+            "sh: can't create /etc/new: Permission denied",
+            "ok",
+            "free",
+        ],
+    );
+    e2fsck_clean(&run);
+}

@@ -1906,10 +1906,63 @@ impl Iovec {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Sockets (IPv4 only: the network server's)
+
+/// A `struct sockaddr_in` (16 bytes) for an address and port.
+pub fn sockaddr_in(address: u32, port: u16) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out[..2].copy_from_slice(&(AF_INET as u16).to_le_bytes());
+    out[2..4].copy_from_slice(&port.to_be_bytes());
+    out[4..8].copy_from_slice(&address.to_be_bytes());
+    out
+}
+
+/// A `struct sockaddr_in`'s address and port; EAFNOSUPPORT for another family,
+/// EINVAL when too short.
+pub fn parse_sockaddr_in(raw: &[u8]) -> Result<(u32, u16), u64> {
+    if raw.len() < 2 {
+        return Err(errno::EINVAL);
+    }
+    let family = u16::from_le_bytes([raw[0], raw[1]]);
+    if family != AF_INET as u16 {
+        return Err(errno::EAFNOSUPPORT);
+    }
+    if raw.len() < 8 {
+        return Err(errno::EINVAL);
+    }
+    Ok((u32::from_be_bytes([raw[4], raw[5], raw[6], raw[7]]), u16::from_be_bytes([raw[2], raw[3]])))
+}
+
+pub const AF_UNIX: u64 = 1;
+pub const AF_INET: u64 = 2;
+pub const SOCK_STREAM: u64 = 1;
+pub const SOCK_DGRAM: u64 = 2;
+pub const SOCK_NONBLOCK: u64 = 0o4000;
+pub const SOCK_CLOEXEC: u64 = 0o2000000;
+pub const SOL_SOCKET: u64 = 1;
+pub const IPPROTO_TCP: u64 = 6;
+pub const SO_TYPE: u64 = 3;
+pub const SO_ERROR: u64 = 4;
+pub const TCP_NODELAY: u64 = 1;
+pub const MSG_PEEK: u64 = 2;
+pub const MSG_DONTWAIT: u64 = 0x40;
+pub const MSG_NOSIGNAL: u64 = 0x4000;
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use alloc::string::String;
+
+    #[test]
+    fn sockaddr_in_round_trips() {
+        let raw = sockaddr_in(0x0a00_020f, 8080);
+        assert_eq!(&raw[..8], &[2, 0, 0x1f, 0x90, 10, 0, 2, 15]);
+        assert_eq!(parse_sockaddr_in(&raw), Ok((0x0a00_020f, 8080)));
+        assert_eq!(parse_sockaddr_in(&[10, 0, 0, 0]), Err(errno::EAFNOSUPPORT));
+        assert_eq!(parse_sockaddr_in(&raw[..4]), Err(errno::EINVAL));
+        assert_eq!(parse_sockaddr_in(&[2]), Err(errno::EINVAL));
+    }
 
     #[test]
     fn syscall_numbers_match_linux() {

@@ -95,6 +95,8 @@ pub enum Object {
     },
     PipeRead(Rc<RefCell<Pipe>>),
     PipeWrite(Rc<RefCell<Pipe>>),
+    /// A socket of the network server's (see [`crate::sockets`]).
+    Socket(crate::sockets::Socket),
 }
 
 /// An open file: what it is and how it was opened.
@@ -168,6 +170,11 @@ impl FdTable {
 
     pub fn close(&mut self, fd: u64) -> Result<Fd, u64> {
         self.fds.get_mut(fd as usize).and_then(Option::take).ok_or(errno::EBADF)
+    }
+
+    /// Whether any open descriptor's file is one `f` picks.
+    pub fn any(&self, f: impl Fn(&Rc<RefCell<OpenFile>>) -> bool) -> bool {
+        self.fds.iter().flatten().any(|fd| f(&fd.file))
     }
 
     /// execve: descriptors marked close-on-exec go.

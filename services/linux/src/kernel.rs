@@ -25,9 +25,12 @@ use kaal_posix::io::{Read, Seek, SeekFrom, Write};
 use kaal_posix::linux::abi::{self, errno, nr, signal};
 use kaal_posix::linux::{patch, signal_frame};
 
+use crate::confine::{self, Need};
 use crate::files::{self, Fd, FdTable, Listing, Object, OpenFile, Pipe};
 use crate::loader::{self, Image};
 use crate::mm::{self, Area, Backing, Mm, Pool, PAGE};
+
+mod net;
 
 pub type Pid = u32;
 
@@ -75,6 +78,16 @@ enum Wait {
     Suspend { old_mask: u64 },
     /// futex(FUTEX_WAIT) on `addr` until a FUTEX_WAKE there, or `until`.
     Futex { addr: u64, until: Option<Instant> },
+    /// accept4 on a listener with no connection queued.
+    Accept { fd: u64, addr: u64, len_ptr: u64, flags: u64 },
+    /// connect during the handshake.
+    Connect { fd: u64 },
+    /// sendto on a socket whose send buffer is full.
+    Send { fd: u64, buf: u64, len: u64, flags: u64, addr: u64, alen: u64 },
+    /// recvfrom on a socket with nothing received.
+    Recv { fd: u64, buf: u64, len: u64, flags: u64, addr: u64, alen: u64 },
+    /// sendfile to a full pipe or socket.
+    SendFile { out_fd: u64, in_fd: u64, offset_ptr: u64, count: u64 },
 }
 
 struct Thread {
@@ -111,6 +124,8 @@ struct Proc {
     mask: u64,
     pending: u64,
     umask: u64,
+    /// The confinements it is under (inherited; see [`crate::confine`]).
+    rules: confine::Rules,
 }
 
 /// The outcome of a system call.
@@ -167,6 +182,11 @@ pub struct Kernel {
     /// process ended, a signal came): the waiting calls are looked at again. Most calls
     /// (getppid, clock_gettime, mmap) change nothing of the kind, and skip that.
     changed: bool,
+    /// The waits on sockets are tried again only at the server's ticks (each try is a
+    /// request to the network server): set while those are tried.
+    net_tick: bool,
+    /// The confined programs' grants, from the configuration.
+    rules: Vec<Rc<confine::Rule>>,
 }
 
 impl Kernel {
@@ -196,7 +216,14 @@ impl Kernel {
             last_fault: (0, 0, 0),
             current: None,
             changed: false,
+            net_tick: false,
+            rules: Vec::new(),
         }
+    }
+
+    /// The confined programs' grants (`[linux.confine]`).
+    pub fn set_rules(&mut self, rules: Vec<confine::Rule>) {
+        self.rules = rules.into_iter().map(Rc::new).collect();
     }
 
     /// Starts init: pid 1, with the terminal as its descriptors 0, 1 and 2.
@@ -229,7 +256,11 @@ impl Kernel {
             mask: 0,
             pending: 0,
             umask: 0o022,
+            rules: Vec::new(),
         };
+        if let Some(rule) = self.rules.iter().find(|r| r.program == path) {
+            proc.rules.push(rule.clone());
+        }
         let thread =
             self.spawn(&mut proc, pid as u64, &regs).map_err(|e| alloc::format!("{path}: {}", errno_text(e)))?;
         proc.threads.push(thread);
@@ -293,7 +324,9 @@ impl Kernel {
                 if !bytes.is_empty() {
                     self.tty_input(&bytes);
                 }
+                self.net_tick = true;
                 self.wake_waiters();
+                self.net_tick = false;
                 continue;
             }
             let word = |i: usize| received.msg.word(i);
@@ -462,6 +495,9 @@ impl Kernel {
     }
 
     fn retry(&mut self, pid: Pid, tid: u64, regs: &mut Registers, wait: Wait) -> Outcome {
+        if !self.net_tick && self.waits_on_network(pid, wait) {
+            return Outcome::Wait(wait);
+        }
         match wait {
             Wait::Child { pid: which, status, options } => self.wait4(pid, which, status, options),
             Wait::Read { fd, buf, len } => self.read(pid, fd, buf, len),
@@ -478,6 +514,11 @@ impl Kernel {
                 Some(at) if Instant::now() >= at => err(errno::ETIMEDOUT),
                 _ => Outcome::Wait(wait),
             },
+            Wait::Accept { fd, addr, len_ptr, flags } => self.accept(pid, fd, addr, len_ptr, flags),
+            Wait::Connect { fd } => self.connect_done(pid, fd),
+            Wait::Send { fd, buf, len, flags, addr, alen } => self.sendto(pid, fd, buf, len, flags, addr, alen),
+            Wait::Recv { fd, buf, len, flags, addr, alen } => self.recvfrom(pid, fd, buf, len, flags, addr, alen),
+            Wait::SendFile { out_fd, in_fd, offset_ptr, count } => self.sendfile(pid, out_fd, in_fd, offset_ptr, count),
             Wait::Sleep { until } => {
                 let _ = (tid, regs);
                 if Instant::now() >= until {
@@ -486,6 +527,21 @@ impl Kernel {
                     Outcome::Wait(wait)
                 }
             }
+        }
+    }
+
+    /// Whether `wait` waits on the network server (a socket call, a read or write of a
+    /// socket, or a poll by a process with sockets open), which a tick looks at again,
+    /// rather than on something here.
+    fn waits_on_network(&self, pid: Pid, wait: Wait) -> bool {
+        let is_socket = |fd: u64| self.fd_file(pid, fd).is_ok_and(|f| matches!(f.borrow().object, Object::Socket(_)));
+        match wait {
+            Wait::Accept { .. } | Wait::Connect { .. } | Wait::Send { .. } | Wait::Recv { .. } => true,
+            Wait::Read { fd, .. } | Wait::Write { fd, .. } | Wait::SendFile { out_fd: fd, .. } => is_socket(fd),
+            Wait::Poll { .. } => {
+                self.procs.get(&pid).is_some_and(|p| p.fds.any(|f| matches!(f.borrow().object, Object::Socket(_))))
+            }
+            _ => false,
         }
     }
 
@@ -813,6 +869,15 @@ impl Kernel {
         Ok(text)
     }
 
+    /// `path` (relative to `dirfd` or the cwd) as the VFS sees it, if the process's
+    /// confinement lets it use the path so (see [`crate::confine`]).
+    fn resolve_for(&mut self, pid: Pid, dirfd: u64, addr: u64, need: Need) -> Result<String, u64> {
+        let path = self.resolve(pid, dirfd, addr)?;
+        let proc = self.procs.get(&pid).ok_or(errno::ESRCH)?;
+        confine::check_path(&proc.rules, &path, need)?;
+        Ok(path)
+    }
+
     /// `path` (relative to `dirfd` or the cwd) as the VFS sees it.
     fn resolve(&mut self, pid: Pid, dirfd: u64, addr: u64) -> Result<String, u64> {
         let path = self.read_path(pid, addr)?;
@@ -909,6 +974,20 @@ impl Kernel {
                 Err(e) => err(e),
             },
             nr::SENDFILE => self.sendfile(pid, a0, a1, a2, a3),
+            nr::SOCKET => r(self.socket(pid, a0, a1)),
+            nr::SOCKETPAIR => err(errno::EAFNOSUPPORT),
+            nr::BIND => r(self.bind(pid, a0, a1, a2)),
+            nr::LISTEN => r(self.listen(pid, a0, a1)),
+            nr::ACCEPT => self.accept(pid, a0, a1, a2, 0),
+            nr::ACCEPT4 => self.accept(pid, a0, a1, a2, a3),
+            nr::CONNECT => self.connect(pid, a0, a1, a2),
+            nr::SENDTO => self.sendto(pid, a0, a1, a2, a3, a4, _a5),
+            nr::RECVFROM => self.recvfrom(pid, a0, a1, a2, a3, a4, _a5),
+            nr::SHUTDOWN => r(self.shutdown(pid, a0, a1)),
+            nr::GETSOCKNAME => r(self.socket_name(pid, a0, a1, a2, false)),
+            nr::GETPEERNAME => r(self.socket_name(pid, a0, a1, a2, true)),
+            nr::SETSOCKOPT => r(self.setsockopt(pid, a0, a1, a2, a3, a4)),
+            nr::GETSOCKOPT => r(self.getsockopt(pid, a0, a1, a2, a3, a4)),
             nr::BRK => Outcome::Return(self.brk(pid, a0)),
             nr::MMAP => r(self.mmap(pid, a0, a1, a2, a3, a4 as i64 as i32 as i64, _a5)),
             nr::MUNMAP => r(self.munmap(pid, a0, a1)),
@@ -1012,6 +1091,9 @@ impl Kernel {
             Ok(f) => f,
             Err(e) => return err(e),
         };
+        if matches!(file.borrow().object, Object::Socket(_)) {
+            return self.recvfrom(pid, fd, buf, len, 0, 0, 0);
+        }
         let len = len.min(1 << 20) as usize;
         let mut open = file.borrow_mut();
         let nonblock = open.flags & abi::O_NONBLOCK != 0;
@@ -1064,6 +1146,7 @@ impl Kernel {
                 (pipe.peek(take), take)
             }
             Object::PipeWrite(_) => return err(errno::EBADF),
+            Object::Socket(_) => return err(errno::EBADF),
         };
         drop(open);
         let written = self.write_mem(pid, buf, &data);
@@ -1087,6 +1170,9 @@ impl Kernel {
             Ok(f) => f,
             Err(e) => return err(e),
         };
+        if matches!(file.borrow().object, Object::Socket(_)) {
+            return self.sendto(pid, fd, buf, len, 0, 0, 0);
+        }
         let len = len.min(1 << 20) as usize;
         // A pipe takes only what fits; read no more than that from the process.
         let room = match &file.borrow().object {
@@ -1138,6 +1224,7 @@ impl Kernel {
                 pipe.borrow_mut().push(&data);
                 Outcome::Return(data.len() as u64)
             }
+            Object::Socket(_) => err(errno::EBADF),
         }
     }
 
@@ -1209,7 +1296,8 @@ impl Kernel {
 
     fn openat(&mut self, pid: Pid, dirfd: u64, path: u64, flags: u64, mode: u64) -> Result<u64, u64> {
         let _ = mode;
-        let path = self.resolve(pid, dirfd, path)?;
+        let writes = flags & abi::O_ACCMODE != abi::O_RDONLY || flags & (abi::O_CREAT | abi::O_TRUNC) != 0;
+        let path = self.resolve_for(pid, dirfd, path, if writes { Need::Write } else { Need::Read })?;
         let cloexec = flags & abi::O_CLOEXEC != 0;
         let object = match path.as_str() {
             "/dev/null" => Object::Null,
@@ -1283,6 +1371,9 @@ impl Kernel {
             Object::PipeRead(_) | Object::PipeWrite(_) => {
                 Ok(abi::Stat { mode: abi::S_IFIFO | 0o600, nlink: 1, blksize: 4096, ..Default::default() })
             }
+            Object::Socket(_) => {
+                Ok(abi::Stat { mode: abi::S_IFSOCK | 0o777, nlink: 1, blksize: 4096, ..Default::default() })
+            }
         }
     }
 
@@ -1298,7 +1389,7 @@ impl Kernel {
             let file = self.fd_file(pid, dirfd)?;
             return self.stat_of_object(&file.borrow().object);
         }
-        let path = self.resolve(pid, dirfd, path_addr)?;
+        let path = self.resolve_for(pid, dirfd, path_addr, Need::Read)?;
         match path.as_str() {
             "/dev/null" => return Ok(char_device(0x0103, 0o666)),
             "/dev/tty" | "/dev/console" => return Ok(char_device(0x0500, 0o620)),
@@ -1361,25 +1452,25 @@ impl Kernel {
     }
 
     fn mkdirat(&mut self, pid: Pid, dirfd: u64, path: u64) -> Result<u64, u64> {
-        let path = self.resolve(pid, dirfd, path)?;
+        let path = self.resolve_for(pid, dirfd, path, Need::Write)?;
         fs::create_dir(&path).map(|_| 0).map_err(|e| files::errno_of(&e))
     }
 
     fn unlinkat(&mut self, pid: Pid, dirfd: u64, path: u64, flags: u64) -> Result<u64, u64> {
-        let path = self.resolve(pid, dirfd, path)?;
+        let path = self.resolve_for(pid, dirfd, path, Need::Write)?;
         let done = if flags & abi::AT_REMOVEDIR != 0 { fs::remove_dir(&path) } else { fs::remove_file(&path) };
         done.map(|_| 0).map_err(|e| files::errno_of(&e))
     }
 
     fn renameat(&mut self, pid: Pid, olddir: u64, old: u64, newdir: u64, new: u64) -> Result<u64, u64> {
-        let old = self.resolve(pid, olddir, old)?;
-        let new = self.resolve(pid, newdir, new)?;
+        let old = self.resolve_for(pid, olddir, old, Need::Write)?;
+        let new = self.resolve_for(pid, newdir, new, Need::Write)?;
         fs::rename(&old, &new).map(|_| 0).map_err(|e| files::errno_of(&e))
     }
 
     fn symlink(&mut self, pid: Pid, target: u64, link: u64) -> Result<u64, u64> {
         let target = self.read_path(pid, target)?;
-        let link = self.resolve(pid, FDCWD, link)?;
+        let link = self.resolve_for(pid, FDCWD, link, Need::Write)?;
         fs::symlink(&target, &link).map(|_| 0).map_err(|e| files::errno_of(&e))
     }
 
@@ -1388,7 +1479,7 @@ impl Kernel {
         let target = if raw == "/proc/self/exe" {
             self.procs.get(&pid).ok_or(errno::ESRCH)?.exe.clone()
         } else {
-            let path = self.resolve(pid, dirfd, path)?;
+            let path = self.resolve_for(pid, dirfd, path, Need::Read)?;
             fs::read_link(&path).map_err(|e| files::errno_of(&e))?
         };
         let bytes = target.as_bytes();
@@ -1408,7 +1499,7 @@ impl Kernel {
     }
 
     fn chdir(&mut self, pid: Pid, path: u64) -> Result<u64, u64> {
-        let path = self.resolve(pid, FDCWD, path)?;
+        let path = self.resolve_for(pid, FDCWD, path, Need::Read)?;
         let meta = fs::metadata(&path).map_err(|e| files::errno_of(&e))?;
         if !meta.is_dir() {
             return Err(errno::ENOTDIR);
@@ -1587,6 +1678,7 @@ impl Kernel {
                     0
                 }
             }
+            Object::Socket(socket) => Self::socket_readiness(socket),
             _ => abi::POLLIN | abi::POLLOUT,
         }
     }
@@ -1641,19 +1733,40 @@ impl Kernel {
         Ok(ts.sec.saturating_mul(1000).saturating_add((ts.nsec + 999_999) / 1_000_000))
     }
 
-    fn sendfile(&mut self, pid: Pid, out_fd: u64, in_fd: u64, offset: u64, count: u64) -> Outcome {
-        if offset != 0 {
-            return err(errno::EINVAL);
-        }
-        let file = match self.fd_file(pid, in_fd) {
+    /// sendfile(out, in, offset, count): up to 64 KiB of `in` (from `*offset` if given,
+    /// which then advances, else from its position) written to `out` as write(2) would;
+    /// what `out` does not take stays unread. A full pipe or socket makes a blocking
+    /// call wait.
+    fn sendfile(&mut self, pid: Pid, out_fd: u64, in_fd: u64, offset_ptr: u64, count: u64) -> Outcome {
+        let input = match self.fd_file(pid, in_fd) {
             Ok(f) => f,
             Err(e) => return err(e),
         };
+        let start = if offset_ptr == 0 {
+            None
+        } else {
+            match self.read_mem(pid, offset_ptr, 8) {
+                Ok(raw) => match i64::from_le_bytes(raw.as_slice().try_into().unwrap_or_default()) {
+                    at if at < 0 => return err(errno::EINVAL),
+                    at => Some(at as u64),
+                },
+                Err(e) => return err(e),
+            }
+        };
         let data = {
-            let mut file = file.borrow_mut();
-            let Object::File { file, .. } = &mut file.object else { return err(errno::EINVAL) };
+            let mut open = input.borrow_mut();
+            let Object::File { file, .. } = &mut open.object else { return err(errno::EINVAL) };
             let mut buf = vec![0u8; count.min(64 * 1024) as usize];
-            match file.read(&mut buf) {
+            let read = match start {
+                None => file.read(&mut buf),
+                Some(at) => file.stream_position().and_then(|here| {
+                    file.seek(SeekFrom::Start(at))?;
+                    let n = file.read(&mut buf);
+                    file.seek(SeekFrom::Start(here))?;
+                    n
+                }),
+            };
+            match read {
                 Ok(n) => {
                     buf.truncate(n);
                     buf
@@ -1664,44 +1777,76 @@ impl Kernel {
         if data.is_empty() {
             return Outcome::Return(0);
         }
-        // Write through the output descriptor's own path: stage the bytes in a scratch
-        // area of the caller? No: write them directly.
-        let out = match self.fd_file(pid, out_fd) {
-            Ok(f) => f,
-            Err(e) => return err(e),
-        };
+        let put = self.put(pid, out_fd, &data);
+        let taken = put.unwrap_or_default();
+        // What `out` did not take is read again next time.
+        match start {
+            Some(at) => {
+                if let Err(e) = self.write_mem(pid, offset_ptr, &(at + taken as u64).to_le_bytes()) {
+                    return err(e);
+                }
+            }
+            None if taken < data.len() => {
+                if let Object::File { file, .. } = &mut input.borrow_mut().object {
+                    let _ = file.seek(SeekFrom::Current(-((data.len() - taken) as i64)));
+                }
+            }
+            None => {}
+        }
+        let nonblock = self.fd_file(pid, out_fd).is_ok_and(|f| f.borrow().flags & abi::O_NONBLOCK != 0);
+        match put {
+            Ok(n) => Outcome::Return(n as u64),
+            Err(crate::sockets::NetError::WouldBlock) if nonblock => err(errno::EAGAIN),
+            Err(crate::sockets::NetError::WouldBlock) => {
+                Outcome::Wait(Wait::SendFile { out_fd, in_fd, offset_ptr, count })
+            }
+            Err(crate::sockets::NetError::Errno(e)) => {
+                if e == errno::EPIPE {
+                    self.send_signal(pid, signal::SIGPIPE);
+                }
+                err(e)
+            }
+        }
+    }
+
+    /// Writes bytes the server holds to `fd` as write(2) would: how many it took, or
+    /// WouldBlock when a pipe or socket takes none now.
+    fn put(&mut self, pid: Pid, fd: u64, data: &[u8]) -> Result<usize, crate::sockets::NetError> {
+        use crate::sockets::NetError;
+        let out = self.fd_file(pid, fd)?;
         let mut out = out.borrow_mut();
+        let append = out.flags & abi::O_APPEND != 0;
         match &mut out.object {
             Object::Tty => {
                 let onlcr = self.tty.termios.oflag & abi::ONLCR != 0 && self.tty.termios.oflag & abi::OPOST != 0;
-                crate::console::write_translated(&data, onlcr);
-                Outcome::Return(data.len() as u64)
+                crate::console::write_translated(data, onlcr);
+                Ok(data.len())
             }
-            Object::Null => Outcome::Return(data.len() as u64),
-            Object::File { file, .. } => match file.write(&data) {
-                Ok(n) => Outcome::Return(n as u64),
-                Err(e) => err(files::errno_of(&e)),
-            },
+            Object::Null => Ok(data.len()),
+            Object::File { file, .. } => {
+                if append {
+                    file.seek(SeekFrom::End(0)).map_err(|e| files::errno_of(&e))?;
+                }
+                file.write(data).map_err(|e| NetError::Errno(files::errno_of(&e)))
+            }
             Object::PipeWrite(pipe) => {
                 let mut pipe = pipe.borrow_mut();
-                let room = pipe.room();
-                // What does not fit goes back: seek the input back by the rest.
-                let take = data.len().min(room);
-                pipe.push(&data[..take]);
-                drop(pipe);
-                drop(out);
-                if take < data.len() {
-                    if let Object::File { file, .. } = &mut file.borrow_mut().object {
-                        let _ = file.seek(SeekFrom::Current(-((data.len() - take) as i64)));
-                    }
+                if pipe.readers == 0 {
+                    return Err(NetError::Errno(errno::EPIPE));
                 }
+                let take = data.len().min(pipe.room());
                 if take == 0 {
-                    // A full pipe: fall back to the caller's read/write loop.
-                    return err(errno::EAGAIN);
+                    return Err(NetError::WouldBlock);
                 }
-                Outcome::Return(take as u64)
+                pipe.push(&data[..take]);
+                Ok(take)
             }
-            _ => err(errno::EINVAL),
+            Object::Socket(socket) => match socket.state {
+                crate::sockets::State::Connected { handle } => crate::sockets::send(handle, data),
+                _ => Err(NetError::Errno(errno::ENOTCONN)),
+            },
+            Object::Dir { .. } => Err(NetError::Errno(errno::EISDIR)),
+            Object::PipeRead(_) => Err(NetError::Errno(errno::EBADF)),
         }
     }
 
@@ -2225,6 +2370,7 @@ impl Kernel {
             mask: parent.mask,
             pending: 0,
             umask: parent.umask,
+            rules: parent.rules.clone(),
         };
         let mut child_regs = *regs;
         child_regs.rax = 0;
@@ -2315,7 +2461,7 @@ impl Kernel {
         let path = if raw == "/proc/self/exe" {
             self.procs.get(&pid).map(|p| p.exe.clone()).unwrap_or_default()
         } else {
-            match self.resolve(pid, FDCWD, path) {
+            match self.resolve_for(pid, FDCWD, path, Need::Read) {
                 Ok(p) => p,
                 Err(e) => return err(e),
             }
@@ -2344,6 +2490,12 @@ impl Kernel {
         let mut old = core::mem::replace(&mut proc.mm, mm);
         old.clear(&mut self.pool);
         proc.fds.close_on_exec();
+        // A confined program: it and all it starts are held to its grant from now on.
+        if let Some(rule) = self.rules.iter().find(|r| r.program == path) {
+            if !proc.rules.iter().any(|r| Rc::ptr_eq(r, rule)) {
+                proc.rules.push(rule.clone());
+            }
+        }
         proc.exe = path.clone();
         proc.comm = argv.first().map_or_else(|| comm_of(&path), |a| comm_of(&String::from_utf8_lossy(a)));
         // Caught signals go back to their defaults; ignored ones stay ignored.

@@ -17,12 +17,14 @@
 
 extern crate alloc;
 
+mod confine;
 mod console;
 mod files;
 mod kernel;
 mod loader;
 mod mm;
 mod random;
+mod sockets;
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -41,11 +43,12 @@ struct Config {
     init: Vec<String>,
     env: Vec<String>,
     priority: u8,
+    rules: Vec<confine::Rule>,
 }
 
 impl Config {
     fn parse(text: &str) -> Result<Config, String> {
-        let mut config = Config { init: Vec::new(), env: Vec::new(), priority: 1 };
+        let mut config = Config { init: Vec::new(), env: Vec::new(), priority: 1, rules: Vec::new() };
         for line in text.lines() {
             match line.split_once(' ') {
                 Some(("arg", arg)) => config.init.push(arg.into()),
@@ -53,6 +56,7 @@ impl Config {
                 Some(("priority", p)) => {
                     config.priority = p.parse().map_err(|_| alloc::format!("bad priority line `{line}`"))?;
                 }
+                Some((key, value)) if key.starts_with("confine") => confine::parse_line(&mut config.rules, key, value)?,
                 _ if line.is_empty() => {}
                 _ => return Err(alloc::format!("unknown configuration line `{line}`")),
             }
@@ -68,6 +72,11 @@ fn main(mut me: Component) -> Result<ExitStatus, Box<dyn core::error::Error>> {
     let text = kaal_posix::server::config_text(&mut me, "the Linux configuration")?;
     let config = Config::parse(&text)?;
     kaal_posix::fs::init(&mut me)?;
+    // With `network` in [linux], the processes' sockets are ours at the network server.
+    let region = alloc::format!("{}{}", kaal_posix::netproto::REGION_PREFIX, me.name());
+    if me.grants().region(&region).is_some() {
+        kaal_posix::net::init(&mut me)?;
+    }
     let untyped = me.untyped(parts::MEMORY)?;
     let asid_pool = me.asid_pool()?;
     let own = me.own_vspace()?;
@@ -88,6 +97,7 @@ fn main(mut me: Component) -> Result<ExitStatus, Box<dyn core::error::Error>> {
     println!("[linux] terminal ready (COM1)");
     let pool = mm::Pool::new(alloc, own, asid_pool);
     let mut kernel = kernel::Kernel::new(pool, faults, config.priority, input, timer, wake);
+    kernel.set_rules(config.rules);
     println!("[linux] {} MiB for Linux processes; starting {}", bytes >> 20, config.init.join(" "));
     if let Err(why) = kernel.start_init(&config.init, &config.env) {
         println!("[linux] ERROR: cannot start init: {why}");

@@ -405,6 +405,24 @@ impl Mm {
         Ok(())
     }
 
+    /// Makes `len` bytes at `addr` present and writable (EFAULT if any cannot be), so
+    /// that a [`Self::write`] there cannot fail: for data that cannot be put back if it
+    /// could not be delivered (a socket's).
+    pub fn writable(&mut self, pool: &mut Pool, addr: u64, len: usize) -> Result<(), u64> {
+        if len == 0 {
+            return Ok(());
+        }
+        let end = addr.checked_add(len as u64).filter(|&e| e <= USER_END).ok_or(errno::EFAULT)?;
+        let mut at = page_floor(addr);
+        while at < end {
+            if !self.pages.get(&at).is_some_and(|p| p.writable) {
+                self.fault_in(pool, at.max(addr), true)?;
+            }
+            at += PAGE;
+        }
+        Ok(())
+    }
+
     /// A NUL-terminated string at `addr`, at most `max` bytes.
     pub fn read_cstr(&mut self, pool: &mut Pool, addr: u64, max: usize) -> Result<Vec<u8>, u64> {
         let mut out = Vec::new();

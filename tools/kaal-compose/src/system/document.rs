@@ -12,10 +12,10 @@ use toml::de::{DeTable, DeValue};
 
 use super::error::{ConfigError, ConfigErrors, Source};
 use super::raw::{
-    keys_of, RawChannel, RawComponent, RawConnections, RawDevice, RawDisk, RawFile, RawFileSystem, RawGitSource,
-    RawKernel, RawLinux, RawMmio, RawMountTable, RawNetwork, RawNetworkGrant, RawNotification, RawPriorities, RawProbe,
-    RawProgram, RawQemu, RawRealtime, RawRealtimeTask, RawRegion, RawResources, RawRing, RawSystem, RawTime,
-    MOUNT_EXPECTED, SIZE_EXPECTED,
+    keys_of, RawChannel, RawComponent, RawConfine, RawConnections, RawDevice, RawDisk, RawFile, RawFileSystem,
+    RawGitSource, RawKernel, RawLinux, RawMmio, RawMountTable, RawNetwork, RawNetworkGrant, RawNotification,
+    RawPriorities, RawProbe, RawProgram, RawQemu, RawRealtime, RawRealtimeTask, RawRegion, RawResources, RawRing,
+    RawSystem, RawTime, MOUNT_EXPECTED, SIZE_EXPECTED,
 };
 use super::{did_you_mean, dotted, CONNECTION_KINDS};
 
@@ -345,6 +345,11 @@ fn schema(path: &[&str]) -> Schema {
         ["linux"] => Schema::Keys(keys_of::<RawLinux>()),
         ["linux", "mounts"] => Schema::Names,
         ["linux", "mounts", _] => Schema::Keys(keys_of::<RawMountTable>()),
+        ["linux", "network"] => Schema::Keys(keys_of::<RawNetworkGrant>()),
+        ["linux", "confine"] => Schema::Names,
+        ["linux", "confine", _] => Schema::Keys(keys_of::<RawConfine>()),
+        ["linux", "confine", _, "files"] => Schema::Names,
+        ["linux", "confine", _, "network"] => Schema::Keys(keys_of::<RawNetworkGrant>()),
         ["disks", _, "programs"] => Schema::Names,
         ["disks", _, "programs", _] => Schema::Keys(keys_of::<RawProgram>()),
         ["connections"] => Schema::Keys(keys_of::<RawConnections>()),
@@ -532,10 +537,10 @@ fn example(table: &[&str], key: &str) -> Option<String> {
         (["network"], "forwards") => {
             "forwards = [\"8080:80\", \"udp:5353:53\"] (host port on 127.0.0.1 to guest port)".to_string()
         }
-        (["components", _, "network"], "listen") => {
+        (["components" | "linux", ..], "listen") => {
             "listen = [80, 7] (local ports it may listen on or bind)".to_string()
         }
-        (["components", _, "network"], "connect") => {
+        (["components" | "linux", ..], "connect") => {
             "connect = [8000] (remote ports it may connect or send to)".to_string()
         }
         (["components", ..], "network") => "network = { listen = [80], connect = [8000] }".to_string(),
@@ -586,6 +591,16 @@ fn example(table: &[&str], key: &str) -> Option<String> {
         (["linux", "mounts", _], "filesystem") => "filesystem = \"root\"".to_string(),
         (["linux", "mounts", _], "subtree") => "subtree = \"/public\"".to_string(),
         (["linux"], "priority") => "priority = 100".to_string(),
+        (["linux"], "confine") => "[linux.confine.\"/bin/app\"]\nfiles = { \"/tmp\" = \"read-write\" }".to_string(),
+        (["linux", "confine"], program) => {
+            format!("[linux.confine.{program:?}]\nfiles = {{ \"/tmp\" = \"read-write\" }}")
+        }
+        (["linux", "confine", _], "files") => {
+            "files = { \"/www\" = \"read-only\", \"/tmp\" = \"read-write\" } (the subtrees it sees)".to_string()
+        }
+        (["linux", "confine", _], "network") => "network = { listen = [80] } (some of [linux]'s ports)".to_string(),
+        (["linux", "confine", _, "files"], subtree) => format!("{subtree:?} = \"read-only\""),
+        (["linux"], "network") => "network = { listen = [80] } (the ports its processes may use)".to_string(),
         (["linux"], "log") => "log = \"info\"".to_string(),
         (["components", ..], "disks") => "disks = [\"data\"]".to_string(),
         ([], "devices") | (["devices"], _) => "[devices.rtc]\nports = \"0x70-0x71\"\nirq = 8".to_string(),
@@ -682,7 +697,7 @@ mod tests {
     /// generic text.
     #[test]
     fn every_known_key_has_an_example() {
-        let tables: [&[&str]; 34] = [
+        let tables: [&[&str]; 39] = [
             &[],
             &["system"],
             &["resources"],
@@ -715,6 +730,11 @@ mod tests {
             &["linux"],
             &["linux", "mounts"],
             &["linux", "mounts", "/"],
+            &["linux", "network"],
+            &["linux", "confine"],
+            &["linux", "confine", "/bin/app"],
+            &["linux", "confine", "/bin/app", "files"],
+            &["linux", "confine", "/bin/app", "network"],
             &["disks", "data", "programs"],
             &["disks", "data", "programs", "/bin/app"],
         ];

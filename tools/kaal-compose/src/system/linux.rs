@@ -7,7 +7,18 @@
 //! env = ["PATH=/bin", "HOME=/"]      # its environment
 //! memory = "64 MiB"                  # RAM for the Linux processes (a power of two)
 //! mounts = { "/" = "root" }          # what the Linux processes see
+//! network = { listen = [80], connect = [8000] }  # their sockets' ports (with [network])
+//!
+//! [linux.confine."/bin/httpd"]       # this program, and every process it starts,
+//! files = { "/www" = "read-only", "/tmp" = "read-write" }  # sees only these subtrees
+//! network = { listen = [80] }        # and may use only these of [linux]'s ports
 //! ```
+//!
+//! A confined process gets ENOENT for a path outside its subtrees (it cannot tell
+//! whether the file exists) and EACCES for writing into a read-only one, or for a
+//! port not granted. A program is confined by the path execve names (so busybox
+//! applets, all one binary, are confined separately); a confinement inside another
+//! narrows it further (both apply).
 //!
 //! The tool adds component `linux` as if system.toml had it, with `mounts` as written
 //! (checked like any component's, under `components.linux`), and grants it the memory as
@@ -16,9 +27,9 @@
 
 use toml::Spanned;
 
-use super::super::raw::{Name, RawComponent, RawLinux, Tables};
+use super::super::raw::{Name, RawComponent, RawConfine, RawLinux, RawNetworkGrant, Tables};
 use super::super::size::show_size;
-use super::super::{Component, Linux};
+use super::super::{Component, Confinement, Linux};
 use super::{Checker, SizeLimit, GIB, MIB};
 
 /// The component's name.
@@ -126,6 +137,7 @@ impl Checker<'_> {
                 "mount a file system holding the programs, e.g. mounts = { \"/\" = \"root\" }",
             );
         }
+        let confine = self.confinements(raw.confine.as_ref(), raw.network.as_ref().map(|n| n.get_ref()));
         let name = Name::new(span.clone(), NAME.to_string());
         let component = RawComponent {
             // Relative, so the component checks pass; the real path is set after them.
@@ -144,11 +156,89 @@ impl Checker<'_> {
             time: Some(Spanned::new(span.clone(), time)),
             passive: None,
             mounts: raw.mounts,
-            network: None,
+            network: raw.network,
             realtime: None,
         };
         raw_components.insert(name, Spanned::new(span, component));
-        Some(Linux { init, env, memory, line })
+        Some(Linux { init, env, memory, confine, line })
+    }
+
+    /// `[linux.confine]`, checked.
+    fn confinements(
+        &mut self,
+        raw: Option<&Spanned<Tables<RawConfine>>>,
+        linux_network: Option<&RawNetworkGrant>,
+    ) -> Vec<Confinement> {
+        let Some(raw) = raw else { return Vec::new() };
+        let mut out = Vec::new();
+        for (program, table) in raw.get_ref() {
+            let key = format!("linux.confine.{:?}", program.get_ref());
+            let Some(path) = self.linux_path(program.get_ref(), &program.span(), &key, "program") else { continue };
+            let table = table.get_ref();
+            let mut files = Vec::new();
+            for (subtree, access) in table.files.as_ref().map(|f| f.get_ref().iter()).into_iter().flatten() {
+                let key = format!("{key}.files");
+                let Some(at) = self.linux_path(subtree.get_ref(), &subtree.span(), &key, "subtree") else { continue };
+                match access.get_ref().as_str() {
+                    "read-only" => files.push((at, false)),
+                    "read-write" => files.push((at, true)),
+                    other => self.report(
+                        &access.span(),
+                        &key,
+                        format!("`{other}` is not an access for subtree {at}"),
+                        "write \"read-only\" or \"read-write\"",
+                    ),
+                }
+            }
+            let (mut listen, mut connect) = (Vec::new(), Vec::new());
+            if let Some(grant) = &table.network {
+                let key = format!("{key}.network");
+                let grant = grant.get_ref();
+                listen = self.ports(grant.listen.as_ref(), &format!("{key}.listen"), NAME, "listen on");
+                connect = self.ports(grant.connect.as_ref(), &format!("{key}.connect"), NAME, "connect to");
+                // A confinement narrows [linux]'s grant: every port must be one of its.
+                for (list, raw_list, outer, what) in [
+                    (&listen, &grant.listen, linux_network.and_then(|n| n.listen.as_ref()), "listen"),
+                    (&connect, &grant.connect, linux_network.and_then(|n| n.connect.as_ref()), "connect"),
+                ] {
+                    let granted: Vec<i64> =
+                        outer.map(|l| l.get_ref().iter().map(|p| *p.get_ref()).collect()).unwrap_or_default();
+                    for (port, raw_port) in list.iter().zip(raw_list.iter().flat_map(|l| l.get_ref())) {
+                        if !granted.contains(&(*port as i64)) {
+                            self.report(
+                                &raw_port.span(),
+                                format!("{key}.{what}"),
+                                format!("port {port} is not in [linux]'s `network = {{ {what} = [...] }}`"),
+                                format!("a confinement only narrows what [linux] has: add {port} to [linux]'s `network` {what} list, or remove it here"),
+                            );
+                        }
+                    }
+                }
+            }
+            out.push(Confinement { program: path, files, listen, connect });
+        }
+        out
+    }
+
+    /// An absolute path as the Linux processes see it, normalised; `None` (reported)
+    /// when it is relative, has `.` or `..`, or a line break.
+    fn linux_path(&mut self, text: &str, span: &std::ops::Range<usize>, key: &str, what: &str) -> Option<String> {
+        let bad = !text.starts_with('/')
+            || text.contains(['\n', '\0'])
+            || text.split('/').any(|part| part == "." || part == "..");
+        if bad {
+            self.report(
+                span,
+                key,
+                format!("{what} `{}` is not an absolute path", text.escape_debug()),
+                format!(
+                    "write the {what} as the Linux processes see it, from `/`, without `.` or `..`: e.g. \"/bin/app\""
+                ),
+            );
+            return None;
+        }
+        let parts: Vec<&str> = text.split('/').filter(|p| !p.is_empty()).collect();
+        Some(format!("/{}", parts.join("/")))
     }
 
     /// Makes the component [`Self::linux`] added the built-in service: its crate, heap,
@@ -168,8 +258,10 @@ impl Checker<'_> {
 
 impl Linux {
     /// The configuration the service reads (its region `config`): one `arg` line per
-    /// argument of init, one `env` line per variable, and the Linux processes'
-    /// `priority`.
+    /// argument of init, one `env` line per variable, the Linux processes' `priority`,
+    /// and for each confined program a `confine PROGRAM` line followed by its
+    /// `confine-files ro|rw SUBTREE`, `confine-listen PORT` and `confine-connect PORT`
+    /// lines.
     pub fn config_text(&self, priority: u8) -> String {
         let mut text = format!("priority {priority}\n");
         for arg in &self.init {
@@ -181,6 +273,18 @@ impl Linux {
             text.push_str("env ");
             text.push_str(var);
             text.push('\n');
+        }
+        for rule in &self.confine {
+            text.push_str(&format!("confine {}\n", rule.program));
+            for (subtree, writable) in &rule.files {
+                text.push_str(&format!("confine-files {} {subtree}\n", if *writable { "rw" } else { "ro" }));
+            }
+            for port in &rule.listen {
+                text.push_str(&format!("confine-listen {port}\n"));
+            }
+            for port in &rule.connect {
+                text.push_str(&format!("confine-connect {port}\n"));
+            }
         }
         text
     }

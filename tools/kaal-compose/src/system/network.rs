@@ -349,7 +349,13 @@ impl Checker<'_> {
     }
 
     /// A list of ports: each 1 to 65535, none twice. Returns the valid ones in order.
-    fn ports(&mut self, raw: Option<&Spanned<Vec<Spanned<i64>>>>, key: &str, name: &str, what: &str) -> Vec<u16> {
+    pub(super) fn ports(
+        &mut self,
+        raw: Option<&Spanned<Vec<Spanned<i64>>>>,
+        key: &str,
+        name: &str,
+        what: &str,
+    ) -> Vec<u16> {
         let mut ports = Vec::new();
         for entry in raw.map(|l| l.get_ref().as_slice()).unwrap_or_default() {
             let Some(port) = self.in_range(

@@ -142,8 +142,23 @@ pub(super) struct RawLinux {
     pub memory: Option<Spanned<RawSize>>,
     /// The Linux processes' view of the files.
     pub mounts: Option<Spanned<Tables<RawMount>>>,
+    /// The ports the Linux processes may listen on and connect to (all of them: the
+    /// personality is one client of the network server).
+    pub network: Option<Spanned<RawNetworkGrant>>,
+    /// `[linux.confine."/bin/app"]`: what a program and the processes it starts may use.
+    pub confine: Option<Spanned<Tables<RawConfine>>>,
     pub priority: Option<Spanned<i64>>,
     pub log: Option<Spanned<String>>,
+}
+
+/// `[linux.confine."<program>"]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct RawConfine {
+    /// Subtrees it may use: `"/tmp" = "read-write"`, `"/etc" = "read-only"`.
+    pub files: Option<Spanned<Tables<String>>>,
+    /// The ports it may listen on and connect to (some of [linux]'s).
+    pub network: Option<Spanned<RawNetworkGrant>>,
 }
 
 /// A component's `realtime = { period = "100ms", deadline = "10ms", wcet = "2ms" }`.

@@ -1,9 +1,33 @@
 //! Uses std the way an application does: arguments, the environment, files and
-//! directories, formatting, collections, and its exit status. Prints `NAME: ...`
-//! lines (NAME as it was run) that lesson 09 shows and the boot tests check.
+//! directories, formatting, collections, threads, a child process and its exit status;
+//! with `serve PORT COUNT`, a TCP server (std::net) that answers COUNT connections and
+//! logs them to a file. Prints `NAME: ...` lines (NAME as it was run) that lesson 09
+//! shows and the boot tests check.
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+
+/// `serve PORT COUNT`: answers each connection's first line, COUNT times, and logs what
+/// it was told in `dir`/served.log.
+fn serve(name: &str, dir: &str, port: u16, count: usize) -> std::io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let listener = TcpListener::bind(("0.0.0.0", port))?;
+    println!("{name}: serving on {}", listener.local_addr()?);
+    // A fresh log each run (the disk keeps what earlier runs wrote).
+    let mut log = fs::File::create(format!("{dir}/served.log"))?;
+    for _ in 0..count {
+        let (stream, peer) = listener.accept()?;
+        let mut line = String::new();
+        BufReader::new(&stream).read_line(&mut line)?;
+        let line = line.trim_end();
+        writeln!(&stream, "{name} on seL4 heard: {line}")?;
+        writeln!(log, "{} said {line}", peer.ip())?;
+    }
+    let lines = fs::read_to_string(format!("{dir}/served.log"))?.lines().count();
+    println!("{name}: served {count} connection(s); the log has {lines} line(s)");
+    Ok(())
+}
 
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -11,6 +35,11 @@ fn main() -> std::io::Result<()> {
     // its lines and its scratch directory under /tmp carry that name.
     let name = args.first().and_then(|a| a.rsplit('/').next()).filter(|n| !n.is_empty()).unwrap_or("app").to_string();
     let dir = format!("/tmp/{name}");
+    if let (Some("serve"), Some(port)) = (args.get(1).map(String::as_str), args.get(2)) {
+        let port = port.parse().map_err(|_| std::io::Error::other("serve PORT COUNT: bad port"))?;
+        let count = args.get(3).and_then(|c| c.parse().ok()).unwrap_or(1);
+        return serve(&name, &format!("{dir}-server"), port, count);
+    }
     println!("{name}: hello from std, args {:?}", args.get(1..).unwrap_or_default());
     println!("{name}: PATH={}", std::env::var("PATH").unwrap_or_default());
     // The disk keeps what earlier runs wrote: start from an empty directory.
