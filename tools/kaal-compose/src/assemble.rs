@@ -299,8 +299,12 @@ fn strip_debug_info(images: &[PathBuf], out_dir: &Path) -> Result<Vec<PathBuf>> 
         let name = image.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let out = out_dir.join(format!("{name}.elf"));
         // Into a scratch file first: the copy is replaced only if it changed, so an
-        // unchanged component does not make cargo rebuild the root task.
-        let fresh = out_dir.join(format!("{name}.elf.new"));
+        // unchanged component does not make cargo rebuild the root task. The scratch
+        // name is this build's own: tests build one system on several threads at once,
+        // and a shared name let one build rename away the other's file.
+        static SCRATCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = SCRATCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let fresh = out_dir.join(format!("{name}.elf.new-{}-{n}", std::process::id()));
         let status = std::process::Command::new("objcopy")
             .arg("--strip-debug")
             .arg(image)
