@@ -287,15 +287,10 @@ impl Kernel {
         let sent = self.with_socket(pid, fd, |s, nonblock| -> Result<Option<usize>, u64> {
             let nonblock = nonblock || flags & abi::MSG_DONTWAIT != 0;
             settle(s);
-            let blocked = |e: NetError| match e {
-                NetError::WouldBlock if nonblock => Err(errno::EAGAIN),
-                NetError::WouldBlock => Ok(None),
-                NetError::Errno(e) => Err(e),
-            };
             match (s.kind, s.state) {
                 (Kind::Stream, State::Connected { handle }) => match so::send(handle, &data) {
                     Ok(n) => Ok(Some(n)),
-                    Err(e) => blocked(e),
+                    Err(e) => blocked(e, nonblock),
                 },
                 (Kind::Stream, State::Connecting { .. }) if nonblock => Err(errno::EAGAIN),
                 (Kind::Stream, State::Connecting { .. }) => Ok(None),
@@ -314,7 +309,7 @@ impl Kernel {
                     let (address, port) = target.or(peer).ok_or(errno::EDESTADDRREQ)?;
                     match so::send_to(handle, address, port, &data) {
                         Ok(n) => Ok(Some(n)),
-                        Err(e) => blocked(e),
+                        Err(e) => blocked(e, nonblock),
                     }
                 }
             }
@@ -361,21 +356,16 @@ impl Kernel {
             self.with_socket(pid, fd, |s, nonblock| -> Result<Option<(alloc::vec::Vec<u8>, u32, u16)>, u64> {
                 let nonblock = nonblock || flags & abi::MSG_DONTWAIT != 0;
                 settle(s);
-                let blocked = |e: NetError| match e {
-                    NetError::WouldBlock if nonblock => Err(errno::EAGAIN),
-                    NetError::WouldBlock => Ok(None),
-                    NetError::Errno(e) => Err(e),
-                };
                 match s.state {
                     State::Connected { handle } => match so::recv(handle, len) {
                         Ok(bytes) => Ok(Some((bytes, 0, 0))),
                         // The connection ended: reads see its end.
                         Err(NetError::Errno(errno::ENOTCONN)) => Ok(Some((alloc::vec::Vec::new(), 0, 0))),
-                        Err(e) => blocked(e),
+                        Err(e) => blocked(e, nonblock),
                     },
                     State::Bound { handle, .. } => match so::recv_from(handle, len) {
                         Ok(v) => Ok(Some(v)),
-                        Err(e) => blocked(e),
+                        Err(e) => blocked(e, nonblock),
                     },
                     State::Connecting { .. } if nonblock => Err(errno::EAGAIN),
                     State::Connecting { .. } => Ok(None),
@@ -540,6 +530,16 @@ fn settle(s: &mut Socket) {
         so::close(handle);
     } else if got & ready::WRITE != 0 {
         s.state = State::Connected { handle };
+    }
+}
+
+/// A call that could not go ahead: `Ok(None)` parks a blocking caller, a non-blocking
+/// one gets EAGAIN; an errno stays one.
+fn blocked<T>(e: NetError, nonblock: bool) -> Result<Option<T>, u64> {
+    match e {
+        NetError::WouldBlock if nonblock => Err(errno::EAGAIN),
+        NetError::WouldBlock => Ok(None),
+        NetError::Errno(e) => Err(e),
     }
 }
 
