@@ -20,11 +20,12 @@ pub fn write_translated(bytes: &[u8], onlcr: bool) {
 /// COM1's receiving side: the terminal's input. The kernel (debug builds) and the root
 /// task (release builds) write to COM1 by polling; this only reads it.
 ///
-/// It is polled (every [`POLL`] while the system runs) rather than interrupt-driven:
-/// with COM1's receive interrupt on, seL4 5.0 under QEMU TCG now and then took a
-/// general protection fault delivering an interrupt (vector 0x64, error code 0x322),
-/// in the kernel or in this server, right as the first input arrived; see the issue
-/// note. Polling costs one wake-up every 20 ms and a few port reads.
+/// It is polled (every [`POLL`] while the system runs) rather than interrupt-driven.
+/// That began as a workaround: with COM1's receive interrupt on, seL4 5.0.0 took a
+/// general protection fault delivering an interrupt (error code 0x322). The cause was
+/// the kernel's misaligned stack corrupting its IDT (patch (d) in the tool's
+/// kernel.rs), now fixed, so the interrupt could be used again; polling costs one
+/// wake-up every 20 ms and a few port reads.
 pub struct Input {
     ports: kaal_core::device::IoPortRange,
 }

@@ -45,7 +45,7 @@ use crate::project::Project;
 use crate::system::KernelSourceSpec;
 
 /// Version of the 5.0.0 build recipe in this file; part of the cache key.
-pub const RECIPE_VERSION: u32 = 1;
+pub const RECIPE_VERSION: u32 = 2;
 /// Version of the 16.0.0 (CMake) build recipe; part of its cache key.
 pub const CMAKE_RECIPE_VERSION: u32 = 1;
 /// `WARNINGS` for the 5.0.0 kernel Makefile: its defaults plus what GCC 12 needs.
@@ -255,7 +255,74 @@ pub fn patch_source(src: &Path, config: &KernelConfig) -> Result<()> {
     // (c) The kernel configuration.
     let autoconf = src.join("include/plat/pc99/autoconf.h");
     fs::write(&autoconf, config.autoconf_h()).map_err(|e| io(&autoconf, e))?;
+
+    // (d) The kernel stack's alignment, the one change to the kernel's own files. When an
+    // interrupt arrived during a preemption point, 5.0.0's x86_64 `restore_user_context`
+    // re-enters it on a stack it finds by rounding %rsp up to the next
+    // `1 << CONFIG_KERNEL_STACK_BITS` boundary: `andq $~MASK(bits), %rsp; addq $BIT(bits),
+    // %rsp`. That is the stack's top only if the stack is aligned to its size, but
+    // `kernel_stack_alloc` is aligned to 16 bytes. Built by GCC 12 it sat at ...24d0, the
+    // rounding landed 0xb30 bytes above it, in the IDT, and the interrupt handling that
+    // followed overwrote the gates of vectors 0x32-0x45: the next interrupt on one of
+    // them (a system's third device) raised #GP in the kernel (error code 0x322, vector
+    // 0x32 as QEMU reports it) and stopped the machine. Aligning the stack to its size
+    // makes the rounding exact and changes nothing else; seL4 16.0.0 fixed the same path
+    // by loading the stack's top directly. `check_stack_alignment` verifies the result.
+    let stack_h = src.join(STACK_HEADER);
+    let text = fs::read_to_string(&stack_h).map_err(|e| io(&stack_h, e))?;
+    let old = "#define KERNEL_STACK_ALIGNMENT 16\n";
+    if !text.contains(old) {
+        return Err(ToolError::new(
+            step,
+            format!("{} has changed: the stack alignment patch no longer applies", stack_h.display()),
+            "the kernel source is not the seL4 5.0.0 KaaL was verified with; delete target/kaal and retry",
+        ));
+    }
+    let patched = text.replacen(
+        old,
+        "/* KaaL: aligned to its size, as restore_user_context's stack reset assumes */\n\
+         #define KERNEL_STACK_ALIGNMENT BIT(CONFIG_KERNEL_STACK_BITS)\n",
+        1,
+    );
+    fs::write(&stack_h, patched).map_err(|e| io(&stack_h, e))?;
     Ok(())
+}
+
+/// The 5.0.0 header that sets the x86_64 kernel stack's alignment (patch (d)).
+const STACK_HEADER: &str = "include/arch/x86/arch/64/mode/kernel/stack.h";
+
+/// Checks that a built 5.0.0 kernel's stack is aligned to its size (see patch (d) in
+/// [`patch_source`]): a kernel without it corrupts its own IDT under interrupt load.
+fn check_stack_alignment(kernel_elf: &Path, config: &KernelConfig) -> Result<()> {
+    let step = "checking the kernel's stack alignment";
+    let out = Command::new("nm").arg(kernel_elf).output().map_err(|e| {
+        ToolError::new(step, format!("cannot run nm: {e}"), "install binutils (apt-get install binutils)")
+    })?;
+    let symbols = String::from_utf8_lossy(&out.stdout);
+    let address = symbols
+        .lines()
+        .filter_map(|l| l.strip_suffix(" kernel_stack_alloc"))
+        .find_map(|l| u64::from_str_radix(l.split_whitespace().next()?, 16).ok());
+    let size = 1u64 << config.kernel_stack_bits;
+    match address {
+        Some(address) if address % size == 0 => Ok(()),
+        Some(address) => Err(ToolError::new(
+            step,
+            format!(
+                "{} has kernel_stack_alloc at {address:#x}, not aligned to its {size} bytes; its x86_64 \
+                 pending-interrupt path would then overwrite the IDT",
+                kernel_elf.display()
+            ),
+            format!(
+                "the stack alignment patch to {STACK_HEADER} did not take effect; delete target/kaal/kernel and retry"
+            ),
+        )),
+        None => Err(ToolError::new(
+            step,
+            format!("{} has no kernel_stack_alloc symbol", kernel_elf.display()),
+            "the kernel build did not produce a normal seL4 5.0.0 image; read its build.log",
+        )),
+    }
 }
 
 /// Creates (once) the python venv seL4 5.0.0's generators need.
@@ -437,6 +504,10 @@ pub fn prepare(
             .and_then(|()| keep_gen_config(&build, &dir))
         }
     };
+    let built = built.and_then(|()| match config.version {
+        KernelVersion::V5_0_0 => check_stack_alignment(&build.join("kernel.elf"), config),
+        KernelVersion::V16_0_0 => Ok(()),
+    });
     if let Err(e) = built {
         step.fail();
         return Err(e);

@@ -153,7 +153,9 @@ impl Boot {
     /// Builds and boots; the tool's error if building or booting fails.
     pub fn try_run(self) -> crate::Result<BootOutcome> {
         let reporter = Reporter { verbosity: Verbosity::Quiet };
+        let started = std::time::Instant::now();
         let built = crate::build_with(Some(&self.dir), &self.options, &reporter)?;
+        let build_time = started.elapsed();
         record(&built.kernel.config.describe(), None);
         let mut qemu = self.qemu.clone();
         let machine = built.qemu_config(None);
@@ -164,7 +166,10 @@ impl Boot {
         }
         qemu.cpu = crate::qemu::cpu_model(&built.kernel.config);
         built.print_forwards();
-        crate::qemu::boot(&built.kernel.image, &built.image.path, &qemu)
+        let started = std::time::Instant::now();
+        let outcome = crate::qemu::boot(&built.kernel.image, &built.image.path, &qemu);
+        record_time(&built.system.display, build_time, started.elapsed());
+        outcome
     }
 }
 
@@ -223,7 +228,9 @@ impl Boot {
         if matches!(boot.qemu.input, crate::qemu::Input::None) {
             boot.qemu.input = crate::qemu::Input::channel(typed);
         }
-        let runner = std::thread::spawn(move || boot.run());
+        // Named after the test, so the report's timings say whose boot this was.
+        let name = std::thread::current().name().unwrap_or("?").to_string();
+        let runner = std::thread::Builder::new().name(name).spawn(move || boot.run()).expect("spawn the boot thread");
         let session = Session { lines: rx, seen: std::cell::RefCell::new(Vec::new()), input };
         // Whether `host` returns or panics (a failed check), QEMU is stopped and waited
         // for: a panic must not leave the guest running after the test.
@@ -323,17 +330,36 @@ pub fn test_kernels() -> Vec<KernelChoice> {
 /// Where boot tests record which kernel each ran on (set by `kaal test`).
 pub const REPORT_ENV: &str = "KAAL_TEST_REPORT";
 
-/// Appends `<kernel>\t<test>\t<skip reason>` to the report, if `kaal test` asked for one.
-fn record(kernel: &str, skipped: Option<&str>) {
-    let Some(path) = std::env::var_os(REPORT_ENV) else { return };
+/// `<binary>::<test>` of the running test.
+fn test_name() -> String {
     let binary = std::env::args()
         .next()
         .map(PathBuf::from)
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
     let binary = binary.as_deref().unwrap_or("?");
     let binary = binary.rsplit_once('-').map_or(binary, |(name, _hash)| name);
-    let test = std::thread::current().name().unwrap_or("?").to_string();
-    let line = format!("{kernel}\t{binary}::{test}\t{}\n", skipped.unwrap_or("").replace(['\n', '\t'], " "));
+    format!("{binary}::{}", std::thread::current().name().unwrap_or("?"))
+}
+
+/// Appends `<kernel>\t<test>\t<skip reason>` to the report, if `kaal test` asked for one.
+fn record(kernel: &str, skipped: Option<&str>) {
+    let line = format!("{kernel}\t{}\t{}\n", test_name(), skipped.unwrap_or("").replace(['\n', '\t'], " "));
+    append_to_report(&line);
+}
+
+/// Appends `time\t<test>\t<system>\t<build seconds>\t<boot seconds>` to the report: the
+/// summary names the slowest boots, so the suite's time can be seen and kept down.
+fn record_time(system: &str, build: Duration, boot: Duration) {
+    let line =
+        format!("{TIME_TAG}\t{}\t{system}\t{:.1}\t{:.1}\n", test_name(), build.as_secs_f64(), boot.as_secs_f64());
+    append_to_report(&line);
+}
+
+/// The first field of a timing line in the report (no kernel is called that).
+const TIME_TAG: &str = "time";
+
+fn append_to_report(line: &str) {
+    let Some(path) = std::env::var_os(REPORT_ENV) else { return };
     use std::io::Write as _;
     if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
         // One short write per line: appends from parallel tests do not interleave.
@@ -376,7 +402,17 @@ impl TestReport {
         let text = std::fs::read_to_string(&self.path).unwrap_or_default();
         let mut ran: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
         let mut skipped: BTreeMap<&str, (BTreeSet<&str>, BTreeSet<&str>)> = BTreeMap::new();
+        let mut times: Vec<(f64, f64, &str, &str)> = Vec::new();
         for line in text.lines() {
+            if let Some(rest) = line.strip_prefix(TIME_TAG).and_then(|r| r.strip_prefix('\t')) {
+                let fields: Vec<&str> = rest.split('\t').collect();
+                if let [test, system, build, boot] = fields[..] {
+                    if let (Ok(build), Ok(boot)) = (build.parse(), boot.parse()) {
+                        times.push((boot, build, test, system));
+                    }
+                }
+                continue;
+            }
             let mut parts = line.splitn(3, '\t');
             let (Some(kernel), Some(test), why) = (parts.next(), parts.next(), parts.next().unwrap_or("")) else {
                 continue;
@@ -402,6 +438,18 @@ impl TestReport {
                 tests.len(),
                 why.iter().copied().collect::<Vec<_>>().join("; ")
             );
+        }
+        if !times.is_empty() {
+            // Tests run in parallel: these are sums of each boot's own wall time.
+            let (boot, build) = times.iter().fold((0.0, 0.0), |(a, b), t| (a + t.0, b + t.1));
+            out += &format!(
+                "[kaal] {} boots: {boot:.0} s in QEMU and {build:.0} s building (summed over parallel tests); the slowest:\n",
+                times.len()
+            );
+            times.sort_by(|a, b| b.0.total_cmp(&a.0));
+            for (boot, build, test, system) in times.iter().take(10) {
+                out += &format!("[kaal]   {boot:6.1} s  {test} ({system}; build {build:.1} s)\n");
+            }
         }
         out
     }
