@@ -202,7 +202,13 @@ pub fn build(file: &SystemFile, project: &Project, kernel: &Kernel, reporter: &R
         }
     };
     let path = out_dir.join("image.elf");
-    std::fs::copy(&built, &path).map_err(|e| ToolError::io("copying the system image", &path, e))?;
+    // Through a scratch file and a rename: a QEMU another build (another test) started
+    // may be reading the image this one replaces, and a copy in place truncated it under
+    // that QEMU (seen: a 128 KiB root task that faulted at address 0).
+    let fresh = scratch_name(&out_dir, "image.elf");
+    std::fs::copy(&built, &fresh)
+        .and_then(|_| std::fs::rename(&fresh, &path))
+        .map_err(|e| ToolError::io("copying the system image", &path, e))?;
     drop(lock);
     let size = std::fs::metadata(&path).map_err(|e| ToolError::io("copying the system image", &path, e))?.len();
     step.done(format!("{} ({} KiB)", path.display(), size.div_ceil(1024)));
@@ -289,6 +295,15 @@ pub fn declared_drivers_table(declared: &[(String, String)], table: &[String]) -
 /// every component image in its own memory, and debug sections (most of an image) are
 /// of no use there. The originals, with symbols, stay in the build directory for
 /// debuggers and addr2line.
+/// A name in `dir` for a file that will replace `name` by a rename, this build's own:
+/// tests build one system on several threads at once, and a shared name let one build
+/// rename away the other's file.
+fn scratch_name(dir: &Path, name: &str) -> PathBuf {
+    static SCRATCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SCRATCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    dir.join(format!("{name}.new-{}-{n}", std::process::id()))
+}
+
 fn strip_debug_info(images: &[PathBuf], out_dir: &Path) -> Result<Vec<PathBuf>> {
     let step = "stripping the component images";
     let mut stripped: Vec<(PathBuf, PathBuf)> = Vec::new();
@@ -299,12 +314,8 @@ fn strip_debug_info(images: &[PathBuf], out_dir: &Path) -> Result<Vec<PathBuf>> 
         let name = image.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let out = out_dir.join(format!("{name}.elf"));
         // Into a scratch file first: the copy is replaced only if it changed, so an
-        // unchanged component does not make cargo rebuild the root task. The scratch
-        // name is this build's own: tests build one system on several threads at once,
-        // and a shared name let one build rename away the other's file.
-        static SCRATCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = SCRATCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let fresh = out_dir.join(format!("{name}.elf.new-{}-{n}", std::process::id()));
+        // unchanged component does not make cargo rebuild the root task.
+        let fresh = scratch_name(out_dir, &format!("{name}.elf"));
         let status = std::process::Command::new("objcopy")
             .arg("--strip-debug")
             .arg(image)

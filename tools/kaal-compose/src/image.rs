@@ -83,8 +83,18 @@ pub(crate) fn cargo_build(
     let names: Vec<&str> = crates.iter().map(|c| c.display.as_str()).collect();
     let step_name = format!("building the image of {}", names.join(", "));
     // One target directory per kernel: kaal-core's bindings differ between kernels, so
-    // switching flavours would otherwise rebuild every image each time.
-    let target_dir = project.kaal_dir().join("image").join(&kernel.hash);
+    // switching flavours would otherwise rebuild every image each time. Likewise one per
+    // `DEFMT_LOG` filter other than the default: defmt's build script reruns when it
+    // changes, and with it everything above defmt, so builds with two filters sharing a
+    // directory rebuilt each other's crates every time (this cost the tests ~50 s a boot).
+    let filter = env.iter().find(|(k, _)| k == DEFMT_LOG).map(|(_, v)| v.to_string_lossy().into_owned());
+    let mut dir_name = kernel.hash.clone();
+    if let Some(filter) = filter.filter(|f| f != crate::log::DEFAULT_FILTER) {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(filter.as_bytes());
+        dir_name += &format!("-log-{}", digest.iter().take(4).map(|b| format!("{b:02x}")).collect::<String>());
+    }
+    let target_dir = project.kaal_dir().join("image").join(dir_name);
     let triple =
         host_triple().map_err(|cause| ToolError::new(&step_name, cause, "check that rustc works: rustc -vV"))?;
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
@@ -99,7 +109,7 @@ pub(crate) fn cargo_build(
         .env(kaal_sel4::source::SOURCE_ENV, kernel.source.root())
         // defmt logs only errors unless told otherwise; KaaL's default is info, and
         // system.toml's `log` levels arrive in `env`.
-        .env(DEFMT_LOG, "info")
+        .env(DEFMT_LOG, crate::log::DEFAULT_FILTER)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null());
     if reporter.verbosity < crate::progress::Verbosity::Verbose {

@@ -103,14 +103,21 @@ fn build(kaal: &Path) -> Result<PathBuf> {
 }
 
 /// The `DEFMT_LOG` filter for building crates at `levels` (package, level), with `info`
-/// for everything else.
+/// for everything else. A crate at `info` is left out: the filter is then the same for
+/// every build that changes no level, and a changed `DEFMT_LOG` makes cargo rebuild
+/// defmt and everything above it (kaal-core, every component) in that target directory.
 pub fn defmt_filter<'a>(levels: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    let mut filter = String::from("info");
+    let mut filter = String::from(DEFAULT_FILTER);
     for (package, level) in levels {
-        filter.push_str(&format!(",{}={level}", package.replace('-', "_")));
+        if level != DEFAULT_FILTER {
+            filter.push_str(&format!(",{}={level}", package.replace('-', "_")));
+        }
     }
     filter
 }
+
+/// KaaL's `DEFMT_LOG` when system.toml sets no level (defmt's own default is `error`).
+pub const DEFAULT_FILTER: &str = "info";
 
 #[cfg(test)]
 mod tests {
@@ -123,5 +130,8 @@ mod tests {
             "info,pipeline_server=debug,logger=warn"
         );
         assert_eq!(defmt_filter([]), "info");
+        // The default level adds nothing, so such builds share one filter.
+        assert_eq!(defmt_filter([("kaal-blk", "info"), ("kaal-vfs", "info")]), "info");
+        assert_eq!(defmt_filter([("kaal-blk", "info"), ("logger", "trace")]), "info,logger=trace");
     }
 }
