@@ -55,6 +55,10 @@ pub const PREREQUISITES: &[Prerequisite] = &[
         package: "dpkg",
         check: Check::Program("dpkg-deb"),
     },
+    Prerequisite { what: "flex (Linux drivers' configuration)", package: "flex", check: Check::Program("flex") },
+    Prerequisite { what: "bison (Linux drivers' configuration)", package: "bison", check: Check::Program("bison") },
+    Prerequisite { what: "bc (Linux drivers' generated headers)", package: "bc", check: Check::Program("bc") },
+    Prerequisite { what: "xz (Linux's source tarball)", package: "xz-utils", check: Check::Program("xz") },
     Prerequisite { what: "musl-gcc (C programs for Linux)", package: "musl-tools", check: Check::Program("musl-gcc") },
     Prerequisite {
         what: "static glibc (Rust std programs for Linux, +crt-static)",

@@ -9,6 +9,7 @@
 
 pub mod assemble;
 pub mod bench;
+pub mod dde;
 pub mod disk;
 pub mod error;
 pub mod host;

@@ -93,6 +93,11 @@ enum Cmd {
         #[command(subcommand)]
         what: DebugCmd,
     },
+    /// Linux drivers from Debian's linux-source (DDE-Linux).
+    Dde {
+        #[command(subcommand)]
+        what: DdeCmd,
+    },
     /// Check (and on Debian as root, install) the host tools KaaL needs.
     Doctor,
     /// Add a component or a driver crate to the project in the current directory.
@@ -122,6 +127,16 @@ enum AddCmd {
     Driver {
         /// Its name (also the crate's).
         name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DdeCmd {
+    /// Compile a Linux driver unmodified (cached under target/kaal/dde), check its code
+    /// for privileged instructions and list the kernel functions and data it needs.
+    Build {
+        /// The driver: 8139cp or e1000.
+        driver: String,
     },
 }
 
@@ -581,6 +596,30 @@ fn run(cli: Cli) -> Result<i32> {
             let files = kaal_compose::scaffold::create(&path, template, &kaal_compose::assemble::kaal_checkout())?;
             println!("created {} from the `{}` template ({} files)", path.display(), template.name(), files.len());
             println!("next:\n  cd {}\n  cargo kaal run", path.display());
+            Ok(0)
+        }
+        Cmd::Dde { what: DdeCmd::Build { driver } } => {
+            let driver = kaal_compose::dde::driver(&driver)?;
+            host::ensure(&reporter)?;
+            let project = kaal_compose::project::Project::discover(&kaal_compose::assemble::kaal_checkout())?;
+            let started = std::time::Instant::now();
+            let built =
+                kaal_compose::dde::build(driver, &project.kaal_dir(), &kaal_compose::dde::shadow_dir(), &reporter)?;
+            println!(
+                "Linux {} (for QEMU's {}): {} objects, {} bytes of code, {} in {:.1}s",
+                driver.name,
+                driver.device,
+                built.objects.len(),
+                built.text_bytes,
+                if built.compiled { "compiled" } else { "all from the cache" },
+                started.elapsed().as_secs_f64()
+            );
+            println!("no privileged instructions (cli, sti, hlt, in/out, %gs, ...)");
+            println!("{} kernel functions it calls:", built.calls.len());
+            println!("  {}", built.calls.iter().cloned().collect::<Vec<_>>().join(" "));
+            println!("{} kernel data symbols it uses:", built.data.len());
+            println!("  {}", built.data.iter().cloned().collect::<Vec<_>>().join(" "));
+            println!("objects in {}", built.dir.join("objects").display());
             Ok(0)
         }
         Cmd::Doctor => {

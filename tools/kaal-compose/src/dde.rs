@@ -1,0 +1,964 @@
+//! DDE-Linux, the build: Linux drivers compiled unmodified from Debian's `linux-source`.
+//!
+//! `kaal dde build DRIVER` (and, later, `kaal build` for a system with a `dde-linux`
+//! driver) does, each step cached under `target/kaal/dde/`:
+//!
+//! 1. **The source.** `apt-get download` of the pinned `linux-source-6.1` package (one
+//!    139 MB download), checked against its sha256. From its tarball only what a driver
+//!    build needs is unpacked: the headers, `scripts/`, `arch/x86`, `kernel/`, `lib/`,
+//!    every Kconfig, Makefile and Kbuild file (Kconfig reads them all), and the drivers'
+//!    directories. No Linux source is committed to KaaL.
+//! 2. **The configuration.** `make tinyconfig`, the options each driver needs enabled
+//!    and SMP, retpolines and the stack protector disabled (`scripts/config`), then
+//!    `make olddefconfig` and a check that every option survived (Kconfig drops one it
+//!    cannot satisfy without a word), then `make prepare0`: generated headers, 2 s.
+//! 3. **The objects.** Each of the driver's `.c` files, and the real helpers it needs
+//!    (`mii.c`, `crc32.c`, ...), compiled with kbuild's own flags (read from the command
+//!    kbuild recorded for `asm-offsets.s`) changed as a user-level component needs:
+//!    `-mcmodel=small` instead of `-mcmodel=kernel` (our images are linked below 2 GiB),
+//!    no retpoline or return thunks. KaaL's shadow headers (`kaal-dde/shadow`) come
+//!    first on the include path.
+//! 4. **The gate.** Every object's code is decoded (iced-x86) and the build fails on an
+//!    instruction a user-level thread cannot run (`cli`, `sti`, `hlt`, `in`/`out`,
+//!    `%gs`-relative accesses, ...), naming the function.
+//! 5. **The symbols.** What the objects call and do not define is listed: the kernel
+//!    API the emulation must give, and for what it does not give yet,
+//!    [`stubs_source`] writes stubs that stop the driver with the symbol's name.
+//!
+//! The cache key is a hash of the package's sha256, the configuration, the file list,
+//! the compiler flags' recipe and the shadow headers' contents: a warm build reuses the
+//! objects and compiles nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Result, ToolError};
+use crate::progress::Reporter;
+
+/// The pinned Linux source package.
+#[derive(Debug, Clone, Copy)]
+pub struct LinuxSource {
+    /// The Debian package.
+    pub package: &'static str,
+    /// Its version.
+    pub version: &'static str,
+    /// The `.deb`'s sha256.
+    pub sha256: &'static str,
+    /// The `.deb`'s size in bytes.
+    pub bytes: u64,
+    /// Where the archive keeps it (for fetching it by hand).
+    pub url: &'static str,
+    /// The tarball inside the package.
+    pub tarball: &'static str,
+    /// The tarball's top directory.
+    pub top: &'static str,
+}
+
+/// Debian 12's Linux 6.1 source, as measured in `../shared/notes/dde-linux.md`.
+pub const SOURCE: LinuxSource = LinuxSource {
+    package: "linux-source-6.1",
+    version: "6.1.192-3",
+    sha256: "5259c57ca92092da39bd2ea803046da0e3c28f2b6a11ea20f6297468188ceb67",
+    bytes: 139_330_232,
+    url: "http://deb.debian.org/debian-security/pool/updates/main/l/linux/linux-source-6.1_6.1.192-3_all.deb",
+    tarball: "./usr/src/linux-source-6.1.tar.xz",
+    top: "linux-source-6.1",
+};
+
+/// A Linux driver KaaL knows how to build.
+#[derive(Debug, Clone, Copy)]
+pub struct LinuxDriver {
+    /// Its name in system.toml (`driver = "8139cp"`).
+    pub name: &'static str,
+    /// The QEMU device it drives.
+    pub device: &'static str,
+    /// Kconfig options it needs (without `CONFIG_`).
+    pub enable: &'static [&'static str],
+    /// Its source files and the real helpers it calls, each with the module name kbuild
+    /// would give it.
+    pub files: &'static [(&'static str, &'static str)],
+    /// Headers kbuild makes with a host program first: (header, the program's source).
+    pub generated: &'static [(&'static str, &'static str)],
+}
+
+/// The drivers `kaal dde build` knows.
+pub const DRIVERS: &[LinuxDriver] = &[
+    LinuxDriver {
+        name: "8139cp",
+        device: "rtl8139",
+        enable: &["NET_VENDOR_REALTEK", "8139CP", "MII", "CRC32", "BITREVERSE"],
+        files: &[
+            ("drivers/net/ethernet/realtek/8139cp.c", "8139cp"),
+            ("drivers/net/mii.c", "mii"),
+            ("lib/crc32.c", "crc32"),
+            ("lib/bitrev.c", "bitrev"),
+        ],
+        generated: &[("lib/crc32table.h", "lib/gen_crc32table.c")],
+    },
+    LinuxDriver {
+        name: "e1000",
+        device: "e1000",
+        enable: &["NET_VENDOR_INTEL", "E1000"],
+        files: &[
+            ("drivers/net/ethernet/intel/e1000/e1000_main.c", "e1000"),
+            ("drivers/net/ethernet/intel/e1000/e1000_hw.c", "e1000"),
+            ("drivers/net/ethernet/intel/e1000/e1000_ethtool.c", "e1000"),
+            ("drivers/net/ethernet/intel/e1000/e1000_param.c", "e1000"),
+        ],
+        generated: &[],
+    },
+];
+
+/// Options every driver build has: a 64-bit kernel with PCI and networking.
+const ENABLE: &[&str] = &["64BIT", "PCI", "NET", "NETDEVICES", "ETHERNET", "PRINTK"];
+
+/// Options that would put per-CPU `%gs` accesses, retpolines or canaries into the code,
+/// or make drivers modules.
+const DISABLE: &[&str] = &["SMP", "RETPOLINE", "STACKPROTECTOR", "STACKPROTECTOR_STRONG", "MODULES"];
+
+/// What of the tarball a driver build unpacks (below its top directory). Kconfig reads
+/// every Kconfig file of the tree, and kbuild its Makefiles.
+const UNPACK: &[&str] = &[
+    "Makefile",
+    "Kconfig",
+    "Kbuild",
+    "include",
+    "scripts",
+    "arch/x86",
+    "arch/Kconfig",
+    "kernel",
+    "lib",
+    "tools/include",
+    "tools/arch/x86",
+    "drivers/net/mii.c",
+    "drivers/net/ethernet/realtek",
+    "drivers/net/ethernet/intel/e1000",
+];
+
+/// Changes when the steps change, so that an old cache is not used.
+const RECIPE: u32 = 1;
+
+/// A driver's compiled objects and what they need.
+#[derive(Debug, Clone)]
+pub struct LinuxBuild {
+    pub driver: LinuxDriver,
+    /// The objects, one per source file.
+    pub objects: Vec<PathBuf>,
+    /// Functions the objects call and do not define: the emulation provides them, or a
+    /// generated stub reports them.
+    pub calls: BTreeSet<String>,
+    /// Data the objects refer to and do not define (the emulation must define these).
+    pub data: BTreeSet<String>,
+    /// Bytes of code in the objects.
+    pub text_bytes: u64,
+    /// The cache directory.
+    pub dir: PathBuf,
+    /// Whether this build compiled the objects (false: all came from the cache).
+    pub compiled: bool,
+}
+
+/// Looks `name` up in [`DRIVERS`].
+pub fn driver(name: &str) -> Result<LinuxDriver> {
+    DRIVERS.iter().copied().find(|d| d.name == name).ok_or_else(|| {
+        let known: Vec<&str> = DRIVERS.iter().map(|d| d.name).collect();
+        ToolError::new(
+            "choosing a Linux driver",
+            format!("KaaL does not know how to build the Linux driver `{name}`"),
+            format!("use one of: {}", known.join(", ")),
+        )
+    })
+}
+
+/// The shadow headers' directory in this checkout.
+pub fn shadow_dir() -> PathBuf {
+    crate::assemble::kaal_checkout().join("kaal-dde/shadow")
+}
+
+/// Builds `driver`'s objects under `kaal_dir/dde` (see the module's documentation).
+pub fn build(driver: LinuxDriver, kaal_dir: &Path, shadow: &Path, reporter: &Reporter) -> Result<LinuxBuild> {
+    let dde = kaal_dir.join("dde");
+    let deb = fetch(&dde.join("debs"), reporter)?;
+    let src = unpack(&deb, &dde, reporter)?;
+    let key = cache_key(driver, shadow)?;
+    let dir = dde.join(format!("{}-{key}", driver.name));
+    // The configured tree depends on the options only, not on the shadow headers.
+    let obj = dde.join(format!("kbuild-{}-{}", driver.name, config_key(driver)));
+    if !obj.join(".kaal-prepared").exists() {
+        // Prepared under a scratch name, then renamed: the objects are compiled with the
+        // directory as the working directory, by relative paths, so it can move.
+        let scratch = obj.with_extension(format!("preparing-{}", scratch_suffix()));
+        prepare(driver, &src, &scratch, reporter).inspect_err(|_| {
+            let _ = std::fs::remove_dir_all(&scratch);
+        })?;
+        if std::fs::rename(&scratch, &obj).is_err() {
+            // Another build prepared it meanwhile.
+            let _ = std::fs::remove_dir_all(&scratch);
+            if !obj.join(".kaal-prepared").exists() {
+                return Err(ToolError::new(
+                    "configuring Linux",
+                    format!("cannot move {} to {}", scratch.display(), obj.display()),
+                    "delete target/kaal/dde and retry",
+                ));
+            }
+        }
+    }
+    let flags = compiler_flags(&obj)?;
+    let objects_dir = dir.join("objects");
+    let mut objects = Vec::new();
+    let mut compiled = false;
+    let step = format!("compiling Linux {} ({} files)", driver.name, driver.files.len());
+    let mut progress = None;
+    for (file, module) in driver.files {
+        let object = objects_dir.join(object_name(file));
+        if !object.exists() {
+            if progress.is_none() {
+                progress = Some(reporter.step(step.clone()));
+                for (header, generator) in driver.generated {
+                    generate(&src, &obj, header, generator, reporter)?;
+                }
+            }
+            compile(&src, &obj, &flags, shadow, file, module, &object, reporter)?;
+            compiled = true;
+        }
+        objects.push(object);
+    }
+    let mut text_bytes = 0;
+    let mut defined = BTreeSet::new();
+    let mut calls = BTreeSet::new();
+    let mut data = BTreeSet::new();
+    let mut findings = Vec::new();
+    for object in &objects {
+        let bytes = std::fs::read(object).map_err(|e| ToolError::io("reading a Linux object", object, e))?;
+        let scan = scan(&bytes).map_err(|cause| {
+            ToolError::new(
+                "reading a Linux object",
+                format!("{}: {cause}", object.display()),
+                "delete target/kaal/dde to build it again",
+            )
+        })?;
+        text_bytes += scan.text_bytes;
+        defined.extend(scan.defined);
+        calls.extend(scan.calls);
+        data.extend(scan.data);
+        findings.extend(scan.privileged.into_iter().map(|f| (object.clone(), f)));
+    }
+    if !findings.is_empty() {
+        // Failed builds must not be taken from the cache next time.
+        for object in &objects {
+            let _ = std::fs::remove_file(object);
+        }
+        return Err(gate_error(driver.name, &findings));
+    }
+    calls.retain(|s| !defined.contains(s));
+    data.retain(|s| !defined.contains(s) && !calls.contains(s));
+    if let Some(progress) = progress {
+        progress.done(format!("{} objects, {} KiB of code", objects.len(), text_bytes / 1024));
+    }
+    Ok(LinuxBuild { driver, objects, calls, data, text_bytes, dir, compiled })
+}
+
+/// The downloaded, checked package.
+fn fetch(debs: &Path, reporter: &Reporter) -> Result<PathBuf> {
+    let step = format!("fetching Linux's source ({} {})", SOURCE.package, SOURCE.version);
+    let name = format!("{}_{}_all.deb", SOURCE.package, SOURCE.version);
+    let deb = debs.join(&name);
+    if !deb.exists() {
+        std::fs::create_dir_all(debs).map_err(|e| ToolError::io(&step, debs, e))?;
+        let progress = reporter.step(format!("{step}: one download of {} MB", SOURCE.bytes / 1_000_000));
+        let mut download = Command::new("apt-get");
+        download.current_dir(debs).args(["download", "-q"]).arg(format!("{}={}", SOURCE.package, SOURCE.version));
+        reporter.command(&download);
+        let out = download.output().map_err(|e| {
+            ToolError::new(
+                &step,
+                format!("cannot run apt-get: {e}"),
+                "install apt (KaaL fetches Debian packages with it)",
+            )
+        })?;
+        if !out.status.success() || !deb.exists() {
+            progress.fail();
+            return Err(ToolError::new(
+                &step,
+                format!(
+                    "KaaL pins {} {} (sha256 {}), and one download of {} bytes is needed; apt-get download failed: {}",
+                    SOURCE.package,
+                    SOURCE.version,
+                    SOURCE.sha256,
+                    SOURCE.bytes,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+                format!(
+                    "connect to the network and run `apt-get update`, or fetch {} into {}",
+                    SOURCE.url,
+                    debs.display()
+                ),
+            ));
+        }
+        progress.done(format!("{}", deb.display()));
+    }
+    // Checked once: the stamp records the size and time of the file that matched.
+    let stamp = debs.join(format!("{name}.sha256-checked"));
+    let identity = std::fs::metadata(&deb)
+        .map(|m| format!("{} {:?}", m.len(), m.modified().ok()))
+        .map_err(|e| ToolError::io(&step, &deb, e))?;
+    if std::fs::read_to_string(&stamp).is_ok_and(|s| s == identity) {
+        return Ok(deb);
+    }
+    let got = sha256_file(&deb)?;
+    if got != SOURCE.sha256 {
+        return Err(ToolError::new(
+            &step,
+            format!(
+                "{} has sha256 {got}, not the pinned {} of {} {}",
+                deb.display(),
+                SOURCE.sha256,
+                SOURCE.package,
+                SOURCE.version
+            ),
+            format!("delete {} to fetch it again (from {})", deb.display(), SOURCE.url),
+        ));
+    }
+    std::fs::write(&stamp, identity).map_err(|e| ToolError::io(&step, &stamp, e))?;
+    Ok(deb)
+}
+
+fn sha256_file(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|e| ToolError::io("checking a download", path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(|e| ToolError::io("checking a download", path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+/// A name for a scratch file or directory no other build (another process, or another
+/// thread of this one, as in parallel tests) uses.
+fn scratch_suffix() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    format!("{}-{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The unpacked part of the source tree (made once: into a scratch directory, then
+/// renamed, so a build cut off half way leaves nothing that looks finished).
+fn unpack(deb: &Path, dde: &Path, reporter: &Reporter) -> Result<PathBuf> {
+    let hash = hex(&Sha256::digest(UNPACK.join("\n").as_bytes())[..4]);
+    let src = dde.join(format!("linux-{}-{hash}", SOURCE.version));
+    if src.join("Makefile").exists() {
+        return Ok(src);
+    }
+    let step = format!("unpacking Linux {} (headers, scripts, the drivers' files)", SOURCE.version);
+    let progress = reporter.step(&step);
+    let scratch =
+        dde.join(format!("{}.unpacking-{}", src.file_name().unwrap_or_default().to_string_lossy(), scratch_suffix()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).map_err(|e| ToolError::io(&step, &scratch, e))?;
+    let members: Vec<String> = UNPACK.iter().map(|p| format!("{}/{p}", SOURCE.top)).collect();
+    let script = format!(
+        "set -o pipefail; dpkg-deb --fsys-tarfile '{deb}' | tar -xO '{tarball}' | xz -dc | \
+         tar -x -C '{dir}' --strip-components=1 --wildcards --no-wildcards-match-slash {members} \
+         --wildcards-match-slash '{top}/*Kconfig*' '{top}/*/Makefile' '{top}/*/Kbuild'",
+        deb = deb.display(),
+        tarball = SOURCE.tarball,
+        dir = scratch.display(),
+        members = members.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(" "),
+        top = SOURCE.top,
+    );
+    let mut cmd = Command::new("bash");
+    cmd.args(["-c", &script]);
+    run(
+        &mut cmd,
+        &step,
+        reporter,
+        "install dpkg, tar and xz-utils (apt-get install dpkg tar xz-utils), or delete the .deb to fetch it again",
+    )
+    .inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(&scratch);
+    })?;
+    match std::fs::rename(&scratch, &src) {
+        Ok(()) => {}
+        // Another build unpacked it meanwhile.
+        Err(_) if src.join("Makefile").exists() => {
+            let _ = std::fs::remove_dir_all(&scratch);
+        }
+        Err(e) => return Err(ToolError::io(&step, &src, e)),
+    }
+    progress.done(format!("{}", src.display()));
+    Ok(src)
+}
+
+/// The hash naming a driver's configured kbuild directory.
+fn config_key(driver: LinuxDriver) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(format!("recipe {RECIPE}\n{}\n", SOURCE.sha256));
+    for option in ENABLE.iter().chain(driver.enable) {
+        hasher.update(format!("+{option}\n"));
+    }
+    for option in DISABLE {
+        hasher.update(format!("-{option}\n"));
+    }
+    hex(&hasher.finalize()[..6])
+}
+
+/// The hash naming a driver's cache directory.
+fn cache_key(driver: LinuxDriver, shadow: &Path) -> Result<String> {
+    let mut hasher = Sha256::new();
+    hasher.update(config_key(driver));
+    for (file, module) in driver.files {
+        hasher.update(format!("{file} {module}\n"));
+    }
+    let mut headers = Vec::new();
+    let mut pending = vec![shadow.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let read = std::fs::read_dir(&dir).map_err(|e| {
+            ToolError::new(
+                "reading the DDE shadow headers",
+                format!("{}: {e}", dir.display()),
+                "run kaal from a KaaL checkout (kaal-dde/shadow holds them)",
+            )
+        })?;
+        for entry in read.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                headers.push(path);
+            }
+        }
+    }
+    headers.sort();
+    for header in headers {
+        let text = std::fs::read(&header).map_err(|e| ToolError::io("reading the DDE shadow headers", &header, e))?;
+        hasher.update(header.strip_prefix(shadow).unwrap_or(&header).to_string_lossy().as_bytes());
+        hasher.update(&text);
+    }
+    Ok(hex(&hasher.finalize()[..8]))
+}
+
+/// Configures and prepares a kbuild output directory for `driver`.
+fn prepare(driver: LinuxDriver, src: &Path, obj: &Path, reporter: &Reporter) -> Result<()> {
+    let step = format!("configuring Linux for {} (tinyconfig, olddefconfig, prepare0)", driver.name);
+    let progress = reporter.step(&step);
+    let _ = std::fs::remove_dir_all(obj);
+    std::fs::create_dir_all(obj).map_err(|e| ToolError::io(&step, obj, e))?;
+    let make = |target: &str| {
+        let mut cmd = Command::new("make");
+        cmd.current_dir(src).arg(format!("O={}", obj.display())).arg(target);
+        cmd
+    };
+    let fix = "install flex, bison and bc (apt-get install flex bison bc); or delete target/kaal/dde and retry";
+    run(&mut make("tinyconfig"), &step, reporter, fix)?;
+    let mut config = Command::new(src.join("scripts/config"));
+    config.current_dir(src).arg("--file").arg(obj.join(".config"));
+    for option in ENABLE.iter().chain(driver.enable) {
+        config.args(["--enable", option]);
+    }
+    for option in DISABLE {
+        config.args(["--disable", option]);
+    }
+    run(&mut config, &step, reporter, fix)?;
+    run(&mut make("olddefconfig"), &step, reporter, fix)?;
+    let text = std::fs::read_to_string(obj.join(".config")).map_err(|e| ToolError::io(&step, obj, e))?;
+    let lost = lost_options(&text, ENABLE.iter().chain(driver.enable).copied(), DISABLE.iter().copied());
+    if !lost.is_empty() {
+        return Err(ToolError::new(
+            &step,
+            format!("Kconfig did not keep these options (a dependency is missing): {}", lost.join(", ")),
+            format!("see {} and the options' `depends on` in Kconfig", obj.join(".config").display()),
+        ));
+    }
+    let mut prepare = make("prepare0");
+    prepare.arg("-j2");
+    run(&mut prepare, &step, reporter, fix)?;
+    std::fs::write(obj.join(".kaal-prepared"), "").map_err(|e| ToolError::io(&step, obj, e))?;
+    progress.done(format!("{}", obj.display()));
+    Ok(())
+}
+
+/// The options of `enable` that `config` (a .config) does not have set to `y`, and
+/// those of `disable` it has set.
+fn lost_options<'a>(
+    config: &str,
+    enable: impl Iterator<Item = &'a str>,
+    disable: impl Iterator<Item = &'a str>,
+) -> Vec<String> {
+    let set: BTreeSet<&str> =
+        config.lines().filter_map(|l| l.strip_suffix("=y")).filter_map(|l| l.strip_prefix("CONFIG_")).collect();
+    let mut lost: Vec<String> =
+        enable.filter(|o| !set.contains(o)).map(|o| format!("CONFIG_{o} (wanted on)")).collect();
+    lost.extend(disable.filter(|o| set.contains(o)).map(|o| format!("CONFIG_{o} (wanted off)")));
+    lost
+}
+
+/// kbuild's C flags, from the command it recorded for `asm-offsets.s` in `make
+/// prepare0`, changed for a user-level component.
+fn compiler_flags(obj: &Path) -> Result<Vec<String>> {
+    let cmd_file = obj.join("arch/x86/kernel/.asm-offsets.s.cmd");
+    let text = std::fs::read_to_string(&cmd_file).map_err(|e| {
+        ToolError::new(
+            "reading kbuild's compiler flags",
+            format!("{}: {e}", cmd_file.display()),
+            "delete target/kaal/dde to configure Linux again",
+        )
+    })?;
+    let line = text.lines().next().unwrap_or_default();
+    let command = line.split_once(":=").map(|(_, c)| c).unwrap_or_default();
+    user_level_flags(command).ok_or_else(|| {
+        ToolError::new(
+            "reading kbuild's compiler flags",
+            format!("{} holds no gcc command: {line}", cmd_file.display()),
+            "delete target/kaal/dde to configure Linux again",
+        )
+    })
+}
+
+/// kbuild's flags from a recorded gcc `command` (which compiled one file), without what
+/// names that file, and changed to build code for a KaaL component:
+/// `-mcmodel=small` for `-mcmodel=kernel`, no retpolines, return thunks, mcount or
+/// patchable entries, and no stack protector.
+fn user_level_flags(command: &str) -> Option<Vec<String>> {
+    let mut words = command.split_whitespace();
+    if words.next()? != "gcc" {
+        return None;
+    }
+    let mut flags = Vec::new();
+    let mut words = words.peekable();
+    while let Some(word) = words.next() {
+        match word {
+            "-o" => {
+                words.next();
+            }
+            "-S"
+            | "-c"
+            | "-fverbose-asm"
+            | "-pg"
+            | "-mfentry"
+            | "-mrecord-mcount"
+            | "-mindirect-branch-register"
+            | "-mindirect-branch-cs-prefix" => {}
+            // The directory of the file compiled (`-I $(srctree)/. -I ./.`).
+            "-I" if words.peek().is_some_and(|d| d.ends_with("/.")) => {
+                words.next();
+            }
+            "-mcmodel=kernel" => flags.push("-mcmodel=small".to_string()),
+            w if w.starts_with("-Wp,-MMD") || w.starts_with("-DKBUILD_") || w.starts_with("-D__KBUILD_MODNAME") => {}
+            w if w.starts_with("-mindirect-branch=")
+                || w.starts_with("-mfunction-return=")
+                || w.starts_with("-mharden-sls=")
+                || w.starts_with("-fpatchable-function-entry=")
+                || w.starts_with("-fstack-protector") => {}
+            w if w.ends_with(".c") && !w.starts_with('-') => {}
+            w => flags.push(w.to_string()),
+        }
+    }
+    flags.push("-fno-stack-protector".to_string());
+    Some(flags)
+}
+
+/// Makes a header kbuild would make with a host program (crc32's tables), in the kbuild
+/// output directory where the sources' `-I ./dir` finds it.
+fn generate(src: &Path, obj: &Path, header: &str, generator: &str, reporter: &Reporter) -> Result<()> {
+    let step = format!("generating Linux's {header}");
+    let out = obj.join(header);
+    let dir = out.parent().unwrap_or(obj);
+    std::fs::create_dir_all(dir).map_err(|e| ToolError::io(&step, dir, e))?;
+    let program = out.with_extension("generator");
+    let source = src.join(generator);
+    let mut cc = Command::new("gcc");
+    // `#include "../include/generated/autoconf.h"` resolves through `-I obj/lib`.
+    cc.arg("-O2").arg("-I").arg(dir).arg("-I").arg(source.parent().unwrap_or(src)).arg("-o").arg(&program).arg(&source);
+    run(&mut cc, &step, reporter, "install gcc (apt-get install gcc)")?;
+    reporter.debug(format!("running {}", program.display()));
+    let made = Command::new(&program).output().map_err(|e| ToolError::io(&step, &program, e))?;
+    if !made.status.success() {
+        return Err(ToolError::new(
+            &step,
+            format!("{} failed: {}", program.display(), String::from_utf8_lossy(&made.stderr).trim()),
+            "delete target/kaal/dde and retry",
+        ));
+    }
+    std::fs::write(&out, made.stdout).map_err(|e| ToolError::io(&step, &out, e))
+}
+
+fn object_name(file: &str) -> String {
+    file.trim_end_matches(".c").replace('/', "__") + ".o"
+}
+
+/// Compiles one Linux source file (through a scratch name, then renamed: an object
+/// that exists is a finished one).
+#[allow(clippy::too_many_arguments)]
+fn compile(
+    src: &Path,
+    obj: &Path,
+    flags: &[String],
+    shadow: &Path,
+    file: &str,
+    module: &str,
+    object: &Path,
+    reporter: &Reporter,
+) -> Result<()> {
+    let step = format!("compiling Linux's {file}");
+    let dir = object.parent().unwrap_or(obj);
+    std::fs::create_dir_all(dir).map_err(|e| ToolError::io(&step, dir, e))?;
+    let scratch = object.with_extension(format!("o.{}", scratch_suffix()));
+    let source = src.join(file);
+    let source_dir = Path::new(file).parent().unwrap_or(Path::new("."));
+    let base = Path::new(file).file_stem().unwrap_or_default().to_string_lossy().replace('-', "_");
+    let mut cc = Command::new("gcc");
+    cc.current_dir(obj);
+    // The shadow headers come before Linux's own.
+    let mut shadowed = false;
+    for flag in flags {
+        cc.arg(flag);
+        if flag == "-nostdinc" && !shadowed {
+            cc.arg("-I").arg(shadow);
+            shadowed = true;
+        }
+    }
+    if !shadowed {
+        cc.arg("-I").arg(shadow);
+    }
+    cc.arg("-I").arg(src.join(source_dir)).arg("-I").arg(Path::new(".").join(source_dir));
+    cc.arg(format!("-DKBUILD_MODFILE=\"{}\"", file.trim_end_matches(".c")))
+        .arg(format!("-DKBUILD_BASENAME=\"{base}\""))
+        .arg(format!("-DKBUILD_MODNAME=\"{module}\""))
+        .arg(format!("-D__KBUILD_MODNAME=kmod_{module}"))
+        .arg("-c")
+        .arg("-o")
+        .arg(&scratch)
+        .arg(&source);
+    run(
+        &mut cc,
+        &step,
+        reporter,
+        "this file needs something KaaL's shadow headers or configuration lack; see the error above",
+    )?;
+    std::fs::rename(&scratch, object).map_err(|e| ToolError::io(&step, object, e))
+}
+
+/// An instruction a user-level thread cannot run, found by the gate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Privileged {
+    /// The function it is in (or the section, for code outside any function symbol).
+    pub function: String,
+    /// Its offset in the function.
+    pub offset: u64,
+    /// What it is (`cli`, `a %gs-relative access (mov)`).
+    pub what: String,
+}
+
+/// What [`scan`] finds in one relocatable object.
+#[derive(Debug, Default, Clone)]
+pub struct Scan {
+    /// Global symbols it defines.
+    pub defined: BTreeSet<String>,
+    /// Undefined symbols it calls.
+    pub calls: BTreeSet<String>,
+    /// Undefined symbols it refers to otherwise (data, or a function's address).
+    pub data: BTreeSet<String>,
+    /// Privileged instructions in its code.
+    pub privileged: Vec<Privileged>,
+    /// Bytes of code.
+    pub text_bytes: u64,
+}
+
+/// Reads a relocatable x86_64 ELF object: its symbols, and the privileged instructions
+/// in its executable sections (decoded with iced-x86 from each function's start, so
+/// bytes inside other instructions are never mistaken for one).
+pub fn scan(bytes: &[u8]) -> std::result::Result<Scan, String> {
+    use xmas_elf::sections::{SectionData, ShType, SHF_EXECINSTR};
+    use xmas_elf::symbol_table::{Binding, Entry, Type};
+    let elf = xmas_elf::ElfFile::new(bytes).map_err(|e| format!("not an ELF object: {e}"))?;
+    let mut out = Scan::default();
+    // Functions by section: (start, size, name).
+    let mut functions: BTreeMap<u16, Vec<(u64, u64, String)>> = BTreeMap::new();
+    let mut names: Vec<(String, bool)> = Vec::new();
+    for section in elf.section_iter() {
+        if section.get_type() != Ok(ShType::SymTab) {
+            continue;
+        }
+        let Ok(SectionData::SymbolTable64(symbols)) = section.get_data(&elf) else {
+            return Err("its symbol table is not a 64-bit one".into());
+        };
+        for symbol in symbols {
+            let name = symbol.get_name(&elf).unwrap_or_default().to_string();
+            let index = symbol.shndx();
+            let global = matches!(symbol.get_binding(), Ok(Binding::Global) | Ok(Binding::Weak));
+            names.push((name.clone(), index == 0 && global && !name.is_empty()));
+            if index != 0 && global && !name.is_empty() {
+                out.defined.insert(name.clone());
+            }
+            if symbol.get_type() == Ok(Type::Func) && index != 0 {
+                functions.entry(index).or_default().push((symbol.value(), symbol.size(), name));
+            }
+        }
+    }
+    // Undefined symbols: called (a PLT32 relocation, `call`/`jmp`) or otherwise referred to.
+    for section in elf.section_iter() {
+        if section.get_type() != Ok(ShType::Rela) {
+            continue;
+        }
+        let Ok(SectionData::Rela64(relas)) = section.get_data(&elf) else { continue };
+        for rela in relas {
+            let Some((name, undefined)) = names.get(rela.get_symbol_table_index() as usize) else { continue };
+            if !undefined {
+                continue;
+            }
+            // R_X86_64_PLT32 = 4, R_X86_64_PC32 = 2 on a call site in older gcc.
+            if rela.get_type() == 4 {
+                out.calls.insert(name.clone());
+            } else {
+                out.data.insert(name.clone());
+            }
+        }
+    }
+    out.data.retain(|s| !out.calls.contains(s));
+    for (index, section) in elf.section_iter().enumerate() {
+        if section.get_type() != Ok(ShType::ProgBits) || section.flags() & SHF_EXECINSTR == 0 {
+            continue;
+        }
+        let code = section.raw_data(&elf);
+        out.text_bytes += code.len() as u64;
+        let section_name = section.get_name(&elf).unwrap_or("?").to_string();
+        let mut spans = functions.remove(&(index as u16)).unwrap_or_default();
+        spans.sort();
+        if spans.is_empty() {
+            spans.push((0, code.len() as u64, section_name.clone()));
+        }
+        for (start, size, name) in spans {
+            let end = (start + size).min(code.len() as u64);
+            if start >= end {
+                continue;
+            }
+            out.privileged.extend(privileged_in(&code[start as usize..end as usize], &name));
+        }
+    }
+    Ok(out)
+}
+
+/// The privileged instructions in one function's code.
+fn privileged_in(code: &[u8], function: &str) -> Vec<Privileged> {
+    use iced_x86::{Decoder, DecoderOptions, Mnemonic, Register};
+    let mut found = Vec::new();
+    let mut decoder = Decoder::with_ip(64, code, 0, DecoderOptions::NONE);
+    while decoder.can_decode() {
+        let instruction = decoder.decode();
+        let mnemonic = instruction.mnemonic();
+        let what = match mnemonic {
+            Mnemonic::Cli
+            | Mnemonic::Sti
+            | Mnemonic::Hlt
+            | Mnemonic::In
+            | Mnemonic::Insb
+            | Mnemonic::Insw
+            | Mnemonic::Insd
+            | Mnemonic::Out
+            | Mnemonic::Outsb
+            | Mnemonic::Outsw
+            | Mnemonic::Outsd
+            | Mnemonic::Lgdt
+            | Mnemonic::Lidt
+            | Mnemonic::Lldt
+            | Mnemonic::Ltr
+            | Mnemonic::Rdmsr
+            | Mnemonic::Wrmsr
+            | Mnemonic::Invlpg
+            | Mnemonic::Invd
+            | Mnemonic::Wbinvd
+            | Mnemonic::Swapgs
+            | Mnemonic::Clts
+            | Mnemonic::Lmsw
+            | Mnemonic::Sysret
+            | Mnemonic::Sysexit
+            | Mnemonic::Xsetbv
+            | Mnemonic::Monitor
+            | Mnemonic::Mwait
+            // At user level popf silently keeps IF: an interrupt state saved and restored
+            // with pushf/popf would be wrong without any fault.
+            | Mnemonic::Pushfq
+            | Mnemonic::Popfq => Some(format!("{mnemonic:?}").to_lowercase()),
+            Mnemonic::Mov
+                if [instruction.op0_register(), instruction.op1_register()]
+                    .iter()
+                    .any(|&r| (Register::CR0..=Register::CR15).contains(&r) || (Register::DR0..=Register::DR15).contains(&r)) =>
+            {
+                Some("a control or debug register access (mov)".to_string())
+            }
+            Mnemonic::INVALID => None,
+            _ if instruction.segment_prefix() == Register::GS => {
+                Some(format!("a %gs-relative access ({})", format!("{mnemonic:?}").to_lowercase()))
+            }
+            _ => None,
+        };
+        if let Some(what) = what {
+            found.push(Privileged { function: function.to_string(), offset: instruction.ip(), what });
+        }
+    }
+    found
+}
+
+fn gate_error(driver: &str, findings: &[(PathBuf, Privileged)]) -> ToolError {
+    let mut lines: Vec<String> = findings
+        .iter()
+        .take(12)
+        .map(|(object, f)| {
+            format!(
+                "{} in {}+{:#x} ({})",
+                f.what,
+                f.function,
+                f.offset,
+                object.file_name().unwrap_or_default().to_string_lossy()
+            )
+        })
+        .collect();
+    if findings.len() > 12 {
+        lines.push(format!("... and {} more", findings.len() - 12));
+    }
+    ToolError::new(
+        format!("checking Linux {driver}'s objects for privileged instructions"),
+        format!("{} instruction(s) a user-level component cannot run:\n{}", findings.len(), lines.join("\n")),
+        "they come from a header KaaL does not shadow yet: add a shadow header in kaal-dde/shadow that routes \
+         the operation to the emulation (as asm/irqflags.h does for cli/sti)",
+    )
+}
+
+/// C source for stubs of `missing` functions: each stops the driver with the symbol's
+/// name through the emulation's `kaal_dde_unimplemented` (so a newcomer reads "8139cp
+/// called netif_carrier_off, not emulated yet" instead of a crash).
+pub fn stubs_source(driver: &str, missing: &BTreeSet<String>) -> String {
+    let mut text = format!(
+        "/* Generated by kaal for Linux {driver}: the functions it calls that kaal-dde does not emulate. */\n\
+         void kaal_dde_unimplemented(const char *driver, const char *symbol) __attribute__((noreturn));\n"
+    );
+    for symbol in missing {
+        text.push_str(&format!(
+            "void {symbol}(void) __attribute__((noreturn));\nvoid {symbol}(void) {{ kaal_dde_unimplemented(\"{driver}\", \"{symbol}\"); }}\n"
+        ));
+    }
+    text
+}
+
+/// Runs `cmd`; a failure is an error with its output and `fix`.
+fn run(cmd: &mut Command, step: &str, reporter: &Reporter, fix: &str) -> Result<()> {
+    reporter.command(cmd);
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let out = cmd.output().map_err(|e| ToolError::new(step, format!("cannot run {program}: {e}"), fix))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect();
+        return Err(ToolError::new(step, format!("{program} failed:\n{}", tail.join("\n")), fix));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RECORDED: &str = "gcc -Wp,-MMD,arch/x86/kernel/.asm-offsets.s.d -nostdinc -I/l/arch/x86/include \
+        -include /l/include/linux/kconfig.h -D__KERNEL__ -fno-PIE -mno-red-zone -mcmodel=kernel \
+        -mindirect-branch=thunk-extern -mindirect-branch-register -mfunction-return=thunk-extern \
+        -fstack-protector-strong -O2 -I /l/. -I ./. -DKBUILD_MODFILE='\"./asm-offsets\"' \
+        -DKBUILD_BASENAME='\"asm_offsets\"' -DKBUILD_MODNAME='\"asm_offsets\"' -D__KBUILD_MODNAME=kmod_asm_offsets \
+        -fverbose-asm -S -o arch/x86/kernel/asm-offsets.s /l/arch/x86/kernel/asm-offsets.c";
+
+    #[test]
+    fn kbuild_flags_become_user_level_ones() {
+        let flags = user_level_flags(RECORDED).expect("a gcc command");
+        assert_eq!(
+            flags,
+            [
+                "-nostdinc",
+                "-I/l/arch/x86/include",
+                "-include",
+                "/l/include/linux/kconfig.h",
+                "-D__KERNEL__",
+                "-fno-PIE",
+                "-mno-red-zone",
+                "-mcmodel=small",
+                "-O2",
+                "-fno-stack-protector"
+            ]
+        );
+        assert!(user_level_flags("cc -c x.c").is_none());
+    }
+
+    #[test]
+    fn options_kconfig_dropped_are_named() {
+        let config = "CONFIG_NET=y\nCONFIG_PCI=y\n# CONFIG_SMP is not set\nCONFIG_MODULES=y\n";
+        let lost = lost_options(config, ["NET", "PCI", "8139CP"].into_iter(), ["SMP", "MODULES"].into_iter());
+        assert_eq!(lost, ["CONFIG_8139CP (wanted on)", "CONFIG_MODULES (wanted off)"]);
+    }
+
+    /// An object compiled by gcc: the gate finds its `cli`, `outb` and `%gs` load by
+    /// function, and its symbols are sorted into defined, called and referred to.
+    #[test]
+    fn the_gate_names_the_function_of_a_privileged_instruction() {
+        let dir = std::env::temp_dir().join(format!("kaal-dde-gate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let source = dir.join("bad.c");
+        std::fs::write(
+            &source,
+            "extern int counter; extern void helper(int);\n\
+             void quiet(void) { helper(counter); }\n\
+             void bad_irq_off(void) { __asm__ volatile(\"cli\"); helper(1); }\n\
+             void bad_port(void) { __asm__ volatile(\"outb %%al, $0x80\" :: \"a\"(0)); }\n\
+             unsigned long bad_percpu(void) { unsigned long v; __asm__ volatile(\"movq %%gs:0x28, %0\" : \"=r\"(v)); return v; }\n\
+             /* cli's byte (0xfa) inside another instruction is no cli. */\n\
+             unsigned long fine(void) { return 0xfafafafaUL; }\n",
+        )
+        .unwrap();
+        let object = dir.join("bad.o");
+        let status = Command::new("gcc")
+            .args(["-O2", "-fno-pic", "-c", "-o"])
+            .arg(&object)
+            .arg(&source)
+            .status()
+            .expect("gcc runs");
+        assert!(status.success());
+        let scan = scan(&std::fs::read(&object).unwrap()).expect("an ELF object");
+        let found: Vec<(&str, &str)> = scan.privileged.iter().map(|p| (p.function.as_str(), p.what.as_str())).collect();
+        assert_eq!(found, [("bad_irq_off", "cli"), ("bad_port", "out"), ("bad_percpu", "a %gs-relative access (mov)")]);
+        assert!(scan.defined.contains("quiet") && scan.defined.contains("fine"));
+        assert_eq!(scan.calls.iter().collect::<Vec<_>>(), ["helper"]);
+        assert_eq!(scan.data.iter().collect::<Vec<_>>(), ["counter"]);
+        let error = gate_error("bad", &scan.privileged.iter().map(|p| (object.clone(), p.clone())).collect::<Vec<_>>());
+        assert!(error.to_string().contains("cli in bad_irq_off+0x"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A package that is not the pinned one is refused, with the pinned version and
+    /// where to get it, and is not marked as checked.
+    #[test]
+    fn a_mismatched_source_package_names_the_pinned_one() {
+        let debs = std::env::temp_dir().join(format!("kaal-dde-debs-{}", std::process::id()));
+        std::fs::create_dir_all(&debs).unwrap();
+        let name = format!("{}_{}_all.deb", SOURCE.package, SOURCE.version);
+        std::fs::write(debs.join(&name), b"not the package").unwrap();
+        let error = fetch(&debs, &Reporter::QUIET).expect_err("a wrong package");
+        assert!(error.cause.contains(SOURCE.sha256) && error.cause.contains(SOURCE.version), "{error}");
+        assert!(error.help.contains(SOURCE.url), "{error}");
+        assert!(!debs.join(format!("{name}.sha256-checked")).exists());
+        std::fs::remove_dir_all(&debs).unwrap();
+    }
+
+    #[test]
+    fn stubs_name_the_driver_and_the_symbol() {
+        let missing: BTreeSet<String> = ["netif_carrier_off".to_string()].into();
+        let text = stubs_source("8139cp", &missing);
+        assert!(text
+            .contains("void netif_carrier_off(void) { kaal_dde_unimplemented(\"8139cp\", \"netif_carrier_off\"); }"));
+    }
+}
