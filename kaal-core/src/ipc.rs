@@ -450,6 +450,15 @@ impl Endpoint {
         transfer::<0, { MAX_WORDS - REGS }>(sys::syscall::seL4_SysRecv, self.cptr(), None)
     }
 
+    /// [`Endpoint::recv`] for messages of up to four plus `EXTRA` words; longer ones are
+    /// cut to that (`Message::truncated` says by how much). For a server whose messages
+    /// have a known size (faults: at most 19 words): a [`LongReceived`] is a kilobyte,
+    /// built and moved on every receive.
+    #[inline(always)]
+    pub fn recv_sized<const EXTRA: usize>(&self) -> Received<EXTRA> {
+        transfer::<0, EXTRA>(sys::syscall::seL4_SysRecv, self.cptr(), None)
+    }
+
     /// Replies to the last caller and waits for the next message, of up to four words
     /// (`seL4_ReplyRecv`).
     #[inline(always)]
@@ -526,6 +535,12 @@ impl Server {
     #[inline(always)]
     pub fn recv_long(&self) -> LongReceived {
         self.ep.recv_long()
+    }
+
+    /// Waits for a request of up to four plus `EXTRA` words ([`Endpoint::recv_sized`]).
+    #[inline(always)]
+    pub fn recv_sized<const EXTRA: usize>(&self) -> Received<EXTRA> {
+        self.ep.recv_sized()
     }
 
     /// Replies to the last request and waits for the next, of up to four words.

@@ -23,7 +23,7 @@
 use crate::cap::{cap_type, AsidPool, Badge, CNode, Cap, Rights, Tcb};
 use crate::cspace::CSpace;
 use crate::error::{Error, Result};
-use crate::ipc::{LongMessage, Server};
+use crate::ipc::{Message, Server};
 use crate::shared::SharedRegion;
 use crate::sys;
 use crate::vspace::{Frame, MappedFrame, ObjectAllocator, ReadOnly, ReadWrite, Shared, Small, VSpace, PAGE_SIZE};
@@ -186,12 +186,17 @@ fn tls(c: &sys::seL4_UserContext) -> u64 {
     c.fs_base
 }
 
+/// Words past the first four in the longest fault message (an UnknownSyscall's 19): a
+/// fault handler receives with `Server::recv_sized::<FAULT_EXTRA_WORDS>()`.
+pub const FAULT_EXTRA_WORDS: usize = sys::seL4_UnknownSyscall_Length as usize - sys::FAST_MESSAGE_REGISTERS;
+
 /// Answers the fault the caller last received (an UnknownSyscall): the thread gets
 /// `regs` (all but `tls_base`) and continues at `regs.rip`.
 pub fn reply_registers(server: &Server, regs: &Registers) {
     let words = regs.fault_reply_words();
-    // 18 words always fit a long message.
-    if let Ok(msg) = LongMessage::from_slice(0, &words) {
+    // A message of exactly the 18 words, not a `LongMessage`: that is a kilobyte to
+    // build and move on every system call.
+    if let Ok(msg) = Message::<{ 18 - sys::FAST_MESSAGE_REGISTERS }>::from_slice(0, &words) {
         server.reply(msg);
     }
 }

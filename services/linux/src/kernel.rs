@@ -313,7 +313,9 @@ impl Kernel {
             if changed || self.wake_at.is_none() {
                 self.arm_timer();
             }
-            let received = self.faults.recv_long();
+            // Faults are at most 19 words; a message of another kind that is longer is
+            // cut, and ends the process that sent it (below).
+            let received = self.faults.recv_sized::<{ process::FAULT_EXTRA_WORDS }>();
             let tid = received.badge;
             let label = received.msg.label();
             if label == 0 && received.msg.is_empty() {
