@@ -1915,7 +1915,7 @@ impl Kernel {
             let _ = file.seek(SeekFrom::Start(here));
             data.truncate(got);
             let limit = data.len() as u64;
-            Backing::File { data: Rc::new(data), offset: 0, limit }
+            Backing::File { data: Rc::new(data), offset: 0, limit, shared: None }
         };
         let proc = self.procs.get_mut(&pid).ok_or(errno::ESRCH)?;
         let mm = &mut proc.mm;

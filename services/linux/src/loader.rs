@@ -16,14 +16,14 @@ use alloc::rc::Rc;
 use alloc::vec::Vec;
 
 use kaal_core::println;
-use kaal_core::process::{Registers, UserPage};
+use kaal_core::process::Registers;
 use kaal_posix::fs;
 use kaal_posix::linux::abi::errno;
 use kaal_posix::linux::elf::{ElfKind, ElfPlan};
 use kaal_posix::linux::{patch, stack};
 
 use crate::files;
-use crate::mm::{self, Area, Backing, Mm, Pool, PAGE};
+use crate::mm::{self, Area, Backing, Mm, Pool};
 
 /// The largest program this server loads (its heap holds each program it runs).
 pub const MAX_PROGRAM: u64 = 16 << 20;
@@ -33,7 +33,7 @@ pub const MAX_PROGRAM: u64 = 16 << 20;
 pub struct Image {
     pub plan: ElfPlan,
     pub bytes: Rc<Vec<u8>>,
-    shared: core::cell::RefCell<BTreeMap<u64, Rc<UserPage>>>,
+    shared: mm::SharedPages,
 }
 
 impl Image {
@@ -90,7 +90,7 @@ impl Image {
             let sites = patch::syscall_sites(code, segment.vaddr);
             patch::patch(code, &sites);
         }
-        Ok(Image { plan, bytes: Rc::new(bytes), shared: core::cell::RefCell::new(BTreeMap::new()) })
+        Ok(Image { plan, bytes: Rc::new(bytes), shared: Rc::new(core::cell::RefCell::new(BTreeMap::new())) })
     }
 }
 
@@ -128,37 +128,17 @@ fn load(
         let prot = (if segment.read || segment.execute { mm::R } else { 0 }) | if segment.write { mm::W } else { 0 };
         // The area's bytes: the file from the page the segment starts in.
         let lead = segment.vaddr - pages.start;
+        // Every page is present on first touch (mapping all of busybox's 475 read-only pages
+        // at each execve cost about a million instructions; `true` touches a few
+        // dozen). Writable pages are private; read-only ones are shared by every
+        // process running the program.
         let backing = Backing::File {
             data: image.bytes.clone(),
             offset: segment.file_offset - lead,
             limit: segment.file_offset + segment.file_size,
+            shared: (!segment.write).then(|| image.shared.clone()),
         };
         mm.add_area(Area { start: pages.start, end: pages.end, prot, backing });
-        if segment.write {
-            // Writable pages are private; present on first touch.
-            continue;
-        }
-        for addr in pages.step_by(PAGE as usize) {
-            let shared = image.shared.borrow().get(&addr).cloned();
-            let page = match shared {
-                Some(page) => page,
-                None => {
-                    mm.fault_in(pool, addr, false)?;
-                    continue;
-                }
-            };
-            mm.insert(pool, addr, page, false)?;
-        }
-    }
-    // Remember the read-only pages this process filled, for the next process.
-    for segment in plan.segments.iter().filter(|s| !s.write) {
-        for addr in segment.pages().step_by(PAGE as usize) {
-            if !image.shared.borrow().contains_key(&addr) {
-                if let Some(page) = mm.shared_page(addr) {
-                    image.shared.borrow_mut().insert(addr, page);
-                }
-            }
-        }
     }
     mm.brk_start = mm::page_ceil(plan.end()).ok_or(errno::ENOEXEC)?;
     mm.brk = mm.brk_start;

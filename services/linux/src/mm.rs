@@ -3,10 +3,10 @@
 //!
 //! Pages come from a [`Pool`]: each is 4 KiB of RAM mapped in this server (its window
 //! above 4 GiB) and, through a second capability, in the process. Anonymous memory
-//! (the heap, the stack, `mmap`) is made present on first touch, from the page fault;
-//! a program's segments are loaded when it starts. Read-only pages of a program are
-//! shared by every process running it; `fork` copies the writable pages at once (no
-//! copy-on-write yet).
+//! (the heap, the stack, `mmap`) and a program's segments are made present on first
+//! touch, from the page fault. Read-only pages of a program are shared by every
+//! process running it (the first to touch one fills it); `fork` copies the writable
+//! pages at once (no copy-on-write yet).
 //!
 //! Every address a process can use lies below 4 GiB: seL4 5.0 reports only the low 32
 //! bits of a page fault's address, so a fault above would name the wrong page.
@@ -96,9 +96,14 @@ pub enum Backing {
     /// Zeros.
     Anon,
     /// Bytes of a file (the patched program image, or a file mapped with `mmap`):
-    /// `data[offset..limit]` from the area's start, zeros past `limit`.
-    File { data: Rc<Vec<u8>>, offset: u64, limit: u64 },
+    /// `data[offset..limit]` from the area's start, zeros past `limit`. `shared`: the
+    /// pages every process running a program uses for its read-only segments, by
+    /// address; a page is filled by the first process that touches it.
+    File { data: Rc<Vec<u8>>, offset: u64, limit: u64, shared: Option<SharedPages> },
 }
+
+/// Read-only pages of a program, shared by the processes running it, by address.
+pub type SharedPages = Rc<core::cell::RefCell<BTreeMap<u64, Rc<UserPage>>>>;
 
 /// A run of addresses a process may use.
 #[derive(Clone)]
@@ -161,9 +166,12 @@ impl Mm {
                 let skip = end - area.start;
                 let backing = match &area.backing {
                     Backing::Anon => Backing::Anon,
-                    Backing::File { data, offset, limit } => {
-                        Backing::File { data: data.clone(), offset: offset + skip, limit: *limit }
-                    }
+                    Backing::File { data, offset, limit, shared } => Backing::File {
+                        data: data.clone(),
+                        offset: offset + skip,
+                        limit: *limit,
+                        shared: shared.clone(),
+                    },
                 };
                 kept.push(Area { start: end, end: area.end, prot: area.prot, backing });
             }
@@ -232,8 +240,19 @@ impl Mm {
             }
             return Ok(());
         }
+        let writable = area.prot & W != 0;
+        // A program's read-only page: the one the processes running it share, if one
+        // of them filled it already. (Not for an area made writable by mprotect: its
+        // pages are private.)
+        let shared = match &area.backing {
+            Backing::File { shared: Some(shared), .. } if !writable => Some(shared),
+            _ => None,
+        };
+        if let Some(page) = shared.and_then(|s| s.borrow().get(&page_addr).cloned()) {
+            return self.insert(pool, page_addr, page, false);
+        }
         let page = pool.page()?;
-        if let Backing::File { data, offset, limit } = &area.backing {
+        if let Backing::File { data, offset, limit, .. } = &area.backing {
             let from = offset + (page_addr - area.start);
             if from < *limit {
                 let to = (from + PAGE).min(*limit).min(data.len() as u64);
@@ -242,7 +261,12 @@ impl Mm {
                 }
             }
         }
-        self.insert(pool, page_addr, Rc::new(page), area.prot & W != 0)
+        let page = Rc::new(page);
+        self.insert(pool, page_addr, page.clone(), writable)?;
+        if let Some(shared) = shared {
+            shared.borrow_mut().insert(page_addr, page);
+        }
+        Ok(())
     }
 
     /// Maps `page` at `addr` in the process and records it.
@@ -303,9 +327,12 @@ impl Mm {
             let hi = area.end.min(end);
             let shifted = |from: u64, a: &Area| match &a.backing {
                 Backing::Anon => Backing::Anon,
-                Backing::File { data, offset, limit } => {
-                    Backing::File { data: data.clone(), offset: offset + (from - a.start), limit: *limit }
-                }
+                Backing::File { data, offset, limit, shared } => Backing::File {
+                    data: data.clone(),
+                    offset: offset + (from - a.start),
+                    limit: *limit,
+                    shared: shared.clone(),
+                },
             };
             if area.start < lo {
                 split.push(Area { end: lo, ..area.clone() });
@@ -478,12 +505,6 @@ impl Mm {
             }
         }
         Ok(child)
-    }
-
-    /// The page at `addr` if it is present and read-only (to share with other
-    /// processes running the same program).
-    pub fn shared_page(&self, addr: u64) -> Option<Rc<UserPage>> {
-        self.pages.get(&addr).filter(|p| !p.writable).map(|p| p.page.clone())
     }
 
     /// Whether `[start, end)` is free of areas.
