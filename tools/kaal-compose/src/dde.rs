@@ -77,8 +77,9 @@ pub struct LinuxDriver {
     pub device: &'static str,
     /// Kconfig options it needs (without `CONFIG_`).
     pub enable: &'static [&'static str],
-    /// Its source files and the real helpers it calls, each with the module name kbuild
-    /// would give it.
+    /// Its source files and the real helpers it calls (Linux's own `lib/` code, compiled
+    /// as it is, rather than written again in the emulation), each with the module name
+    /// kbuild would give it.
     pub files: &'static [(&'static str, &'static str)],
     /// Headers kbuild makes with a host program first: (header, the program's source).
     pub generated: &'static [(&'static str, &'static str)],
@@ -95,6 +96,8 @@ pub const DRIVERS: &[LinuxDriver] = &[
             ("drivers/net/mii.c", "mii"),
             ("lib/crc32.c", "crc32"),
             ("lib/bitrev.c", "bitrev"),
+            ("lib/string.c", "string"),
+            ("lib/ctype.c", "ctype"),
         ],
         generated: &[("lib/crc32table.h", "lib/gen_crc32table.c")],
     },
@@ -107,6 +110,10 @@ pub const DRIVERS: &[LinuxDriver] = &[
             ("drivers/net/ethernet/intel/e1000/e1000_hw.c", "e1000"),
             ("drivers/net/ethernet/intel/e1000/e1000_ethtool.c", "e1000"),
             ("drivers/net/ethernet/intel/e1000/e1000_param.c", "e1000"),
+            ("lib/string.c", "string"),
+            ("lib/ctype.c", "ctype"),
+            ("lib/find_bit.c", "find_bit"),
+            ("lib/hweight.c", "hweight"),
         ],
         generated: &[],
     },
