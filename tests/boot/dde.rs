@@ -40,6 +40,12 @@ fn linux_8139cp_and_e1000_compile_unmodified_and_pass_the_gate() {
         for helper in ["mii_ethtool_gset", "crc32_le", "strscpy"] {
             assert!(!built.calls.contains(helper), "{name} still needs {helper}");
         }
+        // The archive holds the objects and a weak stub for each function needed.
+        let nm = std::process::Command::new("nm").arg(&built.archive).output().expect("nm runs");
+        let symbols = String::from_utf8_lossy(&nm.stdout);
+        assert!(symbols.contains("W register_netdev") && symbols.contains("W kaal_dde_irq_flags"), "{symbols}");
+        assert!(symbols.contains("U kaal_dde_unimplemented"), "{symbols}");
+        assert!(!symbols.contains("W mii_link_ok"), "a stub for a function mii.c defines");
         let again =
             dde::build(driver, &kaal_dir(), &dde::shadow_dir(), &Reporter::QUIET).unwrap_or_else(|e| panic!("{e}"));
         assert!(!again.compiled, "{name}: a warm build compiled Linux objects again");

@@ -22,8 +22,10 @@
 //!    instruction a user-level thread cannot run (`cli`, `sti`, `hlt`, `in`/`out`,
 //!    `%gs`-relative accesses, ...), naming the function.
 //! 5. **The symbols.** What the objects call and do not define is listed: the kernel
-//!    API the emulation must give, and for what it does not give yet,
-//!    [`stubs_source`] writes stubs that stop the driver with the symbol's name.
+//!    API the emulation must give. [`stubs_source`] writes a weak stub for each that
+//!    stops the driver with the symbol's name, and the objects and stubs go into one
+//!    archive (`lib<driver>.a`): what the emulation defines replaces its stub at the
+//!    link.
 //!
 //! The cache key is a hash of the package's sha256, the configuration, the file list,
 //! the compiler flags' recipe and the shadow headers' contents: a warm build reuses the
@@ -163,6 +165,8 @@ pub struct LinuxBuild {
     pub text_bytes: u64,
     /// The cache directory.
     pub dir: PathBuf,
+    /// The objects and the generated stubs in one archive, for a component to link.
+    pub archive: PathBuf,
     /// Whether this build compiled the objects (false: all came from the cache).
     pub compiled: bool,
 }
@@ -264,7 +268,52 @@ pub fn build(driver: LinuxDriver, kaal_dir: &Path, shadow: &Path, reporter: &Rep
     if let Some(progress) = progress {
         progress.done(format!("{} objects, {} KiB of code", objects.len(), text_bytes / 1024));
     }
-    Ok(LinuxBuild { driver, objects, calls, data, text_bytes, dir, compiled })
+    let archive = archive(driver, &obj, &flags, &objects_dir, &objects, &calls, reporter)?;
+    Ok(LinuxBuild { driver, objects, calls, data, text_bytes, dir, archive, compiled })
+}
+
+/// `lib<driver>.a`: the objects and weak stubs for every function they call and do not
+/// define. The emulation's definitions (strong) win at the link; a stub left in place
+/// stops the driver with the function's name. Made again only when the stubs change.
+#[allow(clippy::too_many_arguments)]
+fn archive(
+    driver: LinuxDriver,
+    obj: &Path,
+    flags: &[String],
+    objects_dir: &Path,
+    objects: &[PathBuf],
+    calls: &BTreeSet<String>,
+    reporter: &Reporter,
+) -> Result<PathBuf> {
+    let step = format!("archiving Linux {} with its stubs", driver.name);
+    let source = stubs_source(driver.name, calls);
+    let stubs_c = objects_dir.join("kaal-stubs.c");
+    let stubs_o = objects_dir.join("kaal-stubs.o");
+    let archive = objects_dir.join(format!("lib{}.a", driver.name.replace('-', "_")));
+    if std::fs::read_to_string(&stubs_c).is_ok_and(|old| old == source) && stubs_o.exists() && archive.exists() {
+        return Ok(archive);
+    }
+    let scratch_c = stubs_c.with_extension(format!("c.{}", scratch_suffix()));
+    std::fs::write(&scratch_c, &source).map_err(|e| ToolError::io(&step, &scratch_c, e))?;
+    let scratch = stubs_o.with_extension(format!("o.{}", scratch_suffix()));
+    let mut cc = Command::new("gcc");
+    cc.current_dir(obj).args(flags).args(["-x", "c", "-c", "-o"]).arg(&scratch).arg(&scratch_c);
+    run(&mut cc, &step, reporter, "a generated stub did not compile; delete target/kaal/dde and retry")?;
+    let bytes = std::fs::read(&scratch).map_err(|e| ToolError::io(&step, &scratch, e))?;
+    let found = scan(&bytes).map_err(|cause| ToolError::new(&step, cause, "delete target/kaal/dde and retry"))?;
+    if !found.privileged.is_empty() {
+        let findings: Vec<(PathBuf, Privileged)> = found.privileged.into_iter().map(|f| (stubs_o.clone(), f)).collect();
+        return Err(gate_error(driver.name, &findings));
+    }
+    std::fs::rename(&scratch, &stubs_o).map_err(|e| ToolError::io(&step, &stubs_o, e))?;
+    let scratch_a = archive.with_extension(format!("a.{}", scratch_suffix()));
+    let mut ar = Command::new("ar");
+    ar.arg("rcs").arg(&scratch_a).args(objects).arg(&stubs_o);
+    run(&mut ar, &step, reporter, "install binutils (apt-get install binutils)")?;
+    std::fs::rename(&scratch_a, &archive).map_err(|e| ToolError::io(&step, &archive, e))?;
+    // The source last: it marks the stubs and archive as made from it.
+    std::fs::rename(&scratch_c, &stubs_c).map_err(|e| ToolError::io(&step, &stubs_c, e))?;
+    Ok(archive)
 }
 
 /// The downloaded, checked package.
@@ -841,17 +890,18 @@ fn gate_error(driver: &str, findings: &[(PathBuf, Privileged)]) -> ToolError {
     )
 }
 
-/// C source for stubs of `missing` functions: each stops the driver with the symbol's
-/// name through the emulation's `kaal_dde_unimplemented` (so a newcomer reads "8139cp
-/// called netif_carrier_off, not emulated yet" instead of a crash).
+/// C source for weak stubs of the functions `missing`: each stops the driver with the
+/// symbol's name through the emulation's `kaal_dde_unimplemented` (so a newcomer reads
+/// "8139cp called netif_carrier_off, not emulated yet" instead of a crash). The
+/// emulation's own definition of a function replaces its stub at the link.
 pub fn stubs_source(driver: &str, missing: &BTreeSet<String>) -> String {
     let mut text = format!(
-        "/* Generated by kaal for Linux {driver}: the functions it calls that kaal-dde does not emulate. */\n\
+        "/* Generated by kaal for Linux {driver}: a weak stub for each function it calls and does not define. */\n\
          void kaal_dde_unimplemented(const char *driver, const char *symbol) __attribute__((noreturn));\n"
     );
     for symbol in missing {
         text.push_str(&format!(
-            "void {symbol}(void) __attribute__((noreturn));\nvoid {symbol}(void) {{ kaal_dde_unimplemented(\"{driver}\", \"{symbol}\"); }}\n"
+            "void {symbol}(void) __attribute__((weak, noreturn));\nvoid {symbol}(void) {{ kaal_dde_unimplemented(\"{driver}\", \"{symbol}\"); }}\n"
         ));
     }
     text
@@ -965,6 +1015,7 @@ mod tests {
     fn stubs_name_the_driver_and_the_symbol() {
         let missing: BTreeSet<String> = ["netif_carrier_off".to_string()].into();
         let text = stubs_source("8139cp", &missing);
+        assert!(text.contains("void netif_carrier_off(void) __attribute__((weak, noreturn));"), "{text}");
         assert!(text
             .contains("void netif_carrier_off(void) { kaal_dde_unimplemented(\"8139cp\", \"netif_carrier_off\"); }"));
     }
