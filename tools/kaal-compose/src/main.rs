@@ -617,9 +617,9 @@ fn run(cli: Cli) -> Result<i32> {
             println!("no privileged instructions (cli, sti, hlt, in/out, %gs, ...)");
             println!("{} kernel functions it calls:", built.calls.len());
             println!("  {}", built.calls.iter().cloned().collect::<Vec<_>>().join(" "));
-            println!("{} kernel data symbols it uses:", built.data.len());
+            println!("{} other kernel symbols it refers to (data, or functions in ops tables):", built.data.len());
             println!("  {}", built.data.iter().cloned().collect::<Vec<_>>().join(" "));
-            println!("objects in {}", built.dir.join("objects").display());
+            println!("objects, and a weak stub per function, in {}", built.archive.display());
             Ok(0)
         }
         Cmd::Doctor => {
