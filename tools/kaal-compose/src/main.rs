@@ -615,8 +615,12 @@ fn run(cli: Cli) -> Result<i32> {
                 started.elapsed().as_secs_f64()
             );
             println!("no privileged instructions (cli, sti, hlt, in/out, %gs, ...)");
-            println!("{} kernel functions it calls:", built.calls.len());
-            println!("  {}", built.calls.iter().cloned().collect::<Vec<_>>().join(" "));
+            let (hooks, linux): (Vec<&String>, Vec<&String>) =
+                built.calls.iter().partition(|s| s.starts_with("kaal_dde_"));
+            println!("{} kernel functions it calls:", linux.len());
+            println!("  {}", linux.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "));
+            println!("{} calls into the emulation that KaaL's shadow headers made:", hooks.len());
+            println!("  {}", hooks.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "));
             println!("{} other kernel symbols it refers to (data, or functions in ops tables):", built.data.len());
             println!("  {}", built.data.iter().cloned().collect::<Vec<_>>().join(" "));
             println!("objects, and a weak stub per function, in {}", built.archive.display());
