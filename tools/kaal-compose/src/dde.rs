@@ -8,7 +8,8 @@
 //!    build needs is unpacked: the headers, `scripts/`, `arch/x86`, `kernel/`, `lib/`,
 //!    every Kconfig, Makefile and Kbuild file (Kconfig reads them all), and the drivers'
 //!    directories. No Linux source is committed to KaaL.
-//! 2. **The configuration.** `make tinyconfig`, the options each driver needs enabled
+//! 2. **The configuration**, one for all drivers (struct layouts depend on it, and
+//!    the emulation is shared): `make tinyconfig`, every driver's options enabled
 //!    and SMP, retpolines and the stack protector disabled (`scripts/config`), then
 //!    `make olddefconfig` and a check that every option survived (Kconfig drops one it
 //!    cannot satisfy without a word), then `make prepare0`: generated headers, 2 s.
@@ -77,7 +78,8 @@ pub struct LinuxDriver {
     pub name: &'static str,
     /// The QEMU device it drives.
     pub device: &'static str,
-    /// Kconfig options it needs (without `CONFIG_`).
+    /// Kconfig options it needs (without `CONFIG_`). One configuration has every
+    /// driver's options.
     pub enable: &'static [&'static str],
     /// Its source files and the real helpers it calls (Linux's own `lib/` code, compiled
     /// as it is, rather than written again in the emulation), each with the module name
@@ -195,13 +197,15 @@ pub fn build(driver: LinuxDriver, kaal_dir: &Path, shadow: &Path, reporter: &Rep
     let src = unpack(&deb, &dde, reporter)?;
     let key = cache_key(driver, shadow)?;
     let dir = dde.join(format!("{}-{key}", driver.name));
-    // The configured tree depends on the options only, not on the shadow headers.
-    let obj = dde.join(format!("kbuild-{}-{}", driver.name, config_key(driver)));
+    // One configured tree for every driver: struct layouts (net_device, sk_buff, ...)
+    // depend on the options, and the emulation's C must see the same ones as each
+    // driver it serves. It depends on the options only, not on the shadow headers.
+    let obj = dde.join(format!("kbuild-{}", config_key()));
     if !obj.join(".kaal-prepared").exists() {
         // Prepared under a scratch name, then renamed: the objects are compiled with the
         // directory as the working directory, by relative paths, so it can move.
         let scratch = obj.with_extension(format!("preparing-{}", scratch_suffix()));
-        prepare(driver, &src, &scratch, reporter).inspect_err(|_| {
+        prepare(&src, &scratch, reporter).inspect_err(|_| {
             let _ = std::fs::remove_dir_all(&scratch);
         })?;
         if std::fs::rename(&scratch, &obj).is_err() {
@@ -455,11 +459,17 @@ fn unpack(deb: &Path, dde: &Path, reporter: &Reporter) -> Result<PathBuf> {
     Ok(src)
 }
 
-/// The hash naming a driver's configured kbuild directory.
-fn config_key(driver: LinuxDriver) -> String {
+/// The options every driver build is configured with: [`ENABLE`] and what each of
+/// [`DRIVERS`] needs.
+fn enabled_options() -> impl Iterator<Item = &'static str> {
+    ENABLE.iter().chain(DRIVERS.iter().flat_map(|d| d.enable)).copied()
+}
+
+/// The hash naming the configured kbuild directory.
+fn config_key() -> String {
     let mut hasher = Sha256::new();
     hasher.update(format!("recipe {RECIPE}\n{}\n", SOURCE.sha256));
-    for option in ENABLE.iter().chain(driver.enable) {
+    for option in enabled_options() {
         hasher.update(format!("+{option}\n"));
     }
     for option in DISABLE {
@@ -471,7 +481,7 @@ fn config_key(driver: LinuxDriver) -> String {
 /// The hash naming a driver's cache directory.
 fn cache_key(driver: LinuxDriver, shadow: &Path) -> Result<String> {
     let mut hasher = Sha256::new();
-    hasher.update(config_key(driver));
+    hasher.update(config_key());
     for (file, module) in driver.files {
         hasher.update(format!("{file} {module}\n"));
     }
@@ -503,9 +513,9 @@ fn cache_key(driver: LinuxDriver, shadow: &Path) -> Result<String> {
     Ok(hex(&hasher.finalize()[..8]))
 }
 
-/// Configures and prepares a kbuild output directory for `driver`.
-fn prepare(driver: LinuxDriver, src: &Path, obj: &Path, reporter: &Reporter) -> Result<()> {
-    let step = format!("configuring Linux for {} (tinyconfig, olddefconfig, prepare0)", driver.name);
+/// Configures and prepares a kbuild output directory for every driver KaaL builds.
+fn prepare(src: &Path, obj: &Path, reporter: &Reporter) -> Result<()> {
+    let step = "configuring Linux for KaaL's drivers (tinyconfig, olddefconfig, prepare0)".to_string();
     let progress = reporter.step(&step);
     let _ = std::fs::remove_dir_all(obj);
     std::fs::create_dir_all(obj).map_err(|e| ToolError::io(&step, obj, e))?;
@@ -518,7 +528,7 @@ fn prepare(driver: LinuxDriver, src: &Path, obj: &Path, reporter: &Reporter) -> 
     run(&mut make("tinyconfig"), &step, reporter, fix)?;
     let mut config = Command::new(src.join("scripts/config"));
     config.current_dir(src).arg("--file").arg(obj.join(".config"));
-    for option in ENABLE.iter().chain(driver.enable) {
+    for option in enabled_options() {
         config.args(["--enable", option]);
     }
     for option in DISABLE {
@@ -527,7 +537,7 @@ fn prepare(driver: LinuxDriver, src: &Path, obj: &Path, reporter: &Reporter) -> 
     run(&mut config, &step, reporter, fix)?;
     run(&mut make("olddefconfig"), &step, reporter, fix)?;
     let text = std::fs::read_to_string(obj.join(".config")).map_err(|e| ToolError::io(&step, obj, e))?;
-    let lost = lost_options(&text, ENABLE.iter().chain(driver.enable).copied(), DISABLE.iter().copied());
+    let lost = lost_options(&text, enabled_options(), DISABLE.iter().copied());
     if !lost.is_empty() {
         return Err(ToolError::new(
             &step,
