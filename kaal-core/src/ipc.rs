@@ -447,7 +447,7 @@ impl Endpoint {
     /// [`Endpoint::recv`] for messages of up to [`MAX_WORDS`] words.
     #[inline(always)]
     pub fn recv_long(&self) -> LongReceived {
-        transfer::<0, { MAX_WORDS - REGS }>(sys::syscall::seL4_SysRecv, self.cptr(), None)
+        self.recv_sized()
     }
 
     /// [`Endpoint::recv`] for messages of up to four plus `EXTRA` words; longer ones are

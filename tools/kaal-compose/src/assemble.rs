@@ -298,7 +298,7 @@ pub fn declared_drivers_table(declared: &[(String, String)], table: &[String]) -
 /// A name in `dir` for a file that will replace `name` by a rename, this build's own:
 /// tests build one system on several threads at once, and a shared name let one build
 /// rename away the other's file.
-fn scratch_name(dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn scratch_name(dir: &Path, name: &str) -> PathBuf {
     static SCRATCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = SCRATCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     dir.join(format!("{name}.new-{}-{n}", std::process::id()))

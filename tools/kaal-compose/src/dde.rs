@@ -38,8 +38,9 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
+use crate::assemble::scratch_name;
 use crate::error::{Result, ToolError};
-use crate::progress::Reporter;
+use crate::progress::{run, Reporter};
 
 /// The pinned Linux source package.
 #[derive(Debug, Clone, Copy)]
@@ -86,6 +87,7 @@ pub struct LinuxDriver {
     /// kbuild would give it.
     pub files: &'static [(&'static str, &'static str)],
     /// Headers kbuild makes with a host program first: (header, the program's source).
+    /// They are made when the tree is configured (they depend on its options only).
     pub generated: &'static [(&'static str, &'static str)],
 }
 
@@ -150,7 +152,7 @@ const UNPACK: &[&str] = &[
 ];
 
 /// Changes when the steps change, so that an old cache is not used.
-const RECIPE: u32 = 1;
+const RECIPE: u32 = 2;
 
 /// A driver's compiled objects and what they need.
 #[derive(Debug, Clone)]
@@ -200,11 +202,12 @@ pub fn build(driver: LinuxDriver, kaal_dir: &Path, shadow: &Path, reporter: &Rep
     // One configured tree for every driver: struct layouts (net_device, sk_buff, ...)
     // depend on the options, and the emulation's C must see the same ones as each
     // driver it serves. It depends on the options only, not on the shadow headers.
-    let obj = dde.join(format!("kbuild-{}", config_key()));
+    let kbuild = format!("kbuild-{}", config_key());
+    let obj = dde.join(&kbuild);
     if !obj.join(".kaal-prepared").exists() {
         // Prepared under a scratch name, then renamed: the objects are compiled with the
         // directory as the working directory, by relative paths, so it can move.
-        let scratch = obj.with_extension(format!("preparing-{}", scratch_suffix()));
+        let scratch = scratch_name(&dde, &kbuild);
         prepare(&src, &scratch, reporter).inspect_err(|_| {
             let _ = std::fs::remove_dir_all(&scratch);
         })?;
@@ -231,9 +234,6 @@ pub fn build(driver: LinuxDriver, kaal_dir: &Path, shadow: &Path, reporter: &Rep
         if !object.exists() {
             if progress.is_none() {
                 progress = Some(reporter.step(step.clone()));
-                for (header, generator) in driver.generated {
-                    generate(&src, &obj, header, generator, reporter)?;
-                }
             }
             compile(&src, &obj, &flags, shadow, file, module, &object, reporter)?;
             compiled = true;
@@ -293,13 +293,14 @@ fn archive(
     let source = stubs_source(driver.name, calls);
     let stubs_c = objects_dir.join("kaal-stubs.c");
     let stubs_o = objects_dir.join("kaal-stubs.o");
-    let archive = objects_dir.join(format!("lib{}.a", driver.name.replace('-', "_")));
+    let archive_name = format!("lib{}.a", driver.name.replace('-', "_"));
+    let archive = objects_dir.join(&archive_name);
     if std::fs::read_to_string(&stubs_c).is_ok_and(|old| old == source) && stubs_o.exists() && archive.exists() {
         return Ok(archive);
     }
-    let scratch_c = stubs_c.with_extension(format!("c.{}", scratch_suffix()));
+    let scratch_c = scratch_name(objects_dir, "kaal-stubs.c");
     std::fs::write(&scratch_c, &source).map_err(|e| ToolError::io(&step, &scratch_c, e))?;
-    let scratch = stubs_o.with_extension(format!("o.{}", scratch_suffix()));
+    let scratch = scratch_name(objects_dir, "kaal-stubs.o");
     let mut cc = Command::new("gcc");
     cc.current_dir(obj).args(flags).args(["-x", "c", "-c", "-o"]).arg(&scratch).arg(&scratch_c);
     run(&mut cc, &step, reporter, "a generated stub did not compile; delete target/kaal/dde and retry")?;
@@ -310,7 +311,7 @@ fn archive(
         return Err(gate_error(driver.name, &findings));
     }
     std::fs::rename(&scratch, &stubs_o).map_err(|e| ToolError::io(&step, &stubs_o, e))?;
-    let scratch_a = archive.with_extension(format!("a.{}", scratch_suffix()));
+    let scratch_a = scratch_name(objects_dir, &archive_name);
     let mut ar = Command::new("ar");
     ar.arg("rcs").arg(&scratch_a).args(objects).arg(&stubs_o);
     run(&mut ar, &step, reporter, "install binutils (apt-get install binutils)")?;
@@ -400,13 +401,6 @@ fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex(&hasher.finalize()))
 }
 
-/// A name for a scratch file or directory no other build (another process, or another
-/// thread of this one, as in parallel tests) uses.
-fn scratch_suffix() -> String {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    format!("{}-{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -421,8 +415,7 @@ fn unpack(deb: &Path, dde: &Path, reporter: &Reporter) -> Result<PathBuf> {
     }
     let step = format!("unpacking Linux {} (headers, scripts, the drivers' files)", SOURCE.version);
     let progress = reporter.step(&step);
-    let scratch =
-        dde.join(format!("{}.unpacking-{}", src.file_name().unwrap_or_default().to_string_lossy(), scratch_suffix()));
+    let scratch = scratch_name(dde, &src.file_name().unwrap_or_default().to_string_lossy());
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch).map_err(|e| ToolError::io(&step, &scratch, e))?;
     let members: Vec<String> = UNPACK.iter().map(|p| format!("{}/{p}", SOURCE.top)).collect();
@@ -474,6 +467,9 @@ fn config_key() -> String {
     }
     for option in DISABLE {
         hasher.update(format!("-{option}\n"));
+    }
+    for (header, generator) in DRIVERS.iter().flat_map(|d| d.generated) {
+        hasher.update(format!("{header} {generator}\n"));
     }
     hex(&hasher.finalize()[..6])
 }
@@ -548,6 +544,11 @@ fn prepare(src: &Path, obj: &Path, reporter: &Reporter) -> Result<()> {
     let mut prepare = make("prepare0");
     prepare.arg("-j2");
     run(&mut prepare, &step, reporter, fix)?;
+    // Headers kbuild would make with host programs, for every driver: here, before the
+    // tree is renamed into place, so that no build ever sees one half written.
+    for (header, generator) in DRIVERS.iter().flat_map(|d| d.generated) {
+        generate(src, obj, header, generator, reporter)?;
+    }
     std::fs::write(obj.join(".kaal-prepared"), "").map_err(|e| ToolError::io(&step, obj, e))?;
     progress.done(format!("{}", obj.display()));
     Ok(())
@@ -678,7 +679,7 @@ fn compile(
     let step = format!("compiling Linux's {file}");
     let dir = object.parent().unwrap_or(obj);
     std::fs::create_dir_all(dir).map_err(|e| ToolError::io(&step, dir, e))?;
-    let scratch = object.with_extension(format!("o.{}", scratch_suffix()));
+    let scratch = scratch_name(dir, &object.file_name().unwrap_or_default().to_string_lossy());
     let source = src.join(file);
     let source_dir = Path::new(file).parent().unwrap_or(Path::new("."));
     let base = Path::new(file).file_stem().unwrap_or_default().to_string_lossy().replace('-', "_");
@@ -782,7 +783,8 @@ pub fn scan(bytes: &[u8]) -> std::result::Result<Scan, String> {
             if !undefined {
                 continue;
             }
-            // R_X86_64_PLT32 = 4, R_X86_64_PC32 = 2 on a call site in older gcc.
+            // R_X86_64_PLT32 (4) is what gcc emits for a call or tail jump; any other
+            // relocation (PC32, 32S, 64) refers to data or takes a function's address.
             if rela.get_type() == 4 {
                 out.calls.insert(name.clone());
             } else {
@@ -915,19 +917,6 @@ pub fn stubs_source(driver: &str, missing: &BTreeSet<String>) -> String {
         ));
     }
     text
-}
-
-/// Runs `cmd`; a failure is an error with its output and `fix`.
-fn run(cmd: &mut Command, step: &str, reporter: &Reporter, fix: &str) -> Result<()> {
-    reporter.command(cmd);
-    let program = cmd.get_program().to_string_lossy().into_owned();
-    let out = cmd.output().map_err(|e| ToolError::new(step, format!("cannot run {program}: {e}"), fix))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect();
-        return Err(ToolError::new(step, format!("{program} failed:\n{}", tail.join("\n")), fix));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::error::{Result, ToolError};
-use crate::progress::Reporter;
+use crate::progress::{run, Reporter};
 use crate::system::{Disk, DiskSource};
 
 /// A disk as QEMU gets it.
@@ -236,21 +236,6 @@ fn downloaded(debs: &Path, package: &str) -> Result<Option<PathBuf>> {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         name.starts_with(&prefix) && name.ends_with(".deb")
     }))
-}
-
-/// Runs `cmd`; a failure is an error with its output and `fix`.
-fn run(cmd: &mut Command, step: &str, reporter: &Reporter, fix: &str) -> Result<()> {
-    reporter.command(cmd);
-    let program = cmd.get_program().to_string_lossy().into_owned();
-    let out = cmd.output().map_err(|e| ToolError::new(step, format!("cannot run {program}: {e}"), fix))?;
-    if !out.status.success() {
-        return Err(ToolError::new(
-            step,
-            format!("{program} failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
-            fix,
-        ));
-    }
-    Ok(())
 }
 
 fn existing_image(path: &Path, step: &str, fix: &str) -> Result<PathBuf> {

@@ -102,6 +102,23 @@ impl Reporter {
     }
 }
 
+/// Runs `cmd` for `step` (shown in verbose mode); a failure is an error with its
+/// standard error and `fix`.
+pub fn run(cmd: &mut std::process::Command, step: &str, reporter: &Reporter, fix: &str) -> crate::Result<()> {
+    use crate::ToolError;
+    reporter.command(cmd);
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let out = cmd.output().map_err(|e| ToolError::new(step, format!("cannot run {program}: {e}"), fix))?;
+    if !out.status.success() {
+        return Err(ToolError::new(
+            step,
+            format!("{program} failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
+            fix,
+        ));
+    }
+    Ok(())
+}
+
 /// `cmd` as one shell line: `VAR=value program 'arg with space'`.
 pub fn shell_line(cmd: &std::process::Command) -> String {
     fn quote(word: &str) -> String {
