@@ -138,6 +138,12 @@ impl DeviceBundle {
         self.ports.take().map(PortBlock::new).ok_or_else(|| self.missing("I/O ports"))
     }
 
+    /// The device's I/O ports as they are (for a driver that addresses them by port
+    /// number, as an emulated Linux driver does), if it has any.
+    pub fn take_port_range(&mut self) -> Option<IoPortRange> {
+        self.ports.take()
+    }
+
     /// The device's interrupt.
     pub fn take_irq(&mut self) -> Result<Irq, DriverError> {
         self.irq.take().ok_or_else(|| self.missing("interrupt"))

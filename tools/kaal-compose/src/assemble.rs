@@ -141,7 +141,20 @@ pub fn build(file: &SystemFile, project: &Project, kernel: &Kernel, reporter: &R
         // Each component's `log` level, for its own crate (validation made components
         // of one crate agree).
         let levels = group.iter().map(|&i| (crates[i].1.package.as_str(), system.components[i].log.as_str()));
-        let env = [(image::DEFMT_LOG.to_string(), crate::log::defmt_filter(levels).into())];
+        let mut env = vec![(image::DEFMT_LOG.to_string(), crate::log::defmt_filter(levels).into())];
+        // A Linux NIC driver: built (cached) and linked into services/nic-dde.
+        if let Some((linux, without)) =
+            system.network.as_ref().and_then(|n| Some((n.linux.as_deref()?, n.linux_without.as_slice())))
+        {
+            let nic = group.iter().find(|&&i| system.components[i].name == crate::system::generated::NIC);
+            if nic.is_some() {
+                let driver = crate::dde::driver(linux)?;
+                let shadow = crate::dde::shadow_dir();
+                let built = crate::dde::build_without(driver, &project.kaal_dir(), &shadow, without, reporter)?;
+                env.push((crate::dde::ARCHIVE_ENV.to_string(), built.archive.into()));
+                env.push((crate::dde::DRIVER_ENV.to_string(), driver.name.into()));
+            }
+        }
         let step = reporter.step(format!("building components {}", names.join(", ")));
         let paths = match image::cargo_build(&crates[first].0, &unique, kernel, &env, reporter) {
             Ok(paths) => paths,

@@ -42,6 +42,12 @@ use crate::assemble::scratch_name;
 use crate::error::{Result, ToolError};
 use crate::progress::{run, Reporter};
 
+/// The environment variable through which `kaal build` names the driver's archive to
+/// services/nic-dde's build script.
+pub const ARCHIVE_ENV: &str = "KAAL_DDE_ARCHIVE";
+/// And the driver's name (for its messages).
+pub const DRIVER_ENV: &str = "KAAL_DDE_DRIVER";
+
 /// The pinned Linux source package.
 #[derive(Debug, Clone, Copy)]
 pub struct LinuxSource {
@@ -163,8 +169,16 @@ pub struct LinuxBuild {
     /// Functions the objects call and do not define: the emulation provides them, or a
     /// generated stub reports them.
     pub calls: BTreeSet<String>,
-    /// Data the objects refer to and do not define (the emulation must define these).
+    /// Those of `calls` the glue defines.
+    pub emulated: BTreeSet<String>,
+    /// Those it does not: each is a generated stub that stops the driver with its name.
+    pub missing: BTreeSet<String>,
+    /// Data the objects refer to and do not define (the glue defines these).
     pub data: BTreeSet<String>,
+    /// The driver's initcalls (`module_init` functions), in the order they run.
+    pub initcalls: Vec<String>,
+    /// Bytes of code in the glue.
+    pub glue_bytes: u64,
     /// Bytes of code in the objects.
     pub text_bytes: u64,
     /// The cache directory.
@@ -194,6 +208,20 @@ pub fn shadow_dir() -> PathBuf {
 
 /// Builds `driver`'s objects under `kaal_dir/dde` (see the module's documentation).
 pub fn build(driver: LinuxDriver, kaal_dir: &Path, shadow: &Path, reporter: &Reporter) -> Result<LinuxBuild> {
+    build_without(driver, kaal_dir, shadow, &[], reporter)
+}
+
+/// [`build`], with the glue's definitions of the functions `without` left out of the
+/// archive (system.toml's `without = [...]`): the driver gets their stubs instead, and
+/// stops with the function's name when it calls one. For seeing what a driver does
+/// with a function the emulation lacks.
+pub fn build_without(
+    driver: LinuxDriver,
+    kaal_dir: &Path,
+    shadow: &Path,
+    without: &[String],
+    reporter: &Reporter,
+) -> Result<LinuxBuild> {
     let dde = kaal_dir.join("dde");
     let deb = fetch(&dde.join("debs"), reporter)?;
     let src = unpack(&deb, &dde, reporter)?;
@@ -240,12 +268,15 @@ pub fn build(driver: LinuxDriver, kaal_dir: &Path, shadow: &Path, reporter: &Rep
         }
         objects.push(object);
     }
+    let glue = compile_glue(&obj, &flags, shadow, &objects_dir, reporter)?;
     let mut text_bytes = 0;
     let mut defined = BTreeSet::new();
     let mut calls = BTreeSet::new();
     let mut data = BTreeSet::new();
+    let mut initcalls = Vec::new();
     let mut findings = Vec::new();
-    for object in &objects {
+    let mut scans = Vec::new();
+    for object in objects.iter().chain(&glue) {
         let bytes = std::fs::read(object).map_err(|e| ToolError::io("reading a Linux object", object, e))?;
         let scan = scan(&bytes).map_err(|cause| {
             ToolError::new(
@@ -254,15 +285,24 @@ pub fn build(driver: LinuxDriver, kaal_dir: &Path, shadow: &Path, reporter: &Rep
                 "delete target/kaal/dde to build it again",
             )
         })?;
+        findings.extend(scan.privileged.iter().cloned().map(|f| (object.clone(), f)));
+        scans.push(scan);
+    }
+    let mut glue_scan = Scan::default();
+    for scan in scans.split_off(objects.len()) {
+        glue_scan.defined.extend(scan.defined);
+        glue_scan.text_bytes += scan.text_bytes;
+    }
+    for (object, scan) in objects.iter().zip(scans) {
         text_bytes += scan.text_bytes;
         defined.extend(scan.defined);
         calls.extend(scan.calls);
         data.extend(scan.data);
-        findings.extend(scan.privileged.into_iter().map(|f| (object.clone(), f)));
+        initcalls.extend(scan.initcalls.into_iter().map(|i| (object.clone(), i)));
     }
     if !findings.is_empty() {
         // Failed builds must not be taken from the cache next time.
-        for object in &objects {
+        for object in objects.iter().chain(&glue) {
             let _ = std::fs::remove_file(object);
         }
         return Err(gate_error(driver.name, &findings));
@@ -272,13 +312,119 @@ pub fn build(driver: LinuxDriver, kaal_dir: &Path, shadow: &Path, reporter: &Rep
     if let Some(progress) = progress {
         progress.done(format!("{} objects, {} KiB of code", objects.len(), text_bytes / 1024));
     }
-    let archive = archive(driver, &obj, &flags, &objects_dir, &objects, &calls, reporter)?;
-    Ok(LinuxBuild { driver, objects, calls, data, text_bytes, dir, archive, compiled })
+    // What the glue does not give: stubs (the glue's own calls into Linux's helpers
+    // and the emulation's Rust side are not the driver's).
+    // (`kaal_dde_*` calls the shadow headers made are the Rust side's: kaal_dde::exports!.)
+    let missing: BTreeSet<String> =
+        calls.iter().filter(|s| !glue_scan.defined.contains(*s) && !s.starts_with("kaal_dde_")).cloned().collect();
+    let undefined_data: BTreeSet<String> = data.iter().filter(|s| !glue_scan.defined.contains(*s)).cloned().collect();
+    if !undefined_data.is_empty() {
+        return Err(ToolError::new(
+            format!("building Linux {}", driver.name),
+            format!(
+                "the driver refers to kernel data or functions (in ops tables) that kaal-dde's glue does not \
+                 define: {}",
+                undefined_data.iter().cloned().collect::<Vec<_>>().join(", ")
+            ),
+            "define them in kaal-dde/glue/linux.c (a function the driver only takes the address of cannot be a \
+             stub: it would be called later, from a table)",
+        ));
+    }
+    initcalls.sort_by(|a, b| a.1.level.cmp(&b.1.level));
+    if initcalls.is_empty() {
+        return Err(ToolError::new(
+            format!("building Linux {}", driver.name),
+            "the driver's objects register no initcall (module_init), so nothing would start it",
+            "check the driver's files in kaal's driver table (tools/kaal-compose/src/dde.rs)",
+        ));
+    }
+    let mut missing = missing;
+    for symbol in without {
+        if !calls.contains(symbol) || missing.contains(symbol) || symbol.starts_with("kaal_dde_") {
+            return Err(ToolError::new(
+                format!("building Linux {}", driver.name),
+                format!(
+                    "`without` names `{symbol}`, which is not a function Linux {} calls through the glue",
+                    driver.name
+                ),
+                format!(
+                    "name functions from the list `cargo kaal dde build {}` prints as the glue's, or remove `without`",
+                    driver.name
+                ),
+            ));
+        }
+        missing.insert(symbol.clone());
+    }
+    let emulated = calls.iter().filter(|s| !missing.contains(*s)).cloned().collect();
+    let archive =
+        archive(driver, &obj, &flags, &objects_dir, &objects, &glue, &initcalls, &missing, without, reporter)?;
+    Ok(LinuxBuild {
+        driver,
+        objects,
+        calls,
+        emulated,
+        missing,
+        data,
+        initcalls: initcalls.into_iter().map(|(_, i)| i.function).collect(),
+        text_bytes,
+        glue_bytes: glue_scan.text_bytes,
+        dir,
+        archive,
+        compiled,
+    })
 }
 
-/// `lib<driver>.a`: the objects and weak stubs for every function they call and do not
-/// define. The emulation's definitions (strong) win at the link; a stub left in place
-/// stops the driver with the function's name. Made again only when the stubs change.
+/// The C glue's directory in this checkout.
+pub fn glue_dir() -> PathBuf {
+    crate::assemble::kaal_checkout().join("kaal-dde/glue")
+}
+
+/// Compiles kaal-dde's C glue (kaal-dde/glue/*.c) with the drivers' flags, into
+/// objects named by a hash of all the glue's files: changing the glue does not compile
+/// the driver again.
+fn compile_glue(
+    obj: &Path,
+    flags: &[String],
+    shadow: &Path,
+    objects_dir: &Path,
+    reporter: &Reporter,
+) -> Result<Vec<PathBuf>> {
+    let glue = glue_dir();
+    let mut hasher = Sha256::new();
+    for file in GLUE_SOURCES.iter().chain(GLUE_HEADERS) {
+        let path = glue.join(file);
+        let text = std::fs::read(&path).map_err(|e| ToolError::io("reading kaal-dde's glue", &path, e))?;
+        hasher.update(file.as_bytes());
+        hasher.update(&text);
+    }
+    let hash = hex(&hasher.finalize()[..8]);
+    let mut objects = Vec::new();
+    for file in GLUE_SOURCES {
+        let object = objects_dir.join(format!("kaal-glue-{hash}-{}", object_name(file)));
+        if !object.exists() {
+            let progress = reporter.step(format!("compiling kaal-dde's glue (kaal-dde/glue/{file})"));
+            compile(&glue, obj, flags, shadow, file, "kaal_dde", &object, reporter)?;
+            progress.done("done");
+        }
+        objects.push(object);
+    }
+    Ok(objects)
+}
+
+/// The glue's C files, and the headers they include (kaal-dde/glue).
+const GLUE_SOURCES: &[&str] = &["linux.c", "tasks.c"];
+const GLUE_HEADERS: &[&str] = &["kaal_dde.h", "glue.h"];
+
+/// Symbols a KaaL image defines itself (kaal-core's `__image_support!`): Linux's own
+/// (lib/string.c's memcmp) are made weak so the image's win.
+const IMAGE_DEFINES: &[&str] = &["memcpy", "memmove", "memset", "memcmp", "bcmp"];
+
+/// `lib<driver>.a`: the objects, the glue, and a generated object with weak stubs for
+/// every function the driver calls that the glue does not define (each stops the driver
+/// with the function's name) and `kaal_dde_initcalls`, which runs the driver's
+/// initcalls. The initcall functions are static in Linux's objects, so the archive's
+/// copies of them get a global name for each (`kaal_initcall_N`, added by objcopy).
+/// Made again only when the generated source changes.
 #[allow(clippy::too_many_arguments)]
 fn archive(
     driver: LinuxDriver,
@@ -286,21 +432,36 @@ fn archive(
     flags: &[String],
     objects_dir: &Path,
     objects: &[PathBuf],
-    calls: &BTreeSet<String>,
+    glue: &[PathBuf],
+    initcalls: &[(PathBuf, Initcall)],
+    missing: &BTreeSet<String>,
+    without: &[String],
     reporter: &Reporter,
 ) -> Result<PathBuf> {
     let step = format!("archiving Linux {} with its stubs", driver.name);
-    let source = stubs_source(driver.name, calls);
-    let stubs_c = objects_dir.join("kaal-stubs.c");
-    let stubs_o = objects_dir.join("kaal-stubs.o");
-    let archive_name = format!("lib{}.a", driver.name.replace('-', "_"));
+    let names: Vec<String> = (0..initcalls.len()).map(|i| format!("kaal_initcall_{i}")).collect();
+    let mut source = stubs_source(driver.name, missing);
+    source.push_str(&initcalls_source(&names));
+    // The glue's hash is in its objects' names: a new glue makes a new archive.
+    for object in glue {
+        source.push_str(&format!("/* glue: {} */\n", object.file_name().unwrap_or_default().to_string_lossy()));
+    }
+    // An archive without some of the glue's functions is another archive (two builds
+    // of one driver, with and without, may run at once).
+    let variant = match without {
+        [] => String::new(),
+        _ => format!("_without_{}", hex(&Sha256::digest(without.join(",").as_bytes())[..4])),
+    };
+    let stubs_c = objects_dir.join(format!("kaal-stubs{variant}.c"));
+    let stubs_o = objects_dir.join(format!("kaal-stubs{variant}.o"));
+    let archive_name = format!("lib{}{variant}.a", driver.name.replace('-', "_"));
     let archive = objects_dir.join(&archive_name);
     if std::fs::read_to_string(&stubs_c).is_ok_and(|old| old == source) && stubs_o.exists() && archive.exists() {
         return Ok(archive);
     }
-    let scratch_c = scratch_name(objects_dir, "kaal-stubs.c");
+    let scratch_c = scratch_name(objects_dir, &format!("kaal-stubs{variant}.c"));
     std::fs::write(&scratch_c, &source).map_err(|e| ToolError::io(&step, &scratch_c, e))?;
-    let scratch = scratch_name(objects_dir, "kaal-stubs.o");
+    let scratch = scratch_name(objects_dir, &format!("kaal-stubs{variant}.o"));
     let mut cc = Command::new("gcc");
     cc.current_dir(obj).args(flags).args(["-x", "c", "-c", "-o"]).arg(&scratch).arg(&scratch_c);
     run(&mut cc, &step, reporter, "a generated stub did not compile; delete target/kaal/dde and retry")?;
@@ -311,14 +472,55 @@ fn archive(
         return Err(gate_error(driver.name, &findings));
     }
     std::fs::rename(&scratch, &stubs_o).map_err(|e| ToolError::io(&step, &stubs_o, e))?;
+    // The archive's copies of the objects: the image's string functions win, and
+    // each initcall gets its global name.
+    let copies = objects_dir.join(format!("archived{variant}"));
+    std::fs::create_dir_all(&copies).map_err(|e| ToolError::io(&step, &copies, e))?;
+    let mut members = Vec::new();
+    for object in objects.iter().chain(glue) {
+        let copy = copies.join(object.file_name().unwrap_or_default());
+        let mut objcopy = Command::new("objcopy");
+        for symbol in IMAGE_DEFINES {
+            objcopy.arg(format!("--weaken-symbol={symbol}"));
+        }
+        if glue.contains(object) {
+            // The functions left out: renamed, so the stubs define them.
+            for symbol in without {
+                objcopy.arg(format!("--redefine-sym={symbol}=kaal_left_out_{symbol}"));
+            }
+        }
+        for ((from, call), name) in initcalls.iter().zip(&names) {
+            if from == object {
+                objcopy.arg(format!("--add-symbol={name}={}:{:#x},global,function", call.section, call.offset));
+            }
+        }
+        objcopy.arg(object).arg(&copy);
+        run(&mut objcopy, &step, reporter, "install binutils (apt-get install binutils)")?;
+        members.push(copy);
+    }
     let scratch_a = scratch_name(objects_dir, &archive_name);
     let mut ar = Command::new("ar");
-    ar.arg("rcs").arg(&scratch_a).args(objects).arg(&stubs_o);
+    ar.arg("rcs").arg(&scratch_a).args(&members).arg(&stubs_o);
     run(&mut ar, &step, reporter, "install binutils (apt-get install binutils)")?;
     std::fs::rename(&scratch_a, &archive).map_err(|e| ToolError::io(&step, &archive, e))?;
     // The source last: it marks the stubs and archive as made from it.
     std::fs::rename(&scratch_c, &stubs_c).map_err(|e| ToolError::io(&step, &stubs_c, e))?;
     Ok(archive)
+}
+
+/// C source of `kaal_dde_initcalls`, which calls `names` in order and stops at the
+/// first that fails (returning its error).
+fn initcalls_source(names: &[String]) -> String {
+    let mut text = String::new();
+    for name in names {
+        text.push_str(&format!("int {name}(void);\n"));
+    }
+    text.push_str("int kaal_dde_initcalls(void)\n{\n\tint err;\n\n");
+    for name in names {
+        text.push_str(&format!("\terr = {name}();\n\tif (err)\n\t\treturn err;\n"));
+    }
+    text.push_str("\treturn 0;\n}\n");
+    text
 }
 
 /// The downloaded, checked package.
@@ -739,6 +941,22 @@ pub struct Scan {
     pub privileged: Vec<Privileged>,
     /// Bytes of code.
     pub text_bytes: u64,
+    /// The functions its `.initcall*` sections point at (`module_init`'s, static):
+    /// (initcall level, the function's section, its offset there, its name), in order.
+    pub initcalls: Vec<Initcall>,
+}
+
+/// A function an object registers with `module_init` (or another initcall level).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Initcall {
+    /// The level (`6` for `.initcall6.init`, device drivers).
+    pub level: String,
+    /// The section the function is in (`.init.text`).
+    pub section: String,
+    /// Its offset there.
+    pub offset: u64,
+    /// Its name (a local symbol).
+    pub function: String,
 }
 
 /// Reads a relocatable x86_64 ELF object: its symbols, and the privileged instructions
@@ -752,6 +970,8 @@ pub fn scan(bytes: &[u8]) -> std::result::Result<Scan, String> {
     // Functions by section: (start, size, name).
     let mut functions: BTreeMap<u16, Vec<(u64, u64, String)>> = BTreeMap::new();
     let mut names: Vec<(String, bool)> = Vec::new();
+    // Each symbol's section and value, and whether it is a section's own symbol.
+    let mut places: Vec<(u16, u64, bool)> = Vec::new();
     for section in elf.section_iter() {
         if section.get_type() != Ok(ShType::SymTab) {
             continue;
@@ -764,6 +984,7 @@ pub fn scan(bytes: &[u8]) -> std::result::Result<Scan, String> {
             let index = symbol.shndx();
             let global = matches!(symbol.get_binding(), Ok(Binding::Global) | Ok(Binding::Weak));
             names.push((name.clone(), index == 0 && global && !name.is_empty()));
+            places.push((index, symbol.value(), symbol.get_type() == Ok(Type::Section)));
             if index != 0 && global && !name.is_empty() {
                 out.defined.insert(name.clone());
             }
@@ -793,6 +1014,28 @@ pub fn scan(bytes: &[u8]) -> std::result::Result<Scan, String> {
         }
     }
     out.data.retain(|s| !out.calls.contains(s));
+    // Initcalls: `.long fn - .` in `.initcallN.init`, relocated against the function or
+    // (gas's choice for a local symbol) its section plus the function's offset.
+    let section_names: Vec<String> = elf.section_iter().map(|s| s.get_name(&elf).unwrap_or("").to_string()).collect();
+    for section in elf.section_iter() {
+        let name = section.get_name(&elf).unwrap_or("");
+        let Some(level) = name.strip_prefix(".rela.initcall").and_then(|l| l.strip_suffix(".init")) else { continue };
+        let Ok(SectionData::Rela64(relas)) = section.get_data(&elf) else { continue };
+        for rela in relas {
+            let Some(&(index, value, is_section)) = places.get(rela.get_symbol_table_index() as usize) else {
+                continue;
+            };
+            let offset = if is_section { rela.get_addend() } else { value };
+            let function = functions
+                .get(&index)
+                .and_then(|f| f.iter().find(|(start, _, _)| *start == offset))
+                .map(|(_, _, name)| name.clone());
+            let (Some(function), Some(section)) = (function, section_names.get(index as usize)) else {
+                return Err(format!("initcall in {name} points at no function"));
+            };
+            out.initcalls.push(Initcall { level: level.to_string(), section: section.clone(), offset, function });
+        }
+    }
     for (index, section) in elf.section_iter().enumerate() {
         if section.get_type() != Ok(ShType::ProgBits) || section.flags() & SHF_EXECINSTR == 0 {
             continue;

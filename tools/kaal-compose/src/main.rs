@@ -623,7 +623,21 @@ fn run(cli: Cli) -> Result<i32> {
             println!("  {}", hooks.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "));
             println!("{} other kernel symbols it refers to (data, or functions in ops tables):", built.data.len());
             println!("  {}", built.data.iter().cloned().collect::<Vec<_>>().join(" "));
-            println!("objects, and a weak stub per function, in {}", built.archive.display());
+            println!(
+                "kaal-dde's glue ({} bytes of code) gives {} of the {} functions; {} are stubs that stop the driver \
+                 with their name{}",
+                built.glue_bytes,
+                built.emulated.len(),
+                built.calls.len(),
+                built.missing.len(),
+                if built.missing.is_empty() {
+                    String::new()
+                } else {
+                    format!(":\n  {}", built.missing.iter().cloned().collect::<Vec<_>>().join(" "))
+                }
+            );
+            println!("initcalls: {}", built.initcalls.join(", "));
+            println!("the objects, the glue and the stubs: {}", built.archive.display());
             Ok(0)
         }
         Cmd::Doctor => {

@@ -589,8 +589,14 @@ mod tests {
         use crate::system::{Address, NicKind, Protocol};
         let tcp = |host, guest| Forward { protocol: Protocol::Tcp, host, guest };
         let udp = Forward { protocol: Protocol::Udp, host: 5353, guest: 53 };
-        let network =
-            Network { nic: NicKind::E1000, address: Address::Dhcp, forwards: vec![tcp(8080, 80), udp], driver: None };
+        let network = Network {
+            nic: NicKind::E1000,
+            address: Address::Dhcp,
+            forwards: vec![tcp(8080, 80), udp],
+            driver: None,
+            linux: None,
+            linux_without: vec![],
+        };
         assert_eq!(
             network_args(&network, &network.forwards),
             [

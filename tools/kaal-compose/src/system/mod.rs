@@ -530,6 +530,13 @@ pub struct Network {
     /// "PATH"`, relative to system.toml): it serves the same rings (`kaal_ipc::net`)
     /// as KaaL's drivers, in place of `services/nic-<kind>`.
     pub driver: Option<PathBuf>,
+    /// The Linux driver that drives the card (`driver = { type = "dde-linux", driver =
+    /// "8139cp" }`, or the default for a card KaaL has no driver of its own for), run by
+    /// services/nic-dde over kaal-dde.
+    pub linux: Option<String>,
+    /// Functions of kaal-dde's glue the Linux driver is built without (`without = [..]`):
+    /// it stops with the name of the first it calls.
+    pub linux_without: Vec<String>,
 }
 
 impl Network {
@@ -547,17 +554,28 @@ pub enum NicKind {
     E1000,
     /// A virtio network device (`-device virtio-net-pci`).
     VirtioNet,
+    /// A Realtek RTL8139C+ (`-device rtl8139`), driven by Linux's 8139cp (kaal-dde).
+    Rtl8139,
 }
 
 impl NicKind {
     /// Every kind, as written in system.toml.
-    pub const ALL: [NicKind; 2] = [NicKind::E1000, NicKind::VirtioNet];
+    pub const ALL: [NicKind; 3] = [NicKind::E1000, NicKind::VirtioNet, NicKind::Rtl8139];
 
     /// The name used in `system.toml` (`nic = "..."`) and the `net` configuration.
     pub const fn as_str(self) -> &'static str {
         match self {
             NicKind::E1000 => "e1000",
             NicKind::VirtioNet => "virtio-net",
+            NicKind::Rtl8139 => "rtl8139",
+        }
+    }
+
+    /// The Linux driver a card with no KaaL driver of its own runs (kaal-dde).
+    pub const fn linux_default(self) -> Option<&'static str> {
+        match self {
+            NicKind::Rtl8139 => Some("8139cp"),
+            NicKind::E1000 | NicKind::VirtioNet => None,
         }
     }
 
@@ -566,6 +584,7 @@ impl NicKind {
         match self {
             NicKind::E1000 => "e1000",
             NicKind::VirtioNet => "virtio-net-pci",
+            NicKind::Rtl8139 => "rtl8139",
         }
     }
 
@@ -574,6 +593,7 @@ impl NicKind {
         match self {
             NicKind::E1000 => "nic-e1000",
             NicKind::VirtioNet => "nic-virtio",
+            NicKind::Rtl8139 => "nic-dde",
         }
     }
 }

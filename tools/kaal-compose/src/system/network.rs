@@ -8,7 +8,9 @@
 //! source = "pit"
 //!
 //! [network]
-//! nic = "e1000"               # or "virtio-net"; default "e1000"
+//! nic = "e1000"               # or "virtio-net" or "rtl8139"; default "e1000"
+//! # driver = "my-nic"                                  # the system's own driver crate
+//! # driver = { type = "dde-linux", driver = "e1000" }  # Linux's, unmodified (kaal-dde)
 //! address = "dhcp"            # default; or a static "10.0.2.15/24"
 //! gateway = "10.0.2.2"        # only with a static address
 //! forwards = ["8080:80", "udp:5353:53"]   # host port on 127.0.0.1 to guest port
@@ -25,7 +27,7 @@ use std::collections::BTreeMap;
 
 use toml::Spanned;
 
-use super::super::raw::{Name, RawComponent, RawConnections, RawNetwork, RawQemu, RawTime, Tables};
+use super::super::raw::{Name, RawComponent, RawConnections, RawNetwork, RawNicDriver, RawQemu, RawTime, Tables};
 use super::super::{
     did_you_mean, generated, key_part, net_config_text, Address, Component, DeviceSignal, Forward, Network,
     NetworkGrant, NicKind, NotificationLink, Region, Resources,
@@ -36,6 +38,10 @@ use super::{Checker, Grants, CONNECTION_NAME_LEN, DEFAULT_LOG, KIB, MAX_CAPS, MA
 const NIC_PRIORITY: u8 = 220;
 const NIC_HEAP: u64 = 2 * MIB;
 const NIC_DMA: u64 = 256 * KIB;
+/// A Linux driver's DMA memory (kaal_dde::DMA_BYTES): its rings and socket buffers.
+const NIC_DDE_DMA: u64 = 512 * KIB;
+/// The component that runs a Linux NIC driver (services/nic-dde).
+const NIC_DDE: &str = "nic-dde";
 /// The TCP/IP stack: above the block drivers' clients (and `vfs`), below the drivers.
 const NET_PRIORITY: u8 = 205;
 const NET_HEAP: u64 = 32 * MIB;
@@ -47,8 +53,8 @@ const NIC_QUEUES: u64 = 16 * KIB;
 const CLIENT_BUFFER: u64 = 256 * KIB;
 /// The longest of the names made from a client's (`net-C-done`) less the client's own.
 const CLIENT_NAME_EXTRA: usize = "net--done".len();
-const NIC_FORMS: &str = "use `nic = \"e1000\"` (an Intel 82540EM, the default) or `nic = \"virtio-net\"` (a virtio \
-                         network device)";
+const NIC_FORMS: &str = "use `nic = \"e1000\"` (an Intel 82540EM, the default), `nic = \"virtio-net\"` (a virtio \
+                         network device) or `nic = \"rtl8139\"` (a Realtek RTL8139C+, driven by Linux's 8139cp)";
 const ADDRESS_FORMS: &str = "write `address = \"dhcp\"` (QEMU's DHCP server gives 10.0.2.15, the default) or a \
                              static address with its prefix length, e.g. `address = \"10.0.2.15/24\"`";
 const TIME_HELP: &str = "add a time service to system.toml:\n  [time]\n  source = \"pit\"";
@@ -155,21 +161,50 @@ impl Checker<'_> {
         }
         let forwards = self.forwards(raw.forwards.as_deref().unwrap_or_default());
         self.qemu_network_args(raw_qemu, line);
-        let driver = match &raw.driver {
-            Some(path) if path.get_ref().trim().is_empty() => {
-                self.report(
-                    &path.span(),
+        let (mut driver, mut linux, mut linux_without) = (None, None, Vec::new());
+        match raw.driver.as_ref().map(|d| (d.span(), d.get_ref())) {
+            Some((span, RawNicDriver::Path(path))) if path.trim().is_empty() => self.report(
+                &span,
+                "network.driver",
+                "the NIC driver's path is empty",
+                "name the driver component's crate directory, relative to system.toml (`driver = \"my-nic\"`), \
+                 or remove `driver` to use KaaL's own",
+            ),
+            Some((_, RawNicDriver::Path(path))) => driver = Some(std::path::PathBuf::from(path)),
+            Some((span, RawNicDriver::Linux(table))) if table.kind != "dde-linux" => self.report(
+                &span,
+                "network.driver",
+                format!("driver type `{}` is not one KaaL knows", table.kind),
+                "write `driver = { type = \"dde-linux\", driver = \"8139cp\" }` for a Linux driver, or \
+                 `driver = \"PATH\"` for a driver crate of your own",
+            ),
+            Some((span, RawNicDriver::Linux(table))) => match crate::dde::driver(&table.driver) {
+                Ok(known) if known.device != nic.qemu_device() => self.report(
+                    &span,
                     "network.driver",
-                    "the NIC driver's path is empty",
-                    "name the driver component's crate directory, relative to system.toml (`driver = \"my-nic\"`), \
-                     or remove `driver` to use KaaL's own",
-                );
-                None
-            }
-            Some(path) => Some(std::path::PathBuf::from(path.get_ref())),
-            None => None,
-        };
-        Some(Network { nic, address, forwards, driver })
+                    format!(
+                        "Linux's {} drives QEMU's `{}`, but this network's card is `{}`",
+                        known.name,
+                        known.device,
+                        nic.as_str()
+                    ),
+                    match NicKind::ALL.into_iter().find(|k| k.qemu_device() == known.device) {
+                        Some(kind) => {
+                            format!("set `nic = \"{}\"`, or choose the driver for `{}`", kind.as_str(), nic.as_str())
+                        }
+                        None => format!("choose a Linux driver for `{}`", nic.as_str()),
+                    },
+                ),
+                Ok(known) => {
+                    linux = Some(known.name.to_string());
+                    linux_without = table.without.clone().unwrap_or_default();
+                }
+                Err(e) => self.report(&span, "network.driver", e.cause, e.help),
+            },
+            // A card KaaL has no native driver for runs its Linux one.
+            None => linux = nic.linux_default().map(str::to_string),
+        }
+        Some(Network { nic, address, forwards, driver, linux, linux_without })
     }
 
     /// `forwards`: each well formed, no host port twice (for one protocol).
@@ -230,7 +265,7 @@ impl Checker<'_> {
                 Some("device") => {
                     let Some(device) = args.get(i + 1) else { continue };
                     let driver = device.get_ref().split(',').next().unwrap_or_default();
-                    if driver.starts_with("e1000") || driver.starts_with("virtio-net") {
+                    if driver.starts_with("e1000") || driver.starts_with("virtio-net") || driver == "rtl8139" {
                         self.report(
                             &device.span(),
                             "qemu.args",
@@ -506,11 +541,14 @@ impl Checker<'_> {
             Component {
                 priority: priority(NIC_PRIORITY),
                 heap: NIC_HEAP,
-                dma: NIC_DMA,
+                dma: if network.linux.is_some() { NIC_DDE_DMA } else { NIC_DMA },
+                // A Linux driver's timers and sleeping work items wake it.
+                time: network.linux.is_some(),
                 devices: vec![Network::NIC_DEVICE.to_string()],
-                path: match &network.driver {
-                    Some(path) => path.clone(),
-                    None => service_path(network.nic.service()),
+                path: match (&network.driver, &network.linux) {
+                    (Some(path), _) => path.clone(),
+                    (None, Some(_)) => service_path(NIC_DDE),
+                    (None, None) => service_path(network.nic.service()),
                 },
                 ..service(&nic, network.nic.service())
             },

@@ -109,7 +109,28 @@ pub(super) struct RawNetwork {
     pub address: Option<Spanned<String>>,
     pub gateway: Option<Spanned<String>>,
     pub forwards: Option<Vec<Spanned<String>>>,
-    pub driver: Option<Spanned<String>>,
+    pub driver: Option<Spanned<RawNicDriver>>,
+}
+
+/// `[network] driver`: a crate of the system's own (`"my-nic"`), or a Linux driver
+/// (`{ type = "dde-linux", driver = "8139cp" }`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawNicDriver {
+    Path(String),
+    Linux(RawLinuxDriver),
+}
+
+/// `{ type = "dde-linux", driver = "8139cp" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLinuxDriver {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub driver: String,
+    /// Functions of the emulation to leave out (the driver stops with the name of the
+    /// first it calls).
+    pub without: Option<Vec<String>>,
 }
 
 /// A component's `network = { listen = [80], connect = [8000] }`.

@@ -438,6 +438,8 @@ fn expands_the_network_into_services() {
             address: Address::Static { address: [10, 0, 2, 15], prefix: 24, gateway: Some([10, 0, 2, 2]) },
             forwards: vec![tcp(8080, 80), Forward { protocol: Protocol::Udp, host: 5353, guest: 53 }, tcp(7007, 7)],
             driver: None,
+            linux: None,
+            linux_without: vec![],
         })
     );
     let config = "nic virtio-net\n\
@@ -531,11 +533,37 @@ fn expands_the_network_into_services() {
 }
 
 #[test]
+fn a_linux_driver_runs_in_the_dde_component() {
+    // A card with no KaaL driver gets its Linux one.
+    let system = parse("system.toml", &net("nic = \"rtl8139\"\n")).unwrap_or_else(|e| panic!("{e}"));
+    let network = system.network.as_ref().expect("a network");
+    assert_eq!((network.nic, network.linux.as_deref()), (NicKind::Rtl8139, Some("8139cp")));
+    let nic = system.components.iter().find(|c| c.name == "nic").expect("nic");
+    assert_eq!(nic.path, crate::assemble::kaal_checkout().join("services/nic-dde"));
+    assert_eq!((nic.dma, nic.devices.as_slice()), (512 << 10, &["pci:00:0a.0".to_string()][..]));
+    assert_eq!(system.net_config().as_deref(), Some("nic rtl8139\naddress dhcp\n"));
+    // Linux's e1000 in place of KaaL's.
+    let system = parse("system.toml", &net("driver = { type = \"dde-linux\", driver = \"e1000\" }\n"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let network = system.network.as_ref().expect("a network");
+    assert_eq!((network.nic, network.linux.as_deref()), (NicKind::E1000, Some("e1000")));
+    let nic = system.components.iter().find(|c| c.name == "nic").expect("nic");
+    assert_eq!(nic.path, crate::assemble::kaal_checkout().join("services/nic-dde"));
+}
+
+#[test]
 fn network_defaults_to_an_e1000_on_dhcp() {
     let system = parse("system.toml", &base("[time]\n\n[network]\n")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         system.network,
-        Some(Network { nic: NicKind::E1000, address: Address::Dhcp, forwards: vec![], driver: None })
+        Some(Network {
+            nic: NicKind::E1000,
+            address: Address::Dhcp,
+            forwards: vec![],
+            driver: None,
+            linux: None,
+            linux_without: vec![]
+        })
     );
     assert_eq!(system.net_config().as_deref(), Some("nic e1000\naddress dhcp\n"));
     let nic = system.components.iter().find(|c| c.name == "nic").expect("nic");
@@ -1359,10 +1387,23 @@ fn cases() -> Vec<(&'static str, String, usize, Vec<&'static str>)> {
             "network.nics: unknown key `nics` in [network]",
             "did you mean `nic`?",
         ]),
-        ("unknown network card", net("nic = \"rtl8139\"\n"), 11, vec![
-            "network.nic: network card `rtl8139` is not one KaaL drives",
+        ("unknown network card", net("nic = \"ne2k\"\n"), 11, vec![
+            "network.nic: network card `ne2k` is not one KaaL drives",
             "`nic = \"e1000\"`",
             "`nic = \"virtio-net\"`",
+            "`nic = \"rtl8139\"`",
+        ]),
+        ("unknown driver type", net("driver = { type = \"dde-bsd\", driver = \"re\" }\n"), 11, vec![
+            "network.driver: driver type `dde-bsd` is not one KaaL knows",
+            "type = \"dde-linux\"",
+        ]),
+        ("unknown Linux driver", net("nic = \"rtl8139\"\ndriver = { type = \"dde-linux\", driver = \"8139too\" }\n"), 12, vec![
+            "KaaL does not know how to build the Linux driver `8139too`",
+            "use one of: 8139cp, e1000",
+        ]),
+        ("a Linux driver for another card", net("driver = { type = \"dde-linux\", driver = \"8139cp\" }\n"), 11, vec![
+            "Linux's 8139cp drives QEMU's `rtl8139`, but this network's card is `e1000`",
+            "set `nic = \"rtl8139\"`",
         ]),
         ("misspelt network card", net("nic = \"virtio_net\"\n"), 11, vec!["did you mean `virtio-net`?"]),
         ("static address without a prefix", net("address = \"10.0.2.15\"\n"), 11, vec![
