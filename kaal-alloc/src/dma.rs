@@ -199,6 +199,12 @@ impl DmaPool {
     fn find(&self, count: usize, step: usize) -> Option<usize> {
         let mut start = 0;
         while start + count <= self.units {
+            // Whole words of used units at once (a pool with many small buffers out,
+            // as a Linux driver's receive ring keeps, is mostly such words).
+            if start.is_multiple_of(64) && self.used[start / 64] == u64::MAX {
+                start = (start + 64).div_ceil(step) * step;
+                continue;
+            }
             match (start..start + count).find(|u| self.is_used(*u)) {
                 None => return Some(start),
                 // Skip past the used unit, to the next aligned start.

@@ -36,8 +36,11 @@ use kaal_dev::pci::{ConfigCopy, ConfigSpace};
 use kaal_dev::{DeviceBundle, DeviceMatch, DmaBuffer, DmaPool, Driver, DriverError, Irq};
 
 /// DMA memory a Linux NIC driver gets: its descriptor rings and every socket
-/// buffer's data (8139cp: 64 receive buffers of 2 KiB and up to 64 queued frames).
-pub const DMA_BYTES: usize = 512 * 1024;
+/// buffer's data. Linux's e1000 keeps 256 receive buffers of 1.9 KiB posted and up to
+/// 256 frames of up to 1.9 KiB queued to send (just under 1 MiB at most; 512 KiB ran
+/// out under load), 8139cp 64 of each. 1 MiB is the most a component's DMA memory can
+/// be (one contiguous region).
+pub const DMA_BYTES: usize = 1024 * 1024;
 
 /// Frames received and not yet taken by the component: beyond this they are dropped
 /// (counted), so a flood cannot exhaust the heap.

@@ -66,7 +66,7 @@ impl BenchResult {
 }
 
 /// A benchmark's `bench.toml`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BenchSettings {
     /// Wall time (no `-icount`), for throughputs.
     pub wall: bool,
@@ -78,6 +78,18 @@ pub struct BenchSettings {
     /// A host-side peer the tool runs while the system runs (`host = "net"`: the
     /// network transfers of [`net_peer`]).
     pub host_net: bool,
+    /// Other systems that take the same measurements (`[[variant]]`, e.g. the network
+    /// bench with each NIC driver): each run's rows carry its name, beside the bench
+    /// system's own (labelled by `name` at the top level).
+    pub variants: Vec<Variant>,
+}
+
+/// A `[[variant]]` of a benchmark: a system directory (relative to the benchmark's)
+/// and the name its rows carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variant {
+    pub name: String,
+    pub system: std::path::PathBuf,
 }
 
 impl BenchSettings {
@@ -94,20 +106,41 @@ impl BenchSettings {
             )
         };
         let table: toml::Table = text.parse().map_err(|e: toml::de::Error| bad(e.message().to_string()))?;
-        if let Some(key) = table.keys().find(|k| *k != "clock" && *k != "host") {
-            return Err(bad(format!("`{key}` is not a setting: only `clock` and `host` are known")));
+        if let Some(key) = table.keys().find(|k| !["clock", "host", "name", "variant"].contains(&k.as_str())) {
+            return Err(bad(format!(
+                "`{key}` is not a setting: only `clock`, `host`, `name` and `[[variant]]` are known"
+            )));
         }
         let host_net = match table.get("host").map(|v| v.as_str()) {
             None => false,
             Some(Some("net")) => true,
             Some(_) => return Err(bad("`host` names the host peer: only \"net\" is known".into())),
         };
-        match table.get("clock").map(|v| v.as_str()) {
-            Some(Some("wall")) => Ok(Self { wall: true, exact: false, host_net }),
-            Some(Some("instructions")) | None => Ok(Self { wall: false, exact: false, host_net }),
-            Some(Some("instructions-exact")) => Ok(Self { wall: false, exact: true, host_net }),
-            _ => Err(bad("`clock` is \"wall\", \"instructions\" or \"instructions-exact\"".into())),
+        let mut variants = Vec::new();
+        if let Some(list) = table.get("variant") {
+            let Some(list) = list.as_array() else {
+                return Err(bad("`variant` is a list: write `[[variant]]`".into()));
+            };
+            let own = table.get("name").and_then(|n| n.as_str()).unwrap_or("this system");
+            variants.push(Variant { name: own.to_string(), system: ".".into() });
+            for entry in list {
+                let field = |key: &str| entry.get(key).and_then(|v| v.as_str()).map(str::to_string);
+                let (Some(name), Some(system)) = (field("name"), field("system")) else {
+                    return Err(bad("each [[variant]] has a `name` and a `system` (a directory)".into()));
+                };
+                if !dir.join(&system).join("system.toml").is_file() {
+                    return Err(bad(format!("variant `{name}`: {system}/system.toml does not exist")));
+                }
+                variants.push(Variant { name, system: system.into() });
+            }
         }
+        let (wall, exact) = match table.get("clock").map(|v| v.as_str()) {
+            Some(Some("wall")) => (true, false),
+            Some(Some("instructions")) | None => (false, false),
+            Some(Some("instructions-exact")) => (false, true),
+            _ => return Err(bad("`clock` is \"wall\", \"instructions\" or \"instructions-exact\"".into())),
+        };
+        Ok(Self { wall, exact, host_net, variants })
     }
 }
 
@@ -157,6 +190,25 @@ fn fields(text: &str) -> Option<BTreeMap<String, String>> {
 }
 
 impl BenchReport {
+    /// Adds `other`'s rows, each named for variant `label` (its results, ratios and
+    /// failures), so runs of several systems share one column.
+    pub fn merge_variant(&mut self, other: BenchReport, label: &str) {
+        let key = |name: &str| format!("{name}@{label}");
+        for mut r in other.results {
+            r.name = key(&r.name);
+            r.what = format!("{} [{label}]", r.what);
+            self.results.push(r);
+        }
+        for mut r in other.ratios {
+            r.over = key(&r.over);
+            r.under = key(&r.under);
+            r.what = format!("{} [{label}]", r.what);
+            self.ratios.push(r);
+        }
+        self.malformed.extend(other.malformed);
+        self.failed.extend(other.failed.into_iter().map(|(name, why)| (key(&name), why)));
+    }
+
     /// Reads the `BENCH` lines of a run's serial output.
     pub fn parse<'a>(lines: impl IntoIterator<Item = &'a String>) -> Self {
         let mut report = BenchReport::default();
@@ -408,6 +460,38 @@ mod tests {
 
     fn lines(text: &str) -> Vec<String> {
         text.lines().map(str::to_string).collect()
+    }
+
+    /// `[[variant]]`s are read with the bench system first, and each run's rows keep
+    /// their variant's name in one column.
+    #[test]
+    fn variants_share_a_column_with_their_names() {
+        let dir = std::env::temp_dir().join(format!("kaal-bench-variants-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("other")).unwrap();
+        std::fs::write(dir.join("other/system.toml"), "").unwrap();
+        std::fs::write(
+            dir.join("bench.toml"),
+            "clock = \"wall\"\nname = \"own\"\n[[variant]]\nname = \"other one\"\nsystem = \"other\"\n",
+        )
+        .unwrap();
+        let settings = BenchSettings::load(&dir).unwrap();
+        let names: Vec<(&str, &str)> =
+            settings.variants.iter().map(|v| (v.name.as_str(), v.system.to_str().unwrap())).collect();
+        assert_eq!(names, [("own", "."), ("other one", "other")]);
+        std::fs::write(dir.join("bench.toml"), "[[variant]]\nname = \"x\"\nsystem = \"missing\"\n").unwrap();
+        let error = BenchSettings::load(&dir).expect_err("no such system");
+        assert!(error.to_string().contains("missing/system.toml does not exist"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        let run = |cycles: u64| {
+            BenchReport::parse(&lines(&format!("BENCH result name=tcp what=\"TCP in\" iterations=1 cycles={cycles}")))
+        };
+        let mut column = BenchReport::default();
+        column.merge_variant(run(10), "own");
+        column.merge_variant(run(20), "other one");
+        let rows: Vec<(&str, &str, u64)> =
+            column.results.iter().map(|r| (r.name.as_str(), r.what.as_str(), r.cycles)).collect();
+        assert_eq!(rows, [("tcp@own", "TCP in [own]", 10), ("tcp@other one", "TCP in [other one]", 20)]);
     }
 
     #[test]

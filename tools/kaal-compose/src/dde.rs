@@ -1238,6 +1238,44 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Initcalls are found from their section's relocations, as Linux's module_init
+    /// leaves them (`.long fn - .` against a static function, which gas writes as the
+    /// function's section plus its offset), in level order once sorted; the generated
+    /// `kaal_dde_initcalls` calls them in order and stops at the first error.
+    #[test]
+    fn initcalls_are_found_by_their_relocations() {
+        let dir = std::env::temp_dir().join(format!("kaal-dde-initcalls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let source = dir.join("init.c");
+        std::fs::write(
+            &source,
+            "static int __attribute__((section(\".init.text\"), used)) first_init(void) { return 0; }\n\
+             static int __attribute__((section(\".init.text\"), used)) second_init(void) { return 1; }\n\
+             int plain(void) { return 2; }\n\
+             __asm__(\".section .initcall6.init,\\\"a\\\"\\n.long second_init - .\\n.previous\");\n\
+             __asm__(\".section .initcall4.init,\\\"a\\\"\\n.long first_init - .\\n.previous\");\n",
+        )
+        .unwrap();
+        let object = dir.join("init.o");
+        let status = Command::new("gcc")
+            .args(["-O2", "-fno-pic", "-c", "-o"])
+            .arg(&object)
+            .arg(&source)
+            .status()
+            .expect("gcc runs");
+        assert!(status.success());
+        let mut found = scan(&std::fs::read(&object).unwrap()).expect("an ELF object").initcalls;
+        found.sort_by(|a, b| a.level.cmp(&b.level));
+        let names: Vec<(&str, &str, &str)> =
+            found.iter().map(|i| (i.level.as_str(), i.section.as_str(), i.function.as_str())).collect();
+        assert_eq!(names, [("4", ".init.text", "first_init"), ("6", ".init.text", "second_init")]);
+        assert!(found[1].offset > 0, "second_init is after first_init in .init.text");
+        let text = initcalls_source(&["kaal_initcall_0".into(), "kaal_initcall_1".into()]);
+        let order = (text.find("err = kaal_initcall_0()").unwrap(), text.find("err = kaal_initcall_1()").unwrap());
+        assert!(order.0 < order.1 && text.contains("if (err)\n\t\treturn err;"), "{text}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     /// A package that is not the pinned one is refused, with the pinned version and
     /// where to get it, and is not marked as checked.
     #[test]

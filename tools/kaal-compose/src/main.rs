@@ -418,89 +418,106 @@ fn run(cli: Cli) -> Result<i32> {
                         continue;
                     }
                 }
-                // The host peer's forwards go to free host ports.
-                let ports = settings.host_net.then(|| kaal_compose::bench::Ports {
-                    sink: kaal_compose::testing::free_port(),
-                    source: kaal_compose::testing::free_port(),
-                    http: kaal_compose::testing::free_port(),
-                });
-                let forwards = ports.map_or_else(Vec::new, |p| {
-                    let tcp = |host, guest| kaal_compose::system::Forward {
-                        protocol: kaal_compose::system::Protocol::Tcp,
-                        host,
-                        guest,
+                // The bench system, and its variants (the same measurements on other
+                // systems), into one column.
+                let variants = match settings.variants.as_slice() {
+                    [] => vec![(None, dir.clone())],
+                    list => list.iter().map(|v| (Some(v.name.clone()), dir.join(&v.system))).collect(),
+                };
+                let mut merged = kaal_compose::bench::BenchReport::default();
+                for (label, dir) in &variants {
+                    // The host peer's forwards go to free host ports.
+                    let ports = settings.host_net.then(|| kaal_compose::bench::Ports {
+                        sink: kaal_compose::testing::free_port(),
+                        source: kaal_compose::testing::free_port(),
+                        http: kaal_compose::testing::free_port(),
+                    });
+                    let forwards = ports.map_or_else(Vec::new, |p| {
+                        let tcp = |host, guest| kaal_compose::system::Forward {
+                            protocol: kaal_compose::system::Protocol::Tcp,
+                            host,
+                            guest,
+                        };
+                        vec![tcp(p.sink, 5001), tcp(p.source, 5002), tcp(p.http, 80)]
+                    });
+                    let options = kaal_compose::BuildOptions { kernel: choice, forwards, ..Default::default() };
+                    let built = match kaal_compose::build_with(Some(dir), &options, &reporter) {
+                        Ok(built) => built,
+                        // One kernel that cannot run the benchmark leaves its column out.
+                        Err(e) if cli.kernel.is_none() => {
+                            eprintln!("[kaal] {column}: {e}");
+                            skipped.push(format!("{column}: it did not build (above)"));
+                            code = 1;
+                            continue;
+                        }
+                        Err(e) => return Err(e),
                     };
-                    vec![tcp(p.sink, 5001), tcp(p.source, 5002), tcp(p.http, 80)]
-                });
-                let options = kaal_compose::BuildOptions { kernel: choice, forwards, ..Default::default() };
-                let built = match kaal_compose::build_with(Some(&dir), &options, &reporter) {
-                    Ok(built) => built,
-                    // One kernel that cannot run the benchmark leaves its column out.
-                    Err(e) if cli.kernel.is_none() => {
-                        eprintln!("[kaal] {column}: {e}");
-                        skipped.push(format!("{column}: it did not build (above)"));
-                        code = 1;
-                        continue;
+                    let cfg = QemuConfig {
+                        timeout: Duration::from_secs(timeout),
+                        icount: !settings.wall,
+                        icount_exact: settings.exact,
+                        echo: false,
+                        ..built.qemu_config(None)
+                    };
+                    reporter.info(if settings.wall {
+                        format!("running {} on {column} in wall time (no -icount: throughputs)", built.system.display)
+                    } else {
+                        format!(
+                            "running {} on {column} under -icount shift=0 (the TSC counts instructions)",
+                            built.system.display
+                        )
+                    });
+                    let (outcome, host_lines) = match ports {
+                        None => {
+                            (qemu::boot(&built.kernel.image, &built.image.path, &shown(&cfg, &reporter))?, Vec::new())
+                        }
+                        Some(ports) => {
+                            // The host peer runs while the system runs, then stops it.
+                            let (tx, rx) = std::sync::mpsc::channel();
+                            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                            let cfg =
+                                QemuConfig { watch: Some(tx), stop: Some(stop.clone()), ..shown(&cfg, &reporter) };
+                            let (kernel, image) = (built.kernel.image.clone(), built.image.path.clone());
+                            let runner = std::thread::spawn(move || qemu::boot(&kernel, &image, &cfg));
+                            let deadline = std::time::Instant::now() + Duration::from_secs(180);
+                            let ready = loop {
+                                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                                match rx.recv_timeout(left) {
+                                    Ok(line) if line.contains("BENCH ready") => break true,
+                                    Ok(_) => {}
+                                    Err(_) => break false,
+                                }
+                            };
+                            let lines = if ready {
+                                reporter.info("the guest is ready; the host peer runs the transfers");
+                                kaal_compose::bench::net_peer(ports)
+                            } else {
+                                vec!["BENCH failed name=all why=\"the guest never printed BENCH ready\"".to_string()]
+                            };
+                            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                            let outcome = runner.join().map_err(|_| {
+                                ToolError::new("running the benchmark", "the QEMU runner panicked", "retry")
+                            })??;
+                            (outcome, lines)
+                        }
+                    };
+                    for line in outcome.user_output() {
+                        if !line.starts_with("BENCH ") && !line.is_empty() {
+                            println!("[{column}] {line}");
+                        }
                     }
-                    Err(e) => return Err(e),
-                };
-                let cfg = QemuConfig {
-                    timeout: Duration::from_secs(timeout),
-                    icount: !settings.wall,
-                    icount_exact: settings.exact,
-                    echo: false,
-                    ..built.qemu_config(None)
-                };
-                reporter.info(if settings.wall {
-                    format!("running {} on {column} in wall time (no -icount: throughputs)", built.system.display)
-                } else {
-                    format!(
-                        "running {} on {column} under -icount shift=0 (the TSC counts instructions)",
-                        built.system.display
-                    )
-                });
-                let (outcome, host_lines) = match ports {
-                    None => (qemu::boot(&built.kernel.image, &built.image.path, &shown(&cfg, &reporter))?, Vec::new()),
-                    Some(ports) => {
-                        // The host peer runs while the system runs, then stops it.
-                        let (tx, rx) = std::sync::mpsc::channel();
-                        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-                        let cfg = QemuConfig { watch: Some(tx), stop: Some(stop.clone()), ..shown(&cfg, &reporter) };
-                        let (kernel, image) = (built.kernel.image.clone(), built.image.path.clone());
-                        let runner = std::thread::spawn(move || qemu::boot(&kernel, &image, &cfg));
-                        let deadline = std::time::Instant::now() + Duration::from_secs(180);
-                        let ready = loop {
-                            let left = deadline.saturating_duration_since(std::time::Instant::now());
-                            match rx.recv_timeout(left) {
-                                Ok(line) if line.contains("BENCH ready") => break true,
-                                Ok(_) => {}
-                                Err(_) => break false,
-                            }
-                        };
-                        let lines = if ready {
-                            reporter.info("the guest is ready; the host peer runs the transfers");
-                            kaal_compose::bench::net_peer(ports)
-                        } else {
-                            vec!["BENCH failed name=all why=\"the guest never printed BENCH ready\"".to_string()]
-                        };
-                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-                        let outcome = runner.join().map_err(|_| {
-                            ToolError::new("running the benchmark", "the QEMU runner panicked", "retry")
-                        })??;
-                        (outcome, lines)
+                    if outcome.exit_code() != 0 {
+                        eprintln!("[kaal] {} on {column}: {}", built.system.display, outcome.summary());
+                        code = outcome.exit_code();
                     }
-                };
-                for line in outcome.user_output() {
-                    if !line.starts_with("BENCH ") && !line.is_empty() {
-                        println!("[{column}] {line}");
+                    let lines: Vec<String> = outcome.serial.iter().chain(&host_lines).cloned().collect();
+                    let report = kaal_compose::bench::BenchReport::parse(&lines);
+                    match label {
+                        Some(label) => merged.merge_variant(report, label),
+                        None => merged = report,
                     }
                 }
-                if outcome.exit_code() != 0 {
-                    eprintln!("[kaal] {} on {column}: {}", built.system.display, outcome.summary());
-                    code = outcome.exit_code();
-                }
-                let lines: Vec<String> = outcome.serial.iter().chain(&host_lines).cloned().collect();
-                runs.push((column, kaal_compose::bench::BenchReport::parse(&lines)));
+                runs.push((column, merged));
             }
             for line in &skipped {
                 eprintln!("[kaal] left out {line}");

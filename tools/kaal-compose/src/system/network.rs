@@ -38,8 +38,10 @@ use super::{Checker, Grants, CONNECTION_NAME_LEN, DEFAULT_LOG, KIB, MAX_CAPS, MA
 const NIC_PRIORITY: u8 = 220;
 const NIC_HEAP: u64 = 2 * MIB;
 const NIC_DMA: u64 = 256 * KIB;
-/// A Linux driver's DMA memory (kaal_dde::DMA_BYTES): its rings and socket buffers.
-const NIC_DDE_DMA: u64 = 512 * KIB;
+/// A Linux driver's DMA memory (kaal_dde::DMA_BYTES): its rings and socket buffers,
+/// the most a component's DMA memory can be (one contiguous region, kaal-root's limit).
+const NIC_DDE_DMA: u64 = MIB;
+const _: () = assert!(NIC_DDE_DMA <= super::DMA.max);
 /// The component that runs a Linux NIC driver (services/nic-dde).
 const NIC_DDE: &str = "nic-dde";
 /// The TCP/IP stack: above the block drivers' clients (and `vfs`), below the drivers.

@@ -540,7 +540,7 @@ fn a_linux_driver_runs_in_the_dde_component() {
     assert_eq!((network.nic, network.linux.as_deref()), (NicKind::Rtl8139, Some("8139cp")));
     let nic = system.components.iter().find(|c| c.name == "nic").expect("nic");
     assert_eq!(nic.path, crate::assemble::kaal_checkout().join("services/nic-dde"));
-    assert_eq!((nic.dma, nic.devices.as_slice()), (512 << 10, &["pci:00:0a.0".to_string()][..]));
+    assert_eq!((nic.dma, nic.devices.as_slice()), (1 << 20, &["pci:00:0a.0".to_string()][..]));
     assert_eq!(system.net_config().as_deref(), Some("nic rtl8139\naddress dhcp\n"));
     // Linux's e1000 in place of KaaL's.
     let system = parse("system.toml", &net("driver = { type = \"dde-linux\", driver = \"e1000\" }\n"))
