@@ -453,9 +453,20 @@ int kaal_dde_run(void)
 		resume(t);
 	}
 	passes--;
+	/* Runnable now: a task that yielded for a turn, or queued work a free task can
+	 * start (work whose previous run sleeps, or with every task busy, waits: the
+	 * loop sleeps until a task's deadline instead of spinning). */
 	for (int i = 0; i < TASKS; i++)
 		runnable |= tasks[i].work && tasks[i].wake_ns <= now + 1;
-	return runnable || !list_empty(&pending);
+	if (!list_empty(&pending)) {
+		struct work_struct *first = list_first_entry(&pending, struct work_struct, entry);
+		int free = 0;
+
+		for (int i = 0; i < TASKS; i++)
+			free |= !tasks[i].work;
+		runnable |= free && !is_running(first);
+	}
+	return runnable;
 }
 
 unsigned long long kaal_dde_next_deadline(void)

@@ -1,7 +1,7 @@
 //! DDE-Linux, the build: Linux drivers compiled unmodified from Debian's `linux-source`.
 //!
-//! `kaal dde build DRIVER` (and, later, `kaal build` for a system with a `dde-linux`
-//! driver) does, each step cached under `target/kaal/dde/`:
+//! `kaal build` for a system whose `[network]` runs a Linux driver (and `kaal dde build
+//! DRIVER` alone) does, each step cached under `target/kaal/dde/`:
 //!
 //! 1. **The source.** `apt-get download` of the pinned `linux-source-6.1` package (one
 //!    139 MB download), checked against its sha256. From its tarball only what a driver
@@ -23,10 +23,13 @@
 //!    instruction a user-level thread cannot run (`cli`, `sti`, `hlt`, `in`/`out`,
 //!    `%gs`-relative accesses, ...), naming the function.
 //! 5. **The symbols.** What the objects call and do not define is listed: the kernel
-//!    API the emulation must give. [`stubs_source`] writes a weak stub for each that
-//!    stops the driver with the symbol's name, and the objects and stubs go into one
-//!    archive (`lib<driver>.a`): what the emulation defines replaces its stub at the
-//!    link.
+//!    API the emulation must give. kaal-dde's C glue (`kaal-dde/glue`, compiled and
+//!    gated the same way) defines most; [`stubs_source`] writes a weak stub for each
+//!    function it does not, which stops the driver with the symbol's name; the
+//!    driver's `module_init` functions are found from their `.initcall*` relocations
+//!    and called by a generated `kaal_dde_initcalls`. The objects, the glue and the
+//!    generated object go into one archive (`lib<driver>.a`), which services/nic-dde
+//!    links.
 //!
 //! The cache key is a hash of the package's sha256, the configuration, the file list,
 //! the compiler flags' recipe and the shadow headers' contents: a warm build reuses the

@@ -641,11 +641,11 @@ fn run(cli: Cli) -> Result<i32> {
             println!("{} other kernel symbols it refers to (data, or functions in ops tables):", built.data.len());
             println!("  {}", built.data.iter().cloned().collect::<Vec<_>>().join(" "));
             println!(
-                "kaal-dde's glue ({} bytes of code) gives {} of the {} functions; {} are stubs that stop the driver \
-                 with their name{}",
-                built.glue_bytes,
+                "kaal-dde emulates {} of the {} functions (its C glue has {} bytes of code); {} are stubs that stop \
+                 the driver with their name{}",
                 built.emulated.len(),
                 built.calls.len(),
+                built.glue_bytes,
                 built.missing.len(),
                 if built.missing.is_empty() {
                     String::new()
