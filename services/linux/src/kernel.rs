@@ -996,6 +996,7 @@ impl Kernel {
             nr::MPROTECT => r(self.mprotect(pid, a0, a1, a2)),
             nr::MADVISE => Outcome::Return(0),
             nr::ARCH_PRCTL => self.arch_prctl(pid, tid, a0, a1),
+            nr::PRCTL => r(self.prctl(pid, a0, a1)),
             nr::SET_TID_ADDRESS => {
                 if let Some(t) = self.thread_mut(pid, tid) {
                     t.clear_tid = a0;
@@ -1967,6 +1968,29 @@ impl Kernel {
         let proc = self.procs.get_mut(&pid).ok_or(errno::ESRCH)?;
         proc.mm.protect(&mut self.pool, addr, end, prot)?;
         Ok(0)
+    }
+
+    /// prctl: the process's name (`comm`, what `ps` and the reports show); other
+    /// options are refused with EINVAL, as Linux does for an unknown one.
+    fn prctl(&mut self, pid: Pid, option: u64, addr: u64) -> Result<u64, u64> {
+        match option {
+            abi::PR_SET_NAME => {
+                let bytes = self.read_mem(pid, addr, 16)?;
+                let end = bytes.iter().position(|b| *b == 0).unwrap_or(15).min(15);
+                let name = String::from_utf8_lossy(&bytes[..end]).into_owned();
+                self.procs.get_mut(&pid).ok_or(errno::ESRCH)?.comm = name;
+                Ok(0)
+            }
+            abi::PR_GET_NAME => {
+                let mut name = [0u8; 16];
+                let comm = self.comm(pid);
+                let len = comm.len().min(15);
+                name[..len].copy_from_slice(&comm.as_bytes()[..len]);
+                self.write_mem(pid, addr, &name)?;
+                Ok(0)
+            }
+            _ => Err(errno::EINVAL),
+        }
     }
 
     fn arch_prctl(&mut self, pid: Pid, tid: u64, code: u64, addr: u64) -> Outcome {

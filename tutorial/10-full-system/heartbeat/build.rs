@@ -1,0 +1,3 @@
+fn main() {
+    kaal_sel4::link::system_image();
+}
