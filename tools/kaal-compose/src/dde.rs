@@ -755,7 +755,8 @@ fn prepare(src: &Path, obj: &Path, reporter: &Reporter) -> Result<()> {
         generate(src, obj, header, generator, reporter)?;
     }
     std::fs::write(obj.join(".kaal-prepared"), "").map_err(|e| ToolError::io(&step, obj, e))?;
-    progress.done(format!("{}", obj.display()));
+    // (`obj` is a scratch name, renamed into place by the caller.)
+    progress.done("prepared");
     Ok(())
 }
 
