@@ -499,6 +499,39 @@ fn lesson_10_full_system_runs_a_piped_session() {
     }
 }
 
+/// `cargo kaal run </dev/null` in the checkout, as in CI: the default system is lesson
+/// 10, which, with no input at all, types its `[linux] demo` at the shell and exits 0.
+#[test]
+fn cargo_kaal_run_with_no_input_boots_lesson_10_and_its_demo() {
+    let _disk = LESSON_10_DISK.lock().unwrap_or_else(|e| e.into_inner());
+    if Boot::new("tutorial/10-full-system").on("5.0.0-debug").is_none() {
+        return;
+    }
+    let root = kaal_compose::testing::workspace_root();
+    let forward = format!("{}:80", kaal_compose::testing::free_port());
+    let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["kaal", "run", "--timeout", "150", "--forward", &forward])
+        .current_dir(&root)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("cargo kaal runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let shown = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "the demo's `exit 0` is kaal run's status:\n{shown}");
+    assert!(shown.contains("no input: typing the system's demo"), "{shown}");
+    let lines: Vec<&str> = stdout.lines().map(|l| l.trim_end_matches('\r')).collect();
+    for (want, then) in [
+        ("--- the kernel", "Linux kaal 6.1.0-kaal-sel4 #1 KaaL on seL4 x86_64 GNU/Linux"),
+        ("--- a file on the ramfs /tmp", "written at the shell"),
+        ("--- processes: a pipeline and a background job", "19"),
+        ("--- the network", "busybox httpd serves /www on port 80 (the host: curl http://127.0.0.1:8080/)"),
+    ] {
+        let at = lines.iter().position(|l| *l == want).unwrap_or_else(|| panic!("no `{want}`:\n{shown}"));
+        assert_eq!(lines[at + 1], then, "after `{want}`:\n{shown}");
+    }
+    assert!(lines.contains(&"--- the end of the tour"), "{shown}");
+}
+
 /// Lesson 10 serves the host: busybox httpd, started at its shell, answers curl with
 /// the page from /www on the ext2 root.
 #[test]

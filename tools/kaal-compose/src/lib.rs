@@ -70,6 +70,11 @@ impl BuiltSystem {
         self.plan.as_ref().is_some_and(|(_, file)| file.system.linux.is_some())
     }
 
+    /// The lines `[linux] demo` types at init when `kaal run` has no input (empty: none).
+    pub fn demo(&self) -> Vec<String> {
+        self.plan.as_ref().and_then(|(_, file)| file.system.linux.as_ref()).map_or_else(Vec::new, |l| l.demo.clone())
+    }
+
     /// Prints, on stdout, where the host reaches each forwarded port: one
     /// [`qemu::forward_line`] each.
     pub fn print_forwards(&self) {

@@ -196,8 +196,20 @@ fn run(cli: Cli) -> Result<i32> {
             cfg.timeout = Duration::from_secs(timeout.unwrap_or(365 * 24 * 3600));
             cfg.gdb = gdb;
             cfg.icount = icount;
-            // A system with a terminal (the Linux personality's) reads `kaal run`'s input.
-            if built.has_terminal() {
+            // A system with a terminal (the Linux personality's) reads `kaal run`'s input;
+            // with none at all (/dev/null or closed, as in CI) it gets its `[linux] demo`.
+            let demo = built.demo();
+            if built.has_terminal() && !demo.is_empty() && qemu::stdin_is_empty() {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let mut script = String::new();
+                for line in &demo {
+                    script.push_str(line);
+                    script.push('\n');
+                }
+                let _ = tx.send(script.into_bytes());
+                reporter.info(format!("no input: typing the system's demo ({} lines of [linux] demo)", demo.len()));
+                cfg.input = qemu::Input::channel(rx);
+            } else if built.has_terminal() {
                 cfg.input = qemu::Input::Forward;
             }
             match timeout {

@@ -111,6 +111,15 @@ impl Input {
     }
 }
 
+/// Whether this process has no input at all: standard input is /dev/null, or closed.
+/// (A terminal, a pipe or a file is input, even an empty one.)
+pub fn stdin_is_empty() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(stdin) = std::fs::metadata("/proc/self/fd/0") else { return true };
+    let Ok(null) = std::fs::metadata("/dev/null") else { return false };
+    stdin.rdev() == null.rdev() && stdin.dev() == null.dev() && stdin.ino() == null.ino()
+}
+
 /// Ctrl-D: what the guest receives when `kaal run`'s piped input ends.
 pub const END_OF_INPUT: u8 = 4;
 

@@ -530,10 +530,16 @@ fn example(table: &[&str], key: &str) -> Option<String> {
         (["filesystems", _], "size") => "size = \"8 MiB\"".to_string(),
         (["filesystems", _], "read-only") => "read-only = true (the default is the disk's)".to_string(),
         ([], "network") => "[network]\nnic = \"e1000\"\naddress = \"dhcp\"\nforwards = [\"8080:80\"]".to_string(),
-        (["network"], "nic") => "nic = \"e1000\" (or \"virtio-net\")".to_string(),
+        (["network"], "nic") => {
+            "nic = \"e1000\" (or \"virtio-net\", or \"rtl8139\", driven by Linux's 8139cp)".to_string()
+        }
         (["network"], "address") => "address = \"dhcp\" (or a static address, \"10.0.2.15/24\")".to_string(),
         (["network"], "gateway") => "gateway = \"10.0.2.2\" (with a static address)".to_string(),
-        (["network"], "driver") => "driver = \"my-nic\" (a NIC driver crate of the system's own)".to_string(),
+        (["network"], "driver") => {
+            "driver = \"my-nic\" (a NIC driver crate of the system's own), or driver = { type = \
+                                    \"dde-linux\", driver = \"e1000\" } (Linux's, unmodified)"
+                .to_string()
+        }
         (["network"], "forwards") => {
             "forwards = [\"8080:80\", \"udp:5353:53\"] (host port on 127.0.0.1 to guest port)".to_string()
         }
@@ -585,6 +591,9 @@ fn example(table: &[&str], key: &str) -> Option<String> {
         ([], "linux") => "[linux]\ninit = [\"/bin/sh\"]\nmounts = { \"/\" = \"root\" }".to_string(),
         (["linux"], "init") => "init = [\"/bin/sh\"] (the first program and its arguments)".to_string(),
         (["linux"], "env") => "env = [\"PATH=/bin\", \"HOME=/\"]".to_string(),
+        (["linux"], "demo") => {
+            "demo = [\"uname -a\", \"exit 0\"] (typed at init when `kaal run` has no input)".to_string()
+        }
         (["linux"], "memory") => "memory = \"64 MiB\" (RAM for the Linux processes, a power of two)".to_string(),
         (["linux"], "mounts") => "mounts = { \"/\" = \"root\" }".to_string(),
         (["linux", "mounts"], point) => format!("{point:?} = \"root\""),

@@ -5,6 +5,7 @@
 //! [linux]
 //! init = ["/bin/busybox", "sh"]      # the first process (the default: ["/bin/sh"])
 //! env = ["PATH=/bin", "HOME=/"]      # its environment
+//! demo = ["uname -a", "exit 0"]      # typed at init when `kaal run` has no input
 //! memory = "64 MiB"                  # RAM for the Linux processes (a power of two)
 //! mounts = { "/" = "root" }          # what the Linux processes see
 //! network = { listen = [80], connect = [8000] }  # their sockets' ports (with [network])
@@ -93,6 +94,7 @@ impl Checker<'_> {
         };
         let mut init = strings(&raw.init, "init");
         let env = strings(&raw.env, "env");
+        let demo = strings(&raw.demo, "demo");
         if raw.init.is_none() {
             init.push(DEFAULT_INIT.to_string());
         }
@@ -160,7 +162,7 @@ impl Checker<'_> {
             realtime: None,
         };
         raw_components.insert(name, Spanned::new(span, component));
-        Some(Linux { init, env, memory, confine, line })
+        Some(Linux { init, env, demo, memory, confine, line })
     }
 
     /// `[linux.confine]`, checked.

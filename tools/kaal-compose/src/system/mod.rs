@@ -202,6 +202,10 @@ pub struct Linux {
     pub init: Vec<String>,
     /// init's environment, `NAME=value` each.
     pub env: Vec<String>,
+    /// Lines `kaal run` types at init when it has no input at all (its standard input
+    /// is /dev/null or closed, as in CI): a scripted demo of the system. Empty: none,
+    /// and init gets end of input at once.
+    pub demo: Vec<String>,
     /// Bytes of RAM for the Linux processes (a power of two).
     pub memory: u64,
     /// What confined programs may use, by program.

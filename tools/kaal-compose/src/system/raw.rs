@@ -159,6 +159,8 @@ pub(super) struct RawLinux {
     pub init: Option<Spanned<Vec<Spanned<String>>>>,
     /// Its environment, `NAME=value` each.
     pub env: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Lines typed at init when `kaal run` has no input at all.
+    pub demo: Option<Spanned<Vec<Spanned<String>>>>,
     /// RAM for the Linux processes.
     pub memory: Option<Spanned<RawSize>>,
     /// The Linux processes' view of the files.
