@@ -481,6 +481,24 @@ fn kaal_new_driver_boots_as_generated() {
     );
 }
 
+/// `cargo kaal new demo --template full && cargo kaal run </dev/null`: lesson 10's
+/// system in a project of its own boots as generated, runs its demo at busybox's shell
+/// and exits 0 (its own component, the heartbeat, scheduled beside it).
+#[test]
+fn kaal_new_full_boots_as_generated_and_runs_its_demo() {
+    new_project_boots(
+        "full",
+        &[
+            "[kaal-root] system 'demo': 6 components",
+            "[vfs] tmp: ramfs",
+            "[POSIX] Ready: Linux 6.1.0-kaal-sel4, busybox sh as init",
+            "--- the end of the tour",
+            "[rt] heartbeat      100 ms",
+            "[kaal] the system exited successfully",
+        ],
+    );
+}
+
 /// The CMOS real-time clock driver the test below writes into a new project: a device
 /// KaaL does not ship, reached through an index/data register pair, with an interrupt.
 const RTC_DRIVER: &str = r#"//! The PC's MC146818 CMOS real-time clock: register N is read by writing N to port

@@ -23,11 +23,14 @@ pub enum Template {
     Ipc,
     /// A timer driver (written with the driver kit) in its own component.
     Driver,
+    /// Lesson 10's full system: busybox sh on ext2 with a ramfs /tmp, networking, the
+    /// Linux personality and a real-time task.
+    Full,
 }
 
 impl Template {
     /// Every template.
-    pub const ALL: [Template; 3] = [Template::Minimal, Template::Ipc, Template::Driver];
+    pub const ALL: [Template; 4] = [Template::Minimal, Template::Ipc, Template::Driver, Template::Full];
 
     /// Its name on the command line.
     pub fn name(self) -> &'static str {
@@ -35,6 +38,7 @@ impl Template {
             Template::Minimal => "minimal",
             Template::Ipc => "ipc",
             Template::Driver => "driver",
+            Template::Full => "full",
         }
     }
 }
@@ -61,7 +65,17 @@ struct Layout {
     members: &'static [&'static str],
     files: &'static [(&'static str, &'static str)],
     components: &'static [ComponentCrate],
+    /// Symbolic links in the root file system's `rootfs/bin`: (name, target).
+    links: &'static [(&'static str, &'static str)],
 }
+
+/// The busybox applets the full template's root links in `/bin` (lesson 10's).
+const APPLETS: &[&str] = &[
+    "ash", "awk", "basename", "cat", "chmod", "clear", "cp", "cut", "date", "df", "dirname", "du", "echo", "env",
+    "false", "find", "free", "grep", "head", "hostname", "httpd", "id", "kill", "less", "ln", "ls", "mkdir", "more",
+    "mount", "mv", "nc", "printf", "ps", "pwd", "rm", "sed", "seq", "sh", "sleep", "sort", "stty", "tail", "test",
+    "touch", "tr", "true", "uname", "uniq", "vi", "wc", "which", "whoami", "xargs",
+];
 
 fn layout(template: Template) -> Layout {
     match template {
@@ -78,6 +92,7 @@ fn layout(template: Template) -> Layout {
                 main: template!("minimal/components/hello/src/main.rs"),
                 dependencies: "",
             }],
+            links: &[],
         },
         Template::Ipc => Layout {
             members: &["api", "components/server", "components/client"],
@@ -102,6 +117,7 @@ fn layout(template: Template) -> Layout {
                     dependencies: "counter-api = { path = \"../../api\" }\n",
                 },
             ],
+            links: &[],
         },
         Template::Driver => Layout {
             members: &["drivers/drv-ticker", "components/ticker"],
@@ -118,9 +134,42 @@ fn layout(template: Template) -> Layout {
                 dependencies: "kaal-dev = { path = \"{{kaal}}/kaal-dev\" }\n\
                                drv-ticker = { path = \"../../drivers/drv-ticker\" }\n",
             }],
+            links: &[],
+        },
+        Template::Full => Layout {
+            members: &["components/heartbeat"],
+            files: &[
+                ("system.toml", template!("full/system.toml")),
+                ("README.md", template!("full/README.md")),
+                ("rootfs/etc/motd", template!("full/rootfs/etc/motd")),
+                ("rootfs/etc/profile", template!("full/rootfs/etc/profile")),
+                ("rootfs/etc/passwd", template!("full/rootfs/etc/passwd")),
+                ("rootfs/etc/group", template!("full/rootfs/etc/group")),
+                ("rootfs/www/index.html", template!("full/rootfs/www/index.html")),
+                ("rootfs/home/user/.keep", ""),
+                ("rootfs/tmp/.keep", ""),
+            ],
+            components: &[ComponentCrate {
+                dir: "components/heartbeat",
+                package: "heartbeat",
+                main: template!("full/components/heartbeat/src/main.rs"),
+                dependencies: "kaal-sched = { path = \"{{kaal}}/kaal-sched\" }\n",
+            }],
+            links: &FULL_LINKS,
         },
     }
 }
+
+/// `rootfs/bin/<applet>` -> `busybox` for each of [`APPLETS`].
+const FULL_LINKS: [(&str, &str); APPLETS.len()] = {
+    let mut links = [("", "busybox"); APPLETS.len()];
+    let mut i = 0;
+    while i < APPLETS.len() {
+        links[i].0 = APPLETS[i];
+        i += 1;
+    }
+    links
+};
 
 /// Fills in `{{key}}` placeholders.
 fn fill(text: &str, values: &[(&str, &str)]) -> String {
@@ -196,6 +245,15 @@ pub fn create(dest: &Path, template: Template, kaal: &Path) -> Result<Vec<PathBu
             std::fs::create_dir_all(parent).map_err(|e| ToolError::io(&step, parent, e))?;
         }
         std::fs::write(&full, text).map_err(|e| ToolError::io(&step, &full, e))?;
+        written.push(path);
+    }
+    for (applet, target) in layout.links {
+        let path = Path::new("rootfs/bin").join(applet);
+        let full = dest.join(&path);
+        if let Some(parent) = full.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| ToolError::io(&step, parent, e))?;
+        }
+        std::os::unix::fs::symlink(target, &full).map_err(|e| ToolError::io(&step, &full, e))?;
         written.push(path);
     }
     Ok(written)
