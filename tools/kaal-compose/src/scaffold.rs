@@ -452,7 +452,13 @@ mod tests {
             let files = create(&dest, template, Path::new("/opt/kaal")).unwrap();
             assert!(files.contains(&PathBuf::from("system.toml")));
             for file in files {
-                let text = std::fs::read_to_string(dest.join(&file)).unwrap();
+                let path = dest.join(&file);
+                if path.symlink_metadata().unwrap().file_type().is_symlink() {
+                    // busybox's applets: links to the binary `kaal build` adds.
+                    assert_eq!(std::fs::read_link(&path).unwrap(), Path::new("busybox"), "{}", file.display());
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
                 assert!(!text.contains("{{"), "{} of {} keeps a placeholder", file.display(), template.name());
             }
             let manifest = std::fs::read_to_string(dest.join("Cargo.toml")).unwrap();
