@@ -442,6 +442,41 @@ fn lesson_09_posix_app_runs_a_piped_shell_session() {
     assert_eq!(&lines[at..at + 4], ["hello", "51", "1", "x"], "{shown}");
 }
 
+/// `cargo kaal tutorial` lists lessons 01-10 with their titles; `cargo kaal tutorial 01`
+/// runs lesson 01, records that it passed (the listing shows it) and names the next.
+#[test]
+fn cargo_kaal_tutorial_lists_the_lessons_and_runs_one() {
+    if Boot::new("tutorial/01-hello").on("5.0.0-debug").is_none() {
+        return;
+    }
+    let root = kaal_compose::testing::workspace_root();
+    let kaal = |args: &[&str]| {
+        let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .arg("kaal")
+            .args(args)
+            .current_dir(&root)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("cargo kaal runs");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.code(), text)
+    };
+    let (code, run) = kaal(&["tutorial", "1"]);
+    assert_eq!(code, Some(0), "{run}");
+    for line in ["lesson 01: Hello from seL4", "Goodbye.", "lesson 01: passed", "next: lesson 02, Memory"] {
+        assert!(run.contains(line), "no `{line}`:\n{run}");
+    }
+    let (code, list) = kaal(&["tutorial"]);
+    assert_eq!(code, Some(0), "{list}");
+    let lines: Vec<&str> = list.lines().collect();
+    assert!(lines.len() >= 10, "{list}");
+    assert!(lines[0].starts_with("01  Hello from seL4") && lines[0].ends_with("passed"), "{list}");
+    assert!(lines[9].starts_with("10  the full system"), "{list}");
+    let (code, none) = kaal(&["tutorial", "11"]);
+    assert_ne!(code, Some(0));
+    assert!(none.contains("there is no lesson `11`") && none.contains("01, 02"), "{none}");
+}
+
 /// Lesson 10's two tests boot one at a time: they share the system's disk image, which
 /// QEMU locks for writing.
 static LESSON_10_DISK: std::sync::Mutex<()> = std::sync::Mutex::new(());

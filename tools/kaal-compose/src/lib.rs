@@ -25,6 +25,7 @@ pub mod scaffold;
 pub mod shim;
 pub mod system;
 pub mod testing;
+pub mod tutorial;
 
 use std::path::{Path, PathBuf};
 

@@ -105,6 +105,12 @@ enum Cmd {
         #[command(subcommand)]
         what: AddCmd,
     },
+    /// List the tutorial's lessons (and how each ended when last run here), or run lesson
+    /// NN and show the next one.
+    Tutorial {
+        /// The lesson to run (`6`, `06`); none: list them.
+        lesson: Option<String>,
+    },
     /// Create a new KaaL project (a system.toml and its component crates) in PATH.
     New {
         /// The new project's directory; its last part names the system.
@@ -668,6 +674,41 @@ fn run(cli: Cli) -> Result<i32> {
             println!("initcalls: {}", built.initcalls.join(", "));
             println!("the objects, the glue and the stubs: {}", built.archive.display());
             Ok(0)
+        }
+        Cmd::Tutorial { lesson } => {
+            use kaal_compose::tutorial;
+            let checkout = kaal_compose::assemble::kaal_checkout();
+            let lessons = tutorial::lessons(&checkout.join("tutorial"))?;
+            let project = kaal_compose::project::Project::discover(&checkout)?;
+            let results = project.kaal_dir().join("tutorial.tsv");
+            let Some(which) = lesson else {
+                print!("{}", tutorial::listing(&lessons, &tutorial::results(&results)));
+                return Ok(0);
+            };
+            let chosen = tutorial::find(&lessons, &which)?;
+            println!("lesson {}: {} ({})", chosen.number, chosen.title, chosen.dir.join("README.md").display());
+            // The lesson runs as `cargo kaal run` runs it, input and output included.
+            let me = std::env::current_exe().map_err(|e| {
+                ToolError::new("running the lesson", e.to_string(), "run `cargo kaal run tutorial/NN-...`")
+            })?;
+            let status = std::process::Command::new(me).arg("run").arg(&chosen.dir).status().map_err(|e| {
+                ToolError::new("running the lesson", e.to_string(), "run `cargo kaal run tutorial/NN-...`")
+            })?;
+            let code = status.code().unwrap_or(1);
+            let result = if code == 0 { "passed".to_string() } else { format!("failed (exit {code})") };
+            tutorial::record(&results, &chosen.number, &result)?;
+            println!("lesson {}: {result}", chosen.number);
+            match tutorial::next(&lessons, &chosen.number) {
+                Some(next) => println!(
+                    "next: lesson {}, {} ({}): `cargo kaal tutorial {}`",
+                    next.number,
+                    next.title,
+                    next.dir.join("README.md").display(),
+                    next.number
+                ),
+                None => println!("that was the last lesson"),
+            }
+            Ok(code)
         }
         Cmd::Doctor => {
             let missing = host::missing();
