@@ -24,6 +24,8 @@
 // workspace enable thiserror's `std` feature, and cargo's feature unification would then
 // link std into no_std images built together with them.
 
+extern crate alloc;
+
 pub mod block;
 pub mod bulk;
 pub mod layout;

@@ -205,6 +205,41 @@ impl Ownership {
 /// A ring in its window of `nic-queues`.
 pub type Queue<M> = Window<M>;
 
+/// A NIC driver's check of a descriptor the stack queued: it must be one of the
+/// buffers of `held`'s kind (with a frame in it, for `with_frame`), and not one the
+/// driver holds already; then the driver holds it. A refused one is counted in
+/// `refused`, and the first 8 are logged. (The rings of every NIC driver component:
+/// services/nic-e1000, services/nic-dde.)
+pub fn accept(held: &mut Ownership, buffer: &NetBuffer, with_frame: bool, refused: &mut u64) -> bool {
+    let checked = buffer.check(held.kind, with_frame).and_then(|_| held.hand_out(buffer));
+    if let Err(e) = checked {
+        *refused += 1;
+        if *refused <= 8 {
+            kaal_core::println!("[nic] refused a descriptor from the stack: {e}");
+        }
+        return false;
+    }
+    true
+}
+
+/// Pushes what `pending` holds onto `ring` (one of the driver's rings to the stack),
+/// keeping what does not fit; whether the stack must be woken.
+pub fn give<M: SharedMemory>(
+    ring: &mut Producer<NetBuffer, Queue<M>>,
+    pending: &mut alloc::collections::VecDeque<NetBuffer>,
+) -> Result<crate::Wake, crate::RingError> {
+    let mut wake = crate::Wake::NotNeeded;
+    while let Some(buffer) = pending.front() {
+        match ring.push(*buffer) {
+            Ok(w) => wake = wake.or(w),
+            Err(crate::RingError::Full) => break,
+            Err(e) => return Err(e),
+        }
+        pending.pop_front();
+    }
+    Ok(wake)
+}
+
 fn window<M: SharedMemory + Copy>(queues: M, which: usize) -> Result<Queue<M>, crate::WindowError> {
     Window::new(queues, which * QUEUE_WINDOW, QUEUE_WINDOW)
 }

@@ -58,7 +58,7 @@ mod serve {
     use kaal_dde::{LinuxDevice, Transmit};
     use kaal_dev::Driver;
     use kaal_ipc::net::{self, DriverQueues, Kind, NetBuffer, Ownership};
-    use kaal_ipc::{RingError, Wake};
+    use kaal_ipc::Wake;
 
     type Queues = DriverQueues<&'static SharedRegion>;
 
@@ -107,19 +107,6 @@ mod serve {
         serve(&mut nic, &mut q, &buffers, &wake, (&timer, target), name)
     }
 
-    fn accept(held: &mut Ownership, buffer: &NetBuffer, with_frame: bool, counts: &mut Counts) -> bool {
-        let kind = if with_frame { Kind::Transmit } else { Kind::Receive };
-        let checked = buffer.check(kind, with_frame).and_then(|_| held.hand_out(buffer));
-        if let Err(e) = checked {
-            counts.refused += 1;
-            if counts.refused <= 8 {
-                println!("[nic] refused a descriptor from the stack: {e}");
-            }
-            return false;
-        }
-        true
-    }
-
     fn serve(
         nic: &mut LinuxDevice,
         q: &mut Queues,
@@ -151,7 +138,7 @@ mod serve {
                 println!("[{name}] link {}", if up { "up" } else { "down" });
             }
             while let Some((buffer, _)) = q.rx_free.pop()? {
-                if accept(&mut rx_held, &buffer, false, &mut counts) {
+                if net::accept(&mut rx_held, &buffer, false, &mut counts.refused) {
                     for_receiving.push_back(buffer);
                 }
             }
@@ -174,7 +161,7 @@ mod serve {
 
             // 2. Frames to send, copied into the driver's socket buffers.
             while let Some((buffer, _)) = q.tx_active.pop()? {
-                if accept(&mut tx_held, &buffer, true, &mut counts) {
+                if net::accept(&mut tx_held, &buffer, true, &mut counts.refused) {
                     to_send.push_back(buffer);
                 } else {
                     to_stack_tx.push_back(NetBuffer { len: 0, ..buffer });
@@ -200,8 +187,8 @@ mod serve {
             }
 
             let mut signal = Wake::NotNeeded;
-            signal = signal.or(give(&mut q.rx_active, &mut to_stack_rx)?);
-            signal = signal.or(give(&mut q.tx_free, &mut to_stack_tx)?);
+            signal = signal.or(net::give(&mut q.rx_active, &mut to_stack_rx)?);
+            signal = signal.or(net::give(&mut q.tx_free, &mut to_stack_tx)?);
             signal.signal(wake);
             if polls_pending || tasks_runnable {
                 continue;
@@ -236,22 +223,5 @@ mod serve {
                 polls_pending = true;
             }
         }
-    }
-
-    /// Pushes what `pending` holds onto the stack's ring, keeping what does not fit.
-    fn give(
-        ring: &mut kaal_ipc::Producer<NetBuffer, net::Queue<&'static SharedRegion>>,
-        pending: &mut VecDeque<NetBuffer>,
-    ) -> Result<Wake, RingError> {
-        let mut wake = Wake::NotNeeded;
-        while let Some(buffer) = pending.front() {
-            match ring.push(*buffer) {
-                Ok(w) => wake = wake.or(w),
-                Err(RingError::Full) => break,
-                Err(e) => return Err(e),
-            }
-            pending.pop_front();
-        }
-        Ok(wake)
     }
 }

@@ -25,7 +25,7 @@ use kaal_core::println;
 use kaal_core::shared::SharedRegion;
 use kaal_dev::Driver;
 use kaal_ipc::net::{self, DriverQueues, Kind, NetBuffer, Ownership};
-use kaal_ipc::{RingError, Wake};
+use kaal_ipc::Wake;
 
 type Queues = DriverQueues<&'static SharedRegion>;
 
@@ -72,20 +72,6 @@ pub fn run(me: &mut Component, keep_going: impl FnMut(&Counts) -> bool) -> Resul
     serve(&mut nic, &mut q, &wake, info.paddr, keep_going)
 }
 
-/// Checks a descriptor from the stack and records that the driver holds it.
-fn accept(held: &mut Ownership, buffer: &NetBuffer, with_frame: bool, counts: &mut Counts) -> bool {
-    let kind = if with_frame { Kind::Transmit } else { Kind::Receive };
-    let checked = buffer.check(kind, with_frame).and_then(|_| held.hand_out(buffer));
-    if let Err(e) = checked {
-        counts.refused += 1;
-        if counts.refused <= 8 {
-            println!("[nic] refused a descriptor from the stack: {e}");
-        }
-        return false;
-    }
-    true
-}
-
 fn serve(
     nic: &mut E1000,
     q: &mut Queues,
@@ -106,12 +92,12 @@ fn serve(
         // 1. Everything the stack queued.
         while let Some((buffer, w)) = q.rx_free.pop()? {
             let _: Wake = w; // The stack never waits for space: its rings hold all buffers.
-            if accept(&mut rx_held, &buffer, false, &mut counts) {
+            if net::accept(&mut rx_held, &buffer, false, &mut counts.refused) {
                 to_post.push_back(buffer);
             }
         }
         while let Some((buffer, _)) = q.tx_active.pop()? {
-            if accept(&mut tx_held, &buffer, true, &mut counts) {
+            if net::accept(&mut tx_held, &buffer, true, &mut counts.refused) {
                 to_send.push_back(buffer);
             } else {
                 // Not sent, but not lost either if it is one of the stack's buffers.
@@ -151,8 +137,8 @@ fn serve(
             to_stack_tx.push_back(buffer);
         }
         let mut signal = Wake::NotNeeded;
-        signal = signal.or(give(&mut q.rx_active, &mut to_stack_rx)?);
-        signal = signal.or(give(&mut q.tx_free, &mut to_stack_tx)?);
+        signal = signal.or(net::give(&mut q.rx_active, &mut to_stack_rx)?);
+        signal = signal.or(net::give(&mut q.tx_free, &mut to_stack_tx)?);
         signal.signal(wake);
         if !to_post.is_empty() {
             // Error frames to repost: loop once more rather than sleep with them.
@@ -177,21 +163,4 @@ fn serve(
         kaal_dev::kit::dispatch(nic, bits)?;
     }
     Ok(())
-}
-
-/// Pushes what `pending` holds onto the stack's ring, keeping what does not fit.
-fn give(
-    ring: &mut kaal_ipc::Producer<NetBuffer, net::Queue<&'static SharedRegion>>,
-    pending: &mut VecDeque<NetBuffer>,
-) -> Result<Wake, RingError> {
-    let mut wake = Wake::NotNeeded;
-    while let Some(buffer) = pending.front() {
-        match ring.push(*buffer) {
-            Ok(w) => wake = wake.or(w),
-            Err(RingError::Full) => break,
-            Err(e) => return Err(e),
-        }
-        pending.pop_front();
-    }
-    Ok(wake)
 }
