@@ -310,41 +310,18 @@ static void dev_log(const struct device *dev, const char *fmt, va_list args)
 	log_line(prefix, fmt, args);
 }
 
-void _dev_info(const struct device *dev, const char *fmt, ...)
-{
-	va_list args;
-
-	va_start(args, fmt);
-	dev_log(dev, fmt, args);
-	va_end(args);
-}
-
-void _dev_err(const struct device *dev, const char *fmt, ...)
-{
-	va_list args;
-
-	va_start(args, fmt);
-	dev_log(dev, fmt, args);
-	va_end(args);
-}
-
-void _dev_warn(const struct device *dev, const char *fmt, ...)
-{
-	va_list args;
-
-	va_start(args, fmt);
-	dev_log(dev, fmt, args);
-	va_end(args);
-}
-
-void _dev_notice(const struct device *dev, const char *fmt, ...)
-{
-	va_list args;
-
-	va_start(args, fmt);
-	dev_log(dev, fmt, args);
-	va_end(args);
-}
+#define DEV_LOG(name)                                                        \
+	void name(const struct device *dev, const char *fmt, ...)            \
+	{                                                                    \
+		va_list args;                                                \
+		va_start(args, fmt);                                         \
+		dev_log(dev, fmt, args);                                     \
+		va_end(args);                                                \
+	}
+DEV_LOG(_dev_info)
+DEV_LOG(_dev_err)
+DEV_LOG(_dev_warn)
+DEV_LOG(_dev_notice)
 
 static void netdev_log(const struct net_device *dev, const char *fmt, va_list args)
 {
@@ -862,22 +839,14 @@ int kaal_dde_interrupt(void)
 
 /* ---- Socket buffers --------------------------------------------------------------------- */
 
-/* Room for a frame's data plus the shared info at its end, in DMA memory. */
-static struct sk_buff *new_skb(struct net_device *dev, unsigned int len)
+/* A socket buffer around `size` bytes of data at `data`, with the shared info after
+ * them (cleared: the card may have written there). */
+static struct sk_buff *wrap_skb(void *data, unsigned int size)
 {
-	unsigned int size = SKB_DATA_ALIGN(len + NET_SKB_PAD);
-	unsigned int total = size + SKB_DATA_ALIGN(sizeof(struct skb_shared_info));
-	unsigned long long bus;
 	struct sk_buff *skb = heap_alloc(sizeof(*skb));
-	u8 *data;
 
 	if (!skb)
 		return NULL;
-	data = kaal_dde_dma_alloc(total, SMP_CACHE_BYTES, &bus);
-	if (!data) {
-		heap_free(skb);
-		return NULL;
-	}
 	skb->head = data;
 	skb->data = data;
 	skb_reset_tail_pointer(skb);
@@ -886,7 +855,27 @@ static struct sk_buff *new_skb(struct net_device *dev, unsigned int len)
 	refcount_set(&skb->users, 1);
 	skb->mac_header = (typeof(skb->mac_header))~0U;
 	skb->transport_header = (typeof(skb->transport_header))~0U;
+	memset(skb_shinfo(skb), 0, offsetof(struct skb_shared_info, dataref));
 	atomic_set(&skb_shinfo(skb)->dataref, 1);
+	return skb;
+}
+
+/* Room for a frame's data plus the shared info at its end, in DMA memory. */
+static struct sk_buff *new_skb(struct net_device *dev, unsigned int len)
+{
+	unsigned int size = SKB_DATA_ALIGN(len + NET_SKB_PAD);
+	unsigned int total = size + SKB_DATA_ALIGN(sizeof(struct skb_shared_info));
+	unsigned long long bus;
+	struct sk_buff *skb;
+	u8 *data = kaal_dde_dma_alloc(total, SMP_CACHE_BYTES, &bus);
+
+	if (!data)
+		return NULL;
+	skb = wrap_skb(data, size);
+	if (!skb) {
+		kaal_dde_dma_free(data);
+		return NULL;
+	}
 	skb_reserve(skb, NET_SKB_PAD);
 	skb->dev = dev;
 	return skb;
@@ -1028,22 +1017,7 @@ void page_frag_free(void *addr)
 /* A socket buffer around a fragment the driver filled (its shared info at the end). */
 struct sk_buff *napi_build_skb(void *data, unsigned int frag_size)
 {
-	struct sk_buff *skb = heap_alloc(sizeof(*skb));
-	unsigned int size = frag_size - SKB_DATA_ALIGN(sizeof(struct skb_shared_info));
-
-	if (!skb)
-		return NULL;
-	skb->head = data;
-	skb->data = data;
-	skb_reset_tail_pointer(skb);
-	skb_set_end_offset(skb, size);
-	skb->truesize = SKB_TRUESIZE(size);
-	refcount_set(&skb->users, 1);
-	skb->mac_header = (typeof(skb->mac_header))~0U;
-	skb->transport_header = (typeof(skb->transport_header))~0U;
-	memset(skb_shinfo(skb), 0, offsetof(struct skb_shared_info, dataref));
-	atomic_set(&skb_shinfo(skb)->dataref, 1);
-	return skb;
+	return wrap_skb(data, frag_size - SKB_DATA_ALIGN(sizeof(struct skb_shared_info)));
 }
 
 /* Every buffer here is linear, so a pull past its data cannot be satisfied. */
