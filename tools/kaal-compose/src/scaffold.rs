@@ -6,7 +6,8 @@
 //! checkout's `Cargo.lock` is copied in, so the project builds with the dependency
 //! versions KaaL was tested with.
 //!
-//! The templates are real files under `tools/kaal-compose/templates/`, with `{{name}}`
+//! The templates are real files under `tools/kaal-compose/templates/` (the full one
+//! shares lesson 10's files), with `{{name}}`
 //! and `{{kaal}}` (the checkout's path) filled in; the boot tests generate every template
 //! and boot it, so they cannot rot.
 
@@ -46,6 +47,14 @@ impl Template {
 macro_rules! template {
     ($path:literal) => {
         include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/", $path))
+    };
+}
+
+/// A file of lesson 10 (tutorial/10-full-system), which the full template shares as it
+/// is, so the two cannot drift apart.
+macro_rules! lesson_10 {
+    ($path:literal) => {
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tutorial/10-full-system/", $path))
     };
 }
 
@@ -141,18 +150,18 @@ fn layout(template: Template) -> Layout {
             files: &[
                 ("system.toml", template!("full/system.toml")),
                 ("README.md", template!("full/README.md")),
-                ("rootfs/etc/motd", template!("full/rootfs/etc/motd")),
-                ("rootfs/etc/profile", template!("full/rootfs/etc/profile")),
-                ("rootfs/etc/passwd", template!("full/rootfs/etc/passwd")),
-                ("rootfs/etc/group", template!("full/rootfs/etc/group")),
-                ("rootfs/www/index.html", template!("full/rootfs/www/index.html")),
+                ("rootfs/etc/motd", lesson_10!("rootfs/etc/motd")),
+                ("rootfs/etc/profile", lesson_10!("rootfs/etc/profile")),
+                ("rootfs/etc/passwd", lesson_10!("rootfs/etc/passwd")),
+                ("rootfs/etc/group", lesson_10!("rootfs/etc/group")),
+                ("rootfs/www/index.html", lesson_10!("rootfs/www/index.html")),
                 ("rootfs/home/user/.keep", ""),
                 ("rootfs/tmp/.keep", ""),
             ],
             components: &[ComponentCrate {
                 dir: "components/heartbeat",
                 package: "heartbeat",
-                main: template!("full/components/heartbeat/src/main.rs"),
+                main: lesson_10!("heartbeat/src/main.rs"),
                 dependencies: "kaal-sched = { path = \"{{kaal}}/kaal-sched\" }\n",
             }],
             links: &FULL_LINKS,
