@@ -405,6 +405,30 @@ fn lesson_08_network_server_answers_curl_and_nc() {
     assert_eq!(run.verdict, kaal_compose::qemu::Verdict::Stopped, "{}", run.summary());
 }
 
+/// `cargo kaal ARGS` in this checkout, as a newcomer types it, with `input` as its
+/// standard input (`None`: no input at all, /dev/null): its exit code, its standard
+/// output, and both outputs (to show when a check fails).
+fn cargo_kaal_here(args: &[&str], input: Option<&[u8]>) -> (Option<i32>, String, String) {
+    use std::process::Stdio;
+    let mut kaal = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .arg("kaal")
+        .args(args)
+        .current_dir(kaal_compose::testing::workspace_root())
+        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cargo kaal runs");
+    if let Some(bytes) = input {
+        use std::io::Write as _;
+        kaal.stdin.take().unwrap().write_all(bytes).unwrap();
+    }
+    let out = kaal.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let shown = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    (out.status.code(), stdout, shown)
+}
+
 /// Lesson 09 exactly as its README runs it: a shell session piped into `cargo kaal run`
 /// (busybox from Debian on an ext2 root, run by the Linux personality). The shell's
 /// exit status becomes `kaal run`'s.
@@ -413,29 +437,14 @@ fn lesson_09_posix_app_runs_a_piped_shell_session() {
     if Boot::new("tutorial/09-posix-app").on("5.0.0-debug").is_none() {
         return;
     }
-    let root = kaal_compose::testing::workspace_root();
-    let mut kaal = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["kaal", "run", "tutorial/09-posix-app", "--timeout", "150"])
-        .current_dir(&root)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("cargo kaal runs");
-    {
-        use std::io::Write as _;
-        let mut stdin = kaal.stdin.take().unwrap();
-        stdin
-            .write_all(
-                b"echo hello; ls /bin | wc -l; cat /etc/motd | grep -c seL4; mkdir -p /tmp/a/b && echo x > \
-                  /tmp/a/b/f && cat /tmp/a/b/f; exit 7\n",
-            )
-            .unwrap();
-    }
-    let out = kaal.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let shown = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(out.status.code(), Some(7), "the shell's `exit 7` is kaal run's status:\n{shown}");
+    let (code, stdout, shown) = cargo_kaal_here(
+        &["run", "tutorial/09-posix-app", "--timeout", "150"],
+        Some(
+            b"echo hello; ls /bin | wc -l; cat /etc/motd | grep -c seL4; mkdir -p /tmp/a/b && echo x > /tmp/a/b/f \
+              && cat /tmp/a/b/f; exit 7\n",
+        ),
+    );
+    assert_eq!(code, Some(7), "the shell's `exit 7` is kaal run's status:\n{shown}");
     let lines: Vec<&str> = stdout.lines().map(|l| l.trim_end_matches('\r')).collect();
     let at = lines.iter().position(|l| *l == "hello").unwrap_or_else(|| panic!("no `hello`:\n{shown}"));
     // 49 busybox applet links, busybox itself and the lesson's own program.
@@ -449,30 +458,18 @@ fn cargo_kaal_tutorial_lists_the_lessons_and_runs_one() {
     if Boot::new("tutorial/01-hello").on("5.0.0-debug").is_none() {
         return;
     }
-    let root = kaal_compose::testing::workspace_root();
-    let kaal = |args: &[&str]| {
-        let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-            .arg("kaal")
-            .args(args)
-            .current_dir(&root)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("cargo kaal runs");
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        (out.status.code(), text)
-    };
-    let (code, run) = kaal(&["tutorial", "1"]);
+    let (code, _, run) = cargo_kaal_here(&["tutorial", "1"], None);
     assert_eq!(code, Some(0), "{run}");
     for line in ["lesson 01: Hello from seL4", "Goodbye.", "lesson 01: passed", "next: lesson 02, Memory"] {
         assert!(run.contains(line), "no `{line}`:\n{run}");
     }
-    let (code, list) = kaal(&["tutorial"]);
-    assert_eq!(code, Some(0), "{list}");
+    let (code, list, shown) = cargo_kaal_here(&["tutorial"], None);
+    assert_eq!(code, Some(0), "{shown}");
     let lines: Vec<&str> = list.lines().collect();
     assert!(lines.len() >= 10, "{list}");
     assert!(lines[0].starts_with("01  Hello from seL4") && lines[0].ends_with("passed"), "{list}");
     assert!(lines[9].starts_with("10  the full system"), "{list}");
-    let (code, none) = kaal(&["tutorial", "11"]);
+    let (code, _, none) = cargo_kaal_here(&["tutorial", "11"], None);
     assert_ne!(code, Some(0));
     assert!(none.contains("there is no lesson `11`") && none.contains("01, 02"), "{none}");
 }
@@ -492,26 +489,13 @@ fn lesson_10_full_system_runs_a_piped_session() {
     if Boot::new("tutorial/10-full-system").on("5.0.0-debug").is_none() {
         return;
     }
-    let root = kaal_compose::testing::workspace_root();
     // Its page on a free host port, not system.toml's 8080, which another test may hold.
     let forward = format!("{}:80", kaal_compose::testing::free_port());
-    let mut kaal = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["kaal", "run", "tutorial/10-full-system", "--timeout", "150", "--forward", &forward])
-        .current_dir(&root)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("cargo kaal runs");
-    {
-        use std::io::Write as _;
-        let mut stdin = kaal.stdin.take().unwrap();
-        stdin.write_all(b"uname -a; ls /; cat /etc/motd; echo ok > /tmp/t; cat /tmp/t; exit 0\n").unwrap();
-    }
-    let out = kaal.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let shown = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(out.status.code(), Some(0), "the shell's `exit 0` is kaal run's status:\n{shown}");
+    let (code, stdout, shown) = cargo_kaal_here(
+        &["run", "tutorial/10-full-system", "--timeout", "150", "--forward", &forward],
+        Some(b"uname -a; ls /; cat /etc/motd; echo ok > /tmp/t; cat /tmp/t; exit 0\n"),
+    );
+    assert_eq!(code, Some(0), "the shell's `exit 0` is kaal run's status:\n{shown}");
     let lines: Vec<&str> = stdout.lines().map(|l| l.trim_end_matches('\r')).collect();
     let greeting = lines.iter().position(|l| l.starts_with("[POSIX] Ready: Linux 6.1.0-kaal-sel4"));
     let greeting = greeting.unwrap_or_else(|| panic!("no greeting:\n{shown}"));
@@ -542,17 +526,9 @@ fn cargo_kaal_run_with_no_input_boots_lesson_10_and_its_demo() {
     if Boot::new("tutorial/10-full-system").on("5.0.0-debug").is_none() {
         return;
     }
-    let root = kaal_compose::testing::workspace_root();
     let forward = format!("{}:80", kaal_compose::testing::free_port());
-    let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["kaal", "run", "--timeout", "150", "--forward", &forward])
-        .current_dir(&root)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("cargo kaal runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let shown = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(out.status.code(), Some(0), "the demo's `exit 0` is kaal run's status:\n{shown}");
+    let (code, stdout, shown) = cargo_kaal_here(&["run", "--timeout", "150", "--forward", &forward], None);
+    assert_eq!(code, Some(0), "the demo's `exit 0` is kaal run's status:\n{shown}");
     assert!(shown.contains("no input: typing the system's demo"), "{shown}");
     let lines: Vec<&str> = stdout.lines().map(|l| l.trim_end_matches('\r')).collect();
     for (want, then) in [

@@ -318,7 +318,7 @@ pub fn build_without(
     // What the glue does not give: stubs (the glue's own calls into Linux's helpers
     // and the emulation's Rust side are not the driver's).
     // (`kaal_dde_*` calls the shadow headers made are the Rust side's: kaal_dde::exports!.)
-    let missing: BTreeSet<String> =
+    let mut missing: BTreeSet<String> =
         calls.iter().filter(|s| !glue_scan.defined.contains(*s) && !s.starts_with("kaal_dde_")).cloned().collect();
     let undefined_data: BTreeSet<String> = data.iter().filter(|s| !glue_scan.defined.contains(*s)).cloned().collect();
     if !undefined_data.is_empty() {
@@ -341,7 +341,6 @@ pub fn build_without(
             "check the driver's files in kaal's driver table (tools/kaal-compose/src/dde.rs)",
         ));
     }
-    let mut missing = missing;
     for symbol in without {
         if !calls.contains(symbol) || missing.contains(symbol) || symbol.starts_with("kaal_dde_") {
             return Err(ToolError::new(
@@ -1205,15 +1204,25 @@ mod tests {
         assert_eq!(lost, ["CONFIG_8139CP (wanted on)", "CONFIG_MODULES (wanted off)"]);
     }
 
+    /// `source` compiled by gcc into an object in a scratch directory of its own (named
+    /// after `what`): the directory, to remove, and the object.
+    fn gcc_object(what: &str, source: &str) -> (PathBuf, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("kaal-dde-{what}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (c, object) = (dir.join(format!("{what}.c")), dir.join(format!("{what}.o")));
+        std::fs::write(&c, source).unwrap();
+        let status =
+            Command::new("gcc").args(["-O2", "-fno-pic", "-c", "-o"]).arg(&object).arg(&c).status().expect("gcc runs");
+        assert!(status.success(), "gcc could not compile {}", c.display());
+        (dir, object)
+    }
+
     /// An object compiled by gcc: the gate finds its `cli`, `outb` and `%gs` load by
     /// function, and its symbols are sorted into defined, called and referred to.
     #[test]
     fn the_gate_names_the_function_of_a_privileged_instruction() {
-        let dir = std::env::temp_dir().join(format!("kaal-dde-gate-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let source = dir.join("bad.c");
-        std::fs::write(
-            &source,
+        let (dir, object) = gcc_object(
+            "gate",
             "extern int counter; extern void helper(int);\n\
              void quiet(void) { helper(counter); }\n\
              void bad_irq_off(void) { __asm__ volatile(\"cli\"); helper(1); }\n\
@@ -1221,16 +1230,7 @@ mod tests {
              unsigned long bad_percpu(void) { unsigned long v; __asm__ volatile(\"movq %%gs:0x28, %0\" : \"=r\"(v)); return v; }\n\
              /* cli's byte (0xfa) inside another instruction is no cli. */\n\
              unsigned long fine(void) { return 0xfafafafaUL; }\n",
-        )
-        .unwrap();
-        let object = dir.join("bad.o");
-        let status = Command::new("gcc")
-            .args(["-O2", "-fno-pic", "-c", "-o"])
-            .arg(&object)
-            .arg(&source)
-            .status()
-            .expect("gcc runs");
-        assert!(status.success());
+        );
         let scan = scan(&std::fs::read(&object).unwrap()).expect("an ELF object");
         let found: Vec<(&str, &str)> = scan.privileged.iter().map(|p| (p.function.as_str(), p.what.as_str())).collect();
         assert_eq!(found, [("bad_irq_off", "cli"), ("bad_port", "out"), ("bad_percpu", "a %gs-relative access (mov)")]);
@@ -1248,26 +1248,14 @@ mod tests {
     /// `kaal_dde_initcalls` calls them in order and stops at the first error.
     #[test]
     fn initcalls_are_found_by_their_relocations() {
-        let dir = std::env::temp_dir().join(format!("kaal-dde-initcalls-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let source = dir.join("init.c");
-        std::fs::write(
-            &source,
+        let (dir, object) = gcc_object(
+            "initcalls",
             "static int __attribute__((section(\".init.text\"), used)) first_init(void) { return 0; }\n\
              static int __attribute__((section(\".init.text\"), used)) second_init(void) { return 1; }\n\
              int plain(void) { return 2; }\n\
              __asm__(\".section .initcall6.init,\\\"a\\\"\\n.long second_init - .\\n.previous\");\n\
              __asm__(\".section .initcall4.init,\\\"a\\\"\\n.long first_init - .\\n.previous\");\n",
-        )
-        .unwrap();
-        let object = dir.join("init.o");
-        let status = Command::new("gcc")
-            .args(["-O2", "-fno-pic", "-c", "-o"])
-            .arg(&object)
-            .arg(&source)
-            .status()
-            .expect("gcc runs");
-        assert!(status.success());
+        );
         let mut found = scan(&std::fs::read(&object).unwrap()).expect("an ELF object").initcalls;
         found.sort_by(|a, b| a.level.cmp(&b.level));
         let names: Vec<(&str, &str, &str)> =
