@@ -341,6 +341,7 @@ fn transfer<const E: usize, const R: usize>(number: isize, dest: CPtr, msg: Opti
         Some(msg) => (msg.stage(), msg.regs),
         None => (0, [0; REGS]),
     };
+    crate::profile::count(crate::profile::Counter::Ipc);
     // SAFETY: an IPC syscall on a capability of ours; it moves registers and our own
     // IPC buffer's words, and touches no other memory. Receiving syscalls name this
     // thread's reply object on MCS (ignored elsewhere).

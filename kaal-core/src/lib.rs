@@ -49,6 +49,7 @@ pub mod log_ring;
 pub mod mmio;
 mod notification;
 pub mod process;
+pub mod profile;
 // The mapping table's logic is built (and unit-tested) for every kernel; only seL4
 // 16.0.0 needs it.
 #[cfg_attr(not(kaal_sel4 = "16"), allow(dead_code))]

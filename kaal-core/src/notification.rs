@@ -16,6 +16,7 @@ impl Notification {
     /// send would block until someone received on it; this one does nothing.
     #[inline]
     pub fn signal(&self) {
+        crate::profile::count(crate::profile::Counter::Notify);
         // SAFETY: a send with an empty message on a notification touches no memory.
         unsafe {
             sys::syscall(sys::syscall::seL4_SysNBSend, self.cptr(), sys::message_info(0, 0, 0, 0), [0; 4]);
@@ -26,6 +27,7 @@ impl Notification {
     /// (`seL4_Wait`).
     #[inline]
     pub fn wait(&self) -> u64 {
+        crate::profile::count(crate::profile::Counter::Notify);
         // SAFETY: Recv (Wait on MCS) on a notification returns the badge word in a register only.
         unsafe { sys::syscall(sys::SYS_WAIT, self.cptr(), 0, [0; 4]).badge }
     }
@@ -34,6 +36,7 @@ impl Notification {
     /// blocking (`seL4_Poll`).
     #[inline]
     pub fn poll(&self) -> Option<u64> {
+        crate::profile::count(crate::profile::Counter::Notify);
         // SAFETY: NBRecv (NBWait on MCS) on a notification returns the badge word in a register only.
         let badge = unsafe { sys::syscall(sys::SYS_POLL, self.cptr(), 0, [0; 4]).badge };
         (badge != 0).then_some(badge)

@@ -500,6 +500,12 @@ impl ProcessThread {
         Error::check(err, "seL4_TCB_WriteRegisters")
     }
 
+    /// Names it in the kernel's diagnostics (fault reports, `cargo kaal profile`); a
+    /// release kernel keeps no names. It overwrites our message registers.
+    pub fn set_name(&self, name: &str) {
+        sys::debug_name_thread(self.tcb.cptr(), name);
+    }
+
     /// Stops it until [`Self::resume_with`].
     pub fn suspend(&self) {
         // SAFETY: stopping a process thread; nothing of ours changes.

@@ -34,6 +34,7 @@ use core::marker::PhantomData;
 use core::sync::atomic::Ordering;
 
 use bytemuck::Pod;
+use kaal_core::profile::Counter;
 
 use crate::layout::{LayoutError, RingLayout};
 use crate::{Notify, SharedMemory, Wait, Wake};
@@ -123,8 +124,10 @@ impl<T: Pod, M: SharedMemory> Producer<T, M> {
     /// Pushes one item. [`RingError::Full`] if there is no free slot.
     pub fn push(&mut self, item: T) -> Result<Wake, RingError> {
         if self.occupied()? == self.layout.capacity() {
+            kaal_core::profile::count(Counter::RingFull);
             return Err(RingError::Full);
         }
+        kaal_core::profile::count(Counter::RingPush);
         self.write_slot(self.head, &item);
         Ok(self.publish(self.head.wrapping_add(1)))
     }
@@ -135,8 +138,12 @@ impl<T: Pod, M: SharedMemory> Producer<T, M> {
         let free = (self.layout.capacity() - self.occupied()?) as usize;
         let count = free.min(items.len());
         if count == 0 {
+            if !items.is_empty() {
+                kaal_core::profile::count(Counter::RingFull);
+            }
             return Ok((0, Wake::NotNeeded));
         }
+        kaal_core::profile::count(Counter::RingPush);
         for (index, item) in (0..).map(|i: u32| self.head.wrapping_add(i)).zip(&items[..count]) {
             self.write_slot(index, item);
         }

@@ -496,6 +496,8 @@ fn lesson_10_full_system_runs_a_piped_session() {
         Some(b"uname -a; ls /; cat /etc/motd; echo ok > /tmp/t; cat /tmp/t; exit 0\n"),
     );
     assert_eq!(code, Some(0), "the shell's `exit 0` is kaal run's status:\n{shown}");
+    // The boot-to-prompt time is printed (its figure is for the README, not checked).
+    assert!(shown.contains("[kaal] boot to the shell's prompt: "), "{shown}");
     let lines: Vec<&str> = stdout.lines().map(|l| l.trim_end_matches('\r')).collect();
     let greeting = lines.iter().position(|l| l.starts_with("[POSIX] Ready: Linux 6.1.0-kaal-sel4"));
     let greeting = greeting.unwrap_or_else(|| panic!("no greeting:\n{shown}"));
@@ -659,4 +661,58 @@ fn lesson_09_busybox_httpd_nc_and_a_std_rust_server_answer_the_host() {
     assert_eq!(replies, ["app on seL4 heard: first\n", "app on seL4 heard: second\n"]);
     run.assert_line("app: served 2 connection(s); the log has 2 line(s)");
     assert_eq!(run.verdict, kaal_compose::qemu::Verdict::Stopped, "{}", run.summary());
+}
+
+/// `cargo kaal profile` on lesson 10: the run (a command typed into its shell) ends with
+/// the per-component table, each component's hot functions and the findings. Which
+/// component is hot is not checked (it depends on the host), only that the samples say
+/// whose they are and that the counters and mappings were read.
+#[test]
+fn cargo_kaal_profile_prints_each_components_share_memory_ipc_and_hot_functions() {
+    let _disk = LESSON_10_DISK.lock().unwrap_or_else(|e| e.into_inner());
+    if Boot::new("tutorial/10-full-system").on("5.0.0-debug").is_none() {
+        return;
+    }
+    let forward = format!("{}:80", kaal_compose::testing::free_port());
+    let (code, stdout, shown) = cargo_kaal_here(
+        &[
+            "profile",
+            "tutorial/10-full-system",
+            "--command",
+            "seq 1 3000 | grep 7 | wc -l",
+            "--seconds",
+            "60",
+            "--forward",
+            &forward,
+        ],
+        None,
+    );
+    assert_eq!(code, Some(0), "the typed `exit 0` ends the run:\n{shown}");
+    assert!(stdout.contains("Profile of tutorial/10-full-system on seL4 5.0.0 debug:"), "{shown}");
+    assert!(stdout.contains("(QEMU monitor sampling; TCG has no PMU)"), "{shown}");
+    let row = |name: &str| -> Vec<String> {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("| {name} |")))
+            .unwrap_or_else(|| panic!("no row {name}:\n{shown}"));
+        line.split('|').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect()
+    };
+    // The services lesson 10 declares, and the command's processes, by name.
+    for name in ["linux", "vfs", "net", "nic", "disk-root", "kaal-root", "linux:sh"] {
+        let cells = row(name);
+        assert!(cells[1].ends_with('%'), "CPU share of {name}: {cells:?}");
+        assert!(cells[4].ends_with("MiB"), "mapped memory of {name}: {cells:?}");
+    }
+    // kaal-core's counters were read out of the components that talk the most.
+    for name in ["linux", "vfs"] {
+        let ipc: f64 = row(name)[5].parse().unwrap_or_else(|_| panic!("IPC/s of {name}:\n{shown}"));
+        assert!(ipc > 0.0, "{name} made IPC calls:\n{shown}");
+    }
+    assert!(row("(idle)")[1].ends_with('%'), "{shown}");
+    // Hot functions, symbolised from the Linux personality's own ELF.
+    let hot =
+        stdout.lines().find(|l| l.starts_with("  linux: ")).unwrap_or_else(|| panic!("no hot functions:\n{shown}"));
+    assert!(hot.contains("kaal_linux::") || hot.contains("kaal_posix::") || hot.contains("iced_x86::"), "{hot}");
+    assert!(stdout.contains("\nFindings:\n  - "), "{shown}");
+    assert!(!stdout.contains("could not be read"), "every sample was read:\n{shown}");
 }

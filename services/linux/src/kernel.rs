@@ -281,6 +281,8 @@ impl Kernel {
             .process
             .spawn_thread(&mut self.pool.alloc, &self.faults, badge, self.priority, regs)
             .map_err(|_| errno::EAGAIN)?;
+        // Named by its command, as the kernel's fault reports and the profiler show it.
+        handle.set_name(&alloc::format!("linux:{}", proc.comm));
         self.owner.insert(tid, proc.pid);
         Ok(Thread { tid, handle, tls: regs.tls_base, clear_tid: 0, waiting: None })
     }

@@ -18,6 +18,7 @@ pub mod kernel;
 pub mod log;
 pub mod netpeer;
 pub mod planner;
+pub mod profile;
 pub mod progress;
 pub mod project;
 pub mod qemu;

@@ -88,6 +88,26 @@ enum Cmd {
         #[arg(long, default_value_t = 600)]
         timeout: u64,
     },
+    /// Boot a system under a sampling profiler and print, per component, its CPU share,
+    /// mapped memory, IPC and notification rates and hot functions, and what stands out.
+    Profile {
+        /// The system's directory [default: the current directory if it is a system, else the workspace's default system]
+        system: Option<PathBuf>,
+        /// A command to type into the system's shell (then `exit 0`) [default: the
+        /// system's `[linux] demo`, if it has one; else the system runs as it is].
+        #[arg(long)]
+        command: Option<String>,
+        /// Stop the system after this many seconds if it has not ended.
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// Milliseconds between samples (each sample stops the guest briefly, so the
+        /// system runs slower under the profiler).
+        #[arg(long, default_value_t = 5)]
+        interval_ms: u64,
+        /// Forward HOST port on 127.0.0.1 to GUEST port, as for `kaal run` (repeatable).
+        #[arg(long, value_name = "HOST:GUEST", value_parser = parse_forward)]
+        forward: Vec<kaal_compose::system::Forward>,
+    },
     /// Inspect a system.
     Debug {
         #[command(subcommand)]
@@ -228,6 +248,13 @@ fn run(cli: Cli) -> Result<i32> {
             built.print_forwards();
             let outcome = qemu::boot(&built.kernel.image, &built.image.path, &shown(&cfg, &reporter))?;
             let code = outcome.exit_code();
+            if let Some(prompt) = outcome.prompt {
+                // Printed at the end: at the time, it would break the shell's prompt line.
+                reporter.info(format!(
+                    "boot to the shell's prompt: {:.2} s of wall time (QEMU start to the first prompt)",
+                    prompt.as_secs_f64()
+                ));
+            }
             if code == 0 {
                 reporter.info(format!("{} ({:.1}s)", outcome.summary(), outcome.wall.as_secs_f64()));
             } else {
@@ -445,19 +472,8 @@ fn run(cli: Cli) -> Result<i32> {
                 let mut merged = kaal_compose::bench::BenchReport::default();
                 for (label, dir) in &variants {
                     // The host peer's forwards go to free host ports.
-                    let ports = settings.host_net.then(|| kaal_compose::bench::Ports {
-                        sink: kaal_compose::testing::free_port(),
-                        source: kaal_compose::testing::free_port(),
-                        http: kaal_compose::testing::free_port(),
-                    });
-                    let forwards = ports.map_or_else(Vec::new, |p| {
-                        let tcp = |host, guest| kaal_compose::system::Forward {
-                            protocol: kaal_compose::system::Protocol::Tcp,
-                            host,
-                            guest,
-                        };
-                        vec![tcp(p.sink, 5001), tcp(p.source, 5002), tcp(p.http, 80)]
-                    });
+                    let ports = settings.host_net.then(bench_ports);
+                    let forwards = ports.map_or_else(Vec::new, bench_forwards);
                     let options = kaal_compose::BuildOptions { kernel: choice, forwards, ..Default::default() };
                     let built = match kaal_compose::build_with(Some(dir), &options, &reporter) {
                         Ok(built) => built,
@@ -470,55 +486,8 @@ fn run(cli: Cli) -> Result<i32> {
                         }
                         Err(e) => return Err(e),
                     };
-                    let cfg = QemuConfig {
-                        timeout: Duration::from_secs(timeout),
-                        icount: !settings.wall,
-                        icount_exact: settings.exact,
-                        echo: false,
-                        ..built.qemu_config(None)
-                    };
-                    reporter.info(if settings.wall {
-                        format!("running {} on {column} in wall time (no -icount: throughputs)", built.system.display)
-                    } else {
-                        format!(
-                            "running {} on {column} under -icount shift=0 (the TSC counts instructions)",
-                            built.system.display
-                        )
-                    });
-                    let (outcome, host_lines) = match ports {
-                        None => {
-                            (qemu::boot(&built.kernel.image, &built.image.path, &shown(&cfg, &reporter))?, Vec::new())
-                        }
-                        Some(ports) => {
-                            // The host peer runs while the system runs, then stops it.
-                            let (tx, rx) = std::sync::mpsc::channel();
-                            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-                            let cfg =
-                                QemuConfig { watch: Some(tx), stop: Some(stop.clone()), ..shown(&cfg, &reporter) };
-                            let (kernel, image) = (built.kernel.image.clone(), built.image.path.clone());
-                            let runner = std::thread::spawn(move || qemu::boot(&kernel, &image, &cfg));
-                            let deadline = std::time::Instant::now() + Duration::from_secs(180);
-                            let ready = loop {
-                                let left = deadline.saturating_duration_since(std::time::Instant::now());
-                                match rx.recv_timeout(left) {
-                                    Ok(line) if line.contains("BENCH ready") => break true,
-                                    Ok(_) => {}
-                                    Err(_) => break false,
-                                }
-                            };
-                            let lines = if ready {
-                                reporter.info("the guest is ready; the host peer runs the transfers");
-                                kaal_compose::bench::net_peer(ports)
-                            } else {
-                                vec!["BENCH failed name=all why=\"the guest never printed BENCH ready\"".to_string()]
-                            };
-                            stop.store(true, std::sync::atomic::Ordering::Relaxed);
-                            let outcome = runner.join().map_err(|_| {
-                                ToolError::new("running the benchmark", "the QEMU runner panicked", "retry")
-                            })??;
-                            (outcome, lines)
-                        }
-                    };
+                    let (outcome, host_lines) =
+                        bench_boot(&built, &settings, ports, Duration::from_secs(timeout), &column, &reporter)?;
                     for line in outcome.user_output() {
                         if !line.starts_with("BENCH ") && !line.is_empty() {
                             println!("[{column}] {line}");
@@ -542,6 +511,24 @@ fn run(cli: Cli) -> Result<i32> {
             }
             println!();
             print!("{}", kaal_compose::bench::table(&runs, settings.wall));
+            Ok(code)
+        }
+        Cmd::Profile { system, command, seconds, interval_ms, forward } => {
+            let options = kaal_compose::BuildOptions { forwards: forward, ..options };
+            let built = kaal_compose::build_with(system.as_deref(), &options, &reporter)?;
+            let profile_options = kaal_compose::profile::Options {
+                command,
+                limit: Duration::from_secs(seconds),
+                interval: Duration::from_millis(interval_ms.max(1)),
+            };
+            let (outcome, report) = kaal_compose::profile::run(&built, &profile_options, &reporter)?;
+            let code = outcome.exit_code();
+            if code != 0 {
+                eprintln!("[kaal] {}: {}", built.system.display, outcome.summary());
+            }
+            println!();
+            println!("Profile of {} on {}:", built.system.display, built.kernel.config.describe());
+            print!("{report}");
             Ok(code)
         }
         Cmd::Debug { what: DebugCmd::Devices { system } } => {
@@ -740,6 +727,77 @@ fn run(cli: Cli) -> Result<i32> {
 }
 
 /// What `kaal build` reports: the components, the image and the kernel.
+/// Free host ports for a benchmark's host peer.
+fn bench_ports() -> kaal_compose::bench::Ports {
+    kaal_compose::bench::Ports {
+        sink: kaal_compose::testing::free_port(),
+        source: kaal_compose::testing::free_port(),
+        http: kaal_compose::testing::free_port(),
+    }
+}
+
+/// The forwards the host peer reaches a bench system's services through.
+fn bench_forwards(p: kaal_compose::bench::Ports) -> Vec<kaal_compose::system::Forward> {
+    let tcp =
+        |host, guest| kaal_compose::system::Forward { protocol: kaal_compose::system::Protocol::Tcp, host, guest };
+    vec![tcp(p.sink, 5001), tcp(p.source, 5002), tcp(p.http, 80)]
+}
+
+/// Boots a built bench system once (with its host peer, if it has one): the run and the
+/// host peer's lines.
+fn bench_boot(
+    built: &kaal_compose::BuiltSystem,
+    settings: &kaal_compose::bench::BenchSettings,
+    ports: Option<kaal_compose::bench::Ports>,
+    timeout: Duration,
+    column: &str,
+    reporter: &kaal_compose::progress::Reporter,
+) -> Result<(qemu::BootOutcome, Vec<String>)> {
+    let cfg = QemuConfig {
+        timeout,
+        icount: !settings.wall,
+        icount_exact: settings.exact,
+        echo: false,
+        ..built.qemu_config(None)
+    };
+    reporter.info(if settings.wall {
+        format!("running {} on {column} in wall time (no -icount: throughputs)", built.system.display)
+    } else {
+        format!("running {} on {column} under -icount shift=0 (the TSC counts instructions)", built.system.display)
+    });
+    Ok(match ports {
+        None => (qemu::boot(&built.kernel.image, &built.image.path, &shown(&cfg, reporter))?, Vec::new()),
+        Some(ports) => {
+            // The host peer runs while the system runs, then stops it.
+            let (tx, rx) = std::sync::mpsc::channel();
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let cfg = QemuConfig { watch: Some(tx), stop: Some(stop.clone()), ..shown(&cfg, reporter) };
+            let (kernel, image) = (built.kernel.image.clone(), built.image.path.clone());
+            let runner = std::thread::spawn(move || qemu::boot(&kernel, &image, &cfg));
+            let deadline = std::time::Instant::now() + Duration::from_secs(180);
+            let ready = loop {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                match rx.recv_timeout(left) {
+                    Ok(line) if line.contains("BENCH ready") => break true,
+                    Ok(_) => {}
+                    Err(_) => break false,
+                }
+            };
+            let lines = if ready {
+                reporter.info("the guest is ready; the host peer runs the transfers");
+                kaal_compose::bench::net_peer(ports)
+            } else {
+                vec!["BENCH failed name=all why=\"the guest never printed BENCH ready\"".to_string()]
+            };
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            let outcome = runner
+                .join()
+                .map_err(|_| ToolError::new("running the benchmark", "the QEMU runner panicked", "retry"))??;
+            (outcome, lines)
+        }
+    })
+}
+
 fn build_summary(built: &kaal_compose::BuiltSystem) -> String {
     let kib = |bytes: u64| bytes.div_ceil(1024);
     let mut out = format!("built {}\n", built.system.display);

@@ -120,6 +120,15 @@ pub fn stdin_is_empty() -> bool {
     stdin.rdev() == null.rdev() && stdin.dev() == null.dev() && stdin.ino() == null.ino()
 }
 
+/// Whether `partial`, a line the guest has written but not ended, is a shell's prompt:
+/// it ends in `# `, `$ ` or `> ` (busybox ash's and POSIX shells' defaults, and what
+/// `PS1` usually ends with), and the Linux personality's terminal is up
+/// ([`TERMINAL_READY`] was seen).
+pub fn is_prompt(partial: &str, terminal_ready: bool) -> bool {
+    let plain = strip_ansi(partial);
+    terminal_ready && ["# ", "$ ", "> "].iter().any(|end| plain.ends_with(end))
+}
+
 /// Ctrl-D: what the guest receives when `kaal run`'s piped input ends.
 pub const END_OF_INPUT: u8 = 4;
 
@@ -256,6 +265,9 @@ pub struct BootOutcome {
     pub serial: Vec<String>,
     /// Wall-clock time QEMU ran.
     pub wall: Duration,
+    /// Wall-clock time from QEMU's start to the first shell prompt, if a shell prompted
+    /// (see [`is_prompt`]).
+    pub prompt: Option<Duration>,
 }
 
 impl BootOutcome {
@@ -468,6 +480,8 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
     let mut fault_seen: Option<Instant> = None;
     let mut timed_out = false;
     let mut stopped = false;
+    let mut terminal_ready = false;
+    let mut prompt = None;
     loop {
         let now = Instant::now();
         if cfg.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
@@ -491,6 +505,9 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
         let wait = if cfg.stop.is_some() { wait.min(Duration::from_millis(50)) } else { wait };
         match rx.recv_timeout(wait) {
             Ok(Event::Partial(part)) => {
+                if prompt.is_none() && is_prompt(&part, terminal_ready) {
+                    prompt = Some(started.elapsed());
+                }
                 // defmt frames are shown once decoded, whole.
                 if cfg.echo && !part.contains(crate::log::MARKER) && part.len() > shown {
                     use std::io::Write;
@@ -516,6 +533,7 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
                     let _ = watch.send(plain.clone());
                 }
                 if plain.contains(TERMINAL_READY) {
+                    terminal_ready = true;
                     let (seen, changed) = &*ready;
                     *seen.lock().unwrap_or_else(|e| e.into_inner()) = true;
                     changed.notify_all();
@@ -543,7 +561,7 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
             None => Verdict::NoVerdict { status: status.code(), stderr },
         }
     };
-    Ok(BootOutcome { verdict, serial, wall })
+    Ok(BootOutcome { verdict, serial, wall, prompt })
 }
 
 #[cfg(test)]
@@ -580,13 +598,23 @@ mod tests {
     }
 
     #[test]
+    fn a_prompt_is_an_unended_line_a_shell_leaves_once_the_terminal_is_up() {
+        assert!(is_prompt("~ # ", true));
+        assert!(is_prompt("user@kaal:/tmp$ ", true));
+        assert!(is_prompt("\u{1b}[1m/ # \u{1b}[0m", true));
+        assert!(!is_prompt("~ # ", false), "before the terminal is up it is boot output");
+        assert!(!is_prompt("[linux] 64 MiB for Linux proc", true));
+        assert!(!is_prompt("ratio 3#", true));
+    }
+
+    #[test]
     fn strips_colour_codes() {
         assert_eq!(strip_ansi("\u{1b}[0m\u{1b}[30;1m<<\u{1b}[0m\u{1b}[32mseL4(CPU 0)\u{1b}[0m"), "<<seL4(CPU 0)");
     }
 
     #[test]
     fn exit_codes() {
-        let outcome = |verdict| BootOutcome { verdict, serial: vec![], wall: Duration::ZERO };
+        let outcome = |verdict| BootOutcome { verdict, serial: vec![], wall: Duration::ZERO, prompt: None };
         assert_eq!(outcome(Verdict::Exited(ExitStatus::Success)).exit_code(), 0);
         assert_eq!(outcome(Verdict::Exited(ExitStatus::PANIC)).exit_code(), 2);
         assert_eq!(outcome(Verdict::Timeout { after: Duration::from_secs(1) }).exit_code(), EXIT_TIMEOUT);
