@@ -10,6 +10,7 @@
 pub mod assemble;
 pub mod bench;
 pub mod dde;
+pub mod debian;
 pub mod disk;
 pub mod error;
 pub mod host;
