@@ -16,6 +16,7 @@ pub mod error;
 pub mod host;
 pub mod image;
 pub mod kernel;
+pub mod linuxref;
 pub mod log;
 pub mod netpeer;
 pub mod planner;
