@@ -41,3 +41,18 @@ fn linux_reference_guest_reports_every_measurement_in_both_modes() {
     }
     assert_reports(&instructions, INSTRUCTIONS);
 }
+
+/// The wall-time run with Debian's default mitigations (page-table isolation on this
+/// CPU model): slower, and not the comparison `bench compare` makes. By hand:
+/// `cargo test -p kaal-tests --test compare -- --ignored`.
+#[test]
+#[ignore = "minutes of QEMU; the comparison runs with mitigations=off"]
+fn linux_reference_guest_runs_with_mitigations_on() {
+    let reporter = Reporter { verbosity: Verbosity::Normal };
+    let guest = linuxref::prepare(&workspace_root().join("target/kaal"), &reporter).unwrap_or_else(|e| panic!("{e}"));
+    let wall = linuxref::run(&guest, Mode::Wall { mitigations: true }, &reporter).unwrap_or_else(|e| panic!("{e}"));
+    for line in &wall.lines {
+        eprintln!("{line}");
+    }
+    assert_reports(&wall, WALL);
+}
