@@ -193,6 +193,20 @@ mod tests {
         std::fs::remove_dir_all(&debs).unwrap();
     }
 
+    /// When apt-get does not know the version, the package comes from its pool address
+    /// (needs the network: `cargo test -p kaal-compose -- --ignored debian`).
+    #[test]
+    #[ignore = "downloads 1 MB from deb.debian.org"]
+    fn apt_unknown_version_falls_back_to_the_pool_address() {
+        let busybox = crate::linuxref::BUSYBOX;
+        let pinned = Pinned { version: "0:0.0-kaal-unknown", ..busybox };
+        let debs = scratch("curl");
+        let deb = fetch(&pinned, &debs, &Reporter::QUIET).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(deb.file_name().unwrap(), busybox.file_name());
+        assert_eq!(std::fs::metadata(&deb).unwrap().len(), busybox.bytes);
+        std::fs::remove_dir_all(&debs).unwrap();
+    }
+
     /// When apt-get cannot download it and curl cannot reach the address, the error
     /// says both, and leaves no file behind.
     #[test]

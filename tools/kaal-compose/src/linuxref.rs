@@ -183,7 +183,8 @@ pub fn prepare(kaal_dir: &Path, reporter: &Reporter) -> Result<Guest> {
     let kernel_deb = debian::fetch(&KERNEL, &debs, reporter)?;
     let kernel_root = unpack(&KERNEL, &kernel_deb, &dir.join(KERNEL.version), reporter)?;
     let busybox_deb = debian::fetch(&BUSYBOX, &debs, reporter)?;
-    let busybox_root = unpack(&BUSYBOX, &busybox_deb, &dir.join(format!("busybox-{}", BUSYBOX.file_name())), reporter)?;
+    let busybox_root =
+        unpack(&BUSYBOX, &busybox_deb, &dir.join(BUSYBOX.file_name().trim_end_matches(".deb")), reporter)?;
 
     let step = "finding the Linux reference guest's modules";
     let tree = kernel_root.join("lib/modules").join(RELEASE).join("kernel");
@@ -821,6 +822,13 @@ mod tests {
         cpio.stdin.take().unwrap().write_all(&archive.finish()).unwrap();
         let out = cpio.wait_with_output().unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), "bin\nbin/busybox\nbin/sh\n");
+    }
+
+    #[test]
+    fn the_pinned_packages_are_named_as_in_the_pool() {
+        assert_eq!(KERNEL.file_name(), "linux-image-6.1.0-57-amd64-unsigned_6.1.192-3_amd64.deb");
+        assert!(KERNEL.url.starts_with("http://deb.debian.org/debian-security/pool/updates/main/l/linux/"));
+        assert_eq!(BUSYBOX.file_name(), "busybox-static_1.35.0-4+deb12u1+b1_amd64.deb");
     }
 
     #[test]
