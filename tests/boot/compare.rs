@@ -3,6 +3,7 @@
 //! programs and serves the same host-side transfers. What is checked is that every
 //! measurement is there and none failed; the figures are not asserted.
 
+use kaal_compose::bench::BenchReport;
 use kaal_compose::linuxref::{self, Mode};
 use kaal_compose::progress::{Reporter, Verbosity};
 use kaal_compose::testing::workspace_root;
@@ -24,6 +25,10 @@ fn assert_reports(run: &linuxref::LinuxRun, names: &[&str]) {
         );
     }
     assert!(run.boot_to_shell.as_secs_f64() > 0.1, "{:?}", run.boot_to_shell);
+    // The table reads them as it reads KaaL's.
+    let report = BenchReport::parse(&run.lines);
+    assert!(report.malformed.is_empty() && report.failed.is_empty(), "{report:?}");
+    assert_eq!(report.results.len(), run.lines.len());
 }
 
 #[test]
