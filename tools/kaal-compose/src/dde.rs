@@ -526,83 +526,18 @@ fn initcalls_source(names: &[String]) -> String {
 }
 
 /// The downloaded, checked package.
-fn fetch(debs: &Path, reporter: &Reporter) -> Result<PathBuf> {
-    let step = format!("fetching Linux's source ({} {})", SOURCE.package, SOURCE.version);
-    let name = format!("{}_{}_all.deb", SOURCE.package, SOURCE.version);
-    let deb = debs.join(&name);
-    if !deb.exists() {
-        std::fs::create_dir_all(debs).map_err(|e| ToolError::io(&step, debs, e))?;
-        let progress = reporter.step(format!("{step}: one download of {} MB", SOURCE.bytes / 1_000_000));
-        let mut download = Command::new("apt-get");
-        download.current_dir(debs).args(["download", "-q"]).arg(format!("{}={}", SOURCE.package, SOURCE.version));
-        reporter.command(&download);
-        let out = download.output().map_err(|e| {
-            ToolError::new(
-                &step,
-                format!("cannot run apt-get: {e}"),
-                "install apt (KaaL fetches Debian packages with it)",
-            )
-        })?;
-        if !out.status.success() || !deb.exists() {
-            progress.fail();
-            return Err(ToolError::new(
-                &step,
-                format!(
-                    "KaaL pins {} {} (sha256 {}), and one download of {} bytes is needed; apt-get download failed: {}",
-                    SOURCE.package,
-                    SOURCE.version,
-                    SOURCE.sha256,
-                    SOURCE.bytes,
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ),
-                format!(
-                    "connect to the network and run `apt-get update`, or fetch {} into {}",
-                    SOURCE.url,
-                    debs.display()
-                ),
-            ));
-        }
-        progress.done(format!("{}", deb.display()));
-    }
-    // Checked once: the stamp records the size and time of the file that matched.
-    let stamp = debs.join(format!("{name}.sha256-checked"));
-    let identity = std::fs::metadata(&deb)
-        .map(|m| format!("{} {:?}", m.len(), m.modified().ok()))
-        .map_err(|e| ToolError::io(&step, &deb, e))?;
-    if std::fs::read_to_string(&stamp).is_ok_and(|s| s == identity) {
-        return Ok(deb);
-    }
-    let got = sha256_file(&deb)?;
-    if got != SOURCE.sha256 {
-        return Err(ToolError::new(
-            &step,
-            format!(
-                "{} has sha256 {got}, not the pinned {} of {} {}",
-                deb.display(),
-                SOURCE.sha256,
-                SOURCE.package,
-                SOURCE.version
-            ),
-            format!("delete {} to fetch it again (from {})", deb.display(), SOURCE.url),
-        ));
-    }
-    std::fs::write(&stamp, identity).map_err(|e| ToolError::io(&step, &stamp, e))?;
-    Ok(deb)
-}
+/// The pinned source package as [`crate::debian`] fetches it.
+const SOURCE_DEB: crate::debian::Pinned = crate::debian::Pinned {
+    what: "Linux's source",
+    package: SOURCE.package,
+    version: SOURCE.version,
+    sha256: SOURCE.sha256,
+    bytes: SOURCE.bytes,
+    url: SOURCE.url,
+};
 
-fn sha256_file(path: &Path) -> Result<String> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path).map_err(|e| ToolError::io("checking a download", path, e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).map_err(|e| ToolError::io("checking a download", path, e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex(&hasher.finalize()))
+fn fetch(debs: &Path, reporter: &Reporter) -> Result<PathBuf> {
+    crate::debian::fetch(&SOURCE_DEB, debs, reporter)
 }
 
 fn hex(bytes: &[u8]) -> String {

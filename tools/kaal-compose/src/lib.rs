@@ -10,11 +10,13 @@
 pub mod assemble;
 pub mod bench;
 pub mod dde;
+pub mod debian;
 pub mod disk;
 pub mod error;
 pub mod host;
 pub mod image;
 pub mod kernel;
+pub mod linuxref;
 pub mod log;
 pub mod netpeer;
 pub mod planner;
