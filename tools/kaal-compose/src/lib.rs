@@ -9,6 +9,7 @@
 
 pub mod assemble;
 pub mod bench;
+pub mod compare;
 pub mod dde;
 pub mod debian;
 pub mod disk;

@@ -426,6 +426,9 @@ fn run(cli: Cli) -> Result<i32> {
             let cwd = std::env::current_dir()
                 .map_err(|e| ToolError::new("finding the current directory", e.to_string(), "cd into the project"))?;
             let project = kaal_compose::project::Project::discover(&cwd)?;
+            if name == "compare" {
+                return bench_compare(&project, cli.kernel, Duration::from_secs(timeout), &reporter);
+            }
             let dir = if std::path::Path::new(&name).is_dir() {
                 PathBuf::from(&name)
             } else {
@@ -796,6 +799,79 @@ fn bench_boot(
             (outcome, lines)
         }
     })
+}
+
+/// `kaal bench compare`: KaaL's benchmarks and lesson 10's boot, then the Linux
+/// reference guest in the same QEMU machine, in one table (see
+/// kaal_compose::compare).
+fn bench_compare(
+    project: &kaal_compose::project::Project,
+    kernel: Option<kaal_sel4::KernelChoice>,
+    timeout: Duration,
+    reporter: &kaal_compose::progress::Reporter,
+) -> Result<i32> {
+    use kaal_compose::linuxref::{self, Mode};
+    let kaal = kaal_compose::kaal_project(project)?;
+    // KaaL at its best: the release kernel (no debug syscalls or kernel console).
+    let choice = kernel.unwrap_or_else(|| kaal_sel4::KernelChoice::parse("5.0.0-release").expect("valid"));
+    let column = choice.config().describe();
+    let mut kaal_lines = Vec::new();
+    let mut code = 0;
+    for bench in ["posix", "fs", "net"] {
+        let dir = kaal.root.join("benches").join(bench);
+        let settings = kaal_compose::bench::BenchSettings::load(&dir)?;
+        let ports = settings.host_net.then(bench_ports);
+        let forwards = ports.map_or_else(Vec::new, bench_forwards);
+        let options = kaal_compose::BuildOptions { kernel: choice, forwards, ..Default::default() };
+        let built = kaal_compose::build_with(Some(&dir), &options, reporter)?;
+        let (outcome, host_lines) = bench_boot(&built, &settings, ports, timeout, &column, reporter)?;
+        if outcome.exit_code() != 0 {
+            eprintln!("[kaal] {} on {column}: {}", built.system.display, outcome.summary());
+            code = outcome.exit_code();
+        }
+        kaal_lines.extend(outcome.serial.iter().chain(&host_lines).cloned());
+    }
+    // Lesson 10 to its shell's prompt, then `exit 0`.
+    let dir = kaal.root.join("tutorial/10-full-system");
+    let http = kaal_compose::system::Forward {
+        protocol: kaal_compose::system::Protocol::Tcp,
+        host: kaal_compose::testing::free_port(),
+        guest: 80,
+    };
+    let options = kaal_compose::BuildOptions { kernel: choice, forwards: vec![http], ..Default::default() };
+    let built = kaal_compose::build_with(Some(&dir), &options, reporter)?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let _ = tx.send(b"exit 0\n".to_vec());
+    let cfg = QemuConfig { timeout, echo: false, input: qemu::Input::channel(rx), ..built.qemu_config(None) };
+    reporter.info(format!("booting {} on {column} to its shell's prompt (wall time)", built.system.display));
+    let outcome = qemu::boot(&built.kernel.image, &built.image.path, &shown(&cfg, reporter))?;
+    kaal_lines.push(match outcome.prompt {
+        Some(took) => kaal_compose::compare::boot_line(took),
+        None => format!("BENCH failed name=boot_to_shell why=\"no shell prompt: {}\"", outcome.summary()),
+    });
+    // Linux: instruction counts, then wall time with mitigations off and with Debian's
+    // default.
+    let guest = linuxref::prepare(&kaal.kaal_dir(), reporter)?;
+    let counted = linuxref::run(&guest, Mode::Instructions, reporter)?;
+    let off = linuxref::run(&guest, Mode::Wall { mitigations: false }, reporter)?;
+    let default = linuxref::run(&guest, Mode::Wall { mitigations: true }, reporter)?;
+    // Boot to shell is a wall-time row: the instruction run's (under -icount) is left out.
+    let linux_lines: Vec<String> =
+        counted.lines.iter().filter(|l| !l.contains("name=boot_to_shell ")).chain(&off.lines).cloned().collect();
+    let kaal_report = kaal_compose::bench::BenchReport::parse(&kaal_lines);
+    let linux_report = kaal_compose::bench::BenchReport::parse(&linux_lines);
+    let default_report = kaal_compose::bench::BenchReport::parse(&default.lines);
+    println!();
+    println!(
+        "KaaL ({column}; the posix bench, benches/fs, benches/net with KaaL's e1000 driver, lesson 10) against \
+         Linux ({} {}, busybox initramfs), the same QEMU machine. Instructions under -icount shift=0; the rest wall \
+         time, Linux with mitigations=off beside Debian's default.",
+        linuxref::KERNEL.package,
+        linuxref::KERNEL.version
+    );
+    println!();
+    print!("{}", kaal_compose::compare::table(&kaal_report, &linux_report, &default_report));
+    Ok(code)
 }
 
 fn build_summary(built: &kaal_compose::BuiltSystem) -> String {
