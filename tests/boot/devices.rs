@@ -61,7 +61,7 @@ fn lesson_05(kernel: &str) {
             "com2 is held by uart16550",
             "lesson-05 cannot claim device com4: its interrupt line (gsi 3) is held by uart16550 through device com2",
             "uart loopback: sent 13 bytes, received Ok(\"loopback test\"): ok",
-            "uart: no input for 2 s, stopping",
+            "uart: no input for 5 s, stopping",
             "== a PCI device and DMA memory",
             "e1000: registers at 0xfebc0000, MAC 52:54:00:12:34:56, link up",
             "all inside and aligned: true",
@@ -131,7 +131,7 @@ fn uart_driver_echoes_what_the_host_sends_in_upper_case() {
     let run = Boot::new("tutorial/05-device-driver").replace_qemu_args(args).run();
     let heard = host.join().expect("host thread").unwrap_or_else(|e| panic!("{e}\n{}", run.user_output().join("\n")));
     let _ = std::fs::remove_file(&socket);
-    assert_eq!(heard, ["ready", "HELLO FROM THE HOST", "QUIT"]);
+    assert_eq!(heard, ["ready", "HELLO FROM THE HOST", "QUIT"], "{}", run.user_output().join("\n"));
     run.assert_success()
         .assert_lines_in_order(&[
             "uart loopback: sent 13 bytes, received Ok(\"loopback test\"): ok",

@@ -226,15 +226,8 @@ fn run(cli: Cli) -> Result<i32> {
             // with none at all (/dev/null or closed, as in CI) it gets its `[linux] demo`.
             let demo = built.demo();
             if built.has_terminal() && !demo.is_empty() && qemu::stdin_is_empty() {
-                let (tx, rx) = std::sync::mpsc::channel();
-                let mut script = String::new();
-                for line in &demo {
-                    script.push_str(line);
-                    script.push('\n');
-                }
-                let _ = tx.send(script.into_bytes());
                 reporter.info(format!("no input: typing the system's demo ({} lines of [linux] demo)", demo.len()));
-                cfg.input = qemu::Input::channel(rx);
+                cfg.input = qemu::Input::Script(demo);
             } else if built.has_terminal() {
                 cfg.input = qemu::Input::Forward;
             }

@@ -532,10 +532,8 @@ pub fn run(
         None => built.demo(),
     };
     if built.has_terminal() && !typed.is_empty() {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let _ = tx.send(typed.iter().map(|l| format!("{l}\n")).collect::<String>().into_bytes());
-        cfg.input = crate::qemu::Input::channel(rx);
         reporter.info(format!("typing into the system's shell: {}", typed.join("; ")));
+        cfg.input = crate::qemu::Input::Script(typed);
     } else if options.command.is_some() {
         return Err(ToolError::new(
             step,

@@ -102,7 +102,15 @@ pub enum Input {
     /// Bytes a host program sends while the guest runs (boot tests); see
     /// [`Input::channel`]. One run takes the receiver.
     Channel(std::sync::Arc<std::sync::Mutex<Option<std::sync::mpsc::Receiver<Vec<u8>>>>>),
+    /// Lines typed at the guest's shell one at a time, each once the shell prompts (see
+    /// [`is_prompt`]), or [`SCRIPT_PATIENCE`] after the last line if no prompt came:
+    /// what `[linux] demo` and `kaal profile --command` type, so that the session reads
+    /// as if a user typed it.
+    Script(Vec<String>),
 }
+
+/// How long a [`Input::Script`] waits for a prompt before typing its next line anyway.
+pub const SCRIPT_PATIENCE: Duration = Duration::from_secs(5);
 
 impl Input {
     /// Input from `rx`: what is sent there reaches the guest's serial port.
@@ -392,7 +400,7 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
     cmd.stdin(match input {
         Input::None => Stdio::null(),
         Input::Forward if forward_terminal => Stdio::inherit(),
-        Input::Forward | Input::Channel(_) => Stdio::piped(),
+        Input::Forward | Input::Channel(_) | Input::Script(_) => Stdio::piped(),
     })
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
@@ -412,8 +420,11 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
         );
     }
     let ready = std::sync::Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+    // How many prompts the guest's shell has shown.
+    let prompts = std::sync::Arc::new((std::sync::Mutex::new(0u64), std::sync::Condvar::new()));
     if let Some(mut to_guest) = child.stdin.take() {
         let ready = ready.clone();
+        let prompts = prompts.clone();
         // The writer ends with QEMU (a write fails) or with its input.
         std::thread::spawn(move || {
             use std::io::Write;
@@ -428,6 +439,18 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
                     let Some(rx) = rx.lock().ok().and_then(|mut rx| rx.take()) else { return };
                     for bytes in rx {
                         if to_guest.write_all(&bytes).and_then(|_| to_guest.flush()).is_err() {
+                            return;
+                        }
+                    }
+                }
+                Input::Script(lines) => {
+                    let (count, changed) = &*prompts;
+                    for (typed, line) in lines.iter().enumerate() {
+                        let count = count.lock().unwrap_or_else(|e| e.into_inner());
+                        let _ = changed
+                            .wait_timeout_while(count, SCRIPT_PATIENCE, |n| *n <= typed as u64)
+                            .unwrap_or_else(|e| e.into_inner());
+                        if to_guest.write_all(format!("{line}\n").as_bytes()).and_then(|_| to_guest.flush()).is_err() {
                             return;
                         }
                     }
@@ -485,6 +508,7 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
     let mut stopped = false;
     let mut terminal_ready = false;
     let mut prompt = None;
+    let mut prompted_this_line = false;
     loop {
         let now = Instant::now();
         if cfg.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
@@ -508,8 +532,13 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
         let wait = if cfg.stop.is_some() { wait.min(Duration::from_millis(50)) } else { wait };
         match rx.recv_timeout(wait) {
             Ok(Event::Partial(part)) => {
-                if prompt.is_none() && is_prompt(&part, terminal_ready) {
-                    prompt = Some(started.elapsed());
+                // One prompt per line, however many pieces it arrives in.
+                if !prompted_this_line && is_prompt(&part, terminal_ready) {
+                    prompted_this_line = true;
+                    prompt.get_or_insert(started.elapsed());
+                    let (count, changed) = &*prompts;
+                    *count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+                    changed.notify_all();
                 }
                 // defmt frames are shown once decoded, whole.
                 if cfg.echo && !part.contains(crate::log::MARKER) && part.len() > shown {
@@ -528,6 +557,7 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
                     println!("{}", line.get(shown..).unwrap_or(&line));
                 }
                 shown = 0;
+                prompted_this_line = false;
                 let plain = strip_ansi(&line);
                 if cfg.stop_on_unhandled_fault && fault_seen.is_none() && plain.contains("while trying to handle") {
                     fault_seen = Some(Instant::now());
