@@ -12,7 +12,7 @@
 //!
 //! While a component's address space is current the profiler also reads, through the
 //! same monitor, the component's mapped memory (`info mem`) and its kaal-core counters
-//! ([`KAAL_PROFILE_COUNTS`](../../kaal_core/profile/index.html): IPC, notifications,
+//! (`kaal_core::profile::KAAL_PROFILE_COUNTS`: IPC, notifications,
 //! ring pushes and full rings; the address is the symbol's in the component's ELF).
 //! Rates are the counters' growth between the first and last reading, over the wall
 //! time between them.
