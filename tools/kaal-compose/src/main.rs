@@ -674,9 +674,20 @@ fn run(cli: Cli) -> Result<i32> {
             let me = std::env::current_exe().map_err(|e| {
                 ToolError::new("running the lesson", e.to_string(), "run `cargo kaal run tutorial/NN-...`")
             })?;
-            let status = std::process::Command::new(me).arg("run").arg(&chosen.dir).status().map_err(|e| {
-                ToolError::new("running the lesson", e.to_string(), "run `cargo kaal run tutorial/NN-...`")
-            })?;
+            // The kernel chosen for `tutorial` is the lesson's (`--kernel X` or `--kernel=X`).
+            let args: Vec<String> = std::env::args().collect();
+            let kernel: Vec<&String> = args
+                .iter()
+                .enumerate()
+                .filter(|(i, a)| {
+                    *a == "--kernel" || a.starts_with("--kernel=") || (*i > 0 && args[i - 1] == "--kernel")
+                })
+                .map(|(_, a)| a)
+                .collect();
+            let status =
+                std::process::Command::new(me).args(kernel).arg("run").arg(&chosen.dir).status().map_err(|e| {
+                    ToolError::new("running the lesson", e.to_string(), "run `cargo kaal run tutorial/NN-...`")
+                })?;
             let code = status.code().unwrap_or(1);
             let result = if code == 0 { "passed".to_string() } else { format!("failed (exit {code})") };
             tutorial::record(&results, &chosen.number, &result)?;
