@@ -34,8 +34,3 @@ pub static KAAL_PROFILE_COUNTS: [AtomicU64; COUNTERS] = [const { AtomicU64::new(
 pub fn count(what: Counter) {
     KAAL_PROFILE_COUNTS[what as usize].fetch_add(1, Ordering::Relaxed);
 }
-
-/// The current value of `what` (for tests and for a component's own report).
-pub fn value(what: Counter) -> u64 {
-    KAAL_PROFILE_COUNTS[what as usize].load(Ordering::Relaxed)
-}

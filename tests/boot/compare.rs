@@ -35,16 +35,17 @@ fn assert_reports(run: &linuxref::LinuxRun, names: &[&str]) {
 fn linux_reference_guest_reports_every_measurement_in_both_modes() {
     let reporter = Reporter { verbosity: Verbosity::Normal };
     let guest = linuxref::prepare(&workspace_root().join("target/kaal"), &reporter).unwrap_or_else(|e| panic!("{e}"));
-    let wall = linuxref::run(&guest, Mode::Wall { mitigations: false }, &reporter).unwrap_or_else(|e| panic!("{e}"));
-    for line in &wall.lines {
+    run_and_check(&guest, Mode::Wall { mitigations: false }, WALL);
+    run_and_check(&guest, Mode::Instructions, INSTRUCTIONS);
+}
+
+/// Runs the guest in `mode`, shows its lines, and checks that it reported `names`.
+fn run_and_check(guest: &linuxref::Guest, mode: Mode, names: &[&str]) {
+    let run = linuxref::run(guest, mode, &Reporter { verbosity: Verbosity::Normal }).unwrap_or_else(|e| panic!("{e}"));
+    for line in &run.lines {
         eprintln!("{line}");
     }
-    assert_reports(&wall, WALL);
-    let instructions = linuxref::run(&guest, Mode::Instructions, &reporter).unwrap_or_else(|e| panic!("{e}"));
-    for line in &instructions.lines {
-        eprintln!("{line}");
-    }
-    assert_reports(&instructions, INSTRUCTIONS);
+    assert_reports(&run, names);
 }
 
 /// The wall-time run with Debian's default mitigations (page-table isolation on this
@@ -55,9 +56,5 @@ fn linux_reference_guest_reports_every_measurement_in_both_modes() {
 fn linux_reference_guest_runs_with_mitigations_on() {
     let reporter = Reporter { verbosity: Verbosity::Normal };
     let guest = linuxref::prepare(&workspace_root().join("target/kaal"), &reporter).unwrap_or_else(|e| panic!("{e}"));
-    let wall = linuxref::run(&guest, Mode::Wall { mitigations: true }, &reporter).unwrap_or_else(|e| panic!("{e}"));
-    for line in &wall.lines {
-        eprintln!("{line}");
-    }
-    assert_reports(&wall, WALL);
+    run_and_check(&guest, Mode::Wall { mitigations: true }, WALL);
 }

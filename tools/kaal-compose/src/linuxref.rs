@@ -91,11 +91,6 @@ pub const STOP: &str = "LINUXREF stop";
 /// The line netd prints once it listens on every port.
 const NET_READY: &str = "BENCH ready";
 
-/// The guest's network services' ports (benches/compare/netd.c).
-const SINK_PORT: u16 = 5001;
-const SOURCE_PORT: u16 = 5002;
-const HTTP_PORT: u16 = 80;
-
 /// The programs, by their path in the guest and their source in the checkout.
 const PROGRAMS: &[(&str, &str)] = &[
     ("bin/posix-bench", "benches/posix/posix-bench.c"),
@@ -560,13 +555,7 @@ struct Qemu {
 impl Qemu {
     fn spawn(mut cmd: Command, step: &str) -> Result<Qemu> {
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|e| {
-            ToolError::new(
-                step,
-                format!("cannot start qemu-system-x86_64: {e}"),
-                "install it: apt-get install qemu-system-x86",
-            )
-        })?;
+        let mut child = qemu::spawn(&mut cmd, step)?;
         let (tx, lines) = mpsc::channel();
         let stdout = child.stdout.take();
         std::thread::spawn(move || {
@@ -647,26 +636,26 @@ impl Drop for Disk {
 fn qemu_command(guest: &Guest, mode: Mode, disk: Option<&Path>, ports: Option<crate::netpeer::Ports>) -> Command {
     let mut extra_args = vec!["-append".to_string(), mode.append()];
     if let Some(disk) = disk {
-        extra_args.extend([
-            "-drive".into(),
-            format!("file={},format=raw,if=none,id=d0", disk.display()),
-            "-device".into(),
-            "virtio-blk-pci,drive=d0".into(),
-        ]);
+        // Attached as KaaL's systems attach their first disk.
+        let attached = crate::disk::AttachedDisk {
+            name: "files".into(),
+            path: disk.to_path_buf(),
+            read_only: false,
+            slot: crate::system::Disk::FIRST_SLOT,
+        };
+        extra_args.extend(attached.qemu_args());
     }
     if let Some(ports) = ports {
-        let forward = |host: u16, guest: u16| format!(",hostfwd=tcp:127.0.0.1:{host}-:{guest}");
-        extra_args.extend([
-            "-netdev".into(),
-            format!(
-                "user,id=n0{}{}{}",
-                forward(ports.sink, SINK_PORT),
-                forward(ports.source, SOURCE_PORT),
-                forward(ports.http, HTTP_PORT)
-            ),
-            "-device".into(),
-            "e1000,netdev=n0".into(),
-        ]);
+        // The card KaaL's systems get, at the same slot, with the same options.
+        let network = crate::system::Network {
+            nic: crate::system::NicKind::E1000,
+            address: crate::system::Address::Dhcp,
+            forwards: ports.forwards(),
+            driver: None,
+            linux: None,
+            linux_without: Vec::new(),
+        };
+        extra_args.extend(qemu::network_args(&network, &network.forwards));
     }
     let config = qemu::QemuConfig { icount: mode == Mode::Instructions, extra_args, ..Default::default() };
     qemu::command(&guest.kernel, &guest.initramfs, &config)
@@ -686,11 +675,7 @@ pub fn run(guest: &Guest, mode: Mode, reporter: &Reporter) -> Result<LinuxRun> {
         Mode::Wall { .. } => Some(Disk::make(&guest.dir, reporter)?),
         Mode::Instructions => None,
     };
-    let ports = matches!(mode, Mode::Wall { .. }).then(|| crate::netpeer::Ports {
-        sink: crate::testing::free_port(),
-        source: crate::testing::free_port(),
-        http: crate::testing::free_port(),
-    });
+    let ports = matches!(mode, Mode::Wall { .. }).then(crate::netpeer::Ports::free);
     let cmd = qemu_command(guest, mode, disk.as_ref().map(|d| d.0.as_path()), ports);
     reporter.command(&cmd);
     let limit = if mode == Mode::Instructions { INSTRUCTIONS_LIMIT } else { WALL_LIMIT };
@@ -758,7 +743,10 @@ pub fn run(guest: &Guest, mode: Mode, reporter: &Reporter) -> Result<LinuxRun> {
                 if stderr.trim().is_empty() { String::new() } else { format!(" (QEMU said: {})", stderr.trim()) },
                 tail(&serial)
             ),
-            format!("check that {} boots (`file` should call it a Linux kernel bzImage)", guest.kernel.display()),
+            format!(
+                "check that {} boots (`file` should call it an ELF executable, Linux's vmlinux)",
+                guest.kernel.display()
+            ),
         ));
     };
     if ports.is_some() && !peer_done {
@@ -783,11 +771,7 @@ pub fn run(guest: &Guest, mode: Mode, reporter: &Reporter) -> Result<LinuxRun> {
             POWEROFF_LIMIT.as_secs()
         ));
     }
-    lines.push(format!(
-        "BENCH result name=boot_to_shell what=\"boot to shell (QEMU start to the shell)\" iterations=1 cycles={} \
-         hz=1000000000",
-        boot_to_shell.as_nanos()
-    ));
+    lines.push(crate::compare::boot_line(boot_to_shell));
     progress.done(format!("{} lines, boot to shell {:.2} s", lines.len(), boot_to_shell.as_secs_f64()));
     Ok(LinuxRun { lines, boot_to_shell, serial })
 }
@@ -975,11 +959,13 @@ mod tests {
         assert!(wall.contains("-kernel lr/vmlinuz -initrd lr/i.cpio") && !wall.contains("-icount"), "{wall}");
         assert!(
             wall.contains(
-                "user,id=n0,hostfwd=tcp:127.0.0.1:1-:5001,hostfwd=tcp:127.0.0.1:2-:5002,hostfwd=tcp:127.0.0.1:3-:80"
+                "user,id=kaalnet0,hostfwd=tcp:127.0.0.1:1-:5001,hostfwd=tcp:127.0.0.1:2-:5002,hostfwd=tcp:127.0.0.1:3-:80"
             ),
             "{wall}"
         );
-        assert!(wall.contains("-device e1000,netdev=n0") && wall.contains("virtio-blk-pci,drive=d0"), "{wall}");
+        assert!(wall.contains("-device e1000,netdev=kaalnet0,addr=0a,romfile="), "{wall}");
+        assert!(wall.contains("file=d.img,if=none,format=raw,id=kaal-disk-files"), "{wall}");
+        assert!(wall.contains("virtio-blk-pci,drive=kaal-disk-files,addr=0x10"), "{wall}");
         let instructions = args(qemu_command(&guest, Mode::Instructions, None, None));
         assert!(instructions.contains("-icount shift=0") && !instructions.contains("-netdev"), "{instructions}");
     }

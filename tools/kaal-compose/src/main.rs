@@ -468,8 +468,8 @@ fn run(cli: Cli) -> Result<i32> {
                 let mut merged = kaal_compose::bench::BenchReport::default();
                 for (label, dir) in &variants {
                     // The host peer's forwards go to free host ports.
-                    let ports = settings.host_net.then(bench_ports);
-                    let forwards = ports.map_or_else(Vec::new, bench_forwards);
+                    let ports = settings.host_net.then(kaal_compose::bench::Ports::free);
+                    let forwards = ports.map_or_else(Vec::new, kaal_compose::bench::Ports::forwards);
                     let options = kaal_compose::BuildOptions { kernel: choice, forwards, ..Default::default() };
                     let built = match kaal_compose::build_with(Some(dir), &options, &reporter) {
                         Ok(built) => built,
@@ -734,22 +734,6 @@ fn run(cli: Cli) -> Result<i32> {
 }
 
 /// What `kaal build` reports: the components, the image and the kernel.
-/// Free host ports for a benchmark's host peer.
-fn bench_ports() -> kaal_compose::bench::Ports {
-    kaal_compose::bench::Ports {
-        sink: kaal_compose::testing::free_port(),
-        source: kaal_compose::testing::free_port(),
-        http: kaal_compose::testing::free_port(),
-    }
-}
-
-/// The forwards the host peer reaches a bench system's services through.
-fn bench_forwards(p: kaal_compose::bench::Ports) -> Vec<kaal_compose::system::Forward> {
-    let tcp =
-        |host, guest| kaal_compose::system::Forward { protocol: kaal_compose::system::Protocol::Tcp, host, guest };
-    vec![tcp(p.sink, 5001), tcp(p.source, 5002), tcp(p.http, 80)]
-}
-
 /// Boots a built bench system once (with its host peer, if it has one): the run and the
 /// host peer's lines.
 fn bench_boot(
@@ -824,8 +808,8 @@ fn bench_compare(
     for bench in ["posix", "fs", "net"] {
         let dir = kaal.root.join("benches").join(bench);
         let settings = kaal_compose::bench::BenchSettings::load(&dir)?;
-        let ports = settings.host_net.then(bench_ports);
-        let forwards = ports.map_or_else(Vec::new, bench_forwards);
+        let ports = settings.host_net.then(kaal_compose::bench::Ports::free);
+        let forwards = ports.map_or_else(Vec::new, kaal_compose::bench::Ports::forwards);
         let options = kaal_compose::BuildOptions { kernel: choice, forwards, ..Default::default() };
         let built = kaal_compose::build_with(Some(&dir), &options, reporter)?;
         let (outcome, host_lines) = bench_boot(&built, &settings, ports, timeout, &column, reporter)?;

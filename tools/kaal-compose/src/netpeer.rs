@@ -29,6 +29,28 @@ pub struct Ports {
     pub http: u16,
 }
 
+/// The guest's ports of the sink, the source and the HTTP server.
+pub const GUEST_SINK: u16 = 5001;
+pub const GUEST_SOURCE: u16 = 5002;
+pub const GUEST_HTTP: u16 = 80;
+
+impl Ports {
+    /// Free host ports.
+    pub fn free() -> Self {
+        Self {
+            sink: crate::testing::free_port(),
+            source: crate::testing::free_port(),
+            http: crate::testing::free_port(),
+        }
+    }
+
+    /// The forwards (TCP, 127.0.0.1) from these host ports to the guest's services.
+    pub fn forwards(self) -> Vec<crate::system::Forward> {
+        let tcp = |host, guest| crate::system::Forward { protocol: crate::system::Protocol::Tcp, host, guest };
+        vec![tcp(self.sink, GUEST_SINK), tcp(self.source, GUEST_SOURCE), tcp(self.http, GUEST_HTTP)]
+    }
+}
+
 fn connect(port: u16) -> std::io::Result<TcpStream> {
     let stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_nodelay(true)?;

@@ -453,6 +453,13 @@ impl Sampler<'_> {
 }
 
 impl Usage {
+    /// Pushes that found a ring full, and pushes that did not, between the first and
+    /// last reading of the counters.
+    fn rings(&self) -> Option<(u64, u64)> {
+        let [(_, first), (_, last)] = self.counts?;
+        Some((last[3].saturating_sub(first[3]), last[2].saturating_sub(first[2])))
+    }
+
     /// Adds another thread's samples (of the same component or command).
     fn merge(&mut self, other: Usage) {
         self.user += other.user;
@@ -643,14 +650,9 @@ pub fn report(profile: &Profile, images: &BTreeMap<String, Symbols>, kernel: &Sy
     for (name, usage) in &rows {
         let rate = rates(usage);
         let shown = |i: usize| rate.map_or_else(|| "-".to_string(), |r| format!("{:.0}", r[i]));
-        let full = usage.counts.map_or_else(
-            || "-".to_string(),
-            |[(_, first), (_, last)]| {
-                let full = last[3] - first[3].min(last[3]);
-                let pushes = last[2] - first[2].min(last[2]);
-                format!("{full} ({:.0}%)", percent(full, full + pushes))
-            },
-        );
+        let full = usage
+            .rings()
+            .map_or_else(|| "-".to_string(), |(full, pushes)| format!("{full} ({:.0}%)", percent(full, full + pushes)));
         out.push_str(&format!(
             "| {name} | {:.1}% | {:.1}% | {:.1}% | {} | {} | {} | {} | {full} |\n",
             percent(usage.user + usage.kernel, total),
@@ -722,9 +724,7 @@ fn findings(profile: &Profile, rows: &[(&String, &Usage)]) -> Vec<String> {
                 percent(own, total)
             ));
         }
-        if let Some([(_, first), (_, last)]) = usage.counts {
-            let full = last[3].saturating_sub(first[3]);
-            let pushes = last[2].saturating_sub(first[2]);
+        if let Some((full, pushes)) = usage.rings() {
             if full >= 10 && percent(full, full + pushes) >= 10.0 {
                 out.push(format!(
                     "{name} found a ring full in {full} of {} pushes ({:.0}%): the consumer on the other side keeps \

@@ -376,6 +376,17 @@ fn kill(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// Starts QEMU's `cmd`; a missing QEMU is an error that says how to install it.
+pub(crate) fn spawn(cmd: &mut Command, step: &str) -> Result<std::process::Child> {
+    cmd.spawn().map_err(|e| {
+        ToolError::new(
+            step,
+            format!("cannot start qemu-system-x86_64: {e}"),
+            "install it: apt-get install qemu-system-x86",
+        )
+    })
+}
+
 /// Boots `image` on `kernel` and waits for the verdict.
 pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome> {
     let step = "booting under QEMU";
@@ -405,13 +416,7 @@ pub fn boot(kernel: &Path, image: &Path, cfg: &QemuConfig) -> Result<BootOutcome
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
     let started = Instant::now();
-    let mut child = cmd.spawn().map_err(|e| {
-        ToolError::new(
-            step,
-            format!("cannot start qemu-system-x86_64: {e}"),
-            "install it: apt-get install qemu-system-x86",
-        )
-    })?;
+    let mut child = spawn(&mut cmd, step)?;
     if cfg.gdb {
         eprintln!(
             "[kaal] QEMU waits for a debugger on localhost:1234. Attach with:\n\
