@@ -47,8 +47,14 @@ pub fn fetch(pinned: &Pinned, debs: &Path, reporter: &Reporter) -> Result<PathBu
     let step = format!("fetching {} ({} {})", pinned.what, pinned.package, pinned.version);
     let name = pinned.file_name();
     let deb = debs.join(name);
+    std::fs::create_dir_all(debs).map_err(|e| ToolError::io(&step, debs, e))?;
+    // Tests (threads of one process) and builds (processes) fetch the same package at
+    // once on a fresh clone: one downloads and checks it while the others wait here, and
+    // then find it there (CI saw the two DDE tests delete each other's download).
+    let lock_path = debs.join(format!("{name}.lock"));
+    let lock = std::fs::File::create(&lock_path).map_err(|e| ToolError::io(&step, &lock_path, e))?;
+    lock.lock().map_err(|e| ToolError::io(&step, &lock_path, e))?;
     if !deb.exists() {
-        std::fs::create_dir_all(debs).map_err(|e| ToolError::io(&step, debs, e))?;
         let progress = reporter.step(format!("{step}: one download of {} MB", pinned.bytes.div_ceil(1_000_000)));
         match download(pinned, debs, &deb, reporter) {
             Ok(()) => progress.done(format!("{}", deb.display())),
@@ -99,7 +105,7 @@ pub fn fetch(pinned: &Pinned, debs: &Path, reporter: &Reporter) -> Result<PathBu
 fn download(pinned: &Pinned, debs: &Path, deb: &Path, reporter: &Reporter) -> std::result::Result<(), String> {
     // apt-get names the file with the epoch (`busybox-static_1%3a1.35...`): it downloads
     // into a scratch directory of its own, and the one .deb there is renamed.
-    let scratch = debs.join(format!(".apt-{}-{}", pinned.package, std::process::id()));
+    let scratch = crate::assemble::scratch_name(debs, &format!(".apt-{}", pinned.package));
     let apt = (|| {
         let _ = std::fs::remove_dir_all(&scratch);
         std::fs::create_dir_all(&scratch).map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
@@ -121,7 +127,7 @@ fn download(pinned: &Pinned, debs: &Path, deb: &Path, reporter: &Reporter) -> st
     let Err(apt) = apt else { return Ok(()) };
     reporter.info(format!("apt-get download failed ({apt}); fetching {} with curl", pinned.url));
     // Into a partial file first, so that an interrupted download is not taken for the package.
-    let partial = deb.with_extension("deb.partial");
+    let partial = crate::assemble::scratch_name(debs, &format!("{}.partial", pinned.file_name()));
     let mut cmd = Command::new("curl");
     cmd.args(["-fsSL", "-o"]).arg(&partial).arg(pinned.url);
     reporter.command(&cmd);
@@ -207,6 +213,34 @@ mod tests {
         std::fs::remove_dir_all(&debs).unwrap();
     }
 
+    /// Many fetches of one package at once (the tests of one run, on a fresh clone) all
+    /// get it: one downloads, the others wait for it, and nothing else is left behind.
+    #[test]
+    fn fetches_at_once_each_get_the_one_download() {
+        let debs = scratch("at-once");
+        let pool = scratch("at-once-pool");
+        std::fs::write(pool.join(FAKE.file_name()), b"hello\n").unwrap();
+        let url: &'static str = format!("file://{}/{}", pool.display(), FAKE.file_name()).leak();
+        let pinned = Pinned { url, ..FAKE };
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let debs = debs.clone();
+                std::thread::spawn(move || fetch(&pinned, &debs, &Reporter::QUIET).map_err(|e| e.to_string()))
+            })
+            .collect();
+        for thread in threads {
+            let deb = thread.join().unwrap().unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(std::fs::read(&deb).unwrap(), b"hello\n");
+        }
+        let mut left: Vec<_> =
+            std::fs::read_dir(&debs).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        left.sort();
+        let name = FAKE.file_name();
+        assert_eq!(left, [name.to_string(), format!("{name}.lock"), format!("{name}.sha256-checked")]);
+        std::fs::remove_dir_all(&debs).unwrap();
+        std::fs::remove_dir_all(&pool).unwrap();
+    }
+
     /// When apt-get cannot download it and curl cannot reach the address, the error
     /// says both, and leaves no file behind.
     #[test]
@@ -215,7 +249,11 @@ mod tests {
         let error = fetch(&FAKE, &debs, &Reporter::QUIET).expect_err("nothing to download");
         assert!(error.cause.contains("apt-get download failed") && error.cause.contains(FAKE.url), "{error}");
         assert!(error.cause.contains(FAKE.version), "{error}");
-        let left: Vec<_> = std::fs::read_dir(&debs).unwrap().collect();
+        let left: Vec<_> = std::fs::read_dir(&debs)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n.to_string_lossy() != format!("{}.lock", FAKE.file_name()))
+            .collect();
         assert!(left.is_empty(), "{left:?}");
         std::fs::remove_dir_all(&debs).unwrap();
     }
