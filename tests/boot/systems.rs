@@ -246,32 +246,6 @@ fn a_bad_system_toml_is_refused_before_anything_builds() {
     assert!(!scratch.0.join("target").exists(), "nothing may be built for a bad system");
 }
 
-/// A cargo home of the test's own, so the tool's global alias (see `kaal_compose::shim`)
-/// is written there and never into the user's `config.toml`. It shares the user's
-/// downloaded crates (`registry`, `git`) through symlinks, so nothing is fetched again.
-/// Its path is the same from run to run (under this checkout's `target/`): cargo keys
-/// what it compiled by the dependencies' source paths, which run through it, so a
-/// path of its own per run would recompile every dependency of every new project.
-fn isolated_cargo_home() -> PathBuf {
-    static HOME: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    HOME.get_or_init(|| {
-        let real = std::env::var_os("CARGO_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
-            .expect("CARGO_HOME or HOME is set");
-        let home = workspace_root().join("target/kaal/test-cargo-home");
-        let _ = std::fs::remove_dir_all(&home);
-        std::fs::create_dir_all(&home).unwrap();
-        for shared in ["registry", "git"] {
-            if real.join(shared).exists() {
-                std::os::unix::fs::symlink(real.join(shared), home.join(shared)).unwrap();
-            }
-        }
-        home
-    })
-    .clone()
-}
-
 /// Runs `cargo kaal ARGS` in `dir` and returns (success, stdout + stderr).
 fn cargo_kaal(dir: &Path, args: &[&str]) -> (bool, String) {
     cargo_kaal_with(dir, args, &[])
@@ -287,7 +261,12 @@ fn cargo_kaal_with(dir: &Path, args: &[&str], unset: &[&str]) -> (bool, String) 
         .arg("kaal")
         .args(args)
         .current_dir(dir)
-        .env("CARGO_HOME", isolated_cargo_home())
+        // The user's cargo home, as `cargo kaal test` itself runs with: the tool is built
+        // with its dependencies' source paths, which run through the cargo home, so the
+        // cargo home of its own these tests once had rebuilt the tool (52 s), and the
+        // user's next `cargo kaal` rebuilt it again. (The global alias, the one thing the
+        // tool writes there, `cargo kaal test` has already seen to; see
+        // `kaal_compose::shim`.)
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("RUSTFLAGS")
         .output()

@@ -304,10 +304,6 @@ pub fn declared_drivers_table(declared: &[(String, String)], table: &[String]) -
     out
 }
 
-/// Copies of `images` without debug information, in `out_dir`: the root task carries
-/// every component image in its own memory, and debug sections (most of an image) are
-/// of no use there. The originals, with symbols, stay in the build directory for
-/// debuggers and addr2line.
 /// A name in `dir` for a file that will replace `name` by a rename, this build's own:
 /// tests build one system on several threads at once, and a shared name let one build
 /// rename away the other's file.
@@ -317,6 +313,10 @@ pub(crate) fn scratch_name(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.new-{}-{n}", std::process::id()))
 }
 
+/// Copies of `images` without debug information, in `out_dir`: the root task carries
+/// every component image in its own memory, and debug sections (most of an image) are
+/// of no use there. The originals, with symbols, stay in the build directory for
+/// debuggers and addr2line.
 fn strip_debug_info(images: &[PathBuf], out_dir: &Path) -> Result<Vec<PathBuf>> {
     let step = "stripping the component images";
     let mut stripped: Vec<(PathBuf, PathBuf)> = Vec::new();
