@@ -4,11 +4,14 @@
 //! per-thread accounting, so the profiler **samples**: every few milliseconds of wall
 //! time it stops the guest through QEMU's monitor (QMP), reads the CPU's registers
 //! (`info registers`: RIP, CR3, CPL, whether the CPU halted), reads the kernel's
-//! `ksCurThread` (its address from the kernel's ELF; the kernel is mapped in every
-//! address space) and the current thread's name (the debug kernel keeps the name
+//! `ksCurThread` (its address from the kernel's ELF) and the current thread's name
+//! (the debug kernel keeps the name
 //! KaaL gives each component's thread, and the Linux personality each process's), and
 //! lets the guest go on. So each sample says who ran, in user mode or in seL4 on its
-//! behalf, or that the CPU idled, and at which instruction.
+//! behalf, or that the CPU idled, and at which instruction. The kernel's memory is
+//! read by its physical address (`xp`): seL4 16.0.0 maps little of the kernel into a
+//! user address space (its Meltdown "skim window"), so a read through the current
+//! page tables failed in every user-mode sample there.
 //!
 //! While a component's address space is current the profiler also reads, through the
 //! same monitor, the component's mapped memory (`info mem`) and its kaal-core counters
@@ -34,6 +37,10 @@ pub const COUNTS_SYMBOL: &str = "KAAL_PROFILE_COUNTS";
 pub const COUNTERS: usize = 4;
 /// log2 of a TCB object's size on x86_64 (`seL4_TCBBits`), in 5.0.0 and 16.0.0.
 const TCB_BITS: u64 = 11;
+/// Where seL4 x86_64 maps all physical memory, from physical address 0 (`PPTR_BASE`
+/// in `plat/pc99/plat/64/plat_mode/machine/hardware.h`, 5.0.0 and 16.0.0): kernel
+/// objects such as TCBs are at their physical address plus this.
+const PPTR_BASE: u64 = 0xffff_ff80_0000_0000;
 /// What the idle thread is called in the report.
 pub const IDLE: &str = "(idle)";
 /// Samples before the kernel ran its first thread.
@@ -162,16 +169,16 @@ fn name_at(bytes: &[u8], offset: usize) -> Option<String> {
 }
 
 /// Finds where in a TCB object the kernel keeps the thread's name: the offset of one
-/// of the `known` names, whole and NUL-terminated. (The offset differs between seL4
-/// releases and configurations, so it is found rather than assumed.)
+/// of the `known` names, NUL-terminated and word-aligned (it follows pointers: in
+/// 5.0.0 the end of `tcb_t`, in 16.0.0 the `debug_tcb` after the TCB's CNode slots,
+/// whose last pointer's high bytes are not zero). The offset differs between seL4
+/// releases and configurations, so it is found rather than assumed.
 pub fn find_name_offset(block: &[u8], known: &[String]) -> Option<(usize, String)> {
     let mut best: Option<(usize, String)> = None;
     for name in known {
         let needle = name.as_bytes();
         for at in 0..block.len().saturating_sub(needle.len()) {
-            let whole = block[at..].starts_with(needle)
-                && block.get(at + needle.len()) == Some(&0)
-                && (at == 0 || block[at - 1] == 0);
+            let whole = block[at..].starts_with(needle) && block.get(at + needle.len()) == Some(&0) && at % 8 == 0;
             if whole && best.as_ref().is_none_or(|(_, b)| name.len() > b.len()) {
                 best = Some((at, name.clone()));
             }
@@ -189,6 +196,8 @@ pub struct Symbols {
     pub counters: Option<u64>,
     /// Named data symbols the profiler reads (`ksCurThread`, `ksIdleThread`).
     pub data: HashMap<String, u64>,
+    /// The loaded segments: (virtual address, size in memory, physical address).
+    segments: Vec<(u64, u64, u64)>,
 }
 
 impl Symbols {
@@ -203,6 +212,11 @@ impl Symbols {
         use xmas_elf::symbol_table::{Entry, Type};
         let elf = xmas_elf::ElfFile::new(bytes).map_err(|e| format!("not an ELF file: {e}"))?;
         let mut symbols = Self::default();
+        for header in elf.program_iter() {
+            if header.get_type() == Ok(xmas_elf::program::Type::Load) {
+                symbols.segments.push((header.virtual_addr(), header.mem_size(), header.physical_addr()));
+            }
+        }
         for section in elf.section_iter() {
             let Ok(SectionData::SymbolTable64(entries)) = section.get_data(&elf) else { continue };
             for entry in entries {
@@ -222,6 +236,14 @@ impl Symbols {
         }
         symbols.functions.sort();
         Ok(symbols)
+    }
+
+    /// The physical address the ELF loads its virtual address `addr` at.
+    pub fn physical(&self, addr: u64) -> Option<u64> {
+        self.segments
+            .iter()
+            .find(|(start, size, _)| (*start..start + size).contains(&addr))
+            .map(|(start, _, phys)| phys + (addr - start))
     }
 
     /// The function `addr` is in.
@@ -265,7 +287,9 @@ pub struct Profile {
     pub samples: u64,
     pub took: Duration,
     pub interval: Duration,
-    /// Samples that failed (the monitor answered something unexpected), and why.
+    /// Samples that failed (the monitor answered something unexpected).
+    pub failed: u64,
+    /// Why, each reason once (the first five).
     pub failures: Vec<String>,
 }
 
@@ -285,24 +309,27 @@ pub fn sample(
     done: &std::sync::atomic::AtomicBool,
 ) -> Result<(Profile, BTreeMap<String, Symbols>, Symbols), String> {
     let kernel = Symbols::read(&target.kernel_elf)?;
-    let current = *kernel.data.get("ksCurThread").ok_or("the kernel's ELF has no ksCurThread symbol")?;
-    let idle_thread = kernel.data.get("ksIdleThread").copied();
+    let current = kernel
+        .data
+        .get("ksCurThread")
+        .and_then(|addr| kernel.physical(*addr))
+        .ok_or("the kernel's ELF has no ksCurThread symbol in a loaded segment")?;
+    let idle_thread = kernel.data.get("ksIdleThread").and_then(|addr| kernel.physical(*addr));
     let mut images = BTreeMap::new();
     for (name, path) in &target.images {
         images.insert(name.clone(), Symbols::read(path)?);
     }
     let mut known: Vec<String> = target.images.keys().cloned().collect();
     known.push(ROOT.into());
-    let mut monitor = Monitor::connect(socket, Duration::from_secs(30)).map_err(|e| format!("QEMU's monitor: {e}"))?;
-    let idle_tcb = idle_thread.and_then(|addr| -> Option<u64> {
-        monitor.hmp(&format!("x /1gx {addr:#x}")).ok().and_then(|t| parse_words(&t).first().copied())
-    });
+    let monitor = Monitor::connect(socket, Duration::from_secs(30)).map_err(|e| format!("QEMU's monitor: {e}"))?;
     let mut sampler = Sampler {
         monitor,
         current,
-        idle_tcb,
+        idle_thread,
+        idle_tcb: None,
         known,
         images: &images,
+        kernel: &kernel,
         names: HashMap::new(),
         name_offset: None,
         by_tcb: HashMap::new(),
@@ -320,7 +347,8 @@ pub fn sample(
             break; // QEMU ended
         }
         if let Err(why) = sampler.one() {
-            if sampler.profile.failures.len() < 5 {
+            sampler.profile.failed += 1;
+            if sampler.profile.failures.len() < 5 && !sampler.profile.failures.contains(&why) {
                 sampler.profile.failures.push(why);
             }
         }
@@ -336,9 +364,13 @@ pub fn sample(
 /// The sampling loop's state.
 struct Sampler<'a> {
     monitor: Monitor,
-    /// The address of the kernel's `ksCurThread`.
+    /// The physical address of the kernel's `ksCurThread`.
     current: u64,
+    /// The physical address of `ksIdleThread`, and the idle thread's TCB once the
+    /// kernel has set it.
+    idle_thread: Option<u64>,
     idle_tcb: Option<u64>,
+    kernel: &'a Symbols,
     /// Names the profiler expects (the components', the root task's).
     known: Vec<String>,
     images: &'a BTreeMap<String, Symbols>,
@@ -373,9 +405,15 @@ impl Sampler<'_> {
             self.profile.idle += 1;
             return Ok(());
         }
-        let tcb = *parse_words(&self.monitor.hmp(&format!("x /1gx {:#x}", self.current)).map_err(io)?)
+        let tcb = *parse_words(&self.monitor.hmp(&format!("xp /1gx {:#x}", self.current)).map_err(io)?)
             .first()
             .ok_or("unreadable ksCurThread")?;
+        if self.idle_tcb.is_none() {
+            if let Some(addr) = self.idle_thread {
+                let words = parse_words(&self.monitor.hmp(&format!("xp /1gx {addr:#x}")).map_err(io)?);
+                self.idle_tcb = words.first().copied().filter(|&t| t != 0);
+            }
+        }
         if Some(tcb) == self.idle_tcb {
             self.profile.idle += 1;
             return Ok(());
@@ -425,9 +463,12 @@ impl Sampler<'_> {
         if entry.0.is_some() || !(entry.1 - 1).is_multiple_of(16) {
             return Ok(entry.0.clone());
         }
-        let block = tcb & !((1 << TCB_BITS) - 1);
+        // A TCB is in the kernel's window onto physical memory, or (the idle thread's,
+        // in 16.0.0) in the kernel's image.
+        let physical = self.kernel.physical(tcb).or_else(|| tcb.checked_sub(PPTR_BASE));
+        let block = physical.ok_or(format!("ksCurThread {tcb:#x} is in no kernel mapping"))? & !((1 << TCB_BITS) - 1);
         let text =
-            self.monitor.hmp(&format!("x /{}gx {block:#x}", (1u64 << TCB_BITS) / 8)).map_err(|e| e.to_string())?;
+            self.monitor.hmp(&format!("xp /{}gx {block:#x}", (1u64 << TCB_BITS) / 8)).map_err(|e| e.to_string())?;
         let bytes = bytes_of(&parse_words(&text));
         let found = match self.name_offset {
             Some(offset) => name_at(&bytes, offset),
@@ -699,10 +740,11 @@ pub fn report(profile: &Profile, images: &BTreeMap<String, Symbols>, kernel: &Sy
             "  - no bottleneck stands out: no component is busy most of the time and no ring was often full\n",
         );
     }
-    if !profile.failures.is_empty() {
+    if profile.failed > 0 {
         out.push_str(&format!(
-            "\n{} samples could not be read: {}\n",
-            profile.failures.len(),
+            "\n{} of {} samples could not be read: {}\n",
+            profile.failed,
+            profile.samples,
             profile.failures.join("; ")
         ));
     }
@@ -781,13 +823,18 @@ mod tests {
     #[test]
     fn finds_the_name_in_a_tcb_and_prefers_the_longest_whole_name() {
         let mut block = vec![0u8; 2048];
-        block[1500..1503].copy_from_slice(b"net");
-        block[1700..1707].copy_from_slice(b"net-dde");
+        block[1504..1507].copy_from_slice(b"net");
+        block[1704..1711].copy_from_slice(b"net-dde");
         let known = vec!["net".to_string(), "net-dde".to_string(), "vfs".to_string()];
-        assert_eq!(find_name_offset(&block, &known), Some((1700, "net-dde".into())));
-        // Part of a longer string is not a name.
+        assert_eq!(find_name_offset(&block, &known), Some((1704, "net-dde".into())));
+        // 16.0.0: the name follows a pointer, whose last byte is 0xff.
+        let mut block = vec![0u8; 2048];
+        block[0x318..0x320].copy_from_slice(&0xffff_ff80_1ff8_9400u64.to_le_bytes());
+        block[0x320..0x323].copy_from_slice(b"vfs");
+        assert_eq!(find_name_offset(&block, &known), Some((0x320, "vfs".into())));
+        // Part of a longer string is not a name: not at a word's start.
         let mut block = vec![0u8; 64];
-        block[10..16].copy_from_slice(b"xvfs\0\0");
+        block[13..19].copy_from_slice(b"xvfs\0\0");
         assert_eq!(find_name_offset(&block, &known), None);
         let mut block = vec![0u8; 64];
         block[20..28].copy_from_slice(b"linux:sh");
