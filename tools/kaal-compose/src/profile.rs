@@ -5,9 +5,8 @@
 //! time it stops the guest through QEMU's monitor (QMP), reads the CPU's registers
 //! (`info registers`: RIP, CR3, CPL, whether the CPU halted), reads the kernel's
 //! `ksCurThread` (its address from the kernel's ELF) and the current thread's name
-//! (the debug kernel keeps the name
-//! KaaL gives each component's thread, and the Linux personality each process's), and
-//! lets the guest go on. So each sample says who ran, in user mode or in seL4 on its
+//! (the debug kernel keeps the name KaaL gives each component's thread, and the Linux
+//! personality each process's), and lets the guest go on. So each sample says who ran, in user mode or in seL4 on its
 //! behalf, or that the CPU idled, and at which instruction. The kernel's memory is
 //! read by its physical address (`xp`): seL4 16.0.0 maps little of the kernel into a
 //! user address space (its Meltdown "skim window"), so a read through the current
@@ -35,8 +34,11 @@ pub const COUNTS_SYMBOL: &str = "KAAL_PROFILE_COUNTS";
 /// How many counters there are (kaal_core::profile::COUNTERS), in its order: IPC,
 /// notifications, ring pushes, full rings.
 pub const COUNTERS: usize = 4;
-/// log2 of a TCB object's size on x86_64 (`seL4_TCBBits`), in 5.0.0 and 16.0.0.
-const TCB_BITS: u64 = 11;
+/// A TCB object's size on x86_64 (`BIT(seL4_TCBBits)`) where the kernel's ELF does not
+/// say: 5.0.0's. 16.0.0's depends on the FPU state's size (4 KiB with an XSAVE area of
+/// 832 bytes or more), and its ELF has the idle thread's TCB, `ksIdleThreadTCB`, of
+/// that size.
+const TCB_SIZE: u64 = 1 << 11;
 /// Where seL4 x86_64 maps all physical memory, from physical address 0 (`PPTR_BASE`
 /// in `plat/pc99/plat/64/plat_mode/machine/hardware.h`, 5.0.0 and 16.0.0): kernel
 /// objects such as TCBs are at their physical address plus this.
@@ -196,6 +198,8 @@ pub struct Symbols {
     pub counters: Option<u64>,
     /// Named data symbols the profiler reads (`ksCurThread`, `ksIdleThread`).
     pub data: HashMap<String, u64>,
+    /// The size of the kernel's `ksIdleThreadTCB` (one TCB object), if it has one.
+    pub tcb_size: Option<u64>,
     /// The loaded segments: (virtual address, size in memory, physical address).
     segments: Vec<(u64, u64, u64)>,
 }
@@ -227,6 +231,9 @@ impl Symbols {
                         symbols.functions.push((entry.value(), end, demangle(name)));
                     }
                     Ok(Type::Object) if name == COUNTS_SYMBOL => symbols.counters = Some(entry.value()),
+                    Ok(Type::Object) if name == "ksIdleThreadTCB" && entry.size().is_power_of_two() => {
+                        symbols.tcb_size = Some(entry.size());
+                    }
                     Ok(Type::Object) if name == "ksCurThread" || name == "ksIdleThread" => {
                         symbols.data.insert(name.to_string(), entry.value());
                     }
@@ -466,9 +473,9 @@ impl Sampler<'_> {
         // A TCB is in the kernel's window onto physical memory, or (the idle thread's,
         // in 16.0.0) in the kernel's image.
         let physical = self.kernel.physical(tcb).or_else(|| tcb.checked_sub(PPTR_BASE));
-        let block = physical.ok_or(format!("ksCurThread {tcb:#x} is in no kernel mapping"))? & !((1 << TCB_BITS) - 1);
-        let text =
-            self.monitor.hmp(&format!("xp /{}gx {block:#x}", (1u64 << TCB_BITS) / 8)).map_err(|e| e.to_string())?;
+        let size = self.kernel.tcb_size.unwrap_or(TCB_SIZE);
+        let block = physical.ok_or(format!("ksCurThread {tcb:#x} is in no kernel mapping"))? & !(size - 1);
+        let text = self.monitor.hmp(&format!("xp /{}gx {block:#x}", size / 8)).map_err(|e| e.to_string())?;
         let bytes = bytes_of(&parse_words(&text));
         let found = match self.name_offset {
             Some(offset) => name_at(&bytes, offset),
