@@ -562,7 +562,12 @@ fn lesson_10_full_system_serves_its_page_to_curl() {
             .wait_for_line("[net] address", Duration::from_secs(120))
             .unwrap_or_else(|| panic!("the network gets no address:\n{}", session.lines().join("\n")));
         session.wait_for_line("[POSIX] Ready", Duration::from_secs(60)).expect("the shell greets");
-        session.send(b"httpd -p 80 -h /www\n");
+        // busybox httpd listens before its parent returns: the shell's echo after it
+        // (the sum, so the typed line's echo does not match) says the port is open.
+        session.send(b"httpd -p 80 -h /www && echo \"httpd is up: $((40 + 2))\"\n");
+        session
+            .wait_for_line("httpd is up: 42", Duration::from_secs(60))
+            .unwrap_or_else(|| panic!("httpd did not start:\n{}", session.lines().join("\n")));
         let curl = || {
             Command::new("curl")
                 .args(["-sS", "--max-time", "10", &format!("http://127.0.0.1:{http}/")])
@@ -570,14 +575,19 @@ fn lesson_10_full_system_serves_its_page_to_curl() {
                 .expect("curl runs (cargo kaal test installs it)")
         };
         let mut page = curl();
-        for _ in 0..10 {
+        for _ in 0..30 {
             if page.status.success() {
                 break;
             }
             std::thread::sleep(Duration::from_secs(1));
             page = curl();
         }
-        assert!(page.status.success(), "curl: {}", String::from_utf8_lossy(&page.stderr));
+        assert!(
+            page.status.success(),
+            "curl: {}\nthe guest said:\n{}",
+            String::from_utf8_lossy(&page.stderr),
+            session.lines().join("\n")
+        );
         session.send(b"exit 0\n");
         String::from_utf8_lossy(&page.stdout).into_owned()
     });
@@ -607,8 +617,12 @@ fn lesson_09_busybox_httpd_nc_and_a_std_rust_server_answer_the_host() {
         session
             .wait_for_line("[net] address", Duration::from_secs(150))
             .unwrap_or_else(|| panic!("the network gets no address:\n{}", session.lines().join("\n")));
-        session.send(b"httpd -p 80 -h /www; nc -l -p 7 -e /bin/cat &\n");
-        // The servers start as the shell runs them: try until one answers.
+        // busybox httpd listens before its parent returns (the echo's sum, so the typed
+        // line's echo does not match); nc listens in the background soon after.
+        session.send(b"httpd -p 80 -h /www && echo \"httpd is up: $((40 + 2))\"; nc -l -p 7 -e /bin/cat &\n");
+        session
+            .wait_for_line("httpd is up: 42", Duration::from_secs(60))
+            .unwrap_or_else(|| panic!("httpd did not start:\n{}", session.lines().join("\n")));
         let curl = || {
             Command::new("curl")
                 .args(["-sS", "--max-time", "10", &format!("http://127.0.0.1:{http}/")])
@@ -616,7 +630,7 @@ fn lesson_09_busybox_httpd_nc_and_a_std_rust_server_answer_the_host() {
                 .expect("curl runs (cargo kaal test installs it)")
         };
         let mut page = curl();
-        for _ in 0..10 {
+        for _ in 0..30 {
             if page.status.success() {
                 break;
             }
@@ -629,14 +643,26 @@ fn lesson_09_busybox_httpd_nc_and_a_std_rust_server_answer_the_host() {
             String::from_utf8_lossy(&page.stderr),
             session.lines().join("\n")
         );
-        let mut nc = Command::new("nc")
-            .args(["-q", "2", "127.0.0.1", &echo.to_string()])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("nc runs (cargo kaal test installs netcat-openbsd)");
-        nc.stdin.take().unwrap().write_all(b"hello through busybox nc\n").unwrap();
-        let echoed = String::from_utf8(nc.wait_with_output().unwrap().stdout).unwrap();
+        // Until busybox nc listens the guest refuses the connection (and nc prints
+        // nothing); it serves the first one it accepts.
+        let nc = || {
+            let mut nc = Command::new("nc")
+                .args(["-q", "2", "127.0.0.1", &echo.to_string()])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("nc runs (cargo kaal test installs netcat-openbsd)");
+            nc.stdin.take().unwrap().write_all(b"hello through busybox nc\n").unwrap();
+            String::from_utf8(nc.wait_with_output().unwrap().stdout).unwrap()
+        };
+        let mut echoed = nc();
+        for _ in 0..10 {
+            if !echoed.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_secs(1));
+            echoed = nc();
+        }
         // busybox nc -l serves one connection and ends (once `cat` has): then port 7 is
         // free for the app.
         session.send(b"wait; app serve 7 2 &\n");
