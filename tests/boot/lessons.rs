@@ -592,6 +592,12 @@ fn lesson_10_full_system_serves_its_page_to_curl() {
         String::from_utf8_lossy(&page.stdout).into_owned()
     });
     assert!(page.contains("<h1>Hello from the full KaaL system</h1>"), "{page}\n{}", run.summary());
+    // The banner: the VFS once it has mounted both file systems, the network once DHCP
+    // gave it an address, the shell's greeting.
+    run.assert_line("[VFS] Mounted root (ext2 on disk-root), tmp (ramfs, 4096 KiB)")
+        .assert_line("[Network] Up: 10.0.2.15/24, gateway 10.0.2.2, on e1000 (smoltcp in `net`)")
+        .assert_line("[POSIX] Ready: Linux 6.1.0-kaal-sel4, busybox sh as init")
+        .assert_line("Welcome to KaaL!");
 }
 
 /// Lesson 09's programs on a network (tests/systems/linux-net): Debian's busybox

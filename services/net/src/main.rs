@@ -153,6 +153,7 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
                 Some((cidr, gateway)) => {
                     let gw = gateway.map_or("no gateway".into(), |g| format!("gateway {g}"));
                     println!("[{name}] address {cidr}, {gw}");
+                    println!("[Network] Up: {cidr}, {gw}, on {} (smoltcp in `{name}`)", config.nic);
                 }
                 None => println!("[{name}] the address was withdrawn (DHCP lease lost)"),
             }

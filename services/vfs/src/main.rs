@@ -285,15 +285,21 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
     let timer = me.timer().ok().map(Rc::new);
 
     let mut slots = Vec::new();
+    // The banner line (`[VFS] Mounted ...`): what is mounted, once every file system
+    // has been tried.
+    let mut mounted = Vec::new();
     for fs in &config.filesystems {
         let slot = match &fs.kind {
             FsKind::Ramfs { size } => {
                 println!("[{name}] {}: ramfs, {} KiB", fs.name, size / 1024);
+                mounted.push(format!("{} (ramfs, {} KiB)", fs.name, size / 1024));
                 Slot::Mounted(Box::new(Ramfs::new(*size, clock)))
             }
             FsKind::Ext2 { disk, read_only } => match mount_ext2(&mut me, timer.clone(), disk, *read_only) {
                 Ok(slot) => {
-                    println!("[{name}] {}: ext2 on {disk}{}", fs.name, if *read_only { ", read-only" } else { "" });
+                    let access = if *read_only { ", read-only" } else { "" };
+                    println!("[{name}] {}: ext2 on {disk}{access}", fs.name);
+                    mounted.push(format!("{} (ext2 on {disk}{access})", fs.name));
                     slot
                 }
                 Err(problem) => {
@@ -307,6 +313,11 @@ fn main(mut me: Component) -> Result<(), Box<dyn core::error::Error>> {
             },
         };
         slots.push(slot);
+    }
+    match (mounted.len(), config.filesystems.len()) {
+        (0, _) => println!("[VFS] Mounted nothing: every file system failed (above)"),
+        (n, all) if n == all => println!("[VFS] Mounted {}", mounted.join(", ")),
+        (n, all) => println!("[VFS] Mounted {} ({} of {all}; the others failed, above)", mounted.join(", "), n),
     }
     let mut clients = Vec::new();
     for client in &config.clients {
