@@ -3,7 +3,6 @@
 //! first), checked by the privileged-instruction gate, and run in a KaaL component
 //! over kaal-dde on the real kernel, serving the network stack.
 
-use std::process::Command;
 use std::time::Duration;
 
 use kaal_compose::dde;
@@ -92,25 +91,13 @@ fn serves_the_host(system: &str, driver: &str, lines: &[&str]) {
     let ((pages, echoed), run) = boot.run_with(|session| {
         session.wait_for_line("[server] listening on", Duration::from_secs(150)).expect("the server listens");
         let curl = |path: &str| {
-            let out = Command::new("curl")
-                .args(["-sS", "--max-time", "20", &format!("http://127.0.0.1:{http}{path}")])
-                .output()
-                .expect("curl runs (cargo kaal test installs it)");
+            let out = kaal_compose::testing::curl(http, path, 20);
             assert!(out.status.success(), "curl {path}: {}", String::from_utf8_lossy(&out.stderr));
             String::from_utf8(out.stdout).unwrap()
         };
         // Ten pages: frames both ways through the driver's rings, many times over.
         let pages: Vec<String> = (0..10).map(|_| curl("/")).collect();
-        let mut nc = Command::new("nc")
-            .args(["-q", "2", "127.0.0.1", &echo.to_string()])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("nc runs (cargo kaal test installs netcat-openbsd)");
-        use std::io::Write as _;
-        nc.stdin.take().unwrap().write_all(format!("hello through Linux's {driver}\n").as_bytes()).unwrap();
-        let out = nc.wait_with_output().unwrap();
-        (pages, String::from_utf8(out.stdout).unwrap())
+        (pages, kaal_compose::testing::nc(echo, &format!("hello through Linux's {driver}\n")))
     });
     let log = run.serial.join("\n");
     let mac = format!("[nic] Linux {driver} (DDE-Linux): MAC 52:54:00:12:34:56, link ");

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use kaal_compose::testing::Boot;
+use kaal_compose::testing::{curl, nc, retry, Boot};
 
 /// Parses the number that follows `prefix` on its line.
 fn number_after(run: &kaal_compose::qemu::BootOutcome, prefix: &str) -> u64 {
@@ -378,26 +378,14 @@ fn lesson_08_network_server_answers_curl_and_nc() {
         session
             .wait_for_line("[server] listening on", std::time::Duration::from_secs(120))
             .expect("the server listens");
-        let curl = |path: &str| {
-            let out = Command::new("curl")
-                .args(["-sS", "--max-time", "20", &format!("http://127.0.0.1:{http}{path}")])
-                .output()
-                .expect("curl runs (cargo kaal test installs it)");
+        let fetch = |path: &str| {
+            let out = curl(http, path, 20);
             assert!(out.status.success(), "curl {path}: {}", String::from_utf8_lossy(&out.stderr));
             String::from_utf8(out.stdout).unwrap()
         };
-        let page = curl("/");
-        let status = curl("/status");
-        let mut nc = Command::new("nc")
-            .args(["-q", "2", "127.0.0.1", &echo.to_string()])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("nc runs (cargo kaal test installs netcat-openbsd)");
-        use std::io::Write as _;
-        nc.stdin.take().unwrap().write_all(b"hello through seL4\n").unwrap();
-        let out = nc.wait_with_output().unwrap();
-        (page, status, String::from_utf8(out.stdout).unwrap())
+        let page = fetch("/");
+        let status = fetch("/status");
+        (page, status, nc(echo, "hello through seL4\n"))
     });
     assert!(page.contains("<h1>Hello from seL4!</h1>") && page.contains("uptime"), "{page}");
     assert!(status.contains("requests served 2"), "the second request is counted: {status}");
@@ -568,20 +556,7 @@ fn lesson_10_full_system_serves_its_page_to_curl() {
         session
             .wait_for_line("httpd is up: 42", Duration::from_secs(60))
             .unwrap_or_else(|| panic!("httpd did not start:\n{}", session.lines().join("\n")));
-        let curl = || {
-            Command::new("curl")
-                .args(["-sS", "--max-time", "10", &format!("http://127.0.0.1:{http}/")])
-                .output()
-                .expect("curl runs (cargo kaal test installs it)")
-        };
-        let mut page = curl();
-        for _ in 0..30 {
-            if page.status.success() {
-                break;
-            }
-            std::thread::sleep(Duration::from_secs(1));
-            page = curl();
-        }
+        let page = retry(30, || curl(http, "/", 10), |page| page.status.success());
         assert!(
             page.status.success(),
             "curl: {}\nthe guest said:\n{}",
@@ -629,20 +604,7 @@ fn lesson_09_busybox_httpd_nc_and_a_std_rust_server_answer_the_host() {
         session
             .wait_for_line("httpd is up: 42", Duration::from_secs(60))
             .unwrap_or_else(|| panic!("httpd did not start:\n{}", session.lines().join("\n")));
-        let curl = || {
-            Command::new("curl")
-                .args(["-sS", "--max-time", "10", &format!("http://127.0.0.1:{http}/")])
-                .output()
-                .expect("curl runs (cargo kaal test installs it)")
-        };
-        let mut page = curl();
-        for _ in 0..30 {
-            if page.status.success() {
-                break;
-            }
-            std::thread::sleep(Duration::from_secs(1));
-            page = curl();
-        }
+        let page = retry(30, || curl(http, "/", 10), |page| page.status.success());
         assert!(
             page.status.success(),
             "curl: {}\n{}",
@@ -651,24 +613,7 @@ fn lesson_09_busybox_httpd_nc_and_a_std_rust_server_answer_the_host() {
         );
         // Until busybox nc listens the guest refuses the connection (and nc prints
         // nothing); it serves the first one it accepts.
-        let nc = || {
-            let mut nc = Command::new("nc")
-                .args(["-q", "2", "127.0.0.1", &echo.to_string()])
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .spawn()
-                .expect("nc runs (cargo kaal test installs netcat-openbsd)");
-            nc.stdin.take().unwrap().write_all(b"hello through busybox nc\n").unwrap();
-            String::from_utf8(nc.wait_with_output().unwrap().stdout).unwrap()
-        };
-        let mut echoed = nc();
-        for _ in 0..10 {
-            if !echoed.is_empty() {
-                break;
-            }
-            std::thread::sleep(Duration::from_secs(1));
-            echoed = nc();
-        }
+        let echoed = retry(10, || nc(echo, "hello through busybox nc\n"), |echoed| !echoed.is_empty());
         // busybox nc -l serves one connection and ends (once `cat` has): then port 7 is
         // free for the app.
         session.send(b"wait; app serve 7 2 &\n");

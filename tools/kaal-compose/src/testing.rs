@@ -258,6 +258,44 @@ pub fn free_port() -> u16 {
     listener.local_addr().unwrap_or_else(|e| panic!("cannot read the bound port: {e}")).port()
 }
 
+/// Host `curl` of `http://127.0.0.1:{port}{path}`, at most `max_seconds`: what it
+/// printed, and whether it succeeded (a guest forwarded with [`Boot::forward`]).
+pub fn curl(port: u16, path: &str, max_seconds: u32) -> std::process::Output {
+    std::process::Command::new("curl")
+        .args(["-sS", "--max-time", &max_seconds.to_string(), &format!("http://127.0.0.1:{port}{path}")])
+        .output()
+        .expect("curl runs (cargo kaal test installs it)")
+}
+
+/// Host `nc` to 127.0.0.1:`port`: sends `text`, and returns what came back until the
+/// peer closed or was quiet for 2 s (empty when the connection was refused).
+pub fn nc(port: u16, text: &str) -> String {
+    use std::io::Write as _;
+    let mut nc = std::process::Command::new("nc")
+        .args(["-q", "2", "127.0.0.1", &port.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("nc runs (cargo kaal test installs netcat-openbsd)");
+    nc.stdin.take().expect("nc's stdin is piped").write_all(text.as_bytes()).expect("nc takes its input");
+    String::from_utf8_lossy(&nc.wait_with_output().expect("nc ends").stdout).into_owned()
+}
+
+/// `attempt()`, and again once a second up to `retries` more times, until `done` says
+/// its result is what was wanted: for a guest server that starts listening a moment
+/// after the test can know it. Returns the last result.
+pub fn retry<T>(retries: u32, mut attempt: impl FnMut() -> T, done: impl Fn(&T) -> bool) -> T {
+    let mut result = attempt();
+    for _ in 0..retries {
+        if done(&result) {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        result = attempt();
+    }
+    result
+}
+
 /// The seL4 16.0.0 source tree the tests use: `KAAL_SEL4_SOURCE` when it holds 16.0.0,
 /// else `../shared/kernels/seL4-16.0.0` beside the checkout when it exists (test data on
 /// the project's own machines). `Err` says why there is none and how to provide one.
